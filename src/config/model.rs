@@ -1,0 +1,355 @@
+//! The validated configuration: plain, immutable data that every worker receives at start.
+//!
+//! Nothing here owns a socket, a timer or a counter; workers build those from this description
+//! on their own core. Names are resolved to indexes (`BackendId`, `AclId`) by `validate`, so the
+//! request path never looks a name up.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a directive came from, kept for messages printed after loading (e.g. at bind time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loc {
+    pub file: Arc<str>,
+    pub line: u32,
+}
+
+impl std::fmt::Display for Loc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// Which monoio driver the workers run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriverChoice {
+    /// io_uring where the kernel allows it, the legacy epoll driver otherwise.
+    Auto,
+    IoUring,
+    Legacy,
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub global: Global,
+    pub frontends: Vec<Frontend>,
+    pub backends: Vec<Backend>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Global {
+    pub daemon: bool,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// Process-wide connection limit (HAProxy's `maxconn` in global).
+    pub maxconn: u32,
+    /// Worker threads; `None` means one per CPU the process may use.
+    pub nbthread: Option<usize>,
+    /// `cpu-map`: thread number (1-based, as HAProxy) -> CPU ids it may run on.
+    pub cpu_map: Vec<CpuMap>,
+    pub pidfile: Option<PathBuf>,
+    /// `tune.bufsize`: the largest request or response head ringlb accepts (HAProxy: 16384).
+    pub bufsize: usize,
+    /// `tune.http.maxhdr`: the most header lines in one message (HAProxy: 101).
+    pub maxhdr: usize,
+    /// `ringlb.driver` (ringlb's own keyword); the RINGLB_DRIVER environment variable wins.
+    pub driver: DriverChoice,
+    /// `log` targets: parsed and validated now, used once logging lands.
+    pub logs: Vec<LogTarget>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuMap {
+    /// 1-based thread numbers this line applies to.
+    pub threads: Vec<usize>,
+    pub cpus: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogTarget {
+    pub address: String,
+    pub facility: String,
+    pub level: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Tcp,
+    Http,
+}
+
+/// Timeouts as HAProxy names them; `None` means "not set" (HAProxy: wait forever, with a warning).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Option<Duration>,
+    pub client: Option<Duration>,
+    pub server: Option<Duration>,
+    pub http_request: Option<Duration>,
+    pub http_keep_alive: Option<Duration>,
+    pub queue: Option<Duration>,
+    pub tunnel: Option<Duration>,
+    pub check: Option<Duration>,
+}
+
+/// How the HTTP connections on each side live (HAProxy's `option http-keep-alive`,
+/// `option http-server-close`, `option httpclose`). Ordered: the stricter of the frontend's and
+/// the backend's choice applies to a request, as in HAProxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HttpConnMode {
+    KeepAlive,
+    ServerClose,
+    Close,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpReuse {
+    Never,
+    Safe,
+    Aggressive,
+    Always,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardFor {
+    /// Lower-case header name, `x-forwarded-for` by default.
+    pub header: String,
+    pub except: Option<Cidr>,
+    pub if_none: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// True when `ip` falls inside this network. IPv4-mapped IPv6 clients match IPv4 networks.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_match(&net.octets(), &ip.octets(), self.prefix),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_match(&net.octets(), &ip.octets(), self.prefix),
+            _ => false,
+        }
+    }
+}
+
+fn prefix_match(net: &[u8], ip: &[u8], prefix: u8) -> bool {
+    let full = (prefix / 8) as usize;
+    let rest = prefix % 8;
+    if net[..full] != ip[..full] {
+        return false;
+    }
+    if rest == 0 {
+        return true;
+    }
+    let mask = 0xffu8 << (8 - rest);
+    (net[full] & mask) == (ip[full] & mask)
+}
+
+/// Per-status error responses: the raw bytes sent as they are (HAProxy's `errorfile` format:
+/// a complete HTTP response, status line and headers included).
+pub type ErrorFiles = HashMap<u16, Arc<[u8]>>;
+
+#[derive(Clone, Debug)]
+pub struct Bind {
+    pub addr: SocketAddr,
+    pub loc: Loc,
+}
+
+pub type BackendId = usize;
+pub type AclId = usize;
+
+#[derive(Clone, Debug)]
+pub struct Frontend {
+    pub name: String,
+    pub loc: Loc,
+    pub mode: Mode,
+    pub binds: Vec<Bind>,
+    /// Connection limit for this frontend across all workers.
+    pub maxconn: u32,
+    pub timeouts: Timeouts,
+    pub conn_mode: HttpConnMode,
+    pub forwardfor: Option<ForwardFor>,
+    pub errorfiles: ErrorFiles,
+    /// Named and anonymous ACLs of this proxy; conditions refer to them by index.
+    pub acls: Vec<Acl>,
+    /// `use_backend` rules in order; the first whose condition holds wins.
+    pub switching: Vec<SwitchRule>,
+    pub default_backend: Option<BackendId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SwitchRule {
+    pub backend: BackendId,
+    pub cond: Option<Condition>,
+    pub loc: Loc,
+}
+
+/// `if`/`unless` followed by terms: implicit AND inside a group, `||` between groups.
+#[derive(Clone, Debug)]
+pub struct Condition {
+    pub unless: bool,
+    pub any_of: Vec<Vec<CondTerm>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CondTerm {
+    pub negate: bool,
+    pub acl: AclId,
+}
+
+/// An ACL: every `acl NAME ...` line with the same name adds a matcher; any matcher matching
+/// makes the ACL true (HAProxy ORs same-name lines). Anonymous `{ ... }` ACLs have an empty name.
+#[derive(Clone, Debug)]
+pub struct Acl {
+    pub name: String,
+    pub matchers: Vec<Matcher>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Matcher {
+    pub fetch: Fetch,
+    pub method: MatchMethod,
+    /// `-i`: compare ignoring ASCII case (patterns are stored lower-cased then).
+    pub ignore_case: bool,
+    pub patterns: Patterns,
+}
+
+/// Sample fetches available to routing conditions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fetch {
+    /// `hdr(name)` / `req.hdr(name)`: every value of the header (lower-case name), comma-split.
+    ReqHdr(String),
+    Path,
+    Url,
+    Method,
+    Src,
+    DstPort,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchMethod {
+    Str,
+    Beg,
+    End,
+    Sub,
+    Reg,
+    Dom,
+    Found,
+    Ip,
+    Int,
+}
+
+#[derive(Clone, Debug)]
+pub enum Patterns {
+    Strings(Vec<String>),
+    Regexes(Vec<regex::Regex>),
+    Nets(Vec<Cidr>),
+    Ints(Vec<IntRange>),
+    /// `-m found`: no pattern, true when the fetch yields anything.
+    None,
+}
+
+/// An integer pattern: `80`, `1024:65535`, `:1023`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntRange {
+    pub min: i64,
+    pub max: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Balance {
+    RoundRobin,
+    StaticRr,
+    LeastConn,
+    First,
+    Source,
+    /// `balance uri [whole]`: hash of the path (or the whole URI with query).
+    Uri { whole: bool },
+    /// `balance hdr(name)`: hash of the header value, lower-case name; round-robin when absent.
+    Hdr(String),
+    Random,
+}
+
+#[derive(Clone, Debug)]
+pub struct Backend {
+    pub name: String,
+    pub loc: Loc,
+    pub mode: Mode,
+    pub balance: Balance,
+    pub servers: Vec<Server>,
+    pub timeouts: Timeouts,
+    /// Extra connection attempts after the first fails (HAProxy default 3).
+    pub retries: u32,
+    pub redispatch: bool,
+    pub http_reuse: HttpReuse,
+    pub conn_mode: HttpConnMode,
+    pub forwardfor: Option<ForwardFor>,
+    pub errorfiles: ErrorFiles,
+    /// Health-check settings, parsed now; the checker comes with the health-check issue.
+    pub check: BackendCheck,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackendCheck {
+    /// `option httpchk [METHOD] [URI] [VERSION]`.
+    pub http: Option<HttpCheck>,
+    /// `http-check expect ...` lines as written, kept for the health-check issue.
+    pub expect: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpCheck {
+    pub method: String,
+    pub uri: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub name: String,
+    pub loc: Loc,
+    pub addr: SocketAddr,
+    /// 0..=256, HAProxy's default 1.
+    pub weight: u32,
+    /// Concurrent requests this server takes across all workers; `None` is unlimited.
+    pub maxconn: Option<u32>,
+    pub backup: bool,
+    pub disabled: bool,
+    pub check: Option<ServerCheck>,
+}
+
+/// `check` and its parameters on a server line (or inherited from `default-server`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerCheck {
+    pub inter: Duration,
+    pub fastinter: Duration,
+    pub downinter: Duration,
+    pub rise: u32,
+    pub fall: u32,
+    pub port: Option<u16>,
+    pub addr: Option<IpAddr>,
+}
+
+impl Default for ServerCheck {
+    /// HAProxy's defaults: inter 2s (fastinter and downinter follow inter), rise 2, fall 3.
+    fn default() -> Self {
+        let inter = Duration::from_secs(2);
+        ServerCheck { inter, fastinter: inter, downinter: inter, rise: 2, fall: 3, port: None, addr: None }
+    }
+}
+
+/// HAProxy's `tune.bufsize` default.
+pub const DEFAULT_BUFSIZE: usize = 16384;
+/// HAProxy's `tune.http.maxhdr` default.
+pub const DEFAULT_MAXHDR: usize = 101;
+/// HAProxy's default `retries`.
+pub const DEFAULT_RETRIES: u32 = 3;

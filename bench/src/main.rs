@@ -1,1 +1,43 @@
-fn main() {}
+//! ringlb-bench: the benchmark harness of ringlb.
+//!
+//! Subcommands:
+//! - `backend`: a fast thread-per-core HTTP/1.1 backend (monoio), used by the demo, the
+//!   benchmarks and the end-to-end tests. See `backend.rs` for its module map.
+
+mod backend;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+ringlb-bench: benchmark harness for ringlb
+
+USAGE:
+    ringlb-bench <SUBCOMMAND> [OPTIONS]
+
+SUBCOMMANDS:
+    backend     run a fast HTTP/1.1 backend (demo and benchmark target)
+    help        print this help (or `ringlb-bench <SUBCOMMAND> --help`)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match cmd.as_str() {
+        "backend" => backend::main(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown subcommand '{other}'\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("ringlb-bench: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! `ringlb-bench backend`: a fast HTTP/1.1 origin server for demos and benchmarks.
+//!
+//! Module map:
+//! - this file: options, and the launch (one pinned thread per `--threads`, each with its own
+//!   monoio runtime and its own SO_REUSEPORT listener per `--listen` address);
+//! - `http.rs`: request framing (head via httparse, Content-Length / chunked bodies);
+//! - `conn.rs`: one client connection's life: read, answer every complete request in order,
+//!   write all answers of one read in one write.
+//!
+//! Nothing is shared between threads after start-up except the immutable options.
+
+mod conn;
+mod http;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use socket2::{Domain, Socket, Type};
+
+/// Accept backlog of every listener: large, so a connection burst from wrk is not dropped.
+const LISTEN_BACKLOG: i32 = 4096;
+
+const USAGE: &str = "\
+ringlb-bench backend: fast HTTP/1.1 backend (thread-per-core, monoio)
+
+USAGE:
+    ringlb-bench backend [OPTIONS]
+
+OPTIONS:
+    --listen ADDR       address to listen on, repeatable (default 127.0.0.1:0);
+                        port 0 picks a free port shared by all threads
+    --threads N         worker threads, each pinned to a core (default 1)
+    --cores LIST        cores to pin to, e.g. 1 or 0,1 (default: thread i on core i)
+    --no-pin            do not pin threads
+    --driver D          io_uring | legacy (default io_uring)
+    --ring R            io_uring ring setup: coop (default) | defer | plain
+    --name NAME         sent as `x-server: NAME`, and the body of `GET /` (default backend)
+    --fail-rate P       answer this fraction (0..1) of requests with 503
+    --close             close the connection after every response
+    -h, --help          print this help
+
+ROUTES:
+    /size/N     200, N bytes of body
+    /status     200, \"OK\\n\"
+    /delay/MS   200 after MS milliseconds
+    /echo       200, the request body (Content-Length or chunked)
+    anything else: 200, body \"NAME\\n\"
+
+On start it prints one line per listener to stdout: `listening on IP:PORT`.
+";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Driver {
+    IoUring,
+    Legacy,
+}
+
+/// How the io_uring ring is set up; see design.md: the default setup is measurably slower.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Ring {
+    Coop,
+    Defer,
+    Plain,
+}
+
+/// Everything a worker thread needs to know; immutable after parsing.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub listen: Vec<SocketAddr>,
+    pub threads: usize,
+    pub cores: Option<Vec<usize>>,
+    pub pin: bool,
+    pub driver: Driver,
+    pub ring: Ring,
+    pub name: String,
+    pub fail_rate: f64,
+    pub close: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            listen: Vec::new(),
+            threads: 1,
+            cores: None,
+            pin: true,
+            driver: Driver::IoUring,
+            ring: Ring::Coop,
+            name: "backend".to_string(),
+            fail_rate: 0.0,
+            close: false,
+        }
+    }
+}
+
+pub fn main(args: &[String]) -> Result<(), String> {
+    let Some(opts) = parse_args(args)? else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    launch(Arc::new(opts))
+}
+
+/// Returns `None` when help was asked for.
+fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
+    let mut opts = Opts::default();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = |what: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value ({what})"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--listen" => {
+                let v = value("IP:PORT")?;
+                let addr = v
+                    .parse()
+                    .map_err(|_| format!("--listen {v}: expected IP:PORT, e.g. 127.0.0.1:8000"))?;
+                opts.listen.push(addr);
+            }
+            "--threads" => opts.threads = parse_num(flag, &value("N")?, 1..=1024)?,
+            "--cores" => {
+                let v = value("LIST")?;
+                let cores = v
+                    .split(',')
+                    .map(|c| parse_num(flag, c.trim(), 0..=4095))
+                    .collect::<Result<Vec<_>, _>>()?;
+                opts.cores = Some(cores);
+            }
+            "--no-pin" => opts.pin = false,
+            "--driver" => {
+                opts.driver = match value("io_uring|legacy")?.as_str() {
+                    "io_uring" | "iouring" | "uring" => Driver::IoUring,
+                    "legacy" | "epoll" => Driver::Legacy,
+                    v => return Err(format!("--driver {v}: expected io_uring or legacy")),
+                }
+            }
+            "--ring" => {
+                opts.ring = match value("coop|defer|plain")?.as_str() {
+                    "coop" => Ring::Coop,
+                    "defer" => Ring::Defer,
+                    "plain" => Ring::Plain,
+                    v => return Err(format!("--ring {v}: expected coop, defer or plain")),
+                }
+            }
+            "--name" => opts.name = value("NAME")?,
+            "--fail-rate" => {
+                let v = value("P")?;
+                opts.fail_rate = match v.parse::<f64>() {
+                    Ok(p) if (0.0..=1.0).contains(&p) => p,
+                    _ => return Err(format!("--fail-rate {v}: expected a number from 0 to 1")),
+                };
+            }
+            "--close" => opts.close = true,
+            other => return Err(format!("backend: unknown option '{other}' (see --help)")),
+        }
+    }
+    if opts.listen.is_empty() {
+        opts.listen.push(SocketAddr::from(([127, 0, 0, 1], 0)));
+    }
+    if opts.name.bytes().any(|b| b < b' ' || b == 0x7f) {
+        return Err("--name must not contain control characters".to_string());
+    }
+    Ok(Some(opts))
+}
+
+fn parse_num(flag: &str, v: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{flag} {v}: expected a number from {} to {}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
+/// A new non-blocking TCP socket with SO_REUSEPORT, bound to `addr`.
+fn reuseport_socket(addr: SocketAddr) -> std::io::Result<Socket> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    Ok(sock)
+}
+
+/// Port 0 must become one concrete port shared by all threads: bind a probe socket (not
+/// listening, so it never receives connections) to learn it, and keep it until every thread
+/// has bound its own listener.
+fn resolve_ports(opts: &mut Opts) -> Result<Vec<Socket>, String> {
+    let mut probes = Vec::new();
+    for addr in opts.listen.iter_mut().filter(|a| a.port() == 0) {
+        let sock = reuseport_socket(*addr).map_err(|e| format!("bind {addr}: {e}"))?;
+        let local = sock
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .ok_or_else(|| format!("bind {addr}: no local address"))?;
+        *addr = local;
+        probes.push(sock);
+    }
+    Ok(probes)
+}
+
+fn bind_listener(addr: SocketAddr) -> Result<StdListener, String> {
+    let sock = reuseport_socket(addr).map_err(|e| format!("bind {addr}: {e}"))?;
+    sock.listen(LISTEN_BACKLOG)
+        .map_err(|e| format!("listen {addr}: {e}"))?;
+    Ok(sock.into())
+}
+
+fn launch(opts: Arc<Opts>) -> Result<(), String> {
+    let mut resolved = (*opts).clone();
+    let probes = resolve_ports(&mut resolved)?;
+    let opts = Arc::new(resolved);
+    let core_ids = core_affinity::get_core_ids().unwrap_or_default();
+
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+    let mut handles = Vec::new();
+    for t in 0..opts.threads {
+        let core = pick_core(&opts, &core_ids, t);
+        let (opts, ready_tx) = (opts.clone(), ready_tx.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("backend-{t}"))
+            .spawn(move || worker(opts, core, ready_tx))
+            .map_err(|e| format!("spawn thread: {e}"))?;
+        handles.push(handle);
+    }
+    drop(ready_tx);
+    for _ in 0..opts.threads {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err("a worker thread died during start-up".to_string()),
+        }
+    }
+    drop(probes);
+    announce(&opts);
+    for h in handles {
+        if h.join().is_err() {
+            return Err("a worker thread panicked".to_string());
+        }
+    }
+    Ok(())
+}
+
+fn pick_core(
+    opts: &Opts,
+    core_ids: &[core_affinity::CoreId],
+    t: usize,
+) -> Option<core_affinity::CoreId> {
+    if !opts.pin || core_ids.is_empty() {
+        return None;
+    }
+    let wanted = match &opts.cores {
+        Some(list) => list[t % list.len()],
+        None => t % core_ids.len(),
+    };
+    core_ids.iter().copied().find(|c| c.id == wanted)
+}
+
+fn announce(opts: &Opts) {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let driver = match opts.driver {
+        Driver::IoUring => "io_uring",
+        Driver::Legacy => "legacy",
+    };
+    for addr in &opts.listen {
+        let _ = writeln!(out, "listening on {addr}");
+    }
+    let _ = out.flush();
+    eprintln!(
+        "ringlb-bench backend '{}': {} thread(s), driver {driver}",
+        opts.name, opts.threads
+    );
+}
+
+fn worker(
+    opts: Arc<Opts>,
+    core: Option<core_affinity::CoreId>,
+    ready: mpsc::Sender<Result<(), String>>,
+) {
+    if let Some(core) = core {
+        core_affinity::set_for_current(core);
+    }
+    let listeners = match opts.listen.iter().map(|a| bind_listener(*a)).collect() {
+        Ok(ls) => ls,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let result = match opts.driver {
+        Driver::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .uring_builder(uring_builder(opts.ring))
+            .build()
+            .map(|mut rt| rt.block_on(serve(opts.clone(), listeners, ready.clone()))),
+        Driver::Legacy => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(serve(opts.clone(), listeners, ready.clone()))),
+    };
+    if let Err(e) = result {
+        let _ = ready.send(Err(format!(
+            "cannot build the {:?} runtime: {e}",
+            opts.driver
+        )));
+    }
+}
+
+fn uring_builder(ring: Ring) -> io_uring::Builder {
+    let mut b = io_uring::IoUring::builder();
+    match ring {
+        Ring::Coop => {
+            b.setup_coop_taskrun();
+        }
+        Ring::Defer => {
+            b.setup_single_issuer().setup_defer_taskrun();
+        }
+        Ring::Plain => {}
+    }
+    b
+}
+
+async fn serve(
+    opts: Arc<Opts>,
+    listeners: Vec<StdListener>,
+    ready: mpsc::Sender<Result<(), String>>,
+) {
+    let ctx = Rc::new(conn::Ctx::new(&opts));
+    let mut accepting = Vec::new();
+    for l in listeners {
+        match monoio::net::TcpListener::from_std(l) {
+            Ok(l) => accepting.push(monoio::spawn(accept_loop(l, ctx.clone()))),
+            Err(e) => {
+                let _ = ready.send(Err(format!("register listener: {e}")));
+                return;
+            }
+        }
+    }
+    let _ = ready.send(Ok(()));
+    for task in accepting {
+        task.await;
+    }
+}
+
+async fn accept_loop(listener: monoio::net::TcpListener, ctx: Rc<conn::Ctx>) {
+    /// Back-off after an accept error such as EMFILE, so a full fd table does not spin.
+    const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                monoio::spawn(conn::serve(stream, ctx.clone()));
+            }
+            Err(_) => monoio::time::sleep(ACCEPT_ERROR_PAUSE).await,
+        }
+    }
+}

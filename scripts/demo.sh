@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# ringlb demo: three demo backends, an HAProxy-syntax config with path/host routing,
+# ringlb in front of them, a few visible requests and a short load. See --help.
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+Usage: scripts/demo.sh [--help]
+
+Builds ringlb and ringlb-bench (release), starts three demo backends (web-1, web-2, api-1),
+writes an HAProxy-syntax config into a temporary directory, runs `ringlb -f CFG -db`, and shows:
+  - one request to / and one to /api (status line + x-server header),
+  - which server answered each of 30 requests to /,
+  - a 3-second wrk load (or 200 curl requests when wrk is missing),
+  - the tail of ringlb's log.
+Everything it started is stopped on exit, also on Ctrl-C.
+
+Environment:
+  PORT               frontend port (default 8080, or the next free one above it)
+  CARGO_TARGET_DIR   where cargo puts the binaries (default ./target)
+  SKIP_BUILD=1       use the binaries already built
+USAGE
+}
+
+case "${1:-}" in
+    -h | --help) usage; exit 0 ;;
+    "") ;;
+    *) echo "demo: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+esac
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+READY_TIMEOUT_S=10
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ringlb-demo.XXXXXX")
+PIDS=()
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'echo; echo "demo: interrupted" >&2; exit 130' INT TERM
+
+command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
+command -v cargo >/dev/null || die "cargo is needed (https://rustup.rs)"
+
+port_in_use() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+
+pick_port() {
+    local p=${PORT:-8080}
+    if [[ -n "${PORT:-}" ]]; then
+        port_in_use "$p" && die "PORT=$p is already in use"
+        echo "$p"; return
+    fi
+    while port_in_use "$p"; do
+        p=$((p + 1))
+        ((p < 8180)) || die "no free port in 8080..8179; set PORT"
+    done
+    echo "$p"
+}
+
+# wait_for_line FILE REGEX WHAT PID: until FILE has a line matching REGEX, or PID dies, or timeout.
+wait_for_line() {
+    local file=$1 regex=$2 what=$3 pid=$4 i
+    for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do
+        grep -qE "$regex" "$file" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || die "$what exited before it was ready; its output:
+$(cat "$file" "$file.err" 2>/dev/null | tail -20)"
+        sleep 0.05
+    done
+    die "$what did not come up within ${READY_TIMEOUT_S}s; its output:
+$(tail -20 "$file" 2>/dev/null)"
+}
+
+step "building ringlb and ringlb-bench (release)"
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    (cd "$ROOT" && cargo build --release -p ringlb -p ringlb-bench) ||
+        die "the build failed (see the cargo output above)"
+fi
+for b in ringlb ringlb-bench; do
+    [[ -x "$BIN_DIR/$b" ]] || die "$BIN_DIR/$b is missing after the build"
+done
+
+declare -A BACKEND_PORT
+step "starting backends"
+for name in web-1 web-2 api-1; do
+    # --no-pin: three one-thread backends should not all sit on core 0.
+    "$BIN_DIR/ringlb-bench" backend --name "$name" --no-pin \
+        >"$TMP/$name.out" 2>"$TMP/$name.out.err" &
+    PIDS+=($!)
+    wait_for_line "$TMP/$name.out" '^listening on ' "backend $name" $!
+    BACKEND_PORT[$name]=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/$name.out" | head -1)
+    echo "    $name on 127.0.0.1:${BACKEND_PORT[$name]}"
+done
+
+FRONT_PORT=$(pick_port)
+CFG="$TMP/demo.cfg"
+step "writing config $CFG"
+cat >"$CFG" <<CFG
+global
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client  30s
+    timeout server  30s
+
+frontend demo
+    bind 127.0.0.1:$FRONT_PORT
+    use_backend api if { path_beg /api }
+    use_backend api if { hdr(host) -i api.localhost }
+    default_backend web
+
+backend web
+    balance roundrobin
+    server web-1 127.0.0.1:${BACKEND_PORT[web-1]}
+    server web-2 127.0.0.1:${BACKEND_PORT[web-2]}
+
+backend api
+    balance leastconn
+    server api-1 127.0.0.1:${BACKEND_PORT[api-1]}
+CFG
+sed 's/^/    /' "$CFG"
+
+step "starting ringlb -f $CFG -db"
+LOG="$TMP/ringlb.log"
+"$BIN_DIR/ringlb" -f "$CFG" -db 2>"$LOG" >/dev/null &
+PIDS+=($!)
+wait_for_line "$LOG" 'ready' "ringlb" $!
+grep 'listening on' "$LOG" | sed 's/^/    /' || true
+
+URL="http://127.0.0.1:$FRONT_PORT"
+show() {
+    printf '    $ curl -si %s\n' "${*@Q}"
+    curl -si --max-time 5 "$@" | tr -d '\r' | grep -Ei '^(HTTP/|x-server:)' | sed 's/^/      /' ||
+        echo "      (no answer)"
+}
+step "a few requests"
+show "$URL/"
+show "$URL/api/users"
+show -H "Host: api.localhost" "$URL/"
+
+step "30 requests to / (which server answered)"
+for _ in $(seq 30); do
+    curl -s -o /dev/null -D - --max-time 5 "$URL/" | tr -d '\r' | sed -n 's/^x-server: //Ip'
+done | sort | uniq -c | sed 's/^/   /'
+
+if command -v wrk >/dev/null; then
+    step "load: wrk -t1 -c16 -d3s $URL/"
+    wrk -t1 -c16 -d3s "$URL/" | grep -E 'requests in|Requests/sec|Non-2xx|Socket errors' | sed 's/^ */    /'
+else
+    step "load: 200 sequential curl requests (install wrk for a real load)"
+    start=$(date +%s.%N)
+    ok=0
+    for _ in $(seq 200); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL/") || true
+        [[ "$code" == 200 ]] && ok=$((ok + 1))
+    done
+    end=$(date +%s.%N)
+    printf '    %d/200 answered 200 in %.2fs\n' "$ok" "$(echo "$end - $start" | bc -l 2>/dev/null || echo 0)"
+fi
+
+step "tail of ringlb's log"
+tail -n 15 "$LOG" | sed 's/^/    /'
+
+step "done; stopping everything"

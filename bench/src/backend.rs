@@ -297,22 +297,25 @@ fn worker(
             return;
         }
     };
-    let result = match opts.driver {
-        Driver::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+    if opts.driver == Driver::IoUring {
+        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
             .enable_timer()
             .uring_builder(uring_builder(opts.ring))
             .build()
-            .map(|mut rt| rt.block_on(serve(opts.clone(), listeners, ready.clone()))),
-        Driver::Legacy => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .map(|mut rt| rt.block_on(serve(opts.clone(), listeners, ready.clone()))),
-    };
-    if let Err(e) = result {
-        let _ = ready.send(Err(format!(
-            "cannot build the {:?} runtime: {e}",
-            opts.driver
-        )));
+        {
+            Ok(mut rt) => return rt.block_on(serve(opts.clone(), listeners, ready)),
+            // Kernels or sandboxes without io_uring: say so, and serve anyway.
+            Err(e) => eprintln!("ringlb-bench backend: io_uring unavailable ({e}); using legacy"),
+        }
+    }
+    match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+    {
+        Ok(mut rt) => rt.block_on(serve(opts.clone(), listeners, ready)),
+        Err(e) => {
+            let _ = ready.send(Err(format!("cannot build the legacy runtime: {e}")));
+        }
     }
 }
 

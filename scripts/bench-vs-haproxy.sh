@@ -201,6 +201,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
         echo "$out" >"$TMP/wrk-$t-$r.txt"
         rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
         p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+        # A target that died mid-run leaves wrk without a summary: count it as 0 req/s.
+        rps=${rps:-0}
         errs=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | paste -sd';' || true)
         RPS[$t]="${RPS[$t]:-} $rps"
         P99[$t]="${P99[$t]:-} $p99"

@@ -122,6 +122,7 @@ pub struct Ringlb {
     binds: Vec<(String, SocketAddr)>,
     pub dir: TempDir,
     pub cfg_path: PathBuf,
+    driver: String,
 }
 
 pub fn bin() -> &'static str {
@@ -202,6 +203,7 @@ impl Ringlb {
             binds: Vec::new(),
             dir,
             cfg_path,
+            driver: driver.to_string(),
         };
         lb.wait_ready(shown);
         lb
@@ -237,6 +239,13 @@ impl Ringlb {
             .iter()
             .filter_map(|l| parse_bind_line(l))
             .collect();
+        // Otherwise a test named after a driver could silently run on the other one.
+        let ready = log.lines.iter().find(|l| has_word(l, "ready")).unwrap();
+        assert!(
+            has_word(ready, &self.driver),
+            "asked for RINGLB_DRIVER={} but the ready line does not name it: {ready:?}",
+            self.driver
+        );
     }
 
     /// The address proxy `name` listens on, from its `listening on` line.
@@ -1032,7 +1041,8 @@ fn serve_one(st: &BackendState, c: &mut BufConn, conn_id: usize) -> io::Result<b
         version: parts[2].to_string(),
         headers,
     };
-    let path = req.target.clone();
+    // Special paths ignore the query string (`/delay/100?tag=x`).
+    let path = req.target.split('?').next().unwrap_or("").to_string();
     if path == "/reset" {
         reset(&c.stream);
         return Ok(false);
@@ -1125,7 +1135,7 @@ fn respond(
         thread::sleep(Duration::from_millis(st.delay_ms));
     }
     let name = &st.name;
-    let path = req.target.as_str();
+    let path = req.target.split('?').next().unwrap_or("");
     let is_head = req.method == "HEAD";
     let mut keep = req.keep_alive();
     let mut status = 200;

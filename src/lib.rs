@@ -22,3 +22,12 @@
 //! snapshots. Nothing on the request path takes a lock.
 
 pub mod config;
+pub mod cli;
+pub mod http;
+pub mod io;
+pub mod launch;
+pub mod net;
+pub mod process;
+pub mod rules;
+pub mod tcp;
+pub mod worker;

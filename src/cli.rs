@@ -1,0 +1,112 @@
+//! The command line, HAProxy's flags so that scripts and habits carry over.
+
+use std::path::PathBuf;
+
+pub const HELP: &str = "\
+ringlb - thread-per-core io_uring load balancer that reads HAProxy configuration files
+
+Usage: ringlb -f <config file|dir> [-f ...] [options]
+
+Options (as in HAProxy):
+  -f <file|dir>  configuration file, or a directory whose *.cfg files are read in
+                 lexical order; repeat -f to load several, in the order given
+  -c             check the configuration and exit: 0 when valid, 1 with every error
+  -d             debug: stay in the foreground and print more
+  -db            stay in the foreground even when the config says 'daemon'
+  -D             run in the background (same as 'daemon' in the global section)
+  -p <file>      write the process id to <file> (same as 'pidfile')
+  -q             quiet: print nothing at start-up except errors
+  -v             print the version and exit
+  -vv            print the version, build options and the monoio drivers this machine supports
+  -sf <pid>...   once listening, ask these processes to finish softly (SIGUSR1): a reload
+  -st <pid>...   once listening, ask these processes to stop now (SIGTERM)
+  -h, --help     this text
+
+Environment:
+  RINGLB_DRIVER=io_uring|legacy|auto   monoio driver for the workers (overrides 'ringlb.driver')
+
+Signals:
+  SIGUSR1        soft stop: stop accepting, let open connections finish, then exit
+  SIGTERM/INT    stop accepting, finish in-flight requests within 10 s, then exit; a second one
+                 exits at once
+
+Exit status:
+  0  clean stop, or -c found the configuration valid, or -v/-vv/--help
+  1  configuration errors (each printed as file:line: message), or start-up failure
+  2  bad command line
+";
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Args {
+    pub files: Vec<PathBuf>,
+    pub check: bool,
+    pub debug: bool,
+    pub foreground: bool,
+    pub daemon: bool,
+    pub pidfile: Option<PathBuf>,
+    pub quiet: bool,
+    pub version: u8,
+    pub help: bool,
+    pub soft_stop_pids: Vec<i32>,
+    pub hard_stop_pids: Vec<i32>,
+}
+
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    let mut out = Args::default();
+    let mut it = args.into_iter().peekable();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-f" => out.files.push(it.next().ok_or("-f needs a file or directory")?.into()),
+            "-c" => out.check = true,
+            "-d" => {
+                out.debug = true;
+                out.foreground = true;
+            }
+            "-db" => out.foreground = true,
+            "-D" => out.daemon = true,
+            "-p" => out.pidfile = Some(it.next().ok_or("-p needs a file name")?.into()),
+            "-q" => out.quiet = true,
+            "-v" | "-V" => out.version = out.version.max(1),
+            "-vv" => out.version = 2,
+            "-h" | "--help" | "-help" => out.help = true,
+            "-sf" | "-st" => {
+                let pids = if arg == "-sf" { &mut out.soft_stop_pids } else { &mut out.hard_stop_pids };
+                while let Some(p) = it.peek().and_then(|s| s.parse::<i32>().ok()) {
+                    pids.push(p);
+                    it.next();
+                }
+            }
+            other if other.starts_with("-f") && other.len() > 2 => out.files.push(other[2..].into()),
+            other => return Err(format!("unknown option '{other}' (see ringlb --help)")),
+        }
+    }
+    if out.files.is_empty() && !out.help && out.version == 0 {
+        return Err("no configuration file given: use -f <file> (see ringlb --help)".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Args, String> {
+        parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn haproxy_flags() {
+        let a = p("-f a.cfg -f dir -c -db -p /tmp/x.pid -sf 12 13 -q").unwrap();
+        assert_eq!(a.files, vec![PathBuf::from("a.cfg"), PathBuf::from("dir")]);
+        assert!(a.check && a.foreground && a.quiet);
+        assert_eq!(a.soft_stop_pids, vec![12, 13]);
+        assert_eq!(a.pidfile, Some(PathBuf::from("/tmp/x.pid")));
+    }
+
+    #[test]
+    fn errors_are_clear() {
+        assert!(p("-x").unwrap_err().contains("unknown option '-x'"));
+        assert!(p("-c").unwrap_err().contains("no configuration file"));
+        assert!(p("-f").unwrap_err().contains("-f needs"));
+    }
+}

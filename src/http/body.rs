@@ -1,0 +1,175 @@
+//! Streaming a message body from one socket to the other, never holding it whole.
+//!
+//! The body is framed by what the head said (`BodyKind`); bytes beyond the body stay in the
+//! buffer (they are the next pipelined request). Chunked bodies go through `ChunkedDecoder`,
+//! which validates every size line and says exactly which bytes belong to the message.
+
+use std::time::Duration;
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+
+use super::{BodyKind, ChunkedDecoder};
+use crate::io::{write_vec, IoFail, ReadBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Client to server.
+    Request,
+    /// Server to client, as received.
+    Response,
+    /// Server to client, chunked framing removed (the client speaks HTTP/1.0).
+    ResponseDechunk,
+}
+
+pub struct Limits {
+    pub read: Option<Duration>,
+    pub write: Option<Duration>,
+    pub max_trailer: usize,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// The client went away or stalled: close without a response.
+    Client,
+    /// The server failed while we were sending to it or reading from it.
+    Server,
+    /// The server stopped reading the request body for longer than `timeout server`.
+    ServerTimeout,
+    /// The body's framing is invalid: answer this status and close.
+    Bad(u16),
+}
+
+struct Ends {
+    side: Side,
+}
+
+impl Ends {
+    fn read_failed(&self) -> BodyError {
+        if self.side == Side::Request {
+            BodyError::Client
+        } else {
+            BodyError::Server
+        }
+    }
+
+    fn write_failed(&self, e: IoFail) -> BodyError {
+        match (self.side, e) {
+            (Side::Request, IoFail::Timeout) => BodyError::ServerTimeout,
+            (Side::Request, IoFail::Io(_)) => BodyError::Server,
+            _ => BodyError::Client,
+        }
+    }
+
+    fn bad_framing(&self) -> BodyError {
+        if self.side == Side::Request {
+            BodyError::Bad(400)
+        } else {
+            BodyError::Server
+        }
+    }
+}
+
+pub async fn forward<R: AsyncReadRent, W: AsyncWriteRent>(
+    src: &mut R,
+    buf: &mut ReadBuf,
+    dst: &mut W,
+    kind: BodyKind,
+    lim: &Limits,
+    side: Side,
+) -> Result<(), BodyError> {
+    let ends = Ends { side };
+    match kind {
+        BodyKind::None => Ok(()),
+        BodyKind::Length(n) => forward_length(src, buf, dst, n, lim, &ends).await,
+        BodyKind::Chunked => forward_chunked(src, buf, dst, lim, &ends).await,
+        BodyKind::UntilClose => forward_until_close(src, buf, dst, lim, &ends).await,
+    }
+}
+
+async fn forward_length<R: AsyncReadRent, W: AsyncWriteRent>(
+    src: &mut R,
+    buf: &mut ReadBuf,
+    dst: &mut W,
+    mut left: u64,
+    lim: &Limits,
+    ends: &Ends,
+) -> Result<(), BodyError> {
+    loop {
+        let have = (buf.len() as u64).min(left) as usize;
+        if have > 0 {
+            buf.write_to(dst, have, lim.write).await.map_err(|e| ends.write_failed(e))?;
+            buf.consume(have);
+            left -= have as u64;
+        }
+        if left == 0 {
+            return Ok(());
+        }
+        read_some(src, buf, lim, ends).await?;
+    }
+}
+
+async fn forward_chunked<R: AsyncReadRent, W: AsyncWriteRent>(
+    src: &mut R,
+    buf: &mut ReadBuf,
+    dst: &mut W,
+    lim: &Limits,
+    ends: &Ends,
+) -> Result<(), BodyError> {
+    let mut decoder = ChunkedDecoder::new_with_limit(lim.max_trailer);
+    let mut data = Vec::new();
+    let mut plain = Vec::new();
+    loop {
+        if !buf.is_empty() {
+            let p = decoder.feed(buf.bytes(), &mut data).map_err(|_| ends.bad_framing())?;
+            if ends.side == Side::ResponseDechunk {
+                plain.clear();
+                for r in &data {
+                    plain.extend_from_slice(buf.bytes().get(r.clone()).unwrap_or(&[]));
+                }
+                if !plain.is_empty() {
+                    write_vec(dst, &mut plain, lim.write).await.map_err(|e| ends.write_failed(e))?;
+                }
+            } else if p.consumed > 0 {
+                buf.write_to(dst, p.consumed, lim.write).await.map_err(|e| ends.write_failed(e))?;
+            }
+            buf.consume(p.consumed);
+            if p.done {
+                return Ok(());
+            }
+            if p.consumed == 0 && buf.is_full() {
+                // A size line or trailer larger than the whole buffer.
+                return Err(ends.bad_framing());
+            }
+        }
+        read_some(src, buf, lim, ends).await?;
+    }
+}
+
+async fn forward_until_close<R: AsyncReadRent, W: AsyncWriteRent>(
+    src: &mut R,
+    buf: &mut ReadBuf,
+    dst: &mut W,
+    lim: &Limits,
+    ends: &Ends,
+) -> Result<(), BodyError> {
+    loop {
+        let have = buf.len();
+        if have > 0 {
+            buf.write_to(dst, have, lim.write).await.map_err(|e| ends.write_failed(e))?;
+            buf.consume(have);
+        }
+        match buf.read_from(src, lim.read).await {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(_) => return Err(ends.read_failed()),
+        }
+    }
+}
+
+/// Reads more body bytes; the end of the stream in the middle of a framed body is a failure.
+async fn read_some<R: AsyncReadRent>(src: &mut R, buf: &mut ReadBuf, lim: &Limits, ends: &Ends) -> Result<(), BodyError> {
+    match buf.read_from(src, lim.read).await {
+        Ok(0) | Err(_) => Err(ends.read_failed()),
+        Ok(_) => Ok(()),
+    }
+}

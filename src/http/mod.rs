@@ -1,0 +1,3 @@
+//! HTTP/1.1: framing (pure, in the http helper's files) and the proxy built on it.
+pub mod body;
+pub mod proxy;

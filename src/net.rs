@@ -1,0 +1,39 @@
+//! Listening sockets: one SO_REUSEPORT socket per bind line per core, made with socket2.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// HAProxy's default listen backlog is the frontend's maxconn; the kernel caps it at somaxconn.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// A socket bound to `addr` with SO_REUSEPORT, not yet listening.
+pub fn bound_socket(addr: SocketAddr) -> io::Result<Socket> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        // `[::]:80` serves IPv6 only, as in HAProxy (`*:80` is the IPv4 wildcard there).
+        sock.set_only_v6(true)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    Ok(sock)
+}
+
+/// A listening SO_REUSEPORT socket on `addr`, for one core.
+pub fn listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let sock = bound_socket(addr)?;
+    sock.listen(LISTEN_BACKLOG)?;
+    Ok(sock.into())
+}
+
+/// Resolves port 0 once for all cores: binds (without listening, so it never takes a
+/// connection) and returns the port the kernel chose plus the socket that holds it until every
+/// core has bound its own listener.
+pub fn reserve(addr: SocketAddr) -> io::Result<(SocketAddr, Socket)> {
+    let sock = bound_socket(addr)?;
+    let local = sock.local_addr()?.as_socket().ok_or_else(|| io::Error::other("not an inet socket"))?;
+    Ok((local, sock))
+}

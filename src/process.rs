@@ -1,0 +1,139 @@
+//! Process-level chores done the way HAProxy does them: daemon mode, pid file, signals,
+//! dropping privileges, and the `-sf`/`-st` hand-over to an older process.
+
+use std::os::fd::RawFd;
+use std::path::Path;
+
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::iterator::Signals;
+
+use crate::launch::request_stop;
+use crate::worker::StopKind;
+
+/// Forks into the background. The parent waits until the child says it is listening (or dies)
+/// and exits with a matching status, so `ringlb -D` fails visibly when start-up fails.
+/// Returns, in the child, the pipe to write "ready" to.
+pub fn daemonize() -> Result<RawFd, String> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: plain libc calls on our own descriptors, made before any thread is started.
+    unsafe {
+        if libc::pipe(fds.as_mut_ptr()) != 0 {
+            return Err(format!("cannot create a pipe to daemonize: {}", std::io::Error::last_os_error()));
+        }
+        match libc::fork() {
+            -1 => Err(format!("cannot fork into the background: {}", std::io::Error::last_os_error())),
+            0 => {
+                libc::close(fds[0]);
+                libc::setsid();
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 {
+                    libc::dup2(null, 0);
+                    libc::dup2(null, 1);
+                }
+                Ok(fds[1])
+            }
+            _child => {
+                libc::close(fds[1]);
+                let mut byte = 0u8;
+                let n = libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+                libc::_exit(if n == 1 { 0 } else { 1 });
+            }
+        }
+    }
+}
+
+pub fn tell_parent_ready(fd: RawFd) {
+    // SAFETY: writing one byte to the pipe created by `daemonize`, then closing it.
+    unsafe {
+        libc::write(fd, b"r".as_ptr().cast(), 1);
+        libc::close(fd);
+        // The parent has gone: stderr now leads nowhere useful.
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            libc::dup2(null, 2);
+        }
+    }
+}
+
+pub fn write_pidfile(path: &Path) -> Result<(), String> {
+    std::fs::write(path, format!("{}\n", std::process::id()))
+        .map_err(|e| format!("cannot write pid file {}: {e}", path.display()))
+}
+
+/// SIGUSR1 -> soft stop; SIGTERM/SIGINT -> graceful stop; a second SIGTERM/SIGINT -> exit now.
+pub fn handle_signals() -> Result<(), String> {
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR1]).map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    std::thread::Builder::new()
+        .name("ringlb-signals".into())
+        .spawn(move || {
+            let mut terms = 0;
+            for sig in signals.forever() {
+                if sig == SIGUSR1 {
+                    request_stop(StopKind::Soft);
+                    continue;
+                }
+                terms += 1;
+                if terms > 1 {
+                    std::process::exit(0);
+                }
+                request_stop(StopKind::Graceful);
+            }
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    Ok(())
+}
+
+/// After binding (privileged ports need root), switch to `user`/`group` as HAProxy does.
+/// Without root there is nothing to drop; HAProxy warns in that case, and so do we.
+pub fn drop_privileges(user: Option<&str>, group: Option<&str>) {
+    if user.is_none() && group.is_none() {
+        return;
+    }
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("ringlb: warning: 'user'/'group' ignored: not started as root, nothing to drop");
+        return;
+    }
+    if let Some(g) = group {
+        match lookup_gid(g) {
+            // SAFETY: setgid applies to every thread (glibc broadcasts set*id calls).
+            Some(gid) if unsafe { libc::setgid(gid) } == 0 => {}
+            _ => eprintln!("ringlb: warning: cannot switch to group '{g}'"),
+        }
+    }
+    if let Some(u) = user {
+        match lookup_uid(u) {
+            // SAFETY: as above.
+            Some(uid) if unsafe { libc::setuid(uid) } == 0 => {}
+            _ => eprintln!("ringlb: warning: cannot switch to user '{u}'"),
+        }
+    }
+}
+
+fn lookup_uid(name: &str) -> Option<libc::uid_t> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getpwnam reads a NUL-terminated name and returns null or a valid entry.
+    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
+    // SAFETY: non-null pointers from getpwnam point to a valid passwd record.
+    (!pw.is_null()).then(|| unsafe { (*pw).pw_uid })
+}
+
+fn lookup_gid(name: &str) -> Option<libc::gid_t> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: as in lookup_uid, for groups.
+    let gr = unsafe { libc::getgrnam(c.as_ptr()) };
+    // SAFETY: non-null pointers from getgrnam point to a valid group record.
+    (!gr.is_null()).then(|| unsafe { (*gr).gr_gid })
+}
+
+/// `-sf`: the old process finishes its connections and exits; `-st`: it stops now.
+pub fn signal_old_processes(soft: &[i32], hard: &[i32]) {
+    for (pids, sig) in [(soft, libc::SIGUSR1), (hard, libc::SIGTERM)] {
+        for &pid in pids {
+            // SAFETY: kill only sends a signal.
+            if pid > 0 && unsafe { libc::kill(pid, sig) } != 0 {
+                eprintln!("ringlb: warning: cannot signal old process {pid}: {}", std::io::Error::last_os_error());
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Getting a backend connection: balance, queue when servers are full, reuse an idle
+//! connection or connect, retry and redispatch on failure.
+
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+
+use super::balance::{Pick, PickKey, ServerLease};
+use super::Worker;
+use crate::io::timed;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// No usable server in the backend (503).
+    NoServer,
+    /// Every server stayed at its maxconn for `timeout queue` (503).
+    QueueTimeout,
+    /// Every connection attempt failed (503, as HAProxy answers when retries are exhausted).
+    Failed,
+}
+
+pub struct Acquired {
+    pub lease: ServerLease,
+    pub stream: TcpStream,
+    /// Came from the idle pool (the server may still have closed it: the caller may retry once).
+    pub reused: bool,
+}
+
+/// HAProxy's queue timeout falls back to the connect timeout when unset.
+fn queue_limit(w: &Worker, backend: usize) -> Option<Duration> {
+    let t = &w.model.backends.get(backend)?.timeouts;
+    t.queue.or(t.connect)
+}
+
+/// Which idle connections a request may use (HAProxy's `http-reuse`, applied by the caller).
+pub struct Reuse {
+    /// The connection this client connection used last, to server `.0`: reused when the balancer
+    /// picks that server again, else returned to the pool (when `pool` allows) or closed.
+    pub own: Option<(usize, TcpStream)>,
+    /// Whether idle connections of other client connections may be taken and given back.
+    pub pool: bool,
+}
+
+/// A server slot and a connection to that server, following the backend's retry rules.
+pub async fn acquire(w: &Worker, backend: usize, key: PickKey, mut reuse: Reuse) -> Result<Acquired, ConnectError> {
+    let (Some(be), Some(rt)) = (w.model.backends.get(backend), w.backends.get(backend)) else {
+        return Err(ConnectError::NoServer);
+    };
+    let queue_deadline = queue_limit(w, backend).map(|d| Instant::now() + d);
+    let attempts = be.retries.saturating_add(1);
+    let mut pinned: Option<usize> = None;
+    let mut avoid: Option<usize> = None;
+    let mut tried = 0;
+    loop {
+        let server = match pinned {
+            Some(i) => i,
+            None => match rt.balancer.pick(key, avoid) {
+                Pick::Server(i) => i,
+                Pick::NoServer => return Err(ConnectError::NoServer),
+                Pick::Full => {
+                    wait_for_slot(w, backend, queue_deadline).await?;
+                    continue;
+                }
+            },
+        };
+        let lease = rt.balancer.lease(server);
+        if let Some((own_server, own)) = reuse.own.take() {
+            if own_server == server {
+                return Ok(Acquired { lease, stream: own, reused: true });
+            }
+            if reuse.pool {
+                rt.pool.put(own_server, own);
+            }
+        }
+        if reuse.pool {
+            if let Some(stream) = rt.pool.take(server) {
+                return Ok(Acquired { lease, stream, reused: true });
+            }
+        }
+        let Some(addr) = be.servers.get(server).map(|s| s.addr) else { return Err(ConnectError::NoServer) };
+        if let Ok(Ok(stream)) = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await {
+            let _ = stream.set_nodelay(true);
+            return Ok(Acquired { lease, stream, reused: false });
+        }
+        drop(lease);
+        tried += 1;
+        if tried >= attempts {
+            return Err(ConnectError::Failed);
+        }
+        // HAProxy retries the same server, except that with `option redispatch` the last
+        // retry may go to another one.
+        let last_retry = tried + 1 == attempts;
+        if be.redispatch && last_retry {
+            pinned = None;
+            avoid = Some(server);
+        } else {
+            pinned = Some(server);
+        }
+    }
+}
+
+async fn wait_for_slot(w: &Worker, backend: usize, deadline: Option<Instant>) -> Result<(), ConnectError> {
+    let Some(rt) = w.backends.get(backend) else { return Err(ConnectError::NoServer) };
+    let freed = rt.balancer.freed.notified();
+    match deadline {
+        None => freed.await,
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() || monoio::time::timeout(left, freed).await.is_err() {
+                return Err(ConnectError::QueueTimeout);
+            }
+        }
+    }
+    Ok(())
+}

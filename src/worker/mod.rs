@@ -1,0 +1,114 @@
+//! One worker per core: everything a core owns and never shares.
+//!
+//! `run` builds the core's state from the shared `Model` (its balancers, pools, connection
+//! counters), binds its own SO_REUSEPORT listener for every bind line, reports readiness to the
+//! launcher, then accepts until told to stop. Connections are monoio tasks on this core only;
+//! state is in `Cell`/`RefCell` because nothing here is touched by another thread.
+//!
+//! - `listener.rs`: accept loop, maxconn gate, EMFILE back-off
+//! - `conn.rs`: one client connection, dispatched by mode (http or tcp)
+//! - `balance.rs`: server choice and in-flight leases
+//! - `pool.rs`: idle backend connections
+//! - `notify.rs`: core-local wake-ups (queue, stop)
+
+pub mod balance;
+pub mod conn;
+pub mod connect;
+pub mod listener;
+pub mod notify;
+pub mod pool;
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::config::model::Model;
+use balance::{per_core_share, Balancer};
+use notify::Notify;
+use pool::Pool;
+
+/// This core's runtime state for one backend.
+pub struct BackendRt {
+    pub balancer: Rc<Balancer>,
+    pub pool: Pool,
+}
+
+/// This core's runtime state for one frontend.
+pub struct FrontendRt {
+    pub conns: Cell<u32>,
+    pub max: u32,
+}
+
+/// How a stop was asked for (see launch.rs for the signals behind them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopKind {
+    /// Stop accepting; let every connection finish (SIGUSR1, HAProxy's soft stop).
+    Soft,
+    /// Stop accepting; finish in-flight requests within the grace period (SIGTERM, SIGINT).
+    Graceful,
+}
+
+pub struct Worker {
+    pub index: usize,
+    pub nbthread: usize,
+    pub model: Arc<Model>,
+    pub frontends: Vec<FrontendRt>,
+    pub backends: Vec<BackendRt>,
+    /// Open client connections on this core, and this core's share of global maxconn.
+    pub conns: Cell<u32>,
+    pub max_conns: u32,
+    /// Woken when a client connection closes, for accept loops paused at a limit.
+    pub conn_closed: Notify,
+    pub stopping: Cell<Option<StopKind>>,
+    pub stop: Notify,
+}
+
+impl Worker {
+    pub fn new(index: usize, nbthread: usize, model: Arc<Model>) -> Rc<Self> {
+        let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
+        let backends = model
+            .backends
+            .iter()
+            .map(|b| BackendRt { balancer: Rc::new(Balancer::new(b, nbthread, seed)), pool: Pool::new(b.servers.len()) })
+            .collect();
+        let frontends = model
+            .frontends
+            .iter()
+            .map(|f| FrontendRt { conns: Cell::new(0), max: per_core_share(f.maxconn, nbthread) })
+            .collect();
+        Rc::new(Worker {
+            index,
+            nbthread,
+            max_conns: per_core_share(model.global.maxconn, nbthread),
+            model,
+            frontends,
+            backends,
+            conns: Cell::new(0),
+            conn_closed: Notify::default(),
+            stopping: Cell::new(None),
+            stop: Notify::default(),
+        })
+    }
+
+    pub fn begin_stop(&self, kind: StopKind) {
+        if self.stopping.get().is_none() {
+            self.stopping.set(Some(kind));
+            for b in &self.backends {
+                b.pool.clear();
+            }
+            self.stop.notify_all();
+        }
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.get().is_some()
+    }
+}
+
+/// One listener a worker must open: frontend index and the resolved address.
+#[derive(Clone, Debug)]
+pub struct ListenSpec {
+    pub frontend: usize,
+    pub addr: SocketAddr,
+}

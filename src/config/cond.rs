@@ -441,9 +441,11 @@ pub fn parse_condition(words: &[String], acls: &mut Vec<Acl>) -> Result<CondDraf
                 i = close;
             }
             "}" => return Err("unexpected '}' without a matching '{'".into()),
-            "and" | "&&" => return Err(format!(
+            "and" | "&&" => {
+                return Err(format!(
                 "'{w}' is not HAProxy syntax: terms are ANDed by writing them one after the other"
-            )),
+            ))
+            }
             name => {
                 let (neg, name) = match name.strip_prefix('!') {
                     Some(n) => (!negate, n),

@@ -133,8 +133,9 @@ impl NbspReport {
             &loc,
             format!(
                 "line contains U+00A0 no-break space at column {col} (pasted from a web page?); treated as a blank. \
-                 {} such lines in this file; HAProxy would reject them",
-                self.lines
+                 {} such {} in this file; HAProxy would reject them",
+                self.lines,
+                if self.lines == 1 { "line" } else { "lines" }
             ),
         );
     }

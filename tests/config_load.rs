@@ -200,7 +200,7 @@ fn directory_loads_cfg_files_in_order() {
         "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n",
     );
     write("ignored.txt", "garbage\n");
-    let r = config::load(&[dir.clone()]);
+    let r = config::load(std::slice::from_ref(&dir));
     let _ = std::fs::remove_dir_all(&dir);
     let l = r.unwrap_or_else(|d| panic!("{}", show(&d)));
     assert_eq!(l.model.frontends[0].mode, model::Mode::Http);

@@ -312,8 +312,7 @@ fn compile_regex(p: &str, ignore_case: bool) -> Result<regex::Regex, String> {
             let why = e.to_string();
             let why = why
                 .lines()
-                .filter(|l| !l.trim().is_empty())
-                .last()
+                .rfind(|l| !l.trim().is_empty())
                 .unwrap_or("invalid")
                 .trim()
                 .to_string();

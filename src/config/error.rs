@@ -64,8 +64,7 @@ impl Diags {
     /// the order they were found in.
     pub fn into_sorted(mut self, file_order: &[String]) -> Vec<Diagnostic> {
         let rank = |f: &str| file_order.iter().position(|x| x == f).unwrap_or(usize::MAX);
-        self.list
-            .sort_by(|a, b| (rank(&a.file), a.line).cmp(&(rank(&b.file), b.line)));
+        self.list.sort_by_key(|d| (rank(&d.file), d.line));
         self.list
     }
 }

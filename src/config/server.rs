@@ -161,11 +161,26 @@ fn parse_opts(o: &mut ServerOpts, args: &[String], cx: &mut Cx) -> bool {
                 }
             }),
             "maxconn" => num(v, w).map(|n| o.maxconn = (n > 0).then_some(n)),
-            "backup" => Ok(o.backup = true),
-            "disabled" => Ok(o.disabled = true),
-            "enabled" => Ok(o.disabled = false),
-            "check" => Ok(o.check = true),
-            "no-check" => Ok(o.check = false),
+            "backup" => {
+                o.backup = true;
+                Ok(())
+            }
+            "disabled" => {
+                o.disabled = true;
+                Ok(())
+            }
+            "enabled" => {
+                o.disabled = false;
+                Ok(())
+            }
+            "check" => {
+                o.check = true;
+                Ok(())
+            }
+            "no-check" => {
+                o.check = false;
+                Ok(())
+            }
             "inter" | "fastinter" | "downinter" => super::duration::parse(v)
                 .map_err(|e| format!("server option '{w}': {e}"))
                 .and_then(|d| {

@@ -41,7 +41,7 @@ where
             (false, true) => limit + 1,
             (false, false) => continue,
         };
-        if best.map_or(true, |(bd, _)| d < bd) {
+        if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, cand));
         }
     }

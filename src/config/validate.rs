@@ -30,7 +30,7 @@ pub fn nofile_limit() -> u64 {
     if rc != 0 {
         return FALLBACK_NOFILE;
     }
-    r.rlim_cur as u64
+    r.rlim_cur
 }
 
 /// Builds the model; `None` when errors were reported.

@@ -1,0 +1,158 @@
+//! Builders filled by the keyword parse functions, one per section, before `validate` turns them
+//! into the model. A proxy starts as a copy of the defaults section it inherits from.
+
+use super::cond::CondDraft;
+use super::model::*;
+use super::syntax::SectionKind;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Default)]
+pub struct GlobalDraft {
+    pub daemon: bool,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub maxconn: Option<(u32, Loc)>,
+    pub nbthread: Option<usize>,
+    pub cpu_map: Vec<CpuMap>,
+    pub pidfile: Option<PathBuf>,
+    pub bufsize: Option<usize>,
+    pub maxhdr: Option<usize>,
+    pub driver: Option<DriverChoice>,
+    pub logs: Vec<LogTarget>,
+}
+
+/// Server settings shared by `server` and `default-server` lines.
+#[derive(Clone, Debug)]
+pub struct ServerOpts {
+    pub weight: u32,
+    pub maxconn: Option<u32>,
+    pub backup: bool,
+    pub disabled: bool,
+    pub check: bool,
+    pub inter: Option<Duration>,
+    pub fastinter: Option<Duration>,
+    pub downinter: Option<Duration>,
+    pub rise: u32,
+    pub fall: u32,
+    pub port: Option<u16>,
+    pub addr: Option<IpAddr>,
+}
+
+impl Default for ServerOpts {
+    fn default() -> Self {
+        let d = ServerCheck::default();
+        ServerOpts {
+            weight: 1,
+            maxconn: None,
+            backup: false,
+            disabled: false,
+            check: false,
+            inter: None,
+            fastinter: None,
+            downinter: None,
+            rise: d.rise,
+            fall: d.fall,
+            port: None,
+            addr: None,
+        }
+    }
+}
+
+impl ServerOpts {
+    pub fn check(&self) -> Option<ServerCheck> {
+        if !self.check {
+            return None;
+        }
+        let inter = self.inter.unwrap_or(ServerCheck::default().inter);
+        Some(ServerCheck {
+            inter,
+            fastinter: self.fastinter.unwrap_or(inter),
+            downinter: self.downinter.unwrap_or(inter),
+            rise: self.rise,
+            fall: self.fall,
+            port: self.port,
+            addr: self.addr,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RuleDraft {
+    pub backend: String,
+    pub cond: Option<CondDraft>,
+    pub loc: Loc,
+}
+
+/// A defaults, frontend, backend or listen section being read.
+#[derive(Clone, Debug)]
+pub struct ProxyDraft {
+    pub kind: SectionKind,
+    pub name: String,
+    pub loc: Loc,
+    pub mode: Option<Mode>,
+    pub binds: Vec<Bind>,
+    pub maxconn: Option<u32>,
+    pub timeouts: Timeouts,
+    pub conn_mode: Option<HttpConnMode>,
+    pub forwardfor: Option<ForwardFor>,
+    pub errorfiles: ErrorFiles,
+    pub acls: Vec<Acl>,
+    /// Where each entry of `acls` was (first) declared.
+    pub acl_locs: Vec<Loc>,
+    pub switching: Vec<RuleDraft>,
+    pub default_backend: Option<(String, Loc)>,
+    pub balance: Option<Balance>,
+    pub servers: Vec<Server>,
+    pub default_server: ServerOpts,
+    pub retries: Option<u32>,
+    pub redispatch: bool,
+    pub http_reuse: Option<HttpReuse>,
+    pub check: BackendCheck,
+}
+
+impl ProxyDraft {
+    pub fn new(kind: SectionKind, name: String, loc: Loc) -> Self {
+        ProxyDraft {
+            kind,
+            name,
+            loc,
+            mode: None,
+            binds: Vec::new(),
+            maxconn: None,
+            timeouts: Timeouts::default(),
+            conn_mode: None,
+            forwardfor: None,
+            errorfiles: ErrorFiles::new(),
+            acls: Vec::new(),
+            acl_locs: Vec::new(),
+            switching: Vec::new(),
+            default_backend: None,
+            balance: None,
+            servers: Vec::new(),
+            default_server: ServerOpts::default(),
+            retries: None,
+            redispatch: false,
+            http_reuse: None,
+            check: BackendCheck::default(),
+        }
+    }
+
+    /// A new proxy inheriting what a defaults section may set.
+    pub fn inherit(defaults: &ProxyDraft, kind: SectionKind, name: String, loc: Loc) -> Self {
+        let mut p = defaults.clone();
+        p.kind = kind;
+        p.name = name;
+        p.loc = loc;
+        p
+    }
+
+    pub fn is_frontend(&self) -> bool {
+        matches!(self.kind, SectionKind::Frontend | SectionKind::Listen)
+    }
+
+    pub fn is_backend(&self) -> bool {
+        matches!(self.kind, SectionKind::Backend | SectionKind::Listen)
+    }
+}

@@ -1,0 +1,361 @@
+//! Parse functions for the `global` section.
+
+use super::draft::GlobalDraft;
+use super::keywords::Cx;
+use super::model::{CpuMap, DriverChoice, LogTarget};
+use super::suggest;
+
+/// `tune.bufsize` lower bound: smaller buffers cannot hold a usual request head.
+const MIN_BUFSIZE: usize = 1024;
+const MAX_MAXHDR: usize = 32767;
+
+pub fn daemon(g: &mut GlobalDraft, cx: &mut Cx) {
+    if cx.none() {
+        g.daemon = true;
+    }
+}
+
+pub fn user(g: &mut GlobalDraft, cx: &mut Cx) {
+    g.user = cx.one("a user name").map(String::from);
+}
+
+pub fn group(g: &mut GlobalDraft, cx: &mut Cx) {
+    g.group = cx.one("a group name").map(String::from);
+}
+
+pub fn maxconn(g: &mut GlobalDraft, cx: &mut Cx) {
+    let Some(a) = cx.one("a number of connections") else {
+        return;
+    };
+    match cx.number::<u32>("connection count", a) {
+        Some(0) => cx.err("'maxconn' must be at least 1"),
+        Some(n) => g.maxconn = Some((n, cx.loc.clone())),
+        None => {}
+    }
+}
+
+pub fn nbthread(g: &mut GlobalDraft, cx: &mut Cx) {
+    let Some(a) = cx.one("a number of threads") else {
+        return;
+    };
+    match cx.number::<usize>("thread count", a) {
+        Some(n) if (1..=4096).contains(&n) => g.nbthread = Some(n),
+        Some(_) => cx.err(format!(
+            "'nbthread {a}': the thread count must be between 1 and 4096"
+        )),
+        None => {}
+    }
+}
+
+/// `cpu-map [auto:]THREADS CPUS...`: `1 0`, `1-2 0-1`, `auto:1/1-2 0-1`.
+pub fn cpu_map(g: &mut GlobalDraft, cx: &mut Cx) {
+    let [first, cpus @ ..] = cx.args else {
+        cx.err("'cpu-map' needs a thread set and a CPU set, e.g. 'cpu-map 1 0' or 'cpu-map auto:1/1-2 0-1'");
+        return;
+    };
+    if cpus.is_empty() {
+        cx.err(format!(
+            "'cpu-map {first}' needs the CPUs to run on, e.g. 'cpu-map {first} 0'"
+        ));
+        return;
+    }
+    let (auto, spec) = match first.strip_prefix("auto:") {
+        Some(s) => (true, s),
+        None => (false, first.as_str()),
+    };
+    // HAProxy writes `PROCESS/THREAD`; ringlb has one process, so the process part must be 1.
+    let threads_spec = match spec.split_once('/') {
+        Some(("1" | "all" | "odd", t)) => t,
+        Some((p, _)) => {
+            cx.err(format!("'cpu-map {first}': ringlb runs one process, so the part before '/' must be 1, not '{p}'"));
+            return;
+        }
+        None => spec,
+    };
+    let threads = match parse_set(threads_spec) {
+        Ok(t) => t,
+        Err(e) => return cx.err(format!("'cpu-map': thread set {e}")),
+    };
+    if threads.contains(&0) {
+        return cx.err("'cpu-map': threads are numbered from 1, as in HAProxy");
+    }
+    let mut cpu_list = Vec::new();
+    for c in cpus {
+        match parse_set(c) {
+            Ok(mut v) => cpu_list.append(&mut v),
+            Err(e) => return cx.err(format!("'cpu-map': CPU set {e}")),
+        }
+    }
+    if auto && threads.len() > 1 && cpu_list.len() != threads.len() {
+        cx.err(format!(
+            "'cpu-map {first}': auto mapping needs as many CPUs as threads ({} threads, {} CPUs)",
+            threads.len(),
+            cpu_list.len()
+        ));
+        return;
+    }
+    if auto && threads.len() > 1 {
+        // auto: thread i gets the i-th CPU of the set.
+        for (t, c) in threads.iter().zip(cpu_list.iter()) {
+            g.cpu_map.push(CpuMap {
+                threads: vec![*t],
+                cpus: vec![*c],
+            });
+        }
+    } else {
+        g.cpu_map.push(CpuMap {
+            threads,
+            cpus: cpu_list,
+        });
+    }
+}
+
+/// `3`, `1-4` -> list of ids (at most 4096, as HAProxy's thread limit).
+fn parse_set(text: &str) -> Result<Vec<usize>, String> {
+    let num = |s: &str| s.parse::<usize>().ok().filter(|n| *n < 4096);
+    let bad = || format!("'{text}' is not a number or range like 0-3 (ids below 4096)");
+    match text.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (num(a).ok_or_else(bad)?, num(b).ok_or_else(bad)?);
+            if a > b {
+                return Err(bad());
+            }
+            Ok((a..=b).collect())
+        }
+        None => Ok(vec![num(text).ok_or_else(bad)?]),
+    }
+}
+
+pub fn pidfile(g: &mut GlobalDraft, cx: &mut Cx) {
+    g.pidfile = cx.one("a file path").map(Into::into);
+}
+
+pub fn bufsize(g: &mut GlobalDraft, cx: &mut Cx) {
+    let Some(a) = cx.one("a size in bytes") else {
+        return;
+    };
+    match cx.number::<usize>("size", a) {
+        Some(n) if (MIN_BUFSIZE..=(1 << 30)).contains(&n) => g.bufsize = Some(n),
+        Some(_) => cx.err(format!("'tune.bufsize {a}': the buffer size must be between {MIN_BUFSIZE} and 1073741824 bytes")),
+        None => {}
+    }
+}
+
+pub fn maxhdr(g: &mut GlobalDraft, cx: &mut Cx) {
+    let Some(a) = cx.one("a number of header lines") else {
+        return;
+    };
+    match cx.number::<usize>("header count", a) {
+        Some(n) if (1..=MAX_MAXHDR).contains(&n) => g.maxhdr = Some(n),
+        Some(_) => cx.err(format!(
+            "'tune.http.maxhdr {a}': must be between 1 and {MAX_MAXHDR}"
+        )),
+        None => {}
+    }
+}
+
+pub fn driver(g: &mut GlobalDraft, cx: &mut Cx) {
+    let Some(a) = cx.one("auto, io_uring or legacy") else {
+        return;
+    };
+    g.driver = match a {
+        "auto" => Some(DriverChoice::Auto),
+        "io_uring" => Some(DriverChoice::IoUring),
+        "legacy" => Some(DriverChoice::Legacy),
+        _ => {
+            let hint = suggest::hint(a, ["auto", "io_uring", "legacy"]);
+            return cx.err(format!(
+                "'ringlb.driver {a}': expected auto, io_uring or legacy{hint}"
+            ));
+        }
+    };
+}
+
+const FACILITIES: [&str; 24] = [
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
+    "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
+];
+const LEVELS: [&str; 8] = [
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
+const FORMATS: [&str; 7] = [
+    "local", "rfc3164", "rfc5424", "priority", "short", "timed", "iso",
+];
+
+pub fn log(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(t) = parse_log(cx) {
+        g.logs.push(t);
+    }
+}
+
+/// `log ADDR [len N] [format F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]`; `None` for `log global`
+/// or on error (reported).
+pub fn parse_log(cx: &mut Cx) -> Option<LogTarget> {
+    let args = cx.args;
+    let Some(address) = args.first() else {
+        cx.err("'log' needs a target: 'log global' or 'log ADDRESS FACILITY [LEVEL]', e.g. 'log 127.0.0.1 local0'");
+        return None;
+    };
+    if address == "global" {
+        if args.len() > 1 {
+            cx.err(format!(
+                "'log global' takes no argument; unexpected '{}'",
+                args[1..].join(" ")
+            ));
+        }
+        return None;
+    }
+    let mut i = 1;
+    while let Some(w) = args.get(i) {
+        match w.as_str() {
+            "len" => {
+                let v = args.get(i + 1).map(String::as_str).unwrap_or("");
+                if !v.parse::<u32>().is_ok_and(|n| n >= 80) {
+                    cx.err(format!(
+                        "'log ... len {v}': the length must be a number of at least 80"
+                    ));
+                }
+            }
+            "format" => {
+                let v = args.get(i + 1).map(String::as_str).unwrap_or("");
+                if !FORMATS.contains(&v) {
+                    let hint = suggest::hint(v, FORMATS);
+                    cx.err(format!(
+                        "'log ... format {v}': unknown format; use one of {}{hint}",
+                        FORMATS.join(", ")
+                    ));
+                }
+            }
+            "sample" => {}
+            _ => break,
+        }
+        i += 2;
+    }
+    let Some(facility) = args.get(i) else {
+        cx.err(format!(
+            "'log {address}' needs a facility, e.g. 'log {address} local0'"
+        ));
+        return None;
+    };
+    if !FACILITIES.contains(&facility.as_str()) {
+        let hint = suggest::hint(facility, FACILITIES);
+        cx.err(format!(
+            "'log': unknown facility '{facility}'{hint} (local0 to local7 are usual)"
+        ));
+        return None;
+    }
+    let levels = &args[i + 1..];
+    for l in levels {
+        if !LEVELS.contains(&l.as_str()) {
+            let hint = suggest::hint(l, LEVELS);
+            cx.err(format!(
+                "'log': unknown level '{l}'{hint}; levels are {}",
+                LEVELS.join(", ")
+            ));
+            return None;
+        }
+    }
+    if levels.len() > 2 {
+        cx.err(format!(
+            "'log': too many words after the facility: '{}'",
+            levels.join(" ")
+        ));
+        return None;
+    }
+    Some(LogTarget {
+        address: address.clone(),
+        facility: facility.clone(),
+        level: levels.first().cloned(),
+    })
+}
+
+const SSL_OPTIONS: [&str; 13] = [
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+    "no-tls-tickets",
+    "prefer-client-ciphers",
+    "strict-sni",
+];
+const TLS_VERSIONS: [&str; 5] = ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
+
+/// `ssl-default-{bind,server}-options`: validated, without effect until TLS lands.
+pub fn ssl_options(_: &mut GlobalDraft, cx: &mut Cx) {
+    if cx.args.is_empty() {
+        return cx.err(format!(
+            "'{}' needs at least one option, e.g. 'no-sslv3' or 'ssl-min-ver TLSv1.2'",
+            cx.kw
+        ));
+    }
+    let mut i = 0;
+    while let Some(w) = cx.args.get(i) {
+        if w == "ssl-min-ver" || w == "ssl-max-ver" {
+            let v = cx.args.get(i + 1).map(String::as_str).unwrap_or("");
+            if !TLS_VERSIONS.contains(&v) {
+                let hint = suggest::hint(v, TLS_VERSIONS);
+                cx.err(format!(
+                    "'{} {w}': expected one of {}, got '{v}'{hint}",
+                    cx.kw,
+                    TLS_VERSIONS.join(", ")
+                ));
+            }
+            i += 2;
+            continue;
+        }
+        if !SSL_OPTIONS.contains(&w.as_str()) {
+            let hint = suggest::hint(
+                w,
+                SSL_OPTIONS
+                    .iter()
+                    .copied()
+                    .chain(["ssl-min-ver", "ssl-max-ver"]),
+            );
+            cx.err(format!("'{}': unknown option '{w}'{hint}", cx.kw));
+        }
+        i += 1;
+    }
+}
+
+/// Cipher lists: one word, accepted without effect until TLS lands.
+pub fn one_word(_: &mut GlobalDraft, cx: &mut Cx) {
+    cx.one("a value");
+}
+
+pub fn ssl_cachesize(_: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(a) = cx.one("a number of entries") {
+        cx.number::<u32>("entry count", a);
+    }
+}
+
+pub fn ssl_lifetime(_: &mut GlobalDraft, cx: &mut Cx) {
+    // HAProxy reads this one in seconds when no unit is given.
+    if let Some(a) = cx.one("a lifetime (seconds by default)") {
+        let with_unit = if a.bytes().all(|b| b.is_ascii_digit()) {
+            format!("{a}s")
+        } else {
+            a.to_string()
+        };
+        cx.duration(&with_unit);
+    }
+}
+
+pub fn dh_param(_: &mut GlobalDraft, cx: &mut Cx) {
+    let Some(a) = cx.one("a key size in bits (e.g. 2048)") else {
+        return;
+    };
+    if let Some(n) = cx.number::<u32>("key size", a) {
+        if n < 1024 {
+            cx.err(format!(
+                "'tune.ssl.default-dh-param {n}': must be at least 1024"
+            ));
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! Stage 2: the one keyword table. Each row names a keyword (one or more words), the sections it
+//! may appear in, and what happens to it: parsed into the section's builder, accepted without
+//! effect yet (still validated), or refused by name with the reason.
+//!
+//! `apply` finds the longest row matching a line's first words; misses get "did you mean".
+
+use super::draft::{GlobalDraft, ProxyDraft};
+use super::error::Diags;
+use super::model::Loc;
+use super::syntax::{Line, SectionKind};
+use super::{global, proxy, server, suggest};
+use std::time::Duration;
+
+pub const G: u8 = 1;
+pub const D: u8 = 2;
+pub const F: u8 = 4;
+pub const B: u8 = 8;
+pub const L: u8 = 16;
+/// Every proxy section.
+const P: u8 = D | F | B | L;
+
+pub type GlobalFn = fn(&mut GlobalDraft, &mut Cx);
+pub type ProxyFn = fn(&mut ProxyDraft, &mut Cx);
+
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Global(GlobalFn),
+    Proxy(ProxyFn),
+    /// Known to HAProxy, not implemented by ringlb: the reason is shown to the user.
+    Refused(&'static str),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Supported,
+    /// Parsed and validated, but without effect yet.
+    NoEffect,
+    Refused,
+}
+
+pub struct Keyword {
+    pub name: &'static str,
+    pub sections: u8,
+    pub status: Status,
+    pub handler: Handler,
+}
+
+const fn ok(name: &'static str, sections: u8, f: ProxyFn) -> Keyword {
+    Keyword {
+        name,
+        sections,
+        status: Status::Supported,
+        handler: Handler::Proxy(f),
+    }
+}
+const fn inert(name: &'static str, sections: u8, f: ProxyFn) -> Keyword {
+    Keyword {
+        name,
+        sections,
+        status: Status::NoEffect,
+        handler: Handler::Proxy(f),
+    }
+}
+const fn gl(name: &'static str, f: GlobalFn) -> Keyword {
+    Keyword {
+        name,
+        sections: G,
+        status: Status::Supported,
+        handler: Handler::Global(f),
+    }
+}
+const fn gl_inert(name: &'static str, f: GlobalFn) -> Keyword {
+    Keyword {
+        name,
+        sections: G,
+        status: Status::NoEffect,
+        handler: Handler::Global(f),
+    }
+}
+const fn no(name: &'static str, sections: u8, why: &'static str) -> Keyword {
+    Keyword {
+        name,
+        sections,
+        status: Status::Refused,
+        handler: Handler::Refused(why),
+    }
+}
+
+const RULES: &str = "planned: HTTP rules issue";
+const STATS: &str = "planned: stats issue";
+const TLS: &str = "planned: TLS issue";
+const LATER: &str = "not planned yet";
+const HEALTH: &str = "planned: health-check issue";
+
+#[rustfmt::skip]
+pub static TABLE: &[Keyword] = &[
+    // global
+    gl("daemon", global::daemon),
+    gl("user", global::user),
+    gl("group", global::group),
+    gl("maxconn", global::maxconn),
+    gl("nbthread", global::nbthread),
+    gl("cpu-map", global::cpu_map),
+    gl("pidfile", global::pidfile),
+    gl("tune.bufsize", global::bufsize),
+    gl("tune.http.maxhdr", global::maxhdr),
+    gl("ringlb.driver", global::driver),
+    gl("log", global::log),
+    gl_inert("ssl-default-bind-options", global::ssl_options),
+    gl_inert("ssl-default-server-options", global::ssl_options),
+    gl_inert("ssl-default-bind-ciphers", global::one_word),
+    gl_inert("ssl-default-bind-ciphersuites", global::one_word),
+    gl_inert("ssl-default-server-ciphers", global::one_word),
+    gl_inert("ssl-default-server-ciphersuites", global::one_word),
+    gl_inert("tune.ssl.cachesize", global::ssl_cachesize),
+    gl_inert("tune.ssl.lifetime", global::ssl_lifetime),
+    gl_inert("tune.ssl.default-dh-param", global::dh_param),
+    no("nbproc", G, "removed in HAProxy 2.5; use 'nbthread'"),
+    no("chroot", G, LATER),
+    no("stats", G | P, STATS),
+    no("master-worker", G, LATER),
+    no("lua-load", G, LATER),
+    no("ca-base", G, TLS),
+    no("crt-base", G, TLS),
+    no("ssl-server-verify", G, TLS),
+    no("hard-stop-after", G, LATER),
+    no("spread-checks", G, HEALTH),
+    no("ulimit-n", G, "raise the limit with 'ulimit -n' before starting ringlb"),
+    no("uid", G, "use 'user'"),
+    no("gid", G, "use 'group'"),
+    no("setenv", G, LATER),
+    no("presetenv", G, LATER),
+    no("unsetenv", G, LATER),
+    no("resetenv", G, LATER),
+    no("server-state-file", G, LATER),
+    no("tune.maxrewrite", G, RULES),
+    // proxies
+    ok("mode", P, proxy::mode),
+    ok("bind", F | L, proxy::bind),
+    ok("default_backend", D | F | L, proxy::default_backend),
+    ok("use_backend", F | L, proxy::use_backend),
+    ok("acl", F | B | L, proxy::acl),
+    ok("balance", D | B | L, proxy::balance),
+    ok("server", B | L, server::server),
+    ok("default-server", D | B | L, server::default_server),
+    ok("timeout connect", D | B | L, proxy::timeout),
+    ok("timeout client", D | F | L, proxy::timeout),
+    ok("timeout server", D | B | L, proxy::timeout),
+    ok("timeout http-request", P, proxy::timeout),
+    ok("timeout http-keep-alive", P, proxy::timeout),
+    ok("timeout queue", D | B | L, proxy::timeout),
+    ok("timeout tunnel", D | B | L, proxy::timeout),
+    ok("timeout check", D | B | L, proxy::timeout),
+    no("timeout client-fin", D | F | L, LATER),
+    no("timeout server-fin", D | B | L, LATER),
+    no("timeout tarpit", P, RULES),
+    ok("maxconn", D | F | L, proxy::maxconn),
+    ok("retries", D | B | L, proxy::retries),
+    ok("option redispatch", D | B | L, proxy::redispatch),
+    ok("option http-server-close", P, proxy::conn_mode),
+    ok("option httpclose", P, proxy::conn_mode),
+    ok("option http-keep-alive", P, proxy::conn_mode),
+    ok("option forwardfor", P, proxy::forwardfor),
+    ok("http-reuse", D | B | L, proxy::http_reuse),
+    ok("errorfile", P, proxy::errorfile),
+    inert("option httplog", P, proxy::httplog),
+    inert("option tcplog", P, proxy::no_args),
+    inert("option dontlognull", D | F | L, proxy::no_args),
+    inert("option dontlog-normal", D | F | L, proxy::no_args),
+    inert("option log-separate-errors", D | F | L, proxy::no_args),
+    inert("log", P, proxy::log),
+    inert("description", P, proxy::any_args),
+    ok("option httpchk", D | B | L, proxy::httpchk),
+    ok("http-check expect", D | B | L, proxy::http_check_expect),
+    no("http-check", D | B | L, HEALTH),
+    no("http-request", F | B | L | D, RULES),
+    no("http-response", F | B | L | D, RULES),
+    no("http-after-response", F | B | L | D, RULES),
+    no("tcp-request", F | B | L | D, RULES),
+    no("tcp-response", B | L | D, RULES),
+    no("redirect", F | B | L, RULES),
+    no("http-error", P, RULES),
+    no("errorloc", P, "use 'errorfile'"),
+    no("errorloc302", P, "use 'errorfile'"),
+    no("errorloc303", P, "use 'errorfile'"),
+    no("errorfiles", P, "use 'errorfile' lines"),
+    no("compression", P, LATER),
+    no("cookie", D | B | L, "planned: sticky sessions"),
+    no("stick-table", F | B | L, LATER),
+    no("stick", B | L, LATER),
+    no("capture", F | L, LATER),
+    no("monitor-uri", D | F | L, LATER),
+    no("monitor", F | L, LATER),
+    no("use-server", B | L, RULES),
+    no("hash-type", D | B | L, LATER),
+    no("hash-balance-factor", D | B | L, LATER),
+    no("fullconn", D | B | L, LATER),
+    no("dispatch", B | L, "use a 'server' line"),
+    no("server-template", B | L, LATER),
+    no("log-format", P, LATER),
+    no("unique-id-format", P, LATER),
+    no("unique-id-header", P, LATER),
+    no("filter", F | B | L, LATER),
+    no("source", D | B | L, LATER),
+    no("email-alert", P, LATER),
+    no("option abortonclose", D | B | L, LATER),
+    no("option allbackups", D | B | L, LATER),
+    no("option prefer-last-server", D | B | L, LATER),
+    no("option persist", D | B | L, LATER),
+    no("option log-health-checks", D | B | L, HEALTH),
+    no("option tcp-check", D | B | L, HEALTH),
+    no("tcp-check", D | B | L, HEALTH),
+    no("option ssl-hello-chk", D | B | L, HEALTH),
+    no("option mysql-check", D | B | L, HEALTH),
+    no("option pgsql-check", D | B | L, HEALTH),
+    no("option redis-check", D | B | L, HEALTH),
+    no("option smtpchk", D | B | L, HEALTH),
+    no("option ldap-check", D | B | L, HEALTH),
+    no("option external-check", D | B | L, HEALTH),
+    no("option httpslog", D | F | L, TLS),
+    no("option forwarded", D | B | L, RULES),
+    no("option originalto", P, RULES),
+    no("option http-buffer-request", P, LATER),
+    no("option http-pretend-keepalive", D | B | L, LATER),
+    no("option http-no-delay", P, LATER),
+    no("option http-ignore-probes", D | F | L, LATER),
+    no("option accept-invalid-http-request", D | F | L, LATER),
+    no("option accept-invalid-http-response", D | B | L, LATER),
+    no("option nolinger", P, LATER),
+    no("option tcpka", P, LATER),
+    no("option clitcpka", D | F | L, LATER),
+    no("option srvtcpka", D | B | L, LATER),
+    no("option splice-auto", P, LATER),
+    no("option splice-request", P, LATER),
+    no("option splice-response", P, LATER),
+    no("option transparent", D | B | L, LATER),
+    no("option independent-streams", P, LATER),
+    no("option socket-stats", D | F | L, LATER),
+    no("option contstats", D | F | L, LATER),
+    no("option logasap", D | F | L, LATER),
+    no("option checkcache", D | B | L, LATER),
+    no("option disable-h2-upgrade", D | F | L, LATER),
+    no("option idle-close-on-response", D | F | L, LATER),
+    no("option tcp-smart-accept", D | F | L, LATER),
+    no("option tcp-smart-connect", D | B | L, LATER),
+    no("no", P, "write the section without the option instead (options are off unless set, defaults included)"),
+];
+
+/// What a parse function gets: the keyword as written, its arguments, where it is, and the
+/// collector for problems.
+pub struct Cx<'a> {
+    pub kw: &'a str,
+    pub args: &'a [String],
+    pub loc: &'a Loc,
+    pub diags: &'a mut Diags,
+    pub section: SectionKind,
+}
+
+impl<'a> Cx<'a> {
+    pub fn err(&mut self, msg: impl Into<String>) {
+        self.diags.error(self.loc, msg);
+    }
+
+    pub fn warn(&mut self, msg: impl Into<String>) {
+        self.diags.warn(self.loc, msg);
+    }
+
+    /// Exactly one argument, else an error naming what was expected.
+    pub fn one(&mut self, what: &str) -> Option<&'a str> {
+        match self.args {
+            [a] => Some(a.as_str()),
+            [] => {
+                self.err(format!("'{}' needs {what}", self.kw));
+                None
+            }
+            [_, rest @ ..] => {
+                let extra = rest.join(" ");
+                self.err(format!(
+                    "'{}' takes one argument ({what}); unexpected '{extra}'",
+                    self.kw
+                ));
+                None
+            }
+        }
+    }
+
+    pub fn none(&mut self) -> bool {
+        if self.args.is_empty() {
+            return true;
+        }
+        let extra = self.args.join(" ");
+        self.err(format!(
+            "'{}' takes no argument; unexpected '{extra}'",
+            self.kw
+        ));
+        false
+    }
+
+    pub fn number<T: std::str::FromStr>(&mut self, what: &str, text: &str) -> Option<T> {
+        match text.parse::<T>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.err(format!(
+                    "'{}': {what} '{text}' is not a valid number",
+                    self.kw
+                ));
+                None
+            }
+        }
+    }
+
+    pub fn duration(&mut self, text: &str) -> Option<Duration> {
+        match super::duration::parse(text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(format!("'{}': {e}", self.kw));
+                None
+            }
+        }
+    }
+
+    pub fn in_backend_only(&self) -> bool {
+        self.section == SectionKind::Backend
+    }
+}
+
+/// The builder a line applies to.
+pub enum Target<'a> {
+    Global(&'a mut GlobalDraft),
+    Proxy(&'a mut ProxyDraft),
+}
+
+fn bit(kind: SectionKind) -> u8 {
+    match kind {
+        SectionKind::Global => G,
+        SectionKind::Defaults => D,
+        SectionKind::Frontend => F,
+        SectionKind::Backend => B,
+        SectionKind::Listen => L,
+    }
+}
+
+fn words_match(name: &str, words: &[String]) -> Option<usize> {
+    let mut n = 0;
+    for part in name.split(' ') {
+        if words.get(n).map(String::as_str) != Some(part) {
+            return None;
+        }
+        n += 1;
+    }
+    Some(n)
+}
+
+/// Applies one line of a section to its builder.
+pub fn apply(kind: SectionKind, target: Target, line: &Line, diags: &mut Diags) {
+    let candidates: Vec<(&Keyword, usize)> = TABLE
+        .iter()
+        .filter_map(|k| words_match(k.name, &line.words).map(|n| (k, n)))
+        .collect();
+    let longest = candidates.iter().map(|c| c.1).max().unwrap_or(0);
+    let best: Vec<&(&Keyword, usize)> = candidates.iter().filter(|c| c.1 == longest).collect();
+    let here = best.iter().find(|c| c.0.sections & bit(kind) != 0);
+    let Some(&&(row, n)) = here.or(best.first()) else {
+        unknown(kind, line, diags);
+        return;
+    };
+    let kw = line.words[..n].join(" ");
+    if row.sections & bit(kind) == 0 {
+        let allowed: u8 = best.iter().fold(0, |acc, c| acc | c.0.sections);
+        let msg = format!(
+            "'{kw}' is not allowed in a {} section (it belongs in {})",
+            kind.name(),
+            section_list(allowed)
+        );
+        diags.error(&line.loc, msg);
+        return;
+    }
+    let mut cx = Cx {
+        kw: &kw,
+        args: &line.words[n..],
+        loc: &line.loc,
+        diags,
+        section: kind,
+    };
+    match (row.handler, target) {
+        (Handler::Global(f), Target::Global(g)) => f(g, &mut cx),
+        (Handler::Proxy(f), Target::Proxy(p)) => f(p, &mut cx),
+        (Handler::Refused(why), _) => refuse(&mut cx, line, why),
+        // A row's sections and handler kind always agree; a mismatch would be a table bug.
+        _ => cx.err(format!(
+            "internal error: keyword '{kw}' has no parser for this section"
+        )),
+    }
+}
+
+fn refuse(cx: &mut Cx, line: &Line, why: &str) {
+    let kw = if cx.kw == "no" {
+        line.words
+            .iter()
+            .take(2)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        cx.kw.to_string()
+    };
+    let msg = if why.starts_with("planned") || why == LATER {
+        format!("'{kw}' is not supported by ringlb yet ({why}); remove or comment out this line")
+    } else {
+        format!("'{kw}' is not supported by ringlb; {why}")
+    };
+    cx.err(msg);
+}
+
+fn section_list(mask: u8) -> String {
+    let names: Vec<&str> = [
+        (G, "global"),
+        (F, "frontend"),
+        (B, "backend"),
+        (L, "listen"),
+        (D, "defaults"),
+    ]
+    .iter()
+    .filter(|(b, _)| mask & b != 0)
+    .map(|(_, n)| *n)
+    .collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => "no section".into(),
+    }
+}
+
+/// An unknown keyword: non-ASCII first, then a family miss (`option foo`), then a plain miss.
+fn unknown(kind: SectionKind, line: &Line, diags: &mut Diags) {
+    let first = line.word(0);
+    if let Some((off, c)) = first.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
+        let col = line.cols.first().copied().unwrap_or(1) as usize + off;
+        let msg = format!(
+            "non-ASCII character '{}' (U+{:04X}) at column {col} in keyword '{first}'; retype the line in plain ASCII",
+            c.escape_debug(),
+            c as u32
+        );
+        diags.error(&line.loc, msg);
+        return;
+    }
+    let family: Vec<&str> = TABLE
+        .iter()
+        .filter_map(|k| k.name.strip_prefix(first).and_then(|r| r.strip_prefix(' ')))
+        .filter(|r| !r.contains(' '))
+        .collect();
+    if !family.is_empty() && line.words.len() > 1 {
+        let sub = line.word(1);
+        let hint = suggest::hint(sub, family.iter().copied());
+        diags.error(
+            &line.loc,
+            format!("unknown {first} '{sub}' in {} section{hint}", kind.name()),
+        );
+        return;
+    }
+    let names = TABLE
+        .iter()
+        .map(|k| k.name)
+        .chain(["global", "defaults", "frontend", "backend", "listen"]);
+    let hint = suggest::hint(first, names);
+    diags.error(
+        &line.loc,
+        format!("unknown keyword '{first}' in {} section{hint}", kind.name()),
+    );
+}
+
+/// The keyword table as markdown, for KEYWORDS.md.
+pub fn markdown() -> String {
+    let mut out = String::from("| keyword | sections | status |\n|---|---|---|\n");
+    for k in TABLE {
+        let status = match (k.status, k.handler) {
+            (Status::Supported, _) => "supported".to_string(),
+            (Status::NoEffect, _) => "accepted and validated, without effect yet".to_string(),
+            (_, Handler::Refused(why)) => format!("refused: {why}"),
+            _ => "refused".to_string(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {status} |\n",
+            k.name,
+            section_list(k.sections)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_unique_per_section() {
+        for (i, a) in TABLE.iter().enumerate() {
+            for b in &TABLE[i + 1..] {
+                assert!(
+                    !(a.name == b.name && a.sections & b.sections != 0),
+                    "duplicate row {}",
+                    a.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn keywords_md_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/KEYWORDS.md");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            text.contains(&markdown()),
+            "KEYWORDS.md is stale: run `cargo test -- --ignored write_keywords_md`"
+        );
+    }
+
+    #[test]
+    #[ignore]
+    fn write_keywords_md() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/KEYWORDS.md");
+        let head = "# Configuration keywords\n\nGenerated from `src/config/keywords.rs` \
+                    (`cargo test -- --ignored write_keywords_md`).\n\n\
+                    *supported*: parsed and used; *accepted ... without effect yet*: parsed and \
+                    validated, no effect yet; *refused*: known HAProxy keyword, rejected with the \
+                    reason. Section headers `userlist`, `peers`, `resolvers`, `cache`, `program`, \
+                    `http-errors`, `ring`, `mailers` and `fcgi-app` are refused.\n\n";
+        let r = std::fs::write(path, format!("{head}{}", markdown()));
+        assert!(r.is_ok());
+    }
+}

@@ -1,0 +1,431 @@
+//! Parse functions for defaults, frontend, backend and listen sections (servers: `server.rs`).
+
+use super::draft::{ProxyDraft, RuleDraft};
+use super::keywords::Cx;
+use super::model::{Acl, Balance, Bind, ForwardFor, HttpCheck, HttpConnMode, HttpReuse, Mode};
+use super::{addr, cond, global, suggest};
+use std::sync::Arc;
+
+/// Status codes HAProxy 2.6 accepts in `errorfile`.
+const ERRORFILE_CODES: [u16; 17] = [
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
+
+/// Bind options that mean TLS termination.
+const TLS_BIND_OPTIONS: &[&str] = &[
+    "ssl",
+    "crt",
+    "crt-list",
+    "ca-file",
+    "crl-file",
+    "verify",
+    "alpn",
+    "npn",
+    "ciphers",
+    "ciphersuites",
+    "curves",
+    "ecdhe",
+    "ssl-min-ver",
+    "ssl-max-ver",
+    "strict-sni",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "force-tlsv12",
+    "force-tlsv13",
+    "prefer-client-ciphers",
+    "generate-certificates",
+    "ca-sign-file",
+    "ca-ignore-err",
+    "crt-ignore-err",
+    "no-tls-tickets",
+    "allow-0rtt",
+    "ssl_fc",
+];
+/// Other HAProxy bind options: named in the refusal instead of "unknown".
+const OTHER_BIND_OPTIONS: &[&str] = &[
+    "accept-proxy",
+    "accept-netscaler-cip",
+    "backlog",
+    "defer-accept",
+    "expose-fd",
+    "gid",
+    "group",
+    "id",
+    "interface",
+    "level",
+    "maxconn",
+    "mode",
+    "mss",
+    "name",
+    "namespace",
+    "nice",
+    "proto",
+    "process",
+    "severity-output",
+    "tcp-ut",
+    "tfo",
+    "thread",
+    "transparent",
+    "uid",
+    "user",
+    "v4v6",
+    "v6only",
+    "quic-cc-algo",
+];
+
+pub fn mode(p: &mut ProxyDraft, cx: &mut Cx) {
+    let Some(a) = cx.one("'http' or 'tcp'") else {
+        return;
+    };
+    p.mode = match a {
+        "http" => Some(Mode::Http),
+        "tcp" => Some(Mode::Tcp),
+        "health" => return cx.err("'mode health' was removed from HAProxy 2.x and is not supported; use 'mode http' or 'mode tcp'"),
+        _ => {
+            let hint = suggest::hint(a, ["http", "tcp"]);
+            return cx.err(format!("'mode {a}': expected 'http' or 'tcp'{hint}"));
+        }
+    };
+}
+
+pub fn bind(p: &mut ProxyDraft, cx: &mut Cx) {
+    let [address, opts @ ..] = cx.args else {
+        return cx.err("'bind' needs an address, e.g. 'bind *:80' or 'bind 127.0.0.1:8080'");
+    };
+    if opts.iter().any(|o| TLS_BIND_OPTIONS.contains(&o.as_str())) {
+        return cx.err(
+            "TLS termination is not supported yet; remove 'ssl ...' from this bind or terminate TLS in front of ringlb",
+        );
+    }
+    let mut ok = true;
+    if let Some(o) = opts.first() {
+        ok = false;
+        if OTHER_BIND_OPTIONS.contains(&o.as_str()) {
+            cx.err(format!(
+                "bind option '{o}' is not supported by ringlb yet; remove it"
+            ));
+        } else {
+            let hint = suggest::hint(
+                o,
+                TLS_BIND_OPTIONS.iter().chain(OTHER_BIND_OPTIONS).copied(),
+            );
+            cx.err(format!("unknown bind option '{o}'{hint}"));
+        }
+    }
+    match addr::parse_bind(address) {
+        Ok(addrs) if ok => p.binds.extend(addrs.into_iter().map(|addr| Bind {
+            addr,
+            loc: cx.loc.clone(),
+        })),
+        Ok(_) => {}
+        Err(e) => cx.err(format!("bind: {e}")),
+    }
+}
+
+pub fn default_backend(p: &mut ProxyDraft, cx: &mut Cx) {
+    if let Some(a) = cx.one("a backend name") {
+        p.default_backend = Some((a.to_string(), cx.loc.clone()));
+    }
+}
+
+pub fn use_backend(p: &mut ProxyDraft, cx: &mut Cx) {
+    let [name, rest @ ..] = cx.args else {
+        return cx.err("'use_backend' needs a backend name, e.g. 'use_backend api if is_api'");
+    };
+    if name.contains("%[") {
+        return cx.err("dynamic backend names ('%[...]') are not supported by ringlb yet; write one use_backend per backend");
+    }
+    let cond = if rest.is_empty() {
+        None
+    } else {
+        match cond::parse_condition(rest, &mut p.acls) {
+            Ok(c) => Some(c),
+            Err(e) => return cx.err(format!("use_backend {name}: {e}")),
+        }
+    };
+    // Anonymous ACLs just pushed need a location entry too.
+    while p.acl_locs.len() < p.acls.len() {
+        p.acl_locs.push(cx.loc.clone());
+    }
+    p.switching.push(RuleDraft {
+        backend: name.clone(),
+        cond,
+        loc: cx.loc.clone(),
+    });
+}
+
+pub fn acl(p: &mut ProxyDraft, cx: &mut Cx) {
+    let [name, rest @ ..] = cx.args else {
+        return cx.err("'acl' needs a name and a test, e.g. 'acl is_api path_beg /api'");
+    };
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c)))
+    {
+        return cx.err(format!("acl name '{name}' contains '{bad}'; ACL names use letters, digits, '-', '_', '.' and ':'"));
+    }
+    let m = match cond::parse_matcher(rest) {
+        Ok(m) => m,
+        Err(e) => return cx.err(format!("acl '{name}': {e}")),
+    };
+    match p.acls.iter_mut().find(|a| a.name == *name) {
+        // Same-name lines OR together, as in HAProxy.
+        Some(a) => a.matchers.push(m),
+        None => {
+            p.acls.push(Acl {
+                name: name.clone(),
+                matchers: vec![m],
+            });
+            p.acl_locs.push(cx.loc.clone());
+        }
+    }
+}
+
+pub fn balance(p: &mut ProxyDraft, cx: &mut Cx) {
+    let [algo, rest @ ..] = cx.args else {
+        return cx.err("'balance' needs an algorithm: roundrobin, static-rr, leastconn, first, source, uri, hdr(NAME) or random");
+    };
+    let extra_ok = |allowed: &[&str]| rest.iter().all(|r| allowed.contains(&r.as_str()));
+    let b = match algo.as_str() {
+        "roundrobin" if rest.is_empty() => Balance::RoundRobin,
+        "static-rr" if rest.is_empty() => Balance::StaticRr,
+        "leastconn" if rest.is_empty() => Balance::LeastConn,
+        "first" if rest.is_empty() => Balance::First,
+        "source" if rest.is_empty() => Balance::Source,
+        "random" if rest.is_empty() => Balance::Random,
+        "uri" if extra_ok(&["whole"]) => Balance::Uri { whole: !rest.is_empty() },
+        h if h.starts_with("hdr(") && h.ends_with(')') && h.len() > 5 && rest.is_empty() => {
+            Balance::Hdr(h[4..h.len() - 1].to_ascii_lowercase())
+        }
+        "url_param" | "rdp-cookie" | "hash" => {
+            return cx.err(format!("'balance {algo}' is not supported by ringlb yet; use roundrobin, leastconn, source, uri or hdr(NAME)"))
+        }
+        a if a.starts_with("rdp-cookie(") => return cx.err("'balance rdp-cookie' is not supported by ringlb yet"),
+        "roundrobin" | "static-rr" | "leastconn" | "first" | "source" | "random" | "uri" => {
+            return cx.err(format!("'balance {algo}': options '{}' are not supported by ringlb yet", rest.join(" ")))
+        }
+        a if a.starts_with("hdr(") => return cx.err(format!("'balance {a}': write hdr(NAME) with a header name and no option")),
+        a => {
+            let known = ["roundrobin", "static-rr", "leastconn", "first", "source", "uri", "hdr(host)", "random"];
+            return cx.err(format!("unknown balance algorithm '{a}'{}", suggest::hint(a, known)));
+        }
+    };
+    p.balance = Some(b);
+}
+
+pub fn timeout(p: &mut ProxyDraft, cx: &mut Cx) {
+    let Some(a) = cx.one("a time, e.g. 5s") else {
+        return;
+    };
+    let Some(d) = cx.duration(a) else { return };
+    // A zero timeout means "none", as in HAProxy.
+    let v = (!d.is_zero()).then_some(d);
+    let t = &mut p.timeouts;
+    match cx.kw {
+        "timeout connect" => t.connect = v,
+        "timeout client" => t.client = v,
+        "timeout server" => t.server = v,
+        "timeout http-request" => t.http_request = v,
+        "timeout http-keep-alive" => t.http_keep_alive = v,
+        "timeout queue" => t.queue = v,
+        "timeout tunnel" => t.tunnel = v,
+        _ => t.check = v,
+    }
+}
+
+pub fn maxconn(p: &mut ProxyDraft, cx: &mut Cx) {
+    let Some(a) = cx.one("a number of connections") else {
+        return;
+    };
+    match cx.number::<u32>("connection count", a) {
+        Some(0) => cx.err("'maxconn' must be at least 1"),
+        Some(n) => p.maxconn = Some(n),
+        None => {}
+    }
+}
+
+pub fn retries(p: &mut ProxyDraft, cx: &mut Cx) {
+    if let Some(a) = cx.one("a number of retries") {
+        if let Some(n) = cx.number::<u32>("retry count", a) {
+            p.retries = Some(n);
+        }
+    }
+}
+
+pub fn redispatch(p: &mut ProxyDraft, cx: &mut Cx) {
+    match cx.args {
+        [] => p.redispatch = true,
+        [n] if n.parse::<i32>().is_ok() => p.redispatch = true,
+        _ => cx.err("'option redispatch' takes at most one number (the retry interval)"),
+    }
+}
+
+pub fn conn_mode(p: &mut ProxyDraft, cx: &mut Cx) {
+    if !cx.none() {
+        return;
+    }
+    p.conn_mode = Some(match cx.kw {
+        "option http-server-close" => HttpConnMode::ServerClose,
+        "option httpclose" => HttpConnMode::Close,
+        _ => HttpConnMode::KeepAlive,
+    });
+}
+
+/// `option forwardfor [except NET] [header NAME] [if-none]`.
+pub fn forwardfor(p: &mut ProxyDraft, cx: &mut Cx) {
+    let mut ff = ForwardFor {
+        header: "x-forwarded-for".into(),
+        except: None,
+        if_none: false,
+    };
+    let mut i = 0;
+    while let Some(w) = cx.args.get(i) {
+        let val = cx.args.get(i + 1).map(String::as_str);
+        match (w.as_str(), val) {
+            ("if-none", _) => {
+                ff.if_none = true;
+                i += 1;
+                continue;
+            }
+            ("except", Some(v)) => match addr::parse_cidr(v) {
+                Ok(c) => ff.except = Some(c),
+                Err(e) => return cx.err(format!("'option forwardfor except': {e}")),
+            },
+            ("header", Some(v)) if !v.is_empty() => ff.header = v.to_ascii_lowercase(),
+            ("except" | "header", _) => {
+                return cx.err(format!("'option forwardfor {w}' needs a value"))
+            }
+            (o, _) => {
+                let hint = suggest::hint(o, ["except", "header", "if-none"]);
+                return cx.err(format!("'option forwardfor': unknown argument '{o}'{hint}"));
+            }
+        }
+        i += 2;
+    }
+    p.forwardfor = Some(ff);
+}
+
+pub fn http_reuse(p: &mut ProxyDraft, cx: &mut Cx) {
+    let Some(a) = cx.one("never, safe, aggressive or always") else {
+        return;
+    };
+    p.http_reuse = Some(match a {
+        "never" => HttpReuse::Never,
+        "safe" => HttpReuse::Safe,
+        "aggressive" => HttpReuse::Aggressive,
+        "always" => HttpReuse::Always,
+        _ => {
+            let hint = suggest::hint(a, ["never", "safe", "aggressive", "always"]);
+            return cx.err(format!(
+                "'http-reuse {a}': expected never, safe, aggressive or always{hint}"
+            ));
+        }
+    });
+}
+
+/// `errorfile CODE FILE`: read now; relative paths are relative to the current directory, as
+/// in HAProxy.
+pub fn errorfile(p: &mut ProxyDraft, cx: &mut Cx) {
+    let [code, file] = cx.args else {
+        return cx.err(
+            "'errorfile' needs a status code and a file, e.g. 'errorfile 503 /etc/ringlb/503.http'",
+        );
+    };
+    let Some(code) = code
+        .parse::<u16>()
+        .ok()
+        .filter(|c| ERRORFILE_CODES.contains(c))
+    else {
+        let codes: Vec<String> = ERRORFILE_CODES.iter().map(u16::to_string).collect();
+        return cx.err(format!(
+            "'errorfile {code}': status code not allowed; use one of {}",
+            codes.join(" ")
+        ));
+    };
+    match std::fs::read(file) {
+        Ok(bytes) if bytes.starts_with(b"HTTP/") => {
+            p.errorfiles.insert(code, Arc::from(bytes));
+        }
+        Ok(_) => cx.err(format!(
+            "errorfile '{file}' does not start with an HTTP status line; it must hold a complete response ('HTTP/1.0 {code} ...', headers, blank line, body)"
+        )),
+        Err(e) => cx.err(format!(
+            "cannot read errorfile '{file}': {e} (relative paths are read from the current directory, as HAProxy does)"
+        )),
+    }
+}
+
+pub fn httplog(_: &mut ProxyDraft, cx: &mut Cx) {
+    if !matches!(cx.args, [] | [_]) || cx.args.first().is_some_and(|a| a != "clf") {
+        return cx.err("'option httplog' takes only the optional word 'clf'");
+    }
+    if cx.in_backend_only() {
+        cx.warn("'option httplog' is ignored in a backend: it only applies to frontends (move it to the frontend, listen or defaults section)");
+    }
+}
+
+pub fn no_args(_: &mut ProxyDraft, cx: &mut Cx) {
+    cx.none();
+}
+
+pub fn any_args(_: &mut ProxyDraft, _: &mut Cx) {}
+
+pub fn log(_: &mut ProxyDraft, cx: &mut Cx) {
+    global::parse_log(cx);
+}
+
+/// `option httpchk [METHOD] [URI] [VERSION]`; one argument is the URI, as in HAProxy.
+pub fn httpchk(p: &mut ProxyDraft, cx: &mut Cx) {
+    let (method, uri, version) = match cx.args {
+        [] => ("OPTIONS", "/", "HTTP/1.0"),
+        [u] => ("OPTIONS", u.as_str(), "HTTP/1.0"),
+        [m, u] => (m.as_str(), u.as_str(), "HTTP/1.0"),
+        [m, u, v] => (m.as_str(), u.as_str(), v.as_str()),
+        _ => return cx.err(
+            "'option httpchk' takes at most METHOD URI VERSION, e.g. 'option httpchk GET /health'",
+        ),
+    };
+    if !uri.starts_with('/') && uri != "*" {
+        return cx.err(format!(
+            "'option httpchk': the URI '{uri}' must start with '/'"
+        ));
+    }
+    p.check.http = Some(HttpCheck {
+        method: method.into(),
+        uri: uri.into(),
+        version: version.into(),
+    });
+}
+
+const EXPECT_KINDS: [&str; 6] = ["status", "rstatus", "string", "rstring", "hdr", "fhdr"];
+
+/// `http-check expect [!] KIND PATTERN ...`: kept as written for the health-check issue.
+pub fn http_check_expect(p: &mut ProxyDraft, cx: &mut Cx) {
+    let words: Vec<&str> = cx
+        .args
+        .iter()
+        .map(String::as_str)
+        .filter(|w| *w != "!")
+        .collect();
+    let Some(kind) = words.first() else {
+        return cx.err("'http-check expect' needs a test, e.g. 'http-check expect status 200'");
+    };
+    if !EXPECT_KINDS.contains(kind) {
+        let hint = suggest::hint(kind, EXPECT_KINDS);
+        return cx.err(format!("'http-check expect {kind}': unknown test{hint}; use status, rstatus, string, rstring, hdr or fhdr"));
+    }
+    if words.len() < 2 {
+        return cx.err(format!("'http-check expect {kind}' needs a pattern"));
+    }
+    let kinds = words.iter().filter(|w| EXPECT_KINDS.contains(w)).count();
+    if kinds > 1 {
+        cx.warn(format!(
+            "'http-check expect {}' combines several tests; HAProxy 2.6 rejects this (one test per line), ringlb keeps it for the health-check issue",
+            cx.args.join(" ")
+        ));
+    }
+    p.check.expect.push(cx.args.join(" "));
+}

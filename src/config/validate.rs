@@ -1,0 +1,517 @@
+//! Second pass: sections -> `Model`. Applies each line through the keyword table, inherits
+//! defaults, splits `listen` into a frontend and a backend, resolves names to indexes, and checks
+//! what needs the whole configuration (bind conflicts, modes, the file-descriptor budget).
+
+use super::cond::{self, AclRef, CondDraft};
+use super::draft::{GlobalDraft, ProxyDraft};
+use super::error::Diags;
+use super::keywords::{self, Target};
+use super::model::*;
+use super::suggest;
+use super::syntax::{Section, SectionKind};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// File descriptors HAProxy reserves beyond two per connection (listeners, logs, checks...).
+const FD_RESERVE: u64 = 100;
+/// Upper bound of the computed default global maxconn.
+const MAX_DEFAULT_MAXCONN: u64 = 100_000;
+/// Used when the limit cannot be read.
+const FALLBACK_NOFILE: u64 = 1024;
+
+/// The soft RLIMIT_NOFILE of this process.
+pub fn nofile_limit() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes into the struct we pass, which lives for the call.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) };
+    if rc != 0 {
+        return FALLBACK_NOFILE;
+    }
+    r.rlim_cur
+}
+
+/// Builds the model; `None` when errors were reported.
+pub fn build(sections: Vec<Section>, diags: &mut Diags) -> Option<Model> {
+    let (global, proxies) = apply_sections(sections, diags);
+    let global = build_global(global, diags);
+    check_names(&proxies, diags);
+    let backends: Vec<(&ProxyDraft, Backend)> = proxies
+        .iter()
+        .filter(|p| p.is_backend())
+        .map(|p| (p, build_backend(p, diags)))
+        .collect();
+    let mut by_name: HashMap<&str, BackendId> = HashMap::new();
+    for (i, (p, _)) in backends.iter().enumerate() {
+        by_name.entry(p.name.as_str()).or_insert(i);
+    }
+    let ctx = Resolve {
+        backends: &backends,
+        by_name: &by_name,
+        proxies: &proxies,
+    };
+    let mut frontends = Vec::new();
+    for p in proxies.iter().filter(|p| p.is_frontend()) {
+        if let Some(f) = build_frontend(p, &global, &ctx, diags) {
+            frontends.push(f);
+        }
+    }
+    check_binds(&frontends, diags);
+    let backends = backends.into_iter().map(|(_, b)| b).collect();
+    (!diags.has_errors()).then_some(Model {
+        global,
+        frontends,
+        backends,
+    })
+}
+
+/// Runs every line through the keyword table; proxies start from their defaults.
+fn apply_sections(sections: Vec<Section>, diags: &mut Diags) -> (GlobalDraft, Vec<ProxyDraft>) {
+    let mut global = GlobalDraft::default();
+    let mut named: HashMap<String, ProxyDraft> = HashMap::new();
+    let mut last: Option<ProxyDraft> = None;
+    let mut proxies = Vec::new();
+    for sec in sections {
+        if sec.kind == SectionKind::Global {
+            for line in &sec.lines {
+                keywords::apply(sec.kind, Target::Global(&mut global), line, diags);
+            }
+            continue;
+        }
+        let fresh = ProxyDraft::new(SectionKind::Defaults, String::new(), sec.loc.clone());
+        let base = match &sec.from {
+            Some(n) => match named.get(n) {
+                Some(d) => d.clone(),
+                None => {
+                    let hint = suggest::hint(n, named.keys().map(String::as_str));
+                    diags.error(
+                        &sec.loc,
+                        format!("no defaults section named '{n}' before this line{hint}"),
+                    );
+                    fresh
+                }
+            },
+            // A plain `defaults` resets everything; a proxy takes the last defaults section.
+            None if sec.kind == SectionKind::Defaults => fresh,
+            None => last.clone().unwrap_or(fresh),
+        };
+        let name = sec.name.clone().unwrap_or_default();
+        let mut p = ProxyDraft::inherit(&base, sec.kind, name.clone(), sec.loc.clone());
+        for line in &sec.lines {
+            keywords::apply(sec.kind, Target::Proxy(&mut p), line, diags);
+        }
+        if sec.kind == SectionKind::Defaults {
+            if !name.is_empty() {
+                named.insert(name, p.clone());
+            }
+            last = Some(p);
+        } else {
+            proxies.push(p);
+        }
+    }
+    (global, proxies)
+}
+
+fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
+    let limit = nofile_limit();
+    let most = limit.saturating_sub(FD_RESERVE) / 2;
+    let maxconn = match &g.maxconn {
+        Some((n, loc)) => {
+            let needed = 2 * u64::from(*n) + FD_RESERVE;
+            if needed > limit {
+                diags.error(
+                    loc,
+                    format!(
+                        "maxconn {n} needs about {needed} file descriptors but RLIMIT_NOFILE is {limit}; \
+                         lower maxconn to at most {most} or raise the limit (ulimit -n)"
+                    ),
+                );
+            }
+            *n
+        }
+        None => u32::try_from(most.clamp(1, MAX_DEFAULT_MAXCONN)).unwrap_or(1),
+    };
+    Global {
+        daemon: g.daemon,
+        user: g.user,
+        group: g.group,
+        maxconn,
+        nbthread: g.nbthread,
+        cpu_map: g.cpu_map,
+        pidfile: g.pidfile,
+        bufsize: g.bufsize.unwrap_or(DEFAULT_BUFSIZE),
+        maxhdr: g.maxhdr.unwrap_or(DEFAULT_MAXHDR),
+        driver: g.driver.unwrap_or(DriverChoice::Auto),
+        logs: g.logs,
+    }
+}
+
+/// Frontends (frontend + listen) and backends (backend + listen) are separate namespaces.
+fn check_names(proxies: &[ProxyDraft], diags: &mut Diags) {
+    for (ns, pick) in [
+        (
+            "frontend",
+            ProxyDraft::is_frontend as fn(&ProxyDraft) -> bool,
+        ),
+        ("backend", ProxyDraft::is_backend),
+    ] {
+        let mut seen: HashMap<&str, &ProxyDraft> = HashMap::new();
+        for p in proxies.iter().filter(|p| pick(p)) {
+            match seen.get(p.name.as_str()) {
+                Some(first) => diags.error(
+                    &p.loc,
+                    format!(
+                        "{} '{}' has the same name as {} '{}' at {}; {ns} names must be unique",
+                        p.kind.name(),
+                        p.name,
+                        first.kind.name(),
+                        first.name,
+                        first.loc
+                    ),
+                ),
+                None => {
+                    seen.insert(&p.name, p);
+                }
+            }
+        }
+    }
+}
+
+fn build_backend(p: &ProxyDraft, diags: &mut Diags) -> Backend {
+    let t = &p.timeouts;
+    let missing: Vec<&str> = [("connect", t.connect), ("server", t.server)]
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() && p.kind == SectionKind::Backend {
+        warn_timeouts(p, &missing, diags);
+    }
+    Backend {
+        name: p.name.clone(),
+        loc: p.loc.clone(),
+        mode: p.mode.unwrap_or(Mode::Tcp),
+        balance: p.balance.clone().unwrap_or(Balance::RoundRobin),
+        servers: p.servers.clone(),
+        timeouts: p.timeouts,
+        retries: p.retries.unwrap_or(DEFAULT_RETRIES),
+        redispatch: p.redispatch,
+        http_reuse: p.http_reuse.unwrap_or(HttpReuse::Safe),
+        conn_mode: p.conn_mode.unwrap_or(HttpConnMode::KeepAlive),
+        forwardfor: p.forwardfor.clone(),
+        errorfiles: p.errorfiles.clone(),
+        check: p.check.clone(),
+    }
+}
+
+fn warn_timeouts(p: &ProxyDraft, missing: &[&str], diags: &mut Diags) {
+    let list: Vec<String> = missing.iter().map(|m| format!("'timeout {m}'")).collect();
+    diags.warn(
+        &p.loc,
+        format!(
+            "missing timeouts for {} '{}': {} not set here or in defaults; connections could wait forever \
+             (HAProxy warns too). Set them, e.g. 'timeout {} 30s'",
+            p.kind.name(),
+            p.name,
+            list.join(", "),
+            missing.first().copied().unwrap_or("client")
+        ),
+    );
+}
+
+struct Resolve<'a> {
+    backends: &'a [(&'a ProxyDraft, Backend)],
+    by_name: &'a HashMap<&'a str, BackendId>,
+    proxies: &'a [ProxyDraft],
+}
+
+impl Resolve<'_> {
+    /// A backend by name, with the mode check; errors name the rule's keyword.
+    fn backend(
+        &self,
+        fe: &ProxyDraft,
+        name: &str,
+        kw: &str,
+        loc: &Loc,
+        diags: &mut Diags,
+    ) -> Option<BackendId> {
+        let Some(&id) = self.by_name.get(name) else {
+            let names = self.backends.iter().map(|(p, _)| p.name.as_str());
+            let hint = suggest::hint(name, names);
+            let extra = if self
+                .proxies
+                .iter()
+                .any(|p| p.name == name && p.kind == SectionKind::Frontend)
+            {
+                " ('".to_string()
+                    + name
+                    + "' is a frontend; routing needs a backend or listen section)"
+            } else {
+                String::new()
+            };
+            diags.error(loc, format!("{kw}: no such backend '{name}'{hint}{extra}"));
+            return None;
+        };
+        let be_mode = self
+            .backends
+            .get(id)
+            .map(|(_, b)| b.mode)
+            .unwrap_or(Mode::Tcp);
+        let fe_mode = fe.mode.unwrap_or(Mode::Tcp);
+        if fe_mode == Mode::Http && be_mode == Mode::Tcp {
+            diags.error(
+                loc,
+                format!(
+                    "{kw}: {} '{}' is in mode http but backend '{name}' is in mode tcp; \
+                     set 'mode http' in the backend (or in defaults), as HAProxy requires the same mode",
+                    fe.kind.name(),
+                    fe.name
+                ),
+            );
+            return None;
+        }
+        Some(id)
+    }
+}
+
+fn build_frontend(
+    p: &ProxyDraft,
+    global: &Global,
+    ctx: &Resolve,
+    diags: &mut Diags,
+) -> Option<Frontend> {
+    if p.binds.is_empty() {
+        if p.kind == SectionKind::Frontend {
+            diags.error(
+                &p.loc,
+                format!(
+                    "frontend '{}' has no 'bind' line; add one, e.g. 'bind *:80'",
+                    p.name
+                ),
+            );
+        }
+        return None;
+    }
+    let t = &p.timeouts;
+    let mut missing = Vec::new();
+    if t.client.is_none() {
+        missing.push("client");
+    }
+    if p.kind == SectionKind::Listen {
+        missing.extend(
+            [("connect", t.connect), ("server", t.server)]
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(n, _)| *n),
+        );
+    }
+    if !missing.is_empty() {
+        warn_timeouts(p, &missing, diags);
+    }
+    let mode = p.mode.unwrap_or(Mode::Tcp);
+    let mut acls = p.acls.clone();
+    let mut switching = Vec::new();
+    for rule in &p.switching {
+        let kw = format!("use_backend {}", rule.backend);
+        let backend = ctx.backend(p, &rule.backend, "use_backend", &rule.loc, diags);
+        let cond = match &rule.cond {
+            Some(c) => resolve_cond(c, &mut acls, &p.acl_locs, &rule.loc, &kw, diags),
+            None => Some(None),
+        };
+        if let (Some(backend), Some(cond)) = (backend, cond) {
+            if mode == Mode::Tcp {
+                check_tcp_cond(p, cond.as_ref(), &acls, &rule.loc, &kw, diags);
+            }
+            switching.push(SwitchRule {
+                backend,
+                cond,
+                loc: rule.loc.clone(),
+            });
+        }
+    }
+    let default_backend = match (&p.default_backend, p.kind) {
+        (Some((name, loc)), _) => ctx.backend(p, name, "default_backend", loc, diags),
+        (None, SectionKind::Listen) => ctx.by_name.get(p.name.as_str()).copied(),
+        (None, _) => {
+            diags.warn(
+                &p.loc,
+                format!("frontend '{}' has no default_backend; requests that match no use_backend rule get a 503", p.name),
+            );
+            None
+        }
+    };
+    let maxconn = p.maxconn.unwrap_or(global.maxconn).min(global.maxconn);
+    Some(Frontend {
+        name: p.name.clone(),
+        loc: p.loc.clone(),
+        mode,
+        binds: p.binds.clone(),
+        maxconn,
+        timeouts: p.timeouts,
+        conn_mode: p.conn_mode.unwrap_or(HttpConnMode::KeepAlive),
+        forwardfor: p.forwardfor.clone(),
+        errorfiles: p.errorfiles.clone(),
+        acls,
+        switching,
+        default_backend,
+    })
+}
+
+/// Resolves ACL names; `None` after reporting an error, `Some(None)` never (callers wrap).
+fn resolve_cond(
+    c: &CondDraft,
+    acls: &mut Vec<Acl>,
+    acl_locs: &[Loc],
+    loc: &Loc,
+    kw: &str,
+    diags: &mut Diags,
+) -> Option<Option<Condition>> {
+    let mut ok = true;
+    let mut any_of = Vec::new();
+    for group in &c.any_of {
+        let mut terms = Vec::new();
+        for t in group {
+            let id = match &t.acl {
+                AclRef::Anon(id) => Some(*id),
+                AclRef::Named(name) => resolve_name(name, acls, acl_locs, loc, kw, diags),
+            };
+            match id {
+                Some(acl) => terms.push(CondTerm {
+                    negate: t.negate,
+                    acl,
+                }),
+                None => ok = false,
+            }
+        }
+        any_of.push(terms);
+    }
+    ok.then_some(Some(Condition {
+        unless: c.unless,
+        any_of,
+    }))
+}
+
+fn resolve_name(
+    name: &str,
+    acls: &mut Vec<Acl>,
+    acl_locs: &[Loc],
+    loc: &Loc,
+    kw: &str,
+    diags: &mut Diags,
+) -> Option<AclId> {
+    if let Some(id) = acls.iter().position(|a| a.name == name) {
+        if let Some(decl) = acl_locs.get(id) {
+            if decl.file == loc.file && decl.line > loc.line {
+                diags.warn(
+                    loc,
+                    format!(
+                        "{kw}: ACL '{name}' is declared after its use (line {}); HAProxy refuses this, move the 'acl' line above",
+                        decl.line
+                    ),
+                );
+            }
+        }
+        return Some(id);
+    }
+    if let Some(acl) = cond::predefined(name) {
+        acls.push(acl);
+        return Some(acls.len() - 1);
+    }
+    if cond::UNSUPPORTED_PREDEFINED.contains(&name) {
+        diags.error(
+            loc,
+            format!("{kw}: predefined ACL '{name}' is not supported by ringlb yet"),
+        );
+        return None;
+    }
+    let names = acls
+        .iter()
+        .map(|a| a.name.as_str())
+        .filter(|n| !n.is_empty());
+    let hint = suggest::hint(name, names);
+    let fix = if hint.is_empty() {
+        format!("; declare it first, e.g. 'acl {name} path_beg /x'")
+    } else {
+        hint
+    };
+    diags.error(
+        loc,
+        format!(
+            "{}: no such ACL '{name}'{fix}",
+            kw.split(' ').next().unwrap_or(kw)
+        ),
+    );
+    None
+}
+
+fn check_tcp_cond(
+    p: &ProxyDraft,
+    cond: Option<&Condition>,
+    acls: &[Acl],
+    loc: &Loc,
+    kw: &str,
+    diags: &mut Diags,
+) {
+    let Some(cond) = cond else { return };
+    for term in cond.any_of.iter().flatten() {
+        let Some(acl) = acls.get(term.acl) else {
+            continue;
+        };
+        if let Some(m) = acl.matchers.iter().find(|m| cond::is_http_fetch(&m.fetch)) {
+            let what = if acl.name.is_empty() {
+                "an anonymous ACL".to_string()
+            } else {
+                format!("ACL '{}'", acl.name)
+            };
+            diags.error(
+                loc,
+                format!(
+                    "{kw}: {what} uses '{}', which needs 'mode http', but {} '{}' is in mode tcp; \
+                     set 'mode http' or route on src / dst_port",
+                    cond::fetch_name(&m.fetch),
+                    p.kind.name(),
+                    p.name
+                ),
+            );
+            return;
+        }
+    }
+}
+
+/// The same address bound twice (or a wildcard and a specific address on one port) would split
+/// connections unpredictably between frontends. Port 0 (tests) never conflicts.
+fn check_binds(frontends: &[Frontend], diags: &mut Diags) {
+    let mut seen: Vec<(SocketAddr, &Loc, &str)> = Vec::new();
+    for f in frontends {
+        for b in &f.binds {
+            if b.addr.port() == 0 {
+                continue;
+            }
+            let clash = seen.iter().find(|(a, _, _)| {
+                a.port() == b.addr.port()
+                    && a.is_ipv4() == b.addr.is_ipv4()
+                    && (a.ip() == b.addr.ip()
+                        || a.ip().is_unspecified()
+                        || b.addr.ip().is_unspecified())
+            });
+            if let Some((a, loc, name)) = clash {
+                let how = if *a == b.addr {
+                    "is already bound"
+                } else {
+                    "overlaps"
+                };
+                diags.error(
+                    &b.loc,
+                    format!(
+                        "bind {} {how} at {loc} (frontend '{name}'); use another port or address",
+                        b.addr
+                    ),
+                );
+            } else {
+                seen.push((b.addr, &b.loc, f.name.as_str()));
+            }
+        }
+    }
+}

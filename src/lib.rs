@@ -1,24 +1,2 @@
-//! ringlb: a thread-per-core io_uring L4/L7 load balancer that reads HAProxy configuration files.
-//!
-//! How a request flows through the modules:
-//!
-//! ```text
-//!  haproxy-style .cfg files
-//!        |  config::load()      syntax (tokens with file:line) -> keywords -> validate -> Model
-//!        v
-//!  Model (plain, immutable, Send)          main.rs: command line, -c, exit codes
-//!        |  launch::run()       one pinned thread per core, each with its own monoio runtime
-//!        v
-//!  worker::Worker (one per core)           owns its listeners, connections, pools, counters
-//!    listener.rs  SO_REUSEPORT socket per bind, accept loop, maxconn gate
-//!    conn.rs      one client connection: mode http -> http::*, mode tcp -> tcp.rs
-//!    balance.rs   core-local server choice (roundrobin, leastconn, hashes, ...)
-//!    pool.rs      core-local idle backend connections
-//!  http::        parse.rs (framing rules on top of httparse), chunked.rs, head.rs (rewrite),
-//!                rules.rs (acl evaluation), relay.rs (streaming bodies), errors.rs (error pages)
-//! ```
-//!
-//! What crosses threads: the `Model` (in an `Arc`, read-only) and, later, health events and stats
-//! snapshots. Nothing on the request path takes a lock.
-
 pub mod config;
+pub mod http;

@@ -134,8 +134,12 @@ impl Cidr {
             v4 => v4,
         };
         match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_match(&net.octets(), &ip.octets(), self.prefix),
-            (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_match(&net.octets(), &ip.octets(), self.prefix),
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                prefix_match(&net.octets(), &ip.octets(), self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                prefix_match(&net.octets(), &ip.octets(), self.prefix)
+            }
             _ => false,
         }
     }
@@ -273,7 +277,9 @@ pub enum Balance {
     First,
     Source,
     /// `balance uri [whole]`: hash of the path (or the whole URI with query).
-    Uri { whole: bool },
+    Uri {
+        whole: bool,
+    },
     /// `balance hdr(name)`: hash of the header value, lower-case name; round-robin when absent.
     Hdr(String),
     Random,
@@ -343,7 +349,15 @@ impl Default for ServerCheck {
     /// HAProxy's defaults: inter 2s (fastinter and downinter follow inter), rise 2, fall 3.
     fn default() -> Self {
         let inter = Duration::from_secs(2);
-        ServerCheck { inter, fastinter: inter, downinter: inter, rise: 2, fall: 3, port: None, addr: None }
+        ServerCheck {
+            inter,
+            fastinter: inter,
+            downinter: inter,
+            rise: 2,
+            fall: 3,
+            port: None,
+            addr: None,
+        }
     }
 }
 

@@ -26,6 +26,7 @@ mod framing;
 pub mod head;
 pub mod parse;
 
+pub use chunked::{ChunkedDecoder, Progress};
 pub use parse::{
     header_value, parse_request, parse_response, BodyKind, Header, HttpError, Limits, Method,
     Request, Response, Version,

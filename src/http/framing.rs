@@ -100,16 +100,6 @@ fn connection_tokens(value: &[u8], facts: &mut Facts) {
     }
 }
 
-/// True when `name` is listed in one of the Connection fields (RFC 9110 7.6.1).
-pub(crate) fn named_in_connection(buf: &[u8], headers: &[Header], name: &[u8]) -> bool {
-    headers.iter().any(|h| {
-        let n = buf.get(h.name.clone()).unwrap_or_default();
-        n.eq_ignore_ascii_case(b"connection")
-            && list_items(buf.get(h.value.clone()).unwrap_or_default())
-                .any(|t| t.eq_ignore_ascii_case(name))
-    })
-}
-
 const CL_INVALID: &str = "invalid Content-Length";
 
 /// Content-Length = 1*DIGIT; a comma list of identical values is collapsed (RFC 9110 8.6), and so

@@ -27,6 +27,10 @@ pub mod head;
 pub mod parse;
 
 pub use chunked::{ChunkedDecoder, Progress};
+pub use head::{
+    is_hop_by_hop, write_request_head, write_response_head, ConnHeader, RequestRewrite,
+    ResponseRewrite,
+};
 pub use parse::{
     header_value, parse_request, parse_response, BodyKind, Header, HttpError, Limits, Method,
     Request, Response, Version,

@@ -145,10 +145,10 @@ fn huge_chunk_is_streamed() {
     let mut data = Vec::new();
     let p = dec.feed(b"FFFFFFFFFFFFFFFF\r\nabc", &mut data).unwrap();
     assert_eq!((p.consumed, p.done), (21, false));
-    assert_eq!(data, [18..21]);
+    assert_eq!((data.len(), data.first()), (1, Some(&(18..21))));
     let p = dec.feed(&[b'x'; 4096], &mut data).unwrap();
     assert_eq!(p.consumed, 4096);
-    assert_eq!(data, [0..4096]);
+    assert_eq!((data.len(), data.first()), (1, Some(&(0..4096))));
 }
 
 #[test]

@@ -27,6 +27,7 @@ pub mod head;
 pub mod parse;
 
 pub use chunked::{ChunkedDecoder, Progress};
+pub use errors::error_response;
 pub use head::{
     is_hop_by_hop, write_request_head, write_response_head, ConnHeader, RequestRewrite,
     ResponseRewrite,

@@ -172,3 +172,16 @@ fn bounded_size_line_and_trailers() {
     assert!(decode_pieces(&[msg], 12).is_ok());
     assert_eq!(decode_pieces(&[msg], 11), Err("chunked trailers too large"));
 }
+
+#[test]
+fn mutated_messages_never_panic_and_split_the_same() {
+    let mut rng = crate::http::parse::tests::Rng(0x2545_f491_4f6c_dd1d);
+    for i in 0..20_000 {
+        let seed = VALID[i % VALID.len()];
+        let msg = rng.mutate(seed);
+        let whole = decode(&msg);
+        let cut = (rng.next() as usize) % (msg.len() + 1);
+        let (a, b) = msg.split_at(cut);
+        assert_eq!(decode_pieces(&[a, b], 16384), whole, "{msg:?} cut at {cut}");
+    }
+}

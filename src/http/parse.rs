@@ -146,35 +146,29 @@ pub struct Request {
 
 impl Request {
     pub fn new() -> Self {
+        Request::empty(Vec::with_capacity(32))
+    }
+
+    /// Resets every field, keeping the header Vec's capacity (no allocation).
+    pub fn clear(&mut self) {
+        let mut headers = std::mem::take(&mut self.headers);
+        headers.clear();
+        *self = Request::empty(headers);
+    }
+
+    fn empty(headers: Vec<Header>) -> Self {
         Request {
             head_len: 0,
             method: Method::Other,
             method_range: 0..0,
             target: 0..0,
             version: Version::Http11,
-            headers: Vec::with_capacity(32),
+            headers,
             body: BodyKind::None,
             keep_alive: false,
             expect_continue: false,
             upgrade: false,
             host: None,
-        }
-    }
-
-    /// Resets every field, keeping the header Vec's capacity.
-    pub fn clear(&mut self) {
-        let mut headers = std::mem::take(&mut self.headers);
-        headers.clear();
-        *self = Request {
-            headers,
-            ..Request::new_empty()
-        };
-    }
-
-    fn new_empty() -> Self {
-        Request {
-            headers: Vec::new(),
-            ..Request::new()
         }
     }
 }
@@ -202,32 +196,27 @@ pub struct Response {
 
 impl Response {
     pub fn new() -> Self {
+        Response::empty(Vec::with_capacity(32))
+    }
+
+    /// Resets every field, keeping the header Vec's capacity (no allocation).
+    pub fn clear(&mut self) {
+        let mut headers = std::mem::take(&mut self.headers);
+        headers.clear();
+        *self = Response::empty(headers);
+    }
+
+    fn empty(headers: Vec<Header>) -> Self {
         Response {
             head_len: 0,
             status: 0,
             reason: 0..0,
             version: Version::Http11,
-            headers: Vec::with_capacity(32),
+            headers,
             body: BodyKind::None,
             keep_alive: false,
             upgrade: false,
         }
-    }
-
-    /// Resets every field, keeping the header Vec's capacity.
-    pub fn clear(&mut self) {
-        let mut headers = std::mem::take(&mut self.headers);
-        headers.clear();
-        *self = Response {
-            headers,
-            head_len: 0,
-            status: 0,
-            reason: 0..0,
-            version: Version::Http11,
-            body: BodyKind::None,
-            keep_alive: false,
-            upgrade: false,
-        };
     }
 }
 
@@ -570,4 +559,4 @@ pub fn header_value<'a>(buf: &'a [u8], headers: &[Header], name: &str) -> Option
 
 #[cfg(test)]
 #[path = "parse_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -509,3 +509,65 @@ fn response_fields() {
         Ok(false)
     );
 }
+
+/// Deterministic xorshift, so that a failure reproduces.
+pub(crate) struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A copy of `seed` with a few bytes changed, inserted or removed.
+    pub fn mutate(&mut self, seed: &[u8]) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"\r\n \t:;,\"\\0aZ-\x00\x7f\xff";
+        let mut v = seed.to_vec();
+        for _ in 0..1 + self.next() % 4 {
+            let at = (self.next() as usize) % (v.len() + 1);
+            let byte = ALPHABET[(self.next() as usize) % ALPHABET.len()];
+            match self.next() % 3 {
+                0 if at < v.len() => v[at] = byte,
+                1 if at < v.len() => {
+                    v.remove(at);
+                }
+                _ => v.insert(at, byte),
+            }
+        }
+        v
+    }
+}
+
+#[test]
+fn mutated_heads_never_panic_and_ranges_stay_inside() {
+    let seeds: &[&[u8]] = &[
+        b"POST http://h/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\nConnection: keep-alive, x\r\n\r\n",
+        b"GET / HTTP/1.0\r\nTransfer-Encoding: gzip, chunked\r\nExpect: 100-continue\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nUpgrade: x\r\n\r\n",
+    ];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let limits = Limits {
+        max_head: 96,
+        max_headers: 5,
+    };
+    let (mut req, mut resp) = (Request::new(), Response::new());
+    for i in 0..30_000 {
+        let input = rng.mutate(seeds[i % seeds.len()]);
+        if let Ok(true) = parse_request(&input, &limits, &mut req) {
+            assert!(req.head_len <= input.len().min(limits.max_head));
+            for r in req
+                .headers
+                .iter()
+                .flat_map(|h| [&h.name, &h.value])
+                .chain([&req.target])
+            {
+                assert!(r.end <= req.head_len);
+            }
+        }
+        if let Ok(true) = parse_response(&input, &limits, Method::Get, &mut resp) {
+            assert!(resp.head_len <= input.len() && resp.reason.end <= resp.head_len);
+        }
+    }
+}

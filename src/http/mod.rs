@@ -1,3 +1,40 @@
-//! HTTP/1.1: framing (pure, in the http helper's files) and the proxy built on it.
+//! HTTP/1.1 message framing: pure functions over byte slices, no sockets, no async.
+//!
+//! How bytes flow through here (the connection code in `worker::conn` owns the buffers):
+//!
+//! ```text
+//!  client bytes --parse::parse_request--> Request (ranges into the buffer, BodyKind, flags)
+//!       |                                   |
+//!       |                  head::write_request_head  (HTTP/1.1 line, hop-by-hop headers dropped,
+//!       |                                   |         connection / x-forwarded-for added)
+//!       v                                   v
+//!  body: BodyKind::Length(n) -> forward n bytes as they are
+//!        BodyKind::Chunked   -> chunked::ChunkedDecoder validates and says how many bytes
+//!                               belong to the message; forwarded verbatim
+//!  server bytes --parse::parse_response--> Response --head::write_response_head--> client
+//!  anything refused --> HttpError { status, reason } --errors::error_response(status)--> client
+//! ```
+//!
+//! `framing` holds the Content-Length / Transfer-Encoding / Connection rules (RFC 9112 6-7,
+//! RFC 9110 7.6.1) shared by requests and responses; httparse only tokenizes heads.
+//! Nothing here allocates per header: headers are byte ranges kept in a reused `Vec`.
+//! Nothing here may panic on input: every index into a caller's buffer goes through `get`.
+
 pub mod body;
+pub mod chunked;
+pub mod errors;
+mod framing;
+pub mod head;
+pub mod parse;
 pub mod proxy;
+
+pub use chunked::{ChunkedDecoder, Progress};
+pub use errors::error_response;
+pub use head::{
+    is_hop_by_hop, write_request_head, write_response_head, ConnHeader, RequestRewrite,
+    ResponseRewrite,
+};
+pub use parse::{
+    header_value, parse_request, parse_response, BodyKind, Header, HttpError, Limits, Method,
+    Request, Response, Version,
+};

@@ -1,0 +1,221 @@
+//! Incremental, validating decoder for the chunked transfer coding (RFC 9112 7.1).
+//!
+//! The proxy forwards chunked bodies verbatim; this decoder tells it how many bytes belong to the
+//! message (so that pipelined bytes after it stay put) and where the payload data is (to
+//! de-chunk for HTTP/1.0 clients). It is strict where lenient parsers disagree, because such
+//! disagreements are what request smuggling exploits: bare LF, empty sizes, overlong sizes and
+//! malformed extensions are refused (HAProxy 2.6 accepts bare LF here; we do not).
+//!
+//! Input may arrive split anywhere, down to one byte at a time, with identical results. Every
+//! loop iteration consumes at least one byte or ends the call.
+
+use super::framing::is_tchar;
+use super::parse::{bad_request, HttpError, DEFAULT_MAX_HEAD};
+use std::ops::Range;
+
+/// 16 hex digits cover every u64; more is refused even with leading zeros.
+const MAX_SIZE_DIGITS: u8 = 16;
+/// Bound on one size line, extensions and CRLF included.
+const MAX_SIZE_LINE: usize = 4096;
+
+/// What one `feed` call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// How many input bytes belong to this message (forward exactly these).
+    pub consumed: usize,
+    /// The last chunk, the trailers and the final CRLF were consumed.
+    pub done: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Hex digits of a chunk size.
+    Size,
+    /// White space between the size and ';' or CR.
+    SizeWs,
+    /// Chunk extensions, outside a quoted string.
+    Ext,
+    ExtQuoted,
+    /// After a backslash inside a quoted string.
+    ExtEscape,
+    /// CR of the size line seen.
+    SizeLf,
+    /// `left` payload bytes to go.
+    Data,
+    DataCr,
+    DataLf,
+    /// Start of a trailer line, or of the final empty line.
+    TrailerStart,
+    TrailerName,
+    TrailerValue,
+    TrailerLf,
+    FinalLf,
+    Done,
+}
+
+#[derive(Clone, Debug)]
+pub struct ChunkedDecoder {
+    state: State,
+    /// The chunk size being read, then the payload bytes left in the chunk.
+    left: u64,
+    digits: u8,
+    line_len: usize,
+    trailer_len: usize,
+    max_trailer: usize,
+    /// Once failed, always failed: the message cannot be resynchronised.
+    failed: Option<&'static str>,
+}
+
+impl Default for ChunkedDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChunkedDecoder {
+    /// A decoder whose trailers may take up to the default head size (16384 bytes).
+    pub fn new() -> Self {
+        Self::new_with_limit(DEFAULT_MAX_HEAD)
+    }
+
+    /// `max_trailer`: bytes allowed for the trailer section, final CRLF included.
+    pub fn new_with_limit(max_trailer: usize) -> Self {
+        ChunkedDecoder {
+            state: State::Size,
+            left: 0,
+            digits: 0,
+            line_len: 0,
+            trailer_len: 0,
+            max_trailer,
+            failed: None,
+        }
+    }
+
+    /// The whole message has been seen.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Feeds the next bytes. Pushes the byte ranges (within `input`) that are chunk payload data
+    /// into `data` (cleared first). Errors carry status 400; map them to 502 for responses.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        data: &mut Vec<Range<usize>>,
+    ) -> Result<Progress, HttpError> {
+        data.clear();
+        if let Some(reason) = self.failed {
+            return Err(bad_request(reason));
+        }
+        let mut i = 0;
+        while let Some(&b) = input.get(i) {
+            match self.state {
+                State::Done => break,
+                State::Data => {
+                    // `left` > 0 in Data, so this always advances.
+                    let avail = input.len() - i;
+                    let take = usize::try_from(self.left).map_or(avail, |l| l.min(avail));
+                    data.push(i..i + take);
+                    i += take;
+                    self.left -= take as u64;
+                    if self.left == 0 {
+                        self.state = State::DataCr;
+                    }
+                }
+                _ => {
+                    if let Err(reason) = self.step(b) {
+                        self.failed = Some(reason);
+                        return Err(bad_request(reason));
+                    }
+                    i += 1;
+                }
+            }
+        }
+        Ok(Progress {
+            consumed: i,
+            done: self.is_done(),
+        })
+    }
+
+    /// One byte of framing (everything but payload data).
+    fn step(&mut self, b: u8) -> Result<(), &'static str> {
+        use State::*;
+        if matches!(
+            self.state,
+            Size | SizeWs | Ext | ExtQuoted | ExtEscape | SizeLf
+        ) {
+            self.line_len += 1;
+            if self.line_len > MAX_SIZE_LINE {
+                return Err("chunk size line too long");
+            }
+        }
+        if matches!(
+            self.state,
+            TrailerStart | TrailerName | TrailerValue | TrailerLf | FinalLf
+        ) {
+            self.trailer_len += 1;
+            if self.trailer_len > self.max_trailer {
+                return Err("chunked trailers too large");
+            }
+        }
+        self.state = match (self.state, b) {
+            (Size, _) if b.is_ascii_hexdigit() => return self.size_digit(b),
+            (Size, _) if self.digits == 0 => return Err("invalid chunk size"),
+            (Size | SizeWs | Ext, b'\n') => return Err("chunk size line not ended by CRLF"),
+            (Size | SizeWs, b' ' | b'\t') => SizeWs,
+            (Size | SizeWs, b';') => Ext,
+            (Size | SizeWs | Ext, b'\r') => SizeLf,
+            (Size | SizeWs, _) => return Err("invalid chunk size"),
+            (Ext, b'"') => ExtQuoted,
+            (Ext, b';' | b'=' | b' ' | b'\t') => Ext,
+            (Ext, _) if is_tchar(b) => Ext,
+            (ExtQuoted, b'"') => Ext,
+            (ExtQuoted, b'\\') => ExtEscape,
+            (ExtQuoted | ExtEscape, _) if is_text(b) => ExtQuoted,
+            (Ext | ExtQuoted | ExtEscape, _) => return Err("invalid chunk extension"),
+            (SizeLf, b'\n') if self.left == 0 => TrailerStart,
+            (SizeLf, b'\n') => Data,
+            (SizeLf, _) => return Err("chunk size line not ended by CRLF"),
+            (DataCr, b'\r') => DataLf,
+            (DataLf, b'\n') => {
+                self.digits = 0;
+                self.line_len = 0;
+                Size
+            }
+            (DataCr | DataLf, _) => return Err("chunk data not followed by CRLF"),
+            (TrailerStart, b'\r') => FinalLf,
+            (TrailerStart | TrailerName, _) if is_tchar(b) => TrailerName,
+            (TrailerName, b':') => TrailerValue,
+            (TrailerValue, b'\r') => TrailerLf,
+            (TrailerValue, _) if is_text(b) => TrailerValue,
+            (TrailerLf, b'\n') => TrailerStart,
+            (TrailerStart | TrailerName | TrailerValue | TrailerLf, _) => {
+                return Err("invalid chunked trailer")
+            }
+            (FinalLf, b'\n') => Done,
+            (FinalLf, _) => return Err("chunked message not ended by CRLF"),
+            // Data and Done never reach step().
+            (Data | Done, _) => return Err("chunked decoder misuse"),
+        };
+        Ok(())
+    }
+
+    fn size_digit(&mut self, b: u8) -> Result<(), &'static str> {
+        if self.digits == MAX_SIZE_DIGITS {
+            return Err("chunk size too large");
+        }
+        let d = (b as char).to_digit(16).ok_or("invalid chunk size")?;
+        self.left = (self.left << 4) | u64::from(d);
+        self.digits += 1;
+        Ok(())
+    }
+}
+
+/// HTAB, SP, VCHAR, obs-text: what may appear in a field value or a quoted string.
+fn is_text(b: u8) -> bool {
+    b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+}
+
+#[cfg(test)]
+#[path = "chunked_tests.rs"]
+mod tests;

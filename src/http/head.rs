@@ -1,0 +1,212 @@
+//! Outgoing heads: the parsed head rewritten into a reused `Vec<u8>`, header by header, with no
+//! allocation beyond the Vec's growth.
+//!
+//! Both writers APPEND to `out` (so a caller can batch); clear it first for a fresh head.
+//!
+//! Hop-by-hop fields (RFC 9110 7.6.1) are dropped: Connection, Keep-Alive, Proxy-Connection, TE,
+//! Upgrade (kept for an upgrade), and every field a Connection header names — except Host,
+//! Content-Length and Transfer-Encoding: the body is forwarded with the framing it came with,
+//! and letting a peer strip its own framing headers would be a smuggling gift.
+//! Transfer-Encoding is hop-by-hop too, but it is forwarded unless the body is de-chunked.
+
+use super::framing::list_items;
+use super::parse::{Header, Request, Response, Version};
+use std::io::Write;
+use std::net::IpAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnHeader {
+    /// Requests: nothing is added (keep-alive is HTTP/1.1's default). Responses: nothing, or
+    /// `connection: keep-alive` when the announced version is HTTP/1.0.
+    KeepAlive,
+    /// `connection: close`.
+    Close,
+    /// `connection: upgrade`, and the Upgrade header is kept.
+    Upgrade,
+}
+
+pub struct RequestRewrite<'a> {
+    pub connection: ConnHeader,
+    /// (lower-case header name, client address, if_none): add `name: address` as a new line,
+    /// unless `if_none` and the (forwarded) request already has that header.
+    pub forwarded_for: Option<(&'a str, IpAddr, bool)>,
+    pub drop_expect: bool,
+}
+
+pub struct ResponseRewrite {
+    pub connection: ConnHeader,
+    /// Status-line version. With `Http10` and `KeepAlive`, `connection: keep-alive` is added,
+    /// because an HTTP/1.0 client closes otherwise.
+    pub version: Version,
+    /// The body goes out de-chunked and close-delimited (HTTP/1.0 client): Transfer-Encoding and
+    /// Content-Length are dropped and `connection: close` is sent whatever `connection` says.
+    pub dechunk: bool,
+}
+
+/// The hop-by-hop fields always dropped (Upgrade is kept for an upgrade; Transfer-Encoding,
+/// hop-by-hop as well, is handled apart since the body keeps its framing).
+pub fn is_hop_by_hop(name: &[u8]) -> bool {
+    match name.len() {
+        2 => name.eq_ignore_ascii_case(b"te"),
+        7 => name.eq_ignore_ascii_case(b"upgrade"),
+        10 => name.eq_ignore_ascii_case(b"connection") || name.eq_ignore_ascii_case(b"keep-alive"),
+        16 => name.eq_ignore_ascii_case(b"proxy-connection"),
+        _ => false,
+    }
+}
+
+/// Always `HTTP/1.1` towards servers; method and target as received.
+pub fn write_request_head(out: &mut Vec<u8>, buf: &[u8], req: &Request, rw: &RequestRewrite) {
+    out.extend_from_slice(slice(buf, &req.method_range));
+    out.push(b' ');
+    out.extend_from_slice(slice(buf, &req.target));
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let filter = Filter {
+        keep_upgrade: rw.connection == ConnHeader::Upgrade,
+        drop_expect: rw.drop_expect,
+        drop_te: false,
+        drop_cl: false,
+    };
+    let xff_name = rw.forwarded_for.map(|(name, _, _)| name.as_bytes());
+    let xff_seen = write_headers(out, buf, &req.headers, &filter, xff_name);
+    match rw.connection {
+        ConnHeader::KeepAlive => {}
+        ConnHeader::Close => out.extend_from_slice(b"connection: close\r\n"),
+        ConnHeader::Upgrade => out.extend_from_slice(b"connection: upgrade\r\n"),
+    }
+    if let Some((name, ip, if_none)) = rw.forwarded_for {
+        if !(if_none && xff_seen) {
+            out.extend_from_slice(name.as_bytes());
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, ": {ip}\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Status code and reason phrase as received, version as `rw.version`.
+pub fn write_response_head(out: &mut Vec<u8>, buf: &[u8], resp: &Response, rw: &ResponseRewrite) {
+    out.extend_from_slice(match rw.version {
+        Version::Http10 => b"HTTP/1.0 ",
+        Version::Http11 => b"HTTP/1.1 ",
+    });
+    let s = resp.status.min(999);
+    out.extend_from_slice(&[
+        b'0' + (s / 100) as u8,
+        b'0' + (s / 10 % 10) as u8,
+        b'0' + (s % 10) as u8,
+    ]);
+    out.push(b' ');
+    out.extend_from_slice(slice(buf, &resp.reason));
+    out.extend_from_slice(b"\r\n");
+    // Transfer-Encoding overrides Content-Length (RFC 9112 6.3): never forward both.
+    let has_te = resp
+        .headers
+        .iter()
+        .any(|h| is_named(buf, h, b"transfer-encoding"));
+    let filter = Filter {
+        keep_upgrade: rw.connection == ConnHeader::Upgrade,
+        drop_expect: false,
+        drop_te: rw.dechunk,
+        drop_cl: rw.dechunk || has_te,
+    };
+    write_headers(out, buf, &resp.headers, &filter, None);
+    let connection = if rw.dechunk {
+        ConnHeader::Close
+    } else {
+        rw.connection
+    };
+    match connection {
+        ConnHeader::KeepAlive if rw.version == Version::Http10 => {
+            out.extend_from_slice(b"connection: keep-alive\r\n")
+        }
+        ConnHeader::KeepAlive => {}
+        ConnHeader::Close => out.extend_from_slice(b"connection: close\r\n"),
+        ConnHeader::Upgrade => out.extend_from_slice(b"connection: upgrade\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Which original headers go out.
+struct Filter {
+    keep_upgrade: bool,
+    drop_expect: bool,
+    drop_te: bool,
+    drop_cl: bool,
+}
+
+/// Copies the kept headers; returns whether a kept header is named `watch`.
+fn write_headers(
+    out: &mut Vec<u8>,
+    buf: &[u8],
+    headers: &[Header],
+    filter: &Filter,
+    watch: Option<&[u8]>,
+) -> bool {
+    let custom_tokens = has_custom_connection_tokens(buf, headers);
+    let mut seen = false;
+    for h in headers {
+        let name = slice(buf, &h.name);
+        if dropped(name, filter) || (custom_tokens && connection_names(buf, headers, name)) {
+            continue;
+        }
+        seen |= watch.is_some_and(|w| name.eq_ignore_ascii_case(w));
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(slice(buf, &h.value));
+        out.extend_from_slice(b"\r\n");
+    }
+    seen
+}
+
+fn dropped(name: &[u8], filter: &Filter) -> bool {
+    match name.len() {
+        6 if name.eq_ignore_ascii_case(b"expect") => filter.drop_expect,
+        7 if name.eq_ignore_ascii_case(b"upgrade") => !filter.keep_upgrade,
+        14 if name.eq_ignore_ascii_case(b"content-length") => filter.drop_cl,
+        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => filter.drop_te,
+        _ => is_hop_by_hop(name),
+    }
+}
+
+/// Fields a Connection header may not remove (see the module comment).
+fn is_protected(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"content-length")
+        || name.eq_ignore_ascii_case(b"transfer-encoding")
+        || name.eq_ignore_ascii_case(b"host")
+}
+
+/// Whether any Connection token names a field (anything but close / keep-alive / upgrade):
+/// the common case is no, which spares the per-header lookup.
+fn has_custom_connection_tokens(buf: &[u8], headers: &[Header]) -> bool {
+    connection_tokens(buf, headers).any(|t| {
+        !(t.eq_ignore_ascii_case(b"close")
+            || t.eq_ignore_ascii_case(b"keep-alive")
+            || t.eq_ignore_ascii_case(b"upgrade"))
+    })
+}
+
+/// `name` is listed in a Connection header and may be removed (RFC 9110 7.6.1).
+fn connection_names(buf: &[u8], headers: &[Header], name: &[u8]) -> bool {
+    !is_protected(name) && connection_tokens(buf, headers).any(|t| t.eq_ignore_ascii_case(name))
+}
+
+fn connection_tokens<'a>(buf: &'a [u8], headers: &'a [Header]) -> impl Iterator<Item = &'a [u8]> {
+    headers
+        .iter()
+        .filter(move |h| is_named(buf, h, b"connection"))
+        .flat_map(move |h| list_items(slice(buf, &h.value)))
+}
+
+fn is_named(buf: &[u8], h: &Header, name: &[u8]) -> bool {
+    slice(buf, &h.name).eq_ignore_ascii_case(name)
+}
+
+/// Ranges come from the parser; a mismatched buffer yields empty bytes, never a panic.
+fn slice<'a>(buf: &'a [u8], r: &std::ops::Range<usize>) -> &'a [u8] {
+    buf.get(r.clone()).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[path = "head_tests.rs"]
+mod tests;

@@ -1,0 +1,562 @@
+//! Request and response heads. httparse tokenizes the head; this file applies ringlb's rules
+//! (HAProxy 2.6's statuses where they are known) and the body-length tables of RFC 9112 6.3.
+//!
+//! A head is parsed from scratch each time more bytes arrive (`Ok(false)` = need more), only
+//! ever looking at the first `max_head` bytes, so the work per attempt is bounded.
+
+use super::framing::{self, Facts};
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
+/// HAProxy's `tune.bufsize` default.
+pub const DEFAULT_MAX_HEAD: usize = 16384;
+/// HAProxy's `tune.http.maxhdr` default.
+pub const DEFAULT_MAX_HEADERS: usize = 101;
+
+/// Size limits for one head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest head in bytes (request/status line, headers, final empty line).
+    pub max_head: usize,
+    /// Like HAProxy's `tune.http.maxhdr`, which keeps one slot for itself: a head may carry
+    /// `max_headers - 1` header lines (100 with the default 101).
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head: DEFAULT_MAX_HEAD,
+            max_headers: DEFAULT_MAX_HEADERS,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Connect,
+    Trace,
+    Patch,
+    /// Any other valid token (methods are case-sensitive: "get" is `Other`); forwarded as is.
+    Other,
+}
+
+impl Method {
+    pub fn from_token(token: &[u8]) -> Method {
+        match token {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"OPTIONS" => Method::Options,
+            b"CONNECT" => Method::Connect,
+            b"TRACE" => Method::Trace,
+            b"PATCH" => Method::Patch,
+            _ => Method::Other,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    None,
+    Length(u64),
+    Chunked,
+    /// Responses only: the body ends when the server closes (also CONNECT tunnels).
+    UntilClose,
+}
+
+/// One header line as byte ranges into the buffer given to the parse function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub name: Range<usize>,
+    /// Without the white space around it.
+    pub value: Range<usize>,
+}
+
+/// Why a message was refused: `status` for the error page, `reason` for the logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpError {
+    pub status: u16,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.reason, self.status)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+pub(crate) const fn bad_request(reason: &'static str) -> HttpError {
+    HttpError {
+        status: 400,
+        reason,
+    }
+}
+
+const fn bad_gateway(reason: &'static str) -> HttpError {
+    HttpError {
+        status: 502,
+        reason,
+    }
+}
+
+/// HAProxy 2.6 answers 400 to every oversized head (it has no 414/431 there); so do we.
+const STATUS_HEAD_TOO_LARGE: u16 = 400;
+/// HAProxy 2.6 answers 422 to a request whose codings end with chunked but include others.
+const STATUS_UNSUPPORTED_CODING: u16 = 422;
+const STATUS_BAD_VERSION: u16 = 505;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Bytes of buf the head takes, including the final empty line.
+    pub head_len: usize,
+    pub method: Method,
+    pub method_range: Range<usize>,
+    pub target: Range<usize>,
+    pub version: Version,
+    /// In order, all of them (hop-by-hop too; head.rs decides what to drop).
+    pub headers: Vec<Header>,
+    /// None, Length(n) or Chunked (never UntilClose for requests).
+    pub body: BodyKind,
+    /// HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "Connection: keep-alive".
+    pub keep_alive: bool,
+    /// "Expect: 100-continue" in an HTTP/1.1 request (ignored in 1.0, RFC 9110 10.1.1).
+    pub expect_continue: bool,
+    /// HTTP/1.1, a Connection "upgrade" token and an Upgrade header.
+    pub upgrade: bool,
+    /// The Host value, or the authority of an absolute-form target when Host is missing.
+    pub host: Option<Range<usize>>,
+}
+
+impl Request {
+    pub fn new() -> Self {
+        Request::empty(Vec::with_capacity(32))
+    }
+
+    /// Resets every field, keeping the header Vec's capacity (no allocation).
+    pub fn clear(&mut self) {
+        let mut headers = std::mem::take(&mut self.headers);
+        headers.clear();
+        *self = Request::empty(headers);
+    }
+
+    fn empty(headers: Vec<Header>) -> Self {
+        Request {
+            head_len: 0,
+            method: Method::Other,
+            method_range: 0..0,
+            target: 0..0,
+            version: Version::Http11,
+            headers,
+            body: BodyKind::None,
+            keep_alive: false,
+            expect_continue: false,
+            upgrade: false,
+            host: None,
+        }
+    }
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request::new()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub head_len: usize,
+    pub status: u16,
+    /// The reason phrase as received (may be empty).
+    pub reason: Range<usize>,
+    pub version: Version,
+    pub headers: Vec<Header>,
+    pub body: BodyKind,
+    /// The server will keep the connection (never with UntilClose or 101).
+    pub keep_alive: bool,
+    /// 101 Switching Protocols: the connection becomes a tunnel after this head.
+    pub upgrade: bool,
+}
+
+impl Response {
+    pub fn new() -> Self {
+        Response::empty(Vec::with_capacity(32))
+    }
+
+    /// Resets every field, keeping the header Vec's capacity (no allocation).
+    pub fn clear(&mut self) {
+        let mut headers = std::mem::take(&mut self.headers);
+        headers.clear();
+        *self = Response::empty(headers);
+    }
+
+    fn empty(headers: Vec<Header>) -> Self {
+        Response {
+            head_len: 0,
+            status: 0,
+            reason: 0..0,
+            version: Version::Http11,
+            headers,
+            body: BodyKind::None,
+            keep_alive: false,
+            upgrade: false,
+        }
+    }
+}
+
+impl Default for Response {
+    fn default() -> Self {
+        Response::new()
+    }
+}
+
+/// Header slots live on the stack up to this many (uninitialized, so they cost nothing); a
+/// larger `max_headers` gets a heap buffer per parse.
+const STACK_HEADER_SLOTS: usize = 256;
+
+type Slot<'b> = MaybeUninit<httparse::Header<'b>>;
+
+fn header_slots(limits: &Limits) -> usize {
+    limits.max_headers.saturating_sub(1)
+}
+
+/// Parses a request head at the start of `buf`. `Ok(true)`: `out` describes it; `Ok(false)`:
+/// more bytes are needed (and `out` is cleared).
+pub fn parse_request(buf: &[u8], limits: &Limits, out: &mut Request) -> Result<bool, HttpError> {
+    let n = header_slots(limits);
+    if n <= STACK_HEADER_SLOTS {
+        let mut slots: [Slot; STACK_HEADER_SLOTS] =
+            [const { MaybeUninit::uninit() }; STACK_HEADER_SLOTS];
+        request_with(buf, limits, out, slots.get_mut(..n).unwrap_or_default())
+    } else {
+        let mut slots: Vec<Slot> = vec![MaybeUninit::uninit(); n];
+        request_with(buf, limits, out, &mut slots)
+    }
+}
+
+fn request_with<'b>(
+    buf: &'b [u8],
+    limits: &Limits,
+    out: &mut Request,
+    slots: &mut [Slot<'b>],
+) -> Result<bool, HttpError> {
+    out.clear();
+    let window = buf.get(..limits.max_head).unwrap_or(buf);
+    let mut config = httparse::ParserConfig::default();
+    // HAProxy 2.6 accepts "GET  /  HTTP/1.1".
+    config.allow_multiple_spaces_in_request_line_delimiters(true);
+    let mut req = httparse::Request::new(&mut []);
+    let head_len = match config.parse_request_with_uninit_headers(&mut req, window, slots) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if window.len() >= limits.max_head => {
+            return Err(request_too_large(window))
+        }
+        Ok(httparse::Status::Partial) => return Ok(false),
+        Err(e) => return Err(request_error(e, &req, window)),
+    };
+    let method = req.method.unwrap_or_default().as_bytes();
+    let target = req.path.unwrap_or_default().as_bytes();
+    // httparse lets UTF-8 through; HAProxy refuses any non-ASCII byte in the target.
+    if !target.is_ascii() {
+        return Err(bad_request("invalid request target"));
+    }
+    out.method = Method::from_token(method);
+    out.method_range = offset_range(buf, method);
+    out.target = offset_range(buf, target);
+    out.version = if req.version == Some(0) {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    push_headers(buf, req.headers, &mut out.headers);
+
+    let mut facts = Facts::default();
+    framing::scan(buf, &out.headers, &mut facts).map_err(bad_request)?;
+    if facts.host_count > 1 {
+        return Err(bad_request("multiple Host headers"));
+    }
+    let http11 = out.version == Version::Http11;
+    out.body = request_body(&facts, out.version)?;
+    out.keep_alive = !facts.conn_close && (http11 || facts.conn_keep_alive);
+    out.expect_continue = http11 && facts.expect_continue;
+    out.upgrade = http11 && facts.conn_upgrade && facts.has_upgrade;
+    out.host = facts
+        .host
+        .or_else(|| absolute_form_authority(buf, &out.target));
+    out.head_len = head_len;
+    Ok(true)
+}
+
+/// RFC 9112 6.1-6.3 for requests, strict where a lenient reading allows smuggling.
+fn request_body(facts: &Facts, version: Version) -> Result<BodyKind, HttpError> {
+    let te = &facts.te;
+    if !te.present {
+        return Ok(facts
+            .content_length
+            .map_or(BodyKind::None, BodyKind::Length));
+    }
+    if version == Version::Http10 {
+        return Err(bad_request("Transfer-Encoding in an HTTP/1.0 request"));
+    }
+    if facts.content_length.is_some() {
+        return Err(bad_request("both Transfer-Encoding and Content-Length"));
+    }
+    if te.chunked_count > 1 {
+        return Err(bad_request("chunked applied more than once"));
+    }
+    if !te.last_is_chunked {
+        return Err(bad_request("final transfer coding is not chunked"));
+    }
+    if te.has_other_codings() {
+        return Err(HttpError {
+            status: STATUS_UNSUPPORTED_CODING,
+            reason: "unsupported transfer coding",
+        });
+    }
+    Ok(BodyKind::Chunked)
+}
+
+fn request_error(e: httparse::Error, req: &httparse::Request, window: &[u8]) -> HttpError {
+    use httparse::Error as E;
+    match e {
+        E::Version => version_error(window),
+        E::Token if req.method.is_none() => bad_request("invalid method"),
+        E::Token if req.path.is_none() => bad_request("invalid request target"),
+        E::Token => bad_request("invalid request line"),
+        E::NewLine => bad_request("invalid line ending"),
+        E::HeaderName => bad_request("invalid header name"),
+        E::HeaderValue => bad_request("invalid header value"),
+        E::TooManyHeaders => bad_request("too many headers"),
+        _ => bad_request("invalid request"),
+    }
+}
+
+/// A well-formed "HTTP/x.y" other than 1.0 and 1.1 gets 505; anything else 400.
+fn version_error(window: &[u8]) -> HttpError {
+    let line = request_line(window);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let (_method, _target) = (parts.next(), parts.next());
+    match (parts.next().unwrap_or_default(), parts.next()) {
+        ([b'H', b'T', b'T', b'P', b'/', major, b'.', minor], None)
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            HttpError {
+                status: STATUS_BAD_VERSION,
+                reason: "unsupported HTTP version",
+            }
+        }
+        _ => bad_request("invalid HTTP version"),
+    }
+}
+
+/// The first line after any leading empty lines, without its LF (the whole rest if none).
+fn request_line(window: &[u8]) -> &[u8] {
+    after_empty_lines(window)
+        .split(|&b| b == b'\n')
+        .next()
+        .unwrap_or_default()
+}
+
+/// RFC 9112 2.2: empty lines before the request line are ignored.
+fn after_empty_lines(window: &[u8]) -> &[u8] {
+    let start = window.iter().position(|b| !matches!(b, b'\r' | b'\n'));
+    window
+        .get(start.unwrap_or(window.len())..)
+        .unwrap_or_default()
+}
+
+fn request_too_large(window: &[u8]) -> HttpError {
+    let reason = if after_empty_lines(window).contains(&b'\n') {
+        "request head too large"
+    } else {
+        "request line too long"
+    };
+    HttpError {
+        status: STATUS_HEAD_TOO_LARGE,
+        reason,
+    }
+}
+
+/// Parses a response head; errors here become 502 in the proxy. `request_method` decides the
+/// body of responses to HEAD and CONNECT.
+pub fn parse_response(
+    buf: &[u8],
+    limits: &Limits,
+    request_method: Method,
+    out: &mut Response,
+) -> Result<bool, HttpError> {
+    let n = header_slots(limits);
+    if n <= STACK_HEADER_SLOTS {
+        let mut slots: [Slot; STACK_HEADER_SLOTS] =
+            [const { MaybeUninit::uninit() }; STACK_HEADER_SLOTS];
+        response_with(
+            buf,
+            limits,
+            request_method,
+            out,
+            slots.get_mut(..n).unwrap_or_default(),
+        )
+    } else {
+        let mut slots: Vec<Slot> = vec![MaybeUninit::uninit(); n];
+        response_with(buf, limits, request_method, out, &mut slots)
+    }
+}
+
+fn response_with<'b>(
+    buf: &'b [u8],
+    limits: &Limits,
+    request_method: Method,
+    out: &mut Response,
+    slots: &mut [Slot<'b>],
+) -> Result<bool, HttpError> {
+    out.clear();
+    let window = buf.get(..limits.max_head).unwrap_or(buf);
+    // Default config: strict (no obs-fold, no space before the colon) in responses too.
+    let config = httparse::ParserConfig::default();
+    let mut resp = httparse::Response::new(&mut []);
+    let head_len = match config.parse_response_with_uninit_headers(&mut resp, window, slots) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if window.len() >= limits.max_head => {
+            return Err(bad_gateway("response head too large"))
+        }
+        Ok(httparse::Status::Partial) => return Ok(false),
+        Err(e) => return Err(response_error(e)),
+    };
+    let status = resp.code.unwrap_or(0);
+    if status < 100 {
+        return Err(bad_gateway("invalid status"));
+    }
+    out.status = status;
+    out.reason = offset_range(buf, resp.reason.unwrap_or_default().as_bytes());
+    out.version = if resp.version == Some(0) {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    push_headers(buf, resp.headers, &mut out.headers);
+
+    let mut facts = Facts::default();
+    framing::scan(buf, &out.headers, &mut facts).map_err(bad_gateway)?;
+    out.body = response_body(&facts, status, out.version, request_method)?;
+    out.upgrade = status == 101;
+    let persistent = match out.version {
+        Version::Http11 => !facts.conn_close,
+        Version::Http10 => facts.conn_keep_alive && !facts.conn_close,
+    };
+    out.keep_alive = persistent && out.body != BodyKind::UntilClose && !out.upgrade;
+    out.head_len = head_len;
+    Ok(true)
+}
+
+/// RFC 9112 6.3 for responses.
+fn response_body(
+    facts: &Facts,
+    status: u16,
+    version: Version,
+    method: Method,
+) -> Result<BodyKind, HttpError> {
+    if method == Method::Head || (100..200).contains(&status) || status == 204 || status == 304 {
+        return Ok(BodyKind::None);
+    }
+    if method == Method::Connect && (200..300).contains(&status) {
+        return Ok(BodyKind::UntilClose);
+    }
+    let te = &facts.te;
+    if te.present {
+        if version == Version::Http10 {
+            return Err(bad_gateway("Transfer-Encoding in an HTTP/1.0 response"));
+        }
+        if te.chunked_count > 1 {
+            return Err(bad_gateway("chunked applied more than once"));
+        }
+        // Transfer-Encoding overrides Content-Length (head.rs drops the latter).
+        return Ok(if te.last_is_chunked {
+            BodyKind::Chunked
+        } else {
+            BodyKind::UntilClose
+        });
+    }
+    Ok(facts
+        .content_length
+        .map_or(BodyKind::UntilClose, BodyKind::Length))
+}
+
+fn response_error(e: httparse::Error) -> HttpError {
+    use httparse::Error as E;
+    bad_gateway(match e {
+        E::Version => "invalid HTTP version",
+        E::Status => "invalid status",
+        E::NewLine => "invalid line ending",
+        E::HeaderName => "invalid header name",
+        E::HeaderValue => "invalid header value",
+        E::TooManyHeaders => "too many headers",
+        _ => "invalid response",
+    })
+}
+
+fn push_headers(buf: &[u8], parsed: &[httparse::Header], out: &mut Vec<Header>) {
+    out.extend(parsed.iter().map(|h| Header {
+        name: offset_range(buf, h.name.as_bytes()),
+        value: offset_range(buf, h.value),
+    }));
+}
+
+/// Where `part` (a sub-slice of `buf`) sits in `buf`; 0..0 for anything else (httparse returns
+/// a static "" for a missing reason phrase).
+fn offset_range(buf: &[u8], part: &[u8]) -> Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+    if start <= buf.len() && part.len() <= buf.len() - start {
+        start..start + part.len()
+    } else {
+        0..0
+    }
+}
+
+/// "http://host:port/path" -> "host:port" (case-insensitive scheme).
+fn absolute_form_authority(buf: &[u8], target: &Range<usize>) -> Option<Range<usize>> {
+    let t = buf.get(target.clone())?;
+    let scheme_len = [&b"http://"[..], b"https://"].iter().find_map(|s| {
+        let head = t.get(..s.len())?;
+        head.eq_ignore_ascii_case(s).then_some(s.len())
+    })?;
+    let rest = t.get(scheme_len..)?;
+    let len = rest
+        .iter()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let start = target.start + scheme_len;
+    (len > 0).then_some(start..start + len)
+}
+
+/// The first header named `name` (case-insensitive), its value as received.
+pub fn header_value<'a>(buf: &'a [u8], headers: &[Header], name: &str) -> Option<&'a [u8]> {
+    let name = name.as_bytes();
+    headers
+        .iter()
+        .find(|h| {
+            buf.get(h.name.clone())
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .and_then(|h| buf.get(h.value.clone()))
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+pub(crate) mod tests;

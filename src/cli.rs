@@ -56,7 +56,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut it = args.into_iter().peekable();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "-f" => out.files.push(it.next().ok_or("-f needs a file or directory")?.into()),
+            "-f" => out
+                .files
+                .push(it.next().ok_or("-f needs a file or directory")?.into()),
             "-c" => out.check = true,
             "-d" => {
                 out.debug = true;
@@ -70,13 +72,19 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "-vv" => out.version = 2,
             "-h" | "--help" | "-help" => out.help = true,
             "-sf" | "-st" => {
-                let pids = if arg == "-sf" { &mut out.soft_stop_pids } else { &mut out.hard_stop_pids };
+                let pids = if arg == "-sf" {
+                    &mut out.soft_stop_pids
+                } else {
+                    &mut out.hard_stop_pids
+                };
                 while let Some(p) = it.peek().and_then(|s| s.parse::<i32>().ok()) {
                     pids.push(p);
                     it.next();
                 }
             }
-            other if other.starts_with("-f") && other.len() > 2 => out.files.push(other[2..].into()),
+            other if other.starts_with("-f") && other.len() > 2 => {
+                out.files.push(other[2..].into())
+            }
             other => return Err(format!("unknown option '{other}' (see ringlb --help)")),
         }
     }

@@ -27,7 +27,9 @@ impl From<io::Error> for IoFail {
 /// Runs `fut` under an optional timeout.
 pub async fn timed<T>(limit: Option<Duration>, fut: impl Future<Output = T>) -> Result<T, IoFail> {
     match limit {
-        Some(d) => monoio::time::timeout(d, fut).await.map_err(|_| IoFail::Timeout),
+        Some(d) => monoio::time::timeout(d, fut)
+            .await
+            .map_err(|_| IoFail::Timeout),
         None => Ok(fut.await),
     }
 }
@@ -44,7 +46,10 @@ pub struct ReadBuf {
 
 impl ReadBuf {
     pub fn with_capacity(cap: usize) -> Self {
-        ReadBuf { data: Vec::with_capacity(cap), start: 0 }
+        ReadBuf {
+            data: Vec::with_capacity(cap),
+            start: 0,
+        }
     }
 
     /// The unread bytes.
@@ -76,12 +81,19 @@ impl ReadBuf {
 
     /// Reads once, appending to the unread bytes. Returns the byte count, 0 at end of stream.
     /// A full buffer is an error for the caller to have avoided (the head is over the limit).
-    pub async fn read_from<S: AsyncReadRent>(&mut self, s: &mut S, limit: Option<Duration>) -> Result<usize, IoFail> {
+    pub async fn read_from<S: AsyncReadRent>(
+        &mut self,
+        s: &mut S,
+        limit: Option<Duration>,
+    ) -> Result<usize, IoFail> {
         self.make_room();
         let len = self.data.len();
         let cap = self.data.capacity();
         if len == cap {
-            return Err(IoFail::Io(io::Error::new(io::ErrorKind::OutOfMemory, "read buffer full")));
+            return Err(IoFail::Io(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "read buffer full",
+            )));
         }
         // If the timeout fires, the buffer goes down with the cancelled operation; the caller
         // closes the connection then, so nothing that was read can be misattributed.
@@ -120,7 +132,11 @@ impl ReadBuf {
 }
 
 /// Writes the whole of `out` to `dst` and hands the (cleared) buffer back for reuse.
-pub async fn write_vec<S: AsyncWriteRent>(dst: &mut S, out: &mut Vec<u8>, limit: Option<Duration>) -> Result<(), IoFail> {
+pub async fn write_vec<S: AsyncWriteRent>(
+    dst: &mut S,
+    out: &mut Vec<u8>,
+    limit: Option<Duration>,
+) -> Result<(), IoFail> {
     let buf = std::mem::take(out);
     let (res, mut buf) = timed(limit, dst.write_all(buf)).await?;
     buf.clear();

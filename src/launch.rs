@@ -5,7 +5,6 @@
 //! Signals are turned into a process-wide stop request that each worker polls on a short tick:
 //! the only state shared between threads besides the read-only `Model`.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -68,7 +67,11 @@ pub fn choose_driver(configured: DriverChoice) -> Result<Driver, String> {
             "io_uring" | "uring" | "iouring" => DriverChoice::IoUring,
             "legacy" | "epoll" => DriverChoice::Legacy,
             "auto" | "" => DriverChoice::Auto,
-            other => return Err(format!("RINGLB_DRIVER={other:?} is not a driver; use io_uring, legacy or auto")),
+            other => {
+                return Err(format!(
+                    "RINGLB_DRIVER={other:?} is not a driver; use io_uring, legacy or auto"
+                ))
+            }
         },
         Err(_) => configured,
     };
@@ -123,7 +126,9 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
 }
 
 fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Every bind of every frontend, with port 0 turned into one real port for all cores.
@@ -134,8 +139,12 @@ fn resolve_listeners(model: &Model) -> Result<(Vec<ListenSpec>, Vec<socket2::Soc
         for bind in &fe.binds {
             // Binding here first also turns "address in use" or "permission denied" into one
             // clear start-up error instead of one per core.
-            let (addr, sock) = crate::net::reserve(bind.addr)
-                .map_err(|e| format!("{}: cannot bind {} for proxy '{}': {e}", bind.loc, bind.addr, fe.name))?;
+            let (addr, sock) = crate::net::reserve(bind.addr).map_err(|e| {
+                format!(
+                    "{}: cannot bind {} for proxy '{}': {e}",
+                    bind.loc, bind.addr, fe.name
+                )
+            })?;
             held.push(sock);
             specs.push(ListenSpec { frontend: fi, addr });
         }
@@ -145,10 +154,18 @@ fn resolve_listeners(model: &Model) -> Result<(Vec<ListenSpec>, Vec<socket2::Soc
 
 /// The CPU each worker is pinned to: `cpu-map` when given, else the allowed CPUs in turn.
 fn cpu_plan(model: &Model, nbthread: usize) -> Vec<Option<usize>> {
-    let cores: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+    let cores: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     (0..nbthread)
         .map(|i| {
-            let mapped = model.global.cpu_map.iter().find(|m| m.threads.contains(&(i + 1)));
+            let mapped = model
+                .global
+                .cpu_map
+                .iter()
+                .find(|m| m.threads.contains(&(i + 1)));
             match mapped {
                 Some(m) if !m.cpus.is_empty() => m.cpus.get(i % m.cpus.len()).copied(),
                 _ if cores.is_empty() => None,
@@ -178,7 +195,11 @@ fn announce(model: &Model, specs: &[ListenSpec], nbthread: usize, driver: Driver
             eprintln!("ringlb: proxy '{}' listening on {}", fe.name, s.addr);
         }
     }
-    eprintln!("ringlb: ready: {nbthread} worker(s), {} driver, pid {}", driver.name(), std::process::id());
+    eprintln!(
+        "ringlb: ready: {nbthread} worker(s), {} driver, pid {}",
+        driver.name(),
+        std::process::id()
+    );
 }
 
 fn join_all(handles: Vec<JoinHandle<()>>) {
@@ -208,14 +229,18 @@ fn worker_thread(
             .map(|mut rt| rt.block_on(main)),
     };
     if let Err(e) = built {
-        let _ = ready.send(Err(format!("worker {index}: cannot start the {} runtime: {e}", driver.name())));
+        let _ = ready.send(Err(format!(
+            "worker {index}: cannot start the {} runtime: {e}",
+            driver.name()
+        )));
     }
 }
 
 /// io_uring set up deliberately: cooperative task running avoids an interrupt per completion
 /// (measured in design.md: 67k -> 82k req/s on 2 vCPUs); older kernels without the flag get the
 /// plain ring.
-fn build_uring() -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>> {
+fn build_uring() -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>>
+{
     let mut tuned = io_uring::IoUring::builder();
     tuned.setup_coop_taskrun();
     let rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
@@ -225,7 +250,10 @@ fn build_uring() -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<mon
         .build();
     match rt {
         Ok(rt) => Ok(rt),
-        Err(_) => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().with_entries(URING_ENTRIES).enable_timer().build(),
+        Err(_) => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .with_entries(URING_ENTRIES)
+            .enable_timer()
+            .build(),
     }
 }
 
@@ -242,7 +270,10 @@ async fn worker_main(
         match crate::net::listener(spec.addr).and_then(monoio::net::TcpListener::from_std) {
             Ok(l) => listeners.push((spec, l)),
             Err(e) => {
-                let _ = ready.send(Err(format!("worker {index}: cannot listen on {}: {e}", spec.addr)));
+                let _ = ready.send(Err(format!(
+                    "worker {index}: cannot listen on {}: {e}",
+                    spec.addr
+                )));
                 return;
             }
         }

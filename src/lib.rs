@@ -21,8 +21,8 @@
 //! What crosses threads: the `Model` (in an `Arc`, read-only) and, later, health events and stats
 //! snapshots. Nothing on the request path takes a lock.
 
-pub mod config;
 pub mod cli;
+pub mod config;
 pub mod http;
 pub mod io;
 pub mod launch;

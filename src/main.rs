@@ -38,11 +38,16 @@ fn run(args: Args) -> Result<(), String> {
     let loaded = match config::load(&args.files) {
         Ok(l) => l,
         Err(diags) => {
-            let errors = diags.iter().filter(|d| d.severity == config::Severity::Error).count();
+            let errors = diags
+                .iter()
+                .filter(|d| d.severity == config::Severity::Error)
+                .count();
             for d in &diags {
                 eprintln!("{d}");
             }
-            return Err(format!("{errors} error(s) in the configuration; nothing was started"));
+            return Err(format!(
+                "{errors} error(s) in the configuration; nothing was started"
+            ));
         }
     };
     if !args.quiet || args.check {
@@ -56,8 +61,15 @@ fn run(args: Args) -> Result<(), String> {
     }
     let model = loaded.model;
     let daemon = (args.daemon || model.global.daemon) && !args.foreground;
-    let pidfile = args.pidfile.clone().or_else(|| model.global.pidfile.clone());
-    let ready_pipe = if daemon { Some(process::daemonize()?) } else { None };
+    let pidfile = args
+        .pidfile
+        .clone()
+        .or_else(|| model.global.pidfile.clone());
+    let ready_pipe = if daemon {
+        Some(process::daemonize()?)
+    } else {
+        None
+    };
     if let Some(p) = &pidfile {
         process::write_pidfile(p)?;
     }
@@ -70,7 +82,13 @@ fn run(args: Args) -> Result<(), String> {
             process::tell_parent_ready(fd);
         }
     });
-    let result = launch::run(model, Options { quiet: args.quiet, on_ready });
+    let result = launch::run(
+        model,
+        Options {
+            quiet: args.quiet,
+            on_ready,
+        },
+    );
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);
     }
@@ -84,8 +102,18 @@ fn print_version(level: u8) {
         println!("Runtime: monoio, one pinned thread per core, SO_REUSEPORT listener per core");
         let uring = monoio::utils::detect_uring();
         println!("Drivers on this machine:");
-        println!("  io_uring : {}", if uring { "available (default)" } else { "NOT available (kernel or seccomp)" });
-        println!("  legacy   : available (epoll){}", if uring { "" } else { " (default here)" });
+        println!(
+            "  io_uring : {}",
+            if uring {
+                "available (default)"
+            } else {
+                "NOT available (kernel or seccomp)"
+            }
+        );
+        println!(
+            "  legacy   : available (epoll){}",
+            if uring { "" } else { " (default here)" }
+        );
         match launch::choose_driver(config::model::DriverChoice::Auto) {
             Ok(d) => println!("Selected with the current environment: {}", d.name()),
             Err(e) => println!("Selected with the current environment: none ({e})"),

@@ -34,6 +34,9 @@ pub fn listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 /// core has bound its own listener.
 pub fn reserve(addr: SocketAddr) -> io::Result<(SocketAddr, Socket)> {
     let sock = bound_socket(addr)?;
-    let local = sock.local_addr()?.as_socket().ok_or_else(|| io::Error::other("not an inet socket"))?;
+    let local = sock
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("not an inet socket"))?;
     Ok((local, sock))
 }

@@ -18,10 +18,16 @@ pub fn daemonize() -> Result<RawFd, String> {
     // SAFETY: plain libc calls on our own descriptors, made before any thread is started.
     unsafe {
         if libc::pipe(fds.as_mut_ptr()) != 0 {
-            return Err(format!("cannot create a pipe to daemonize: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "cannot create a pipe to daemonize: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         match libc::fork() {
-            -1 => Err(format!("cannot fork into the background: {}", std::io::Error::last_os_error())),
+            -1 => Err(format!(
+                "cannot fork into the background: {}",
+                std::io::Error::last_os_error()
+            )),
             0 => {
                 libc::close(fds[0]);
                 libc::setsid();
@@ -62,7 +68,8 @@ pub fn write_pidfile(path: &Path) -> Result<(), String> {
 
 /// SIGUSR1 -> soft stop; SIGTERM/SIGINT -> graceful stop; a second SIGTERM/SIGINT -> exit now.
 pub fn handle_signals() -> Result<(), String> {
-    let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR1]).map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR1])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     std::thread::Builder::new()
         .name("ringlb-signals".into())
         .spawn(move || {
@@ -132,7 +139,10 @@ pub fn signal_old_processes(soft: &[i32], hard: &[i32]) {
         for &pid in pids {
             // SAFETY: kill only sends a signal.
             if pid > 0 && unsafe { libc::kill(pid, sig) } != 0 {
-                eprintln!("ringlb: warning: cannot signal old process {pid}: {}", std::io::Error::last_os_error());
+                eprintln!(
+                    "ringlb: warning: cannot signal old process {pid}: {}",
+                    std::io::Error::last_os_error()
+                );
             }
         }
     }

@@ -63,7 +63,10 @@ fn matcher_matches(m: &Matcher, ctx: &Ctx) -> bool {
         Fetch::DstPort => int_matches(m, ctx.dst_port as i64),
         Fetch::Method => ctx.req.as_ref().is_some_and(|r| text_matches(m, r.method)),
         Fetch::Url => ctx.req.as_ref().is_some_and(|r| text_matches(m, r.target)),
-        Fetch::Path => ctx.req.as_ref().is_some_and(|r| text_matches(m, path_of(r.target))),
+        Fetch::Path => ctx
+            .req
+            .as_ref()
+            .is_some_and(|r| text_matches(m, path_of(r.target))),
         Fetch::ReqHdr(name) => ctx.req.as_ref().is_some_and(|r| header_matches(m, r, name)),
     }
 }
@@ -80,7 +83,11 @@ fn int_matches(m: &Matcher, v: i64) -> bool {
 fn header_matches(m: &Matcher, r: &ReqView, name: &str) -> bool {
     r.headers
         .iter()
-        .filter(|h| r.buf.get(h.name.clone()).is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes())))
+        .filter(|h| {
+            r.buf
+                .get(h.name.clone())
+                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        })
         .filter_map(|h| r.buf.get(h.value.clone()))
         .flat_map(|v| v.split(|&b| b == b','))
         .any(|v| text_matches(m, v.trim_ascii()))
@@ -111,12 +118,19 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 fn text_matches(m: &Matcher, value: &[u8]) -> bool {
     match &m.patterns {
         Patterns::None => true,
-        Patterns::Regexes(res) => std::str::from_utf8(value).is_ok_and(|s| res.iter().any(|re| re.is_match(s))),
-        Patterns::Strings(pats) => pats.iter().any(|p| string_matches(m.method, m.ignore_case, p.as_bytes(), value)),
-        Patterns::Ints(ranges) => parse_int(value).is_some_and(|v| ranges.iter().any(|r| r.min <= v && v <= r.max)),
-        Patterns::Nets(nets) => {
-            std::str::from_utf8(value).ok().and_then(|s| s.parse::<IpAddr>().ok()).is_some_and(|ip| nets.iter().any(|n| n.contains(ip)))
+        Patterns::Regexes(res) => {
+            std::str::from_utf8(value).is_ok_and(|s| res.iter().any(|re| re.is_match(s)))
         }
+        Patterns::Strings(pats) => pats
+            .iter()
+            .any(|p| string_matches(m.method, m.ignore_case, p.as_bytes(), value)),
+        Patterns::Ints(ranges) => {
+            parse_int(value).is_some_and(|v| ranges.iter().any(|r| r.min <= v && v <= r.max))
+        }
+        Patterns::Nets(nets) => std::str::from_utf8(value)
+            .ok()
+            .and_then(|s| s.parse::<IpAddr>().ok())
+            .is_some_and(|ip| nets.iter().any(|n| n.contains(ip))),
     }
 }
 
@@ -125,7 +139,13 @@ fn parse_int(v: &[u8]) -> Option<i64> {
 }
 
 fn string_matches(method: MatchMethod, ignore_case: bool, pat: &[u8], value: &[u8]) -> bool {
-    let eq = |a: &[u8], b: &[u8]| if ignore_case { a.eq_ignore_ascii_case(b) } else { a == b };
+    let eq = |a: &[u8], b: &[u8]| {
+        if ignore_case {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
+    };
     match method {
         MatchMethod::Beg => value.len() >= pat.len() && eq(&value[..pat.len()], pat),
         MatchMethod::End => value.len() >= pat.len() && eq(&value[value.len() - pat.len()..], pat),
@@ -173,7 +193,17 @@ mod tests {
         assert!(string_matches(MatchMethod::Beg, false, b"/api", b"/api/v1"));
         assert!(!string_matches(MatchMethod::Beg, false, b"/api", b"/ap"));
         assert!(string_matches(MatchMethod::End, true, b".JPG", b"/a.jpg"));
-        assert!(string_matches(MatchMethod::Str, true, b"host.com", b"HOST.com"));
-        assert!(!string_matches(MatchMethod::Str, false, b"host.com", b"HOST.com"));
+        assert!(string_matches(
+            MatchMethod::Str,
+            true,
+            b"host.com",
+            b"HOST.com"
+        ));
+        assert!(!string_matches(
+            MatchMethod::Str,
+            false,
+            b"host.com",
+            b"HOST.com"
+        ));
     }
 }

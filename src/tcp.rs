@@ -22,13 +22,43 @@ use crate::worker::Worker;
 
 const RELAY_BUF: usize = 16 * 1024;
 
-pub async fn serve(w: &Rc<Worker>, frontend: usize, client: TcpStream, peer: SocketAddr, local: SocketAddr) {
-    let Some(fe) = w.model.frontends.get(frontend) else { return };
-    let ctx = Ctx { src: peer.ip(), dst_port: local.port(), req: None };
-    let Some(backend) = rules::select_backend(fe, &ctx) else { return };
-    let key = PickKey { hash: Some(hash_ip(peer)) };
-    let Ok(acquired) = acquire(w, backend, key, Reuse { own: None, pool: false }).await else { return };
-    let Some(be) = w.model.backends.get(backend) else { return };
+pub async fn serve(
+    w: &Rc<Worker>,
+    frontend: usize,
+    client: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
+    let Some(fe) = w.model.frontends.get(frontend) else {
+        return;
+    };
+    let ctx = Ctx {
+        src: peer.ip(),
+        dst_port: local.port(),
+        req: None,
+    };
+    let Some(backend) = rules::select_backend(fe, &ctx) else {
+        return;
+    };
+    let key = PickKey {
+        hash: Some(hash_ip(peer)),
+    };
+    let Ok(acquired) = acquire(
+        w,
+        backend,
+        key,
+        Reuse {
+            own: None,
+            pool: false,
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let Some(be) = w.model.backends.get(backend) else {
+        return;
+    };
     let _lease = acquired.lease;
     let client_idle = be.timeouts.tunnel.or(fe.timeouts.client);
     let server_idle = be.timeouts.tunnel.or(be.timeouts.server);
@@ -44,7 +74,12 @@ pub fn hash_ip(peer: SocketAddr) -> u64 {
 }
 
 /// Copies both directions until each has seen end of stream (or an error, which ends both).
-pub async fn relay(client: TcpStream, server: TcpStream, client_idle: Option<Duration>, server_idle: Option<Duration>) {
+pub async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    client_idle: Option<Duration>,
+    server_idle: Option<Duration>,
+) {
     let fds = [client.as_raw_fd(), server.as_raw_fd()];
     let activity = Cell::new(Instant::now());
     let (cr, cw) = client.into_split();

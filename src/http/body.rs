@@ -97,7 +97,9 @@ async fn forward_length<R: AsyncReadRent, W: AsyncWriteRent>(
     loop {
         let have = (buf.len() as u64).min(left) as usize;
         if have > 0 {
-            buf.write_to(dst, have, lim.write).await.map_err(|e| ends.write_failed(e))?;
+            buf.write_to(dst, have, lim.write)
+                .await
+                .map_err(|e| ends.write_failed(e))?;
             buf.consume(have);
             left -= have as u64;
         }
@@ -120,17 +122,23 @@ async fn forward_chunked<R: AsyncReadRent, W: AsyncWriteRent>(
     let mut plain = Vec::new();
     loop {
         if !buf.is_empty() {
-            let p = decoder.feed(buf.bytes(), &mut data).map_err(|_| ends.bad_framing())?;
+            let p = decoder
+                .feed(buf.bytes(), &mut data)
+                .map_err(|_| ends.bad_framing())?;
             if ends.side == Side::ResponseDechunk {
                 plain.clear();
                 for r in &data {
                     plain.extend_from_slice(buf.bytes().get(r.clone()).unwrap_or(&[]));
                 }
                 if !plain.is_empty() {
-                    write_vec(dst, &mut plain, lim.write).await.map_err(|e| ends.write_failed(e))?;
+                    write_vec(dst, &mut plain, lim.write)
+                        .await
+                        .map_err(|e| ends.write_failed(e))?;
                 }
             } else if p.consumed > 0 {
-                buf.write_to(dst, p.consumed, lim.write).await.map_err(|e| ends.write_failed(e))?;
+                buf.write_to(dst, p.consumed, lim.write)
+                    .await
+                    .map_err(|e| ends.write_failed(e))?;
             }
             buf.consume(p.consumed);
             if p.done {
@@ -155,7 +163,9 @@ async fn forward_until_close<R: AsyncReadRent, W: AsyncWriteRent>(
     loop {
         let have = buf.len();
         if have > 0 {
-            buf.write_to(dst, have, lim.write).await.map_err(|e| ends.write_failed(e))?;
+            buf.write_to(dst, have, lim.write)
+                .await
+                .map_err(|e| ends.write_failed(e))?;
             buf.consume(have);
         }
         match buf.read_from(src, lim.read).await {
@@ -167,7 +177,12 @@ async fn forward_until_close<R: AsyncReadRent, W: AsyncWriteRent>(
 }
 
 /// Reads more body bytes; the end of the stream in the middle of a framed body is a failure.
-async fn read_some<R: AsyncReadRent>(src: &mut R, buf: &mut ReadBuf, lim: &Limits, ends: &Ends) -> Result<(), BodyError> {
+async fn read_some<R: AsyncReadRent>(
+    src: &mut R,
+    buf: &mut ReadBuf,
+    lim: &Limits,
+    ends: &Ends,
+) -> Result<(), BodyError> {
     match buf.read_from(src, lim.read).await {
         Ok(0) | Err(_) => Err(ends.read_failed()),
         Ok(_) => Ok(()),

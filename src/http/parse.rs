@@ -116,8 +116,10 @@ const fn bad_gateway(reason: &'static str) -> HttpError {
     }
 }
 
-/// HAProxy 2.6 answers 400 to every oversized head (it has no 414/431 there); so do we.
-const STATUS_HEAD_TOO_LARGE: u16 = 400;
+/// HAProxy 2.6 answers 400 to every oversized head; ringlb says which limit was hit, as
+/// RFC 9110 provides: 414 for the request line, 431 for the header block (and too many headers).
+const STATUS_URI_TOO_LONG: u16 = 414;
+const STATUS_HEADERS_TOO_LARGE: u16 = 431;
 /// HAProxy 2.6 answers 422 to a request whose codings end with chunked but include others.
 const STATUS_UNSUPPORTED_CODING: u16 = 422;
 const STATUS_BAD_VERSION: u16 = 505;
@@ -342,7 +344,10 @@ fn request_error(e: httparse::Error, req: &httparse::Request, window: &[u8]) -> 
         E::NewLine => bad_request("invalid line ending"),
         E::HeaderName => bad_request("invalid header name"),
         E::HeaderValue => bad_request("invalid header value"),
-        E::TooManyHeaders => bad_request("too many headers"),
+        E::TooManyHeaders => HttpError {
+            status: STATUS_HEADERS_TOO_LARGE,
+            reason: "too many headers",
+        },
         _ => bad_request("invalid request"),
     }
 }
@@ -383,14 +388,16 @@ fn after_empty_lines(window: &[u8]) -> &[u8] {
 }
 
 fn request_too_large(window: &[u8]) -> HttpError {
-    let reason = if after_empty_lines(window).contains(&b'\n') {
-        "request head too large"
+    if after_empty_lines(window).contains(&b'\n') {
+        HttpError {
+            status: STATUS_HEADERS_TOO_LARGE,
+            reason: "request head too large",
+        }
     } else {
-        "request line too long"
-    };
-    HttpError {
-        status: STATUS_HEAD_TOO_LARGE,
-        reason,
+        HttpError {
+            status: STATUS_URI_TOO_LONG,
+            reason: "request line too long",
+        }
     }
 }
 

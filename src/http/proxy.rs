@@ -14,8 +14,8 @@ use monoio::net::TcpStream;
 
 use super::body::{self, BodyError};
 use super::{
-    parse_request, parse_response, write_request_head, write_response_head, BodyKind, ConnHeader, Limits, Method,
-    Request, RequestRewrite, Response, ResponseRewrite, Version,
+    parse_request, parse_response, write_request_head, write_response_head, BodyKind, ConnHeader,
+    Limits, Method, Request, RequestRewrite, Response, ResponseRewrite, Version,
 };
 use crate::config::model::{Backend, Balance, Frontend, HttpConnMode, HttpReuse};
 use crate::io::{timed, write_vec, IoFail, ReadBuf};
@@ -37,7 +37,11 @@ enum Next {
     /// Close it (the response said so, framing is in doubt, or we are stopping).
     Close,
     /// `101 Switching Protocols` was forwarded: relay raw bytes both ways until both end.
-    Tunnel { server: TcpStream, idle_client: Option<Duration>, idle_server: Option<Duration> },
+    Tunnel {
+        server: TcpStream,
+        idle_client: Option<Duration>,
+        idle_server: Option<Duration>,
+    },
 }
 
 struct Session<'a> {
@@ -59,8 +63,16 @@ struct Session<'a> {
     client_keep_after: bool,
 }
 
-pub async fn serve(w: &Rc<Worker>, frontend: usize, client: TcpStream, peer: SocketAddr, local: SocketAddr) {
-    let Some(fe) = w.model.frontends.get(frontend) else { return };
+pub async fn serve(
+    w: &Rc<Worker>,
+    frontend: usize,
+    client: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
+    let Some(fe) = w.model.frontends.get(frontend) else {
+        return;
+    };
     let bufsize = w.model.global.bufsize;
     let mut s = Session {
         w,
@@ -73,7 +85,10 @@ pub async fn serve(w: &Rc<Worker>, frontend: usize, client: TcpStream, peer: Soc
         req: Request::new(),
         resp: Response::new(),
         out: Vec::with_capacity(1024),
-        limits: Limits { max_head: bufsize.saturating_sub(MAX_REWRITE).max(1024), max_headers: w.model.global.maxhdr },
+        limits: Limits {
+            max_head: bufsize.saturating_sub(MAX_REWRITE).max(1024),
+            max_headers: w.model.global.maxhdr,
+        },
         own: None,
         served: 0,
         client_keep_after: false,
@@ -82,7 +97,11 @@ pub async fn serve(w: &Rc<Worker>, frontend: usize, client: TcpStream, peer: Soc
         match s.one_request().await {
             Next::KeepAlive => s.served += 1,
             Next::Close => break,
-            Next::Tunnel { server, idle_client, idle_server } => {
+            Next::Tunnel {
+                server,
+                idle_client,
+                idle_server,
+            } => {
                 s.release_own();
                 crate::tcp::relay(s.client, server, idle_client, idle_server).await;
                 return;
@@ -102,10 +121,13 @@ impl<'a> Session<'a> {
         let Some(backend) = rules::select_backend(self.fe, &view_ctx) else {
             return self.fail(503, None).await;
         };
-        let Some(be) = self.w.model.backends.get(backend) else { return self.fail(503, None).await };
+        let Some(be) = self.w.model.backends.get(backend) else {
+            return self.fail(503, None).await;
+        };
         let key = self.pick_key(be);
         let conn_mode = self.fe.conn_mode.max(be.conn_mode);
-        let client_keep = self.req.keep_alive && conn_mode != HttpConnMode::Close && !self.w.is_stopping();
+        let client_keep =
+            self.req.keep_alive && conn_mode != HttpConnMode::Close && !self.w.is_stopping();
         let method = self.req.method;
         let req_version = self.req.version;
         let req_body = self.req.body;
@@ -127,7 +149,11 @@ impl<'a> Session<'a> {
         // Send the head; on a reused connection that the server closed meanwhile, a request
         // without a body can safely go again on a fresh connection.
         let head = std::mem::take(&mut self.out);
-        let mut head_copy = if reused && req_body == BodyKind::None { Some(head.clone()) } else { None };
+        let mut head_copy = if reused && req_body == BodyKind::None {
+            Some(head.clone())
+        } else {
+            None
+        };
         let mut out = head;
         let sent = write_vec(&mut server, &mut out, be.timeouts.server).await;
         self.out = out;
@@ -149,20 +175,37 @@ impl<'a> Session<'a> {
                 Ok(()) => break,
                 Err(RespFail::Retryable) if head_copy.is_some() => {
                     // Stale keep-alive connection: one more try on a new one.
-                    let Some(mut h) = head_copy.take() else { return self.fail(502, Some(be)).await };
+                    let Some(mut h) = head_copy.take() else {
+                        return self.fail(502, Some(be)).await;
+                    };
                     drop(lease);
-                    let fresh = match acquire(self.w, backend, key, Reuse { own: None, pool: false }).await {
+                    let fresh = match acquire(
+                        self.w,
+                        backend,
+                        key,
+                        Reuse {
+                            own: None,
+                            pool: false,
+                        },
+                    )
+                    .await
+                    {
                         Ok(a) => a,
                         Err(e) => return self.fail(connect_status(e), Some(be)).await,
                     };
                     server_idx = fresh.lease.server;
                     lease = fresh.lease;
                     server = fresh.stream;
-                    if write_vec(&mut server, &mut h, be.timeouts.server).await.is_err() {
+                    if write_vec(&mut server, &mut h, be.timeouts.server)
+                        .await
+                        .is_err()
+                    {
                         return self.fail(502, Some(be)).await;
                     }
                 }
-                Err(RespFail::Retryable) | Err(RespFail::Status(502)) => return self.fail(502, Some(be)).await,
+                Err(RespFail::Retryable) | Err(RespFail::Status(502)) => {
+                    return self.fail(502, Some(be)).await
+                }
                 Err(RespFail::Status(s)) => return self.fail(s, Some(be)).await,
                 Err(RespFail::ClientGone) => return Next::Close,
             }
@@ -170,7 +213,9 @@ impl<'a> Session<'a> {
         if self.resp.status == 101 && upgrade {
             return self.tunnel(server, be).await;
         }
-        let outcome = self.forward_response(&mut server, be, client_keep, req_version).await;
+        let outcome = self
+            .forward_response(&mut server, be, client_keep, req_version)
+            .await;
         drop(lease);
         match outcome {
             Ok(server_reusable) => {
@@ -227,7 +272,11 @@ impl<'a> Session<'a> {
             if deadline.is_none() && !waiting_idle {
                 deadline = head_limit.map(|d| Instant::now() + d);
             }
-            let limit = if waiting_idle { idle_limit } else { deadline.map(|d| d.saturating_duration_since(Instant::now())) };
+            let limit = if waiting_idle {
+                idle_limit
+            } else {
+                deadline.map(|d| d.saturating_duration_since(Instant::now()))
+            };
             let read = if waiting_idle {
                 // An idle keep-alive connection is closed at once when the worker stops.
                 let stop = self.w.stop.notified();
@@ -279,7 +328,13 @@ impl<'a> Session<'a> {
         PickKey { hash }
     }
 
-    fn build_request_head(&mut self, be: &Backend, client_keep: bool, mode: HttpConnMode, drop_expect: bool) {
+    fn build_request_head(
+        &mut self,
+        be: &Backend,
+        client_keep: bool,
+        mode: HttpConnMode,
+        drop_expect: bool,
+    ) {
         let ff = be.forwardfor.as_ref().or(self.fe.forwardfor.as_ref());
         let client_ip = self.peer.ip();
         let forwarded_for = ff
@@ -287,17 +342,28 @@ impl<'a> Session<'a> {
             .map(|f| (f.header.as_str(), client_ip, f.if_none));
         let connection = if self.req.upgrade {
             ConnHeader::Upgrade
-        } else if mode == HttpConnMode::KeepAlive && (client_keep || be.http_reuse != HttpReuse::Never) {
+        } else if mode == HttpConnMode::KeepAlive
+            && (client_keep || be.http_reuse != HttpReuse::Never)
+        {
             ConnHeader::KeepAlive
         } else {
             ConnHeader::Close
         };
-        let rw = RequestRewrite { connection, forwarded_for, drop_expect };
+        let rw = RequestRewrite {
+            connection,
+            forwarded_for,
+            drop_expect,
+        };
         self.out.clear();
         write_request_head(&mut self.out, self.cbuf.bytes(), &self.req, &rw);
     }
 
-    async fn connect(&mut self, backend: usize, be: &Backend, key: PickKey) -> Result<(Acquired, usize), ConnectError> {
+    async fn connect(
+        &mut self,
+        backend: usize,
+        be: &Backend,
+        key: PickKey,
+    ) -> Result<(Acquired, usize), ConnectError> {
         let own = match self.own.take() {
             Some((b, s, stream)) if b == backend => Some((s, stream)),
             Some((b, s, stream)) => {
@@ -319,7 +385,12 @@ impl<'a> Session<'a> {
     }
 
     fn pool_put(&self, backend: usize, server: usize, stream: TcpStream) {
-        let shareable = self.w.model.backends.get(backend).is_some_and(|b| b.http_reuse != HttpReuse::Never);
+        let shareable = self
+            .w
+            .model
+            .backends
+            .get(backend)
+            .is_some_and(|b| b.http_reuse != HttpReuse::Never);
         if shareable && !self.w.is_stopping() {
             if let Some(rt) = self.w.backends.get(backend) {
                 rt.pool.put(server, stream);
@@ -334,12 +405,34 @@ impl<'a> Session<'a> {
         }
     }
 
-    async fn stream_request_body(&mut self, server: &mut TcpStream, be: &Backend, kind: BodyKind) -> Result<(), BodyError> {
-        let limits = body::Limits { read: self.fe.timeouts.client, write: be.timeouts.server, max_trailer: self.limits.max_head };
-        body::forward(&mut self.client, &mut self.cbuf, server, kind, &limits, body::Side::Request).await
+    async fn stream_request_body(
+        &mut self,
+        server: &mut TcpStream,
+        be: &Backend,
+        kind: BodyKind,
+    ) -> Result<(), BodyError> {
+        let limits = body::Limits {
+            read: self.fe.timeouts.client,
+            write: be.timeouts.server,
+            max_trailer: self.limits.max_head,
+        };
+        body::forward(
+            &mut self.client,
+            &mut self.cbuf,
+            server,
+            kind,
+            &limits,
+            body::Side::Request,
+        )
+        .await
     }
 
-    async fn read_response_head(&mut self, server: &mut TcpStream, be: &Backend, method: Method) -> Result<(), RespFail> {
+    async fn read_response_head(
+        &mut self,
+        server: &mut TcpStream,
+        be: &Backend,
+        method: Method,
+    ) -> Result<(), RespFail> {
         loop {
             self.resp.clear();
             match parse_response(self.sbuf.bytes(), &self.limits, method, &mut self.resp) {
@@ -349,7 +442,9 @@ impl<'a> Session<'a> {
                         return Err(RespFail::Status(502));
                     }
                     match self.sbuf.read_from(server, be.timeouts.server).await {
-                        Ok(0) | Err(IoFail::Io(_)) if self.sbuf.is_empty() => return Err(RespFail::Retryable),
+                        Ok(0) | Err(IoFail::Io(_)) if self.sbuf.is_empty() => {
+                            return Err(RespFail::Retryable)
+                        }
                         Ok(0) | Err(IoFail::Io(_)) => return Err(RespFail::Status(502)),
                         Err(IoFail::Timeout) => return Err(RespFail::Status(504)),
                         Ok(_) => {}
@@ -361,7 +456,12 @@ impl<'a> Session<'a> {
             // Interim responses (100, 103, ...) go to the client as they are; the final one follows.
             if (100..200).contains(&self.resp.status) && self.resp.status != 101 {
                 let n = self.resp.head_len;
-                if self.sbuf.write_to(&mut self.client, n, self.fe.timeouts.client).await.is_err() {
+                if self
+                    .sbuf
+                    .write_to(&mut self.client, n, self.fe.timeouts.client)
+                    .await
+                    .is_err()
+                {
                     return Err(RespFail::ClientGone);
                 }
                 self.sbuf.consume(n);
@@ -372,15 +472,29 @@ impl<'a> Session<'a> {
     }
 
     /// Sends the response head and body. Returns whether the server connection may be reused.
-    async fn forward_response(&mut self, server: &mut TcpStream, be: &Backend, client_keep: bool, client_version: Version) -> Result<bool, ()> {
+    async fn forward_response(
+        &mut self,
+        server: &mut TcpStream,
+        be: &Backend,
+        client_keep: bool,
+        client_version: Version,
+    ) -> Result<bool, ()> {
         let dechunk = client_version == Version::Http10 && self.resp.body == BodyKind::Chunked;
         let keep_client = client_keep
             && !dechunk
             && self.resp.body != BodyKind::UntilClose
             && !self.w.is_stopping();
         self.client_keep_after = keep_client;
-        let connection = if keep_client { ConnHeader::KeepAlive } else { ConnHeader::Close };
-        let rw = ResponseRewrite { connection, version: client_version, dechunk };
+        let connection = if keep_client {
+            ConnHeader::KeepAlive
+        } else {
+            ConnHeader::Close
+        };
+        let rw = ResponseRewrite {
+            connection,
+            version: client_version,
+            dechunk,
+        };
         self.out.clear();
         write_response_head(&mut self.out, self.sbuf.bytes(), &self.resp, &rw);
         self.sbuf.consume(self.resp.head_len);
@@ -393,17 +507,38 @@ impl<'a> Session<'a> {
                 let mut out = std::mem::take(&mut self.out);
                 let r = write_vec(&mut self.client, &mut out, self.fe.timeouts.client).await;
                 self.out = out;
-                return r.map(|_| self.resp.keep_alive && self.sbuf.is_empty()).map_err(|_| ());
+                return r
+                    .map(|_| self.resp.keep_alive && self.sbuf.is_empty())
+                    .map_err(|_| ());
             }
         }
         let mut out = std::mem::take(&mut self.out);
         let r = write_vec(&mut self.client, &mut out, self.fe.timeouts.client).await;
         self.out = out;
         r.map_err(|_| ())?;
-        let limits = body::Limits { read: be.timeouts.server, write: self.fe.timeouts.client, max_trailer: self.limits.max_head };
-        let side = if dechunk { body::Side::ResponseDechunk } else { body::Side::Response };
-        match body::forward(server, &mut self.sbuf, &mut self.client, kind, &limits, side).await {
-            Ok(()) => Ok(self.resp.keep_alive && kind != BodyKind::UntilClose && self.sbuf.is_empty()),
+        let limits = body::Limits {
+            read: be.timeouts.server,
+            write: self.fe.timeouts.client,
+            max_trailer: self.limits.max_head,
+        };
+        let side = if dechunk {
+            body::Side::ResponseDechunk
+        } else {
+            body::Side::Response
+        };
+        match body::forward(
+            server,
+            &mut self.sbuf,
+            &mut self.client,
+            kind,
+            &limits,
+            side,
+        )
+        .await
+        {
+            Ok(()) => {
+                Ok(self.resp.keep_alive && kind != BodyKind::UntilClose && self.sbuf.is_empty())
+            }
             Err(_) => Err(()),
         }
     }
@@ -412,16 +547,33 @@ impl<'a> Session<'a> {
     /// then let `serve` turn the connection into a byte tunnel.
     async fn tunnel(&mut self, mut server: TcpStream, be: &Backend) -> Next {
         let n = self.resp.head_len;
-        if self.sbuf.write_to(&mut self.client, n, self.fe.timeouts.client).await.is_err() {
+        if self
+            .sbuf
+            .write_to(&mut self.client, n, self.fe.timeouts.client)
+            .await
+            .is_err()
+        {
             return Next::Close;
         }
         self.sbuf.consume(n);
         let pending_down = self.sbuf.len();
-        if pending_down > 0 && self.sbuf.write_to(&mut self.client, pending_down, self.fe.timeouts.client).await.is_err() {
+        if pending_down > 0
+            && self
+                .sbuf
+                .write_to(&mut self.client, pending_down, self.fe.timeouts.client)
+                .await
+                .is_err()
+        {
             return Next::Close;
         }
         let pending_up = self.cbuf.len();
-        if pending_up > 0 && self.cbuf.write_to(&mut server, pending_up, be.timeouts.server).await.is_err() {
+        if pending_up > 0
+            && self
+                .cbuf
+                .write_to(&mut server, pending_up, be.timeouts.server)
+                .await
+                .is_err()
+        {
             return Next::Close;
         }
         Next::Tunnel {
@@ -434,18 +586,27 @@ impl<'a> Session<'a> {
     /// Answers with an error page (errorfile when configured) and closes: after an error the
     /// framing of what follows on this connection cannot be trusted.
     async fn fail(&mut self, status: u16, be: Option<&Backend>) -> Next {
-        let custom = be.and_then(|b| b.errorfiles.get(&status)).or_else(|| self.fe.errorfiles.get(&status));
+        let custom = be
+            .and_then(|b| b.errorfiles.get(&status))
+            .or_else(|| self.fe.errorfiles.get(&status));
         let page: Vec<u8> = match custom {
             Some(bytes) => bytes.to_vec(),
             None => super::error_response(status).to_vec(),
         };
-        let _ = timed(self.fe.timeouts.client, monoio::io::AsyncWriteRentExt::write_all(&mut self.client, page)).await;
+        let _ = timed(
+            self.fe.timeouts.client,
+            monoio::io::AsyncWriteRentExt::write_all(&mut self.client, page),
+        )
+        .await;
         Next::Close
     }
 
     async fn write_client(&mut self, bytes: Vec<u8>) -> Result<(), IoFail> {
-        let (r, _) = timed(self.fe.timeouts.client, monoio::io::AsyncWriteRentExt::write_all(&mut self.client, bytes)).await?;
+        let (r, _) = timed(
+            self.fe.timeouts.client,
+            monoio::io::AsyncWriteRentExt::write_all(&mut self.client, bytes),
+        )
+        .await?;
         r.map(|_| ()).map_err(IoFail::Io)
     }
 }
-

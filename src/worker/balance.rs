@@ -50,7 +50,11 @@ pub struct Balancer {
 
 impl Balancer {
     pub fn new(backend: &Backend, nbthread: usize, seed: u64) -> Self {
-        let slots = backend.servers.iter().map(|s| ServerSlot::new(s, nbthread)).collect();
+        let slots = backend
+            .servers
+            .iter()
+            .map(|s| ServerSlot::new(s, nbthread))
+            .collect();
         Balancer {
             algo: backend.balance.clone(),
             slots,
@@ -83,7 +87,10 @@ impl Balancer {
         if let Some(s) = self.slots.get(i) {
             s.inflight.set(s.inflight.get() + 1);
         }
-        ServerLease { balancer: Rc::clone(self), server: i }
+        ServerLease {
+            balancer: Rc::clone(self),
+            server: i,
+        }
     }
 
     /// Usable active servers, and the backups to use when no active one is usable
@@ -107,7 +114,9 @@ impl Balancer {
     }
 
     fn has_room(&self, i: usize) -> bool {
-        self.slots.get(i).is_some_and(|s| s.max.is_none_or(|m| s.inflight.get() < m))
+        self.slots
+            .get(i)
+            .is_some_and(|s| s.max.is_none_or(|m| s.inflight.get() < m))
     }
 
     fn choose(&self, open: &[usize], key: PickKey) -> usize {
@@ -115,7 +124,9 @@ impl Balancer {
             (Balance::LeastConn, _) => self.least_loaded(open),
             (Balance::First, _) => open[0],
             (Balance::Random, _) => self.weighted_at(open, self.next_random()),
-            (Balance::Source | Balance::Uri { .. } | Balance::Hdr(_), Some(h)) => self.weighted_at(open, h),
+            (Balance::Source | Balance::Uri { .. } | Balance::Hdr(_), Some(h)) => {
+                self.weighted_at(open, h)
+            }
             _ => self.smooth_round_robin(open),
         }
     }
@@ -150,7 +161,9 @@ impl Balancer {
             let i = open[(start + k) % n];
             let (a, b) = (&self.slots[i], &self.slots[best]);
             // a.inflight / a.weight < b.inflight / b.weight, without division.
-            if (a.inflight.get() as u64) * (b.weight as u64) < (b.inflight.get() as u64) * (a.weight as u64) {
+            if (a.inflight.get() as u64) * (b.weight as u64)
+                < (b.inflight.get() as u64) * (a.weight as u64)
+            {
                 best = i;
             }
         }

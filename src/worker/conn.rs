@@ -21,7 +21,10 @@ impl ConnGuard {
             f.conns.set(f.conns.get() + 1);
         }
         worker.conns.set(worker.conns.get() + 1);
-        ConnGuard { worker: Rc::clone(worker), frontend }
+        ConnGuard {
+            worker: Rc::clone(worker),
+            frontend,
+        }
     }
 }
 
@@ -30,17 +33,27 @@ impl Drop for ConnGuard {
         if let Some(f) = self.worker.frontends.get(self.frontend) {
             f.conns.set(f.conns.get().saturating_sub(1));
         }
-        self.worker.conns.set(self.worker.conns.get().saturating_sub(1));
+        self.worker
+            .conns
+            .set(self.worker.conns.get().saturating_sub(1));
         self.worker.conn_closed.notify_all();
     }
 }
 
-pub async fn serve(worker: Rc<Worker>, frontend: usize, client: TcpStream, peer: SocketAddr, guard: ConnGuard) {
+pub async fn serve(
+    worker: Rc<Worker>,
+    frontend: usize,
+    client: TcpStream,
+    peer: SocketAddr,
+    guard: ConnGuard,
+) {
     let _guard = guard;
     // Small heads and responses must leave at once; Nagle would hold them back for an ACK.
     let _ = client.set_nodelay(true);
     let local = client.local_addr().unwrap_or(peer);
-    let Some(fe) = worker.model.frontends.get(frontend) else { return };
+    let Some(fe) = worker.model.frontends.get(frontend) else {
+        return;
+    };
     match fe.mode {
         Mode::Tcp => crate::tcp::serve(&worker, frontend, client, peer, local).await,
         Mode::Http => crate::http::proxy::serve(&worker, frontend, client, peer, local).await,

@@ -42,7 +42,12 @@ pub struct Reuse {
 }
 
 /// A server slot and a connection to that server, following the backend's retry rules.
-pub async fn acquire(w: &Worker, backend: usize, key: PickKey, mut reuse: Reuse) -> Result<Acquired, ConnectError> {
+pub async fn acquire(
+    w: &Worker,
+    backend: usize,
+    key: PickKey,
+    mut reuse: Reuse,
+) -> Result<Acquired, ConnectError> {
     let (Some(be), Some(rt)) = (w.model.backends.get(backend), w.backends.get(backend)) else {
         return Err(ConnectError::NoServer);
     };
@@ -66,7 +71,11 @@ pub async fn acquire(w: &Worker, backend: usize, key: PickKey, mut reuse: Reuse)
         let lease = rt.balancer.lease(server);
         if let Some((own_server, own)) = reuse.own.take() {
             if own_server == server {
-                return Ok(Acquired { lease, stream: own, reused: true });
+                return Ok(Acquired {
+                    lease,
+                    stream: own,
+                    reused: true,
+                });
             }
             if reuse.pool {
                 rt.pool.put(own_server, own);
@@ -74,13 +83,23 @@ pub async fn acquire(w: &Worker, backend: usize, key: PickKey, mut reuse: Reuse)
         }
         if reuse.pool {
             if let Some(stream) = rt.pool.take(server) {
-                return Ok(Acquired { lease, stream, reused: true });
+                return Ok(Acquired {
+                    lease,
+                    stream,
+                    reused: true,
+                });
             }
         }
-        let Some(addr) = be.servers.get(server).map(|s| s.addr) else { return Err(ConnectError::NoServer) };
+        let Some(addr) = be.servers.get(server).map(|s| s.addr) else {
+            return Err(ConnectError::NoServer);
+        };
         if let Ok(Ok(stream)) = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await {
             let _ = stream.set_nodelay(true);
-            return Ok(Acquired { lease, stream, reused: false });
+            return Ok(Acquired {
+                lease,
+                stream,
+                reused: false,
+            });
         }
         drop(lease);
         tried += 1;
@@ -99,8 +118,14 @@ pub async fn acquire(w: &Worker, backend: usize, key: PickKey, mut reuse: Reuse)
     }
 }
 
-async fn wait_for_slot(w: &Worker, backend: usize, deadline: Option<Instant>) -> Result<(), ConnectError> {
-    let Some(rt) = w.backends.get(backend) else { return Err(ConnectError::NoServer) };
+async fn wait_for_slot(
+    w: &Worker,
+    backend: usize,
+    deadline: Option<Instant>,
+) -> Result<(), ConnectError> {
+    let Some(rt) = w.backends.get(backend) else {
+        return Err(ConnectError::NoServer);
+    };
     let freed = rt.balancer.freed.notified();
     match deadline {
         None => freed.await,

@@ -28,7 +28,13 @@ pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpList
         match result {
             Ok((stream, peer)) => {
                 let guard = conn::ConnGuard::new(&worker, spec.frontend);
-                monoio::spawn(conn::serve(Rc::clone(&worker), spec.frontend, stream, peer, guard));
+                monoio::spawn(conn::serve(
+                    Rc::clone(&worker),
+                    spec.frontend,
+                    stream,
+                    peer,
+                    guard,
+                ));
             }
             Err(e) if is_fd_exhaustion(&e) => {
                 if !warned_fds {
@@ -52,7 +58,10 @@ async fn wait_below_limits(worker: &Worker, frontend: usize) -> bool {
         if worker.is_stopping() {
             return false;
         }
-        let fe_full = worker.frontends.get(frontend).is_some_and(|f| f.conns.get() >= f.max);
+        let fe_full = worker
+            .frontends
+            .get(frontend)
+            .is_some_and(|f| f.conns.get() >= f.max);
         if !fe_full && worker.conns.get() < worker.max_conns {
             return true;
         }
@@ -64,5 +73,8 @@ async fn wait_below_limits(worker: &Worker, frontend: usize) -> bool {
 }
 
 fn is_fd_exhaustion(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
+    )
 }

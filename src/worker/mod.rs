@@ -70,12 +70,18 @@ impl Worker {
         let backends = model
             .backends
             .iter()
-            .map(|b| BackendRt { balancer: Rc::new(Balancer::new(b, nbthread, seed)), pool: Pool::new(b.servers.len()) })
+            .map(|b| BackendRt {
+                balancer: Rc::new(Balancer::new(b, nbthread, seed)),
+                pool: Pool::new(b.servers.len()),
+            })
             .collect();
         let frontends = model
             .frontends
             .iter()
-            .map(|f| FrontendRt { conns: Cell::new(0), max: per_core_share(f.maxconn, nbthread) })
+            .map(|f| FrontendRt {
+                conns: Cell::new(0),
+                max: per_core_share(f.maxconn, nbthread),
+            })
             .collect();
         Rc::new(Worker {
             index,

@@ -31,7 +31,11 @@ impl Notify {
 
     /// Resolves at the next `notify_all` after this call.
     pub fn notified(&self) -> Notified<'_> {
-        Notified { notify: self, generation: self.generation.get(), slot: None }
+        Notified {
+            notify: self,
+            generation: self.generation.get(),
+            slot: None,
+        }
     }
 }
 

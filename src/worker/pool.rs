@@ -22,7 +22,9 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(servers: usize) -> Self {
-        Pool { idle: RefCell::new((0..servers).map(|_| Vec::new()).collect()) }
+        Pool {
+            idle: RefCell::new((0..servers).map(|_| Vec::new()).collect()),
+        }
     }
 
     /// A live idle connection to `server`, if one is left.

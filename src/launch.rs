@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::config::model::{DriverChoice, Model};
+use crate::worker::limits::SharedLimits;
 use crate::worker::{listener, ListenSpec, StopKind, Worker};
 
 /// How long SIGTERM/SIGINT lets in-flight requests finish before the process exits anyway.
@@ -96,18 +97,20 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let driver = choose_driver(model.global.driver)?;
     let nbthread = model.global.nbthread.unwrap_or_else(default_threads).max(1);
     let (specs, reservations) = resolve_listeners(&model)?;
+    let limits = Arc::new(SharedLimits::new(&model));
     let model = Arc::new(model);
     let cpus = cpu_plan(&model, nbthread);
     let (ready_tx, ready_rx) = bounded::<Result<(), String>>(nbthread);
     let mut handles = Vec::with_capacity(nbthread);
     for index in 0..nbthread {
         let model = Arc::clone(&model);
+        let limits = Arc::clone(&limits);
         let specs = specs.clone();
         let ready = ready_tx.clone();
         let cpu = cpus.get(index).copied().flatten();
         let h = std::thread::Builder::new()
             .name(format!("ringlb-worker-{index}"))
-            .spawn(move || worker_thread(index, nbthread, model, specs, driver, cpu, ready))
+            .spawn(move || worker_thread(index, nbthread, model, limits, specs, driver, cpu, ready))
             .map_err(|e| format!("cannot start worker thread {index}: {e}"))?;
         handles.push(h);
     }
@@ -212,6 +215,7 @@ fn worker_thread(
     index: usize,
     nbthread: usize,
     model: Arc<Model>,
+    limits: Arc<SharedLimits>,
     specs: Vec<ListenSpec>,
     driver: Driver,
     cpu: Option<usize>,
@@ -220,7 +224,7 @@ fn worker_thread(
     if let Some(id) = cpu {
         core_affinity::set_for_current(core_affinity::CoreId { id });
     }
-    let main = worker_main(index, nbthread, model, specs, ready.clone());
+    let main = worker_main(index, nbthread, model, limits, specs, ready.clone());
     let built = match driver {
         Driver::IoUring => build_uring().map(|mut rt| rt.block_on(main)),
         Driver::Legacy => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
@@ -261,10 +265,11 @@ async fn worker_main(
     index: usize,
     nbthread: usize,
     model: Arc<Model>,
+    limits: Arc<SharedLimits>,
     specs: Vec<ListenSpec>,
     ready: Sender<Result<(), String>>,
 ) {
-    let w = Worker::new(index, nbthread, model);
+    let w = Worker::new(index, nbthread, model, limits);
     let mut listeners = Vec::with_capacity(specs.len());
     for spec in specs {
         match crate::net::listener(spec.addr).and_then(monoio::net::TcpListener::from_std) {

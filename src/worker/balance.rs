@@ -7,8 +7,10 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::config::model::{Backend, Balance, Server};
+use crate::worker::limits::SharedLimits;
 use crate::worker::notify::Notify;
 
 /// What a balancing decision may use besides the counters: computed by the caller from the
@@ -28,9 +30,8 @@ pub enum Pick {
 }
 
 pub struct ServerSlot {
+    /// Requests in flight on this core (leastconn's view).
     pub inflight: Cell<u32>,
-    /// This core's share of the server's maxconn.
-    pub max: Option<u32>,
     /// Not disabled (and, once health checks land, not down).
     pub usable: Cell<bool>,
     pub weight: u32,
@@ -41,6 +42,9 @@ pub struct ServerSlot {
 
 pub struct Balancer {
     pub algo: Balance,
+    backend: usize,
+    /// Process-wide server maxconn counters.
+    limits: Arc<SharedLimits>,
     pub slots: Vec<ServerSlot>,
     /// Woken whenever a slot frees up, for requests queued on a full backend.
     pub freed: Notify,
@@ -49,14 +53,12 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    pub fn new(backend: &Backend, nbthread: usize, seed: u64) -> Self {
-        let slots = backend
-            .servers
-            .iter()
-            .map(|s| ServerSlot::new(s, nbthread))
-            .collect();
+    pub fn new(backend: &Backend, index: usize, limits: Arc<SharedLimits>, seed: u64) -> Self {
+        let slots = backend.servers.iter().map(ServerSlot::new).collect();
         Balancer {
             algo: backend.balance.clone(),
+            backend: index,
+            limits,
             slots,
             freed: Notify::default(),
             rng: Cell::new(seed | 1),
@@ -82,15 +84,22 @@ impl Balancer {
         Pick::Server(self.choose(&preferred, key))
     }
 
-    /// Takes an in-flight slot on server `i`; the lease gives it back when dropped.
-    pub fn lease(self: &Rc<Self>, i: usize) -> ServerLease {
-        if let Some(s) = self.slots.get(i) {
-            s.inflight.set(s.inflight.get() + 1);
+    /// Takes an in-flight slot on server `i` when its maxconn allows (another core may have
+    /// taken the last one since `pick`); the lease gives it back when dropped.
+    pub fn try_lease(self: &Rc<Self>, i: usize) -> Option<ServerLease> {
+        let s = self.slots.get(i)?;
+        if !self
+            .limits
+            .server(self.backend, i)
+            .is_some_and(|l| l.try_take())
+        {
+            return None;
         }
-        ServerLease {
+        s.inflight.set(s.inflight.get() + 1);
+        Some(ServerLease {
             balancer: Rc::clone(self),
             server: i,
-        }
+        })
     }
 
     /// Usable active servers, and the backups to use when no active one is usable
@@ -114,9 +123,9 @@ impl Balancer {
     }
 
     fn has_room(&self, i: usize) -> bool {
-        self.slots
-            .get(i)
-            .is_some_and(|s| s.max.is_none_or(|m| s.inflight.get() < m))
+        self.limits
+            .server(self.backend, i)
+            .is_some_and(|l| l.has_room())
     }
 
     fn choose(&self, open: &[usize], key: PickKey) -> usize {
@@ -196,22 +205,15 @@ impl Balancer {
 }
 
 impl ServerSlot {
-    fn new(s: &Server, nbthread: usize) -> Self {
+    fn new(s: &Server) -> Self {
         ServerSlot {
             inflight: Cell::new(0),
-            max: s.maxconn.map(|m| per_core_share(m, nbthread)),
             usable: Cell::new(!s.disabled),
             weight: s.weight,
             backup: s.backup,
             current: Cell::new(0),
         }
     }
-}
-
-/// A process-wide limit split across cores, rounding up so that no core gets zero.
-pub fn per_core_share(limit: u32, nbthread: usize) -> u32 {
-    let n = nbthread.max(1) as u32;
-    limit.div_ceil(n).max(1)
 }
 
 /// An in-flight request on one server; dropping it frees the slot and wakes queued requests.
@@ -222,8 +224,12 @@ pub struct ServerLease {
 
 impl Drop for ServerLease {
     fn drop(&mut self) {
-        if let Some(s) = self.balancer.slots.get(self.server) {
+        let b = &self.balancer;
+        if let Some(s) = b.slots.get(self.server) {
             s.inflight.set(s.inflight.get().saturating_sub(1));
+        }
+        if let Some(l) = b.limits.server(b.backend, self.server) {
+            l.release();
         }
         self.balancer.freed.notify_all();
     }

@@ -8,31 +8,44 @@ use monoio::net::TcpStream;
 use super::Worker;
 use crate::config::model::Mode;
 
-/// Counts a client connection against its frontend's and the core's limits; dropping it
-/// releases both and wakes an accept loop paused at a limit.
+/// A client connection counted against the global and frontend maxconn; dropping it releases
+/// both and wakes this core's accept loops paused at a limit.
 pub struct ConnGuard {
     worker: Rc<Worker>,
     frontend: usize,
 }
 
 impl ConnGuard {
-    pub fn new(worker: &Rc<Worker>, frontend: usize) -> Self {
-        if let Some(f) = worker.frontends.get(frontend) {
-            f.conns.set(f.conns.get() + 1);
-        }
-        worker.conns.set(worker.conns.get() + 1);
-        ConnGuard {
-            worker: Rc::clone(worker),
-            frontend,
+    /// Waits for a free global and frontend slot (the connection is accepted but not read
+    /// meanwhile, as if still in the kernel's queue). None when the worker stops first.
+    pub async fn admit(worker: &Rc<Worker>, frontend: usize) -> Option<Self> {
+        let limits = &worker.limits;
+        let fe = limits.frontends.get(frontend)?;
+        loop {
+            if limits.global.try_take() {
+                if fe.try_take() {
+                    worker.conns.set(worker.conns.get() + 1);
+                    return Some(ConnGuard {
+                        worker: Rc::clone(worker),
+                        frontend,
+                    });
+                }
+                limits.global.release();
+            }
+            if !super::listener::wait_for_room(worker).await {
+                return None;
+            }
         }
     }
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        if let Some(f) = self.worker.frontends.get(self.frontend) {
-            f.conns.set(f.conns.get().saturating_sub(1));
+        let limits = &self.worker.limits;
+        if let Some(f) = limits.frontends.get(self.frontend) {
+            f.release();
         }
+        limits.global.release();
         self.worker
             .conns
             .set(self.worker.conns.get().saturating_sub(1));
@@ -40,14 +53,10 @@ impl Drop for ConnGuard {
     }
 }
 
-pub async fn serve(
-    worker: Rc<Worker>,
-    frontend: usize,
-    client: TcpStream,
-    peer: SocketAddr,
-    guard: ConnGuard,
-) {
-    let _guard = guard;
+pub async fn serve(worker: Rc<Worker>, frontend: usize, client: TcpStream, peer: SocketAddr) {
+    let Some(_guard) = ConnGuard::admit(&worker, frontend).await else {
+        return;
+    };
     // Small heads and responses must leave at once; Nagle would hold them back for an ACK.
     let _ = client.set_nodelay(true);
     let local = client.local_addr().unwrap_or(peer);

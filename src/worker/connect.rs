@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 
 use super::balance::{Pick, PickKey, ServerLease};
+use super::limits::CROSS_CORE_RECHECK;
 use super::Worker;
 use crate::io::timed;
 
@@ -68,7 +69,10 @@ pub async fn acquire(
                 }
             },
         };
-        let lease = rt.balancer.lease(server);
+        let Some(lease) = rt.balancer.try_lease(server) else {
+            wait_for_slot(w, backend, queue_deadline).await?;
+            continue;
+        };
         if let Some((own_server, own)) = reuse.own.take() {
             if own_server == server {
                 return Ok(Acquired {
@@ -126,15 +130,16 @@ async fn wait_for_slot(
     let Some(rt) = w.backends.get(backend) else {
         return Err(ConnectError::NoServer);
     };
-    let freed = rt.balancer.freed.notified();
-    match deadline {
-        None => freed.await,
-        Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
-            if left.is_zero() || monoio::time::timeout(left, freed).await.is_err() {
-                return Err(ConnectError::QueueTimeout);
-            }
+    // Woken at once by a release on this core; releases on other cores are seen at the
+    // next recheck.
+    let mut wait = CROSS_CORE_RECHECK;
+    if let Some(d) = deadline {
+        let left = d.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ConnectError::QueueTimeout);
         }
+        wait = wait.min(left);
     }
+    let _ = monoio::time::timeout(wait, rt.balancer.freed.notified()).await;
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use monoio::net::TcpListener;
 
+use super::limits::CROSS_CORE_RECHECK;
 use super::{conn, ListenSpec, Worker};
 
 /// Pause after EMFILE/ENFILE: the connection stays in the kernel's queue, and retrying at once
@@ -27,14 +28,7 @@ pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpList
         let Some(result) = accepted else { return };
         match result {
             Ok((stream, peer)) => {
-                let guard = conn::ConnGuard::new(&worker, spec.frontend);
-                monoio::spawn(conn::serve(
-                    Rc::clone(&worker),
-                    spec.frontend,
-                    stream,
-                    peer,
-                    guard,
-                ));
+                monoio::spawn(conn::serve(Rc::clone(&worker), spec.frontend, stream, peer));
             }
             Err(e) if is_fd_exhaustion(&e) => {
                 if !warned_fds {
@@ -51,24 +45,34 @@ pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpList
     }
 }
 
-/// Waits while this core is at its frontend or global connection limit (HAProxy stops
+/// Waits while the process is at its global or this frontend's maxconn (HAProxy stops
 /// accepting at maxconn and resumes below it). Returns false when the worker is stopping.
 async fn wait_below_limits(worker: &Worker, frontend: usize) -> bool {
     loop {
         if worker.is_stopping() {
             return false;
         }
-        let fe_full = worker
+        let fe_room = worker
+            .limits
             .frontends
             .get(frontend)
-            .is_some_and(|f| f.conns.get() >= f.max);
-        if !fe_full && worker.conns.get() < worker.max_conns {
+            .is_some_and(|f| f.has_room());
+        if fe_room && worker.limits.global.has_room() {
             return true;
         }
-        monoio::select! {
-            _ = worker.conn_closed.notified() => {},
-            _ = worker.stop.notified() => return false,
+        if !wait_for_room(worker).await {
+            return false;
         }
+    }
+}
+
+/// Waits until a connection closes on this core or `CROSS_CORE_RECHECK` passes (another core
+/// may have freed a slot). Returns false when the worker is stopping.
+pub async fn wait_for_room(worker: &Worker) -> bool {
+    monoio::select! {
+        _ = worker.conn_closed.notified() => true,
+        _ = monoio::time::sleep(CROSS_CORE_RECHECK) => true,
+        _ = worker.stop.notified() => false,
     }
 }
 

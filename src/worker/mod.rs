@@ -14,6 +14,7 @@
 pub mod balance;
 pub mod conn;
 pub mod connect;
+pub mod limits;
 pub mod listener;
 pub mod notify;
 pub mod pool;
@@ -24,7 +25,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::config::model::Model;
-use balance::{per_core_share, Balancer};
+use balance::Balancer;
+use limits::SharedLimits;
 use notify::Notify;
 use pool::Pool;
 
@@ -32,12 +34,6 @@ use pool::Pool;
 pub struct BackendRt {
     pub balancer: Rc<Balancer>,
     pub pool: Pool,
-}
-
-/// This core's runtime state for one frontend.
-pub struct FrontendRt {
-    pub conns: Cell<u32>,
-    pub max: u32,
 }
 
 /// How a stop was asked for (see launch.rs for the signals behind them).
@@ -53,11 +49,11 @@ pub struct Worker {
     pub index: usize,
     pub nbthread: usize,
     pub model: Arc<Model>,
-    pub frontends: Vec<FrontendRt>,
     pub backends: Vec<BackendRt>,
-    /// Open client connections on this core, and this core's share of global maxconn.
+    /// maxconn counters shared by all cores (global, frontends, servers).
+    pub limits: Arc<SharedLimits>,
+    /// Open client connections on this core (drained before the worker exits).
     pub conns: Cell<u32>,
-    pub max_conns: u32,
     /// Woken when a client connection closes, for accept loops paused at a limit.
     pub conn_closed: Notify,
     pub stopping: Cell<Option<StopKind>>,
@@ -65,31 +61,28 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(index: usize, nbthread: usize, model: Arc<Model>) -> Rc<Self> {
+    pub fn new(
+        index: usize,
+        nbthread: usize,
+        model: Arc<Model>,
+        limits: Arc<SharedLimits>,
+    ) -> Rc<Self> {
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
         let backends = model
             .backends
             .iter()
-            .map(|b| BackendRt {
-                balancer: Rc::new(Balancer::new(b, nbthread, seed)),
+            .enumerate()
+            .map(|(i, b)| BackendRt {
+                balancer: Rc::new(Balancer::new(b, i, Arc::clone(&limits), seed)),
                 pool: Pool::new(b.servers.len()),
-            })
-            .collect();
-        let frontends = model
-            .frontends
-            .iter()
-            .map(|f| FrontendRt {
-                conns: Cell::new(0),
-                max: per_core_share(f.maxconn, nbthread),
             })
             .collect();
         Rc::new(Worker {
             index,
             nbthread,
-            max_conns: per_core_share(model.global.maxconn, nbthread),
             model,
-            frontends,
             backends,
+            limits,
             conns: Cell::new(0),
             conn_closed: Notify::default(),
             stopping: Cell::new(None),

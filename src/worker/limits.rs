@@ -1,0 +1,91 @@
+//! Process-wide limits, exact as in HAProxy: `maxconn` on global, frontend and server lines.
+//!
+//! These are the only counters shared between cores. They are plain atomics touched once per
+//! connection (global, frontend) or once per request on servers that set `maxconn`; nothing
+//! waits on them with a lock. A core waiting for a slot is woken by its own core's releases at
+//! once and looks again every `CROSS_CORE_RECHECK` for releases made on other cores.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::config::model::Model;
+
+/// How often a core waiting at a limit rechecks for slots freed by other cores.
+pub const CROSS_CORE_RECHECK: Duration = Duration::from_millis(5);
+
+pub struct Limit {
+    used: AtomicU32,
+    pub max: Option<u32>,
+}
+
+impl Limit {
+    pub fn new(max: Option<u32>) -> Self {
+        Limit {
+            used: AtomicU32::new(0),
+            max,
+        }
+    }
+
+    /// Takes a slot when one is free.
+    pub fn try_take(&self) -> bool {
+        match self.max {
+            None => {
+                self.used.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Some(max) => self
+                .used
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                    (v < max).then_some(v + 1)
+                })
+                .is_ok(),
+        }
+    }
+
+    pub fn has_room(&self) -> bool {
+        self.max
+            .is_none_or(|m| self.used.load(Ordering::Acquire) < m)
+    }
+
+    pub fn release(&self) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(1))
+            });
+    }
+
+    pub fn used(&self) -> u32 {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+/// Every shared limit of the process, built once from the model and shared by all workers.
+pub struct SharedLimits {
+    pub global: Limit,
+    pub frontends: Vec<Limit>,
+    /// Per backend, per server.
+    pub servers: Vec<Vec<Limit>>,
+}
+
+impl SharedLimits {
+    pub fn new(model: &Model) -> Self {
+        SharedLimits {
+            global: Limit::new(Some(model.global.maxconn)),
+            frontends: model
+                .frontends
+                .iter()
+                .map(|f| Limit::new(Some(f.maxconn)))
+                .collect(),
+            servers: model
+                .backends
+                .iter()
+                .map(|b| b.servers.iter().map(|s| Limit::new(s.maxconn)).collect())
+                .collect(),
+        }
+    }
+
+    pub fn server(&self, backend: usize, server: usize) -> Option<&Limit> {
+        self.servers.get(backend)?.get(server)
+    }
+}

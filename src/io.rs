@@ -42,6 +42,7 @@ pub async fn timed<T>(limit: Option<Duration>, fut: impl Future<Output = T>) -> 
 pub struct ReadBuf {
     data: Vec<u8>,
     start: usize,
+    cap: usize,
 }
 
 impl ReadBuf {
@@ -49,7 +50,14 @@ impl ReadBuf {
         ReadBuf {
             data: Vec::with_capacity(cap),
             start: 0,
+            cap,
         }
+    }
+
+    /// Forgets every unread byte (they belonged to a connection that is gone).
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.start = 0;
     }
 
     /// The unread bytes.
@@ -87,6 +95,10 @@ impl ReadBuf {
         limit: Option<Duration>,
     ) -> Result<usize, IoFail> {
         self.make_room();
+        if self.data.capacity() < self.cap {
+            // A cancelled operation took the old buffer down with it.
+            self.data.reserve_exact(self.cap - self.data.len());
+        }
         let len = self.data.len();
         let cap = self.data.capacity();
         if len == cap {
@@ -120,6 +132,9 @@ impl ReadBuf {
     }
 
     fn make_room(&mut self) {
+        if self.start > self.data.len() {
+            self.start = 0;
+        }
         if self.start > 0 && self.data.len() == self.data.capacity() {
             self.data.copy_within(self.start.., 0);
             self.data.truncate(self.data.len() - self.start);
@@ -131,15 +146,15 @@ impl ReadBuf {
     }
 }
 
-/// Writes the whole of `out` to `dst` and hands the (cleared) buffer back for reuse.
+/// Writes the whole of `out` to `dst` and puts the buffer back, content kept (a request head
+/// may have to be sent again on a fresh connection); callers clear it before refilling.
 pub async fn write_vec<S: AsyncWriteRent>(
     dst: &mut S,
     out: &mut Vec<u8>,
     limit: Option<Duration>,
 ) -> Result<(), IoFail> {
     let buf = std::mem::take(out);
-    let (res, mut buf) = timed(limit, dst.write_all(buf)).await?;
-    buf.clear();
+    let (res, buf) = timed(limit, dst.write_all(buf)).await?;
     *out = buf;
     res?;
     Ok(())

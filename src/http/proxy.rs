@@ -146,18 +146,10 @@ impl<'a> Session<'a> {
         if send_continue && self.write_client(CONTINUE_100.to_vec()).await.is_err() {
             return Next::Close;
         }
-        // Send the head; on a reused connection that the server closed meanwhile, a request
-        // without a body can safely go again on a fresh connection.
-        let head = std::mem::take(&mut self.out);
-        let mut head_copy = if reused && req_body == BodyKind::None {
-            Some(head.clone())
-        } else {
-            None
-        };
-        let mut out = head;
-        let sent = write_vec(&mut server, &mut out, be.timeouts.server).await;
-        self.out = out;
-        if sent.is_err() {
+        // Send the head; it stays in `self.out` so that a request without a body can go again
+        // on a fresh connection if a reused one turns out to be closed by the server.
+        let mut retry_allowed = reused && req_body == BodyKind::None;
+        if self.send_head(&mut server, be).await.is_err() && !retry_allowed {
             return self.fail(502, Some(be)).await;
         }
         match self.stream_request_body(&mut server, be, req_body).await {
@@ -167,39 +159,29 @@ impl<'a> Session<'a> {
             Err(BodyError::Server) => return self.fail(502, Some(be)).await,
             Err(BodyError::ServerTimeout) => return self.fail(504, Some(be)).await,
         }
-        self.sbuf = ReadBuf::with_capacity(self.w.model.global.bufsize);
+        self.sbuf.clear();
         let mut lease = lease;
         let mut server_idx = lease_server;
         loop {
             match self.read_response_head(&mut server, be, method).await {
                 Ok(()) => break,
-                Err(RespFail::Retryable) if head_copy.is_some() => {
+                Err(RespFail::Retryable) if retry_allowed => {
                     // Stale keep-alive connection: one more try on a new one.
-                    let Some(mut h) = head_copy.take() else {
-                        return self.fail(502, Some(be)).await;
-                    };
+                    retry_allowed = false;
                     drop(lease);
-                    let fresh = match acquire(
-                        self.w,
-                        backend,
-                        key,
-                        Reuse {
-                            own: None,
-                            pool: false,
-                        },
-                    )
-                    .await
-                    {
+                    let fresh = Reuse {
+                        own: None,
+                        pool: false,
+                    };
+                    let fresh = match acquire(self.w, backend, key, fresh).await {
                         Ok(a) => a,
                         Err(e) => return self.fail(connect_status(e), Some(be)).await,
                     };
                     server_idx = fresh.lease.server;
                     lease = fresh.lease;
                     server = fresh.stream;
-                    if write_vec(&mut server, &mut h, be.timeouts.server)
-                        .await
-                        .is_err()
-                    {
+                    self.sbuf.clear();
+                    if self.send_head(&mut server, be).await.is_err() {
                         return self.fail(502, Some(be)).await;
                     }
                 }
@@ -403,6 +385,13 @@ impl<'a> Session<'a> {
         if let Some((b, s, stream)) = self.own.take() {
             self.pool_put(b, s, stream);
         }
+    }
+
+    async fn send_head(&mut self, server: &mut TcpStream, be: &Backend) -> Result<(), IoFail> {
+        let mut out = std::mem::take(&mut self.out);
+        let sent = write_vec(server, &mut out, be.timeouts.server).await;
+        self.out = out;
+        sent
     }
 
     async fn stream_request_body(

@@ -137,7 +137,9 @@ grep 'listening on' "$LOG" | sed 's/^/    /' || true
 
 URL="http://127.0.0.1:$FRONT_PORT"
 show() {
-    printf '    $ curl -si %s\n' "${*@Q}"
+    local shown="" a
+    for a in "$@"; do [[ "$a" == *' '* ]] && shown+=" '$a'" || shown+=" $a"; done
+    printf '    $ curl -si%s\n' "$shown"
     curl -si --max-time 5 "$@" | tr -d '\r' | grep -Ei '^(HTTP/|x-server:)' | sed 's/^/      /' ||
         echo "      (no answer)"
 }

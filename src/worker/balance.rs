@@ -67,21 +67,30 @@ impl Balancer {
     }
 
     /// Chooses a server, skipping `avoid` (a server that just failed) when another one is usable.
+    /// Allocation-free: candidate sets are filters over the server list, not collected lists.
     pub fn pick(&self, key: PickKey, avoid: Option<usize>) -> Pick {
-        let (active, backup) = self.candidates();
-        let pool = if active.is_empty() { backup } else { active };
-        if pool.is_empty() {
+        // HAProxy uses backups only when no active server is usable, and then only the first
+        // backup (unless `option allbackups`).
+        let any_active = self.slots.iter().any(|s| s.is_usable() && !s.backup);
+        let first_backup = if any_active {
+            None
+        } else {
+            self.slots.iter().position(|s| s.is_usable() && s.backup)
+        };
+        let in_pool = |i: usize| match first_backup {
+            Some(b) => i == b,
+            None => self.slots[i].is_usable() && !self.slots[i].backup,
+        };
+        if !(0..self.slots.len()).any(in_pool) {
             return Pick::NoServer;
         }
-        let open: Vec<usize> = pool.iter().copied().filter(|&i| self.has_room(i)).collect();
-        if open.is_empty() {
+        let open = |i: usize| in_pool(i) && self.has_room(i);
+        let open_count = (0..self.slots.len()).filter(|&i| open(i)).count();
+        if open_count == 0 {
             return Pick::Full;
         }
-        let preferred: Vec<usize> = match avoid {
-            Some(a) if open.len() > 1 => open.iter().copied().filter(|&i| i != a).collect(),
-            _ => open,
-        };
-        Pick::Server(self.choose(&preferred, key))
+        let ok = |i: usize| open(i) && !(open_count > 1 && Some(i) == avoid);
+        Pick::Server(self.choose(&ok, key))
     }
 
     /// Takes an in-flight slot on server `i` when its maxconn allows (another core may have
@@ -102,95 +111,85 @@ impl Balancer {
         })
     }
 
-    /// Usable active servers, and the backups to use when no active one is usable
-    /// (HAProxy uses the first backup only, unless `option allbackups`).
-    fn candidates(&self) -> (Vec<usize>, Vec<usize>) {
-        let mut active = Vec::new();
-        let mut backup = Vec::new();
-        for (i, s) in self.slots.iter().enumerate() {
-            if !s.usable.get() || s.weight == 0 {
-                continue;
-            }
-            if s.backup {
-                if backup.is_empty() {
-                    backup.push(i);
-                }
-            } else {
-                active.push(i);
-            }
-        }
-        (active, backup)
-    }
-
     fn has_room(&self, i: usize) -> bool {
         self.limits
             .server(self.backend, i)
             .is_some_and(|l| l.has_room())
     }
 
-    fn choose(&self, open: &[usize], key: PickKey) -> usize {
+    /// `ok` holds for at least one server.
+    fn choose(&self, ok: &dyn Fn(usize) -> bool, key: PickKey) -> usize {
         match (&self.algo, key.hash) {
-            (Balance::LeastConn, _) => self.least_loaded(open),
-            (Balance::First, _) => open[0],
-            (Balance::Random, _) => self.weighted_at(open, self.next_random()),
+            (Balance::LeastConn, _) => self.least_loaded(ok),
+            (Balance::First, _) => (0..self.slots.len()).find(|&i| ok(i)).unwrap_or(0),
+            (Balance::Random, _) => self.weighted_at(ok, self.next_random()),
             (Balance::Source | Balance::Uri { .. } | Balance::Hdr(_), Some(h)) => {
-                self.weighted_at(open, h)
+                self.weighted_at(ok, h)
             }
-            _ => self.smooth_round_robin(open),
+            _ => self.smooth_round_robin(ok),
         }
     }
 
     /// nginx's smooth weighted round-robin: spreads heavy servers' turns evenly.
-    fn smooth_round_robin(&self, open: &[usize]) -> usize {
-        let total: i64 = open.iter().map(|&i| self.slots[i].weight as i64).sum();
-        let mut best = open[0];
-        let mut best_weight = i64::MIN;
-        for &i in open {
-            let s = &self.slots[i];
+    fn smooth_round_robin(&self, ok: &dyn Fn(usize) -> bool) -> usize {
+        let mut total = 0i64;
+        let mut best: Option<(usize, i64)> = None;
+        for (i, s) in self.slots.iter().enumerate().filter(|(i, _)| ok(*i)) {
             let cur = s.current.get() + s.weight as i64;
             s.current.set(cur);
-            if cur > best_weight {
-                best_weight = cur;
-                best = i;
+            total += s.weight as i64;
+            if best.is_none_or(|(_, w)| cur > w) {
+                best = Some((i, cur));
             }
         }
-        let s = &self.slots[best];
-        s.current.set(s.current.get() - total);
+        let best = best.map_or(0, |(i, _)| i);
+        if let Some(s) = self.slots.get(best) {
+            s.current.set(s.current.get() - total);
+        }
         best
     }
 
     /// Fewest in-flight requests relative to weight; ties go round the servers in turn so
     /// an idle backend still spreads its load.
-    fn least_loaded(&self, open: &[usize]) -> usize {
+    fn least_loaded(&self, ok: &dyn Fn(usize) -> bool) -> usize {
+        let n = self.slots.len();
         let start = self.first_rr.get();
         self.first_rr.set(start.wrapping_add(1));
-        let n = open.len();
-        let mut best = open[start % n];
+        let mut best: Option<usize> = None;
         for k in 0..n {
-            let i = open[(start + k) % n];
-            let (a, b) = (&self.slots[i], &self.slots[best]);
-            // a.inflight / a.weight < b.inflight / b.weight, without division.
-            if (a.inflight.get() as u64) * (b.weight as u64)
-                < (b.inflight.get() as u64) * (a.weight as u64)
-            {
-                best = i;
+            let i = (start + k) % n;
+            if !ok(i) {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some(b) => {
+                    let (a, b) = (&self.slots[i], &self.slots[b]);
+                    // a.inflight / a.weight < b.inflight / b.weight, without division.
+                    (a.inflight.get() as u64) * (b.weight as u64)
+                        < (b.inflight.get() as u64) * (a.weight as u64)
+                }
+            };
+            if better {
+                best = Some(i);
             }
         }
-        best
+        best.unwrap_or(0)
     }
 
     /// Maps `h` onto the servers in proportion to their weights (HAProxy's map-based hashing).
-    fn weighted_at(&self, open: &[usize], h: u64) -> usize {
-        let total: u64 = open.iter().map(|&i| self.slots[i].weight as u64).sum();
+    fn weighted_at(&self, ok: &dyn Fn(usize) -> bool, h: u64) -> usize {
+        let eligible = || self.slots.iter().enumerate().filter(|(i, _)| ok(*i));
+        let total: u64 = eligible().map(|(_, s)| s.weight as u64).sum();
         let mut point = h % total.max(1);
-        for &i in open {
-            let w = self.slots[i].weight as u64;
+        for (i, s) in eligible() {
+            let w = s.weight as u64;
             if point < w {
                 return i;
             }
             point -= w;
         }
-        open[0]
+        eligible().next().map_or(0, |(i, _)| i)
     }
 
     fn next_random(&self) -> u64 {
@@ -205,6 +204,10 @@ impl Balancer {
 }
 
 impl ServerSlot {
+    fn is_usable(&self) -> bool {
+        self.usable.get() && self.weight > 0
+    }
+
     fn new(s: &Server) -> Self {
         ServerSlot {
             inflight: Cell::new(0),
@@ -246,4 +249,105 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^ (h >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+
+    fn balancer(servers: &str, algo: &str) -> Rc<Balancer> {
+        let cfg = format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+             backend b\n balance {algo}\n{servers}"
+        );
+        let model = load_str("t.cfg", &cfg)
+            .map_err(|e| format!("{e:?}"))
+            .unwrap()
+            .model;
+        let limits = Arc::new(SharedLimits::new(&model));
+        Rc::new(Balancer::new(&model.backends[0], 0, limits, 7))
+    }
+
+    fn picks(b: &Rc<Balancer>, n: usize) -> Vec<usize> {
+        (0..n)
+            .map(|_| match b.pick(PickKey::default(), None) {
+                Pick::Server(i) => i,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn weighted_round_robin_is_smooth_and_proportional() {
+        let b = balancer(
+            " server a 127.0.0.1:1 weight 3\n server b 127.0.0.1:2 weight 1\n",
+            "roundrobin",
+        );
+        let p = picks(&b, 8);
+        assert_eq!(p.iter().filter(|&&i| i == 0).count(), 6);
+        assert_ne!(
+            &p[..3],
+            &[0, 0, 0],
+            "heavy server's turns are spread: {p:?}"
+        );
+    }
+
+    #[test]
+    fn backup_only_when_no_active_server_is_usable() {
+        let b = balancer(
+            " server a 127.0.0.1:1\n server k 127.0.0.1:2 backup\n",
+            "roundrobin",
+        );
+        assert_eq!(picks(&b, 4), vec![0, 0, 0, 0]);
+        b.slots[0].usable.set(false);
+        assert_eq!(picks(&b, 2), vec![1, 1]);
+        b.slots[1].usable.set(false);
+        assert_eq!(b.pick(PickKey::default(), None), Pick::NoServer);
+    }
+
+    #[test]
+    fn leastconn_prefers_the_idle_server_and_leases_release() {
+        let b = balancer(
+            " server a 127.0.0.1:1\n server b 127.0.0.1:2\n",
+            "leastconn",
+        );
+        let held = b.try_lease(0).unwrap();
+        assert_eq!(picks(&b, 3), vec![1, 1, 1]);
+        drop(held);
+        assert_eq!(b.slots[0].inflight.get(), 0);
+    }
+
+    #[test]
+    fn server_maxconn_makes_the_backend_full() {
+        let b = balancer(" server a 127.0.0.1:1 maxconn 1\n", "roundrobin");
+        let held = b.try_lease(0).unwrap();
+        assert!(b.try_lease(0).is_none());
+        assert_eq!(b.pick(PickKey::default(), None), Pick::Full);
+        drop(held);
+        assert_eq!(b.pick(PickKey::default(), None), Pick::Server(0));
+    }
+
+    #[test]
+    fn avoid_skips_a_failed_server_when_another_is_open() {
+        let b = balancer(" server a 127.0.0.1:1\n server b 127.0.0.1:2\n", "first");
+        assert_eq!(b.pick(PickKey::default(), Some(0)), Pick::Server(1));
+        let one = balancer(" server a 127.0.0.1:1\n", "first");
+        assert_eq!(one.pick(PickKey::default(), Some(0)), Pick::Server(0));
+    }
+
+    #[test]
+    fn hashing_is_stable_and_weighted() {
+        let b = balancer(
+            " server a 127.0.0.1:1\n server b 127.0.0.1:2\n server c 127.0.0.1:3\n",
+            "source",
+        );
+        let key = PickKey {
+            hash: Some(hash_bytes(b"10.0.0.1")),
+        };
+        let first = b.pick(key, None);
+        for _ in 0..10 {
+            assert_eq!(b.pick(key, None), first);
+        }
+    }
 }

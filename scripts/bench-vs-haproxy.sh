@@ -218,9 +218,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "-") printf "%.
     echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "command:  DURATION=$DURATION ROUNDS=$ROUNDS CONNS=$CONNS TARGETS=\"$TARGETS\" scripts/bench-vs-haproxy.sh"
     echo "machine:  nproc=$(nproc), kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-    echo "haproxy:  $(haproxy -v 2>/dev/null | head -1 || echo none)"
-    echo "wrk:      $(wrk --version 2>&1 | head -1 || true)"
-    echo "ringlb:   $(cd "$ROOT" && git log -1 --format='%h %s' 2>/dev/null || echo unknown)"
+    # sed, not head: head exits early and pipefail would count haproxy's SIGPIPE as a failure.
+    echo "haproxy:  $( (haproxy -v 2>/dev/null || true) | sed -n 1p)"
+    echo "wrk:      $( (wrk --version 2>&1 || true) | sed -n 1p)"
+    echo "ringlb:   git HEAD $(cd "$ROOT" && git log -1 --format='%h %s' 2>/dev/null || echo unknown)"
     echo "setup:    proxies with 2 threads (nbthread 2 in the shared config), one backend"
     echo "          thread (ringlb-bench backend --threads 1 --no-pin), wrk 1 thread; all share"
     echo "          the same $(nproc) cores, so each number includes that contention."

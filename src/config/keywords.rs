@@ -105,7 +105,7 @@ pub static TABLE: &[Keyword] = &[
     gl("tune.bufsize", global::bufsize),
     gl("tune.http.maxhdr", global::maxhdr),
     gl("ringlb.driver", global::driver),
-    gl("log", global::log),
+    gl_inert("log", global::log),
     gl_inert("ssl-default-bind-options", global::ssl_options),
     gl_inert("ssl-default-server-options", global::ssl_options),
     gl_inert("ssl-default-bind-ciphers", global::one_word),
@@ -150,7 +150,7 @@ pub static TABLE: &[Keyword] = &[
     ok("timeout http-keep-alive", P, proxy::timeout),
     ok("timeout queue", D | B | L, proxy::timeout),
     ok("timeout tunnel", D | B | L, proxy::timeout),
-    ok("timeout check", D | B | L, proxy::timeout),
+    inert("timeout check", D | B | L, proxy::timeout),
     no("timeout client-fin", D | F | L, LATER),
     no("timeout server-fin", D | B | L, LATER),
     no("timeout tarpit", P, RULES),
@@ -170,8 +170,8 @@ pub static TABLE: &[Keyword] = &[
     inert("option log-separate-errors", D | F | L, proxy::no_args),
     inert("log", P, proxy::log),
     inert("description", P, proxy::any_args),
-    ok("option httpchk", D | B | L, proxy::httpchk),
-    ok("http-check expect", D | B | L, proxy::http_check_expect),
+    inert("option httpchk", D | B | L, proxy::httpchk),
+    inert("http-check expect", D | B | L, proxy::http_check_expect),
     no("http-check", D | B | L, HEALTH),
     no("http-request", F | B | L | D, RULES),
     no("http-response", F | B | L | D, RULES),
@@ -469,7 +469,7 @@ fn unknown(kind: SectionKind, line: &Line, diags: &mut Diags) {
     );
 }
 
-/// The keyword table as markdown, for KEYWORDS.md.
+/// The keyword table as markdown, for README.md.
 pub fn markdown() -> String {
     let mut out = String::from("| keyword | sections | status |\n|---|---|---|\n");
     for k in TABLE {
@@ -505,27 +505,28 @@ mod tests {
         }
     }
 
+    const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    const START: &str = "<!-- keywords:start -->\n";
+    const END: &str = "<!-- keywords:end -->";
+
     #[test]
-    fn keywords_md_is_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/KEYWORDS.md");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+    fn readme_keyword_table_is_current() {
+        let text = std::fs::read_to_string(README).unwrap_or_default();
         assert!(
-            text.contains(&markdown()),
-            "KEYWORDS.md is stale: run `cargo test -- --ignored write_keywords_md`"
+            text.contains(&format!("{START}{}{END}", markdown())),
+            "README.md's keyword table is stale: run `cargo test -- --ignored write_keywords_table`"
         );
     }
 
+    /// Rewrites the table between the markers in README.md from `TABLE`.
     #[test]
     #[ignore]
-    fn write_keywords_md() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/KEYWORDS.md");
-        let head = "# Configuration keywords\n\nGenerated from `src/config/keywords.rs` \
-                    (`cargo test -- --ignored write_keywords_md`).\n\n\
-                    *supported*: parsed and used; *accepted ... without effect yet*: parsed and \
-                    validated, no effect yet; *refused*: known HAProxy keyword, rejected with the \
-                    reason. Section headers `userlist`, `peers`, `resolvers`, `cache`, `program`, \
-                    `http-errors`, `ring`, `mailers` and `fcgi-app` are refused.\n\n";
-        let r = std::fs::write(path, format!("{head}{}", markdown()));
-        assert!(r.is_ok());
+    fn write_keywords_table() {
+        let text = std::fs::read_to_string(README).unwrap_or_default();
+        let (Some(a), Some(b)) = (text.find(START), text.find(END)) else {
+            panic!("README.md lacks the keyword table markers");
+        };
+        let new = format!("{}{START}{}{}", &text[..a], markdown(), &text[b..]);
+        assert!(std::fs::write(README, new).is_ok());
     }
 }

@@ -127,6 +127,17 @@ impl Ringlb {
     /// Runs `ringlb -f F1 [-f F2 ...] -db` on files already in `dir`; `shown` is printed with
     /// any start-up failure.
     pub fn start_files(dir: TempDir, files: &[PathBuf], driver: &str, shown: &str) -> Ringlb {
+        Ringlb::start_files_args(dir, files, &[], driver, shown)
+    }
+
+    /// Like `start_files`, with extra command-line arguments after `-db` (e.g. `-sf PID`).
+    pub fn start_files_args(
+        dir: TempDir,
+        files: &[PathBuf],
+        args: &[String],
+        driver: &str,
+        shown: &str,
+    ) -> Ringlb {
         let cfg_path = files[0].clone();
         let mut cmd = Command::new(bin());
         for f in files {
@@ -134,6 +145,7 @@ impl Ringlb {
         }
         let mut child = cmd
             .arg("-db")
+            .args(args)
             .env("RINGLB_DRIVER", driver)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -212,6 +224,23 @@ impl Ringlb {
             .filter(|(n, _)| n == name)
             .map(|(_, a)| *a)
             .collect()
+    }
+
+    /// Waits (bounded) until some output line contains `needle`; false on timeout or exit.
+    pub fn wait_for_output(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &*self.log;
+        let mut log = lock.lock().unwrap();
+        loop {
+            if log.lines.iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            let now = Instant::now();
+            if log.closed_pipes == 2 || now >= deadline {
+                return false;
+            }
+            log = cv.wait_timeout(log, deadline - now).unwrap().0;
+        }
     }
 
     /// Everything the process printed so far (stderr, and stdout lines prefixed).

@@ -103,14 +103,18 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let (ready_tx, ready_rx) = bounded::<Result<(), String>>(nbthread);
     let mut handles = Vec::with_capacity(nbthread);
     for index in 0..nbthread {
-        let model = Arc::clone(&model);
-        let limits = Arc::clone(&limits);
-        let specs = specs.clone();
-        let ready = ready_tx.clone();
+        let setup = WorkerSetup {
+            index,
+            nbthread,
+            model: Arc::clone(&model),
+            limits: Arc::clone(&limits),
+            specs: specs.clone(),
+            ready: ready_tx.clone(),
+        };
         let cpu = cpus.get(index).copied().flatten();
         let h = std::thread::Builder::new()
             .name(format!("ringlb-worker-{index}"))
-            .spawn(move || worker_thread(index, nbthread, model, limits, specs, driver, cpu, ready))
+            .spawn(move || worker_thread(setup, driver, cpu))
             .map_err(|e| format!("cannot start worker thread {index}: {e}"))?;
         handles.push(h);
     }
@@ -211,20 +215,23 @@ fn join_all(handles: Vec<JoinHandle<()>>) {
     }
 }
 
-fn worker_thread(
+/// Everything one worker thread starts from: plain data, sent to the thread that owns it.
+struct WorkerSetup {
     index: usize,
     nbthread: usize,
     model: Arc<Model>,
     limits: Arc<SharedLimits>,
     specs: Vec<ListenSpec>,
-    driver: Driver,
-    cpu: Option<usize>,
     ready: Sender<Result<(), String>>,
-) {
+}
+
+fn worker_thread(setup: WorkerSetup, driver: Driver, cpu: Option<usize>) {
     if let Some(id) = cpu {
         core_affinity::set_for_current(core_affinity::CoreId { id });
     }
-    let main = worker_main(index, nbthread, model, limits, specs, ready.clone());
+    let index = setup.index;
+    let ready = setup.ready.clone();
+    let main = worker_main(setup);
     let built = match driver {
         Driver::IoUring => build_uring().map(|mut rt| rt.block_on(main)),
         Driver::Legacy => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
@@ -261,14 +268,15 @@ fn build_uring() -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<mon
     }
 }
 
-async fn worker_main(
-    index: usize,
-    nbthread: usize,
-    model: Arc<Model>,
-    limits: Arc<SharedLimits>,
-    specs: Vec<ListenSpec>,
-    ready: Sender<Result<(), String>>,
-) {
+async fn worker_main(setup: WorkerSetup) {
+    let WorkerSetup {
+        index,
+        nbthread,
+        model,
+        limits,
+        specs,
+        ready,
+    } = setup;
     let w = Worker::new(index, nbthread, model, limits);
     let mut listeners = Vec::with_capacity(specs.len());
     for spec in specs {

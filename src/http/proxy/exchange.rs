@@ -1,0 +1,158 @@
+//! The server side of one request: a server slot and connection, the head and the body.
+
+use monoio::net::TcpStream;
+
+use super::{Next, Plan, Session};
+use crate::config::model::{Backend, HttpReuse};
+use crate::http::body::{self, BodyError};
+use crate::http::BodyKind;
+use crate::io::{write_vec, IoFail};
+use crate::worker::balance::{PickKey, ServerLease};
+use crate::worker::connect::{acquire, Acquired, ConnectError, Reuse};
+
+const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A request in flight on one server connection.
+pub(super) struct Exchange {
+    pub server: TcpStream,
+    pub lease: ServerLease,
+    /// The request went on a reused connection and had no body: if the server turns out to have
+    /// closed that connection, the request may go again on a fresh one (once).
+    pub retry_allowed: bool,
+}
+
+/// Every way of failing to get a server answers 503, as HAProxy does.
+pub(super) fn connect_status(_: ConnectError) -> u16 {
+    503
+}
+
+impl<'a> Session<'a> {
+    /// Gets a server connection, then sends the head and streams the request body.
+    pub(super) async fn send_request(&mut self, plan: &Plan<'a>) -> Result<Exchange, Next> {
+        let acquired = match self.connect(plan.backend, plan.be, plan.key).await {
+            Ok(a) => a,
+            Err(e) => return Err(self.fail(connect_status(e), Some(plan.be)).await),
+        };
+        let mut ex = Exchange {
+            retry_allowed: acquired.reused && plan.body == BodyKind::None,
+            server: acquired.stream,
+            lease: acquired.lease,
+        };
+        if plan.send_continue && self.write_client(CONTINUE_100.to_vec()).await.is_err() {
+            return Err(Next::Close);
+        }
+        // The head stays in `self.out` so that it can go again on a fresh connection.
+        if self.send_head(&mut ex.server, plan.be).await.is_err() && !ex.retry_allowed {
+            return Err(self.fail(502, Some(plan.be)).await);
+        }
+        let status = match self
+            .stream_request_body(&mut ex.server, plan.be, plan.body)
+            .await
+        {
+            Ok(()) => return Ok(ex),
+            Err(BodyError::Client) => return Err(Next::Close),
+            Err(BodyError::Bad(status)) => status,
+            Err(BodyError::Server) => 502,
+            Err(BodyError::ServerTimeout) => 504,
+        };
+        Err(self.fail(status, Some(plan.be)).await)
+    }
+
+    /// Sends the kept head again on a fresh connection after a reused one failed.
+    pub(super) async fn resend_on_fresh(
+        &mut self,
+        plan: &Plan<'a>,
+        ex: &mut Exchange,
+    ) -> Result<(), Next> {
+        ex.retry_allowed = false;
+        let fresh = Reuse {
+            own: None,
+            pool: false,
+        };
+        let fresh = match acquire(self.w, plan.backend, plan.key, fresh).await {
+            Ok(a) => a,
+            Err(e) => return Err(self.fail(connect_status(e), Some(plan.be)).await),
+        };
+        ex.lease = fresh.lease;
+        ex.server = fresh.stream;
+        self.sbuf.clear();
+        if self.send_head(&mut ex.server, plan.be).await.is_err() {
+            return Err(self.fail(502, Some(plan.be)).await);
+        }
+        Ok(())
+    }
+
+    async fn connect(
+        &mut self,
+        backend: usize,
+        be: &Backend,
+        key: PickKey,
+    ) -> Result<Acquired, ConnectError> {
+        let own = match self.own.take() {
+            Some((b, s, stream)) if b == backend => Some((s, stream)),
+            Some((b, s, stream)) => {
+                self.pool_put(b, s, stream);
+                None
+            }
+            None => None,
+        };
+        // http-reuse safe: the first request of a client connection never takes another
+        // connection's idle server connection (the client could not retry it safely).
+        let pool = match be.http_reuse {
+            HttpReuse::Never => false,
+            HttpReuse::Safe => self.served > 0,
+            HttpReuse::Aggressive | HttpReuse::Always => true,
+        };
+        acquire(self.w, backend, key, Reuse { own, pool }).await
+    }
+
+    pub(super) fn pool_put(&self, backend: usize, server: usize, stream: TcpStream) {
+        let shareable = self
+            .w
+            .model
+            .backends
+            .get(backend)
+            .is_some_and(|b| b.http_reuse != HttpReuse::Never);
+        if shareable && !self.w.is_stopping() {
+            if let Some(rt) = self.w.backends.get(backend) {
+                rt.pool.put(server, stream);
+            }
+        }
+    }
+
+    /// Gives the connection kept for this client back to the pool when the client leaves.
+    pub(super) fn release_own(&mut self) {
+        if let Some((b, s, stream)) = self.own.take() {
+            self.pool_put(b, s, stream);
+        }
+    }
+
+    async fn send_head(&mut self, server: &mut TcpStream, be: &Backend) -> Result<(), IoFail> {
+        let mut out = std::mem::take(&mut self.out);
+        let sent = write_vec(server, &mut out, be.timeouts.server).await;
+        self.out = out;
+        sent
+    }
+
+    async fn stream_request_body(
+        &mut self,
+        server: &mut TcpStream,
+        be: &Backend,
+        kind: BodyKind,
+    ) -> Result<(), BodyError> {
+        let limits = body::Limits {
+            read: self.fe.timeouts.client,
+            write: be.timeouts.server,
+            max_trailer: self.limits.max_head,
+        };
+        body::forward(
+            &mut self.client,
+            &mut self.cbuf,
+            server,
+            kind,
+            &limits,
+            body::Side::Request,
+        )
+        .await
+    }
+}

@@ -1,0 +1,185 @@
+//! mode http: one client connection, request after request.
+//!
+//! Each request goes through the same pipeline, one file per stage:
+//!
+//! ```text
+//!  request.rs    read and check the head -> Plan (backend, server key, connection modes)
+//!                -> rewritten head in `out`
+//!  exchange.rs   server slot + connection (own, pooled or new) -> send head -> stream body;
+//!                a stale reused connection gets the request again on a fresh one
+//!  response.rs   interim 1xx -> final head -> stream body back -> who stays open;
+//!                101 -> tunnel
+//! ```
+//!
+//! Requests are handled one at a time, so pipelined requests are answered in order: the bytes
+//! of the next request simply wait in the client buffer. Any failure answers with an error page
+//! (or an `errorfile`) and closes the client connection, since the framing of what follows
+//! cannot be trusted.
+
+mod exchange;
+mod request;
+mod response;
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use monoio::net::TcpStream;
+
+use super::{BodyKind, Limits, Method, Request, Response, Version};
+use crate::config::model::{Backend, Frontend, HttpConnMode};
+use crate::io::{timed, IoFail, ReadBuf};
+use crate::worker::balance::PickKey;
+use crate::worker::Worker;
+
+/// HAProxy keeps this much of each buffer free for header rewrites (`tune.maxrewrite`):
+/// a head must fit in `tune.bufsize` minus this.
+const MAX_REWRITE: usize = 1024;
+
+/// How one request ended, as far as the client connection is concerned.
+enum Next {
+    /// Keep the client connection for another request.
+    KeepAlive,
+    /// Close it (the response said so, framing is in doubt, or we are stopping).
+    Close,
+    /// `101 Switching Protocols` was forwarded: relay raw bytes both ways until both end.
+    Tunnel {
+        server: TcpStream,
+        idle_client: Option<Duration>,
+        idle_server: Option<Duration>,
+    },
+}
+
+/// What was decided about a request once its head was read.
+struct Plan<'a> {
+    backend: usize,
+    be: &'a Backend,
+    key: PickKey,
+    /// The stricter of the frontend's and the backend's connection mode.
+    conn_mode: HttpConnMode,
+    /// The client may keep its connection after this request.
+    client_keep: bool,
+    method: Method,
+    version: Version,
+    body: BodyKind,
+    upgrade: bool,
+    /// `Expect: 100-continue` with a body: ringlb answers `100 Continue` itself.
+    send_continue: bool,
+}
+
+struct Session<'a> {
+    w: &'a Rc<Worker>,
+    fe: &'a Frontend,
+    peer: SocketAddr,
+    local: SocketAddr,
+    client: TcpStream,
+    cbuf: ReadBuf,
+    sbuf: ReadBuf,
+    req: Request,
+    resp: Response,
+    /// The outgoing head being built or sent.
+    out: Vec<u8>,
+    limits: Limits,
+    /// The backend connection kept from the previous request: (backend, server, stream).
+    own: Option<(usize, usize, TcpStream)>,
+    served: u32,
+}
+
+pub async fn serve(
+    w: &Rc<Worker>,
+    frontend: usize,
+    client: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
+    let Some(fe) = w.model.frontends.get(frontend) else {
+        return;
+    };
+    let bufsize = w.model.global.bufsize;
+    let mut s = Session {
+        w,
+        fe,
+        peer,
+        local,
+        client,
+        cbuf: ReadBuf::with_capacity(bufsize),
+        sbuf: ReadBuf::with_capacity(bufsize),
+        req: Request::new(),
+        resp: Response::new(),
+        out: Vec::with_capacity(1024),
+        limits: Limits {
+            max_head: bufsize.saturating_sub(MAX_REWRITE).max(1024),
+            max_headers: w.model.global.maxhdr,
+        },
+        own: None,
+        served: 0,
+    };
+    loop {
+        match s.one_request().await {
+            Next::KeepAlive => s.served += 1,
+            Next::Close => break,
+            Next::Tunnel {
+                server,
+                idle_client,
+                idle_server,
+            } => {
+                s.release_own();
+                crate::tcp::relay(s.client, server, idle_client, idle_server).await;
+                return;
+            }
+        }
+    }
+    s.release_own();
+    let _ = monoio::io::AsyncWriteRent::shutdown(&mut s.client).await;
+}
+
+impl<'a> Session<'a> {
+    async fn one_request(&mut self) -> Next {
+        if let Err(next) = self.read_request_head().await {
+            return next;
+        }
+        let Some(plan) = self.plan() else {
+            return self.fail(503, None).await;
+        };
+        self.build_request_head(&plan);
+        self.cbuf.consume(self.req.head_len);
+        let mut ex = match self.send_request(&plan).await {
+            Ok(ex) => ex,
+            Err(next) => return next,
+        };
+        if let Err(next) = self.receive_response_head(&plan, &mut ex).await {
+            return next;
+        }
+        if self.resp.status == 101 && plan.upgrade {
+            return self.tunnel(ex.server, plan.be).await;
+        }
+        self.finish(&plan, ex).await
+    }
+
+    /// Answers with an error page (errorfile when configured) and closes: after an error the
+    /// framing of what follows on this connection cannot be trusted.
+    async fn fail(&mut self, status: u16, be: Option<&Backend>) -> Next {
+        let custom = be
+            .and_then(|b| b.errorfiles.get(&status))
+            .or_else(|| self.fe.errorfiles.get(&status));
+        let page: Vec<u8> = match custom {
+            Some(bytes) => bytes.to_vec(),
+            None => super::error_response(status).to_vec(),
+        };
+        let _ = timed(
+            self.fe.timeouts.client,
+            monoio::io::AsyncWriteRentExt::write_all(&mut self.client, page),
+        )
+        .await;
+        Next::Close
+    }
+
+    async fn write_client(&mut self, bytes: Vec<u8>) -> Result<(), IoFail> {
+        let (r, _) = timed(
+            self.fe.timeouts.client,
+            monoio::io::AsyncWriteRentExt::write_all(&mut self.client, bytes),
+        )
+        .await?;
+        r.map(|_| ()).map_err(IoFail::Io)
+    }
+}

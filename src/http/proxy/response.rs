@@ -1,0 +1,227 @@
+//! The response: interim heads, the final head, the body, and who stays open afterwards.
+
+use monoio::net::TcpStream;
+
+use super::exchange::Exchange;
+use super::{Next, Plan, Session};
+use crate::config::model::{Backend, HttpConnMode};
+use crate::http::body;
+use crate::http::{
+    parse_response, write_response_head, BodyKind, ConnHeader, Method, ResponseRewrite, Version,
+};
+use crate::io::{write_vec, IoFail};
+
+/// Why no usable response head came back.
+enum RespFail {
+    /// The server closed or reset before sending anything: retryable on a fresh connection.
+    Retryable,
+    /// Answer the client with this status (502 bad response, 504 timeout).
+    Status(u16),
+    ClientGone,
+}
+
+impl<'a> Session<'a> {
+    /// Reads the final response head into `self.resp`, forwarding interim ones; a stale reused
+    /// connection gets the request once more on a fresh one.
+    pub(super) async fn receive_response_head(
+        &mut self,
+        plan: &Plan<'a>,
+        ex: &mut Exchange,
+    ) -> Result<(), Next> {
+        self.sbuf.clear();
+        loop {
+            let status = match self
+                .read_response_head(&mut ex.server, plan.be, plan.method)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(RespFail::Retryable) if ex.retry_allowed => {
+                    self.resend_on_fresh(plan, ex).await?;
+                    continue;
+                }
+                Err(RespFail::Retryable) => 502,
+                Err(RespFail::Status(s)) => s,
+                Err(RespFail::ClientGone) => return Err(Next::Close),
+            };
+            return Err(self.fail(status, Some(plan.be)).await);
+        }
+    }
+
+    /// Streams the response back, then keeps what may be kept: the server connection for this
+    /// client's next request, the client connection for its next request.
+    pub(super) async fn finish(&mut self, plan: &Plan<'a>, ex: Exchange) -> Next {
+        let Exchange {
+            mut server, lease, ..
+        } = ex;
+        let server_idx = lease.server;
+        let outcome = self
+            .forward_response(&mut server, plan.be, plan.client_keep, plan.version)
+            .await;
+        drop(lease);
+        let Ok((server_reusable, client_keep)) = outcome else {
+            return Next::Close;
+        };
+        if server_reusable && plan.conn_mode == HttpConnMode::KeepAlive {
+            self.own = Some((plan.backend, server_idx, server));
+        }
+        if client_keep {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    async fn read_response_head(
+        &mut self,
+        server: &mut TcpStream,
+        be: &Backend,
+        method: Method,
+    ) -> Result<(), RespFail> {
+        loop {
+            self.resp.clear();
+            match parse_response(self.sbuf.bytes(), &self.limits, method, &mut self.resp) {
+                Ok(true) => {}
+                Ok(false) => {
+                    if self.sbuf.len() >= self.limits.max_head || self.sbuf.is_full() {
+                        return Err(RespFail::Status(502));
+                    }
+                    match self.sbuf.read_from(server, be.timeouts.server).await {
+                        Ok(0) | Err(IoFail::Io(_)) if self.sbuf.is_empty() => {
+                            return Err(RespFail::Retryable)
+                        }
+                        Ok(0) | Err(IoFail::Io(_)) => return Err(RespFail::Status(502)),
+                        Err(IoFail::Timeout) => return Err(RespFail::Status(504)),
+                        Ok(_) => {}
+                    }
+                    continue;
+                }
+                Err(_) => return Err(RespFail::Status(502)),
+            }
+            // Interim responses (100, 103, ...) go to the client as they are; the final one follows.
+            if (100..200).contains(&self.resp.status) && self.resp.status != 101 {
+                let n = self.resp.head_len;
+                if self
+                    .sbuf
+                    .write_to(&mut self.client, n, self.fe.timeouts.client)
+                    .await
+                    .is_err()
+                {
+                    return Err(RespFail::ClientGone);
+                }
+                self.sbuf.consume(n);
+                continue;
+            }
+            return Ok(());
+        }
+    }
+
+    /// Sends the response head and body. Returns (the server connection may be reused, the
+    /// client connection stays open).
+    async fn forward_response(
+        &mut self,
+        server: &mut TcpStream,
+        be: &Backend,
+        client_keep: bool,
+        client_version: Version,
+    ) -> Result<(bool, bool), ()> {
+        // An HTTP/1.0 client cannot read chunked framing: it gets the body close-delimited.
+        let dechunk = client_version == Version::Http10 && self.resp.body == BodyKind::Chunked;
+        let keep_client = client_keep
+            && !dechunk
+            && self.resp.body != BodyKind::UntilClose
+            && !self.w.is_stopping();
+        let connection = if keep_client {
+            ConnHeader::KeepAlive
+        } else {
+            ConnHeader::Close
+        };
+        let rw = ResponseRewrite {
+            connection,
+            version: client_version,
+            dechunk,
+        };
+        self.out.clear();
+        write_response_head(&mut self.out, self.sbuf.bytes(), &self.resp, &rw);
+        self.sbuf.consume(self.resp.head_len);
+        let kind = self.resp.body;
+        // A body already received whole rides along with the head in a single write.
+        let inline = match kind {
+            BodyKind::Length(n) if !dechunk && n <= self.sbuf.len() as u64 => n as usize,
+            _ => 0,
+        };
+        if inline > 0 {
+            self.out
+                .extend_from_slice(self.sbuf.bytes().get(..inline).unwrap_or(&[]));
+            self.sbuf.consume(inline);
+        }
+        let mut out = std::mem::take(&mut self.out);
+        let sent = write_vec(&mut self.client, &mut out, self.fe.timeouts.client).await;
+        self.out = out;
+        sent.map_err(|_| ())?;
+        if inline == 0 {
+            let limits = body::Limits {
+                read: be.timeouts.server,
+                write: self.fe.timeouts.client,
+                max_trailer: self.limits.max_head,
+            };
+            let side = if dechunk {
+                body::Side::ResponseDechunk
+            } else {
+                body::Side::Response
+            };
+            body::forward(
+                server,
+                &mut self.sbuf,
+                &mut self.client,
+                kind,
+                &limits,
+                side,
+            )
+            .await
+            .map_err(|_| ())?;
+        }
+        let server_reusable =
+            self.resp.keep_alive && kind != BodyKind::UntilClose && self.sbuf.is_empty();
+        Ok((server_reusable, keep_client))
+    }
+
+    /// After `101 Switching Protocols`: forward the head and whatever either side already sent,
+    /// then let `serve` turn the connection into a byte tunnel.
+    pub(super) async fn tunnel(&mut self, mut server: TcpStream, be: &Backend) -> Next {
+        let n = self.resp.head_len;
+        if self
+            .sbuf
+            .write_to(&mut self.client, n, self.fe.timeouts.client)
+            .await
+            .is_err()
+        {
+            return Next::Close;
+        }
+        self.sbuf.consume(n);
+        let pending_down = self.sbuf.len();
+        if pending_down > 0
+            && self
+                .sbuf
+                .write_to(&mut self.client, pending_down, self.fe.timeouts.client)
+                .await
+                .is_err()
+        {
+            return Next::Close;
+        }
+        let pending_up = self.cbuf.len();
+        if pending_up > 0
+            && self
+                .cbuf
+                .write_to(&mut server, pending_up, be.timeouts.server)
+                .await
+                .is_err()
+        {
+            return Next::Close;
+        }
+        Next::Tunnel {
+            server,
+            idle_client: be.timeouts.tunnel.or(self.fe.timeouts.client),
+            idle_server: be.timeouts.tunnel.or(be.timeouts.server),
+        }
+    }
+}

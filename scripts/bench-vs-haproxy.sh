@@ -118,11 +118,13 @@ free_port() {
 
 install_missing
 build
-declare -A URL
+declare -A URL TPID TLOG DEAD
 
 step "starting the backend (ringlb-bench backend --threads 1)"
 "$BIN_DIR/ringlb-bench" backend --threads 1 --no-pin --name s1 >"$TMP/backend.out" 2>&1 &
 PIDS+=($!)
+TPID[direct]=$!
+TLOG[direct]="$TMP/backend.out"
 wait_for_line "$TMP/backend.out" '^listening on ' "the backend" $!
 BPORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/backend.out" | head -1)
 URL[direct]="http://127.0.0.1:$BPORT/"
@@ -159,6 +161,8 @@ if wants haproxy; then
     write_config haproxy
     haproxy -f "$TMP/haproxy.cfg" -db >"$TMP/haproxy.log" 2>&1 &
     PIDS+=($!)
+    TPID[haproxy]=$!
+    TLOG[haproxy]="$TMP/haproxy.log"
     port=${URL[haproxy]##*:}
     wait_for_port "${port%/}" haproxy $! "$TMP/haproxy.log"
 fi
@@ -169,6 +173,8 @@ for driver in io_uring legacy; do
     write_config "ringlb-$driver"
     RINGLB_DRIVER=$driver "$BIN_DIR/ringlb" -f "$TMP/ringlb-$driver.cfg" -db >/dev/null 2>"$TMP/ringlb-$driver.log" &
     PIDS+=($!)
+    TPID[ringlb-$driver]=$!
+    TLOG[ringlb-$driver]="$TMP/ringlb-$driver.log"
     wait_for_line "$TMP/ringlb-$driver.log" 'ready' "ringlb ($driver)" $!
 done
 for t in $TARGETS; do
@@ -184,7 +190,7 @@ to_ms() {
 }
 
 # median FORMAT: the median of the whitespace-separated numbers on stdin, printf-formatted.
-median() { tr ' ' '\n' | grep . | sort -g | awk -v f="$1\n" '{ a[NR] = $1 } END {
+median() { tr ' ' '\n' | { grep . || true; } | sort -g | awk -v f="$1\n" '{ a[NR] = $1 } END {
     if (NR == 0) { print "-"; exit }
     printf f, (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
@@ -196,8 +202,15 @@ declare -A RPS P99 ERRS
 REPORT="$TMP/report.txt"
 for ((r = 1; r <= ROUNDS; r++)); do
     for t in $TARGETS; do
+        [[ -n "${DEAD[$t]:-}" ]] && continue
         step "round $r/$ROUNDS: $t"
-        out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "${URL[$t]}")
+        out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "${URL[$t]}" 2>&1) || true
+        if ! kill -0 "${TPID[$t]}" 2>/dev/null; then
+            # Keep measuring the others; the report says what happened to this one.
+            DEAD[$t]="died in round $r; last log lines: $(tail -3 "${TLOG[$t]}" | paste -sd'|')"
+            printf 'bench: %s %s\n' "$t" "${DEAD[$t]}" >&2
+            continue
+        fi
         echo "$out" >"$TMP/wrk-$t-$r.txt"
         rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
         p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
@@ -228,16 +241,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "-") printf "%.
     echo "rounds:   $ROUNDS, interleaved in the order: $TARGETS"
     echo
     printf '%-16s %12s %12s %14s %12s   %s\n' target "req/s(med)" "p99 ms(med)" "req/s/haproxy" "p99/haproxy" "per round req/s | p99 ms"
-    base_rps=$( (wants haproxy && echo "${RPS[haproxy]}" | median %.0f) || echo -)
-    base_p99=$( (wants haproxy && echo "${P99[haproxy]}" | median %.3f) || echo -)
+    base_rps=$( (wants haproxy && echo "${RPS[haproxy]:-}" | median %.0f) || echo -)
+    base_p99=$( (wants haproxy && echo "${P99[haproxy]:-}" | median %.3f) || echo -)
     for t in $TARGETS; do
-        m_rps=$(echo "${RPS[$t]}" | median %.0f)
-        m_p99=$(echo "${P99[$t]}" | median %.3f)
+        m_rps=$(echo "${RPS[$t]:-}" | median %.0f)
+        m_p99=$(echo "${P99[$t]:-}" | median %.3f)
         printf '%-16s %12s %12s %14s %12s  %s |%s\n' "$t" "$m_rps" "$m_p99" \
-            "$(ratio "$m_rps" "$base_rps")" "$(ratio "$m_p99" "$base_p99")" "${RPS[$t]}" "${P99[$t]}"
+            "$(ratio "$m_rps" "$base_rps")" "$(ratio "$m_p99" "$base_p99")" "${RPS[$t]:-}" "${P99[$t]:-}"
     done
     for t in $TARGETS; do
         [[ -n "${ERRS[$t]:-}" ]] && echo "errors $t:${ERRS[$t]}"
+        [[ -n "${DEAD[$t]:-}" ]] && echo "DIED   $t: ${DEAD[$t]}"
     done
     true
 } >"$REPORT"

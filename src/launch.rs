@@ -293,11 +293,18 @@ async fn worker_main(setup: WorkerSetup) {
     }
     let _ = ready.send(Ok(()));
     drop(ready);
-    for (spec, l) in listeners {
-        monoio::spawn(listener::accept_loop(w.clone(), spec, l));
-    }
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|(spec, l)| monoio::spawn(listener::accept_loop(w.clone(), spec, l)))
+        .collect();
     let kind = wait_for_stop().await;
     w.begin_stop(kind);
+    // The accept loops end on the stop and drop their listeners: the sockets must close now,
+    // not when the process exits, or the kernel keeps queueing connections on them that
+    // nobody accepts (and resets them at exit) while the other cores drain.
+    for task in accepting {
+        task.await;
+    }
     drain(&w, kind).await;
 }
 

@@ -26,13 +26,11 @@ impl Limit {
         }
     }
 
-    /// Takes a slot when one is free.
+    /// Takes a slot when one is free. An unlimited counter is not touched at all: a shared
+    /// atomic written on every request would bounce its cache line between the cores.
     pub fn try_take(&self) -> bool {
         match self.max {
-            None => {
-                self.used.fetch_add(1, Ordering::Relaxed);
-                true
-            }
+            None => true,
             Some(max) => self
                 .used
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
@@ -48,15 +46,14 @@ impl Limit {
     }
 
     pub fn release(&self) {
+        if self.max.is_none() {
+            return;
+        }
         let _ = self
             .used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
                 Some(v.saturating_sub(1))
             });
-    }
-
-    pub fn used(&self) -> u32 {
-        self.used.load(Ordering::Relaxed)
     }
 }
 

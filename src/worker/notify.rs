@@ -22,6 +22,9 @@ impl Notify {
     /// Wakes every task currently waiting.
     pub fn notify_all(&self) {
         self.generation.set(self.generation.get().wrapping_add(1));
+        if self.waiters.borrow().is_empty() {
+            return; // the common case: nobody waits, nothing to wake or free
+        }
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
         self.free.borrow_mut().clear();
         for w in waiters.into_iter().flatten() {

@@ -40,6 +40,7 @@ OPTIONS:
     --name NAME         sent as `x-server: NAME`, and the body of `GET /` (default backend)
     --fail-rate P       answer this fraction (0..1) of requests with 503
     --close             close the connection after every response
+    --delay MS          answer every request MS milliseconds late (a slow server)
     -h, --help          print this help
 
 ROUTES:
@@ -78,6 +79,8 @@ pub struct Opts {
     pub name: String,
     pub fail_rate: f64,
     pub close: bool,
+    /// Added to every answer: makes this backend the slow server of a skewed pool.
+    pub delay_ms: u64,
 }
 
 impl Default for Opts {
@@ -92,6 +95,7 @@ impl Default for Opts {
             name: "backend".to_string(),
             fail_rate: 0.0,
             close: false,
+            delay_ms: 0,
         }
     }
 }
@@ -157,6 +161,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
                 };
             }
             "--close" => opts.close = true,
+            "--delay" => opts.delay_ms = parse_num(flag, &value("MS")?, 0..=60_000)? as u64,
             other => return Err(format!("backend: unknown option '{other}' (see --help)")),
         }
     }

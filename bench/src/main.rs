@@ -3,8 +3,12 @@
 //! Subcommands:
 //! - `backend`: a fast thread-per-core HTTP/1.1 backend (monoio), used by the demo, the
 //!   benchmarks and the end-to-end tests. See `backend.rs` for its module map.
+//! - `load`: the HTTP/1.1 load generator (`load/mod.rs`).
 
 mod backend;
+mod json;
+mod load;
+mod runtime;
 
 use std::process::ExitCode;
 
@@ -16,6 +20,7 @@ USAGE:
 
 SUBCOMMANDS:
     backend     run a fast HTTP/1.1 backend (demo and benchmark target)
+    load        HTTP/1.1 load generator (closed or open loop, percentiles, JSON)
     help        print this help (or `ringlb-bench <SUBCOMMAND> --help`)
 ";
 
@@ -27,6 +32,7 @@ fn main() -> ExitCode {
     };
     let result = match cmd.as_str() {
         "backend" => backend::main(rest),
+        "load" => load::main(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -37,6 +37,8 @@ pub struct Ctx {
     name_response: Vec<u8>,
     fail_rate: f64,
     always_close: bool,
+    /// `--delay`: every answer waits this long.
+    delay: Option<Duration>,
     rng: Cell<u64>,
 }
 
@@ -60,6 +62,7 @@ impl Ctx {
             name_response,
             fail_rate: opts.fail_rate,
             always_close: opts.close,
+            delay: (opts.delay_ms > 0).then(|| Duration::from_millis(opts.delay_ms)),
             rng: Cell::new(seed | 1),
         }
     }
@@ -255,6 +258,11 @@ impl Connection {
             (true, false) => Conn::KeepAlive,
         };
         let next = if keep { Next::Continue } else { Next::Close };
+        if let Some(delay) = ctx.delay {
+            // Earlier pipelined answers should not wait for this one.
+            flush(stream, &mut self.wbuf).await?;
+            monoio::time::sleep(delay).await;
+        }
         if ctx.should_fail() {
             self.small(ctx, req, Status::Unavailable, b"injected failure\n", conn);
             return Ok(next);

@@ -4,8 +4,10 @@
 //! - `backend`: a fast thread-per-core HTTP/1.1 backend (monoio), used by the demo, the
 //!   benchmarks and the end-to-end tests. See `backend.rs` for its module map.
 //! - `load`: the HTTP/1.1 load generator (`load/mod.rs`).
+//! - `compare`, `report`: interleaved comparisons and their reports (`compare/mod.rs`).
 
 mod backend;
+mod compare;
 mod json;
 mod load;
 mod runtime;
@@ -21,6 +23,8 @@ USAGE:
 SUBCOMMANDS:
     backend     run a fast HTTP/1.1 backend (demo and benchmark target)
     load        HTTP/1.1 load generator (closed or open loop, percentiles, JSON)
+    compare     one scenario against several targets in interleaved rounds (table, JSON, HTML)
+    report      one HTML page from several compare --html-fragment files
     help        print this help (or `ringlb-bench <SUBCOMMAND> --help`)
 ";
 
@@ -33,6 +37,8 @@ fn main() -> ExitCode {
     let result = match cmd.as_str() {
         "backend" => backend::main(rest),
         "load" => load::main(rest),
+        "compare" => compare::main(rest),
+        "report" => compare::report_main(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

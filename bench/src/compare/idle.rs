@@ -1,0 +1,150 @@
+//! The idle scenario: open many keep-alive connections that send nothing, and read what they
+//! cost each target process: resident memory (VmRSS) and file descriptors, from /proc.
+
+use std::time::Duration;
+
+use crate::json::Json;
+use crate::load::stream::{Stream, Target};
+use crate::runtime::{self, Driver};
+
+/// Connects in flight at once while opening the idle connections.
+const CONNECT_BATCH: usize = 256;
+/// After closing them, give the target this long to free them before the next measurement.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// One measurement of one target.
+#[derive(Clone, Debug, Default)]
+pub struct IdleResult {
+    pub opened: usize,
+    pub failed: usize,
+    /// Change in the open fds of the target's processes: the connections it really accepted.
+    pub fds_delta: Option<i64>,
+    pub rss_before_kib: Option<u64>,
+    pub rss_delta_kib: Option<i64>,
+}
+
+impl IdleResult {
+    /// RSS growth per opened connection, in bytes.
+    pub fn bytes_per_conn(&self) -> Option<f64> {
+        let d = self.rss_delta_kib?;
+        (self.opened > 0).then(|| d as f64 * 1024.0 / self.opened as f64)
+    }
+
+    pub fn to_json(&self) -> Json {
+        Json::obj()
+            .with("opened", self.opened)
+            .with("failed", self.failed)
+            .with("fds_delta", self.fds_delta.map(|d| d as f64))
+            .with("rss_before_kib", self.rss_before_kib)
+            .with("rss_delta_kib", self.rss_delta_kib.map(|d| d as f64))
+            .with("bytes_per_conn", self.bytes_per_conn())
+    }
+}
+
+/// Opens `n` idle connections to `url`, waits `hold`, and measures `pids`.
+pub fn measure(url: &str, n: usize, hold: Duration, pids: &[u32]) -> Result<IdleResult, String> {
+    let target = Target::parse(url)?;
+    let before = snapshot(pids);
+    let driver = Driver::IoUring;
+    let (opened, failed, after) = runtime::block_on(driver, || {
+        let target = target.clone();
+        async move {
+            let mut streams: Vec<Stream> = Vec::with_capacity(n);
+            let mut failed = 0;
+            while streams.len() + failed < n {
+                let batch = CONNECT_BATCH.min(n - streams.len() - failed);
+                let tasks: Vec<_> = (0..batch)
+                    .map(|_| {
+                        let t = target.clone();
+                        monoio::spawn(async move { t.connect().await })
+                    })
+                    .collect();
+                for t in tasks {
+                    match t.await {
+                        Ok(s) => streams.push(s),
+                        Err(_) => failed += 1,
+                    }
+                }
+            }
+            monoio::time::sleep(hold).await;
+            let after = snapshot(pids);
+            (streams.len(), failed, after)
+        }
+    })?;
+    std::thread::sleep(SETTLE);
+    let delta = |a: Option<u64>, b: Option<u64>| Some(a? as i64 - b? as i64);
+    Ok(IdleResult {
+        opened,
+        failed,
+        fds_delta: delta(after.fds, before.fds),
+        rss_before_kib: before.rss_kib,
+        rss_delta_kib: delta(after.rss_kib, before.rss_kib),
+    })
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Snapshot {
+    rss_kib: Option<u64>,
+    fds: Option<u64>,
+}
+
+/// Sums VmRSS and open fds over `pids`; `None` when there are none or one is unreadable.
+fn snapshot(pids: &[u32]) -> Snapshot {
+    if pids.is_empty() {
+        return Snapshot::default();
+    }
+    let mut s = Snapshot {
+        rss_kib: Some(0),
+        fds: Some(0),
+    };
+    for pid in pids {
+        let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|st| vm_rss_kib(&st));
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .ok()
+            .map(|d| d.count() as u64);
+        s.rss_kib = s.rss_kib.zip(rss).map(|(a, b)| a + b);
+        s.fds = s.fds.zip(fds).map(|(a, b)| a + b);
+    }
+    s
+}
+
+/// The `VmRSS:` line of /proc/PID/status, in KiB.
+pub fn vm_rss_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_vm_rss() {
+        let st = "Name:\tx\nVmPeak:\t  9 kB\nVmRSS:\t   12345 kB\nThreads: 1\n";
+        assert_eq!(vm_rss_kib(st), Some(12345));
+        assert_eq!(vm_rss_kib("Name: x\n"), None);
+    }
+
+    #[test]
+    fn own_process_is_measurable() {
+        let s = snapshot(&[std::process::id()]);
+        assert!(s.rss_kib.unwrap() > 0);
+        assert!(s.fds.unwrap() > 0);
+        assert!(snapshot(&[]).rss_kib.is_none());
+    }
+
+    #[test]
+    fn bytes_per_connection() {
+        let r = IdleResult {
+            opened: 1000,
+            rss_delta_kib: Some(2000),
+            ..IdleResult::default()
+        };
+        assert_eq!(r.bytes_per_conn(), Some(2048.0));
+    }
+}

@@ -1,0 +1,390 @@
+//! `ringlb-bench compare`: one scenario against several targets, in interleaved rounds
+//! (A B C D, A B C D, ...) so that a machine drifting during the run favours no one.
+//!
+//! Module map:
+//! - this file: options and the rounds;
+//! - `stats.rs`: medians, spreads, ratios;
+//! - `idle.rs`: the idle-connections scenario (memory per connection from /proc);
+//! - `report.rs`: the table (text/markdown), the JSON, the HTML with inline SVG.
+
+mod idle;
+mod report;
+pub mod stats;
+
+use std::time::Duration;
+
+use crate::json::Json;
+use crate::load::{self, LoadOpts, Summary};
+pub use idle::IdleResult;
+pub use report::report_main;
+use stats::median;
+
+pub const USAGE: &str = "\
+ringlb-bench compare: one scenario against several targets, interleaved rounds
+
+USAGE:
+    ringlb-bench compare --target NAME=URL [--target NAME=URL ...] [OPTIONS] [LOAD OPTIONS]
+
+TARGETS:
+    --target NAME=URL    a target, repeatable; rounds run them in the order given.
+                         Ratios are taken to the targets named `haproxy` and `direct`.
+    --pid NAME=PID[,PID] processes of a target: a target whose processes died is reported
+                         and skipped; the idle scenario reads their memory and fds
+
+ROUNDS:
+    --rounds N           rounds (default 3); each round runs every target once
+    --pause S            pause between runs, letting sockets settle (default 0.5)
+    --idle N             idle scenario: instead of a load, open N connections that send
+                         nothing, wait --hold, then read VmRSS and the fd count of --pid
+    --hold S             idle scenario: wait after the last connect (default 2)
+
+OUTPUT:
+    --scenario NAME      scenario name for the reports (default custom)
+    --note TEXT          a line printed under the table and in the reports, repeatable
+    --goal R             for targets named ringlb*: req/s must be >= R x haproxy (idle:
+                         bytes per connection <= haproxy's); the verdict is printed
+    --goal-p99           also require p99 no worse than haproxy's
+    --json FILE          every run and the medians, as JSON
+    --html FILE          a self-contained HTML report (inline SVG)
+    --html-fragment FILE the report's <section> only (for `ringlb-bench report`)
+    --markdown FILE      the table as markdown
+
+LOAD OPTIONS: as `ringlb-bench load` (-c, -t, --close, --rate, --warmup, -d, --body, -H...);
+the URL's path comes from each target. The progress line is off; one line per run instead.
+";
+
+#[derive(Clone, Debug)]
+pub struct TargetSpec {
+    pub name: String,
+    pub url: String,
+    pub pids: Vec<u32>,
+}
+
+/// Everything measured for one target.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub target: TargetSpec,
+    pub runs: Vec<Summary>,
+    pub idle: Vec<IdleResult>,
+    /// Why this target stopped being measured.
+    pub dead: Option<String>,
+}
+
+impl Row {
+    pub fn rps(&self) -> Vec<f64> {
+        self.runs.iter().map(|s| s.rps).collect()
+    }
+
+    pub fn med_rps(&self) -> f64 {
+        median(&self.rps())
+    }
+
+    pub fn med_mbps(&self) -> f64 {
+        median(&self.runs.iter().map(|s| s.mbps).collect::<Vec<_>>())
+    }
+
+    /// Median over rounds of the latency at percentile `p` (100 = max).
+    pub fn med_pct(&self, p: f64) -> f64 {
+        median(&self.runs.iter().map(|s| s.pct(p)).collect::<Vec<_>>())
+    }
+
+    /// Median over rounds of each point of the latency curve.
+    pub fn curve(&self) -> Vec<(f64, f64)> {
+        let Some(first) = self.runs.first() else {
+            return Vec::new();
+        };
+        (0..first.curve_ms.len())
+            .map(|i| {
+                let v: Vec<f64> = self.runs.iter().map(|s| s.curve_ms[i].1).collect();
+                (first.curve_ms[i].0, median(&v))
+            })
+            .collect()
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.runs
+            .iter()
+            .map(|s| s.errors_total + s.unfinished)
+            .sum()
+    }
+
+    pub fn bytes_per_conn(&self) -> Vec<f64> {
+        self.idle
+            .iter()
+            .map(|r| r.bytes_per_conn().unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    /// Answers per `x-server` over all rounds.
+    pub fn servers(&self) -> Vec<(String, u64)> {
+        let mut all: Vec<(String, u64)> = Vec::new();
+        for s in &self.runs {
+            for (name, n) in &s.servers {
+                match all.iter_mut().find(|(m, _)| m == name) {
+                    Some(e) => e.1 += n,
+                    None => all.push((name.clone(), *n)),
+                }
+            }
+        }
+        all.sort();
+        all
+    }
+}
+
+/// The options of one comparison.
+#[derive(Clone, Debug)]
+pub struct CompareOpts {
+    pub load: LoadOpts,
+    pub targets: Vec<TargetSpec>,
+    pub rounds: usize,
+    pub pause: Duration,
+    pub idle: Option<usize>,
+    pub hold: Duration,
+    pub scenario: String,
+    pub notes: Vec<String>,
+    pub goal: Option<f64>,
+    pub goal_p99: bool,
+    pub json: Option<String>,
+    pub html: Option<String>,
+    pub html_fragment: Option<String>,
+    pub markdown: Option<String>,
+}
+
+pub fn main(args: &[String]) -> Result<(), String> {
+    let Some(opts) = parse_args(args)? else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    let rows = run(&opts);
+    let text = report::table(&opts, &rows);
+    println!("\n{text}");
+    if let Some(p) = &opts.markdown {
+        write(p, &text)?;
+    }
+    if let Some(p) = &opts.json {
+        write(p, &(report::json(&opts, &rows).to_string() + "\n"))?;
+    }
+    let section = report::html_section(&opts, &rows);
+    if let Some(p) = &opts.html_fragment {
+        write(p, &section)?;
+    }
+    if let Some(p) = &opts.html {
+        write(p, &report::html_page(&opts.scenario, &[section]))?;
+    }
+    Ok(())
+}
+
+fn write(path: &str, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("write {path}: {e}"))
+}
+
+fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
+    let mut load = LoadOpts {
+        progress: false,
+        ..LoadOpts::default()
+    };
+    let mut o = CompareOpts {
+        load: LoadOpts::default(),
+        targets: Vec::new(),
+        rounds: 3,
+        pause: Duration::from_millis(500),
+        idle: None,
+        hold: Duration::from_secs(2),
+        scenario: "custom".to_string(),
+        notes: Vec::new(),
+        goal: None,
+        goal_p99: false,
+        json: None,
+        html: None,
+        html_fragment: None,
+        markdown: None,
+    };
+    let mut pids: Vec<(String, Vec<u32>)> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let flag = a.as_str();
+        match flag {
+            "-h" | "--help" => return Ok(None),
+            "--target" => {
+                let v = load::value(&mut it, flag)?;
+                let (name, url) = v
+                    .split_once('=')
+                    .filter(|(n, _)| !n.is_empty())
+                    .ok_or_else(|| format!("--target {v}: expected NAME=URL"))?;
+                load::stream::Target::parse(url)?;
+                o.targets.push(TargetSpec {
+                    name: name.to_string(),
+                    url: url.to_string(),
+                    pids: Vec::new(),
+                });
+            }
+            "--pid" => {
+                let v = load::value(&mut it, flag)?;
+                let (name, list) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--pid {v}: expected NAME=PID[,PID]"))?;
+                let list = list
+                    .split(',')
+                    .map(|p| p.trim().parse::<u32>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| format!("--pid {v}: expected NAME=PID[,PID]"))?;
+                pids.push((name.to_string(), list));
+            }
+            "--rounds" => {
+                let v = load::value(&mut it, flag)?;
+                o.rounds = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| format!("--rounds {v}: expected a number >= 1"))?;
+            }
+            "--pause" => o.pause = load::duration(flag, &load::value(&mut it, flag)?)?,
+            "--idle" => {
+                let v = load::value(&mut it, flag)?;
+                o.idle =
+                    Some(v.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
+                        format!("--idle {v}: expected a number of connections >= 1")
+                    })?);
+            }
+            "--hold" => o.hold = load::duration(flag, &load::value(&mut it, flag)?)?,
+            "--scenario" => o.scenario = load::value(&mut it, flag)?,
+            "--note" => o.notes.push(load::value(&mut it, flag)?),
+            "--goal" => {
+                let v = load::value(&mut it, flag)?;
+                o.goal = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&r: &f64| r > 0.0)
+                        .ok_or_else(|| format!("--goal {v}: expected a ratio like 1.3"))?,
+                );
+            }
+            "--goal-p99" => o.goal_p99 = true,
+            "--json" => o.json = Some(load::value(&mut it, flag)?),
+            "--html" => o.html = Some(load::value(&mut it, flag)?),
+            "--html-fragment" => o.html_fragment = Some(load::value(&mut it, flag)?),
+            "--markdown" => o.markdown = Some(load::value(&mut it, flag)?),
+            _ => {
+                if !load::parse_load_flag(&mut load, flag, &mut it)? {
+                    return Err(format!("compare: unknown option '{flag}' (see --help)"));
+                }
+            }
+        }
+    }
+    if o.targets.is_empty() {
+        return Err("compare: no --target (see --help)".to_string());
+    }
+    for (name, list) in pids {
+        let t = o
+            .targets
+            .iter_mut()
+            .find(|t| t.name == name)
+            .ok_or_else(|| format!("--pid {name}=...: no target named {name}"))?;
+        t.pids = list;
+    }
+    o.load = load;
+    Ok(Some(o))
+}
+
+/// The rounds: every target once per round, in the order given.
+pub fn run(opts: &CompareOpts) -> Vec<Row> {
+    let mut rows: Vec<Row> = opts
+        .targets
+        .iter()
+        .map(|t| Row {
+            target: t.clone(),
+            runs: Vec::new(),
+            idle: Vec::new(),
+            dead: None,
+        })
+        .collect();
+    for round in 1..=opts.rounds {
+        for row in rows.iter_mut().filter(|r| r.dead.is_none()) {
+            if let Some(pid) = row.target.pids.iter().find(|p| !alive(**p)) {
+                row.dead = Some(format!("process {pid} exited before round {round}"));
+                eprintln!(
+                    "compare: {}: {}",
+                    row.target.name,
+                    row.dead.as_ref().unwrap()
+                );
+                continue;
+            }
+            let line = match opts.idle {
+                Some(n) => run_idle(opts, row, n),
+                None => run_load(opts, row),
+            };
+            eprintln!(
+                "round {round}/{}  {:<18} {line}",
+                opts.rounds, row.target.name
+            );
+            std::thread::sleep(opts.pause);
+        }
+    }
+    rows
+}
+
+fn run_load(opts: &CompareOpts, row: &mut Row) -> String {
+    let load = LoadOpts {
+        url: row.target.url.clone(),
+        ..opts.load.clone()
+    };
+    match load::run(&load) {
+        Ok(s) => {
+            let line = format!(
+                "{:>10.0} req/s  {:>8.1} MB/s  p50 {:.3} ms  p99 {:.3} ms  errors {}",
+                s.rps,
+                s.mbps,
+                s.pct(50.0),
+                s.pct(99.0),
+                s.errors_total + s.unfinished
+            );
+            row.runs.push(s);
+            line
+        }
+        Err(e) => {
+            row.dead = Some(e.clone());
+            format!("failed: {e}")
+        }
+    }
+}
+
+fn run_idle(opts: &CompareOpts, row: &mut Row, n: usize) -> String {
+    match idle::measure(&row.target.url, n, opts.hold, &row.target.pids) {
+        Ok(r) => {
+            let line = format!(
+                "opened {} (failed {})  fds +{}  RSS +{} KiB  {} B/conn",
+                r.opened,
+                r.failed,
+                r.fds_delta.map_or("-".into(), |d| d.to_string()),
+                r.rss_delta_kib.map_or("-".into(), |d| d.to_string()),
+                stats::fmt(r.bytes_per_conn().unwrap_or(f64::NAN), 0)
+            );
+            row.idle.push(r);
+            line
+        }
+        Err(e) => {
+            row.dead = Some(e.clone());
+            format!("failed: {e}")
+        }
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            // The state follows the parenthesised command name; Z is a zombie (exited).
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// The options that matter for reading the numbers, for the reports.
+pub fn describe(opts: &CompareOpts) -> Json {
+    Json::obj()
+        .with("scenario", opts.scenario.as_str())
+        .with("rounds", opts.rounds)
+        .with("idle", opts.idle)
+        .with("hold_s", opts.hold.as_secs_f64())
+        .with("load", opts.load.to_json())
+        .with("notes", opts.notes.clone())
+}

@@ -23,6 +23,7 @@ USAGE:
 SUBCOMMANDS:
     backend     run a fast HTTP/1.1 backend (demo and benchmark target)
     load        HTTP/1.1 load generator (closed or open loop, percentiles, JSON)
+    ramp        rising open-loop rates until p99 or errors break a threshold
     compare     one scenario against several targets in interleaved rounds (table, JSON, HTML)
     report      one HTML page from several compare --html-fragment files
     help        print this help (or `ringlb-bench <SUBCOMMAND> --help`)
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cmd.as_str() {
         "backend" => backend::main(rest),
         "load" => load::main(rest),
+        "ramp" => load::ramp::main(rest),
         "compare" => compare::main(rest),
         "report" => compare::report_main(rest),
         "help" | "--help" | "-h" => {

@@ -5,6 +5,7 @@
 //! - `client.rs`: one thread's connections: send, read, record;
 //! - `http.rs`: request bytes and response framing;
 //! - `stream.rs`: target URL, connect, the stream enum (where TLS slots in);
+//! - `ramp.rs`: `ringlb-bench ramp`, rising open-loop rates until p99 or errors break;
 //! - `schedule.rs`: open-loop send times (no coordinated omission);
 //! - `stats.rs`: histogram, errors by kind, the summary and its JSON.
 //!
@@ -13,6 +14,7 @@
 
 mod client;
 pub mod http;
+pub mod ramp;
 pub mod schedule;
 pub mod stats;
 pub mod stream;

@@ -27,7 +27,12 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning: ",
             Severity::Error => "",
         };
-        write!(f, "{}:{}: {}{}", self.file, self.line, tag, self.message)
+        // Line 0 means "the file as a whole" (it could not be read, say): no line to point at.
+        if self.line == 0 {
+            write!(f, "{}: {}{}", self.file, tag, self.message)
+        } else {
+            write!(f, "{}:{}: {}{}", self.file, self.line, tag, self.message)
+        }
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Balancer {
     pub slots: Vec<ServerSlot>,
     /// Woken whenever a slot frees up, for requests queued on a full backend.
     pub freed: Notify,
+    /// A queued request on this core is polling for slots freed on other cores.
+    pub polling: Cell<bool>,
     rng: Cell<u64>,
     first_rr: Cell<usize>,
 }
@@ -61,6 +63,7 @@ impl Balancer {
             limits,
             slots,
             freed: Notify::default(),
+            polling: Cell::new(false),
             rng: Cell::new(seed | 1),
             first_rr: Cell::new(0),
         }
@@ -109,6 +112,11 @@ impl Balancer {
             balancer: Rc::clone(self),
             server: i,
         })
+    }
+
+    /// Some server has a free maxconn slot (possibly freed by another core).
+    pub fn any_room(&self) -> bool {
+        (0..self.slots.len()).any(|i| self.has_room(i))
     }
 
     fn has_room(&self, i: usize) -> bool {

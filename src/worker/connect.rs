@@ -130,16 +130,43 @@ async fn wait_for_slot(
     let Some(rt) = w.backends.get(backend) else {
         return Err(ConnectError::NoServer);
     };
-    // Woken at once by a release on this core; releases on other cores are seen at the
-    // next recheck.
-    let mut wait = CROSS_CORE_RECHECK;
-    if let Some(d) = deadline {
-        let left = d.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ConnectError::QueueTimeout);
-        }
-        wait = wait.min(left);
+    // Woken at once by a release on this core. Releases on other cores are not signalled, so
+    // one waiter per core and backend (the poller) rechecks every CROSS_CORE_RECHECK and wakes
+    // the others: a long queue costs one timer per core, not one per queued request.
+    let left = match deadline {
+        Some(d) => d.saturating_duration_since(Instant::now()),
+        None => Duration::MAX,
+    };
+    if left.is_zero() {
+        return Err(ConnectError::QueueTimeout);
     }
-    let _ = monoio::time::timeout(wait, rt.balancer.freed.notified()).await;
+    let b = &rt.balancer;
+    match Poller::claim(&b.polling) {
+        Some(_poller) => {
+            let _ = monoio::time::timeout(CROSS_CORE_RECHECK.min(left), b.freed.notified()).await;
+            if b.any_room() {
+                b.freed.notify_all();
+            }
+        }
+        None => {
+            let _ = monoio::time::timeout(left, b.freed.notified()).await;
+        }
+    }
     Ok(())
+}
+
+/// The right to be a backend's cross-core poller on this core; released on drop, also when
+/// the waiting request is abandoned (client gone, timeout), so another waiter takes over.
+struct Poller<'a>(&'a std::cell::Cell<bool>);
+
+impl<'a> Poller<'a> {
+    fn claim(flag: &'a std::cell::Cell<bool>) -> Option<Self> {
+        (!flag.replace(true)).then_some(Poller(flag))
+    }
+}
+
+impl Drop for Poller<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
 }

@@ -1,0 +1,443 @@
+#!/usr/bin/env bash
+# Side-by-side comparison: ringlb (both drivers), HAProxy, nginx and the backend itself, one
+# scenario at a time, interleaved rounds, via `ringlb-bench compare`. See --help.
+set -euo pipefail
+
+SCENARIOS="keepalive close body-1k body-64k body-1m post-64k idle-10k tcp leastconn-skew rules"
+RESULTS_SCENARIOS="keepalive close body-64k tcp idle-10k"
+
+usage() {
+    cat <<USAGE
+Usage: scripts/compare.sh [SCENARIO ...]     run these scenarios (default: keepalive)
+       scripts/compare.sh --results          regenerate bench/RESULTS.md and bench/report.html
+                                             ($RESULTS_SCENARIOS, plus the wrk check)
+       scripts/compare.sh --list | --help
+
+Scenarios: $SCENARIOS
+  keepalive      GET /, tiny response, keep-alive (the headline; goal ringlb >= 1.3x haproxy,
+                 p99 no worse)
+  close          GET /, a new connection per request (goal >= 1.2x)
+  body-1k/64k/1m GET /size/N
+  post-64k       POST /status with a 64 KiB body
+  idle-10k       10,000 connections that send nothing; RSS and fds added per target process
+  tcp            mode tcp in HAProxy and ringlb (nginx only if its stream module is present)
+  leastconn-skew balance leastconn over a fast and a slow (--delay) server: who answered, p99
+  rules          20 acl + use_backend rules, the request matching the last one
+Goals for the scenarios without one above: >= 1.0x haproxy (idle-10k: bytes per connection
+no more than haproxy's).
+
+For each scenario it writes equivalent configs (ringlb reads the very haproxy.cfg HAProxy
+reads), starts one ringlb-bench backend (two for leastconn-skew), the proxies, all on
+loopback, runs ringlb-bench compare, and stops everything it started, also on Ctrl-C.
+Reports go to bench/out/ (text, JSON, HTML), with the machine, versions and command.
+
+Environment:
+  TARGETS="direct haproxy nginx ringlb-io_uring ringlb-legacy"   targets, in round order
+  DURATION=5 WARMUP=1 ROUNDS=3 CONNS=64 LOAD_THREADS=1 PROXY_THREADS=2
+  SLOW_MS=5           leastconn-skew: the slow server's delay
+  WRK_ROUNDS=3        --results: rounds of the wrk agreement check
+  SKIP_BUILD=1        use the binaries already built
+  CARGO_TARGET_DIR    where cargo puts the binaries (default ./target)
+USAGE
+}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+BENCH="$BIN_DIR/ringlb-bench"
+OUT_DIR="$ROOT/bench/out"
+TARGETS=${TARGETS:-direct haproxy nginx ringlb-io_uring ringlb-legacy}
+DURATION=${DURATION:-5}
+WARMUP=${WARMUP:-1}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-64}
+LOAD_THREADS=${LOAD_THREADS:-1}
+PROXY_THREADS=${PROXY_THREADS:-2}
+SLOW_MS=${SLOW_MS:-5}
+WRK_ROUNDS=${WRK_ROUNDS:-3}
+IDLE_CONNS=10000
+READY_TIMEOUT_S=10
+COMMAND="scripts/compare.sh $*"
+ENV_LINE="TARGETS=\"$TARGETS\" DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS CONNS=$CONNS LOAD_THREADS=$LOAD_THREADS PROXY_THREADS=$PROXY_THREADS"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'compare: error: %s\n' "$*" >&2; exit 1; }
+
+RESULTS=0
+RUN=()
+for a in "$@"; do
+    case "$a" in
+        -h | --help) usage; exit 0 ;;
+        --list) echo "$SCENARIOS"; exit 0 ;;
+        --results) RESULTS=1 ;;
+        -*) die "unknown option '$a' (see --help)" ;;
+        *) [[ " $SCENARIOS " == *" $a "* ]] || die "unknown scenario '$a' (--list shows them)"
+           RUN+=("$a") ;;
+    esac
+done
+((RESULTS)) && RUN=($RESULTS_SCENARIOS)
+((${#RUN[@]})) || RUN=(keepalive)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ringlb-compare.XXXXXX")
+chmod 755 "$TMP" # nginx workers may run as another user
+PIDS=()
+stop_all() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    PIDS=()
+}
+cleanup() { stop_all; rm -rf "$TMP"; }
+trap cleanup EXIT
+trap 'echo; echo "compare: interrupted" >&2; exit 130' INT TERM
+
+install_missing() {
+    local need=() sudo=""
+    command -v haproxy >/dev/null || need+=(haproxy)
+    command -v nginx >/dev/null || need+=(nginx-light)
+    command -v wrk >/dev/null || need+=(wrk)
+    ((${#need[@]})) || return 0
+    [[ $EUID -eq 0 ]] || sudo=sudo
+    step "installing ${need[*]} with apt-get"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null ||
+        die "could not install ${need[*]}; install them and retry"
+}
+
+build() {
+    [[ "${SKIP_BUILD:-0}" == 1 ]] && return 0
+    step "building ringlb and ringlb-bench (release)"
+    (cd "$ROOT" && cargo build --release --bin ringlb -p ringlb-bench) || die "the build failed"
+}
+
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 20000))
+        ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
+    done
+}
+
+# wait_for FILE REGEX WHAT PID
+wait_for() {
+    local i
+    for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do
+        grep -qE "$2" "$1" 2>/dev/null && return 0
+        kill -0 "$4" 2>/dev/null || die "$3 exited during start-up: $(tail -5 "$1" 2>/dev/null)"
+        sleep 0.05
+    done
+    die "$3 not ready within ${READY_TIMEOUT_S}s: $(tail -5 "$1" 2>/dev/null)"
+}
+
+wait_port() { # wait_port PORT WHAT PID
+    local i
+    for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do
+        ss -Htln "sport = :$1" | grep -q . && return 0
+        kill -0 "$3" 2>/dev/null || die "$2 exited during start-up"
+        sleep 0.05
+    done
+    die "$2: port $1 not listening within ${READY_TIMEOUT_S}s"
+}
+
+wants() { [[ " $TARGETS " == *" $1 "* ]]; }
+
+nginx_has_stream() {
+    nginx -V 2>&1 | grep -q -- '--with-stream ' && return 0
+    ls /usr/lib/nginx/modules/ngx_stream_module.so >/dev/null 2>&1
+}
+
+machine() {
+    echo "machine:  nproc=$(nproc), kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), RLIMIT_NOFILE $(ulimit -n)"
+    echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, before the run)"
+    echo "haproxy:  $( (haproxy -v 2>/dev/null || true) | sed -n 1p)"
+    echo "nginx:    $( (nginx -v 2>&1 || true) | sed -n 1p)"
+    echo "wrk:      $( (wrk --version 2>&1 || true) | sed -n 1p)"
+    echo "ringlb:   git $(cd "$ROOT" && git log -1 --format='%h %s' 2>/dev/null || echo unknown)"
+    echo "setup:    one ringlb-bench backend thread, proxies with $PROXY_THREADS threads (nbthread /"
+    echo "          worker_processes), load generator $LOAD_THREADS thread(s), nothing else pinned"
+    echo "          (ringlb pins its own workers); all share the same $(nproc) cores."
+}
+
+# ---- per scenario -------------------------------------------------------------------------
+
+# Sets: MODE PATH_ LOAD_ARGS BALANCE GOAL MAXCONN NOTES; fills $TMP/s
+scenario_params() {
+    MODE=http PATH_=/ LOAD_ARGS=() BALANCE=roundrobin GOAL=1.0 MAXCONN=4096 NOTES=()
+    case "$1" in
+        keepalive) GOAL="1.3 --goal-p99" ;;
+        close) LOAD_ARGS=(--close); GOAL=1.2 ;;
+        body-1k) PATH_=/size/1024 ;;
+        body-64k) PATH_=/size/65536 ;;
+        body-1m) PATH_=/size/1048576 ;;
+        post-64k) PATH_=/status; LOAD_ARGS=(--body 64k) ;;
+        idle-10k) MAXCONN=$((IDLE_CONNS + 100)); LOAD_ARGS=(--idle "$IDLE_CONNS") ;;
+        tcp) MODE=tcp ;;
+        leastconn-skew) BALANCE=leastconn ;;
+        rules) PATH_=/r20/x ;;
+    esac
+}
+
+write_haproxy_cfg() { # write_haproxy_cfg SCENARIO PORT FILE [MAXCONN]
+    local s=$1 port=$2 file=$3 maxconn=${4:-$MAXCONN} i
+    {
+        echo "global"
+        echo "    maxconn $maxconn"
+        echo "    nbthread $PROXY_THREADS"
+        echo
+        echo "defaults"
+        echo "    mode $MODE"
+        echo "    timeout connect 5s"
+        echo "    timeout client  60s"
+        echo "    timeout server  60s"
+        echo
+        echo "frontend fe"
+        echo "    bind 127.0.0.1:$port"
+        if [[ $s == rules ]]; then
+            for i in $(seq 1 20); do echo "    acl r$i path_beg /r$i/"; done
+            for i in $(seq 1 20); do echo "    use_backend b$i if r$i"; done
+        fi
+        echo "    default_backend be"
+        echo
+        echo "backend be"
+        echo "    balance $BALANCE"
+        echo "    server s1 127.0.0.1:${BPORT[0]}"
+        [[ $s == leastconn-skew ]] && echo "    server s2 127.0.0.1:${BPORT[1]}"
+        if [[ $s == rules ]]; then
+            for i in $(seq 1 20); do
+                printf '\nbackend b%s\n    server s1 127.0.0.1:%s\n' "$i" "${BPORT[0]}"
+            done
+        fi
+    } >"$file"
+}
+
+write_nginx_conf() { # write_nginx_conf SCENARIO PORT FILE
+    local s=$1 port=$2 file=$3 i servers lc=""
+    servers="server 127.0.0.1:${BPORT[0]};"
+    [[ $s == leastconn-skew ]] && servers+=" server 127.0.0.1:${BPORT[1]};" && lc="least_conn;"
+    mkdir -p "$TMP/nginx"
+    {
+        [[ $EUID -eq 0 ]] && echo "user root;"
+        echo "worker_processes $PROXY_THREADS;"
+        echo "worker_rlimit_nofile $(ulimit -Hn);"
+        echo "pid $TMP/nginx/nginx.pid;"
+        echo "error_log $TMP/nginx/error.log warn;"
+        echo "daemon off;"
+        [[ $MODE == tcp ]] && [[ -f /usr/lib/nginx/modules/ngx_stream_module.so ]] &&
+            echo "load_module /usr/lib/nginx/modules/ngx_stream_module.so;"
+        echo "events { worker_connections $(($(ulimit -Hn) - 100)); }"
+        if [[ $MODE == tcp ]]; then
+            echo "stream { upstream be { $servers } server { listen 127.0.0.1:$port; proxy_pass be; } }"
+            return
+        fi
+        cat <<NGINX
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 60s;
+    client_max_body_size 4m;
+    client_body_buffer_size 1m;
+    upstream be { $lc $servers keepalive 256; }
+    server {
+        listen 127.0.0.1:$port reuseport;
+NGINX
+        if [[ $s == rules ]]; then
+            for i in $(seq 1 20); do echo "        location /r$i/ { proxy_pass http://be; }"; done
+        fi
+        cat <<NGINX
+        location / { proxy_pass http://be; }
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_max_temp_file_size 0;
+    }
+}
+NGINX
+    } >"$file"
+}
+
+declare -A URL PIDOF
+BPORT=()
+start_backends() { # start_backends SCENARIO
+    local n=1 i args
+    [[ $1 == leastconn-skew ]] && n=2
+    BPORT=()
+    for ((i = 0; i < n; i++)); do
+        args=(--no-pin --name "s$((i + 1))")
+        ((i == 1)) && args+=(--delay "$SLOW_MS")
+        "$BENCH" backend "${args[@]}" >"$TMP/backend$i.out" 2>/dev/null &
+        PIDS+=($!)
+        [[ $i == 0 ]] && PIDOF[direct]=$!
+        wait_for "$TMP/backend$i.out" '^listening on ' "backend $i" $!
+        BPORT+=("$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/backend$i.out" | head -1)")
+    done
+    URL[direct]="http://127.0.0.1:${BPORT[0]}$PATH_"
+}
+
+start_targets() { # start_targets SCENARIO; sets ACTIVE (targets that run), NOTES
+    local s=$1 port d cfg
+    ACTIVE=()
+    for t in $TARGETS; do
+        case "$t" in
+            direct)
+                if [[ $s == leastconn-skew || $s == rules ]]; then
+                    NOTES+=("direct: left out (this scenario is about the proxy's routing)")
+                    continue
+                fi
+                ;;
+            haproxy)
+                port=$(free_port)
+                write_haproxy_cfg "$s" "$port" "$TMP/haproxy.cfg"
+                haproxy -f "$TMP/haproxy.cfg" -db >"$TMP/haproxy.log" 2>&1 &
+                PIDS+=($!)
+                PIDOF[haproxy]=$!
+                wait_port "$port" haproxy $!
+                URL[haproxy]="http://127.0.0.1:$port$PATH_"
+                ;;
+            nginx)
+                if [[ $MODE == tcp ]] && ! nginx_has_stream; then
+                    NOTES+=("nginx: skipped; this nginx ($(nginx -v 2>&1 | sed 's/.*: //')) has no stream module (nginx-light builds it as a dynamic module that is not installed)")
+                    continue
+                fi
+                port=$(free_port)
+                write_nginx_conf "$s" "$port" "$TMP/nginx.conf"
+                nginx -c "$TMP/nginx.conf" >"$TMP/nginx.log" 2>&1 &
+                PIDS+=($!)
+                wait_port "$port" nginx $!
+                PIDOF[nginx]="$!,$(pgrep -d, -P $! || true)"
+                PIDOF[nginx]=${PIDOF[nginx]%,}
+                URL[nginx]="http://127.0.0.1:$port$PATH_"
+                ;;
+            ringlb-io_uring | ringlb-legacy)
+                d=${t#ringlb-}
+                port=$(free_port)
+                cfg="$TMP/$t.cfg"
+                write_haproxy_cfg "$s" "$port" "$cfg"
+                if [[ $s == idle-10k ]] && ! "$BIN_DIR/ringlb" -c -f "$cfg" >/dev/null 2>&1; then
+                    # ringlb's start-up check counts 2 fds per connection against the limit.
+                    local most=$((($(ulimit -n) - 100) / 2))
+                    NOTES+=("$t: refuses maxconn $MAXCONN with RLIMIT_NOFILE $(ulimit -n) (it reserves 2 fds per connection + 100), so it ran with maxconn $most; connections beyond that wait in the kernel's accept queue (see 'fds added')")
+                    write_haproxy_cfg "$s" "$port" "$cfg" "$most"
+                fi
+                RINGLB_DRIVER=$d "$BIN_DIR/ringlb" -f "$cfg" -db >/dev/null 2>"$TMP/$t.log" &
+                PIDS+=($!)
+                PIDOF[$t]=$!
+                wait_for "$TMP/$t.log" 'ready' "ringlb ($d)" $!
+                URL[$t]="http://127.0.0.1:$port$PATH_"
+                ;;
+            *) die "unknown target '$t'" ;;
+        esac
+        ACTIVE+=("$t")
+    done
+}
+
+# run_scenario SCENARIO: start, compare, stop; reports in $OUT_DIR/$STAMP-SCENARIO.*
+run_scenario() {
+    local s=$1 t base="$OUT_DIR/$STAMP-$1"
+    step "scenario $s"
+    scenario_params "$s"
+    start_backends "$s"
+    start_targets "$s"
+    local args=(compare --scenario "$s" --rounds "$ROUNDS" --goal $GOAL
+        -c "$CONNS" -t "$LOAD_THREADS" --no-pin -d "$DURATION" --warmup "$WARMUP"
+        --json "$base.json" --html "$base.html" --html-fragment "$TMP/$s.frag.html"
+        --markdown "$TMP/$s.md" "${LOAD_ARGS[@]}")
+    [[ $s == leastconn-skew ]] && args+=(--note "servers: s1 fast, s2 answers ${SLOW_MS} ms late; balance leastconn")
+    [[ $s == rules ]] && args+=(--note "20 acl path_beg + use_backend rules; the request matches the 20th (nginx: 20 prefix locations, which nginx matches with a tree, not in order)")
+    for t in "${ACTIVE[@]}"; do
+        args+=(--target "$t=${URL[$t]}")
+        [[ -n "${PIDOF[$t]:-}" ]] && args+=(--pid "$t=${PIDOF[$t]}")
+    done
+    for n in "${NOTES[@]}"; do args+=(--note "$n"); done
+    "$BENCH" "${args[@]}" | tee "$TMP/$s.out"
+    [[ $s == keepalive ]] && ((RESULTS)) && wrk_check
+    stop_all
+    { echo '```'; machine_info; echo "command:  $ENV_LINE $COMMAND"; echo '```'; echo; cat "$TMP/$s.md"; } >"$base.md"
+    echo "report: ${base#"$ROOT"/}.{md,json,html}" >&2
+}
+
+# The harness against wrk on the same target (keepalive, same connections and duration).
+wrk_check() {
+    local t r w h
+    : >"$TMP/wrk.md"
+    {
+        echo "#### harness check: ringlb-bench load vs wrk, keepalive, -t1 -c$CONNS, ${DURATION}s, $WRK_ROUNDS interleaved rounds"
+        echo
+        echo "| target | wrk req/s (median) | ringlb-bench req/s (median) | difference |"
+        echo "|---|---:|---:|---:|"
+    } >>"$TMP/wrk.md"
+    for t in direct haproxy; do
+        [[ " ${ACTIVE[*]} " == *" $t "* ]] || continue
+        local W=() H=()
+        for ((r = 1; r <= WRK_ROUNDS; r++)); do
+            w=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" "${URL[$t]}" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
+            h=$("$BENCH" load -q -t1 --no-pin -c"$CONNS" -d "$DURATION" --warmup 0 "${URL[$t]}" |
+                awk '/requests in/ { sub(/^.*: /, ""); printf "%.0f", $1 }')
+            echo "    wrk check $t round $r: wrk $w req/s, ringlb-bench $h req/s" >&2
+            W+=("$w") H+=("$h")
+        done
+        w=$(printf '%s\n' "${W[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+        h=$(printf '%s\n' "${H[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+        awk -v t="$t" -v w="$w" -v h="$h" -v ws="${W[*]}" -v hs="${H[*]}" 'BEGIN {
+            d = (h - w) / w * 100
+            printf "| %s | %d (%s) | %d (%s) | %+.1f%% %s |\n", t, w, ws, h, hs, d, (d < 10 && d > -10) ? "(within 10%)" : "(**outside 10%**)" }' >>"$TMP/wrk.md"
+    done
+}
+
+machine_info() { cat "$TMP/machine.txt"; }
+
+# ---- main ---------------------------------------------------------------------------------
+
+# One fd per idle client, two per proxied connection: raise the soft limit to the hard one.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+install_missing
+build
+[[ -x "$BENCH" && -x "$BIN_DIR/ringlb" ]] || die "binaries missing in $BIN_DIR"
+mkdir -p "$OUT_DIR"
+STAMP=$(date +%Y%m%d-%H%M%S)
+DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+machine >"$TMP/machine.txt"
+echo "date:     $DATE" >>"$TMP/machine.txt"
+
+for s in "${RUN[@]}"; do run_scenario "$s"; done
+
+if ((RESULTS)); then
+    step "writing bench/RESULTS.md and bench/report.html"
+    {
+        echo "# ringlb benchmark results"
+        echo
+        echo "Regenerated by \`scripts/compare.sh --results\` (nothing here is edited by hand; the"
+        echo "per-run lines and JSON of this run are in bench/out/$STAMP-*). The charts are in"
+        echo "[report.html](report.html)."
+        echo
+        echo '```'
+        machine_info
+        echo "command:  $ENV_LINE $COMMAND"
+        echo '```'
+        echo
+        echo "Goals for ringlb: >= 1.3x HAProxy req/s on keepalive with p99 no worse, >= 1.2x on close,"
+        echo ">= 1.0x on the others (idle-10k: no more memory per connection than HAProxy). Each table"
+        echo "ends with a plain MET / NOT MET line per ringlb driver. Medians of the rounds; min–max"
+        echo "is the spread over rounds; ratios are of medians. Latency is from the load generator"
+        echo "(closed loop: from each send; the harness also has an open-loop mode, see bench/README.md)."
+        echo
+        cat "$ROOT/bench/RESULTS.intro.md" 2>/dev/null || true
+        for s in "${RUN[@]}"; do
+            echo
+            echo "## $s"
+            echo
+            cat "$TMP/$s.md"
+        done
+        echo
+        echo "## Is the harness right? ringlb-bench vs wrk"
+        echo
+        cat "$TMP/wrk.md" 2>/dev/null || echo "(not run)"
+    } >"$ROOT/bench/RESULTS.md"
+    { machine_info; echo "command:  $ENV_LINE $COMMAND"; } >"$TMP/intro.txt"
+    frags=()
+    for s in "${RUN[@]}"; do frags+=("$TMP/$s.frag.html"); done
+    "$BENCH" report --title "ringlb benchmark results ($DATE)" --intro "$TMP/intro.txt" \
+        --out "$ROOT/bench/report.html" "${frags[@]}"
+    echo "written: bench/RESULTS.md, bench/report.html" >&2
+fi

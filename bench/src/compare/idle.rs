@@ -24,10 +24,14 @@ pub struct IdleResult {
 }
 
 impl IdleResult {
-    /// RSS growth per opened connection, in bytes.
+    /// RSS growth per connection the target accepted (fds it added; else per opened one).
     pub fn bytes_per_conn(&self) -> Option<f64> {
         let d = self.rss_delta_kib?;
-        (self.opened > 0).then(|| d as f64 * 1024.0 / self.opened as f64)
+        let conns = self
+            .fds_delta
+            .filter(|&f| f > 0)
+            .map_or(self.opened as f64, |f| f as f64);
+        (conns > 0.0).then(|| d as f64 * 1024.0 / conns)
     }
 
     pub fn to_json(&self) -> Json {

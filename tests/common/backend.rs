@@ -181,6 +181,17 @@ fn serve_one(st: &BackendState, c: &mut BufConn, conn_id: usize) -> io::Result<b
         let _ = c.read_to_eof();
         return Ok(false);
     }
+    if path == "/early" {
+        // Answers at once without reading the request body, then closes (unread bytes make
+        // the kernel send a reset): a server refusing an upload early.
+        answered_early(st);
+        c.stream.write_all(
+            b"HTTP/1.1 413 Payload Too Large\r\nx-server: early\r\nconnection: close\r\n\
+              content-length: 9\r\n\r\ntoo big\r\n",
+        )?;
+        let _ = c.stream.shutdown(Shutdown::Write);
+        return Ok(false);
+    }
     if has_token(&req.headers, "expect", "100-continue") {
         c.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
@@ -197,6 +208,11 @@ fn serve_one(st: &BackendState, c: &mut BufConn, conn_id: usize) -> io::Result<b
         c.in_flight += 1;
     });
     respond(st, c, conn_id, &req, &body)
+}
+
+/// Counts a request answered before its body was read (`/early`).
+fn answered_early(st: &BackendState) {
+    st.update(|c| c.requests += 1);
 }
 
 /// Ends the request's in-flight period. Called before the response is written, so the proxy
@@ -231,6 +247,7 @@ fn reason(status: u16) -> &'static str {
         204 => "No Content",
         304 => "Not Modified",
         404 => "Not Found",
+        413 => "Payload Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Status",

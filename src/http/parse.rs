@@ -298,9 +298,19 @@ fn request_with<'b>(
     out.keep_alive = !facts.conn_close && (http11 || facts.conn_keep_alive);
     out.expect_continue = http11 && facts.expect_continue;
     out.upgrade = http11 && facts.conn_upgrade && facts.has_upgrade;
-    out.host = facts
-        .host
-        .or_else(|| absolute_form_authority(buf, &out.target));
+    let authority = absolute_form_authority(buf, &out.target);
+    if let (Some(host), Some(auth)) = (&facts.host, &authority) {
+        // HAProxy 2.6 refuses an absolute-form target whose authority is not the Host header:
+        // a proxy and a server could otherwise disagree on which site was asked for.
+        let same = buf
+            .get(host.clone())
+            .zip(buf.get(auth.clone()))
+            .is_some_and(|(h, a)| h.trim_ascii().eq_ignore_ascii_case(a));
+        if !same {
+            return Err(bad_request("absolute-form authority differs from Host"));
+        }
+    }
+    out.host = facts.host.or(authority);
     out.head_len = head_len;
     Ok(true)
 }

@@ -306,8 +306,8 @@ fn host_from_absolute_form() {
     assert_eq!(text(raw, r.host.as_ref().unwrap()), b"example.com:81");
     let raw = b"GET https://h?q HTTP/1.1\r\n\r\n";
     assert_eq!(text(raw, req(raw).unwrap().host.as_ref().unwrap()), b"h");
-    let raw = b"GET http://a/ HTTP/1.1\r\nHost: b\r\n\r\n";
-    assert_eq!(text(raw, req(raw).unwrap().host.as_ref().unwrap()), b"b");
+    let raw = b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert_eq!(text(raw, req(raw).unwrap().host.as_ref().unwrap()), b"a");
     assert_eq!(req(b"GET / HTTP/1.0\r\n\r\n").unwrap().host, None);
     assert_eq!(req(b"CONNECT h:443 HTTP/1.1\r\n\r\n").unwrap().host, None);
 }
@@ -570,4 +570,18 @@ fn mutated_heads_never_panic_and_ranges_stay_inside() {
             assert!(resp.head_len <= input.len() && resp.reason.end <= resp.head_len);
         }
     }
+}
+
+#[test]
+fn absolute_form_authority_must_match_host() {
+    let l = Limits::default();
+    let mut r = Request::new();
+    let same = b"GET http://a.example/x HTTP/1.1\r\nHost: A.example\r\n\r\n";
+    assert_eq!(parse_request(same, &l, &mut r), Ok(true));
+    let other = b"GET http://b.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n";
+    let e = parse_request(other, &l, &mut r).unwrap_err();
+    assert_eq!(
+        (e.status, e.reason),
+        (400, "absolute-form authority differs from Host")
+    );
 }

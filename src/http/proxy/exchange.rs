@@ -19,6 +19,10 @@ pub(super) struct Exchange {
     /// The request went on a reused connection and had no body: if the server turns out to have
     /// closed that connection, the request may go again on a fresh one (once).
     pub retry_allowed: bool,
+    /// The server stopped taking the request body (it may have answered early, e.g. 413):
+    /// its response is still forwarded, then both connections close, since the rest of the
+    /// client's body is unread.
+    pub body_cut: bool,
 }
 
 /// Every way of failing to get a server answers 503, as HAProxy does.
@@ -37,6 +41,7 @@ impl<'a> Session<'a> {
             retry_allowed: acquired.reused && plan.body == BodyKind::None,
             server: acquired.stream,
             lease: acquired.lease,
+            body_cut: false,
         };
         if plan.send_continue && self.write_client(CONTINUE_100.to_vec()).await.is_err() {
             return Err(Next::Close);
@@ -50,9 +55,12 @@ impl<'a> Session<'a> {
             .await
         {
             Ok(()) => return Ok(ex),
+            Err(BodyError::Server) => {
+                ex.body_cut = true;
+                return Ok(ex);
+            }
             Err(BodyError::Client) => return Err(Next::Close),
             Err(BodyError::Bad(status)) => status,
-            Err(BodyError::Server) => 502,
             Err(BodyError::ServerTimeout) => 504,
         };
         Err(self.fail(status, Some(plan.be)).await)

@@ -51,16 +51,21 @@ impl<'a> Session<'a> {
     /// client's next request, the client connection for its next request.
     pub(super) async fn finish(&mut self, plan: &Plan<'a>, ex: Exchange) -> Next {
         let Exchange {
-            mut server, lease, ..
+            mut server,
+            lease,
+            body_cut,
+            ..
         } = ex;
         let server_idx = lease.server;
+        let client_keep = plan.client_keep && !body_cut;
         let outcome = self
-            .forward_response(&mut server, plan.be, plan.client_keep, plan.version)
+            .forward_response(&mut server, plan.be, client_keep, plan.version)
             .await;
         drop(lease);
         let Ok((server_reusable, client_keep)) = outcome else {
             return Next::Close;
         };
+        let server_reusable = server_reusable && !body_cut;
         if server_reusable && plan.conn_mode == HttpConnMode::KeepAlive {
             self.own = Some((plan.backend, server_idx, server));
         }

@@ -372,7 +372,7 @@ wrk_check() {
         local W=() H=()
         for ((r = 1; r <= WRK_ROUNDS; r++)); do
             w=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" "${URL[$t]}" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
-            h=$("$BENCH" load -q -t1 --no-pin -c"$CONNS" -d "$DURATION" --warmup 0 "${URL[$t]}" |
+            h=$("$BENCH" load -q -t 1 --no-pin -c "$CONNS" -d "$DURATION" --warmup 0 "${URL[$t]}" |
                 awk '/requests in/ { sub(/^.*: /, ""); printf "%.0f", $1 }')
             echo "    wrk check $t round $r: wrk $w req/s, ringlb-bench $h req/s" >&2
             W+=("$w") H+=("$h")

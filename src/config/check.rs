@@ -302,7 +302,7 @@ fn status_ranges(text: &str) -> Result<Vec<(u16, u16)>, String> {
 }
 
 fn hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || text.is_empty() {
+    if !text.len().is_multiple_of(2) || text.is_empty() {
         return None;
     }
     (0..text.len())

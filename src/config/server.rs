@@ -244,9 +244,10 @@ fn parse_opts(o: &mut ServerOpts, args: &[String], cx: &mut Cx) -> bool {
                 .map(|d| o.slowstart = (!d.is_zero()).then_some(d))
                 .map_err(|e| format!("server option 'slowstart': {e}")),
             "observe" => match v {
-                "layer4" => Ok(o.observe = Some(false)),
-                "layer7" => Ok(o.observe = Some(true)),
-                "none" => Ok(o.observe = None),
+                "layer4" | "layer7" | "none" => {
+                    o.observe = (v != "none").then_some(v == "layer7");
+                    Ok(())
+                }
                 _ => Err(format!("server option 'observe {v}': expected layer4, layer7 or none")),
             },
             "error-limit" => num(v, w).and_then(|n| {

@@ -442,7 +442,7 @@ impl State {
             return;
         };
         let Some(obs) = srv.cfg.observe else { return };
-        if r.outcome == Seen::Ok {
+        if r.outcome.is_ok() {
             srv.observed.set(0);
             return;
         }

@@ -10,7 +10,10 @@ use crate::config::model::Model;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Ok,
+    /// A connection to the server succeeded (ends a run of errors under layer4 only).
+    ConnectOk,
+    /// A response with a good status (ends a run of errors under layer7).
+    ResponseOk,
     /// A connection to the server failed (layer4 and layer7).
     ConnectFailed,
     /// A response with a status HAProxy counts as an error: 500-599 but 501 and 505 (layer7).
@@ -23,17 +26,32 @@ impl Outcome {
     /// HAProxy's wording for the last error in "Detected N consecutive errors, last one was: ...".
     pub fn describe(self) -> String {
         match self {
-            Outcome::Ok => "no error".into(),
+            Outcome::ConnectOk | Outcome::ResponseOk => "no error".into(),
             Outcome::ConnectFailed => "Connection error".into(),
             Outcome::BadStatus(s) => format!("Wrong HTTP response (status {s})"),
             Outcome::BadResponse => "Invalid or missing HTTP response".into(),
         }
     }
 
+    pub fn is_ok(self) -> bool {
+        matches!(self, Outcome::ConnectOk | Outcome::ResponseOk)
+    }
+
+    /// Whether this outcome means anything at the observed layer (HAProxy's analyze table:
+    /// layer4 looks at connections only; layer7 at responses and failed connections, and a
+    /// mere successful connect does not end a run of bad responses).
+    fn counts_at(self, layer7: bool) -> bool {
+        match self {
+            Outcome::ConnectOk => !layer7,
+            Outcome::ConnectFailed => true,
+            Outcome::ResponseOk | Outcome::BadStatus(_) | Outcome::BadResponse => layer7,
+        }
+    }
+
     /// Classifies a response status as `observe layer7` does.
     pub fn of_status(status: u16) -> Outcome {
         if (100..=499).contains(&status) || status == 501 || status == 505 {
-            Outcome::Ok
+            Outcome::ResponseOk
         } else {
             Outcome::BadStatus(status)
         }
@@ -60,14 +78,13 @@ impl HealthView {
         else {
             return;
         };
-        let layer7_only = matches!(outcome, Outcome::BadStatus(_) | Outcome::BadResponse);
-        if layer7_only && !obs.layer7 {
+        if !outcome.counts_at(obs.layer7) {
             return;
         }
         let Some(count) = self.errors.get(backend).and_then(|b| b.get(server)) else {
             return;
         };
-        if outcome == Outcome::Ok {
+        if outcome.is_ok() {
             if count.get() > 0 {
                 count.set(0);
                 self.send(Report {
@@ -93,10 +110,10 @@ mod tests {
 
     #[test]
     fn layer7_status_classes() {
-        assert_eq!(Outcome::of_status(200), Outcome::Ok);
-        assert_eq!(Outcome::of_status(404), Outcome::Ok);
-        assert_eq!(Outcome::of_status(501), Outcome::Ok);
-        assert_eq!(Outcome::of_status(505), Outcome::Ok);
+        assert_eq!(Outcome::of_status(200), Outcome::ResponseOk);
+        assert_eq!(Outcome::of_status(404), Outcome::ResponseOk);
+        assert_eq!(Outcome::of_status(501), Outcome::ResponseOk);
+        assert_eq!(Outcome::of_status(505), Outcome::ResponseOk);
         assert_eq!(Outcome::of_status(500), Outcome::BadStatus(500));
         assert_eq!(Outcome::of_status(503), Outcome::BadStatus(503));
     }

@@ -219,14 +219,12 @@ impl ServerSlot {
         self.usable.get() && self.weight > 0
     }
 
-    /// The weight in effect: during a slow start a share of the configured one, never below 1
-    /// (HAProxy does the same so a starting server still gets some traffic).
+    /// The weight in effect, in hundredths: during a slow start that share of the configured
+    /// weight (never 0, so a starting server still gets some traffic), which keeps the ramp
+    /// smooth even for weight 1.
     pub fn effective_weight(&self) -> u32 {
         let pct = u32::from(self.weight_pct.get().min(100));
-        if pct >= 100 {
-            return self.weight;
-        }
-        (self.weight * pct).div_ceil(100).max(1)
+        (self.weight * pct).max(1)
     }
 
     fn new(s: &Server) -> Self {
@@ -348,7 +346,7 @@ mod tests {
             "roundrobin",
         );
         b.slots[1].weight_pct.set(10);
-        assert_eq!(b.slots[1].effective_weight(), 1);
+        assert_eq!(b.slots[1].effective_weight(), 100);
         let p = picks(&b, 11);
         assert_eq!(p.iter().filter(|&&i| i == 1).count(), 1, "{p:?}");
     }

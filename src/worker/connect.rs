@@ -102,7 +102,7 @@ pub async fn acquire(
         };
         if let Ok(Ok(stream)) = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await {
             let _ = stream.set_nodelay(true);
-            w.observe(backend, server, Outcome::Ok);
+            w.observe(backend, server, Outcome::ConnectOk);
             return Ok(Acquired {
                 lease,
                 stream,

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use super::observe::{Outcome as Seen, Report};
+use super::observe::Report;
 use super::probe::{self, Outcome, Plan, Timing};
 use super::view::HealthLink;
 use super::HealthEvent;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::config::model::{DriverChoice, Model};
+use crate::health::view::{HealthLink, HealthView};
 use crate::worker::limits::SharedLimits;
 use crate::worker::{listener, ListenSpec, StopKind, Worker};
 
@@ -20,6 +21,8 @@ use crate::worker::{listener, ListenSpec, StopKind, Worker};
 pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// How often workers look for a stop request: bounded latency, no cross-thread wake-ups.
 const STOP_POLL: Duration = Duration::from_millis(50);
+/// How often an idle worker applies health events: bounds how stale its view can get.
+const HEALTH_TICK: Duration = Duration::from_millis(10);
 /// io_uring submission queue entries per core.
 const URING_ENTRIES: u32 = 1024;
 
@@ -100,10 +103,18 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let limits = Arc::new(SharedLimits::new(&model));
     let model = Arc::new(model);
     let cpus = cpu_plan(&model, nbthread);
+    let (checker, mut links) = crate::health::checker::start(
+        Arc::clone(&model),
+        Arc::clone(&limits),
+        nbthread,
+        driver,
+        opts.quiet,
+    )?;
     let (ready_tx, ready_rx) = bounded::<Result<(), String>>(nbthread);
     let mut handles = Vec::with_capacity(nbthread);
     for index in 0..nbthread {
         let setup = WorkerSetup {
+            health: links.get_mut(index).and_then(Option::take),
             index,
             nbthread,
             model: Arc::clone(&model),
@@ -124,12 +135,21 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     if let Err(e) = started {
         request_stop(StopKind::Graceful);
         join_all(handles);
+        stop_checker(checker);
         return Err(e);
     }
     announce(&model, &specs, nbthread, driver, opts.quiet);
     (opts.on_ready)();
     join_all(handles);
+    stop_checker(checker);
     Ok(())
+}
+
+/// The checker runs until the last worker has drained: servers may still fail meanwhile.
+fn stop_checker(checker: Option<crate::health::checker::Checker>) {
+    if let Some(c) = checker {
+        c.stop();
+    }
 }
 
 fn default_threads() -> usize {
@@ -223,6 +243,8 @@ struct WorkerSetup {
     limits: Arc<SharedLimits>,
     specs: Vec<ListenSpec>,
     ready: Sender<Result<(), String>>,
+    /// This core's end of the health-check broadcast, when some server is checked.
+    health: Option<HealthLink>,
 }
 
 fn worker_thread(setup: WorkerSetup, driver: Driver, cpu: Option<usize>) {
@@ -276,8 +298,10 @@ async fn worker_main(setup: WorkerSetup) {
         limits,
         specs,
         ready,
+        health,
     } = setup;
-    let w = Worker::new(index, nbthread, model, limits);
+    let view = health.map(|link| HealthView::new(link, &model));
+    let w = Worker::new(index, nbthread, model, limits, view);
     let mut listeners = Vec::with_capacity(specs.len());
     for spec in specs {
         match crate::net::listener(spec.addr).and_then(monoio::net::TcpListener::from_std) {
@@ -297,6 +321,9 @@ async fn worker_main(setup: WorkerSetup) {
         .into_iter()
         .map(|(spec, l)| monoio::spawn(listener::accept_loop(w.clone(), spec, l)))
         .collect();
+    if w.health.is_some() {
+        monoio::spawn(health_tick(w.clone()));
+    }
     let kind = wait_for_stop().await;
     w.begin_stop(kind);
     // The accept loops end on the stop and drop their listeners: the sockets must close now,
@@ -306,6 +333,14 @@ async fn worker_main(setup: WorkerSetup) {
         task.await;
     }
     drain(&w, kind).await;
+}
+
+/// Applies health events on an idle core too (busy cores also apply them before every pick).
+async fn health_tick(w: std::rc::Rc<Worker>) {
+    loop {
+        w.apply_health();
+        monoio::time::sleep(HEALTH_TICK).await;
+    }
 }
 
 async fn wait_for_stop() -> StopKind {

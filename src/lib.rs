@@ -14,15 +14,18 @@
 //!    conn.rs      one client connection: mode http -> http::*, mode tcp -> tcp.rs
 //!    balance.rs   core-local server choice (roundrobin, leastconn, hashes, ...)
 //!    pool.rs      core-local idle backend connections
+//!  health::      checker.rs (one thread probing servers) -> HealthEvent over crossbeam to
+//!                every core -> view.rs (the core's balancer slots); observe.rs (live errors back)
 //!  http::        parse.rs (framing rules on top of httparse), chunked.rs, head.rs (rewrite),
 //!                rules.rs (acl evaluation), relay.rs (streaming bodies), errors.rs (error pages)
 //! ```
 //!
-//! What crosses threads: the `Model` (in an `Arc`, read-only) and, later, health events and stats
-//! snapshots. Nothing on the request path takes a lock.
+//! What crosses threads: the `Model` (in an `Arc`, read-only), health events and passive reports
+//! (crossbeam channels), and, later, stats snapshots. Nothing on the request path takes a lock.
 
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod io;
 pub mod launch;

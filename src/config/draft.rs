@@ -21,6 +21,7 @@ pub struct GlobalDraft {
     pub maxhdr: Option<usize>,
     pub driver: Option<DriverChoice>,
     pub logs: Vec<LogTarget>,
+    pub spread_checks: Option<u8>,
 }
 
 /// Server settings shared by `server` and `default-server` lines.
@@ -38,6 +39,11 @@ pub struct ServerOpts {
     pub fall: u32,
     pub port: Option<u16>,
     pub addr: Option<IpAddr>,
+    pub slowstart: Option<Duration>,
+    /// `observe layer4|layer7` (true for layer7).
+    pub observe: Option<bool>,
+    pub error_limit: Option<u32>,
+    pub on_error: Option<OnError>,
 }
 
 impl Default for ServerOpts {
@@ -56,6 +62,10 @@ impl Default for ServerOpts {
             fall: d.fall,
             port: None,
             addr: None,
+            slowstart: None,
+            observe: None,
+            error_limit: None,
+            on_error: None,
         }
     }
 }
@@ -74,6 +84,11 @@ impl ServerOpts {
             fall: self.fall,
             port: self.port,
             addr: self.addr,
+            observe: self.observe.map(|layer7| Observe {
+                layer7,
+                error_limit: self.error_limit.unwrap_or(DEFAULT_ERROR_LIMIT),
+                on_error: self.on_error.unwrap_or(OnError::FailCheck),
+            }),
         })
     }
 }
@@ -110,6 +125,7 @@ pub struct ProxyDraft {
     pub redispatch: bool,
     pub http_reuse: Option<HttpReuse>,
     pub check: BackendCheck,
+    pub allbackups: bool,
 }
 
 impl ProxyDraft {
@@ -136,6 +152,7 @@ impl ProxyDraft {
             redispatch: false,
             http_reuse: None,
             check: BackendCheck::default(),
+            allbackups: false,
         }
     }
 

@@ -8,7 +8,7 @@ use super::draft::{GlobalDraft, ProxyDraft};
 use super::error::Diags;
 use super::model::Loc;
 use super::syntax::{Line, SectionKind};
-use super::{global, proxy, server, suggest};
+use super::{check, global, proxy, server, suggest};
 use std::time::Duration;
 
 pub const G: u8 = 1;
@@ -90,7 +90,8 @@ const RULES: &str = "planned: HTTP rules issue";
 const STATS: &str = "planned: stats issue";
 const TLS: &str = "planned: TLS issue";
 const LATER: &str = "not planned yet";
-const HEALTH: &str = "planned: health-check issue";
+const HEALTH: &str =
+    "other check types are not planned yet; use 'option httpchk' or 'option tcp-check'";
 
 #[rustfmt::skip]
 pub static TABLE: &[Keyword] = &[
@@ -124,7 +125,7 @@ pub static TABLE: &[Keyword] = &[
     no("crt-base", G, TLS),
     no("ssl-server-verify", G, TLS),
     no("hard-stop-after", G, LATER),
-    no("spread-checks", G, HEALTH),
+    gl("spread-checks", check::spread_checks),
     no("ulimit-n", G, "raise the limit with 'ulimit -n' before starting ringlb"),
     no("uid", G, "use 'user'"),
     no("gid", G, "use 'group'"),
@@ -150,7 +151,7 @@ pub static TABLE: &[Keyword] = &[
     ok("timeout http-keep-alive", P, proxy::timeout),
     ok("timeout queue", D | B | L, proxy::timeout),
     ok("timeout tunnel", D | B | L, proxy::timeout),
-    inert("timeout check", D | B | L, proxy::timeout),
+    ok("timeout check", D | B | L, proxy::timeout),
     no("timeout client-fin", D | F | L, LATER),
     no("timeout server-fin", D | B | L, LATER),
     no("timeout tarpit", P, RULES),
@@ -170,9 +171,18 @@ pub static TABLE: &[Keyword] = &[
     inert("option log-separate-errors", D | F | L, proxy::no_args),
     inert("log", P, proxy::log),
     inert("description", P, proxy::any_args),
-    inert("option httpchk", D | B | L, proxy::httpchk),
-    inert("http-check expect", D | B | L, proxy::http_check_expect),
-    no("http-check", D | B | L, HEALTH),
+    ok("option httpchk", D | B | L, proxy::httpchk),
+    ok("http-check expect", D | B | L, check::http_expect),
+    ok("http-check send", D | B | L, check::http_send),
+    ok("http-check connect", D | B | L, check::http_connect),
+    no("http-check", D | B | L, "only 'http-check send', 'http-check connect' and 'http-check expect' are supported"),
+    ok("option tcp-check", D | B | L, check::option_tcp_check),
+    ok("tcp-check connect", D | B | L, check::tcp_connect),
+    ok("tcp-check send", D | B | L, check::tcp_send),
+    ok("tcp-check send-binary", D | B | L, check::tcp_send_binary),
+    ok("tcp-check expect", D | B | L, check::tcp_expect),
+    no("tcp-check", D | B | L, "only 'tcp-check connect', 'send', 'send-binary' and 'expect' are supported"),
+    ok("option allbackups", D | B | L, check::allbackups),
     no("http-request", F | B | L | D, RULES),
     no("http-response", F | B | L | D, RULES),
     no("http-after-response", F | B | L | D, RULES),
@@ -204,12 +214,9 @@ pub static TABLE: &[Keyword] = &[
     no("source", D | B | L, LATER),
     no("email-alert", P, LATER),
     no("option abortonclose", D | B | L, LATER),
-    no("option allbackups", D | B | L, LATER),
     no("option prefer-last-server", D | B | L, LATER),
     no("option persist", D | B | L, LATER),
-    no("option log-health-checks", D | B | L, HEALTH),
-    no("option tcp-check", D | B | L, HEALTH),
-    no("tcp-check", D | B | L, HEALTH),
+    no("option log-health-checks", D | B | L, "state changes are always logged; per-check logs are not planned yet"),
     no("option ssl-hello-chk", D | B | L, HEALTH),
     no("option mysql-check", D | B | L, HEALTH),
     no("option pgsql-check", D | B | L, HEALTH),

@@ -2,12 +2,13 @@
 //!
 //! `syntax` turns files into sections of lines of words that remember `file:line`; `keywords`
 //! holds the one table that says, for every keyword, where it may appear and how it is parsed
-//! (parse functions live in `global`, `proxy`, `server`, with `cond` for ACLs, `addr` and
+//! (parse functions live in `global`, `proxy`, `server`, `check`, with `cond` for ACLs, `addr` and
 //! `duration` for values) into the builders of `draft`; `validate` builds the `model::Model`,
 //! inheriting defaults and resolving names. Every stage collects its problems instead of stopping
 //! at the first, so the user sees all of them in one run. Nothing here opens a socket.
 
 pub mod addr;
+pub mod check;
 pub mod cond;
 pub mod draft;
 pub mod duration;

@@ -59,6 +59,8 @@ pub struct Global {
     pub driver: DriverChoice,
     /// `log` targets: parsed and validated now, used once logging lands.
     pub logs: Vec<LogTarget>,
+    /// `spread-checks`: percent of random jitter on every check interval (0..=50).
+    pub spread_checks: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -300,16 +302,86 @@ pub struct Backend {
     pub conn_mode: HttpConnMode,
     pub forwardfor: Option<ForwardFor>,
     pub errorfiles: ErrorFiles,
-    /// Health-check settings, parsed now; the checker comes with the health-check issue.
+    /// How servers with `check` are probed (see `health::probe`).
     pub check: BackendCheck,
+    /// `option allbackups`: when every active server is down, use all usable backups.
+    pub allbackups: bool,
+}
+
+/// What a health check does; the last of `option httpchk` / `option tcp-check` wins, as in
+/// HAProxy, and without either a check is a plain TCP connect.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CheckKind {
+    #[default]
+    Connect,
+    Http,
+    TcpCheck,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BackendCheck {
+    pub kind: CheckKind,
+    /// `option httpchk [METHOD] [URI] [VERSION]`.
+    pub http: Option<HttpCheck>,
+    /// `http-check expect ...` lines: every one must hold (several tests on one line too, a
+    /// ringlb extension HAProxy refuses).
+    pub expect: Vec<Expect>,
+    /// `http-check send ...`: overrides the request of `option httpchk`.
+    pub send: HttpSend,
+    /// `http-check connect [port N] [addr IP]`.
+    pub connect: Option<CheckConnect>,
+    /// `tcp-check connect|send|send-binary|expect` rules in order (used with `option tcp-check`).
+    pub tcp_steps: Vec<TcpStep>,
+    /// Where the first check rule was written, for warnings about unused rules.
+    pub rules_loc: Option<Loc>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BackendCheck {
-    /// `option httpchk [METHOD] [URI] [VERSION]`.
-    pub http: Option<HttpCheck>,
-    /// `http-check expect ...` lines as written, kept for the health-check issue.
-    pub expect: Vec<String>,
+pub struct HttpSend {
+    pub method: Option<String>,
+    pub uri: Option<String>,
+    pub version: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckConnect {
+    pub port: Option<u16>,
+    pub addr: Option<IpAddr>,
+}
+
+/// One test of `http-check expect` / `tcp-check expect`; `negate` is HAProxy's `!`.
+#[derive(Clone, Debug)]
+pub struct Expect {
+    pub negate: bool,
+    pub test: ExpectTest,
+}
+
+#[derive(Clone, Debug)]
+pub enum ExpectTest {
+    /// `status 200`, `status 200-299,304`: inclusive ranges.
+    Status(Vec<(u16, u16)>),
+    RStatus(regex::Regex),
+    /// `string TEXT`: the body (tcp-check: the data received) contains TEXT.
+    String(String),
+    RString(regex::Regex),
+    /// `binary HEX` (tcp-check).
+    Binary(Vec<u8>),
+    /// `hdr name NAME [value VALUE]`: a header is present (with a value among its comma-split
+    /// values); `full` (`fhdr`) compares the whole value.
+    Hdr {
+        name: String,
+        value: Option<String>,
+        full: bool,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub enum TcpStep {
+    Connect(CheckConnect),
+    Send(Vec<u8>),
+    Expect(Expect),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -331,7 +403,30 @@ pub struct Server {
     pub backup: bool,
     pub disabled: bool,
     pub check: Option<ServerCheck>,
+    /// `slowstart`: after coming back up, the weight ramps from 0 to full over this time.
+    pub slowstart: Option<Duration>,
 }
+
+/// `observe layer4|layer7` with `error-limit` and `on-error`: live traffic counts against a
+/// server's health (needs `check`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observe {
+    pub layer7: bool,
+    /// Consecutive errors that trigger `on_error` (HAProxy's default 10).
+    pub error_limit: u32,
+    pub on_error: OnError,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    FastInter,
+    FailCheck,
+    SuddenDeath,
+    MarkDown,
+}
+
+/// HAProxy's default `error-limit`.
+pub const DEFAULT_ERROR_LIMIT: u32 = 10;
 
 /// `check` and its parameters on a server line (or inherited from `default-server`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -343,6 +438,7 @@ pub struct ServerCheck {
     pub fall: u32,
     pub port: Option<u16>,
     pub addr: Option<IpAddr>,
+    pub observe: Option<Observe>,
 }
 
 impl Default for ServerCheck {
@@ -357,6 +453,7 @@ impl Default for ServerCheck {
             fall: 3,
             port: None,
             addr: None,
+            observe: None,
         }
     }
 }

@@ -2,7 +2,9 @@
 
 use super::draft::{ProxyDraft, RuleDraft};
 use super::keywords::Cx;
-use super::model::{Acl, Balance, Bind, ForwardFor, HttpCheck, HttpConnMode, HttpReuse, Mode};
+use super::model::{
+    Acl, Balance, Bind, CheckKind, ForwardFor, HttpCheck, HttpConnMode, HttpReuse, Mode,
+};
 use super::{addr, cond, global, suggest};
 use std::sync::Arc;
 
@@ -393,39 +395,10 @@ pub fn httpchk(p: &mut ProxyDraft, cx: &mut Cx) {
             "'option httpchk': the URI '{uri}' must start with '/'"
         ));
     }
+    p.check.kind = CheckKind::Http;
     p.check.http = Some(HttpCheck {
         method: method.into(),
         uri: uri.into(),
         version: version.into(),
     });
-}
-
-const EXPECT_KINDS: [&str; 6] = ["status", "rstatus", "string", "rstring", "hdr", "fhdr"];
-
-/// `http-check expect [!] KIND PATTERN ...`: kept as written for the health-check issue.
-pub fn http_check_expect(p: &mut ProxyDraft, cx: &mut Cx) {
-    let words: Vec<&str> = cx
-        .args
-        .iter()
-        .map(String::as_str)
-        .filter(|w| *w != "!")
-        .collect();
-    let Some(kind) = words.first() else {
-        return cx.err("'http-check expect' needs a test, e.g. 'http-check expect status 200'");
-    };
-    if !EXPECT_KINDS.contains(kind) {
-        let hint = suggest::hint(kind, EXPECT_KINDS);
-        return cx.err(format!("'http-check expect {kind}': unknown test{hint}; use status, rstatus, string, rstring, hdr or fhdr"));
-    }
-    if words.len() < 2 {
-        return cx.err(format!("'http-check expect {kind}' needs a pattern"));
-    }
-    let kinds = words.iter().filter(|w| EXPECT_KINDS.contains(w)).count();
-    if kinds > 1 {
-        cx.warn(format!(
-            "'http-check expect {}' combines several tests; HAProxy 2.6 rejects this (one test per line), ringlb keeps it for the health-check issue",
-            cx.args.join(" ")
-        ));
-    }
-    p.check.expect.push(cx.args.join(" "));
 }

@@ -2,11 +2,30 @@
 
 use super::draft::{ProxyDraft, ServerOpts};
 use super::keywords::Cx;
-use super::model::Server;
+use super::model::{OnError, Server};
 use super::{addr, suggest};
+use std::net::{IpAddr, ToSocketAddrs};
+use std::time::Duration;
 
 /// HAProxy's largest server weight.
 const MAX_WEIGHT: u32 = 256;
+/// Check intervals outside these bounds are typing mistakes (a unit forgotten or doubled):
+/// HAProxy's timers tick in milliseconds, and a day between checks is no health check.
+const MIN_INTER: Duration = Duration::from_millis(1);
+const MAX_INTER: Duration = Duration::from_secs(24 * 3600);
+/// Options that only mean something with `check`.
+const CHECK_ONLY: &[&str] = &[
+    "inter",
+    "fastinter",
+    "downinter",
+    "rise",
+    "fall",
+    "port",
+    "addr",
+    "observe",
+    "error-limit",
+    "on-error",
+];
 
 const OPTIONS: &[&str] = &[
     "weight",
@@ -23,6 +42,10 @@ const OPTIONS: &[&str] = &[
     "fall",
     "port",
     "addr",
+    "slowstart",
+    "observe",
+    "error-limit",
+    "on-error",
 ];
 const TLS_OPTIONS: &[&str] = &[
     "ssl",
@@ -52,10 +75,6 @@ const UNSUPPORTED: &[&str] = &[
     "resolvers",
     "resolve-prefer",
     "init-addr",
-    "slowstart",
-    "observe",
-    "error-limit",
-    "on-error",
     "on-marked-down",
     "on-marked-up",
     "agent-check",
@@ -111,6 +130,7 @@ pub fn server(p: &mut ProxyDraft, cx: &mut Cx) {
     }
     let mut opts = p.default_server.clone();
     ok &= parse_opts(&mut opts, rest, cx);
+    ok &= check_options_need_check(&opts, rest, cx);
     let addr = match addr::parse_server(address) {
         Ok(a) => a,
         Err(e) => return cx.err(format!("server '{name}': {e}")),
@@ -125,6 +145,7 @@ pub fn server(p: &mut ProxyDraft, cx: &mut Cx) {
             backup: opts.backup,
             disabled: opts.disabled,
             check: opts.check(),
+            slowstart: opts.slowstart,
         });
     }
 }
@@ -145,6 +166,10 @@ fn parse_opts(o: &mut ServerOpts, args: &[String], cx: &mut Cx) -> bool {
                 | "fall"
                 | "port"
                 | "addr"
+                | "slowstart"
+                | "observe"
+                | "error-limit"
+                | "on-error"
         );
         if takes_value && val.is_none() {
             cx.err(format!("server option '{w}' needs a value"));
@@ -187,6 +212,9 @@ fn parse_opts(o: &mut ServerOpts, args: &[String], cx: &mut Cx) -> bool {
                     if d.is_zero() {
                         return Err(format!("server option '{w}' must be above 0"));
                     }
+                    if !(MIN_INTER..=MAX_INTER).contains(&d) {
+                        return Err(format!("server option '{w} {v}': a check interval must be between 1ms and 24h"));
+                    }
                     match w.as_str() {
                         "inter" => o.inter = Some(d),
                         "fastinter" => o.fastinter = Some(d),
@@ -211,7 +239,25 @@ fn parse_opts(o: &mut ServerOpts, args: &[String], cx: &mut Cx) -> bool {
                 .filter(|p| *p > 0)
                 .map(|p| o.port = Some(p))
                 .ok_or_else(|| format!("server option 'port {v}': expected a port between 1 and 65535")),
-            "addr" => addr::parse_ip(v).map(|a| o.addr = Some(a)).map_err(|e| format!("server option 'addr': {e}")),
+            "addr" => resolve_ip(v).map(|a| o.addr = Some(a)).map_err(|e| format!("server option 'addr': {e}")),
+            "slowstart" => super::duration::parse(v)
+                .map(|d| o.slowstart = (!d.is_zero()).then_some(d))
+                .map_err(|e| format!("server option 'slowstart': {e}")),
+            "observe" => match v {
+                "layer4" | "layer7" | "none" => {
+                    o.observe = (v != "none").then_some(v == "layer7");
+                    Ok(())
+                }
+                _ => Err(format!("server option 'observe {v}': expected layer4, layer7 or none")),
+            },
+            "error-limit" => num(v, w).and_then(|n| {
+                if n == 0 {
+                    return Err("server option 'error-limit' must be at least 1".into());
+                }
+                o.error_limit = Some(n);
+                Ok(())
+            }),
+            "on-error" => on_error(v).map(|m| o.on_error = Some(m)),
             t if TLS_OPTIONS.contains(&t) => Err(format!(
                 "server option '{t}': TLS to servers is not supported yet; remove it and connect to the server in clear"
             )),
@@ -234,4 +280,52 @@ fn parse_opts(o: &mut ServerOpts, args: &[String], cx: &mut Cx) -> bool {
 fn num(v: &str, what: &str) -> Result<u32, String> {
     v.parse::<u32>()
         .map_err(|_| format!("server option '{what} {v}': '{v}' is not a valid number"))
+}
+
+fn on_error(v: &str) -> Result<OnError, String> {
+    Ok(match v {
+        "fastinter" => OnError::FastInter,
+        "fail-check" => OnError::FailCheck,
+        "sudden-death" => OnError::SuddenDeath,
+        "mark-down" => OnError::MarkDown,
+        _ => {
+            let hint = suggest::hint(v, ["fastinter", "fail-check", "sudden-death", "mark-down"]);
+            return Err(format!(
+                "server option 'on-error {v}': expected fastinter, fail-check, sudden-death or mark-down{hint}"
+            ));
+        }
+    })
+}
+
+/// `addr` takes an IP address or a host name resolved now, as HAProxy does at start-up.
+fn resolve_ip(v: &str) -> Result<IpAddr, String> {
+    if let Ok(ip) = addr::parse_ip(v) {
+        return Ok(ip);
+    }
+    let found: Vec<IpAddr> = (v, 0)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{v}': {e}"))?
+        .map(|a| a.ip())
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| format!("cannot resolve '{v}': no address"))
+}
+
+/// Health-check options written on a server line without `check` (here or inherited) would
+/// silently do nothing: a missing `check` is the likelier mistake, so say so.
+fn check_options_need_check(o: &ServerOpts, written: &[String], cx: &mut Cx) -> bool {
+    if o.check {
+        return true;
+    }
+    let Some(opt) = written.iter().find(|w| CHECK_ONLY.contains(&w.as_str())) else {
+        return true;
+    };
+    cx.err(format!(
+        "server option '{opt}' configures health checks but this server has no 'check'; add 'check' (or remove '{opt}')"
+    ));
+    false
 }

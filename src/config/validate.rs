@@ -145,6 +145,7 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         maxhdr: g.maxhdr.unwrap_or(DEFAULT_MAXHDR),
         driver: g.driver.unwrap_or(DriverChoice::Auto),
         logs: g.logs,
+        spread_checks: g.spread_checks.unwrap_or(0),
     }
 }
 
@@ -189,6 +190,8 @@ fn build_backend(p: &ProxyDraft, diags: &mut Diags) -> Backend {
     if !missing.is_empty() && p.kind == SectionKind::Backend {
         warn_timeouts(p, &missing, diags);
     }
+    let mode = p.mode.unwrap_or(Mode::Tcp);
+    super::check::validate(p, mode, diags);
     Backend {
         name: p.name.clone(),
         loc: p.loc.clone(),
@@ -203,6 +206,7 @@ fn build_backend(p: &ProxyDraft, diags: &mut Diags) -> Backend {
         forwardfor: p.forwardfor.clone(),
         errorfiles: p.errorfiles.clone(),
         check: p.check.clone(),
+        allbackups: p.allbackups,
     }
 }
 

@@ -32,9 +32,12 @@ pub enum Pick {
 pub struct ServerSlot {
     /// Requests in flight on this core (leastconn's view).
     pub inflight: Cell<u32>,
-    /// Not disabled (and, once health checks land, not down).
+    /// Not disabled and not down (this core's health view, set by `health::view`).
     pub usable: Cell<bool>,
+    /// Configured weight.
     pub weight: u32,
+    /// Percent of `weight` in effect: below 100 while `slowstart` ramps a server back up.
+    pub weight_pct: Cell<u8>,
     pub backup: bool,
     /// Smooth weighted round-robin state.
     current: Cell<i64>,
@@ -42,6 +45,8 @@ pub struct ServerSlot {
 
 pub struct Balancer {
     pub algo: Balance,
+    /// `option allbackups`: all usable backups take over, not only the first.
+    allbackups: bool,
     backend: usize,
     /// Process-wide server maxconn counters.
     limits: Arc<SharedLimits>,
@@ -59,6 +64,7 @@ impl Balancer {
         let slots = backend.servers.iter().map(ServerSlot::new).collect();
         Balancer {
             algo: backend.balance.clone(),
+            allbackups: backend.allbackups,
             backend: index,
             limits,
             slots,
@@ -73,16 +79,20 @@ impl Balancer {
     /// Allocation-free: candidate sets are filters over the server list, not collected lists.
     pub fn pick(&self, key: PickKey, avoid: Option<usize>) -> Pick {
         // HAProxy uses backups only when no active server is usable, and then only the first
-        // backup (unless `option allbackups`).
+        // backup (all of them with `option allbackups`).
         let any_active = self.slots.iter().any(|s| s.is_usable() && !s.backup);
         let first_backup = if any_active {
             None
         } else {
             self.slots.iter().position(|s| s.is_usable() && s.backup)
         };
-        let in_pool = |i: usize| match first_backup {
-            Some(b) => i == b,
-            None => self.slots[i].is_usable() && !self.slots[i].backup,
+        let in_pool = |i: usize| {
+            let s = &self.slots[i];
+            match first_backup {
+                Some(_) if self.allbackups => s.is_usable() && s.backup,
+                Some(b) => i == b,
+                None => s.is_usable() && !s.backup,
+            }
         };
         if !(0..self.slots.len()).any(in_pool) {
             return Pick::NoServer;
@@ -143,9 +153,10 @@ impl Balancer {
         let mut total = 0i64;
         let mut best: Option<(usize, i64)> = None;
         for (i, s) in self.slots.iter().enumerate().filter(|(i, _)| ok(*i)) {
-            let cur = s.current.get() + s.weight as i64;
+            let w = s.effective_weight() as i64;
+            let cur = s.current.get() + w;
             s.current.set(cur);
-            total += s.weight as i64;
+            total += w;
             if best.is_none_or(|(_, w)| cur > w) {
                 best = Some((i, cur));
             }
@@ -174,8 +185,8 @@ impl Balancer {
                 Some(b) => {
                     let (a, b) = (&self.slots[i], &self.slots[b]);
                     // a.inflight / a.weight < b.inflight / b.weight, without division.
-                    (a.inflight.get() as u64) * (b.weight as u64)
-                        < (b.inflight.get() as u64) * (a.weight as u64)
+                    (a.inflight.get() as u64) * (b.effective_weight() as u64)
+                        < (b.inflight.get() as u64) * (a.effective_weight() as u64)
                 }
             };
             if better {
@@ -188,10 +199,10 @@ impl Balancer {
     /// Maps `h` onto the servers in proportion to their weights (HAProxy's map-based hashing).
     fn weighted_at(&self, ok: &dyn Fn(usize) -> bool, h: u64) -> usize {
         let eligible = || self.slots.iter().enumerate().filter(|(i, _)| ok(*i));
-        let total: u64 = eligible().map(|(_, s)| s.weight as u64).sum();
+        let total: u64 = eligible().map(|(_, s)| s.effective_weight() as u64).sum();
         let mut point = h % total.max(1);
         for (i, s) in eligible() {
-            let w = s.weight as u64;
+            let w = s.effective_weight() as u64;
             if point < w {
                 return i;
             }
@@ -216,11 +227,20 @@ impl ServerSlot {
         self.usable.get() && self.weight > 0
     }
 
+    /// The weight in effect, in hundredths: during a slow start that share of the configured
+    /// weight (never 0, so a starting server still gets some traffic), which keeps the ramp
+    /// smooth even for weight 1.
+    pub fn effective_weight(&self) -> u32 {
+        let pct = u32::from(self.weight_pct.get().min(100));
+        (self.weight * pct).max(1)
+    }
+
     fn new(s: &Server) -> Self {
         ServerSlot {
             inflight: Cell::new(0),
             usable: Cell::new(!s.disabled),
             weight: s.weight,
+            weight_pct: Cell::new(100),
             backup: s.backup,
             current: Cell::new(0),
         }
@@ -312,6 +332,31 @@ mod tests {
         assert_eq!(picks(&b, 2), vec![1, 1]);
         b.slots[1].usable.set(false);
         assert_eq!(b.pick(PickKey::default(), None), Pick::NoServer);
+    }
+
+    #[test]
+    fn allbackups_uses_every_usable_backup() {
+        let b = balancer(
+            " option allbackups\n server a 127.0.0.1:1\n server k 127.0.0.1:2 backup\n server l 127.0.0.1:3 backup\n",
+            "roundrobin",
+        );
+        assert_eq!(picks(&b, 2), vec![0, 0]);
+        b.slots[0].usable.set(false);
+        let mut p = picks(&b, 4);
+        p.sort();
+        assert_eq!(p, vec![1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn slow_start_share_of_weight() {
+        let b = balancer(
+            " server a 127.0.0.1:1 weight 10\n server b 127.0.0.1:2 weight 10\n",
+            "roundrobin",
+        );
+        b.slots[1].weight_pct.set(10);
+        assert_eq!(b.slots[1].effective_weight(), 100);
+        let p = picks(&b, 11);
+        assert_eq!(p.iter().filter(|&&i| i == 1).count(), 1, "{p:?}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use monoio::net::TcpStream;
 use super::balance::{Pick, PickKey, ServerLease};
 use super::limits::CROSS_CORE_RECHECK;
 use super::Worker;
+use crate::health::observe::Outcome;
 use crate::io::timed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,8 @@ pub async fn acquire(
     let mut avoid: Option<usize> = None;
     let mut tried = 0;
     loop {
+        // The checker's latest word, so no pick lands on a server it already marked down.
+        w.apply_health();
         let server = match pinned {
             Some(i) => i,
             None => match rt.balancer.pick(key, avoid) {
@@ -99,6 +102,7 @@ pub async fn acquire(
         };
         if let Ok(Ok(stream)) = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await {
             let _ = stream.set_nodelay(true);
+            w.observe(backend, server, Outcome::ConnectOk);
             return Ok(Acquired {
                 lease,
                 stream,
@@ -106,6 +110,7 @@ pub async fn acquire(
             });
         }
         drop(lease);
+        w.observe(backend, server, Outcome::ConnectFailed);
         tried += 1;
         if tried >= attempts {
             return Err(ConnectError::Failed);

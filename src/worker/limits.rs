@@ -45,6 +45,11 @@ impl Limit {
             .is_none_or(|m| self.used.load(Ordering::Acquire) < m)
     }
 
+    /// Slots in use across all cores; None for an unlimited counter, which is not counted.
+    pub fn used(&self) -> Option<u32> {
+        self.max.map(|_| self.used.load(Ordering::Relaxed))
+    }
+
     pub fn release(&self) {
         if self.max.is_none() {
             return;

@@ -10,6 +10,8 @@
 //! - `balance.rs`: server choice and in-flight leases
 //! - `pool.rs`: idle backend connections
 //! - `notify.rs`: core-local wake-ups (queue, stop)
+//!
+//! Server health comes from `health::view` (applied before every pick and on a tick).
 
 pub mod balance;
 pub mod conn;
@@ -25,6 +27,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::config::model::Model;
+use crate::health::observe::Outcome;
+use crate::health::view::HealthView;
 use balance::Balancer;
 use limits::SharedLimits;
 use notify::Notify;
@@ -58,6 +62,8 @@ pub struct Worker {
     pub conn_closed: Notify,
     pub stopping: Cell<Option<StopKind>>,
     pub stop: Notify,
+    /// This core's view of server health, when some server is checked.
+    pub health: Option<HealthView>,
 }
 
 impl Worker {
@@ -66,6 +72,7 @@ impl Worker {
         nbthread: usize,
         model: Arc<Model>,
         limits: Arc<SharedLimits>,
+        health: Option<HealthView>,
     ) -> Rc<Self> {
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
         let backends = model
@@ -87,6 +94,7 @@ impl Worker {
             conn_closed: Notify::default(),
             stopping: Cell::new(None),
             stop: Notify::default(),
+            health,
         })
     }
 
@@ -97,6 +105,20 @@ impl Worker {
                 b.pool.clear();
             }
             self.stop.notify_all();
+        }
+    }
+
+    /// Brings this core's server states up to date with the checker's events.
+    pub fn apply_health(&self) {
+        if let Some(h) = &self.health {
+            h.apply(&self.backends);
+        }
+    }
+
+    /// Tells the checker what an exchange with a server showed (`observe`).
+    pub fn observe(&self, backend: usize, server: usize, outcome: Outcome) {
+        if let Some(h) = &self.health {
+            h.observe(&self.model, backend, server, outcome);
         }
     }
 

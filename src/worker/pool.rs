@@ -48,6 +48,13 @@ impl Pool {
         }
     }
 
+    /// Closes the idle connections to one server (it went down).
+    pub fn clear_server(&self, server: usize) {
+        if let Some(list) = self.idle.borrow_mut().get_mut(server) {
+            list.clear();
+        }
+    }
+
     /// Closes every idle connection (at shutdown).
     pub fn clear(&self) {
         for list in self.idle.borrow_mut().iter_mut() {

@@ -3,7 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,6 +25,11 @@ pub struct Counts {
 struct BackendState {
     name: String,
     stop: AtomicBool,
+    /// Status `/health` answers (body `OK` when 200, else `DOWN`): what a health check sees.
+    health: AtomicU16,
+    /// Requests other than `/health`, and when the last one arrived.
+    traffic: AtomicUsize,
+    last_traffic: Mutex<Option<Instant>>,
     /// Delay before every response (a slow server), in ms.
     delay_ms: u64,
     counts: Mutex<Counts>,
@@ -57,6 +62,9 @@ impl HttpBackend {
         let state = Arc::new(BackendState {
             name: name.to_string(),
             stop: AtomicBool::new(false),
+            health: AtomicU16::new(200),
+            traffic: AtomicUsize::new(0),
+            last_traffic: Mutex::new(None),
             delay_ms,
             counts: Mutex::default(),
             changed: Condvar::new(),
@@ -78,6 +86,21 @@ impl HttpBackend {
             }
         });
         HttpBackend { addr, state }
+    }
+
+    /// What `/health` answers from now on.
+    pub fn set_health(&self, status: u16) {
+        self.state.health.store(status, Ordering::SeqCst);
+    }
+
+    /// Requests other than `/health` served so far.
+    pub fn traffic(&self) -> usize {
+        self.state.traffic.load(Ordering::SeqCst)
+    }
+
+    /// When the last request other than `/health` arrived.
+    pub fn last_traffic(&self) -> Option<Instant> {
+        *self.state.last_traffic.lock().unwrap()
     }
 
     pub fn counts(&self) -> Counts {
@@ -291,7 +314,18 @@ fn respond(
         path.strip_prefix(prefix)
             .and_then(|n| n.parse::<usize>().ok())
     };
-    let body_out: Option<Vec<u8>> = if let Some(n) = arg("/size/") {
+    if path != "/health" {
+        st.traffic.fetch_add(1, Ordering::SeqCst);
+        *st.last_traffic.lock().unwrap() = Some(Instant::now());
+    }
+    let body_out: Option<Vec<u8>> = if path == "/health" {
+        status = st.health.load(Ordering::SeqCst);
+        Some(if status == 200 {
+            b"OK\n".to_vec()
+        } else {
+            b"DOWN\n".to_vec()
+        })
+    } else if let Some(n) = arg("/size/") {
         Some(pattern(n))
     } else if let Some(ms) = arg("/delay/") {
         thread::sleep(Duration::from_millis(ms as u64));

@@ -5,6 +5,7 @@ use monoio::net::TcpStream;
 use super::exchange::Exchange;
 use super::{Next, Plan, Session};
 use crate::config::model::{Backend, HttpConnMode};
+use crate::health::observe::Outcome as Seen;
 use crate::http::body;
 use crate::http::{
     parse_response, write_response_head, BodyKind, ConnHeader, Method, ResponseRewrite, Version,
@@ -34,7 +35,11 @@ impl<'a> Session<'a> {
                 .read_response_head(&mut ex.server, plan.be, plan.method)
                 .await
             {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    let seen = Seen::of_status(self.resp.status);
+                    self.w.observe(plan.backend, ex.lease.server, seen);
+                    return Ok(());
+                }
                 Err(RespFail::Retryable) if ex.retry_allowed => {
                     self.resend_on_fresh(plan, ex).await?;
                     continue;
@@ -43,6 +48,8 @@ impl<'a> Session<'a> {
                 Err(RespFail::Status(s)) => s,
                 Err(RespFail::ClientGone) => return Err(Next::Close),
             };
+            self.w
+                .observe(plan.backend, ex.lease.server, Seen::BadResponse);
             return Err(self.fail(status, Some(plan.be)).await);
         }
     }

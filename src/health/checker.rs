@@ -1,0 +1,519 @@
+//! The checker: one thread that probes every checked server on schedule and tells every core.
+//!
+//! Why one thread with its own monoio runtime rather than a thread per server or blocking
+//! sockets with timeouts: a check is almost all waiting, so 1,000 servers are 1,000 small tasks
+//! sleeping on one timer wheel and one ring, not 1,000 stacks; connect/read timeouts are plain
+//! monoio timeouts; and the thread is off the request path entirely (workers only ever
+//! `try_recv` its events). The state machine is HAProxy's (src/check.c): `health` runs from 0
+//! to rise+fall-1, the server is UP at rise or above; a success below rise climbs by one and
+//! jumps to the top on reaching rise; a failure above rise steps down and drops to 0 below it.
+//! Checked servers start UP with health = rise, so the first failed check marks them DOWN
+//! (HAProxy 2.6 does the same; verified by running it beside ringlb).
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+
+use super::observe::Report;
+use super::probe::{self, Outcome, Plan, Timing};
+use super::view::HealthLink;
+use super::HealthEvent;
+use crate::config::model::{Model, OnError, ServerCheck};
+use crate::launch::Driver;
+use crate::worker::limits::SharedLimits;
+use crate::worker::notify::Notify;
+
+/// How often the checker looks for a stop request and for passive reports.
+const POLL: Duration = Duration::from_millis(10);
+/// Passive reports waiting for the checker; beyond this workers drop them (try_send).
+const REPORT_QUEUE: usize = 4096;
+/// Slow start moves the weight in steps at most this often (HAProxy: slowstart/20, >= 1s;
+/// finer here so short ramps are visible).
+const MIN_RAMP_STEP: Duration = Duration::from_millis(100);
+const RAMP_STEPS: u32 = 20;
+
+/// The running checker; `stop` ends and joins it.
+pub struct Checker {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+impl Checker {
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.handle.join();
+    }
+
+    pub fn thread_id(&self) -> std::thread::ThreadId {
+        self.handle.thread().id()
+    }
+}
+
+/// Starts the checker when some server is checked; returns it and one link per worker.
+pub fn start(
+    model: Arc<Model>,
+    limits: Arc<SharedLimits>,
+    nbthread: usize,
+    driver: Driver,
+    quiet: bool,
+) -> Result<(Option<Checker>, Vec<Option<HealthLink>>), String> {
+    if !super::needed(&model) {
+        return Ok((None, (0..nbthread).map(|_| None).collect()));
+    }
+    let (report_tx, report_rx) = bounded(REPORT_QUEUE);
+    let mut out = Vec::with_capacity(nbthread);
+    let mut links = Vec::with_capacity(nbthread);
+    for _ in 0..nbthread {
+        // Unbounded: a state change must never be lost, and the checker must never block on
+        // a busy core. Events are rare (transitions and slow-start steps only).
+        let (tx, rx) = unbounded();
+        out.push(tx);
+        links.push(Some(HealthLink {
+            events: rx,
+            reports: report_tx.clone(),
+        }));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let setup = Setup {
+        model,
+        limits,
+        out,
+        reports: report_rx,
+        quiet,
+        stop: Arc::clone(&stop),
+    };
+    let handle = std::thread::Builder::new()
+        .name("ringlb-checker".into())
+        .spawn(move || thread_main(setup, driver))
+        .map_err(|e| format!("cannot start the health checker thread: {e}"))?;
+    Ok((Some(Checker { stop, handle }), links))
+}
+
+struct Setup {
+    model: Arc<Model>,
+    limits: Arc<SharedLimits>,
+    out: Vec<Sender<HealthEvent>>,
+    reports: Receiver<Report>,
+    quiet: bool,
+    stop: Arc<AtomicBool>,
+}
+
+fn thread_main(setup: Setup, driver: Driver) {
+    if driver == Driver::IoUring {
+        let rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .build();
+        if let Ok(mut rt) = rt {
+            rt.block_on(run(setup));
+            return;
+        }
+    }
+    match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+    {
+        Ok(mut rt) => rt.block_on(run(setup)),
+        Err(e) => eprintln!("[ALERT] health checker: cannot start a runtime: {e}; servers keep their start-up state"),
+    }
+}
+
+/// One checked server, as the checker sees it.
+struct Srv {
+    backend: usize,
+    server: usize,
+    cfg: ServerCheck,
+    target: SocketAddr,
+    health: Cell<u32>,
+    up: Cell<bool>,
+    /// Check again at fastinter (on-error asked for it).
+    fast: Cell<bool>,
+    /// Consecutive live-traffic errors reported by all cores.
+    observed: Cell<u32>,
+    wake: Notify,
+    weight_pct: Cell<u8>,
+    /// Bumped at every transition so a running slow-start ramp knows it is stale.
+    generation: Cell<u64>,
+}
+
+impl Srv {
+    fn top(&self) -> u32 {
+        self.cfg.rise + self.cfg.fall - 1
+    }
+
+    /// HAProxy's srv_getinter: inter when fully up, downinter when fully down, fastinter while
+    /// going either way.
+    fn interval(&self) -> Duration {
+        if self.fast.replace(false) {
+            return self.cfg.fastinter;
+        }
+        match self.health.get() {
+            h if h == self.top() => self.cfg.inter,
+            0 => self.cfg.downinter,
+            _ => self.cfg.fastinter,
+        }
+    }
+}
+
+struct State {
+    model: Arc<Model>,
+    limits: Arc<SharedLimits>,
+    out: Vec<Sender<HealthEvent>>,
+    plans: Vec<Plan>,
+    /// Per backend, per server: `None` for servers without `check` (always usable unless
+    /// disabled).
+    servers: Vec<Vec<Option<Rc<Srv>>>>,
+    quiet: bool,
+    rng: Cell<u64>,
+}
+
+async fn run(setup: Setup) {
+    let Setup {
+        model,
+        limits,
+        out,
+        reports,
+        quiet,
+        stop,
+    } = setup;
+    let plans = model.backends.iter().map(Plan::of).collect();
+    let servers = model
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(b, be)| {
+            be.servers
+                .iter()
+                .enumerate()
+                .map(|(s, srv)| {
+                    let cfg = srv.check.filter(|_| !srv.disabled)?;
+                    Some(Rc::new(Srv {
+                        backend: b,
+                        server: s,
+                        cfg,
+                        target: probe::target(srv, &cfg),
+                        health: Cell::new(cfg.rise),
+                        up: Cell::new(true),
+                        fast: Cell::new(false),
+                        observed: Cell::new(0),
+                        wake: Notify::default(),
+                        weight_pct: Cell::new(100),
+                        generation: Cell::new(0),
+                    }))
+                })
+                .collect()
+        })
+        .collect();
+    let st = Rc::new(State {
+        model,
+        limits,
+        out,
+        plans,
+        servers,
+        quiet,
+        rng: Cell::new(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id())),
+    });
+    let all: Vec<Rc<Srv>> = st.servers.iter().flatten().flatten().cloned().collect();
+    // HAProxy spreads the first checks over the smallest interval, in server order, so that
+    // 1,000 servers are not probed in one burst.
+    let min_inter = all
+        .iter()
+        .map(|s| s.cfg.inter)
+        .min()
+        .unwrap_or(Duration::ZERO);
+    let n = all.len().max(1) as u32;
+    for (pos, srv) in all.into_iter().enumerate() {
+        let first = min_inter * pos as u32 / n;
+        monoio::spawn(server_task(Rc::clone(&st), srv, first));
+    }
+    while !stop.load(Ordering::Relaxed) {
+        drain_reports(&st, &reports);
+        monoio::time::sleep(POLL).await;
+    }
+}
+
+async fn server_task(st: Rc<State>, srv: Rc<Srv>, first: Duration) {
+    monoio::time::sleep(first).await;
+    loop {
+        let timing = st.timing(&srv);
+        let plan = &st.plans[srv.backend];
+        let o = probe::run(plan, srv.target, timing).await;
+        st.record(&srv, o.ok, &o);
+        let wait = st.jitter(srv.interval());
+        let _ = monoio::time::timeout(wait, srv.wake.notified()).await;
+    }
+}
+
+impl State {
+    /// HAProxy: with `timeout check`, connect within min(timeout connect, inter) and read for
+    /// `timeout check`; without it, the whole check is bounded by inter.
+    fn timing(&self, srv: &Srv) -> Timing {
+        let t = self
+            .model
+            .backends
+            .get(srv.backend)
+            .map(|b| b.timeouts)
+            .unwrap_or_default();
+        let inter = srv.cfg.inter;
+        match t.check {
+            Some(check) => Timing {
+                connect: t.connect.map_or(inter, |c| c.min(inter)),
+                read: check,
+            },
+            None => Timing {
+                connect: t.connect.map_or(inter, |c| c.min(inter)),
+                read: inter,
+            },
+        }
+    }
+
+    /// `spread-checks`: +/- that percentage of random jitter on each interval.
+    fn jitter(&self, d: Duration) -> Duration {
+        let spread = u64::from(self.model.global.spread_checks);
+        if spread == 0 {
+            return d;
+        }
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        // A percentage in [100 - spread, 100 + spread].
+        let pct = 100 - spread + x % (2 * spread + 1);
+        d * pct as u32 / 100
+    }
+
+    /// Applies one check result (real or simulated by on-error) to the rise/fall counter.
+    fn record(self: &Rc<Self>, srv: &Rc<Srv>, ok: bool, o: &Outcome) {
+        let h = srv.health.get();
+        let top = srv.top();
+        let rise = srv.cfg.rise;
+        let next = if ok {
+            match h {
+                h if h >= top => top,
+                h if h + 1 >= rise => top,
+                h => h + 1,
+            }
+        } else {
+            match h {
+                0 => 0,
+                h if h - 1 < rise => 0,
+                h => h - 1,
+            }
+        };
+        srv.health.set(next);
+        let up = next >= rise;
+        if up != srv.up.get() {
+            self.transition(srv, up, o);
+        }
+    }
+
+    fn transition(self: &Rc<Self>, srv: &Rc<Srv>, up: bool, o: &Outcome) {
+        srv.up.set(up);
+        srv.generation.set(srv.generation.get().wrapping_add(1));
+        let slowstart = self.server_slowstart(srv);
+        let pct = match (up, slowstart) {
+            (true, Some(_)) => 0,
+            _ => 100,
+        };
+        srv.weight_pct.set(pct);
+        self.broadcast(srv, up, pct);
+        self.log_transition(srv, up, o);
+        if let (true, Some(d)) = (up, slowstart) {
+            monoio::spawn(ramp(Rc::clone(self), Rc::clone(srv), d));
+        }
+    }
+
+    fn server_slowstart(&self, srv: &Srv) -> Option<Duration> {
+        self.model
+            .backends
+            .get(srv.backend)?
+            .servers
+            .get(srv.server)?
+            .slowstart
+    }
+
+    fn broadcast(&self, srv: &Srv, up: bool, weight_pct: u8) {
+        let ev = HealthEvent {
+            backend: srv.backend,
+            server: srv.server,
+            up,
+            weight_pct,
+        };
+        for tx in &self.out {
+            // A worker that has exited has dropped its receiver; nothing to tell it.
+            let _ = tx.send(ev);
+        }
+    }
+
+    /// (active, backup) servers usable now in a backend.
+    fn usable(&self, backend: usize) -> (usize, usize) {
+        let Some(be) = self.model.backends.get(backend) else {
+            return (0, 0);
+        };
+        let mut n = (0, 0);
+        for (i, s) in be.servers.iter().enumerate() {
+            let checked = self
+                .servers
+                .get(backend)
+                .and_then(|v| v.get(i))
+                .cloned()
+                .flatten();
+            let up = !s.disabled && s.weight > 0 && checked.is_none_or(|c| c.up.get());
+            match (up, s.backup) {
+                (true, false) => n.0 += 1,
+                (true, true) => n.1 += 1,
+                _ => {}
+            }
+        }
+        n
+    }
+
+    /// HAProxy's wording, on stderr until logging lands (the observability issue).
+    fn log_transition(&self, srv: &Srv, up: bool, o: &Outcome) {
+        if self.quiet {
+            return;
+        }
+        let Some(be) = self.model.backends.get(srv.backend) else {
+            return;
+        };
+        let Some(s) = be.servers.get(srv.server) else {
+            return;
+        };
+        let (active, backup) = self.usable(srv.backend);
+        let kind = if s.backup { "Backup Server" } else { "Server" };
+        let mut line = format!(
+            "{kind} {}/{} is {}, reason: {}",
+            be.name,
+            s.name,
+            if up { "UP" } else { "DOWN" },
+            o.reason
+        );
+        if let Some(c) = o.code {
+            line.push_str(&format!(", code: {c}"));
+        }
+        if let Some(i) = &o.info {
+            line.push_str(&format!(", info: \"{i}\""));
+        }
+        line.push_str(&format!(", check duration: {}ms.", o.took.as_millis()));
+        let on_backup = if active == 0 && backup > 0 {
+            " Running on backup."
+        } else {
+            ""
+        };
+        if up {
+            line.push_str(&format!(
+                " {active} active and {backup} backup servers online.{on_backup} 0 sessions requeued."
+            ));
+        } else {
+            // In-flight requests are only counted across cores for servers with a maxconn.
+            let sessions = self
+                .limits
+                .server(srv.backend, srv.server)
+                .and_then(|l| l.used())
+                .map(|n| format!(" {n} sessions active,"))
+                .unwrap_or_default();
+            line.push_str(&format!(
+                " {active} active and {backup} backup servers left.{on_backup}{sessions} 0 requeued."
+            ));
+        }
+        let pid = std::process::id();
+        eprintln!("[WARNING]  ({pid}) : {line}");
+        if !up && active == 0 && backup == 0 {
+            eprintln!(
+                "[ALERT]    ({pid}) : backend '{}' has no server available!",
+                be.name
+            );
+        }
+    }
+
+    /// Passive reports from the workers: consecutive errors across all cores, `on-error` at
+    /// `error-limit`.
+    fn observed(self: &Rc<Self>, r: Report) {
+        let Some(srv) = self
+            .servers
+            .get(r.backend)
+            .and_then(|v| v.get(r.server))
+            .cloned()
+            .flatten()
+        else {
+            return;
+        };
+        let Some(obs) = srv.cfg.observe else { return };
+        if r.outcome.is_ok() {
+            srv.observed.set(0);
+            return;
+        }
+        let n = srv.observed.get() + 1;
+        if n < obs.error_limit {
+            srv.observed.set(n);
+            return;
+        }
+        srv.observed.set(0);
+        let o = Outcome {
+            ok: false,
+            reason: "Health analyze",
+            code: None,
+            info: Some(format!(
+                "Detected {n} consecutive errors, last one was: {}",
+                r.outcome.describe()
+            )),
+            took: Duration::ZERO,
+        };
+        match obs.on_error {
+            OnError::FastInter => {}
+            OnError::FailCheck => self.record(&srv, false, &o),
+            OnError::SuddenDeath => {
+                // One more failure (this one) leaves it at the edge; the next marks it down.
+                if srv.health.get() > srv.cfg.rise {
+                    srv.health.set(srv.cfg.rise + 1);
+                }
+                self.record(&srv, false, &o);
+            }
+            OnError::MarkDown => {
+                srv.health.set(0);
+                if srv.up.get() {
+                    self.transition(&srv, false, &o);
+                }
+            }
+        }
+        srv.fast.set(true);
+        srv.wake.notify_all();
+    }
+}
+
+fn drain_reports(st: &Rc<State>, rx: &Receiver<Report>) {
+    let started = Instant::now();
+    while let Ok(r) = rx.try_recv() {
+        st.observed(r);
+        // Never starve the probes: the rest waits for the next poll.
+        if started.elapsed() > POLL {
+            break;
+        }
+    }
+}
+
+/// Slow start: the weight climbs from 0 to 100% over `d`, in steps, while the server stays up.
+async fn ramp(st: Rc<State>, srv: Rc<Srv>, d: Duration) {
+    let generation = srv.generation.get();
+    let step = (d / RAMP_STEPS).max(MIN_RAMP_STEP);
+    let start = Instant::now();
+    loop {
+        monoio::time::sleep(step).await;
+        if srv.generation.get() != generation || !srv.up.get() {
+            return;
+        }
+        let done = start.elapsed().as_secs_f64() / d.as_secs_f64().max(f64::EPSILON);
+        let pct = (done * 100.0).clamp(0.0, 100.0) as u8;
+        srv.weight_pct.set(pct);
+        st.broadcast(&srv, true, pct);
+        if pct >= 100 {
+            return;
+        }
+    }
+}

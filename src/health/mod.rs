@@ -1,0 +1,41 @@
+//! Server health: active checks off the request path, passive observation of live traffic.
+//!
+//! ```text
+//!  checker.rs  one thread, its own monoio runtime: one task per checked server probes it on
+//!              schedule (inter / fastinter / downinter, spread-checks), runs HAProxy's rise/fall
+//!              state machine, logs transitions and broadcasts a HealthEvent to every core
+//!  probe.rs    one probe: TCP connect, HTTP request + expectations, or a tcp-check sequence
+//!  view.rs     per core: drains its crossbeam Receiver into the core's Balancer slots
+//!              (`usable`, `weight_pct`), lock-free; `pick` skips down servers
+//!  observe.rs  per core: live-traffic errors (`observe layer4|layer7`) sent to the checker with
+//!              try_send, never blocking a request
+//! ```
+//!
+//! Only plain data crosses threads (`HealthEvent`, `observe::Report`). The checker never
+//! touches a worker's state and workers never wait on the checker.
+
+pub mod checker;
+pub mod observe;
+pub mod probe;
+pub mod view;
+
+use crate::config::model::Model;
+
+/// A server's state as every core should see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthEvent {
+    pub backend: usize,
+    pub server: usize,
+    pub up: bool,
+    /// Percent of the configured weight in effect (below 100 during `slowstart`).
+    pub weight_pct: u8,
+}
+
+/// Whether any server is checked or observed: without that no checker thread starts.
+pub fn needed(model: &Model) -> bool {
+    model
+        .backends
+        .iter()
+        .flat_map(|b| &b.servers)
+        .any(|s| s.check.is_some() && !s.disabled)
+}

@@ -1,0 +1,66 @@
+//! One core's view of server health: events from the checker applied to this core's balancers.
+//!
+//! The worker calls `apply` before every pick and on a short tick, so a state change reaches
+//! the request path within one tick even on an idle core. `try_recv` on an empty crossbeam
+//! channel is a couple of atomic loads: cheap enough for every request.
+
+use std::cell::Cell;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::observe::Report;
+use super::HealthEvent;
+use crate::config::model::Model;
+use crate::worker::BackendRt;
+
+/// What a worker receives from the launcher: its end of the event broadcast and a sender for
+/// passive reports.
+pub struct HealthLink {
+    pub events: Receiver<HealthEvent>,
+    pub reports: Sender<Report>,
+}
+
+pub struct HealthView {
+    link: HealthLink,
+    /// Consecutive live-traffic errors this core saw, per backend and server (see observe.rs).
+    pub(super) errors: Vec<Vec<Cell<u32>>>,
+}
+
+impl HealthView {
+    pub fn new(link: HealthLink, model: &Model) -> Self {
+        let errors = model
+            .backends
+            .iter()
+            .map(|b| b.servers.iter().map(|_| Cell::new(0)).collect())
+            .collect();
+        HealthView { link, errors }
+    }
+
+    /// Applies every pending event to this core's balancer slots.
+    pub fn apply(&self, backends: &[BackendRt]) {
+        while let Ok(ev) = self.link.events.try_recv() {
+            let Some(slot) = backends
+                .get(ev.backend)
+                .and_then(|b| b.balancer.slots.get(ev.server))
+            else {
+                continue;
+            };
+            slot.usable.set(ev.up);
+            slot.weight_pct.set(ev.weight_pct);
+            if ev.up {
+                // A server that came back may take queued requests.
+                if let Some(b) = backends.get(ev.backend) {
+                    b.balancer.freed.notify_all();
+                }
+            } else if let Some(b) = backends.get(ev.backend) {
+                // Idle connections to a down server would only fail later.
+                b.pool.clear_server(ev.server);
+            }
+        }
+    }
+
+    pub(super) fn send(&self, r: Report) {
+        // Full channel: the checker is behind; dropping a report only delays detection.
+        let _ = self.link.reports.try_send(r);
+    }
+}

@@ -445,6 +445,20 @@ fn seed_fixed(env: &Env) {
         assert_eq!(r.seen().header("x-forwarded-for"), Some("127.0.0.1"));
         seen.push(r.server());
     }
+    // The seed's rules: a method allow-list, the port stripped from Host before routing.
+    let mut c = Client::connect(env.addr("https-in"));
+    c.send("PATCH /x HTTP/1.1\r\nHost: test.server.com\r\n\r\n");
+    assert_eq!(
+        c.read_response().status,
+        403,
+        "PATCH is not in valid_method"
+    );
+    let r = get_host(
+        &mut Client::connect(env.addr("https-in")),
+        "test.server.com:8080",
+        "/port",
+    );
+    assert_eq!(r.seen().header("host"), Some("test.server.com"));
     // Fresh connections too: one of them may stick to a server in some designs.
     seen.extend((0..9).map(|i| route(env, "https-in", "test.server.com", &format!("/f{i}"))));
     let t = tally(seen);

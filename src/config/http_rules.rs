@@ -182,7 +182,11 @@ fn parse_action(
             no_more(rest)?;
             Action::Allow
         }
-        "deny" => Action::Deny(reply(rest, env, phase, 403, true)?),
+        // HAProxy: a denied request gets 403, a denied response 502.
+        "deny" => {
+            let status = if phase == Phase::Request { 403 } else { 502 };
+            Action::Deny(reply(rest, env, phase, status, true)?)
+        }
         "tarpit" => Action::Tarpit(reply(rest, env, phase, 500, true)?),
         "return" => Action::Return(reply(rest, env, phase, 200, false)?),
         "auth" => match rest {

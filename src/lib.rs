@@ -15,7 +15,10 @@
 //!    balance.rs   core-local server choice (roundrobin, leastconn, hashes, ...)
 //!    pool.rs      core-local idle backend connections
 //!  http::        parse.rs (framing rules on top of httparse), chunked.rs, head.rs (rewrite),
-//!                rules.rs (acl evaluation), relay.rs (streaming bodies), errors.rs (error pages)
+//!                edit.rs (rule edits the head writers apply), body.rs (streaming bodies),
+//!                errors.rs (error pages), proxy/ (request -> exchange -> response pipeline)
+//!  rules::       the rule engine: fetch.rs, conv.rs, matcher.rs (ACLs, use_backend),
+//!                logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs
 //! ```
 //!
 //! What crosses threads: the `Model` (in an `Arc`, read-only) and, later, health events and stats

@@ -17,7 +17,10 @@
 //!  health::      checker.rs (one thread probing servers) -> HealthEvent over crossbeam to
 //!                every core -> view.rs (the core's balancer slots); observe.rs (live errors back)
 //!  http::        parse.rs (framing rules on top of httparse), chunked.rs, head.rs (rewrite),
-//!                rules.rs (acl evaluation), relay.rs (streaming bodies), errors.rs (error pages)
+//!                edit.rs (rule edits the head writers apply), body.rs (streaming bodies),
+//!                errors.rs (error pages), proxy/ (request -> exchange -> response pipeline)
+//!  rules::       the rule engine: fetch.rs, conv.rs, matcher.rs (ACLs, use_backend),
+//!                logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs
 //! ```
 //!
 //! What crosses threads: the `Model` (in an `Arc`, read-only), health events and passive reports

@@ -32,11 +32,7 @@ pub async fn serve(
     let Some(fe) = w.model.frontends.get(frontend) else {
         return;
     };
-    let ctx = Ctx {
-        src: peer.ip(),
-        dst_port: local.port(),
-        req: None,
-    };
+    let ctx = Ctx::conn(peer, local, &fe.name);
     let Some(backend) = rules::select_backend(fe, &ctx) else {
         return;
     };

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 /// Every example with its scenario. Keep in step with `configs/*.cfg`.
 const SCENARIOS: &[(&str, fn(&Env))] = &[
+    ("api-gateway.cfg", api_gateway),
     ("minimal-http.cfg", minimal_http),
     ("routing-leastconn.cfg", routing_leastconn),
     ("tcp.cfg", tcp),
@@ -421,6 +422,101 @@ fn tcp(env: &Env) {
     );
 }
 
+/// One request on a fresh connection to the gateway.
+fn gw(env: &Env, method: &str, host: &str, path: &str, extra: &str) -> Response {
+    let mut c = Client::connect(env.addr("gateway"));
+    c.send(format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n"
+    ));
+    c.read_response()
+}
+
+/// The API gateway: method allow-list, hygiene, redirects, auth, rewrite, routing, headers.
+fn api_gateway(env: &Env) {
+    let ctx = env.context();
+    // Routing by host and by path, with the v1 -> current rewrite before routing.
+    let r = gw(
+        env,
+        "GET",
+        "api.example.com:8080",
+        "/users",
+        "X-Internal-Token: t\r\nProxy: p\r\n",
+    );
+    assert_eq!(r.server(), "api1", "{ctx}");
+    let seen = r.seen();
+    assert!(seen.header("x-internal-token").is_none() && seen.header("proxy").is_none());
+    assert_eq!(
+        seen.header("x-forwarded-host"),
+        Some("api.example.com:8080")
+    );
+    assert_eq!(seen.header("x-real-ip"), Some("127.0.0.1"));
+    assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(seen.header("x-request-line"), Some("GET /users"));
+    assert_eq!(
+        seen.header("x-api-version"),
+        Some("2"),
+        "the api backend's own rule"
+    );
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("x-served-by"), Some("api"));
+    let r = gw(env, "GET", "www.example.com", "/api/v1/orders?id=7", "");
+    assert_eq!(r.server(), "api1");
+    assert_eq!(r.seen().target, "/api/orders?id=7");
+    assert_eq!(
+        r.seen().header("x-api-original-path"),
+        Some("/api/v1/orders")
+    );
+    let r = gw(env, "GET", "www.example.com", "/app.css", "");
+    assert_eq!(r.server(), "static1");
+    assert_eq!(r.header("cache-control"), Some("public, max-age=3600"));
+    assert_eq!(gw(env, "GET", "www.example.com", "/", "").server(), "web1");
+    // Method allow-list.
+    assert_eq!(gw(env, "TRACE", "www.example.com", "/", "").status, 405);
+    assert_eq!(
+        gw(env, "DELETE", "www.example.com", "/", "").server(),
+        "web1"
+    );
+    // The gateway's own answers.
+    let r = gw(env, "GET", "www.example.com", "/healthz", "");
+    assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+    let r = gw(env, "GET", "www.example.com", "/documentation", "");
+    assert_eq!((r.status, r.header("location")), (301, Some("/docs/")));
+    let r = gw(env, "GET", "www.example.com", "/manual/x?y", "");
+    assert_eq!(
+        (r.status, r.header("location")),
+        (302, Some("/docs/manual/x?y"))
+    );
+    let r = gw(env, "GET", "secure.example.com", "/a", "");
+    assert_eq!(r.header("location"), Some("https://secure.example.com/a"));
+    // Operators only on /admin.
+    let r = gw(env, "GET", "www.example.com", "/admin/", "");
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"GatewayAdmin\"")
+    );
+    // viewer:view-only and alice:secret
+    let r = gw(
+        env,
+        "GET",
+        "www.example.com",
+        "/admin/",
+        "Authorization: Basic dmlld2VyOnZpZXctb25seQ==\r\n",
+    );
+    assert_eq!(r.status, 401, "viewer is not in ops");
+    let r = gw(
+        env,
+        "GET",
+        "www.example.com",
+        "/admin/",
+        "Authorization: Basic YWxpY2U6c2VjcmV0\r\n",
+    );
+    assert_eq!(r.server(), "admin1", "{ctx}");
+    assert_eq!(env.http("admin1").requests(), 1);
+}
+
 /// The seed sample: both host ACL and default go to test_server, leastconn over three servers.
 fn seed_fixed(env: &Env) {
     let servers = ["server-001", "server-002", "server-003"];
@@ -445,6 +541,20 @@ fn seed_fixed(env: &Env) {
         assert_eq!(r.seen().header("x-forwarded-for"), Some("127.0.0.1"));
         seen.push(r.server());
     }
+    // The seed's rules: a method allow-list, the port stripped from Host before routing.
+    let mut c = Client::connect(env.addr("https-in"));
+    c.send("PATCH /x HTTP/1.1\r\nHost: test.server.com\r\n\r\n");
+    assert_eq!(
+        c.read_response().status,
+        403,
+        "PATCH is not in valid_method"
+    );
+    let r = get_host(
+        &mut Client::connect(env.addr("https-in")),
+        "test.server.com:8080",
+        "/port",
+    );
+    assert_eq!(r.seen().header("host"), Some("test.server.com"));
     // Fresh connections too: one of them may stick to a server in some designs.
     seen.extend((0..9).map(|i| route(env, "https-in", "test.server.com", &format!("/f{i}"))));
     let t = tally(seen);
@@ -533,4 +643,8 @@ both_drivers!(tcp_cfg, |driver| { run_example("tcp.cfg", driver) });
 
 both_drivers!(seed_fixed_cfg, |driver| {
     run_example("seed-fixed.cfg", driver)
+});
+
+both_drivers!(api_gateway_cfg, |driver| {
+    run_example("api-gateway.cfg", driver)
 });

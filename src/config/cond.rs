@@ -1,126 +1,104 @@
-//! ACLs and conditions: `acl NAME FETCH [flags] PATTERN...` and `if|unless TERMS`.
+//! ACLs and conditions: `acl NAME FETCH[,CONV...] [flags] PATTERN...` and `if|unless TERMS`.
 //!
-//! Matchers are built (patterns parsed, regexes compiled) as soon as a line is read; names used in
-//! conditions are resolved later by `validate`, once every `acl` line of the proxy is known.
+//! Matchers are built (the sample expression parsed by `expr`, patterns parsed, regexes compiled,
+//! `-f` files read) as soon as a line is read; names used in conditions are resolved later by
+//! `validate`, once every `acl` line of the proxy is known.
 
 use super::addr;
+use super::expr::{self, ParseEnv, SmpType};
 use super::model::{Acl, AclId, Fetch, IntRange, MatchMethod, Matcher, Patterns};
 use super::suggest;
 
-/// Fetches ringlb evaluates, with the match method each implies (`hdr_beg` = `hdr` + `-m beg`).
-const FETCHES: &[(&str, FetchKind, MatchMethod)] = &[
-    ("hdr", FetchKind::Hdr, MatchMethod::Str),
-    ("req.hdr", FetchKind::Hdr, MatchMethod::Str),
-    ("hdr_beg", FetchKind::Hdr, MatchMethod::Beg),
-    ("hdr_end", FetchKind::Hdr, MatchMethod::End),
-    ("hdr_sub", FetchKind::Hdr, MatchMethod::Sub),
-    ("hdr_reg", FetchKind::Hdr, MatchMethod::Reg),
-    ("hdr_dom", FetchKind::Hdr, MatchMethod::Dom),
-    ("path", FetchKind::Path, MatchMethod::Str),
-    ("path_beg", FetchKind::Path, MatchMethod::Beg),
-    ("path_end", FetchKind::Path, MatchMethod::End),
-    ("path_sub", FetchKind::Path, MatchMethod::Sub),
-    ("path_reg", FetchKind::Path, MatchMethod::Reg),
-    ("path_dom", FetchKind::Path, MatchMethod::Dom),
-    ("url", FetchKind::Url, MatchMethod::Str),
-    ("url_beg", FetchKind::Url, MatchMethod::Beg),
-    ("url_end", FetchKind::Url, MatchMethod::End),
-    ("url_sub", FetchKind::Url, MatchMethod::Sub),
-    ("url_reg", FetchKind::Url, MatchMethod::Reg),
-    ("url_dom", FetchKind::Url, MatchMethod::Dom),
-    ("method", FetchKind::Method, MatchMethod::Str),
-    ("src", FetchKind::Src, MatchMethod::Ip),
-    ("dst_port", FetchKind::DstPort, MatchMethod::Int),
+/// HAProxy's suffixed fetch names: `hdr_beg(host)` = `hdr(host) -m beg`.
+const SUFFIXES: &[(&str, MatchMethod)] = &[
+    ("_beg", MatchMethod::Beg),
+    ("_end", MatchMethod::End),
+    ("_sub", MatchMethod::Sub),
+    ("_reg", MatchMethod::Reg),
+    ("_dom", MatchMethod::Dom),
+    ("_len", MatchMethod::Len),
 ];
 
-/// HAProxy fetches that ringlb does not evaluate yet: refused by name rather than "unknown".
-const UNSUPPORTED_FETCHES: &[&str] = &[
-    "ssl_fc",
-    "ssl_fc_sni",
-    "ssl_c_used",
-    "ssl_c_verify",
-    "ssl_fc_alpn",
-    "req.ssl_sni",
-    "req_ssl_sni",
-    "req.cook",
-    "cook",
-    "req.cook_cnt",
-    "query",
-    "url_param",
-    "urlp",
-    "base",
-    "base_beg",
-    "base_sub",
-    "path_dir",
-    "url_dir",
-    "hdr_cnt",
-    "hdr_ip",
-    "hdr_val",
-    "hdr_len",
-    "req.fhdr",
-    "req.hdr_cnt",
-    "req.body",
-    "var",
-    "src_port",
-    "dst",
-    "req.len",
-    "req.proto_http",
-    "http_auth",
-    "http_auth_group",
-    "status",
-    "res.hdr",
-    "shdr",
-    "always_true",
-    "always_false",
-    "nbsrv",
-    "be_id",
-    "fe_id",
-    "fe_name",
-    "be_name",
-    "src_conn_cur",
-    "sc_http_req_rate",
-    "src_http_req_rate",
-    "req.ver",
-    "capture.req.hdr",
-    "ssl_c_s_dn",
-    "url_ip",
-    "url_port",
-    "path_len",
-];
-
-#[derive(Clone, Copy, PartialEq)]
-enum FetchKind {
-    Hdr,
-    Path,
-    Url,
-    Method,
-    Src,
-    DstPort,
-}
-
-/// True for fetches that need an HTTP request (refused in `mode tcp` proxies).
+/// True for matchers that need an HTTP request (refused in `mode tcp` proxies).
 pub fn is_http_fetch(f: &Fetch) -> bool {
-    !matches!(f, Fetch::Src | Fetch::DstPort)
+    !matches!(
+        f.needs(),
+        super::model_rules::Needs::Conn | super::model_rules::Needs::Nothing
+    )
 }
 
 pub fn fetch_name(f: &Fetch) -> String {
-    match f {
-        Fetch::ReqHdr(h) => format!("hdr({h})"),
-        Fetch::Path => "path".into(),
-        Fetch::Url => "url".into(),
-        Fetch::Method => "method".into(),
-        Fetch::Src => "src".into(),
-        Fetch::DstPort => "dst_port".into(),
+    expr::fetch_label(f)
+}
+
+/// Splits a suffixed fetch (`path_beg`, `hdr_sub(x)`) into the plain fetch and its method.
+fn unsuffix(first: &str) -> Option<(String, MatchMethod)> {
+    let (head, tail) = match first.find('(') {
+        Some(p) => first.split_at(p),
+        None => (first, ""),
+    };
+    let head_only = head.split(',').next().unwrap_or(head);
+    if head_only != head {
+        return None;
     }
+    SUFFIXES.iter().find_map(|(suf, m)| {
+        let base = head.strip_suffix(suf)?;
+        matches!(
+            base,
+            "hdr"
+                | "req.hdr"
+                | "path"
+                | "url"
+                | "base"
+                | "urlp"
+                | "url_param"
+                | "cook"
+                | "req.cook"
+                | "shdr"
+                | "res.hdr"
+        )
+        .then(|| (format!("{base}{tail}"), *m))
+    })
+}
+
+/// "unknown fetch", with the suffixed names (`hdr_beg`, `path_end`, ...) among the hints.
+fn unknown_acl_fetch(first: &str) -> String {
+    let name = first.split(['(', ',']).next().unwrap_or(first);
+    let suffixed: Vec<String> = ["hdr", "path", "url", "base", "urlp", "cook"]
+        .iter()
+        .flat_map(|b| SUFFIXES.iter().map(move |(s, _)| format!("{b}{s}")))
+        .collect();
+    let hint = suggest::hint(
+        name,
+        expr::FETCH_NAMES
+            .iter()
+            .copied()
+            .chain(suffixed.iter().map(String::as_str)),
+    );
+    if hint.is_empty() {
+        return expr::unknown_fetch(name);
+    }
+    format!("unknown fetch '{name}'{hint}")
 }
 
 /// Parses `FETCH [flags] PATTERN...` (the words after `acl NAME`, or inside `{ }`).
-pub fn parse_matcher(words: &[String]) -> Result<Matcher, String> {
+pub fn parse_matcher(words: &[String], env: &ParseEnv) -> Result<Matcher, String> {
     let Some(first) = words.first() else {
         return Err("missing fetch (e.g. 'hdr(host) -i example.com' or 'path_beg /api')".into());
     };
-    let (fetch, mut method) = parse_fetch(first)?;
+    let (expr, mut method) = match expr::parse_expr(first, env) {
+        Ok(e) => {
+            let m = default_method(expr::expr_type(&e));
+            (e, m)
+        }
+        Err(e) => match unsuffix(first) {
+            Some((plain, m)) => (expr::parse_expr(&plain, env)?, m),
+            None if e.starts_with("unknown fetch") => return Err(unknown_acl_fetch(first)),
+            None => return Err(e),
+        },
+    };
     let mut ignore_case = false;
+    let mut files: Vec<String> = Vec::new();
     let mut i = 1;
     while let Some(w) = words.get(i) {
         match w.as_str() {
@@ -135,68 +113,46 @@ pub fn parse_matcher(words: &[String]) -> Result<Matcher, String> {
                 let m = words.get(i).map(String::as_str).unwrap_or("");
                 method = match_method(m)?;
             }
-            "-f" => return Err("'-f' (patterns from a file) is not supported by ringlb yet; list the patterns inline".into()),
+            "-f" => {
+                i += 1;
+                let Some(f) = words.get(i) else {
+                    return Err("'-f' needs a file name".into());
+                };
+                files.extend(expr::load_patterns(f)?);
+            }
             "-u" | "-M" => return Err(format!("flag '{w}' is not supported by ringlb yet")),
             f if f.len() == 2 && f.starts_with('-') && f.as_bytes()[1].is_ascii_alphabetic() => {
-                return Err(format!("unknown ACL flag '{f}'; known flags are -i, -m METHOD, -n and -- (end of flags)"))
+                return Err(format!("unknown ACL flag '{f}'; known flags are -i, -f FILE, -m METHOD, -n and -- (end of flags)"))
             }
             _ => break,
         }
         i += 1;
     }
-    check_method(&fetch, method, first)?;
-    let pats = words.get(i..).unwrap_or(&[]);
-    let patterns = parse_patterns(method, ignore_case, pats)?;
+    check_method(expr::expr_type(&expr), method, first)?;
+    let mut pats: Vec<String> = words.get(i..).unwrap_or(&[]).to_vec();
+    let from_files = !files.is_empty();
+    pats.extend(files);
+    let patterns = parse_patterns(method, ignore_case, &pats, from_files)?;
     Ok(Matcher {
-        fetch,
+        expr,
         method,
         ignore_case,
         patterns,
     })
 }
 
-fn parse_fetch(word: &str) -> Result<(Fetch, MatchMethod), String> {
-    let (name, arg) = match word.split_once('(') {
-        Some((n, rest)) => match rest.strip_suffix(')') {
-            Some(a) => (n, Some(a)),
-            None => return Err(format!("fetch '{word}' is missing its closing ')'")),
-        },
-        None => (word, None),
-    };
-    let Some(&(_, kind, method)) = FETCHES.iter().find(|(n, _, _)| *n == name) else {
-        if UNSUPPORTED_FETCHES.contains(&name) {
-            return Err(format!("fetch '{name}' is not supported by ringlb yet"));
-        }
-        let names = FETCHES
-            .iter()
-            .map(|f| f.0)
-            .chain(UNSUPPORTED_FETCHES.iter().copied());
-        let hint = suggest::hint(name, names);
-        return Err(format!("unknown fetch '{name}'{hint}"));
-    };
-    let fetch = match kind {
-        FetchKind::Hdr => match arg {
-            Some(h) if !h.is_empty() && !h.contains(',') => Fetch::ReqHdr(h.to_ascii_lowercase()),
-            Some(h) if h.contains(',') => {
-                return Err(format!("'{word}': header occurrence arguments are not supported by ringlb yet; use '{name}(NAME)'"))
-            }
-            _ => return Err(format!("'{name}' needs a header name, e.g. '{name}(host)'")),
-        },
-        other => {
-            if arg.is_some_and(|a| !a.is_empty()) {
-                return Err(format!("fetch '{name}' takes no argument; write '{name}'"));
-            }
-            match other {
-                FetchKind::Path => Fetch::Path,
-                FetchKind::Url => Fetch::Url,
-                FetchKind::Method => Fetch::Method,
-                FetchKind::Src => Fetch::Src,
-                _ => Fetch::DstPort,
-            }
-        }
-    };
-    Ok((fetch, method))
+fn default_method(t: SmpType) -> MatchMethod {
+    match t {
+        SmpType::Str => MatchMethod::Str,
+        SmpType::Int => MatchMethod::Int,
+        SmpType::Ip => MatchMethod::Ip,
+        SmpType::Bool => MatchMethod::Bool,
+    }
 }
+
+const METHODS: [&str; 11] = [
+    "str", "beg", "end", "sub", "reg", "dom", "found", "ip", "int", "bool", "len",
+];
 
 fn match_method(m: &str) -> Result<MatchMethod, String> {
     Ok(match m {
@@ -209,40 +165,35 @@ fn match_method(m: &str) -> Result<MatchMethod, String> {
         "found" => MatchMethod::Found,
         "ip" => MatchMethod::Ip,
         "int" => MatchMethod::Int,
-        "" => {
-            return Err(
-                "'-m' needs a match method: str, beg, end, sub, reg, dom, found, ip or int".into(),
-            )
-        }
-        "bool" | "len" | "dir" | "bin" => {
+        "bool" => MatchMethod::Bool,
+        "len" => MatchMethod::Len,
+        "" => return Err(format!("'-m' needs a match method: {}", METHODS.join(", "))),
+        "dir" | "bin" => {
             return Err(format!(
                 "match method '-m {m}' is not supported by ringlb yet"
             ))
         }
         _ => {
-            let hint = suggest::hint(
-                m,
-                [
-                    "str", "beg", "end", "sub", "reg", "dom", "found", "ip", "int",
-                ],
-            );
+            let hint = suggest::hint(m, METHODS);
             return Err(format!("unknown match method '-m {m}'{hint}"));
         }
     })
 }
 
 /// Refuses combinations that cannot work (an IP match on a path, a string match on `src`).
-fn check_method(fetch: &Fetch, method: MatchMethod, word: &str) -> Result<(), String> {
-    let ok = match fetch {
-        Fetch::Src => matches!(method, MatchMethod::Ip | MatchMethod::Found),
-        Fetch::DstPort => matches!(method, MatchMethod::Int | MatchMethod::Found),
-        _ => !matches!(method, MatchMethod::Ip | MatchMethod::Int),
+fn check_method(t: SmpType, method: MatchMethod, word: &str) -> Result<(), String> {
+    use MatchMethod as M;
+    let ok = match t {
+        SmpType::Ip => matches!(method, M::Ip | M::Found | M::Str),
+        SmpType::Int => matches!(method, M::Int | M::Found | M::Bool),
+        SmpType::Bool => matches!(method, M::Bool | M::Found),
+        SmpType::Str => !matches!(method, M::Bool),
     };
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "'{word}' cannot be matched with '-m {}' in ringlb yet",
+            "'{word}' cannot be matched with '-m {}'",
             method_name(method)
         ))
     }
@@ -259,6 +210,8 @@ fn method_name(m: MatchMethod) -> &'static str {
         MatchMethod::Found => "found",
         MatchMethod::Ip => "ip",
         MatchMethod::Int => "int",
+        MatchMethod::Bool => "bool",
+        MatchMethod::Len => "len",
     }
 }
 
@@ -266,22 +219,24 @@ fn parse_patterns(
     method: MatchMethod,
     ignore_case: bool,
     pats: &[String],
+    from_files: bool,
 ) -> Result<Patterns, String> {
-    if method == MatchMethod::Found {
+    if matches!(method, MatchMethod::Found | MatchMethod::Bool) {
         if let Some(p) = pats.first() {
             return Err(format!(
-                "'-m found' takes no pattern, but '{p}' follows; remove it or drop '-m found'"
+                "'-m {}' takes no pattern, but '{p}' follows; remove it",
+                method_name(method)
             ));
         }
         return Ok(Patterns::None);
     }
-    if pats.is_empty() {
+    if pats.is_empty() && !from_files {
         return Err("missing pattern: give at least one value to match (or use '-m found')".into());
     }
     Ok(match method {
         MatchMethod::Reg => Patterns::Regexes(
             pats.iter()
-                .map(|p| compile_regex(p, ignore_case))
+                .map(|p| expr::compile_regex(p, ignore_case))
                 .collect::<Result<_, _>>()?,
         ),
         MatchMethod::Ip => Patterns::Nets(
@@ -289,7 +244,7 @@ fn parse_patterns(
                 .map(|p| addr::parse_cidr(p))
                 .collect::<Result<_, _>>()?,
         ),
-        MatchMethod::Int => Patterns::Ints(parse_ints(pats)?),
+        MatchMethod::Int | MatchMethod::Len => Patterns::Ints(parse_ints(pats)?),
         _ => Patterns::Strings(
             pats.iter()
                 .map(|p| {
@@ -302,22 +257,6 @@ fn parse_patterns(
                 .collect(),
         ),
     })
-}
-
-fn compile_regex(p: &str, ignore_case: bool) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(p)
-        .case_insensitive(ignore_case)
-        .build()
-        .map_err(|e| {
-            let why = e.to_string();
-            let why = why
-                .lines()
-                .rfind(|l| !l.trim().is_empty())
-                .unwrap_or("invalid")
-                .trim()
-                .to_string();
-            format!("invalid regex '{p}': {why}")
-        })
 }
 
 /// Integer patterns: `80`, `1024:65535`, `:1023`, `1024:`, and operator forms `ge 1024`.
@@ -401,7 +340,11 @@ pub enum AclRef {
 }
 
 /// Parses `if|unless TERMS`; anonymous ACLs are appended to `acls`.
-pub fn parse_condition(words: &[String], acls: &mut Vec<Acl>) -> Result<CondDraft, String> {
+pub fn parse_condition(
+    words: &[String],
+    acls: &mut Vec<Acl>,
+    env: &ParseEnv,
+) -> Result<CondDraft, String> {
     let unless = match words.first().map(String::as_str) {
         Some("if") => false,
         Some("unless") => true,
@@ -429,7 +372,7 @@ pub fn parse_condition(words: &[String], acls: &mut Vec<Acl>) -> Result<CondDraf
                 let Some(close) = close else {
                     return Err("anonymous ACL '{' is missing its closing '}' (separate braces with spaces)".into());
                 };
-                let m = parse_matcher(&words[i + 1..close])
+                let m = parse_matcher(&words[i + 1..close], env)
                     .map_err(|e| format!("in anonymous ACL: {e}"))?;
                 acls.push(Acl {
                     name: String::new(),
@@ -490,10 +433,12 @@ pub fn predefined(name: &str) -> Option<Acl> {
         "HTTP_URL_ABS" => &["url_reg", "^[^/:]*://"],
         "HTTP_URL_SLASH" => &["url_beg", "/"],
         "HTTP_URL_STAR" => &["url", "*"],
+        "TRUE" => &["always_true"],
+        "FALSE" => &["always_false"],
         _ => return None,
     };
     let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
-    let m = parse_matcher(&words).ok()?;
+    let m = parse_matcher(&words, &ParseEnv::default()).ok()?;
     Some(Acl {
         name: name.to_string(),
         matchers: vec![m],
@@ -502,8 +447,6 @@ pub fn predefined(name: &str) -> Option<Acl> {
 
 /// Predefined HAProxy ACLs ringlb cannot express yet.
 pub const UNSUPPORTED_PREDEFINED: &[&str] = &[
-    "TRUE",
-    "FALSE",
     "HTTP",
     "HTTP_1.0",
     "HTTP_1.1",
@@ -518,37 +461,41 @@ pub const UNSUPPORTED_PREDEFINED: &[&str] = &[
 mod tests {
     use super::*;
 
+    fn parse_matcher_t(w: &[String]) -> Result<Matcher, String> {
+        parse_matcher(w, &ParseEnv::default())
+    }
+
     fn w(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
     }
 
     #[test]
     fn matchers() {
-        let m = parse_matcher(&w("hdr(Host) -i Example.COM b")).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(m.fetch, Fetch::ReqHdr("host".into()));
+        let m = parse_matcher_t(&w("hdr(Host) -i Example.COM b")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(&m.expr.fetch, Fetch::ReqHdr(h) if h.name == "host"));
         assert!(matches!(&m.patterns, Patterns::Strings(p) if p == &["example.com", "b"]));
-        let m = parse_matcher(&w("path_beg /api")).unwrap_or_else(|e| panic!("{e}"));
+        let m = parse_matcher_t(&w("path_beg /api")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.method, MatchMethod::Beg);
-        let m = parse_matcher(&w("dst_port 80 1024:65535 :10")).unwrap_or_else(|e| panic!("{e}"));
+        let m = parse_matcher_t(&w("dst_port 80 1024:65535 :10")).unwrap_or_else(|e| panic!("{e}"));
         assert!(
             matches!(&m.patterns, Patterns::Ints(r) if r.len() == 3 && r[1].min == 1024 && r[2].min == i64::MIN)
         );
-        let m = parse_matcher(&w("src 10.0.0.0/8 ::1")).unwrap_or_else(|e| panic!("{e}"));
+        let m = parse_matcher_t(&w("src 10.0.0.0/8 ::1")).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(&m.patterns, Patterns::Nets(n) if n.len() == 2));
-        let m = parse_matcher(&w("hdr(x) -m found")).unwrap_or_else(|e| panic!("{e}"));
+        let m = parse_matcher_t(&w("hdr(x) -m found")).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(m.patterns, Patterns::None));
-        let m = parse_matcher(&w("path -i -m reg ^/A")).unwrap_or_else(|e| panic!("{e}"));
+        let m = parse_matcher_t(&w("path -i -m reg ^/A")).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(&m.patterns, Patterns::Regexes(r) if r[0].is_match("/abc")));
-        let m = parse_matcher(&w("path -- -i")).unwrap_or_else(|e| panic!("{e}"));
+        let m = parse_matcher_t(&w("path -- -i")).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(&m.patterns, Patterns::Strings(p) if p == &["-i"]));
     }
 
     #[test]
     fn matcher_errors() {
-        let err = |s: &str| parse_matcher(&w(s)).err().unwrap_or_default();
+        let err = |s: &str| parse_matcher_t(&w(s)).err().unwrap_or_default();
         assert!(err("path_reg (").contains("invalid regex '('"));
         assert!(err("hdr_bge(host) x").contains("did you mean 'hdr_beg'"));
-        assert!(err("req.cook(a) x").contains("not supported"));
+        assert!(err("ssl_fc_sni x").contains("not supported"));
         assert!(err("hdr x").contains("needs a header name"));
         assert!(err("path").contains("missing pattern"));
         assert!(err("src example.com").contains("not an IP"));
@@ -559,8 +506,12 @@ mod tests {
     #[test]
     fn conditions() {
         let mut acls = Vec::new();
-        let c = parse_condition(&w("if a !b || ! c { path /x } or d"), &mut acls)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c = parse_condition(
+            &w("if a !b || ! c { path /x } or d"),
+            &mut acls,
+            &ParseEnv::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(!c.unless);
         assert_eq!(c.any_of.len(), 3);
         assert_eq!(c.any_of[0].len(), 2);
@@ -575,7 +526,10 @@ mod tests {
             "when a",
             "if a and b",
         ] {
-            assert!(parse_condition(&w(bad), &mut acls).is_err(), "{bad}");
+            assert!(
+                parse_condition(&w(bad), &mut acls, &ParseEnv::default()).is_err(),
+                "{bad}"
+            );
         }
     }
 }

@@ -2,7 +2,9 @@
 //! into the model. A proxy starts as a copy of the defaults section it inherits from.
 
 use super::cond::CondDraft;
+use super::expr::ParseEnv;
 use super::model::*;
+use super::model_rules::{Action, Password, Phase};
 use super::syntax::SectionKind;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -100,6 +102,32 @@ pub struct RuleDraft {
     pub loc: Loc,
 }
 
+/// An `http-request` / `http-response` / `http-after-response` line, its ACLs unresolved.
+#[derive(Clone, Debug)]
+pub struct HttpRuleDraft {
+    pub phase: Phase,
+    pub action: Action,
+    pub cond: Option<CondDraft>,
+    pub loc: Loc,
+}
+
+/// A `userlist` section being read.
+#[derive(Debug, Default)]
+pub struct UserlistDraft {
+    pub name: String,
+    pub users: Vec<UserDraft>,
+    /// `group NAME [users a,b]`: the group and the users it lists.
+    pub groups: Vec<(String, Vec<String>, Loc)>,
+}
+
+#[derive(Debug)]
+pub struct UserDraft {
+    pub name: String,
+    pub password: Password,
+    pub groups: Vec<String>,
+    pub loc: Loc,
+}
+
 /// A defaults, frontend, backend or listen section being read.
 #[derive(Clone, Debug)]
 pub struct ProxyDraft {
@@ -112,8 +140,12 @@ pub struct ProxyDraft {
     pub timeouts: Timeouts,
     pub conn_mode: Option<HttpConnMode>,
     pub forwardfor: Option<ForwardFor>,
+    pub originalto: Option<ForwardFor>,
     pub errorfiles: ErrorFiles,
     pub acls: Vec<Acl>,
+    pub http_rules: Vec<HttpRuleDraft>,
+    /// The userlists of the configuration, for `http_auth` and `auth`.
+    pub env: ParseEnv,
     /// Where each entry of `acls` was (first) declared.
     pub acl_locs: Vec<Loc>,
     pub switching: Vec<RuleDraft>,
@@ -140,8 +172,11 @@ impl ProxyDraft {
             timeouts: Timeouts::default(),
             conn_mode: None,
             forwardfor: None,
+            originalto: None,
             errorfiles: ErrorFiles::new(),
             acls: Vec::new(),
+            http_rules: Vec::new(),
+            env: ParseEnv::default(),
             acl_locs: Vec::new(),
             switching: Vec::new(),
             default_backend: None,

@@ -4,11 +4,11 @@
 //!
 //! `apply` finds the longest row matching a line's first words; misses get "did you mean".
 
-use super::draft::{GlobalDraft, ProxyDraft};
+use super::draft::{GlobalDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::model::Loc;
 use super::syntax::{Line, SectionKind};
-use super::{check, global, proxy, server, suggest};
+use super::{check, global, http_rules, proxy, server, suggest};
 use std::time::Duration;
 
 pub const G: u8 = 1;
@@ -16,16 +16,19 @@ pub const D: u8 = 2;
 pub const F: u8 = 4;
 pub const B: u8 = 8;
 pub const L: u8 = 16;
+pub const U: u8 = 32;
 /// Every proxy section.
 const P: u8 = D | F | B | L;
 
 pub type GlobalFn = fn(&mut GlobalDraft, &mut Cx);
 pub type ProxyFn = fn(&mut ProxyDraft, &mut Cx);
+pub type UserlistFn = fn(&mut UserlistDraft, &mut Cx);
 
 #[derive(Clone, Copy)]
 pub enum Handler {
     Global(GlobalFn),
     Proxy(ProxyFn),
+    Userlist(UserlistFn),
     /// Known to HAProxy, not implemented by ringlb: the reason is shown to the user.
     Refused(&'static str),
 }
@@ -75,6 +78,14 @@ const fn gl_inert(name: &'static str, f: GlobalFn) -> Keyword {
         sections: G,
         status: Status::NoEffect,
         handler: Handler::Global(f),
+    }
+}
+const fn ul(name: &'static str, f: UserlistFn) -> Keyword {
+    Keyword {
+        name,
+        sections: U,
+        status: Status::Supported,
+        handler: Handler::Userlist(f),
     }
 }
 const fn no(name: &'static str, sections: u8, why: &'static str) -> Keyword {
@@ -154,7 +165,7 @@ pub static TABLE: &[Keyword] = &[
     ok("timeout check", D | B | L, proxy::timeout),
     no("timeout client-fin", D | F | L, LATER),
     no("timeout server-fin", D | B | L, LATER),
-    no("timeout tarpit", P, RULES),
+    ok("timeout tarpit", P, proxy::timeout),
     ok("maxconn", D | F | L, proxy::maxconn),
     ok("retries", D | B | L, proxy::retries),
     ok("option redispatch", D | B | L, proxy::redispatch),
@@ -183,9 +194,9 @@ pub static TABLE: &[Keyword] = &[
     ok("tcp-check expect", D | B | L, check::tcp_expect),
     no("tcp-check", D | B | L, "only 'tcp-check connect', 'send', 'send-binary' and 'expect' are supported"),
     ok("option allbackups", D | B | L, check::allbackups),
-    no("http-request", F | B | L | D, RULES),
-    no("http-response", F | B | L | D, RULES),
-    no("http-after-response", F | B | L | D, RULES),
+    ok("http-request", F | B | L | D, http_rules::http_request),
+    ok("http-response", F | B | L | D, http_rules::http_response),
+    ok("http-after-response", F | B | L | D, http_rules::http_after_response),
     no("tcp-request", F | B | L | D, RULES),
     no("tcp-response", B | L | D, RULES),
     no("redirect", F | B | L, RULES),
@@ -226,7 +237,10 @@ pub static TABLE: &[Keyword] = &[
     no("option external-check", D | B | L, HEALTH),
     no("option httpslog", D | F | L, TLS),
     no("option forwarded", D | B | L, RULES),
-    no("option originalto", P, RULES),
+    ok("option originalto", P, http_rules::originalto),
+    // userlist
+    ul("user", http_rules::user),
+    ul("group", http_rules::group),
     no("option http-buffer-request", P, LATER),
     no("option http-pretend-keepalive", D | B | L, LATER),
     no("option http-no-delay", P, LATER),
@@ -335,6 +349,7 @@ impl<'a> Cx<'a> {
 pub enum Target<'a> {
     Global(&'a mut GlobalDraft),
     Proxy(&'a mut ProxyDraft),
+    Userlist(&'a mut UserlistDraft),
 }
 
 fn bit(kind: SectionKind) -> u8 {
@@ -344,6 +359,7 @@ fn bit(kind: SectionKind) -> u8 {
         SectionKind::Frontend => F,
         SectionKind::Backend => B,
         SectionKind::Listen => L,
+        SectionKind::Userlist => U,
     }
 }
 
@@ -392,6 +408,7 @@ pub fn apply(kind: SectionKind, target: Target, line: &Line, diags: &mut Diags) 
     match (row.handler, target) {
         (Handler::Global(f), Target::Global(g)) => f(g, &mut cx),
         (Handler::Proxy(f), Target::Proxy(p)) => f(p, &mut cx),
+        (Handler::Userlist(f), Target::Userlist(u)) => f(u, &mut cx),
         (Handler::Refused(why), _) => refuse(&mut cx, line, why),
         // A row's sections and handler kind always agree; a mismatch would be a table bug.
         _ => cx.err(format!(
@@ -425,6 +442,7 @@ fn section_list(mask: u8) -> String {
         (F, "frontend"),
         (B, "backend"),
         (L, "listen"),
+        (U, "userlist"),
         (D, "defaults"),
     ]
     .iter()
@@ -465,10 +483,9 @@ fn unknown(kind: SectionKind, line: &Line, diags: &mut Diags) {
         );
         return;
     }
-    let names = TABLE
-        .iter()
-        .map(|k| k.name)
-        .chain(["global", "defaults", "frontend", "backend", "listen"]);
+    let names = TABLE.iter().map(|k| k.name).chain([
+        "global", "defaults", "frontend", "backend", "listen", "userlist",
+    ]);
     let hint = suggest::hint(first, names);
     diags.error(
         &line.loc,

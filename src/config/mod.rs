@@ -2,8 +2,10 @@
 //!
 //! `syntax` turns files into sections of lines of words that remember `file:line`; `keywords`
 //! holds the one table that says, for every keyword, where it may appear and how it is parsed
-//! (parse functions live in `global`, `proxy`, `server`, `check`, with `cond` for ACLs, `addr` and
-//! `duration` for values) into the builders of `draft`; `validate` builds the `model::Model`,
+//! (parse functions live in `global`, `proxy`, `server`, `check` (health checks), `http_rules`
+//! (http-request/-response rules, userlists), with `cond` for ACLs, `expr` for sample
+//! expressions and log-format strings, `addr` and `duration` for values; the compiled rule
+//! types are in `model_rules`) into the builders of `draft`; `validate` builds the `model::Model`,
 //! inheriting defaults and resolving names. Every stage collects its problems instead of stopping
 //! at the first, so the user sees all of them in one run. Nothing here opens a socket.
 
@@ -13,9 +15,12 @@ pub mod cond;
 pub mod draft;
 pub mod duration;
 pub mod error;
+pub mod expr;
 pub mod global;
+pub mod http_rules;
 pub mod keywords;
 pub mod model;
+pub mod model_rules;
 pub mod proxy;
 pub mod server;
 pub mod suggest;

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::model_rules::{Expr, Fetch, HttpRules};
+
 /// Where a directive came from, kept for messages printed after loading (e.g. at bind time).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Loc {
@@ -94,6 +96,8 @@ pub struct Timeouts {
     pub queue: Option<Duration>,
     pub tunnel: Option<Duration>,
     pub check: Option<Duration>,
+    /// `timeout tarpit`: how long `http-request tarpit` holds a request (default: connect).
+    pub tarpit: Option<Duration>,
 }
 
 /// How the HTTP connections on each side live (HAProxy's `option http-keep-alive`,
@@ -184,9 +188,13 @@ pub struct Frontend {
     pub timeouts: Timeouts,
     pub conn_mode: HttpConnMode,
     pub forwardfor: Option<ForwardFor>,
+    /// `option originalto`: the header carrying the address the client connected to.
+    pub originalto: Option<ForwardFor>,
     pub errorfiles: ErrorFiles,
     /// Named and anonymous ACLs of this proxy; conditions refer to them by index.
     pub acls: Vec<Acl>,
+    /// `http-request` (before `use_backend`), `http-response`, `http-after-response`.
+    pub rules: HttpRules,
     /// `use_backend` rules in order; the first whose condition holds wins.
     pub switching: Vec<SwitchRule>,
     pub default_backend: Option<BackendId>,
@@ -222,23 +230,12 @@ pub struct Acl {
 
 #[derive(Clone, Debug)]
 pub struct Matcher {
-    pub fetch: Fetch,
+    /// The sample to test: a fetch and its converters.
+    pub expr: Expr,
     pub method: MatchMethod,
     /// `-i`: compare ignoring ASCII case (patterns are stored lower-cased then).
     pub ignore_case: bool,
     pub patterns: Patterns,
-}
-
-/// Sample fetches available to routing conditions.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Fetch {
-    /// `hdr(name)` / `req.hdr(name)`: every value of the header (lower-case name), comma-split.
-    ReqHdr(String),
-    Path,
-    Url,
-    Method,
-    Src,
-    DstPort,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -252,6 +249,10 @@ pub enum MatchMethod {
     Found,
     Ip,
     Int,
+    /// `-m bool`: the sample is true (non-zero); no pattern.
+    Bool,
+    /// `-m len`: the length of the string against integer patterns.
+    Len,
 }
 
 #[derive(Clone, Debug)]
@@ -301,7 +302,14 @@ pub struct Backend {
     pub http_reuse: HttpReuse,
     pub conn_mode: HttpConnMode,
     pub forwardfor: Option<ForwardFor>,
+    pub originalto: Option<ForwardFor>,
     pub errorfiles: ErrorFiles,
+    /// This backend's ACLs, for its own rules.
+    pub acls: Vec<Acl>,
+    pub rules: HttpRules,
+    /// Where the section was a `listen`: the frontend of the same name, whose rules are these
+    /// (run once, not twice, when the listen routes to itself).
+    pub listen_frontend: bool,
     /// How servers with `check` are probed (see `health::probe`).
     pub check: BackendCheck,
     /// `option allbackups`: when every active server is down, use all usable backups.

@@ -143,7 +143,7 @@ pub fn use_backend(p: &mut ProxyDraft, cx: &mut Cx) {
     let cond = if rest.is_empty() {
         None
     } else {
-        match cond::parse_condition(rest, &mut p.acls) {
+        match cond::parse_condition(rest, &mut p.acls, &p.env) {
             Ok(c) => Some(c),
             Err(e) => return cx.err(format!("use_backend {name}: {e}")),
         }
@@ -169,7 +169,7 @@ pub fn acl(p: &mut ProxyDraft, cx: &mut Cx) {
     {
         return cx.err(format!("acl name '{name}' contains '{bad}'; ACL names use letters, digits, '-', '_', '.' and ':'"));
     }
-    let m = match cond::parse_matcher(rest) {
+    let m = match cond::parse_matcher(rest, &p.env) {
         Ok(m) => m,
         Err(e) => return cx.err(format!("acl '{name}': {e}")),
     };
@@ -234,6 +234,7 @@ pub fn timeout(p: &mut ProxyDraft, cx: &mut Cx) {
         "timeout http-keep-alive" => t.http_keep_alive = v,
         "timeout queue" => t.queue = v,
         "timeout tunnel" => t.tunnel = v,
+        "timeout tarpit" => t.tarpit = v,
         _ => t.check = v,
     }
 }

@@ -35,6 +35,7 @@ pub enum SectionKind {
     Frontend,
     Backend,
     Listen,
+    Userlist,
 }
 
 impl SectionKind {
@@ -45,6 +46,7 @@ impl SectionKind {
             SectionKind::Frontend => "frontend",
             SectionKind::Backend => "backend",
             SectionKind::Listen => "listen",
+            SectionKind::Userlist => "userlist",
         }
     }
 }
@@ -60,10 +62,11 @@ pub struct Section {
     pub lines: Vec<Line>,
 }
 
-const SUPPORTED_SECTIONS: [&str; 5] = ["global", "defaults", "frontend", "backend", "listen"];
+const SUPPORTED_SECTIONS: [&str; 6] = [
+    "global", "defaults", "frontend", "backend", "listen", "userlist",
+];
 /// HAProxy sections ringlb knows but does not implement: refused by name, body skipped.
-const UNSUPPORTED_SECTIONS: [&str; 9] = [
-    "userlist",
+const UNSUPPORTED_SECTIONS: [&str; 8] = [
     "peers",
     "resolvers",
     "cache",
@@ -403,6 +406,7 @@ fn section_kind(word: &str) -> Option<SectionKind> {
         "frontend" => SectionKind::Frontend,
         "backend" => SectionKind::Backend,
         "listen" => SectionKind::Listen,
+        "userlist" => SectionKind::Userlist,
         _ => return None,
     })
 }
@@ -539,7 +543,7 @@ mod tests {
         let mut d = Diags::default();
         let s = parse_file(
             "t.cfg",
-            "global\n daemon\nuserlist u\n user x\nfrontend f from d1\n bind :80\ndefaults d1\n",
+            "global\n daemon\npeers u\n peer x\nfrontend f from d1\n bind :80\ndefaults d1\n",
             &mut d,
         );
         assert_eq!(s.len(), 3);
@@ -550,6 +554,6 @@ mod tests {
         assert_eq!(d.list.len(), 1);
         assert!(d.list[0]
             .message
-            .contains("'userlist' sections are not supported"));
+            .contains("'peers' sections are not supported"));
     }
 }

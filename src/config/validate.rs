@@ -3,14 +3,17 @@
 //! what needs the whole configuration (bind conflicts, modes, the file-descriptor budget).
 
 use super::cond::{self, AclRef, CondDraft};
-use super::draft::{GlobalDraft, ProxyDraft};
+use super::draft::{GlobalDraft, HttpRuleDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
+use super::expr::ParseEnv;
 use super::keywords::{self, Target};
 use super::model::*;
+use super::model_rules::{HttpRule, Phase, User, Userlist};
 use super::suggest;
 use super::syntax::{Section, SectionKind};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// File descriptors HAProxy reserves beyond two per connection (listeners, logs, checks...).
 const FD_RESERVE: u64 = 100;
@@ -73,7 +76,13 @@ fn apply_sections(sections: Vec<Section>, diags: &mut Diags) -> (GlobalDraft, Ve
     let mut named: HashMap<String, ProxyDraft> = HashMap::new();
     let mut last: Option<ProxyDraft> = None;
     let mut proxies = Vec::new();
+    let env = ParseEnv {
+        userlists: build_userlists(&sections, diags),
+    };
     for sec in sections {
+        if sec.kind == SectionKind::Userlist {
+            continue;
+        }
         if sec.kind == SectionKind::Global {
             for line in &sec.lines {
                 keywords::apply(sec.kind, Target::Global(&mut global), line, diags);
@@ -99,6 +108,7 @@ fn apply_sections(sections: Vec<Section>, diags: &mut Diags) -> (GlobalDraft, Ve
         };
         let name = sec.name.clone().unwrap_or_default();
         let mut p = ProxyDraft::inherit(&base, sec.kind, name.clone(), sec.loc.clone());
+        p.env = env.clone();
         for line in &sec.lines {
             keywords::apply(sec.kind, Target::Proxy(&mut p), line, diags);
         }
@@ -112,6 +122,165 @@ fn apply_sections(sections: Vec<Section>, diags: &mut Diags) -> (GlobalDraft, Ve
         }
     }
     (global, proxies)
+}
+
+/// Userlist sections are read before the proxies so that rules can name them in any order.
+fn build_userlists(sections: &[Section], diags: &mut Diags) -> Vec<Arc<Userlist>> {
+    let mut out: Vec<Arc<Userlist>> = Vec::new();
+    for sec in sections.iter().filter(|s| s.kind == SectionKind::Userlist) {
+        let name = sec.name.clone().unwrap_or_default();
+        if out.iter().any(|u| u.name == name) {
+            diags.error(&sec.loc, format!("userlist '{name}' is defined twice"));
+            continue;
+        }
+        let mut d = UserlistDraft {
+            name,
+            ..Default::default()
+        };
+        for line in &sec.lines {
+            keywords::apply(sec.kind, Target::Userlist(&mut d), line, diags);
+        }
+        out.push(Arc::new(resolve_userlist(d, &sec.loc, diags)));
+    }
+    out
+}
+
+fn resolve_userlist(d: UserlistDraft, loc: &Loc, diags: &mut Diags) -> Userlist {
+    let groups: Vec<String> = d.groups.iter().map(|g| g.0.clone()).collect();
+    let mut users: Vec<User> = Vec::new();
+    for u in d.users {
+        if users.iter().any(|x| x.name == u.name) {
+            diags.error(
+                &u.loc,
+                format!(
+                    "user '{}' is defined twice in userlist '{}'",
+                    u.name, d.name
+                ),
+            );
+            continue;
+        }
+        let mut ids = Vec::new();
+        for g in &u.groups {
+            match groups.iter().position(|x| x == g) {
+                Some(i) => ids.push(i),
+                None => {
+                    let hint = suggest::hint(g, groups.iter().map(String::as_str));
+                    diags.error(
+                        &u.loc,
+                        format!(
+                            "user '{}': no such group '{g}' in userlist '{}'{hint}",
+                            u.name, d.name
+                        ),
+                    );
+                }
+            }
+        }
+        users.push(User {
+            name: u.name,
+            password: u.password,
+            groups: ids,
+        });
+    }
+    for (gi, (g, members, gloc)) in d.groups.iter().enumerate() {
+        for m in members {
+            match users.iter_mut().find(|u| &u.name == m) {
+                Some(u) if !u.groups.contains(&gi) => u.groups.push(gi),
+                Some(_) => {}
+                None => diags.error(
+                    gloc,
+                    format!("group '{g}': no such user '{m}' in userlist '{}'", d.name),
+                ),
+            }
+        }
+    }
+    let _ = loc;
+    Userlist {
+        name: d.name,
+        users,
+        groups,
+    }
+}
+
+/// Resolves the ACL names of a proxy's rules and sorts them by phase.
+fn build_rules(
+    p: &ProxyDraft,
+    rules: &[HttpRuleDraft],
+    acls: &mut Vec<Acl>,
+    diags: &mut Diags,
+) -> HttpRules {
+    let mut out = HttpRules::default();
+    for r in rules {
+        let kw = r.phase.keyword();
+        let cond = match &r.cond {
+            Some(c) => match resolve_cond(c, acls, &p.acl_locs, &r.loc, kw, diags) {
+                Some(c) => c,
+                None => continue,
+            },
+            None => None,
+        };
+        if let Some(c) = &cond {
+            warn_never_matches(p, c, acls, r.phase, &r.loc, diags);
+        }
+        let rule = HttpRule {
+            action: r.action.clone(),
+            cond,
+            loc: r.loc.clone(),
+        };
+        match r.phase {
+            Phase::Request => out.request.push(rule),
+            Phase::Response => out.response.push(rule),
+            Phase::AfterResponse => out.after_response.push(rule),
+        }
+    }
+    if p.mode != Some(Mode::Http) && !out.is_empty() {
+        if let Some(r) = rules.first() {
+            diags.error(
+                &r.loc,
+                format!(
+                    "{}: {} '{}' is not in mode http; HTTP rules need 'mode http'",
+                    r.phase.keyword(),
+                    p.kind.name(),
+                    p.name
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// HAProxy warns when an ACL in a rule can never match where the rule runs (a request fetch in
+/// a response rule): such a term is simply false at run time.
+fn warn_never_matches(
+    p: &ProxyDraft,
+    c: &Condition,
+    acls: &[Acl],
+    phase: Phase,
+    loc: &Loc,
+    diags: &mut Diags,
+) {
+    use super::model_rules::Needs;
+    let wrong = match phase {
+        Phase::Request => Needs::Response,
+        _ => Needs::Request,
+    };
+    for t in c.any_of.iter().flatten() {
+        let Some(acl) = acls.get(t.acl) else { continue };
+        if !acl.matchers.is_empty() && acl.matchers.iter().all(|m| m.expr.fetch.needs() == wrong) {
+            let name = if acl.name.is_empty() {
+                "anonymous"
+            } else {
+                acl.name.as_str()
+            };
+            diags.warn(
+                loc,
+                format!(
+                    "acl '{name}' will never match because it only involves keywords that are incompatible with '{} {} rule'",
+                    p.kind.name(),
+                    phase.keyword()
+                ),
+            );
+        }
+    }
 }
 
 fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
@@ -192,6 +361,8 @@ fn build_backend(p: &ProxyDraft, diags: &mut Diags) -> Backend {
     }
     let mode = p.mode.unwrap_or(Mode::Tcp);
     super::check::validate(p, mode, diags);
+    let mut acls = p.acls.clone();
+    let rules = build_rules(p, &p.http_rules, &mut acls, diags);
     Backend {
         name: p.name.clone(),
         loc: p.loc.clone(),
@@ -204,7 +375,11 @@ fn build_backend(p: &ProxyDraft, diags: &mut Diags) -> Backend {
         http_reuse: p.http_reuse.unwrap_or(HttpReuse::Safe),
         conn_mode: p.conn_mode.unwrap_or(HttpConnMode::KeepAlive),
         forwardfor: p.forwardfor.clone(),
+        originalto: p.originalto.clone(),
         errorfiles: p.errorfiles.clone(),
+        acls,
+        rules,
+        listen_frontend: p.kind == SectionKind::Listen,
         check: p.check.clone(),
         allbackups: p.allbackups,
     }
@@ -347,6 +522,13 @@ fn build_frontend(
         }
     };
     let maxconn = p.maxconn.unwrap_or(global.maxconn).min(global.maxconn);
+    // A listen section's rules are both its frontend's and its backend's; the proxy runs them
+    // once when the listen routes to itself. Errors were reported by build_backend already.
+    let rules = if p.kind == SectionKind::Listen {
+        build_rules(p, &p.http_rules, &mut acls, &mut Diags::default())
+    } else {
+        build_rules(p, &p.http_rules, &mut acls, diags)
+    };
     Some(Frontend {
         name: p.name.clone(),
         loc: p.loc.clone(),
@@ -356,8 +538,10 @@ fn build_frontend(
         timeouts: p.timeouts,
         conn_mode: p.conn_mode.unwrap_or(HttpConnMode::KeepAlive),
         forwardfor: p.forwardfor.clone(),
+        originalto: p.originalto.clone(),
         errorfiles: p.errorfiles.clone(),
         acls,
+        rules,
         switching,
         default_backend,
     })
@@ -463,7 +647,11 @@ fn check_tcp_cond(
         let Some(acl) = acls.get(term.acl) else {
             continue;
         };
-        if let Some(m) = acl.matchers.iter().find(|m| cond::is_http_fetch(&m.fetch)) {
+        if let Some(m) = acl
+            .matchers
+            .iter()
+            .find(|m| cond::is_http_fetch(&m.expr.fetch))
+        {
             let what = if acl.name.is_empty() {
                 "an anonymous ACL".to_string()
             } else {
@@ -474,7 +662,7 @@ fn check_tcp_cond(
                 format!(
                     "{kw}: {what} uses '{}', which needs 'mode http', but {} '{}' is in mode tcp; \
                      set 'mode http' or route on src / dst_port",
-                    cond::fetch_name(&m.fetch),
+                    cond::fetch_name(&m.expr.fetch),
                     p.kind.name(),
                     p.name
                 ),

@@ -9,6 +9,7 @@
 //! and letting a peer strip its own framing headers would be a smuggling gift.
 //! Transfer-Encoding is hop-by-hop too, but it is forwarded unless the body is de-chunked.
 
+use super::edit::{Head, HeadEdits};
 use super::framing::list_items;
 use super::parse::{Header, Request, Response, Version};
 use std::io::Write;
@@ -27,14 +28,20 @@ pub enum ConnHeader {
 
 pub struct RequestRewrite<'a> {
     pub connection: ConnHeader,
+    /// What rules changed (method, target, headers); `None` when no rule ran.
+    pub edits: Option<&'a HeadEdits>,
+    /// `option originalto`: (lower-case header name, the address the client connected to).
+    pub original_to: Option<(&'a str, IpAddr)>,
     /// (lower-case header name, client address, if_none): add `name: address` as a new line,
     /// unless `if_none` and the (forwarded) request already has that header.
     pub forwarded_for: Option<(&'a str, IpAddr, bool)>,
     pub drop_expect: bool,
 }
 
-pub struct ResponseRewrite {
+pub struct ResponseRewrite<'a> {
     pub connection: ConnHeader,
+    /// What rules changed (status, reason, headers); `None` when no rule ran.
+    pub edits: Option<&'a HeadEdits>,
     /// Status-line version. With `Http10` and `KeepAlive`, `connection: keep-alive` is added,
     /// because an HTTP/1.0 client closes otherwise.
     pub version: Version,
@@ -57,9 +64,11 @@ pub fn is_hop_by_hop(name: &[u8]) -> bool {
 
 /// Always `HTTP/1.1` towards servers; method and target as received.
 pub fn write_request_head(out: &mut Vec<u8>, buf: &[u8], req: &Request, rw: &RequestRewrite) {
-    out.extend_from_slice(slice(buf, &req.method_range));
+    let method = rw.edits.and_then(|e| e.method.as_deref());
+    let target = rw.edits.and_then(|e| e.target.as_deref());
+    out.extend_from_slice(method.unwrap_or(slice(buf, &req.method_range)));
     out.push(b' ');
-    out.extend_from_slice(slice(buf, &req.target));
+    out.extend_from_slice(target.unwrap_or(slice(buf, &req.target)));
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let filter = Filter {
         keep_upgrade: rw.connection == ConnHeader::Upgrade,
@@ -68,7 +77,11 @@ pub fn write_request_head(out: &mut Vec<u8>, buf: &[u8], req: &Request, rw: &Req
         drop_cl: false,
     };
     let xff_name = rw.forwarded_for.map(|(name, _, _)| name.as_bytes());
-    let xff_seen = write_headers(out, buf, &req.headers, &filter, xff_name);
+    let head = Head {
+        buf,
+        headers: &req.headers,
+    };
+    let xff_seen = write_headers(out, head, rw.edits, &filter, xff_name);
     match rw.connection {
         ConnHeader::KeepAlive => {}
         ConnHeader::Close => out.extend_from_slice(b"connection: close\r\n"),
@@ -81,6 +94,10 @@ pub fn write_request_head(out: &mut Vec<u8>, buf: &[u8], req: &Request, rw: &Req
             let _ = write!(out, ": {ip}\r\n");
         }
     }
+    if let Some((name, ip)) = rw.original_to {
+        out.extend_from_slice(name.as_bytes());
+        let _ = write!(out, ": {ip}\r\n");
+    }
     out.extend_from_slice(b"\r\n");
 }
 
@@ -90,14 +107,24 @@ pub fn write_response_head(out: &mut Vec<u8>, buf: &[u8], resp: &Response, rw: &
         Version::Http10 => b"HTTP/1.0 ",
         Version::Http11 => b"HTTP/1.1 ",
     });
-    let s = resp.status.min(999);
+    let s = rw
+        .edits
+        .and_then(|e| e.status)
+        .unwrap_or(resp.status)
+        .min(999);
     out.extend_from_slice(&[
         b'0' + (s / 100) as u8,
         b'0' + (s / 10 % 10) as u8,
         b'0' + (s % 10) as u8,
     ]);
     out.push(b' ');
-    out.extend_from_slice(slice(buf, &resp.reason));
+    match rw.edits.and_then(|e| e.reason.as_deref()) {
+        Some(r) => out.extend_from_slice(r),
+        None if rw.edits.is_some_and(|e| e.status.is_some()) => {
+            out.extend_from_slice(super::errors::reason(s).as_bytes())
+        }
+        None => out.extend_from_slice(slice(buf, &resp.reason)),
+    }
     out.extend_from_slice(b"\r\n");
     // Transfer-Encoding overrides Content-Length (RFC 9112 6.3): never forward both.
     let has_te = resp
@@ -110,7 +137,11 @@ pub fn write_response_head(out: &mut Vec<u8>, buf: &[u8], resp: &Response, rw: &
         drop_te: rw.dechunk,
         drop_cl: rw.dechunk || has_te,
     };
-    write_headers(out, buf, &resp.headers, &filter, None);
+    let head = Head {
+        buf,
+        headers: &resp.headers,
+    };
+    write_headers(out, head, rw.edits, &filter, None);
     let connection = if rw.dechunk {
         ConnHeader::Close
     } else {
@@ -135,26 +166,35 @@ struct Filter {
     drop_cl: bool,
 }
 
-/// Copies the kept headers; returns whether a kept header is named `watch`.
+/// Copies the kept headers (as edited, when rules edited them); returns whether a kept header
+/// is named `watch`. Connection tokens are read from the headers as received.
 fn write_headers(
     out: &mut Vec<u8>,
-    buf: &[u8],
-    headers: &[Header],
+    head: Head,
+    edits: Option<&HeadEdits>,
     filter: &Filter,
     watch: Option<&[u8]>,
 ) -> bool {
+    let (buf, headers) = (head.buf, head.headers);
     let custom_tokens = has_custom_connection_tokens(buf, headers);
     let mut seen = false;
-    for h in headers {
-        let name = slice(buf, &h.name);
+    let mut one = |name: &[u8], value: &[u8]| {
         if dropped(name, filter) || (custom_tokens && connection_names(buf, headers, name)) {
-            continue;
+            return;
         }
         seen |= watch.is_some_and(|w| name.eq_ignore_ascii_case(w));
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        out.extend_from_slice(slice(buf, &h.value));
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
+    };
+    match edits {
+        Some(e) if e.headers_edited() => e.headers(head).for_each(|(n, v)| one(n, v)),
+        _ => {
+            for h in headers {
+                one(slice(buf, &h.name), slice(buf, &h.value));
+            }
+        }
     }
     seen
 }

@@ -23,6 +23,8 @@ fn response(raw: &[u8], rw: &ResponseRewrite) -> String {
 }
 
 const PLAIN: RequestRewrite = RequestRewrite {
+    edits: None,
+    original_to: None,
     connection: ConnHeader::KeepAlive,
     forwarded_for: None,
     drop_expect: false,
@@ -165,6 +167,7 @@ fn writers_append() {
 }
 
 const KEEP11: ResponseRewrite = ResponseRewrite {
+    edits: None,
     connection: ConnHeader::KeepAlive,
     version: Version::Http11,
     dechunk: false,
@@ -186,6 +189,7 @@ fn response_rewrite() {
         "HTTP/1.0 200 Fine\r\nContent-Length: 2\r\nconnection: keep-alive\r\n\r\n"
     );
     let close = ResponseRewrite {
+        edits: None,
         connection: ConnHeader::Close,
         ..KEEP11
     };
@@ -227,6 +231,7 @@ fn response_upgrade() {
     let raw =
         b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
     let up = ResponseRewrite {
+        edits: None,
         connection: ConnHeader::Upgrade,
         ..KEEP11
     };

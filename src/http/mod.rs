@@ -6,7 +6,8 @@
 //!  client bytes --parse::parse_request--> Request (ranges into the buffer, BodyKind, flags)
 //!       |                                   |
 //!       |                  head::write_request_head  (HTTP/1.1 line, hop-by-hop headers dropped,
-//!       |                                   |         connection / x-forwarded-for added)
+//!       |                                   |         connection / x-forwarded-for added,
+//!       |                                   |         rule edits from edit::HeadEdits applied)
 //!       v                                   v
 //!  body: BodyKind::Length(n) -> forward n bytes as they are
 //!        BodyKind::Chunked   -> chunked::ChunkedDecoder validates and says how many bytes
@@ -22,6 +23,7 @@
 
 pub mod body;
 pub mod chunked;
+pub mod edit;
 pub mod errors;
 mod framing;
 pub mod head;
@@ -29,6 +31,7 @@ pub mod parse;
 pub mod proxy;
 
 pub use chunked::{ChunkedDecoder, Progress};
+pub use edit::{Head, HeadEdits};
 pub use errors::error_response;
 pub use head::{
     is_hop_by_hop, write_request_head, write_response_head, ConnHeader, RequestRewrite,

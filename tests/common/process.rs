@@ -147,6 +147,8 @@ impl Ringlb {
             .arg("-db")
             .args(args)
             .env("RINGLB_DRIVER", driver)
+            // For `env(...)` in e2e_rules.
+            .env("RINGLB_TEST_ENV", "from-env")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -3,11 +3,13 @@
 //! Each request goes through the same pipeline, one file per stage:
 //!
 //! ```text
-//!  request.rs    read and check the head -> Plan (backend, server key, connection modes)
-//!                -> rewritten head in `out`
+//!  request.rs    read and check the head -> frontend http-request rules -> use_backend
+//!                -> backend http-request rules -> Plan (backend, server key, connection
+//!                modes) or a rule's own answer -> rewritten head (rule edits) in `out`
 //!  exchange.rs   server slot + connection (own, pooled or new) -> send head -> stream body;
 //!                a stale reused connection gets the request again on a fresh one
-//!  response.rs   interim 1xx -> final head -> stream body back -> who stays open;
+//!  response.rs   interim 1xx -> final head -> http-response rules (backend, frontend),
+//!                http-after-response -> stream body back -> who stays open;
 //!                101 -> tunnel
 //! ```
 //!
@@ -29,6 +31,7 @@ use monoio::net::TcpStream;
 use super::{BodyKind, Limits, Method, Request, Response, Version};
 use crate::config::model::{Backend, Frontend, HttpConnMode};
 use crate::io::{timed, IoFail, ReadBuf};
+use crate::rules::action::Txn;
 use crate::worker::balance::PickKey;
 use crate::worker::Worker;
 
@@ -48,6 +51,14 @@ enum Next {
         idle_client: Option<Duration>,
         idle_server: Option<Duration>,
     },
+}
+
+/// Why a request does not go to a server.
+enum Early {
+    /// No backend for it: 503.
+    NoBackend,
+    /// A rule answered (deny, return, redirect, auth, tarpit), with the tarpit delay.
+    Answer(crate::rules::reply::Answer, Option<Duration>),
 }
 
 /// What was decided about a request once its head was read.
@@ -79,6 +90,8 @@ struct Session<'a> {
     resp: Response,
     /// The outgoing head being built or sent.
     out: Vec<u8>,
+    /// What rules changed and set for the current request (reused, cleared per request).
+    txn: Txn,
     limits: Limits,
     /// The backend connection kept from the previous request: (backend, server, stream).
     own: Option<(usize, usize, TcpStream)>,
@@ -107,6 +120,7 @@ pub async fn serve(
         req: Request::new(),
         resp: Response::new(),
         out: Vec::with_capacity(1024),
+        txn: Txn::default(),
         limits: Limits {
             max_head: bufsize.saturating_sub(MAX_REWRITE).max(1024),
             max_headers: w.model.global.maxhdr,
@@ -138,8 +152,10 @@ impl<'a> Session<'a> {
         if let Err(next) = self.read_request_head().await {
             return next;
         }
-        let Some(plan) = self.plan() else {
-            return self.fail(503, None).await;
+        let plan = match self.plan() {
+            Ok(p) => p,
+            Err(Early::NoBackend) => return self.fail(503, None).await,
+            Err(Early::Answer(a, tarpit)) => return self.answer(a, tarpit).await,
         };
         self.build_request_head(&plan);
         self.cbuf.consume(self.req.head_len);

@@ -1,12 +1,18 @@
 //! Reading the request head and deciding what to do with it.
 
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
-use super::{Next, Plan, Session};
-use crate::config::model::{Backend, Balance, HttpConnMode, HttpReuse};
-use crate::http::{parse_request, write_request_head, BodyKind, ConnHeader, RequestRewrite};
+use super::{Early, Next, Plan, Session};
+use crate::config::model::{Acl, Backend, Balance, ErrorFiles, Frontend, HttpConnMode, HttpReuse};
+use crate::config::model_rules::HttpRule;
+use crate::http::{
+    parse_request, write_request_head, BodyKind, ConnHeader, Head, Request, RequestRewrite,
+};
 use crate::io::IoFail;
-use crate::rules::{self, Ctx, ReqView};
+use crate::rules;
+use crate::rules::action::{self, Scene, Side, Verdict};
+use crate::rules::reply::{self, Answer};
 use crate::worker::balance::{hash_bytes, PickKey};
 
 impl<'a> Session<'a> {
@@ -61,12 +67,33 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Routes the request: backend, balancing key and connection modes. None: no backend (503).
-    pub(super) fn plan(&self) -> Option<Plan<'a>> {
-        let backend = rules::select_backend(self.fe, &self.route_ctx())?;
-        let be = self.w.model.backends.get(backend)?;
-        let conn_mode = self.fe.conn_mode.max(be.conn_mode);
-        Some(Plan {
+    /// Runs the frontend's `http-request` rules, routes the request (seeing their edits), then
+    /// runs the backend's. `Err`: the rules answered, or no backend (503).
+    pub(super) fn plan(&mut self) -> Result<Plan<'a>, Early> {
+        let fe = self.fe;
+        let model = &self.w.model;
+        let has_rules = !fe.rules.request.is_empty();
+        self.txn.edits.clear();
+        self.txn.vars.clear();
+        if has_rules {
+            self.run_request_rules(fe.rules.request.as_slice(), &fe.acls, None)?;
+        }
+        let backend = {
+            let scene = self.scene(None);
+            let ctx = if has_rules {
+                scene.ctx(&self.txn)
+            } else {
+                scene.plain_ctx()
+            };
+            rules::select_backend(fe, &ctx).ok_or(Early::NoBackend)?
+        };
+        let be = model.backends.get(backend).ok_or(Early::NoBackend)?;
+        let same_proxy = be.listen_frontend && be.name == fe.name;
+        if !be.rules.request.is_empty() && !same_proxy {
+            self.run_request_rules(be.rules.request.as_slice(), &be.acls, Some(be))?;
+        }
+        let conn_mode = fe.conn_mode.max(be.conn_mode);
+        Ok(Plan {
             backend,
             be,
             key: self.pick_key(be),
@@ -82,18 +109,64 @@ impl<'a> Session<'a> {
         })
     }
 
-    fn route_ctx(&self) -> Ctx<'_> {
-        let buf = self.cbuf.bytes();
-        Ctx {
-            src: self.peer.ip(),
-            dst_port: self.local.port(),
-            req: Some(ReqView {
-                buf,
-                method: buf.get(self.req.method_range.clone()).unwrap_or(b""),
-                target: buf.get(self.req.target.clone()).unwrap_or(b""),
-                headers: &self.req.headers,
-            }),
+    fn run_request_rules(
+        &mut self,
+        list: &'a [HttpRule],
+        acls: &'a [Acl],
+        be: Option<&'a Backend>,
+    ) -> Result<(), Early> {
+        let scene = request_scene(
+            self.fe,
+            self.cbuf.bytes(),
+            &self.req,
+            self.peer,
+            self.local,
+            be.map(|b| b.name.as_str()),
+        );
+        let rule = match action::run(list, acls, &scene, &mut self.txn) {
+            Verdict::Continue => return Ok(()),
+            Verdict::Reply(rule) => rule,
+        };
+        let keep = self.req.keep_alive && self.req.body == BodyKind::None && !self.w.is_stopping();
+        let mut files: Vec<&ErrorFiles> = Vec::with_capacity(2);
+        files.extend(be.map(|b| &b.errorfiles));
+        files.push(&self.fe.errorfiles);
+        let proxy = be.map(|b| b.name.as_str()).unwrap_or(&self.fe.name);
+        let ctx = scene.ctx(&self.txn);
+        let answer = reply::build(&rule.action, &ctx, &files, proxy, keep);
+        let tarpit = be
+            .and_then(|b| b.timeouts.tarpit.or(b.timeouts.connect))
+            .or(self.fe.timeouts.tarpit)
+            .or(self.fe.timeouts.connect);
+        Err(Early::Answer(answer, tarpit))
+    }
+
+    /// What request rules look at, before the edits.
+    fn scene(&self, backend: Option<&'a str>) -> Scene<'_> {
+        request_scene(
+            self.fe,
+            self.cbuf.bytes(),
+            &self.req,
+            self.peer,
+            self.local,
+            backend,
+        )
+    }
+
+    /// Answers the client from a rule (after the tarpit delay); keeps the connection when the
+    /// answer allows it and the request had no body left unread.
+    pub(super) async fn answer(&mut self, a: Answer, tarpit: Option<Duration>) -> Next {
+        if a.tarpit {
+            if let Some(d) = tarpit {
+                monoio::time::sleep(d).await;
+            }
         }
+        let close = a.close;
+        if self.write_client(a.bytes).await.is_err() || close {
+            return Next::Close;
+        }
+        self.cbuf.consume(self.req.head_len);
+        Next::KeepAlive
     }
 
     /// The hash input of the hashing balance algorithms, from the request.
@@ -129,12 +202,49 @@ impl<'a> Session<'a> {
         } else {
             ConnHeader::Close
         };
+        let original_to = be
+            .originalto
+            .as_ref()
+            .or(self.fe.originalto.as_ref())
+            .filter(|o| !o.except.is_some_and(|net| net.contains(self.local.ip())))
+            .map(|o| (o.header.as_str(), self.local.ip()));
+        let edits = (!self.txn.edits.is_empty()).then_some(&self.txn.edits);
         let rw = RequestRewrite {
+            edits,
+            original_to,
             connection,
             forwarded_for,
             drop_expect: plan.send_continue,
         };
         self.out.clear();
         write_request_head(&mut self.out, self.cbuf.bytes(), &self.req, &rw);
+    }
+}
+
+/// The request side of a rule context; a free function so that `Session::txn` stays free to
+/// borrow mutably beside it.
+fn request_scene<'s>(
+    fe: &'s Frontend,
+    buf: &'s [u8],
+    req: &'s Request,
+    peer: SocketAddr,
+    local: SocketAddr,
+    backend: Option<&'s str>,
+) -> Scene<'s> {
+    Scene {
+        src: peer,
+        dst: local,
+        frontend: &fe.name,
+        backend,
+        server: None,
+        side: Side::Request {
+            head: Head {
+                buf,
+                headers: &req.headers,
+            },
+            method: buf.get(req.method_range.clone()).unwrap_or(b""),
+            target: buf.get(req.target.clone()).unwrap_or(b""),
+            version: req.version,
+        },
     }
 }

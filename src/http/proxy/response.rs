@@ -4,13 +4,19 @@ use monoio::net::TcpStream;
 
 use super::exchange::Exchange;
 use super::{Next, Plan, Session};
+use crate::config::model::Acl;
 use crate::config::model::{Backend, HttpConnMode};
+use crate::config::model_rules::HttpRule;
 use crate::health::observe::Outcome as Seen;
 use crate::http::body;
+use crate::http::Head;
 use crate::http::{
     parse_response, write_response_head, BodyKind, ConnHeader, Method, ResponseRewrite, Version,
 };
 use crate::io::{write_vec, IoFail};
+use crate::rules::action::{self, Scene, Side, Verdict};
+use crate::rules::reply::{self, Answer};
+use crate::rules::ServerInfo;
 
 /// Why no usable response head came back.
 enum RespFail {
@@ -66,7 +72,7 @@ impl<'a> Session<'a> {
         let server_idx = lease.server;
         let client_keep = plan.client_keep && !body_cut;
         let outcome = self
-            .forward_response(&mut server, plan.be, client_keep, plan.version)
+            .forward_response(&mut server, plan.be, server_idx, client_keep, plan.version)
             .await;
         drop(lease);
         let Ok((server_reusable, client_keep)) = outcome else {
@@ -133,9 +139,28 @@ impl<'a> Session<'a> {
         &mut self,
         server: &mut TcpStream,
         be: &Backend,
+        server_idx: usize,
         client_keep: bool,
         client_version: Version,
     ) -> Result<(bool, bool), ()> {
+        let fe = self.fe;
+        let same_proxy = be.listen_frontend && be.name == fe.name;
+        let fe_has =
+            !(same_proxy || fe.rules.response.is_empty() && fe.rules.after_response.is_empty());
+        let be_has = !(be.rules.response.is_empty() && be.rules.after_response.is_empty());
+        self.txn.edits.clear();
+        if fe_has || be_has {
+            if let Some(answer) = self.run_response_rules(be, server_idx, same_proxy) {
+                // A rule answered instead of the server: neither connection can be trusted to
+                // carry on (the server's body was not read), so both close.
+                let mut bytes = answer.bytes;
+                if !answer.close {
+                    insert_close(&mut bytes);
+                }
+                let _ = self.write_client(bytes).await;
+                return Err(());
+            }
+        }
         // An HTTP/1.0 client cannot read chunked framing: it gets the body close-delimited.
         let dechunk = client_version == Version::Http10 && self.resp.body == BodyKind::Chunked;
         let keep_client = client_keep
@@ -147,7 +172,9 @@ impl<'a> Session<'a> {
         } else {
             ConnHeader::Close
         };
+        let edits = (!self.txn.edits.is_empty()).then_some(&self.txn.edits);
         let rw = ResponseRewrite {
+            edits,
             connection,
             version: client_version,
             dechunk,
@@ -197,6 +224,53 @@ impl<'a> Session<'a> {
         Ok((server_reusable, keep_client))
     }
 
+    /// `http-response` (backend, then frontend), then `http-after-response` (same order).
+    /// Returns the answer of a terminal rule.
+    fn run_response_rules(
+        &mut self,
+        be: &Backend,
+        server_idx: usize,
+        same_proxy: bool,
+    ) -> Option<Answer> {
+        let fe = self.fe;
+        let server = be.servers.get(server_idx).map(|s| ServerInfo {
+            name: &s.name,
+            addr: s.addr,
+            local: None,
+        });
+        let scene = Scene {
+            src: self.peer,
+            dst: self.local,
+            frontend: &fe.name,
+            backend: Some(&be.name),
+            server,
+            side: Side::Response {
+                head: Head {
+                    buf: self.sbuf.bytes(),
+                    headers: &self.resp.headers,
+                },
+                status: self.resp.status,
+            },
+        };
+        let lists: [(&[HttpRule], &[Acl], bool); 4] = [
+            (&be.rules.response, &be.acls, true),
+            (&fe.rules.response, &fe.acls, !same_proxy),
+            (&be.rules.after_response, &be.acls, true),
+            (&fe.rules.after_response, &fe.acls, !same_proxy),
+        ];
+        for (list, acls, run) in lists {
+            if !run || list.is_empty() {
+                continue;
+            }
+            if let Verdict::Reply(rule) = action::run(list, acls, &scene, &mut self.txn) {
+                let files = [&be.errorfiles, &fe.errorfiles];
+                let ctx = scene.ctx(&self.txn);
+                return Some(reply::build(&rule.action, &ctx, &files, &be.name, false));
+            }
+        }
+        None
+    }
+
     /// After `101 Switching Protocols`: forward the head and whatever either side already sent,
     /// then let `serve` turn the connection into a byte tunnel.
     pub(super) async fn tunnel(&mut self, mut server: TcpStream, be: &Backend) -> Next {
@@ -235,5 +309,13 @@ impl<'a> Session<'a> {
             idle_client: be.timeouts.tunnel.or(self.fe.timeouts.client),
             idle_server: be.timeouts.tunnel.or(be.timeouts.server),
         }
+    }
+}
+
+/// Adds `connection: close` after the status line of a built answer.
+fn insert_close(bytes: &mut Vec<u8>) {
+    if let Some(eol) = bytes.windows(2).position(|w| w == b"\r\n") {
+        let at = eol + 2;
+        bytes.splice(at..at, b"connection: close\r\n".iter().copied());
     }
 }

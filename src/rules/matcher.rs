@@ -1,27 +1,13 @@
-//! Condition evaluation: ACLs and `if`/`unless` against one connection or request.
+//! Conditions: ACL matchers against samples, `if`/`unless` terms, and `use_backend` selection.
 //!
-//! Everything was compiled at load (patterns lower-cased for `-i`, regexes built, names
-//! resolved to indexes), so evaluation only compares bytes and allocates nothing.
+//! Patterns were compiled at load (lower-cased for `-i`, regexes built, names resolved to
+//! indexes), so matching only compares bytes; the fetches used for routing borrow from the
+//! request buffer and allocate nothing.
 
 use std::net::IpAddr;
 
+use super::{auth, fetch, Ctx, Smp};
 use crate::config::model::{Acl, Condition, Fetch, Frontend, MatchMethod, Matcher, Patterns};
-use crate::http::parse::Header;
-
-/// What a condition may look at. `req` is `None` in mode tcp.
-pub struct Ctx<'a> {
-    pub src: IpAddr,
-    pub dst_port: u16,
-    pub req: Option<ReqView<'a>>,
-}
-
-/// A parsed request head: slices into the client's buffer.
-pub struct ReqView<'a> {
-    pub buf: &'a [u8],
-    pub method: &'a [u8],
-    pub target: &'a [u8],
-    pub headers: &'a [Header],
-}
 
 /// The backend for this connection or request: the first `use_backend` whose condition holds,
 /// else `default_backend`.
@@ -49,48 +35,53 @@ pub fn eval(acls: &[Acl], cond: &Condition, ctx: &Ctx) -> bool {
     holds != cond.unless
 }
 
+/// A rule's optional condition.
+pub fn holds(acls: &[Acl], cond: Option<&Condition>, ctx: &Ctx) -> bool {
+    cond.is_none_or(|c| eval(acls, c, ctx))
+}
+
 fn acl_matches(acl: &Acl, ctx: &Ctx) -> bool {
     acl.matchers.iter().any(|m| matcher_matches(m, ctx))
 }
 
 fn matcher_matches(m: &Matcher, ctx: &Ctx) -> bool {
-    match &m.fetch {
-        Fetch::Src => match &m.patterns {
-            Patterns::Nets(nets) => nets.iter().any(|n| n.contains(ctx.src)),
-            Patterns::None => true,
-            _ => text_matches(m, ctx.src.to_string().as_bytes()),
+    match (&m.expr.fetch, &m.patterns, m.expr.convs.is_empty()) {
+        // `http_auth_group(L) G1 G2`: the authenticated user belongs to one of the groups.
+        (Fetch::HttpAuthGroup(list), Patterns::Strings(groups), true) => {
+            fetch::sample(&m.expr, ctx).is_some_and(|u| auth::in_groups(list, &u.bytes(), groups))
+        }
+        _ => match m.method {
+            MatchMethod::Found => fetch::sample(&m.expr, ctx).is_some(),
+            MatchMethod::Bool => fetch::sample(&m.expr, ctx).is_some_and(|s| s.truthy()),
+            _ => fetch::each_sample(&m.expr, ctx, &mut |s| sample_matches(m, s)),
         },
-        Fetch::DstPort => int_matches(m, ctx.dst_port as i64),
-        Fetch::Method => ctx.req.as_ref().is_some_and(|r| text_matches(m, r.method)),
-        Fetch::Url => ctx.req.as_ref().is_some_and(|r| text_matches(m, r.target)),
-        Fetch::Path => ctx
-            .req
-            .as_ref()
-            .is_some_and(|r| text_matches(m, path_of(r.target))),
-        Fetch::ReqHdr(name) => ctx.req.as_ref().is_some_and(|r| header_matches(m, r, name)),
     }
 }
 
-fn int_matches(m: &Matcher, v: i64) -> bool {
+fn sample_matches(m: &Matcher, s: &Smp) -> bool {
     match &m.patterns {
-        Patterns::Ints(ranges) => ranges.iter().any(|r| r.min <= v && v <= r.max),
         Patterns::None => true,
-        _ => text_matches(m, v.to_string().as_bytes()),
+        Patterns::Nets(nets) => s
+            .as_ip()
+            .is_some_and(|ip| nets.iter().any(|n| n.contains(ip))),
+        Patterns::Ints(ranges) => {
+            let v = if m.method == MatchMethod::Len {
+                Some(s.bytes().len() as i64)
+            } else {
+                s.as_int()
+            };
+            v.is_some_and(|v| ranges.iter().any(|r| r.min <= v && v <= r.max))
+        }
+        Patterns::Regexes(res) => {
+            let b = s.bytes();
+            std::str::from_utf8(&b).is_ok_and(|t| res.iter().any(|re| re.is_match(t)))
+        }
+        Patterns::Strings(pats) => {
+            let b = s.bytes();
+            pats.iter()
+                .any(|p| string_matches(m.method, m.ignore_case, p.as_bytes(), &b))
+        }
     }
-}
-
-/// `hdr(name)` in an ACL looks at every occurrence and every comma-separated value of it.
-fn header_matches(m: &Matcher, r: &ReqView, name: &str) -> bool {
-    r.headers
-        .iter()
-        .filter(|h| {
-            r.buf
-                .get(h.name.clone())
-                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
-        })
-        .filter_map(|h| r.buf.get(h.value.clone()))
-        .flat_map(|v| v.split(|&b| b == b','))
-        .any(|v| text_matches(m, v.trim_ascii()))
 }
 
 /// The path of an origin-form or absolute-form target, without the query string.
@@ -115,29 +106,6 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn text_matches(m: &Matcher, value: &[u8]) -> bool {
-    match &m.patterns {
-        Patterns::None => true,
-        Patterns::Regexes(res) => {
-            std::str::from_utf8(value).is_ok_and(|s| res.iter().any(|re| re.is_match(s)))
-        }
-        Patterns::Strings(pats) => pats
-            .iter()
-            .any(|p| string_matches(m.method, m.ignore_case, p.as_bytes(), value)),
-        Patterns::Ints(ranges) => {
-            parse_int(value).is_some_and(|v| ranges.iter().any(|r| r.min <= v && v <= r.max))
-        }
-        Patterns::Nets(nets) => std::str::from_utf8(value)
-            .ok()
-            .and_then(|s| s.parse::<IpAddr>().ok())
-            .is_some_and(|ip| nets.iter().any(|n| n.contains(ip))),
-    }
-}
-
-fn parse_int(v: &[u8]) -> Option<i64> {
-    std::str::from_utf8(v).ok()?.trim().parse().ok()
-}
-
 fn string_matches(method: MatchMethod, ignore_case: bool, pat: &[u8], value: &[u8]) -> bool {
     let eq = |a: &[u8], b: &[u8]| {
         if ignore_case {
@@ -152,12 +120,16 @@ fn string_matches(method: MatchMethod, ignore_case: bool, pat: &[u8], value: &[u
         MatchMethod::Sub => pat.is_empty() || value.windows(pat.len()).any(|w| eq(w, pat)),
         MatchMethod::Dom => dom_matches(pat, value, &eq),
         MatchMethod::Found => true,
+        MatchMethod::Ip => std::str::from_utf8(value)
+            .ok()
+            .and_then(|v| v.parse::<IpAddr>().ok())
+            .is_some_and(|_| eq(value, pat)),
         _ => eq(value, pat),
     }
 }
 
 /// HAProxy's `-m dom`: the pattern appears as whole words delimited by `/ ? . :` or the ends.
-fn dom_matches(pat: &[u8], value: &[u8], eq: &dyn Fn(&[u8], &[u8]) -> bool) -> bool {
+pub fn dom_matches(pat: &[u8], value: &[u8], eq: &dyn Fn(&[u8], &[u8]) -> bool) -> bool {
     if pat.is_empty() || value.len() < pat.len() {
         return false;
     }

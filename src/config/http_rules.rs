@@ -1,0 +1,557 @@
+//! Parse functions for `http-request`, `http-response`, `http-after-response`,
+//! `option originalto` and the `user` / `group` lines of `userlist` sections.
+//!
+//! A rule line is `KEYWORD ACTION ARGS... [if|unless CONDITION]`; the action is compiled here
+//! (log-format strings, regexes, files), the condition's ACL names are resolved by `validate`.
+
+use std::sync::Arc;
+
+use super::addr;
+use super::cond;
+use super::draft::{HttpRuleDraft, ProxyDraft, UserDraft, UserlistDraft};
+use super::expr::{self, ParseEnv};
+use super::keywords::Cx;
+use super::model::ForwardFor;
+use super::model_rules::*;
+use super::suggest;
+
+const REQUEST_ACTIONS: &[&str] = &[
+    "allow",
+    "deny",
+    "tarpit",
+    "auth",
+    "redirect",
+    "return",
+    "set-header",
+    "add-header",
+    "del-header",
+    "replace-header",
+    "replace-value",
+    "set-path",
+    "set-query",
+    "set-uri",
+    "set-method",
+    "set-var",
+    "unset-var",
+];
+const RESPONSE_ACTIONS: &[&str] = &[
+    "allow",
+    "deny",
+    "redirect",
+    "return",
+    "set-header",
+    "add-header",
+    "del-header",
+    "replace-header",
+    "replace-value",
+    "set-status",
+    "set-var",
+    "unset-var",
+];
+/// Known HAProxy actions ringlb does not run yet.
+const LATER_ACTIONS: &[&str] = &[
+    "capture",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "sc-inc-gpc0",
+    "set-log-level",
+    "set-nice",
+    "set-tos",
+    "set-mark",
+    "set-src",
+    "set-dst",
+    "set-timeout",
+    "cache-use",
+    "cache-store",
+    "lua",
+    "use-service",
+    "wait-for-body",
+    "wait-for-handshake",
+    "early-hint",
+    "normalize-uri",
+    "set-map",
+    "del-map",
+    "add-acl",
+    "del-acl",
+    "silent-drop",
+    "reject",
+    "replace-path",
+    "replace-pathq",
+    "replace-uri",
+    "set-pathq",
+    "strict-mode",
+    "disable-l7-retry",
+    "do-resolve",
+    "send-spoe-group",
+    "set-priority-class",
+    "set-priority-offset",
+];
+
+/// Headers whose edits would break the message's framing: rules may not touch them.
+const FRAMING_HEADERS: &[&str] = &["content-length", "transfer-encoding"];
+
+pub fn http_request(p: &mut ProxyDraft, cx: &mut Cx) {
+    rule(p, cx, Phase::Request);
+}
+
+pub fn http_response(p: &mut ProxyDraft, cx: &mut Cx) {
+    rule(p, cx, Phase::Response);
+}
+
+pub fn http_after_response(p: &mut ProxyDraft, cx: &mut Cx) {
+    rule(p, cx, Phase::AfterResponse);
+}
+
+fn rule(p: &mut ProxyDraft, cx: &mut Cx, phase: Phase) {
+    let args = cx.args;
+    let cond_at = args
+        .iter()
+        .position(|w| w == "if" || w == "unless")
+        .unwrap_or(args.len());
+    let (action_words, cond_words) = args.split_at(cond_at);
+    let Some((name, rest)) = action_words.split_first() else {
+        return cx.err(format!(
+            "'{}' needs an action, e.g. '{} set-header X-Y value'",
+            cx.kw, cx.kw
+        ));
+    };
+    let action = match parse_action(name, rest, &p.env, phase) {
+        Ok(a) => a,
+        Err(e) => return cx.err(format!("{} {name}: {e}", cx.kw)),
+    };
+    let cond = if cond_words.is_empty() {
+        None
+    } else {
+        match cond::parse_condition(cond_words, &mut p.acls, &p.env) {
+            Ok(c) => Some(c),
+            Err(e) => return cx.err(format!("{} {name}: {e}", cx.kw)),
+        }
+    };
+    while p.acl_locs.len() < p.acls.len() {
+        p.acl_locs.push(cx.loc.clone());
+    }
+    p.http_rules.push(HttpRuleDraft {
+        phase,
+        action,
+        cond,
+        loc: cx.loc.clone(),
+    });
+}
+
+/// `set-var(txn.x)` and `unset-var(txn.x)` carry their argument in the action word.
+fn split_action(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('(') {
+        Some((n, rest)) => (n, Some(rest.strip_suffix(')').unwrap_or(rest))),
+        None => (name, None),
+    }
+}
+
+fn parse_action(
+    name: &str,
+    rest: &[String],
+    env: &ParseEnv,
+    phase: Phase,
+) -> Result<Action, String> {
+    let (base, arg) = split_action(name);
+    let allowed = match phase {
+        Phase::Request => REQUEST_ACTIONS,
+        _ => RESPONSE_ACTIONS,
+    };
+    if !allowed.contains(&base) {
+        let other = match phase {
+            Phase::Request => RESPONSE_ACTIONS,
+            _ => REQUEST_ACTIONS,
+        };
+        if other.contains(&base) {
+            return Err(format!(
+                "action '{base}' is not available in {} rules",
+                phase.keyword()
+            ));
+        }
+        if LATER_ACTIONS.contains(&base) || base.starts_with("track-sc") || base.starts_with("sc-")
+        {
+            return Err(format!("action '{base}' is not supported by ringlb yet"));
+        }
+        let hint = suggest::hint(base, allowed.iter().copied());
+        return Err(format!("unknown action '{base}'{hint}"));
+    }
+    let lf = |t: &str| expr::parse_logformat(t, env, phase);
+    Ok(match base {
+        "allow" => {
+            no_more(rest)?;
+            Action::Allow
+        }
+        // HAProxy: a denied request gets 403, a denied response 502.
+        "deny" => {
+            let status = if phase == Phase::Request { 403 } else { 502 };
+            Action::Deny(reply(rest, env, phase, status, true)?)
+        }
+        "tarpit" => Action::Tarpit(reply(rest, env, phase, 500, true)?),
+        "return" => Action::Return(reply(rest, env, phase, 200, false)?),
+        "auth" => match rest {
+            [] => Action::Auth { realm: None },
+            [r, v] if r == "realm" => Action::Auth {
+                realm: Some(v.clone()),
+            },
+            _ => return Err("expected 'auth [realm REALM]'".into()),
+        },
+        "redirect" => Action::Redirect(redirect(rest, env, phase)?),
+        "set-header" | "add-header" => {
+            let [n, v] = rest else {
+                return Err("expects a header name and a value (log-format), e.g. set-header X-Forwarded-Proto https".into());
+            };
+            let n = header_name(n)?;
+            if base == "set-header" {
+                Action::SetHeader(n, lf(v)?)
+            } else {
+                Action::AddHeader(n, lf(v)?)
+            }
+        }
+        "del-header" => {
+            match rest {
+                [n] => Action::DelHeader(header_name(n)?),
+                [n, m, s] if m == "-m" && s == "str" => Action::DelHeader(header_name(n)?),
+                _ => return Err(
+                    "expects a header name: del-header NAME (only '-m str' matching is supported)"
+                        .into(),
+                ),
+            }
+        }
+        "replace-header" | "replace-value" => {
+            let [n, re, with] = rest else {
+                return Err(format!(
+                    "expects a header name, a regex and a replacement: {base} NAME REGEX FMT"
+                ));
+            };
+            Action::ReplaceHeader {
+                name: header_name(n)?,
+                re: anchored_regex(re)?,
+                with: lf(with)?,
+                each_value: base == "replace-value",
+            }
+        }
+        "set-path" | "set-query" | "set-uri" | "set-method" => {
+            let [v] = rest else {
+                return Err("expects one log-format argument".into());
+            };
+            let f = lf(v)?;
+            match base {
+                "set-path" => Action::SetPath(f),
+                "set-query" => Action::SetQuery(f),
+                "set-uri" => Action::SetUri(f),
+                _ => Action::SetMethod(f),
+            }
+        }
+        "set-status" => set_status(rest)?,
+        "set-var" => {
+            let var = expr::var_name(arg.unwrap_or(""))?;
+            let [e] = rest else {
+                return Err(
+                    "expects one sample expression, e.g. set-var(txn.host) req.hdr(host)".into(),
+                );
+            };
+            let e = expr::parse_expr(e, env)?;
+            expr::check_phase(&e, phase)?;
+            Action::SetVar(var, e)
+        }
+        "unset-var" => {
+            no_more(rest)?;
+            Action::UnsetVar(expr::var_name(arg.unwrap_or(""))?)
+        }
+        _ => return Err(format!("unknown action '{base}'")),
+    })
+}
+
+fn no_more(rest: &[String]) -> Result<(), String> {
+    match rest.first() {
+        None => Ok(()),
+        Some(w) => Err(format!("unexpected '{w}'")),
+    }
+}
+
+fn header_name(n: &str) -> Result<String, String> {
+    let lower = n.to_ascii_lowercase();
+    if FRAMING_HEADERS.contains(&lower.as_str()) {
+        return Err(format!(
+            "rules may not edit '{n}': ringlb forwards bodies with the framing they came with"
+        ));
+    }
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+        return Err(format!("'{n}' is not a valid header name"));
+    }
+    Ok(n.to_string())
+}
+
+/// HAProxy matches replace-header's regex against the whole value.
+fn anchored_regex(re: &str) -> Result<regex::Regex, String> {
+    expr::compile_regex(&format!("^(?:{re})$"), false)
+        .map_err(|_| expr::compile_regex(re, false).err().unwrap_or_default())
+}
+
+fn set_status(rest: &[String]) -> Result<Action, String> {
+    let (code, reason) = match rest {
+        [c] => (c, None),
+        [c, r, v] if r == "reason" => (c, Some(v.clone())),
+        _ => return Err("expects a status code and an optional 'reason TEXT'".into()),
+    };
+    let status: u16 = code
+        .parse()
+        .ok()
+        .filter(|s| (100..=999).contains(s))
+        .ok_or_else(|| format!("'{code}' is not a status code (100..999)"))?;
+    Ok(Action::SetStatus { status, reason })
+}
+
+fn status_arg(v: Option<&String>) -> Result<u16, String> {
+    let v = v.ok_or("'status' needs a code")?;
+    v.parse()
+        .ok()
+        .filter(|s| (200..=599).contains(s))
+        .ok_or_else(|| format!("'{v}' is not a status code between 200 and 599"))
+}
+
+fn read_file(path: &str) -> Result<Arc<[u8]>, String> {
+    std::fs::read(path)
+        .map(Arc::from)
+        .map_err(|e| format!("cannot read file '{path}': {e}"))
+}
+
+/// The arguments of `deny`, `tarpit` and `return`.
+fn reply(
+    rest: &[String],
+    env: &ParseEnv,
+    phase: Phase,
+    default: u16,
+    deny: bool,
+) -> Result<Reply, String> {
+    let mut r = Reply {
+        status: default,
+        content_type: None,
+        body: if deny {
+            ReplyBody::Default
+        } else {
+            ReplyBody::Empty
+        },
+        headers: Vec::new(),
+    };
+    let mut i = 0;
+    while let Some(w) = rest.get(i) {
+        let v = rest.get(i + 1);
+        let need = |what: &str| v.cloned().ok_or_else(|| format!("'{w}' needs {what}"));
+        match w.as_str() {
+            "status" | "deny_status" => r.status = status_arg(v)?,
+            "content-type" => r.content_type = Some(need("a media type")?),
+            "string" => {
+                r.body = ReplyBody::Text(LogFormat {
+                    nodes: vec![LfNode::Lit(need("a string")?)],
+                })
+            }
+            "lf-string" => {
+                r.body = ReplyBody::Text(expr::parse_logformat(
+                    &need("a log-format string")?,
+                    env,
+                    phase,
+                )?)
+            }
+            "file" => r.body = ReplyBody::File(read_file(&need("a file name")?)?),
+            "lf-file" => {
+                let text = String::from_utf8_lossy(&read_file(&need("a file name")?)?).into_owned();
+                r.body = ReplyBody::Text(expr::parse_logformat(&text, env, phase)?)
+            }
+            "errorfile" => r.body = ReplyBody::Raw(read_file(&need("a file name")?)?),
+            "default-errorfiles" => {
+                r.body = ReplyBody::Default;
+                i += 1;
+                continue;
+            }
+            "errorfiles" => {
+                return Err(
+                    "'errorfiles' needs http-errors sections, which ringlb does not support yet"
+                        .into(),
+                )
+            }
+            "hdr" => {
+                let (Some(n), Some(f)) = (rest.get(i + 1), rest.get(i + 2)) else {
+                    return Err("'hdr' needs a name and a value".into());
+                };
+                r.headers
+                    .push((header_name(n)?, expr::parse_logformat(f, env, phase)?));
+                i += 3;
+                continue;
+            }
+            o => {
+                let hint = suggest::hint(
+                    o,
+                    [
+                        "status",
+                        "content-type",
+                        "string",
+                        "lf-string",
+                        "file",
+                        "lf-file",
+                        "errorfile",
+                        "default-errorfiles",
+                        "hdr",
+                    ],
+                );
+                return Err(format!("unknown argument '{o}'{hint}"));
+            }
+        }
+        if v.is_none() {
+            return Err(format!("'{w}' needs a value"));
+        }
+        i += 2;
+    }
+    let has_payload = matches!(r.body, ReplyBody::Text(_) | ReplyBody::File(_));
+    if has_payload && r.content_type.is_none() {
+        return Err(
+            "a 'string', 'lf-string' or 'file' payload needs 'content-type TYPE' as well".into(),
+        );
+    }
+    Ok(r)
+}
+
+fn redirect(rest: &[String], env: &ParseEnv, phase: Phase) -> Result<Redirect, String> {
+    let [kind, to, opts @ ..] = rest else {
+        return Err(
+            "expects 'location|prefix|scheme VALUE [code N] [drop-query] [append-slash]'".into(),
+        );
+    };
+    let kind = match kind.as_str() {
+        "location" => RedirectKind::Location,
+        "prefix" => RedirectKind::Prefix,
+        "scheme" => RedirectKind::Scheme,
+        o => {
+            let hint = suggest::hint(o, ["location", "prefix", "scheme"]);
+            return Err(format!("unknown redirect type '{o}'{hint}"));
+        }
+    };
+    let mut r = Redirect {
+        kind,
+        to: expr::parse_logformat(to, env, phase)?,
+        code: 302,
+        drop_query: false,
+        append_slash: false,
+    };
+    let mut i = 0;
+    while let Some(w) = opts.get(i) {
+        match w.as_str() {
+            "code" => {
+                let c = opts.get(i + 1).ok_or("'code' needs a value")?;
+                r.code = c
+                    .parse()
+                    .ok()
+                    .filter(|c| [301, 302, 303, 307, 308].contains(c))
+                    .ok_or_else(|| {
+                        format!("redirect code '{c}' must be 301, 302, 303, 307 or 308")
+                    })?;
+                i += 1;
+            }
+            "drop-query" => r.drop_query = true,
+            "append-slash" => r.append_slash = true,
+            "set-cookie" | "clear-cookie" => {
+                return Err(format!("'{w}' is not supported by ringlb yet"))
+            }
+            o => {
+                let hint = suggest::hint(o, ["code", "drop-query", "append-slash"]);
+                return Err(format!("unknown redirect option '{o}'{hint}"));
+            }
+        }
+        i += 1;
+    }
+    Ok(r)
+}
+
+/// `option originalto [except NET] [header NAME]`.
+pub fn originalto(p: &mut ProxyDraft, cx: &mut Cx) {
+    let mut ot = ForwardFor {
+        header: "x-original-to".into(),
+        except: None,
+        if_none: false,
+    };
+    let mut args = cx.args.iter();
+    while let Some(w) = args.next() {
+        let v = args.next();
+        match (w.as_str(), v) {
+            ("except", Some(v)) => match addr::parse_cidr(v) {
+                Ok(c) => ot.except = Some(c),
+                Err(e) => return cx.err(format!("'option originalto except': {e}")),
+            },
+            ("header", Some(v)) if !v.is_empty() => ot.header = v.to_ascii_lowercase(),
+            ("except" | "header", _) => {
+                return cx.err(format!("'option originalto {w}' needs a value"))
+            }
+            (o, _) => {
+                let hint = suggest::hint(o, ["except", "header"]);
+                return cx.err(format!("'option originalto': unknown argument '{o}'{hint}"));
+            }
+        }
+    }
+    p.originalto = Some(ot);
+}
+
+/// `user NAME [password HASH | insecure-password PASS] [groups G1,G2]`.
+pub fn user(u: &mut UserlistDraft, cx: &mut Cx) {
+    let [name, rest @ ..] = cx.args else {
+        return cx.err("'user' needs a name, e.g. 'user admin password $6$...'");
+    };
+    let mut password = None;
+    let mut groups = Vec::new();
+    let mut it = rest.iter();
+    while let Some(w) = it.next() {
+        let Some(v) = it.next() else {
+            return cx.err(format!("user {name}: '{w}' needs a value"));
+        };
+        match w.as_str() {
+            "password" => {
+                if !(v.starts_with("$5$") || v.starts_with("$6$")) {
+                    return cx.err(format!("user {name}: password hash must be sha256-crypt ($5$...) or sha512-crypt ($6$...); other crypt(3) schemes are not supported by ringlb"));
+                }
+                if sha_crypt::PasswordHashRef::new(v).is_err() {
+                    return cx.err(format!("user {name}: '{v}' is not a valid crypt(3) hash"));
+                }
+                password = Some(Password::Crypt(v.clone()));
+            }
+            "insecure-password" => password = Some(Password::Insecure(v.clone())),
+            "groups" => {
+                groups = v
+                    .split(',')
+                    .filter(|g| !g.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
+            o => {
+                let hint = suggest::hint(o, ["password", "insecure-password", "groups"]);
+                return cx.err(format!("user {name}: unknown argument '{o}'{hint}"));
+            }
+        }
+    }
+    let Some(password) = password else {
+        return cx.err(format!(
+            "user {name}: needs 'password HASH' or 'insecure-password PASS'"
+        ));
+    };
+    u.users.push(UserDraft {
+        name: name.clone(),
+        password,
+        groups,
+        loc: cx.loc.clone(),
+    });
+}
+
+/// `group NAME [users U1,U2]`.
+pub fn group(u: &mut UserlistDraft, cx: &mut Cx) {
+    let (name, users) = match cx.args {
+        [n] => (n, Vec::new()),
+        [n, k, v] if k == "users" => (
+            n,
+            v.split(',')
+                .filter(|x| !x.is_empty())
+                .map(String::from)
+                .collect(),
+        ),
+        _ => return cx.err("expected 'group NAME [users U1,U2]'"),
+    };
+    u.groups.push((name.clone(), users, cx.loc.clone()));
+}

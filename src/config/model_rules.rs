@@ -1,0 +1,329 @@
+//! The compiled rule language: sample expressions (fetch + converters), log-format strings,
+//! `http-request` / `http-response` / `http-after-response` rules and `userlist`s.
+//!
+//! Everything here is built once at load (regexes compiled, map files read, userlists resolved
+//! to shared handles), so the request path only walks these trees; `rules::` evaluates them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::model::{Cidr, Condition, Loc};
+
+/// A sample fetch followed by converters: `req.hdr(host),lower,map(hosts.map,none)`.
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub fetch: Fetch,
+    pub convs: Vec<Conv>,
+}
+
+/// Where a fetch can look: HAProxy refuses request fetches in response rules and vice versa.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// The connection only (addresses): available everywhere.
+    Conn,
+    Request,
+    Response,
+    /// Variables, environment, constants.
+    Nothing,
+}
+
+/// Header fetches: `occ` as HAProxy counts it (1 = first, -1 = last; `None` = every value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HdrArg {
+    /// Lower-case.
+    pub name: String,
+    pub occ: Option<i32>,
+    /// `fhdr`: a full line is one value; `hdr`: comma-separated values are values.
+    pub full: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Fetch {
+    Src,
+    SrcPort,
+    Dst,
+    DstPort,
+    Method,
+    Path,
+    Url,
+    Query,
+    /// Host header + path.
+    Base,
+    UrlParam(String),
+    ReqHdr(HdrArg),
+    ReqHdrCnt(String),
+    ReqCook(String),
+    ReqVer,
+    ResHdr(HdrArg),
+    ResHdrCnt(String),
+    Status,
+    /// `var(txn.name)`: the name with its scope, as written.
+    Var(Arc<str>),
+    /// `http_auth(userlist)`: true when the Authorization header names a user of the list with
+    /// the right password.
+    HttpAuth(Arc<Userlist>),
+    /// `http_auth_group(userlist)`: the authenticated user's name; matched against group names.
+    HttpAuthGroup(Arc<Userlist>),
+    /// `env(NAME)`: read once at load (the environment does not change under a running proxy).
+    Env(Option<String>),
+    Bool(bool),
+    Str(String),
+    Int(i64),
+}
+
+impl Fetch {
+    pub fn needs(&self) -> Needs {
+        use Fetch::*;
+        match self {
+            Src | SrcPort | Dst | DstPort => Needs::Conn,
+            Method | Path | Url | Query | Base | UrlParam(_) | ReqHdr(_) | ReqHdrCnt(_)
+            | ReqCook(_) | ReqVer | HttpAuth(_) | HttpAuthGroup(_) => Needs::Request,
+            ResHdr(_) | ResHdrCnt(_) | Status => Needs::Response,
+            Var(_) | Env(_) | Bool(_) | Str(_) | Int(_) => Needs::Nothing,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Conv {
+    Lower,
+    Upper,
+    Regsub {
+        re: regex::Regex,
+        with: String,
+        global: bool,
+    },
+    Map {
+        map: Arc<MapFile>,
+        how: MapMatch,
+        /// Output when nothing matches; without it a miss ends the sample (no value).
+        default: Option<String>,
+    },
+    Ipmask {
+        v4: u8,
+        v6: u8,
+    },
+    Base64,
+    /// `field(index,delimiters[,count])` and `word(...)`: 1-based, negative from the end.
+    Field {
+        index: i32,
+        delims: Vec<u8>,
+        count: u32,
+        words: bool,
+    },
+    Length,
+    /// `json([utf8])`: escape for a JSON string.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapMatch {
+    Str,
+    Beg,
+    Dom,
+    Ip,
+}
+
+/// A map file: `key value` lines in file order.
+#[derive(Debug)]
+pub struct MapFile {
+    pub path: String,
+    pub entries: Vec<(String, String)>,
+    /// Exact-key index for `map`/`map_str` (first line wins, as in HAProxy).
+    pub exact: HashMap<String, usize>,
+    /// Keys parsed as networks, for `map_ip` (longest prefix wins).
+    pub nets: Vec<(Cidr, usize)>,
+}
+
+/// A log-format string, split at load into literal runs and variables.
+#[derive(Clone, Debug, Default)]
+pub struct LogFormat {
+    pub nodes: Vec<LfNode>,
+}
+
+impl LogFormat {
+    /// The whole string when it has no variable: the common case, copied without formatting.
+    pub fn literal(&self) -> Option<&str> {
+        match self.nodes.as_slice() {
+            [] => Some(""),
+            [LfNode::Lit(s)] => Some(s),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum LfNode {
+    Lit(String),
+    Var(LfVar),
+    Expr(Expr),
+}
+
+/// The `%xx` variables of HAProxy's log format that the rule language serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LfVar {
+    ClientIp,
+    ClientPort,
+    FrontendIp,
+    FrontendPort,
+    BackendSrcIp,
+    BackendSrcPort,
+    ServerIp,
+    ServerPort,
+    FrontendName,
+    BackendName,
+    ServerName,
+    Status,
+    RequestLine,
+    Method,
+    Uri,
+    Path,
+    Version,
+}
+
+/// The rules of one proxy section, per phase.
+#[derive(Clone, Debug, Default)]
+pub struct HttpRules {
+    pub request: Vec<HttpRule>,
+    pub response: Vec<HttpRule>,
+    pub after_response: Vec<HttpRule>,
+}
+
+impl HttpRules {
+    pub fn is_empty(&self) -> bool {
+        self.request.is_empty() && self.response.is_empty() && self.after_response.is_empty()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpRule {
+    pub action: Action,
+    pub cond: Option<Condition>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Request,
+    Response,
+    AfterResponse,
+}
+
+impl Phase {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Phase::Request => "http-request",
+            Phase::Response => "http-response",
+            Phase::AfterResponse => "http-after-response",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Stops this rule list; the next list (backend after frontend) still runs.
+    Allow,
+    Deny(Reply),
+    Tarpit(Reply),
+    Auth {
+        realm: Option<String>,
+    },
+    Redirect(Redirect),
+    Return(Reply),
+    SetHeader(String, LogFormat),
+    AddHeader(String, LogFormat),
+    DelHeader(String),
+    ReplaceHeader {
+        name: String,
+        re: regex::Regex,
+        with: LogFormat,
+        /// `replace-value`: each comma-separated value on its own.
+        each_value: bool,
+    },
+    SetPath(LogFormat),
+    SetQuery(LogFormat),
+    SetUri(LogFormat),
+    SetMethod(LogFormat),
+    SetStatus {
+        status: u16,
+        reason: Option<String>,
+    },
+    SetVar(Arc<str>, Expr),
+    UnsetVar(Arc<str>),
+}
+
+impl Action {
+    /// Deny, tarpit, auth, redirect and return answer the client and end every rule list.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Action::Deny(_)
+                | Action::Tarpit(_)
+                | Action::Auth { .. }
+                | Action::Redirect(_)
+                | Action::Return(_)
+        )
+    }
+}
+
+/// What `deny`, `tarpit` and `return` answer.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: ReplyBody,
+    /// `hdr NAME FMT` (return only).
+    pub headers: Vec<(String, LogFormat)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ReplyBody {
+    /// The status's error page (or the proxy's `errorfile`).
+    Default,
+    /// No body at all (`return` without a payload).
+    Empty,
+    Text(LogFormat),
+    /// `file`: the bytes of a file, read at load.
+    File(Arc<[u8]>),
+    /// `errorfile`: a complete HTTP response, read at load, sent as it is.
+    Raw(Arc<[u8]>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Redirect {
+    pub kind: RedirectKind,
+    pub to: LogFormat,
+    pub code: u16,
+    pub drop_query: bool,
+    pub append_slash: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectKind {
+    Location,
+    Prefix,
+    Scheme,
+}
+
+/// A `userlist` section.
+#[derive(Debug, Default)]
+pub struct Userlist {
+    pub name: String,
+    pub users: Vec<User>,
+    /// Group names; users refer to them by index.
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct User {
+    pub name: String,
+    pub password: Password,
+    pub groups: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub enum Password {
+    Insecure(String),
+    /// A crypt(3) hash: `$5$` (sha256-crypt) or `$6$` (sha512-crypt).
+    Crypt(String),
+}

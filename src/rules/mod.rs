@@ -1,0 +1,180 @@
+//! The rule engine: conditions, sample fetches, converters, log-format strings and the
+//! actions of `http-request` / `http-response` / `http-after-response`, evaluated against one
+//! connection or request. Everything was compiled at load (`config::model_rules`), so evaluation
+//! walks plain data; the request path of a proxy without rules never enters here except for
+//! `select_backend`.
+//!
+//! ```text
+//!  Ctx (addresses, request / response view with edits, txn variables)
+//!    fetch.rs     Fetch -> Smp (a value borrowed from the buffers where it can be)
+//!    conv.rs      Smp -> Smp (lower, regsub, map_*, ipmask, field, ...)
+//!    matcher.rs   ACL matchers and `if`/`unless` conditions; select_backend
+//!    logformat.rs %ci %[expr] ... -> bytes
+//!    auth.rs      Basic credentials against a userlist (sha-crypt hashes)
+//!    action.rs    rule lists in order -> edits applied to the head, or a terminal verdict
+//!    reply.rs     deny / return / redirect / auth / tarpit answers as complete responses
+//! ```
+//!
+//! Nothing here does I/O or may panic on input; a failing fetch or converter yields no value,
+//! which HAProxy treats as "condition false" / empty string.
+
+pub mod action;
+pub mod auth;
+pub mod conv;
+pub mod fetch;
+pub mod logformat;
+pub mod matcher;
+pub mod reply;
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use crate::http::edit::HeaderLines;
+use crate::http::{Head, HeadEdits, Version};
+
+pub use matcher::{eval, path_of, select_backend};
+
+/// A sample: what a fetch yields and converters transform.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Smp<'a> {
+    Bool(bool),
+    Int(i64),
+    Ip(IpAddr),
+    Str(Cow<'a, [u8]>),
+}
+
+impl Smp<'_> {
+    /// The sample as text (integers and addresses are formatted).
+    pub fn bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            Smp::Str(s) => Cow::Borrowed(s.as_ref()),
+            Smp::Int(i) => Cow::Owned(i.to_string().into_bytes()),
+            Smp::Ip(ip) => Cow::Owned(ip.to_string().into_bytes()),
+            Smp::Bool(b) => Cow::Borrowed(if *b { b"1" } else { b"0" }),
+        }
+    }
+
+    pub fn to_owned_smp(&self) -> Smp<'static> {
+        match self {
+            Smp::Str(s) => Smp::Str(Cow::Owned(s.to_vec())),
+            Smp::Int(i) => Smp::Int(*i),
+            Smp::Ip(i) => Smp::Ip(*i),
+            Smp::Bool(b) => Smp::Bool(*b),
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Smp::Int(i) => Some(*i),
+            Smp::Bool(b) => Some(*b as i64),
+            Smp::Str(s) => std::str::from_utf8(s).ok()?.trim().parse().ok(),
+            Smp::Ip(_) => None,
+        }
+    }
+
+    pub fn as_ip(&self) -> Option<IpAddr> {
+        match self {
+            Smp::Ip(ip) => Some(*ip),
+            Smp::Str(s) => std::str::from_utf8(s).ok()?.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn truthy(&self) -> bool {
+        match self {
+            Smp::Bool(b) => *b,
+            Smp::Int(i) => *i != 0,
+            _ => true,
+        }
+    }
+}
+
+/// `txn.*` variables of one request: few, so a list beats a map.
+#[derive(Debug, Default)]
+pub struct Vars {
+    list: Vec<(Arc<str>, Smp<'static>)>,
+}
+
+impl Vars {
+    pub fn clear(&mut self) {
+        self.list.clear();
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Smp<'static>> {
+        self.list.iter().find(|(n, _)| &**n == name).map(|(_, v)| v)
+    }
+
+    pub fn set(&mut self, name: &Arc<str>, v: Smp<'static>) {
+        match self.list.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = v,
+            None => self.list.push((name.clone(), v)),
+        }
+    }
+
+    pub fn unset(&mut self, name: &str) {
+        self.list.retain(|(n, _)| &**n != name);
+    }
+}
+
+/// The request as rules see it: the parsed head with the edits of earlier rules applied.
+#[derive(Clone, Copy)]
+pub struct ReqView<'a> {
+    pub head: Head<'a>,
+    pub method: &'a [u8],
+    pub target: &'a [u8],
+    pub version: Version,
+    pub edits: Option<&'a HeadEdits>,
+}
+
+/// The response as response rules see it.
+#[derive(Clone, Copy)]
+pub struct ResView<'a> {
+    pub head: Head<'a>,
+    pub status: u16,
+    pub edits: Option<&'a HeadEdits>,
+}
+
+/// Header lines of a head, edits applied.
+pub fn head_lines<'a>(head: Head<'a>, edits: Option<&'a HeadEdits>) -> HeaderLines<'a> {
+    HeaderLines::new(head, edits)
+}
+
+/// The server a request went to, once known (response rules, log-format `%s %si %sp %b`).
+#[derive(Clone, Copy)]
+pub struct ServerInfo<'a> {
+    pub name: &'a str,
+    pub addr: SocketAddr,
+    /// Our end of the server connection.
+    pub local: Option<SocketAddr>,
+}
+
+/// What a condition, fetch or log-format string may look at. `req` is `None` in mode tcp and in
+/// response rules (HAProxy refuses request fetches there); `res` only in response rules.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub frontend: &'a str,
+    pub backend: Option<&'a str>,
+    pub server: Option<ServerInfo<'a>>,
+    pub req: Option<ReqView<'a>>,
+    pub res: Option<ResView<'a>>,
+    pub vars: Option<&'a Vars>,
+}
+
+impl<'a> Ctx<'a> {
+    /// Addresses only (mode tcp routing).
+    pub fn conn(src: SocketAddr, dst: SocketAddr, frontend: &'a str) -> Ctx<'a> {
+        Ctx {
+            src,
+            dst,
+            frontend,
+            backend: None,
+            server: None,
+            req: None,
+            res: None,
+            vars: None,
+        }
+    }
+}

@@ -14,6 +14,8 @@
 //!    conn.rs      one client connection: mode http -> http::*, mode tcp -> tcp.rs
 //!    balance.rs   core-local server choice (roundrobin, leastconn, hashes, ...)
 //!    pool.rs      core-local idle backend connections
+//!    limits.rs    process-wide maxconn counters (global, frontend, server): the only shared
+//!                 counters, atomics touched per connection, or per request on servers with maxconn
 //!  health::      checker.rs (one thread probing servers) -> HealthEvent over crossbeam to
 //!                every core -> view.rs (the core's balancer slots); observe.rs (live errors back)
 //!  http::        parse.rs (framing rules on top of httparse), chunked.rs, head.rs (rewrite),
@@ -24,7 +26,8 @@
 //! ```
 //!
 //! What crosses threads: the `Model` (in an `Arc`, read-only), health events and passive reports
-//! (crossbeam channels), and, later, stats snapshots. Nothing on the request path takes a lock.
+//! (crossbeam channels), the maxconn atomics, and, later, stats snapshots. Nothing on the request
+//! path takes a lock.
 
 pub mod cli;
 pub mod config;

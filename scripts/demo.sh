@@ -86,13 +86,14 @@ for b in ringlb ringlb-bench; do
     [[ -x "$BIN_DIR/$b" ]] || die "$BIN_DIR/$b is missing after the build"
 done
 
-declare -A BACKEND_PORT
+declare -A BACKEND_PORT BACKEND_PID
 step "starting backends"
 for name in web-1 web-2 api-1; do
     # --no-pin: three one-thread backends should not all sit on core 0.
     "$BIN_DIR/ringlb-bench" backend --name "$name" --no-pin \
         >"$TMP/$name.out" 2>"$TMP/$name.out.err" &
     PIDS+=($!)
+    BACKEND_PID[$name]=$!
     wait_for_line "$TMP/$name.out" '^listening on ' "backend $name" $!
     BACKEND_PORT[$name]=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/$name.out" | head -1)
     echo "    $name on 127.0.0.1:${BACKEND_PORT[$name]}"
@@ -113,14 +114,21 @@ defaults
 
 frontend demo
     bind 127.0.0.1:$FRONT_PORT
+    acl valid_method method GET HEAD POST
+    http-request deny if !valid_method
+    http-request set-header X-Forwarded-Proto http
+    http-response set-header X-Served-By ringlb
     use_backend api if { path_beg /api }
     use_backend api if { hdr(host) -i api.localhost }
     default_backend web
 
 backend web
     balance roundrobin
-    server web-1 127.0.0.1:${BACKEND_PORT[web-1]}
-    server web-2 127.0.0.1:${BACKEND_PORT[web-2]}
+    option httpchk GET /status
+    http-check expect status 200
+    default-server inter 200 rise 2 fall 2
+    server web-1 127.0.0.1:${BACKEND_PORT[web-1]} check
+    server web-2 127.0.0.1:${BACKEND_PORT[web-2]} check
 
 backend api
     balance leastconn
@@ -140,7 +148,7 @@ show() {
     local shown="" a
     for a in "$@"; do [[ "$a" == *' '* ]] && shown+=" '$a'" || shown+=" $a"; done
     printf '    $ curl -si%s\n' "$shown"
-    curl -si --max-time 5 "$@" | tr -d '\r' | grep -Ei '^(HTTP/|x-server:)' | sed 's/^/      /' ||
+    curl -si --max-time 5 "$@" | tr -d '\r' | grep -Ei '^(HTTP/|x-server:|x-served-by:)' | sed 's/^/      /' ||
         echo "      (no answer)"
 }
 step "a few requests"
@@ -167,6 +175,19 @@ else
     end=$(date +%s.%N)
     printf '    %d/200 answered 200 in %.2fs\n' "$ok" "$(echo "$end - $start" | bc -l 2>/dev/null || echo 0)"
 fi
+
+step "a method the rules refuse, and a request smuggling attempt (Content-Length + chunked)"
+show -X DELETE "$URL/"
+printf '    raw: POST / with both Content-Length: 5 and Transfer-Encoding: chunked\n'
+{ printf 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'; sleep 0.3; } |
+    curl -s --max-time 2 telnet://127.0.0.1:"$FRONT_PORT" 2>/dev/null | tr -d '\r' | head -1 | sed 's/^/      /' || true
+
+step "web-2 fails: stop it, and watch the health check take it out"
+kill "${BACKEND_PID[web-2]}" 2>/dev/null || true
+sleep 1
+for _ in $(seq 20); do
+    curl -s -o /dev/null -D - --max-time 5 "$URL/" | tr -d '\r' | sed -n 's/^x-server: //Ip'
+done | sort | uniq -c | sed 's/^/   /'
 
 step "tail of ringlb's log"
 tail -n 15 "$LOG" | sed 's/^/    /'

@@ -858,6 +858,32 @@ differential!(
 );
 
 differential!(
+    log_format_in_response_rules,
+    one_backend(
+        "    http-response set-header X-Req \"%HM %HU %HP %HV\"\n\
+         \x20   http-response set-header X-R %r\n\
+         \x20   http-response set-header X-Bi %bi:%bp\n\
+         \x20   http-response set-header X-Ok \"%ci %fi:%fp %f %b %s %ST %[status]\"",
+        "",
+        "",
+        vec![get("/p?q=1", &[])],
+    ),
+    |_, h, r| {
+        // README, "Where ringlb differs": "`%HM %HU %HP %HV %r` are `-` in response rules
+        // (the request head is gone by then); `%bi %bp` are always `-`".
+        let mut documented = |name: &str, ringlb: &str| {
+            assert_eq!(r.header(name), Some(ringlb));
+            let v = h.headers.iter_mut().find(|(n, _)| n == name).unwrap();
+            assert_ne!(v.1, ringlb, "{name}: no longer a difference?");
+            v.1 = ringlb.to_string();
+        };
+        documented("x-req", "- - - -");
+        documented("x-r", "-");
+        documented("x-bi", "-:-");
+    }
+);
+
+differential!(
     originalto_and_forwardfor,
     one_backend(
         "    option originalto\n    option forwardfor header X-Client",
@@ -943,6 +969,11 @@ differential!(
                 get("/page", &[u]),
             ]
         },
+    },
+    no_documented_difference,
+    |h, _r| {
+        // Not a vacuous comparison: HAProxy's answers went everywhere but to `never`.
+        assert_eq!(h.served, [1, 4, 1, 2, 1, 5, 1, 0, 1, 1, 8], "{:?}", h.answers);
     }
 );
 
@@ -954,7 +985,8 @@ differential!(
         &REPLY_CODES
             .iter()
             .map(|c| {
-                // HAProxy refuses a body with 204 ("No body expected for 204 responses").
+                // HAProxy refuses a body with 204 ("No body expected for 204 responses"); the
+                // bodyless deny is not requested here: deny_status_204_without_body.
                 let body = if *c == 204 {
                     ""
                 } else {

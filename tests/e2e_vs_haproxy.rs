@@ -1129,7 +1129,10 @@ fn haproxy_check(cfg: &str) -> (bool, String) {
 
 /// (frontend lines, (haproxy accepts, ringlb accepts) when that differs on purpose, README
 /// line saying so). Without a documented difference both must give the same verdict.
-const LOAD_CASES: &[(&str, Option<(bool, bool)>, &str)] = &[
+/// (haproxy accepts, ringlb accepts).
+type Verdicts = (bool, bool);
+
+const LOAD_CASES: &[(&str, Option<Verdicts>, &str)] = &[
     // Both refuse, as README "Rule language" says ("a load error in actions ... as in HAProxy").
     ("    http-request set-header X-A %[res.hdr(x)]", None, ""),
     ("    http-response set-header X-A %[path]", None, ""),

@@ -9,7 +9,10 @@ use std::io;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
+};
+use monoio::net::TcpStream;
 
 /// Why an I/O step did not complete.
 #[derive(Debug)]
@@ -54,6 +57,69 @@ impl ReadBuf {
         }
     }
 
+    /// A buffer that allocates nothing until its first read: an idle connection costs no buffer.
+    pub fn lazy(cap: usize) -> Self {
+        ReadBuf {
+            data: Vec::new(),
+            start: 0,
+            cap,
+        }
+    }
+
+    pub fn is_allocated(&self) -> bool {
+        self.data.capacity() > 0
+    }
+
+    /// Gives the memory back while nothing is unread (the next read allocates again).
+    pub fn release(&mut self) {
+        if self.is_empty() {
+            self.data = Vec::new();
+            self.start = 0;
+        }
+    }
+
+    /// Reads like `read_from`, but gives up after `shed` without losing anything: the read is
+    /// cancelled and then awaited, so bytes that arrived at that very moment are kept (on
+    /// io_uring a cancelled read may still complete). `Ok(None)`: nothing came within `shed`.
+    pub async fn read_or_shed(
+        &mut self,
+        s: &mut TcpStream,
+        shed: Duration,
+    ) -> Result<Option<usize>, IoFail> {
+        self.make_room();
+        self.ensure_capacity();
+        let (len, cap) = (self.data.len(), self.data.capacity());
+        let canceller = Canceller::new();
+        let buf = std::mem::take(&mut self.data);
+        let mut read =
+            std::pin::pin!(s.cancelable_read(buf.slice_mut(len..cap), canceller.handle()));
+        let finished = monoio::select! {
+            r = &mut read => Some(r),
+            _ = monoio::time::sleep(shed) => None,
+        };
+        let timed_out = finished.is_none();
+        let (res, slice) = match finished {
+            Some(r) => r,
+            None => {
+                let _ = canceller.cancel();
+                read.await
+            }
+        };
+        self.data = slice.into_inner();
+        match res {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if timed_out && e.raw_os_error() == Some(libc::ECANCELED) => Ok(None),
+            Err(e) => Err(IoFail::Io(e)),
+        }
+    }
+
+    fn ensure_capacity(&mut self) {
+        if self.data.capacity() < self.cap {
+            // First use of a lazy buffer, or a cancelled operation took the old one down.
+            self.data.reserve_exact(self.cap - self.data.len());
+        }
+    }
+
     /// Forgets every unread byte (they belonged to a connection that is gone).
     pub fn clear(&mut self) {
         self.data.clear();
@@ -75,7 +141,7 @@ impl ReadBuf {
 
     /// True when no more bytes fit without consuming some first.
     pub fn is_full(&self) -> bool {
-        self.start == 0 && self.data.len() == self.data.capacity()
+        self.is_allocated() && self.start == 0 && self.data.len() == self.data.capacity()
     }
 
     /// Drops `n` unread bytes from the front (they were parsed or forwarded).
@@ -95,10 +161,7 @@ impl ReadBuf {
         limit: Option<Duration>,
     ) -> Result<usize, IoFail> {
         self.make_room();
-        if self.data.capacity() < self.cap {
-            // A cancelled operation took the old buffer down with it.
-            self.data.reserve_exact(self.cap - self.data.len());
-        }
+        self.ensure_capacity();
         let len = self.data.len();
         let cap = self.data.capacity();
         if len == cap {

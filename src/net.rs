@@ -40,3 +40,19 @@ pub fn reserve(addr: SocketAddr) -> io::Result<(SocketAddr, Socket)> {
         .ok_or_else(|| io::Error::other("not an inet socket"))?;
     Ok((local, sock))
 }
+
+/// True when bytes (or the end of the stream) are waiting on the socket: a non-blocking peek,
+/// one cheap syscall that spares a readiness round-trip when the client spoke first.
+pub fn has_pending_data(stream: &impl std::os::fd::AsRawFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: a one-byte peek into a valid local buffer on a socket we own.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n >= 0
+}

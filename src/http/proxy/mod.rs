@@ -35,6 +35,11 @@ use crate::rules::action::Txn;
 use crate::worker::balance::PickKey;
 use crate::worker::Worker;
 
+/// How long an idle keep-alive connection keeps its read buffer before giving it back: long
+/// enough that a busy client's next request finds it, short enough that thousands of idle
+/// clients cost no buffer memory.
+const IDLE_SHED: Duration = Duration::from_secs(1);
+
 /// HAProxy keeps this much of each buffer free for header rewrites (`tune.maxrewrite`):
 /// a head must fit in `tune.bufsize` minus this.
 const MAX_REWRITE: usize = 1024;
@@ -115,8 +120,8 @@ pub async fn serve(
         peer,
         local,
         client,
-        cbuf: ReadBuf::with_capacity(bufsize),
-        sbuf: ReadBuf::with_capacity(bufsize),
+        cbuf: ReadBuf::lazy(bufsize),
+        sbuf: ReadBuf::lazy(bufsize),
         req: Request::new(),
         resp: Response::new(),
         out: Vec::with_capacity(1024),

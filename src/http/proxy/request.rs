@@ -3,13 +3,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::{Early, Next, Plan, Session};
+use super::{Early, Next, Plan, Session, IDLE_SHED};
 use crate::config::model::{Acl, Backend, Balance, ErrorFiles, Frontend, HttpConnMode, HttpReuse};
 use crate::config::model_rules::HttpRule;
 use crate::http::{
     parse_request, write_request_head, BodyKind, ConnHeader, Head, Request, RequestRewrite,
 };
-use crate::io::IoFail;
+use crate::io::{timed, IoFail};
 use crate::rules;
 use crate::rules::action::{self, Scene, Side, Verdict};
 use crate::rules::reply::{self, Answer};
@@ -36,34 +36,77 @@ impl<'a> Session<'a> {
                 return Err(self.fail(431, None).await);
             }
             let waiting_idle = self.cbuf.is_empty() && self.served > 0;
-            if deadline.is_none() && !waiting_idle {
+            if waiting_idle {
+                // Between requests: only the keep-alive timeout applies, silently.
+                self.wait_idle(idle_limit).await?;
+                continue;
+            }
+            if deadline.is_none() {
                 deadline = head_limit.map(|d| Instant::now() + d);
             }
-            let limit = if waiting_idle {
-                idle_limit
-            } else {
-                deadline.map(|d| d.saturating_duration_since(Instant::now()))
-            };
-            let read = if waiting_idle {
-                // An idle keep-alive connection is closed at once when the worker stops.
-                let stop = self.w.stop.notified();
-                if self.w.is_stopping() {
-                    return Err(Next::Close);
+            let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if !self.cbuf.is_allocated() && !crate::net::has_pending_data(&self.client) {
+                // A new connection that has sent nothing yet holds no buffer while it waits.
+                match timed(limit, self.client.readable(true)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Err(Next::Close),
+                    Err(_) => return Err(self.fail(408, None).await),
                 }
-                monoio::select! {
-                    r = self.cbuf.read_from(&mut self.client, limit) => r,
-                    _ = stop => return Err(Next::Close),
-                }
-            } else {
-                self.cbuf.read_from(&mut self.client, limit).await
-            };
-            match read {
+            }
+            match self.cbuf.read_from(&mut self.client, limit).await {
                 Ok(0) => return Err(Next::Close),
                 Ok(_) => {}
-                Err(IoFail::Timeout) if waiting_idle => return Err(Next::Close),
                 Err(IoFail::Timeout) => return Err(self.fail(408, None).await),
                 Err(IoFail::Io(_)) => return Err(Next::Close),
             }
+        }
+    }
+
+    /// Waits on an idle keep-alive connection until the next request's first bytes are in
+    /// `cbuf` (or are ready to be read). The read buffer is held for `IDLE_SHED` at most; after
+    /// that both buffers go back to the allocator and only readiness is awaited, so a long-idle
+    /// connection costs no buffer memory. `Err(Close)` on `timeout http-keep-alive`, on the
+    /// client closing, or when the worker stops.
+    async fn wait_idle(&mut self, limit: Option<Duration>) -> Result<(), Next> {
+        let deadline = limit.map(|d| Instant::now() + d);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if self.w.is_stopping() {
+            return Err(Next::Close);
+        }
+        if self.cbuf.is_allocated() {
+            let shed = left().map_or(IDLE_SHED, |l| l.min(IDLE_SHED));
+            let stop = self.w.stop.notified();
+            let got = monoio::select! {
+                r = self.cbuf.read_or_shed(&mut self.client, shed) => r,
+                _ = stop => return Err(Next::Close),
+            };
+            match got {
+                Ok(Some(0)) | Err(_) => return Err(Next::Close),
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) => {
+                    self.cbuf.release();
+                    self.sbuf.release();
+                }
+            }
+        }
+        if left().is_some_and(|l| l.is_zero()) {
+            return Err(Next::Close);
+        }
+        let stop = self.w.stop.notified();
+        let ready = monoio::select! {
+            r = timed(left(), self.client.readable(true)) => r,
+            _ = stop => return Err(Next::Close),
+        };
+        match ready {
+            Ok(Ok(())) => {
+                // Readable: data or the end of the stream. Read it now, without a new shed
+                // period; an end of stream closes.
+                match self.cbuf.read_from(&mut self.client, left()).await {
+                    Ok(n) if n > 0 => Ok(()),
+                    _ => Err(Next::Close),
+                }
+            }
+            _ => Err(Next::Close),
         }
     }
 

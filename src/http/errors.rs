@@ -152,43 +152,90 @@ const E505: &[u8] = page!(
     "The HTTP version of the request is not supported."
 );
 
-/// The standard reason phrase of a status (for responses ringlb builds or re-statuses).
+/// The reason phrase HAProxy 2.6 gives a status (its `http_get_reason()`, as observed on the
+/// wire for every code 200..=599): used for the answers ringlb builds and for `set-status`
+/// without `reason`. Some differ from RFC 9110 (302 "Moved Temporarily", 408 "Request
+/// Time-out", 413 "Request Entity Too Large", 502 "Bad Gateway or Proxy Error", ...): kept as
+/// HAProxy sends them. Codes without a phrase get their class's, as in HAProxy.
 pub fn reason(status: u16) -> &'static str {
-    match status {
+    let known = match status {
         100 => "Continue",
+        101 => "Switching Protocols",
+        102 => "Processing",
         200 => "OK",
         201 => "Created",
         202 => "Accepted",
+        203 => "Non-Authoritative Information",
         204 => "No Content",
+        205 => "Reset Content",
         206 => "Partial Content",
+        207 => "Multi-Status",
+        210 => "Content Different",
+        226 => "IM Used",
+        300 => "Multiple Choices",
         301 => "Moved Permanently",
-        302 => "Found",
+        302 => "Moved Temporarily",
         303 => "See Other",
         304 => "Not Modified",
+        305 => "Use Proxy",
         307 => "Temporary Redirect",
         308 => "Permanent Redirect",
+        310 => "Too many Redirects",
         400 => "Bad Request",
         401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
         407 => "Proxy Authentication Required",
-        408 => "Request Timeout",
+        408 => "Request Time-out",
         409 => "Conflict",
         410 => "Gone",
-        413 => "Payload Too Large",
-        414 => "URI Too Long",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Requested range unsatisfiable",
+        417 => "Expectation failed",
+        418 => "I'm a teapot",
         421 => "Misdirected Request",
         422 => "Unprocessable Content",
+        423 => "Locked",
+        424 => "Method failure",
         425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
+        449 => "Retry With",
+        450 => "Blocked by Windows Parental Controls",
+        451 => "Unavailable For Legal Reasons",
+        456 => "Unrecoverable Error",
+        499 => "client has closed connection",
         500 => "Internal Server Error",
         501 => "Not Implemented",
-        502 => "Bad Gateway",
+        502 => "Bad Gateway or Proxy Error",
         503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
+        504 => "Gateway Time-out",
+        505 => "HTTP Version not supported",
+        506 => "Variant also negotiate",
+        507 => "Insufficient storage",
+        508 => "Loop detected",
+        509 => "Bandwidth Limit Exceeded",
+        510 => "Not extended",
+        511 => "Network authentication required",
+        520 => "Web server is returning an unknown error",
+        _ => "",
+    };
+    match status {
+        _ if !known.is_empty() => known,
+        100..=199 => "Informational",
+        200..=299 => "Success",
+        300..=399 => "Redirection",
+        400..=499 => "Client Error",
+        500..=599 => "Server Error",
         _ => "Other",
     }
 }
@@ -281,6 +328,27 @@ mod tests {
             .starts_with(b"HTTP/1.1 504 Gateway Time-out\r\ncontent-length: 92\r\n"));
         assert!(error_response(501)
             .starts_with(b"HTTP/1.1 501 Not Implemented\r\ncontent-length: 136\r\n"));
+    }
+
+    #[test]
+    fn haproxy_reasons() {
+        // As HAProxy 2.6.12 sends them for `return status N`.
+        for (status, want) in [
+            (200, "OK"),
+            (302, "Moved Temporarily"),
+            (408, "Request Time-out"),
+            (413, "Request Entity Too Large"),
+            (415, "Unsupported Media Type"),
+            (422, "Unprocessable Content"),
+            (451, "Unavailable For Legal Reasons"),
+            (502, "Bad Gateway or Proxy Error"),
+            (504, "Gateway Time-out"),
+            (299, "Success"),
+            (599, "Server Error"),
+            (999, "Other"),
+        ] {
+            assert_eq!(reason(status), want, "{status}");
+        }
     }
 
     #[test]

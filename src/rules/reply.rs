@@ -42,9 +42,9 @@ fn page(status: u16, errorfiles: &[&ErrorFiles], tarpit: bool) -> Answer {
     }
 }
 
-fn head(status: u16, keep: bool) -> Vec<u8> {
+fn head(status: u16, reason: &str, keep: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason(status));
+    let _ = write!(out, "HTTP/1.1 {status} {reason}\r\n");
     if !keep {
         out.extend_from_slice(b"connection: close\r\n");
     }
@@ -65,7 +65,7 @@ fn reply(r: &Reply, ctx: &Ctx, errorfiles: &[&ErrorFiles], keep: bool, tarpit: b
         ReplyBody::Text(lf) => logformat::to_vec(lf, ctx),
         ReplyBody::File(b) => b.to_vec(),
     };
-    let mut out = head(r.status, keep);
+    let mut out = head(r.status, reason(r.status), keep);
     let _ = write!(out, "content-length: {}\r\n", body.len());
     if let (Some(ct), false) = (&r.content_type, body.is_empty()) {
         let _ = write!(out, "content-type: {ct}\r\n");
@@ -130,11 +130,14 @@ fn redirect(r: &Redirect, ctx: &Ctx, keep: bool) -> Answer {
             None => (target, None),
         };
         let mut u = path.to_vec();
-        if r.append_slash && !u.ends_with(b"/") {
-            u.push(b'/');
-        }
         if let (Some(q), false) = (query, r.drop_query) {
             u.extend_from_slice(q);
+        }
+        // As HAProxy 2.6 does (http_apply_redirect_rule): the slash goes at the very end of
+        // what was written, after the query when one is kept, so `/dir?q=1` becomes
+        // `/dir?q=1/`. Odd, but it is what HAProxy answers; `drop-query` avoids it.
+        if r.append_slash && !u.ends_with(b"/") {
+            u.push(b'/');
         }
         u
     };
@@ -162,10 +165,23 @@ fn redirect(r: &Redirect, ctx: &Ctx, keep: bool) -> Answer {
             location.extend_from_slice(&uri());
         }
     }
-    let mut out = head(r.code, keep);
+    // HAProxy's redirect has its own reasons (302 "Found", not its table's "Moved Temporarily").
+    let why = match r.code {
+        301 => "Moved Permanently",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        _ => "Found",
+    };
+    let mut out = head(r.code, why, keep);
     out.extend_from_slice(b"content-length: 0\r\nlocation: ");
     out.extend_from_slice(&location);
-    out.extend_from_slice(b"\r\ncache-control: no-cache\r\n\r\n");
+    out.extend_from_slice(b"\r\n");
+    // HAProxy 2.6 marks only the temporary redirects uncacheable; 301 and 308 may be cached.
+    if matches!(r.code, 302 | 303 | 307) {
+        out.extend_from_slice(b"cache-control: no-cache\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
     Answer {
         bytes: out,
         close: !keep,

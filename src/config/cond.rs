@@ -359,14 +359,24 @@ pub fn parse_condition(
     let mut negate = false;
     let mut i = 1;
     while let Some(w) = words.get(i) {
-        match w.as_str() {
+        // As HAProxy's parse_acl_cond: leading '!' marks negate whatever word follows, so
+        // `!{ ... }`, `!name` and `! name` are the same; a lone '!' negates the next word.
+        let bangs = w.len() - w.trim_start_matches('!').len();
+        let w = &w[bangs..];
+        if bangs % 2 == 1 {
+            negate = !negate;
+        }
+        if w.is_empty() {
+            i += 1;
+            continue;
+        }
+        match w {
             "||" | "or" => {
                 if negate || any_of.last().is_some_and(|g| g.is_empty()) {
                     return Err(format!("'{w}' must sit between two terms"));
                 }
                 any_of.push(Vec::new());
             }
-            "!" => negate = !negate,
             "{" => {
                 let close = words[i..].iter().position(|x| x == "}").map(|p| p + i);
                 let Some(close) = close else {
@@ -389,17 +399,16 @@ pub fn parse_condition(
             ))
             }
             name => {
-                let (neg, name) = match name.strip_prefix('!') {
-                    Some(n) => (!negate, n),
-                    None => (negate, name),
-                };
                 if name.starts_with('{') {
                     return Err(format!(
                         "'{name}': put a space after '{{' in anonymous ACLs"
                     ));
                 }
-                negate = false;
-                push_term(&mut any_of, neg, AclRef::Named(name.to_string()));
+                push_term(
+                    &mut any_of,
+                    std::mem::take(&mut negate),
+                    AclRef::Named(name.to_string()),
+                );
             }
         }
         i += 1;
@@ -517,7 +526,20 @@ mod tests {
         assert_eq!(c.any_of[0].len(), 2);
         assert!(c.any_of[0][1].negate && c.any_of[1][0].negate && !c.any_of[1][1].negate);
         assert_eq!(acls.len(), 1);
+        // `!{` is `!` then `{`, as in HAProxy; `!!` cancels out.
+        let c = parse_condition(
+            &w("if { path /x } !{ src 10.0.0.0/8 } !!a"),
+            &mut acls,
+            &ParseEnv::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let g = &c.any_of[0];
+        assert_eq!(g.len(), 3);
+        assert!(!g[0].negate && g[1].negate && !g[2].negate);
+        assert!(matches!(g[1].acl, AclRef::Anon(_)));
         for bad in [
+            "if !{path /x }",
+            "if a !||",
             "if",
             "if a ||",
             "if || a",

@@ -13,6 +13,7 @@ use super::expr::{self, ParseEnv};
 use super::keywords::Cx;
 use super::model::ForwardFor;
 use super::model_rules::*;
+use super::proxy::ERRORFILE_CODES;
 use super::suggest;
 
 const REQUEST_ACTIONS: &[&str] = &[
@@ -325,10 +326,19 @@ fn reply(
     default: u16,
     deny: bool,
 ) -> Result<Reply, String> {
+    // HAProxy 2.6 (parse_http_deny): `deny`/`tarpit` alone or with only `deny_status N` answer
+    // the default error page of the status (legacy mode); any other argument makes it an http
+    // reply like `return`'s, empty unless a payload is given (`deny status 204` -> 204 No Content).
+    let legacy = deny
+        && match rest {
+            [] => true,
+            [k, _] => k == "deny_status",
+            _ => false,
+        };
     let mut r = Reply {
         status: default,
         content_type: None,
-        body: if deny {
+        body: if legacy {
             ReplyBody::Default
         } else {
             ReplyBody::Empty
@@ -402,6 +412,24 @@ fn reply(
             return Err(format!("'{w}' needs a value"));
         }
         i += 2;
+    }
+    if matches!(r.body, ReplyBody::Default) && !ERRORFILE_CODES.contains(&r.status) {
+        let codes: Vec<String> = ERRORFILE_CODES.iter().map(u16::to_string).collect();
+        return Err(format!(
+            "status code '{}' not handled by default with 'default-errorfiles' (error pages exist for {}); give the answer a payload, e.g. 'status {} content-type text/plain string ...', or use 'return'",
+            r.status,
+            codes.join(" "),
+            r.status
+        ));
+    }
+    // HAProxy: "No body expected for 204 responses" (RFC 9110 6.4.1: 204 and 304 have none).
+    let has_body = match &r.body {
+        ReplyBody::Text(_) => true,
+        ReplyBody::File(b) => !b.is_empty(),
+        _ => false,
+    };
+    if has_body && matches!(r.status, 204 | 304) {
+        return Err(format!("no body expected for {} responses", r.status));
     }
     let has_payload = matches!(r.body, ReplyBody::Text(_) | ReplyBody::File(_));
     if has_payload && r.content_type.is_none() {
@@ -554,4 +582,80 @@ pub fn group(u: &mut UserlistDraft, cx: &mut Cx) {
         _ => return cx.err("expected 'group NAME [users U1,U2]'"),
     };
     u.groups.push((name.clone(), users, cx.loc.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn act(line: &str) -> Result<Action, String> {
+        let words: Vec<String> = line.split_whitespace().map(String::from).collect();
+        let (name, rest) = words.split_first().ok_or("empty")?;
+        parse_action(name, rest, &ParseEnv::default(), Phase::Request)
+    }
+
+    fn reply_of(line: &str) -> Reply {
+        match act(line) {
+            Ok(Action::Deny(r) | Action::Tarpit(r) | Action::Return(r)) => r,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn deny_legacy_and_reply_forms() {
+        // Alone or with only `deny_status`: the status's error page (HAProxy's legacy mode).
+        for (line, status) in [
+            ("deny", 403),
+            ("deny deny_status 429", 429),
+            ("tarpit", 500),
+        ] {
+            let r = reply_of(line);
+            assert!(matches!(r.body, ReplyBody::Default), "{line}");
+            assert_eq!(r.status, status, "{line}");
+        }
+        // Any other argument: an http reply, empty without a payload.
+        for (line, status) in [("deny status 204", 204), ("deny status 403", 403)] {
+            let r = reply_of(line);
+            assert!(matches!(r.body, ReplyBody::Empty), "{line}");
+            assert_eq!(r.status, status, "{line}");
+        }
+        assert!(matches!(
+            reply_of("deny deny_status 451 content-type text/plain string x").body,
+            ReplyBody::Text(_)
+        ));
+    }
+
+    #[test]
+    fn refused_like_haproxy() {
+        for (line, want) in [
+            ("deny deny_status 451", "not handled by default"),
+            ("tarpit deny_status 204", "not handled by default"),
+            (
+                "return status 421 default-errorfiles",
+                "not handled by default",
+            ),
+            (
+                "deny status 204 content-type text/plain string d",
+                "no body expected for 204",
+            ),
+            (
+                "return status 204 content-type text/plain string d",
+                "no body expected for 204",
+            ),
+            (
+                "return status 304 content-type text/plain lf-string %[path]",
+                "no body expected for 304",
+            ),
+        ] {
+            let err = act(line).err().unwrap_or_default();
+            assert!(err.contains(want), "{line}: {err}");
+        }
+        for ok in [
+            "return status 204",
+            "return status 304",
+            "deny status 204 content-type text/plain",
+        ] {
+            assert!(act(ok).is_ok(), "{ok}");
+        }
+    }
 }

@@ -8,8 +8,9 @@ use super::model::{
 use super::{addr, cond, global, suggest};
 use std::sync::Arc;
 
-/// Status codes HAProxy 2.6 accepts in `errorfile`.
-const ERRORFILE_CODES: [u16; 17] = [
+/// Status codes HAProxy 2.6 has error pages for (`http_err_codes`): the ones `errorfile`
+/// accepts, and the only ones a `deny`/`tarpit` without payload or `default-errorfiles` may use.
+pub(super) const ERRORFILE_CODES: [u16; 17] = [
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
 ];
 

@@ -62,8 +62,9 @@ enum Next {
 enum Early {
     /// No backend for it: 503.
     NoBackend,
-    /// A rule answered (deny, return, redirect, auth, tarpit), with the tarpit delay.
-    Answer(crate::rules::reply::Answer, Option<Duration>),
+    /// A rule answered (deny, return, redirect, auth, tarpit), with the tarpit delay and
+    /// whether the client may keep its connection afterwards.
+    Answer(crate::rules::reply::Answer, Option<Duration>, bool),
 }
 
 /// What was decided about a request once its head was read.
@@ -160,7 +161,9 @@ impl<'a> Session<'a> {
         let plan = match self.plan() {
             Ok(p) => p,
             Err(Early::NoBackend) => return self.fail(503, None).await,
-            Err(Early::Answer(a, tarpit)) => return self.answer(a, tarpit).await,
+            Err(Early::Answer(a, tarpit, may_keep)) => {
+                return self.answer(a, tarpit, may_keep).await
+            }
         };
         self.build_request_head(&plan);
         self.cbuf.consume(self.req.head_len);

@@ -7,12 +7,13 @@ use super::{Early, Next, Plan, Session, IDLE_SHED};
 use crate::config::model::{Acl, Backend, Balance, ErrorFiles, Frontend, HttpConnMode, HttpReuse};
 use crate::config::model_rules::HttpRule;
 use crate::http::{
-    parse_request, write_request_head, BodyKind, ConnHeader, Head, Request, RequestRewrite,
+    parse_request, write_request_head, BodyKind, ChunkedDecoder, ConnHeader, Head, Method, Request,
+    RequestRewrite, Version,
 };
 use crate::io::{timed, IoFail};
 use crate::rules;
 use crate::rules::action::{self, Scene, Side, Verdict};
-use crate::rules::reply::{self, Answer};
+use crate::rules::reply::{self, Answer, Conn};
 use crate::worker::balance::{hash_bytes, PickKey};
 
 impl<'a> Session<'a> {
@@ -170,18 +171,22 @@ impl<'a> Session<'a> {
             Verdict::Continue => return Ok(()),
             Verdict::Reply(rule) => rule,
         };
-        let keep = self.req.keep_alive && self.req.body == BodyKind::None && !self.w.is_stopping();
+        // Whether the client may keep its connection after the answer, as after a response from
+        // a server; `answer` still closes if the request's body cannot be drained.
+        let conn_mode = be.map_or(self.fe.conn_mode, |b| self.fe.conn_mode.max(b.conn_mode));
+        let may_keep =
+            self.req.keep_alive && conn_mode != HttpConnMode::Close && !self.w.is_stopping();
         let mut files: Vec<&ErrorFiles> = Vec::with_capacity(2);
         files.extend(be.map(|b| &b.errorfiles));
         files.push(&self.fe.errorfiles);
         let proxy = be.map(|b| b.name.as_str()).unwrap_or(&self.fe.name);
         let ctx = scene.ctx(&self.txn);
-        let answer = reply::build(&rule.action, &ctx, &files, proxy, keep);
+        let answer = reply::build(&rule.action, &ctx, &files, proxy);
         let tarpit = be
             .and_then(|b| b.timeouts.tarpit.or(b.timeouts.connect))
             .or(self.fe.timeouts.tarpit)
             .or(self.fe.timeouts.connect);
-        Err(Early::Answer(answer, tarpit))
+        Err(Early::Answer(answer, tarpit, may_keep))
     }
 
     /// What request rules look at, before the edits.
@@ -196,20 +201,94 @@ impl<'a> Session<'a> {
         )
     }
 
-    /// Answers the client from a rule (after the tarpit delay); keeps the connection when the
-    /// answer allows it and the request had no body left unread.
-    pub(super) async fn answer(&mut self, a: Answer, tarpit: Option<Duration>) -> Next {
+    /// Answers the client from a rule (after the tarpit delay). As HAProxy 2.6 does after
+    /// `deny`, `tarpit`, `auth`, `redirect` and `return`, the connection stays open for the next
+    /// request when the client allows it (`may_keep`), the answer is self-delimited and the
+    /// request's body, if any, could be drained (read and dropped) first; otherwise the answer
+    /// says `connection: close` and the connection closes.
+    pub(super) async fn answer(
+        &mut self,
+        mut a: Answer,
+        tarpit: Option<Duration>,
+        may_keep: bool,
+    ) -> Next {
         if a.tarpit {
             if let Some(d) = tarpit {
                 monoio::time::sleep(d).await;
             }
         }
-        let close = a.close;
-        if self.write_client(a.bytes).await.is_err() || close {
+        self.cbuf.consume(self.req.head_len);
+        let keep = may_keep && a.framed && self.drain_request_body().await;
+        let conn = if keep {
+            Conn::KeepAlive {
+                announce: self.req.version == Version::Http10,
+            }
+        } else {
+            Conn::Close
+        };
+        a.finish(conn, self.req.method == Method::Head);
+        if self.write_client(a.bytes).await.is_err() || !keep {
             return Next::Close;
         }
-        self.cbuf.consume(self.req.head_len);
         Next::KeepAlive
+    }
+
+    /// Reads and drops the body of a request that was answered without going to a server, so
+    /// that the next request on the connection starts where it should. Only bodies of at most
+    /// `tune.bufsize` bytes (framing included), arriving within `timeout http-request` (or
+    /// `timeout client`), are drained; false: the connection must close instead.
+    async fn drain_request_body(&mut self) -> bool {
+        let bound = self.w.model.global.bufsize;
+        // With `Expect: 100-continue` the client may wait for a `100 Continue` that will not
+        // come before it sends the body: what follows the head is unknown.
+        if self.req.body != BodyKind::None && self.req.expect_continue {
+            return false;
+        }
+        let t = &self.fe.timeouts;
+        let deadline = t.http_request.or(t.client).map(|d| Instant::now() + d);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let mut decoder = match self.req.body {
+            BodyKind::None => return true,
+            BodyKind::Length(n) if n > bound as u64 => return false,
+            BodyKind::Length(n) => {
+                let mut todo = n as usize;
+                loop {
+                    let take = todo.min(self.cbuf.len());
+                    self.cbuf.consume(take);
+                    todo -= take;
+                    if todo == 0 {
+                        return true;
+                    }
+                    match self.cbuf.read_from(&mut self.client, left()).await {
+                        Ok(n) if n > 0 => {}
+                        _ => return false,
+                    }
+                }
+            }
+            BodyKind::Chunked => ChunkedDecoder::new_with_limit(self.limits.max_head),
+            BodyKind::UntilClose => return false,
+        };
+        let mut data = Vec::new();
+        let mut seen = 0usize;
+        loop {
+            match decoder.feed(self.cbuf.bytes(), &mut data) {
+                Ok(p) => {
+                    self.cbuf.consume(p.consumed);
+                    seen += p.consumed;
+                    if p.done {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+            if seen > bound {
+                return false;
+            }
+            match self.cbuf.read_from(&mut self.client, left()).await {
+                Ok(n) if n > 0 => {}
+                _ => return false,
+            }
+        }
     }
 
     /// The hash input of the hashing balance algorithms, from the request.

@@ -15,7 +15,7 @@ use crate::http::{
 };
 use crate::io::{write_vec, IoFail};
 use crate::rules::action::{self, Scene, Side, Verdict};
-use crate::rules::reply::{self, Answer};
+use crate::rules::reply::{self, Answer, Conn};
 use crate::rules::ServerInfo;
 
 /// Why no usable response head came back.
@@ -153,11 +153,9 @@ impl<'a> Session<'a> {
             if let Some(answer) = self.run_response_rules(be, server_idx, same_proxy) {
                 // A rule answered instead of the server: neither connection can be trusted to
                 // carry on (the server's body was not read), so both close.
-                let mut bytes = answer.bytes;
-                if !answer.close {
-                    insert_close(&mut bytes);
-                }
-                let _ = self.write_client(bytes).await;
+                let mut answer = answer;
+                answer.finish(Conn::Close, self.req.method == Method::Head);
+                let _ = self.write_client(answer.bytes).await;
                 return Err(());
             }
         }
@@ -265,7 +263,7 @@ impl<'a> Session<'a> {
             if let Verdict::Reply(rule) = action::run(list, acls, &scene, &mut self.txn) {
                 let files = [&be.errorfiles, &fe.errorfiles];
                 let ctx = scene.ctx(&self.txn);
-                return Some(reply::build(&rule.action, &ctx, &files, &be.name, false));
+                return Some(reply::build(&rule.action, &ctx, &files, &be.name));
             }
         }
         None
@@ -309,13 +307,5 @@ impl<'a> Session<'a> {
             idle_client: be.timeouts.tunnel.or(self.fe.timeouts.client),
             idle_server: be.timeouts.tunnel.or(be.timeouts.server),
         }
-    }
-}
-
-/// Adds `connection: close` after the status line of a built answer.
-fn insert_close(bytes: &mut Vec<u8>) {
-    if let Some(eol) = bytes.windows(2).position(|w| w == b"\r\n") {
-        let at = eol + 2;
-        bytes.splice(at..at, b"connection: close\r\n".iter().copied());
     }
 }

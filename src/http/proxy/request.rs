@@ -204,7 +204,7 @@ impl<'a> Session<'a> {
     /// Answers the client from a rule (after the tarpit delay). As HAProxy 2.6 does after
     /// `deny`, `tarpit`, `auth`, `redirect` and `return`, the connection stays open for the next
     /// request when the client allows it (`may_keep`), the answer is self-delimited and the
-    /// request's body, if any, could be drained (read and dropped) first; otherwise the answer
+    /// request's body, if any, has fully arrived already (it is dropped); otherwise the answer
     /// says `connection: close` and the connection closes.
     pub(super) async fn answer(
         &mut self,
@@ -218,7 +218,7 @@ impl<'a> Session<'a> {
             }
         }
         self.cbuf.consume(self.req.head_len);
-        let keep = may_keep && a.framed && self.drain_request_body().await;
+        let keep = may_keep && a.framed && self.skip_buffered_body();
         let conn = if keep {
             Conn::KeepAlive {
                 announce: self.req.version == Version::Http10,
@@ -233,60 +233,33 @@ impl<'a> Session<'a> {
         Next::KeepAlive
     }
 
-    /// Reads and drops the body of a request that was answered without going to a server, so
-    /// that the next request on the connection starts where it should. Only bodies of at most
-    /// `tune.bufsize` bytes (framing included), arriving within `timeout http-request` (or
-    /// `timeout client`), are drained; false: the connection must close instead.
-    async fn drain_request_body(&mut self) -> bool {
-        let bound = self.w.model.global.bufsize;
+    /// Drops the body of a request answered without going to a server, when the whole body is
+    /// already in the buffer, so that the next request starts where it should. As HAProxy 2.6
+    /// does, the answer is never held back waiting for more of the body: false means part of
+    /// it has not arrived (or it is larger than the buffer), and the connection must close.
+    fn skip_buffered_body(&mut self) -> bool {
         // With `Expect: 100-continue` the client may wait for a `100 Continue` that will not
         // come before it sends the body: what follows the head is unknown.
         if self.req.body != BodyKind::None && self.req.expect_continue {
             return false;
         }
-        let t = &self.fe.timeouts;
-        let deadline = t.http_request.or(t.client).map(|d| Instant::now() + d);
-        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let mut decoder = match self.req.body {
-            BodyKind::None => return true,
-            BodyKind::Length(n) if n > bound as u64 => return false,
-            BodyKind::Length(n) => {
-                let mut todo = n as usize;
-                loop {
-                    let take = todo.min(self.cbuf.len());
-                    self.cbuf.consume(take);
-                    todo -= take;
-                    if todo == 0 {
-                        return true;
+        match self.req.body {
+            BodyKind::None => true,
+            BodyKind::Length(n) if n <= self.cbuf.len() as u64 => {
+                self.cbuf.consume(n as usize);
+                true
+            }
+            BodyKind::Length(_) | BodyKind::UntilClose => false,
+            BodyKind::Chunked => {
+                let mut decoder = ChunkedDecoder::new_with_limit(self.limits.max_head);
+                let mut data = Vec::new();
+                match decoder.feed(self.cbuf.bytes(), &mut data) {
+                    Ok(p) if p.done => {
+                        self.cbuf.consume(p.consumed);
+                        true
                     }
-                    match self.cbuf.read_from(&mut self.client, left()).await {
-                        Ok(n) if n > 0 => {}
-                        _ => return false,
-                    }
+                    _ => false,
                 }
-            }
-            BodyKind::Chunked => ChunkedDecoder::new_with_limit(self.limits.max_head),
-            BodyKind::UntilClose => return false,
-        };
-        let mut data = Vec::new();
-        let mut seen = 0usize;
-        loop {
-            match decoder.feed(self.cbuf.bytes(), &mut data) {
-                Ok(p) => {
-                    self.cbuf.consume(p.consumed);
-                    seen += p.consumed;
-                    if p.done {
-                        return true;
-                    }
-                }
-                Err(_) => return false,
-            }
-            if seen > bound {
-                return false;
-            }
-            match self.cbuf.read_from(&mut self.client, left()).await {
-                Ok(n) if n > 0 => {}
-                _ => return false,
             }
         }
     }

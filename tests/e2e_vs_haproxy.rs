@@ -1258,3 +1258,24 @@ fn verdict(ok: bool) -> &'static str {
 fn post(path: &str, headers: &[(&str, &str)]) -> Req {
     req("POST", path, headers)
 }
+
+differential!(
+    connection_after_rule_answer_with_body,
+    one_backend(
+        "    http-request deny if { path_beg /deny }\n\
+         \x20   http-request return status 200 content-type text/plain string ok if { path_beg /ret }",
+        "",
+        "",
+        vec![
+            // The whole body arrived with the head: dropped, and the connection serves the next
+            // request, in both proxies.
+            raw("POST /deny HTTP/1.1\r\nHost: test.local\r\nContent-Length: 5\r\n\r\nhello"),
+            get("/next-after-deny", &[]).again(),
+            raw(
+                "POST /ret HTTP/1.1\r\nHost: test.local\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 5\r\nhello\r\n0\r\n\r\n",
+            ),
+            get("/next-after-ret", &[]).again(),
+        ],
+    )
+);

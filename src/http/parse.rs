@@ -148,7 +148,7 @@ pub struct Request {
 
 impl Request {
     pub fn new() -> Self {
-        Request::empty(Vec::with_capacity(32))
+        Request::empty(Vec::new())
     }
 
     /// Resets every field, keeping the header Vec's capacity (no allocation).
@@ -198,7 +198,7 @@ pub struct Response {
 
 impl Response {
     pub fn new() -> Self {
-        Response::empty(Vec::with_capacity(32))
+        Response::empty(Vec::new())
     }
 
     /// Resets every field, keeping the header Vec's capacity (no allocation).

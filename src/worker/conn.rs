@@ -64,7 +64,13 @@ pub async fn serve(worker: Rc<Worker>, frontend: usize, client: TcpStream, peer:
         return;
     };
     match fe.mode {
-        Mode::Tcp => crate::tcp::serve(&worker, frontend, client, peer, local).await,
-        Mode::Http => crate::http::proxy::serve(&worker, frontend, client, peer, local).await,
+        // Boxed: each mode's future is large, and a task is as large as its largest variant.
+        Mode::Tcp => Box::pin(crate::tcp::serve(&worker, frontend, client, peer, local)).await,
+        Mode::Http => {
+            Box::pin(crate::http::proxy::serve(
+                &worker, frontend, client, peer, local,
+            ))
+            .await
+        }
     }
 }

@@ -24,7 +24,7 @@ mod response;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
@@ -102,6 +102,9 @@ struct Session<'a> {
     /// The backend connection kept from the previous request: (backend, server, stream).
     own: Option<(usize, usize, TcpStream)>,
     served: u32,
+    /// When the head of the request being read must be complete (`timeout http-request`),
+    /// set while waiting for a new connection's first bytes.
+    head_deadline: Option<Instant>,
 }
 
 pub async fn serve(
@@ -125,7 +128,7 @@ pub async fn serve(
         sbuf: ReadBuf::lazy(bufsize),
         req: Request::new(),
         resp: Response::new(),
-        out: Vec::with_capacity(1024),
+        out: Vec::new(),
         txn: Txn::default(),
         limits: Limits {
             max_head: bufsize.saturating_sub(MAX_REWRITE).max(1024),
@@ -133,9 +136,15 @@ pub async fn serve(
         },
         own: None,
         served: 0,
+        head_deadline: None,
     };
     loop {
-        match s.one_request().await {
+        // Waiting for a request holds neither buffers nor the (large) state of a request in
+        // flight: that state is boxed per request, so an idle connection costs little memory.
+        if s.await_request_start().await.is_err() {
+            break;
+        }
+        match Box::pin(s.one_request()).await {
             Next::KeepAlive => s.served += 1,
             Next::Close => break,
             Next::Tunnel {
@@ -144,7 +153,13 @@ pub async fn serve(
                 idle_server,
             } => {
                 s.release_own();
-                crate::tcp::relay(s.client, server, idle_client, idle_server).await;
+                Box::pin(crate::tcp::relay(
+                    s.client,
+                    server,
+                    idle_client,
+                    idle_server,
+                ))
+                .await;
                 return;
             }
         }

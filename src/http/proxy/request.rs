@@ -20,12 +20,12 @@ impl<'a> Session<'a> {
     /// Reads until a complete request head is parsed into `self.req`. On failure the client has
     /// been answered (or silently dropped) and the returned `Next` says to close.
     pub(super) async fn read_request_head(&mut self) -> Result<(), Next> {
-        let t = &self.fe.timeouts;
-        // HAProxy: `timeout http-request` bounds the whole head and defaults to `timeout client`;
-        // between requests, `timeout http-keep-alive` (defaulting to http-request) applies.
-        let head_limit = t.http_request.or(t.client);
-        let idle_limit = t.http_keep_alive.or(head_limit);
-        let mut deadline: Option<Instant> = None;
+        // HAProxy: `timeout http-request` bounds the whole head (from the first wait of a new
+        // connection, or from the first bytes of a later request) and defaults to `timeout client`.
+        let deadline = self
+            .head_deadline
+            .take()
+            .or_else(|| self.head_limit().map(|d| Instant::now() + d));
         loop {
             self.req.clear();
             match parse_request(self.cbuf.bytes(), &self.limits, &mut self.req) {
@@ -36,24 +36,7 @@ impl<'a> Session<'a> {
             if self.cbuf.len() >= self.limits.max_head || self.cbuf.is_full() {
                 return Err(self.fail(431, None).await);
             }
-            let waiting_idle = self.cbuf.is_empty() && self.served > 0;
-            if waiting_idle {
-                // Between requests: only the keep-alive timeout applies, silently.
-                self.wait_idle(idle_limit).await?;
-                continue;
-            }
-            if deadline.is_none() {
-                deadline = head_limit.map(|d| Instant::now() + d);
-            }
             let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if !self.cbuf.is_allocated() && !crate::net::has_pending_data(&self.client) {
-                // A new connection that has sent nothing yet holds no buffer while it waits.
-                match timed(limit, self.client.readable(true)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => return Err(Next::Close),
-                    Err(_) => return Err(self.fail(408, None).await),
-                }
-            }
             match self.cbuf.read_from(&mut self.client, limit).await {
                 Ok(0) => return Err(Next::Close),
                 Ok(_) => {}
@@ -63,12 +46,51 @@ impl<'a> Session<'a> {
         }
     }
 
+    pub(super) fn head_limit(&self) -> Option<Duration> {
+        let t = &self.fe.timeouts;
+        t.http_request.or(t.client)
+    }
+
+    /// Waits, holding no buffer, until the next request's first bytes can be read. A new
+    /// connection waits at most `timeout http-request` (then 408, as HAProxy); an idle
+    /// keep-alive one `timeout http-keep-alive` (then a silent close).
+    pub(super) async fn await_request_start(&mut self) -> Result<(), Next> {
+        let head_limit = self.head_limit();
+        if !self.cbuf.is_empty() {
+            // Pipelined: the next request is already here.
+            self.head_deadline = head_limit.map(|d| Instant::now() + d);
+            return Ok(());
+        }
+        if self.served > 0 {
+            return self
+                .wait_idle(self.fe.timeouts.http_keep_alive.or(head_limit))
+                .await;
+        }
+        self.head_deadline = head_limit.map(|d| Instant::now() + d);
+        if crate::net::has_pending_data(&self.client) {
+            return Ok(());
+        }
+        if self.w.is_stopping() {
+            return Err(Next::Close);
+        }
+        let stop = self.w.stop.notified();
+        let ready = monoio::select! {
+            r = timed(head_limit, self.client.readable(true)) => r,
+            _ = stop => return Err(Next::Close),
+        };
+        match ready {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Next::Close),
+            Err(_) => Err(self.fail(408, None).await),
+        }
+    }
+
     /// Waits on an idle keep-alive connection until the next request's first bytes are in
     /// `cbuf` (or are ready to be read). The read buffer is held for `IDLE_SHED` at most; after
     /// that both buffers go back to the allocator and only readiness is awaited, so a long-idle
     /// connection costs no buffer memory. `Err(Close)` on `timeout http-keep-alive`, on the
     /// client closing, or when the worker stops.
-    async fn wait_idle(&mut self, limit: Option<Duration>) -> Result<(), Next> {
+    pub(super) async fn wait_idle(&mut self, limit: Option<Duration>) -> Result<(), Next> {
         let deadline = limit.map(|d| Instant::now() + d);
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if self.w.is_stopping() {
@@ -78,7 +100,8 @@ impl<'a> Session<'a> {
             let shed = left().map_or(IDLE_SHED, |l| l.min(IDLE_SHED));
             let stop = self.w.stop.notified();
             let got = monoio::select! {
-                r = self.cbuf.read_or_shed(&mut self.client, shed) => r,
+                // Boxed: this wait is the largest future of an idle connection's state.
+                r = Box::pin(self.cbuf.read_or_shed(&mut self.client, shed)) => r,
                 _ = stop => return Err(Next::Close),
             };
             match got {

@@ -108,10 +108,12 @@ build() {
     (cd "$ROOT" && cargo build --release --bin ringlb -p ringlb-bench) || die "the build failed"
 }
 
+# A port below the kernel's ephemeral range (32768+ here, see ip_local_port_range) that no
+# socket uses in any state: outgoing connections never take it, so a bind cannot collide.
 free_port() {
     local p
     while :; do
-        p=$((20000 + RANDOM % 20000))
+        p=$((20000 + RANDOM % 12000))
         ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
     done
 }

@@ -54,7 +54,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A port below the ephemeral range (so no outgoing connection takes it) that nothing uses.
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 12000))
+        ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
+    done
+}
 
 wait_port() {
     local port=$1 i

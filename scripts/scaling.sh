@@ -21,6 +21,8 @@ Environment:
   THREADS="1 2 4 8"  DURATION=5  BACKEND_CPUS=8-11  LOAD_CPUS=12-15
   BACKEND_THREADS=4  LOAD_THREADS=4
   HAPROXY=haproxy  WRK=wrk          commands to run (may be wrappers)
+  MODE=keepalive|close              close: every request on a new connection
+                                    (wrk -H 'Connection: close')
   RINGLB=target/release/ringlb  BENCH=target/release/ringlb-bench
   OUT_FILE=...                      also write the table there
 USAGE
@@ -32,6 +34,12 @@ case "${1:-}" in
 esac
 
 THREADS=${THREADS:-1 2 4 8}
+MODE=${MODE:-keepalive}
+case "$MODE" in
+    keepalive) WRK_HEADER=() ;;
+    close) WRK_HEADER=(-H "Connection: close") ;;
+    *) echo "scaling: MODE must be keepalive or close" >&2; exit 2 ;;
+esac
 DURATION=${DURATION:-5}
 BACKEND_CPUS=${BACKEND_CPUS:-8-11}
 LOAD_CPUS=${LOAD_CPUS:-12-15}
@@ -73,7 +81,7 @@ wait_port() {
     return 1
 }
 
-step "machine: $(nproc) CPUs, kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+step "mode: $MODE; machine: $(nproc) CPUs, kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 BPORT=$(free_port)
 step "backend: $BENCH backend on CPUs $BACKEND_CPUS, port $BPORT"
 taskset -c "$BACKEND_CPUS" "$BENCH" backend --listen "127.0.0.1:$BPORT" --threads "$BACKEND_THREADS" --no-pin >"$TMP/backend.log" 2>&1 &
@@ -103,7 +111,7 @@ EOF
 
 run_wrk() { # PORT CONNS -> "req/s p99ms"
     local out
-    out=$(taskset -c "$LOAD_CPUS" "$WRK" -t"$LOAD_THREADS" -c"$2" -d"${DURATION}s" --latency "http://127.0.0.1:$1/" 2>&1 || true)
+    out=$(taskset -c "$LOAD_CPUS" "$WRK" -t"$LOAD_THREADS" -c"$2" -d"${DURATION}s" --latency "${WRK_HEADER[@]}" "http://127.0.0.1:$1/" 2>&1 || true)
     local rps p99
     rps=$(awk '/^Requests\/sec/ {print int($2)}' <<<"$out")
     p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; printf "%.2f", v}' <<<"$out")

@@ -97,10 +97,7 @@ async fn forward_length<R: AsyncReadRent, W: AsyncWriteRent>(
     loop {
         let have = (buf.len() as u64).min(left) as usize;
         if have > 0 {
-            buf.write_to(dst, have, lim.write)
-                .await
-                .map_err(|e| ends.write_failed(e))?;
-            buf.consume(have);
+            pass_on(buf, dst, have, lim, ends).await?;
             left -= have as u64;
         }
         if left == 0 {
@@ -135,12 +132,10 @@ async fn forward_chunked<R: AsyncReadRent, W: AsyncWriteRent>(
                         .await
                         .map_err(|e| ends.write_failed(e))?;
                 }
-            } else if p.consumed > 0 {
-                buf.write_to(dst, p.consumed, lim.write)
-                    .await
-                    .map_err(|e| ends.write_failed(e))?;
+                buf.consume(p.consumed);
+            } else {
+                pass_on(buf, dst, p.consumed, lim, ends).await?;
             }
-            buf.consume(p.consumed);
             if p.done {
                 return Ok(());
             }
@@ -161,19 +156,30 @@ async fn forward_until_close<R: AsyncReadRent, W: AsyncWriteRent>(
     ends: &Ends,
 ) -> Result<(), BodyError> {
     loop {
-        let have = buf.len();
-        if have > 0 {
-            buf.write_to(dst, have, lim.write)
-                .await
-                .map_err(|e| ends.write_failed(e))?;
-            buf.consume(have);
-        }
+        pass_on(buf, dst, buf.len(), lim, ends).await?;
         match buf.read_from(src, lim.read).await {
             Ok(0) => return Ok(()),
             Ok(_) => {}
             Err(_) => return Err(ends.read_failed()),
         }
     }
+}
+
+/// Forwards the first `n` unread bytes as they are and drops them from the buffer.
+async fn pass_on<W: AsyncWriteRent>(
+    buf: &mut ReadBuf,
+    dst: &mut W,
+    n: usize,
+    lim: &Limits,
+    ends: &Ends,
+) -> Result<(), BodyError> {
+    if n > 0 {
+        buf.write_to(dst, n, lim.write)
+            .await
+            .map_err(|e| ends.write_failed(e))?;
+        buf.consume(n);
+    }
+    Ok(())
 }
 
 /// Reads more body bytes; the end of the stream in the middle of a framed body is a failure.

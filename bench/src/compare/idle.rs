@@ -43,6 +43,46 @@ impl IdleResult {
             .with("rss_delta_kib", self.rss_delta_kib.map(|d| d as f64))
             .with("bytes_per_conn", self.bytes_per_conn())
     }
+
+    /// One line of an `--idle-record` file: the target's name and the raw figures,
+    /// tab-separated, `-` for a figure that could not be read.
+    pub fn to_record(&self, name: &str) -> String {
+        let opt = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
+        format!(
+            "{name}\t{}\t{}\t{}\t{}\t{}",
+            self.opened,
+            self.failed,
+            opt(self.fds_delta),
+            opt(self.rss_before_kib.map(|k| k as i64)),
+            opt(self.rss_delta_kib)
+        )
+    }
+
+    /// Parses a line written by [`IdleResult::to_record`].
+    pub fn from_record(line: &str) -> Result<(String, IdleResult), String> {
+        let bad = || {
+            format!("idle record '{line}': expected NAME OPENED FAILED FDS RSS_BEFORE RSS_ADDED")
+        };
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 6 || f[0].is_empty() {
+            return Err(bad());
+        }
+        let opt = |v: &str| -> Result<Option<i64>, String> {
+            if v == "-" {
+                Ok(None)
+            } else {
+                v.parse().map(Some).map_err(|_| bad())
+            }
+        };
+        let r = IdleResult {
+            opened: f[1].parse().map_err(|_| bad())?,
+            failed: f[2].parse().map_err(|_| bad())?,
+            fds_delta: opt(f[3])?,
+            rss_before_kib: opt(f[4])?.map(|k| k.max(0) as u64),
+            rss_delta_kib: opt(f[5])?,
+        };
+        Ok((f[0].to_string(), r))
+    }
 }
 
 /// Opens `n` idle connections to `url`, waits `hold`, and measures `pids`.
@@ -150,5 +190,28 @@ mod tests {
             ..IdleResult::default()
         };
         assert_eq!(r.bytes_per_conn(), Some(2048.0));
+    }
+
+    #[test]
+    fn record_round_trip() {
+        let r = IdleResult {
+            opened: 10000,
+            failed: 0,
+            fds_delta: Some(9900),
+            rss_before_kib: Some(26_000),
+            rss_delta_kib: Some(-12),
+        };
+        let (name, back) = IdleResult::from_record(&r.to_record("ringlb-io_uring")).unwrap();
+        assert_eq!(name, "ringlb-io_uring");
+        assert_eq!(back.to_record("x"), r.to_record("x"));
+        let none = IdleResult {
+            opened: 3,
+            ..IdleResult::default()
+        };
+        let (_, back) = IdleResult::from_record(&none.to_record("direct")).unwrap();
+        assert_eq!(back.fds_delta, None);
+        assert_eq!(back.rss_delta_kib, None);
+        assert!(IdleResult::from_record("direct\t1\t2").is_err());
+        assert!(IdleResult::from_record("direct\tx\t0\t-\t-\t-").is_err());
     }
 }

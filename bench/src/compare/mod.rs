@@ -37,6 +37,14 @@ ROUNDS:
     --idle N             idle scenario: instead of a load, open N connections that send
                          nothing, wait --hold, then read VmRSS and the fd count of --pid
     --hold S             idle scenario: wait after the last connect (default 2)
+    --idle-record FILE   idle scenario: also append each measurement to FILE, one line per
+                         run (NAME OPENED FAILED FDS_ADDED RSS_BEFORE_KIB RSS_ADDED_KIB)
+    --idle-replay FILE   idle scenario: measure nothing; report the measurements in FILE
+                         instead, the k-th line of a target being its round k. With
+                         --idle-record per run, lets a caller start every target afresh
+                         for every round and still get one table
+    --cold               idle scenario: the caller started every target afresh for every
+                         round, so each round is the cold cost; the reports say so
 
 OUTPUT:
     --scenario NAME      scenario name for the reports (default custom)
@@ -140,6 +148,9 @@ pub struct CompareOpts {
     pub pause: Duration,
     pub idle: Option<usize>,
     pub hold: Duration,
+    pub idle_record: Option<String>,
+    pub idle_replay: Option<String>,
+    pub cold: bool,
     pub scenario: String,
     pub notes: Vec<String>,
     pub goal: Option<f64>,
@@ -155,7 +166,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         print!("{USAGE}");
         return Ok(());
     };
-    let rows = run(&opts);
+    let rows = run(&opts)?;
     let text = report::table(&opts, &rows);
     println!("\n{text}");
     if let Some(p) = &opts.markdown {
@@ -190,6 +201,9 @@ fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
         pause: Duration::from_millis(500),
         idle: None,
         hold: Duration::from_secs(2),
+        idle_record: None,
+        idle_replay: None,
+        cold: false,
         scenario: "custom".to_string(),
         notes: Vec::new(),
         goal: None,
@@ -247,6 +261,9 @@ fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
                     })?);
             }
             "--hold" => o.hold = load::duration(flag, &load::value(&mut it, flag)?)?,
+            "--idle-record" => o.idle_record = Some(load::value(&mut it, flag)?),
+            "--idle-replay" => o.idle_replay = Some(load::value(&mut it, flag)?),
+            "--cold" => o.cold = true,
             "--scenario" => o.scenario = load::value(&mut it, flag)?,
             "--note" => o.notes.push(load::value(&mut it, flag)?),
             "--goal" => {
@@ -281,12 +298,19 @@ fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
             .ok_or_else(|| format!("--pid {name}=...: no target named {name}"))?;
         t.pids = list;
     }
+    if o.idle.is_none() && (o.idle_record.is_some() || o.idle_replay.is_some() || o.cold) {
+        return Err("compare: --idle-record, --idle-replay and --cold need --idle".to_string());
+    }
     o.load = load;
     Ok(Some(o))
 }
 
 /// The rounds: every target once per round, in the order given.
-pub fn run(opts: &CompareOpts) -> Vec<Row> {
+pub fn run(opts: &CompareOpts) -> Result<Vec<Row>, String> {
+    let mut replay = match &opts.idle_replay {
+        Some(p) => Some(read_records(p)?),
+        None => None,
+    };
     let mut rows: Vec<Row> = opts
         .targets
         .iter()
@@ -308,18 +332,58 @@ pub fn run(opts: &CompareOpts) -> Vec<Row> {
                 );
                 continue;
             }
-            let line = match opts.idle {
-                Some(n) => run_idle(opts, row, n),
-                None => run_load(opts, row),
+            let line = match (opts.idle, replay.as_mut()) {
+                (Some(_), Some(records)) => replay_idle(records, row, round),
+                (Some(n), None) => run_idle(opts, row, n),
+                (None, _) => run_load(opts, row),
             };
             eprintln!(
                 "round {round}/{}  {:<18} {line}",
                 opts.rounds, row.target.name
             );
-            std::thread::sleep(opts.pause);
+            if replay.is_none() {
+                std::thread::sleep(opts.pause);
+            }
         }
     }
-    rows
+    Ok(rows)
+}
+
+/// The lines of an `--idle-record` file, in order.
+fn read_records(path: &str) -> Result<Vec<(String, IdleResult)>, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("--idle-replay {path}: {e}"))?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(IdleResult::from_record)
+        .collect()
+}
+
+/// The next recorded measurement of this target (its round `round`).
+fn replay_idle(records: &mut Vec<(String, IdleResult)>, row: &mut Row, round: usize) -> String {
+    match records.iter().position(|(n, _)| *n == row.target.name) {
+        Some(i) => {
+            let (_, r) = records.remove(i);
+            let line = idle_line(&r);
+            row.idle.push(r);
+            format!("{line}  (recorded)")
+        }
+        None => {
+            row.dead = Some(format!("no recorded measurement for round {round}"));
+            format!("failed: {}", row.dead.as_ref().unwrap())
+        }
+    }
+}
+
+fn idle_line(r: &IdleResult) -> String {
+    format!(
+        "opened {} (failed {})  fds +{}  RSS +{} KiB  {} B/conn",
+        r.opened,
+        r.failed,
+        r.fds_delta.map_or("-".into(), |d| d.to_string()),
+        r.rss_delta_kib.map_or("-".into(), |d| d.to_string()),
+        stats::fmt(r.bytes_per_conn().unwrap_or(f64::NAN), 0)
+    )
 }
 
 fn run_load(opts: &CompareOpts, row: &mut Row) -> String {
@@ -350,14 +414,12 @@ fn run_load(opts: &CompareOpts, row: &mut Row) -> String {
 fn run_idle(opts: &CompareOpts, row: &mut Row, n: usize) -> String {
     match idle::measure(&row.target.url, n, opts.hold, &row.target.pids) {
         Ok(r) => {
-            let line = format!(
-                "opened {} (failed {})  fds +{}  RSS +{} KiB  {} B/conn",
-                r.opened,
-                r.failed,
-                r.fds_delta.map_or("-".into(), |d| d.to_string()),
-                r.rss_delta_kib.map_or("-".into(), |d| d.to_string()),
-                stats::fmt(r.bytes_per_conn().unwrap_or(f64::NAN), 0)
-            );
+            let mut line = idle_line(&r);
+            if let Some(p) = &opts.idle_record {
+                if let Err(e) = append(p, &(r.to_record(&row.target.name) + "\n")) {
+                    line = format!("{line}  (not recorded: {e})");
+                }
+            }
             row.idle.push(r);
             line
         }
@@ -366,6 +428,16 @@ fn run_idle(opts: &CompareOpts, row: &mut Row, n: usize) -> String {
             format!("failed: {e}")
         }
     }
+}
+
+fn append(path: &str, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| format!("write {path}: {e}"))
 }
 
 fn alive(pid: u32) -> bool {
@@ -385,6 +457,7 @@ pub fn describe(opts: &CompareOpts) -> Json {
         .with("rounds", opts.rounds)
         .with("idle", opts.idle)
         .with("hold_s", opts.hold.as_secs_f64())
+        .with("cold", opts.cold)
         .with("load", opts.load.to_json())
         .with("notes", opts.notes.clone())
 }

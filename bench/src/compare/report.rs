@@ -44,8 +44,15 @@ fn headline(opts: &CompareOpts) -> String {
             )
         }
     };
+    let fresh = if opts.cold {
+        ", every target started afresh for each round and stopped after it (each round is the cold cost)"
+    } else if opts.idle.is_some() {
+        ", the same processes in every round (rounds after the first reuse memory: warm)"
+    } else {
+        ""
+    };
     format!(
-        "{}: {what}; {} rounds interleaved ({})",
+        "{}: {what}; {} rounds interleaved{fresh} ({})",
         opts.scenario,
         opts.rounds,
         opts.targets
@@ -169,8 +176,13 @@ pub fn verdicts(opts: &CompareOpts, rows: &[Row]) -> Vec<String> {
         let line = if opts.idle.is_some() {
             let (mine, theirs) = (median(&r.bytes_per_conn()), median(&base.bytes_per_conn()));
             let met = mine <= theirs;
+            let which = if opts.cold {
+                "cold medians: every round on fresh processes"
+            } else {
+                "medians over rounds on the same processes, warm after the first"
+            };
             format!(
-                "goal {}: {} B/conn vs haproxy {} B/conn (goal: no more than haproxy): {}",
+                "goal {}: {} B/conn vs haproxy {} B/conn ({which}; goal: no more than haproxy): {}",
                 r.target.name,
                 fmt(mine, 0),
                 fmt(theirs, 0),

@@ -19,7 +19,9 @@ Scenarios: $SCENARIOS
   close          GET /, a new connection per request (goal >= 1.2x)
   body-1k/64k/1m GET /size/N
   post-64k       POST /status with a 64 KiB body
-  idle-10k       10,000 connections that send nothing; RSS and fds added per target process
+  idle-10k       10,000 connections that send nothing; RSS and fds added per target process.
+                 Every target (and the backend) is started afresh for each round and stopped
+                 after it, so every round measures the cold cost
   tcp            mode tcp in HAProxy and ringlb (nginx only if its stream module is present)
   leastconn-skew balance leastconn over a fast and a slow (--delay) server: who answered, p99
   rules          20 acl + use_backend rules, the request matching the last one
@@ -334,13 +336,44 @@ start_targets() { # start_targets SCENARIO; sets ACTIVE (targets that run), NOTE
     done
 }
 
+# idle_cold_rounds SCENARIO: the idle rounds, each target in its own fresh processes (a new
+# backend and a new proxy, stopped after the run), interleaved as compare does (A B C, A B C).
+# A process reused across rounds keeps the memory its allocator got in round 1, so later
+# rounds would show only the growth beyond it (warm) and the median would understate the cost.
+# Each run is recorded in $TMP/SCENARIO.rec for one `compare --idle-replay` table; sets ACTIVE.
+idle_cold_rounds() {
+    local s=$1 r t all=() args
+    : >"$TMP/$s.rec"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for t in $TARGETS; do
+            start_backends "$s"
+            TARGETS=$t start_targets "$s"
+            if ((${#ACTIVE[@]} == 0)); then stop_all; continue; fi
+            ((r > 1)) || all+=("$t")
+            printf '    cold round %d/%d %s (fresh, pid %s)\n' "$r" "$ROUNDS" "$t" "${PIDOF[$t]:-?}" >&2
+            args=(compare --scenario "$s" --rounds 1 --idle "$IDLE_CONNS" --idle-record "$TMP/$s.rec"
+                --target "$t=${URL[$t]}")
+            [[ -n "${PIDOF[$t]:-}" ]] && args+=(--pid "$t=${PIDOF[$t]}")
+            "$BENCH" "${args[@]}" >/dev/null
+            stop_all
+        done
+    done
+    ACTIVE=("${all[@]}")
+}
+
 # run_scenario SCENARIO: start, compare, stop; reports in $OUT_DIR/$STAMP-SCENARIO.*
 run_scenario() {
-    local s=$1 t base="$OUT_DIR/$STAMP-$1"
+    local s=$1 t base="$OUT_DIR/$STAMP-$1" cold=0
     step "scenario $s"
     scenario_params "$s"
-    start_backends "$s"
-    start_targets "$s"
+    if [[ $s == idle-10k ]]; then
+        cold=1
+        idle_cold_rounds "$s"
+        LOAD_ARGS+=(--idle-replay "$TMP/$s.rec" --cold)
+    else
+        start_backends "$s"
+        start_targets "$s"
+    fi
     local args=(compare --scenario "$s" --rounds "$ROUNDS" --goal $GOAL
         -c "$CONNS" -t "$LOAD_THREADS" --no-pin -d "$DURATION" --warmup "$WARMUP"
         --json "$base.json" --html "$base.html" --html-fragment "$TMP/$s.frag.html"
@@ -349,7 +382,8 @@ run_scenario() {
     [[ $s == rules ]] && args+=(--note "20 acl path_beg + use_backend rules; the request matches the 20th (nginx: 20 prefix locations, which nginx matches with a tree, not in order)")
     for t in "${ACTIVE[@]}"; do
         args+=(--target "$t=${URL[$t]}")
-        [[ -n "${PIDOF[$t]:-}" ]] && args+=(--pid "$t=${PIDOF[$t]}")
+        # (cold: the recorded runs are reported; their processes are gone)
+        ((cold)) || [[ -z "${PIDOF[$t]:-}" ]] || args+=(--pid "$t=${PIDOF[$t]}")
     done
     for n in "${NOTES[@]}"; do args+=(--note "$n"); done
     "$BENCH" "${args[@]}" | tee "$TMP/$s.out"
@@ -419,7 +453,7 @@ if ((RESULTS)); then
         echo '```'
         echo
         echo "Goals for ringlb: >= 1.3x HAProxy req/s on keepalive with p99 no worse, >= 1.2x on close,"
-        echo ">= 1.0x on the others (idle-10k: no more memory per connection than HAProxy). Each table"
+        echo ">= 1.0x on the others (idle-10k: no more memory per connection than HAProxy, cold). Each table"
         echo "ends with a plain MET / NOT MET line per ringlb driver. Medians of the rounds; min–max"
         echo "is the spread over rounds; ratios are of medians. Latency is from the load generator"
         echo "(closed loop: from each send; the harness also has an open-loop mode, see bench/README.md)."

@@ -155,6 +155,7 @@ machine() {
     echo "nginx:    $( (nginx -v 2>&1 || true) | sed -n 1p)"
     echo "wrk:      $( (wrk --version 2>&1 || true) | sed -n 1p)"
     echo "ringlb:   git $(cd "$ROOT" && git log -1 --format='%h %s' 2>/dev/null || echo unknown)"
+    echo "binaries: ringlb built $(date -u -r "$BIN_DIR/ringlb" '+%Y-%m-%d %H:%M UTC'), ringlb-bench built $(date -u -r "$BENCH" '+%Y-%m-%d %H:%M UTC') (SKIP_BUILD=1 may use older ones than the commit above)"
     echo "setup:    one ringlb-bench backend thread, proxies with $PROXY_THREADS threads (nbthread /"
     echo "          worker_processes), load generator $LOAD_THREADS thread(s), nothing else pinned"
     echo "          (ringlb pins its own workers); all share the same $(nproc) cores."

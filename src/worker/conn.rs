@@ -16,21 +16,30 @@ pub struct ConnGuard {
 }
 
 impl ConnGuard {
+    /// Takes a global and a frontend slot now, if both are free.
+    pub fn try_new(worker: &Rc<Worker>, frontend: usize) -> Option<Self> {
+        let limits = &worker.limits;
+        let fe = limits.frontends.get(frontend)?;
+        if !limits.global.try_take() {
+            return None;
+        }
+        if !fe.try_take() {
+            limits.global.release();
+            return None;
+        }
+        worker.conns.set(worker.conns.get() + 1);
+        Some(ConnGuard {
+            worker: Rc::clone(worker),
+            frontend,
+        })
+    }
+
     /// Waits for a free global and frontend slot (the connection is accepted but not read
     /// meanwhile, as if still in the kernel's queue). None when the worker stops first.
     pub async fn admit(worker: &Rc<Worker>, frontend: usize) -> Option<Self> {
-        let limits = &worker.limits;
-        let fe = limits.frontends.get(frontend)?;
         loop {
-            if limits.global.try_take() {
-                if fe.try_take() {
-                    worker.conns.set(worker.conns.get() + 1);
-                    return Some(ConnGuard {
-                        worker: Rc::clone(worker),
-                        frontend,
-                    });
-                }
-                limits.global.release();
+            if let Some(guard) = Self::try_new(worker, frontend) {
+                return Some(guard);
             }
             if !super::listener::wait_for_room(worker).await {
                 return None;
@@ -53,8 +62,20 @@ impl Drop for ConnGuard {
     }
 }
 
-pub async fn serve(worker: Rc<Worker>, frontend: usize, client: TcpStream, peer: SocketAddr) {
-    let Some(_guard) = ConnGuard::admit(&worker, frontend).await else {
+/// Serves one accepted connection. `guard` is its slot when the accept loop could take one at
+/// once; otherwise the connection waits here for one.
+pub async fn serve(
+    worker: Rc<Worker>,
+    frontend: usize,
+    client: TcpStream,
+    peer: SocketAddr,
+    guard: Option<ConnGuard>,
+) {
+    let guard = match guard {
+        Some(g) => Some(g),
+        None => ConnGuard::admit(&worker, frontend).await,
+    };
+    let Some(_guard) = guard else {
         return;
     };
     // Small heads and responses must leave at once; Nagle would hold them back for an ACK.

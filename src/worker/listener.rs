@@ -28,7 +28,16 @@ pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpList
         let Some(result) = accepted else { return };
         match result {
             Ok((stream, peer)) => {
-                monoio::spawn(conn::serve(Rc::clone(&worker), spec.frontend, stream, peer));
+                // The slot is taken here, before the next accept, so that a burst of accepts
+                // cannot run past maxconn before the spawned tasks get to count themselves.
+                let guard = conn::ConnGuard::try_new(&worker, spec.frontend);
+                monoio::spawn(conn::serve(
+                    Rc::clone(&worker),
+                    spec.frontend,
+                    stream,
+                    peer,
+                    guard,
+                ));
             }
             Err(e) if is_fd_exhaustion(&e) => {
                 if !warned_fds {

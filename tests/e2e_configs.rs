@@ -16,7 +16,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 
 /// Every example with its scenario. Keep in step with `configs/*.cfg`.
-const SCENARIOS: &[(&str, fn(&Env))] = &[
+type Scenario = (&'static str, fn(&Env));
+const SCENARIOS: &[Scenario] = &[
     ("api-gateway.cfg", api_gateway),
     ("minimal-http.cfg", minimal_http),
     ("routing-leastconn.cfg", routing_leastconn),
@@ -316,7 +317,7 @@ fn minimal_http(env: &Env) {
     let t = tally(seen);
     // Each core alternates app1/app2; 20 connections put at least 2 on some core.
     assert!(
-        t.get("app1").is_some() && t.get("app2").is_some() && t.len() == 2,
+        t.contains_key("app1") && t.contains_key("app2") && t.len() == 2,
         "roundrobin over app1/app2 expected, got {t:?}\n{}",
         env.context()
     );

@@ -4,6 +4,9 @@
 use std::io::{self, Read};
 use std::net::TcpStream;
 
+/// Trailer fields of a chunked body, as (name, value).
+pub type Trailers = Vec<(String, String)>;
+
 use super::*;
 
 /// A stream with a read buffer that keeps bytes past the current message (pipelining).
@@ -99,7 +102,7 @@ impl BufConn {
     }
 
     /// Strict chunked decoding (RFC 9112 section 7.1): body and trailer lines.
-    pub fn read_chunked(&mut self) -> io::Result<(Vec<u8>, Vec<(String, String)>)> {
+    pub fn read_chunked(&mut self) -> io::Result<(Vec<u8>, Trailers)> {
         let mut body = Vec::new();
         loop {
             let line = self.read_line()?;

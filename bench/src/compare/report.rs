@@ -344,9 +344,9 @@ fn bar_chart(title: &str, bars: &[Bar]) -> String {
     for (i, b) in bars.iter().enumerate() {
         let y = 30.0 + BAR_H * i as f64;
         let x = |v: f64| LABEL_W + plot_w * v / top;
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
             LABEL_W - 6.0,
             y + 15.0,
             esc(&b.name)
@@ -418,10 +418,10 @@ fn latency_chart(curves: &[(String, Vec<(f64, f64)>)]) -> String {
         .enumerate()
     {
         let xx = L + (W - L - R) * i as f64 / NINES;
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<line x1=\"{xx:.1}\" x2=\"{xx:.1}\" y1=\"{T}\" y2=\"{}\" stroke=\"#ddd\"/>\
-             <text x=\"{xx:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>\n",
+             <text x=\"{xx:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>",
             H - B,
             H - B + 16.0
         );
@@ -430,10 +430,10 @@ fn latency_chart(curves: &[(String, Vec<(f64, f64)>)]) -> String {
     while d <= dhi {
         let v = 10f64.powf(d);
         let yy = y(v);
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<line x1=\"{L}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#ddd\"/>\
-             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
+             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             W - R,
             L - 4.0,
             yy + 4.0,
@@ -445,9 +445,9 @@ fn latency_chart(curves: &[(String, Vec<(f64, f64)>)]) -> String {
         );
         d += 1.0;
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">percentile</text>\n",
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">percentile</text>",
         L + (W - L - R) / 2.0,
         H - 6.0
     );

@@ -135,41 +135,47 @@ async fn run_conn(plan: Arc<Plan>, live: Arc<Live>, stats: Rc<RefCell<Stats>>, i
         };
         let done = Instant::now();
         let measured = intended >= plan.measure_from;
-        let mut st = stats.borrow_mut();
-        match outcome {
-            Outcome::Done(head) => {
-                live.completed.fetch_add(1, Ordering::Relaxed);
-                let ns = (done - plan.start).as_nanos() as u64;
-                live.last_done_ns.fetch_max(ns, Ordering::Relaxed);
-                if measured {
-                    record_response(&mut st, &head, intended, done);
+        // The stats borrow ends with this block, before any await.
+        let pause = {
+            let mut pause = false;
+            let mut st = stats.borrow_mut();
+            match outcome {
+                Outcome::Done(head) => {
+                    live.completed.fetch_add(1, Ordering::Relaxed);
+                    let ns = (done - plan.start).as_nanos() as u64;
+                    live.last_done_ns.fetch_max(ns, Ordering::Relaxed);
+                    if measured {
+                        record_response(&mut st, &head, intended, done);
+                    }
+                    if head.close || plan.close {
+                        conn.drop_stream();
+                    }
+                    if head.status / 100 != 2 && head.status / 100 != 3 {
+                        live.errors.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
-                if head.close || plan.close {
-                    conn.drop_stream();
-                }
-                if head.status / 100 != 2 && head.status / 100 != 3 {
+                Outcome::Failed(kind) => {
                     live.errors.fetch_add(1, Ordering::Relaxed);
+                    if measured {
+                        st.error(kind);
+                    }
+                    conn.drop_stream();
+                    pause = kind == ErrorKind::Connect;
+                }
+                Outcome::Cut => {
+                    if measured && schedule.is_some() {
+                        // Open loop: the wait so far is a lower bound of its latency; keep it.
+                        st.record_latency((done - intended).as_micros() as u64);
+                        st.unfinished += 1;
+                    }
+                    break;
                 }
             }
-            Outcome::Failed(kind) => {
-                live.errors.fetch_add(1, Ordering::Relaxed);
-                if measured {
-                    st.error(kind);
-                }
-                conn.drop_stream();
-                if kind == ErrorKind::Connect {
-                    drop(st);
-                    monoio::time::sleep(CONNECT_RETRY).await;
-                }
-            }
-            Outcome::Cut => {
-                if measured && schedule.is_some() {
-                    // Open loop: the wait so far is a lower bound of its latency; keep it.
-                    st.record_latency((done - intended).as_micros() as u64);
-                    st.unfinished += 1;
-                }
-                break;
-            }
+            pause
+        };
+        if pause {
+            // The server refused: wait a little before connecting again rather than spin.
+            monoio::time::sleep(CONNECT_RETRY).await;
         }
     }
     // Open loop: requests intended before the end but never sent (the server was too slow

@@ -109,7 +109,7 @@ mod tests {
         // 3 per second: request 3000 is intended 1000 s after start, within 1 ms.
         let t = s.intended(3_000) - start;
         let want = Duration::from_secs(1_000);
-        let diff = if t > want { t - want } else { want - t };
+        let diff = t.abs_diff(want);
         assert!(diff < Duration::from_millis(1), "{diff:?}");
     }
 }

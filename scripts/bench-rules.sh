@@ -61,15 +61,8 @@ wait_for_line() { # FILE REGEX WHAT PID
     die "$3 did not come up within ${READY_TIMEOUT_S}s: $(tail -5 "$1")"
 }
 
-# A port below the kernel's ephemeral range (32768+ here, see ip_local_port_range) that no
-# socket uses in any state: outgoing connections never take it, so a bind cannot collide.
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 12000))
-        ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
-    done
-}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # free_port
 
 step "starting the backend"
 "$BIN_DIR/ringlb-bench" backend --threads 1 --no-pin --name s1 >"$TMP/backend.out" 2>&1 &

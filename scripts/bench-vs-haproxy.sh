@@ -108,15 +108,8 @@ wait_for_port() {
     die "$what: port $port did not answer within ${READY_TIMEOUT_S}s"
 }
 
-# A port below the kernel's ephemeral range (32768+ here, see ip_local_port_range) that no
-# socket uses in any state: outgoing connections never take it, so a bind cannot collide.
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 12000))
-        ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
-    done
-}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # free_port
 
 install_missing
 build

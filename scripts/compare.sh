@@ -110,15 +110,8 @@ build() {
     (cd "$ROOT" && cargo build --release --bin ringlb -p ringlb-bench) || die "the build failed"
 }
 
-# A port below the kernel's ephemeral range (32768+ here, see ip_local_port_range) that no
-# socket uses in any state: outgoing connections never take it, so a bind cannot collide.
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 12000))
-        ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
-    done
-}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # free_port
 
 # wait_for FILE REGEX WHAT PID
 wait_for() {

@@ -62,14 +62,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port below the ephemeral range (so no outgoing connection takes it) that nothing uses.
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 12000))
-        ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
-    done
-}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # free_port
 
 wait_port() {
     local port=$1 i

@@ -97,7 +97,8 @@ const fn no(name: &'static str, sections: u8, why: &'static str) -> Keyword {
     }
 }
 
-const RULES: &str = "planned: HTTP rules issue";
+/// Rule-like keywords the HTTP rules work (http-request/-response) did not cover yet.
+const RULES: &str = "planned: a later rules issue";
 const STATS: &str = "planned: stats issue";
 const TLS: &str = "planned: TLS issue";
 const LATER: &str = "not planned yet";
@@ -199,7 +200,7 @@ pub static TABLE: &[Keyword] = &[
     ok("http-after-response", F | B | L | D, http_rules::http_after_response),
     no("tcp-request", F | B | L | D, RULES),
     no("tcp-response", B | L | D, RULES),
-    no("redirect", F | B | L, RULES),
+    no("redirect", F | B | L, "use 'http-request redirect'"),
     no("http-error", P, RULES),
     no("errorloc", P, "use 'errorfile'"),
     no("errorloc302", P, "use 'errorfile'"),

@@ -121,6 +121,9 @@ fn rule(p: &mut ProxyDraft, cx: &mut Cx, phase: Phase) {
         Ok(a) => a,
         Err(e) => return cx.err(format!("{} {name}: {e}", cx.kw)),
     };
+    if let Some(hint) = lost_backreference(name, rest) {
+        cx.warn(format!("{} {name}: {hint}", cx.kw));
+    }
     let cond = if cond_words.is_empty() {
         None
     } else {
@@ -138,6 +141,24 @@ fn rule(p: &mut ProxyDraft, cx: &mut Cx, phase: Phase) {
         cond,
         loc: cx.loc.clone(),
     });
+}
+
+/// `replace-value Host (.*):.* 1`: a regex that captures and a replacement that is only a
+/// number almost always lost the backslash of `\1` on the way (the seed config did: pasted from
+/// a web page). Valid as written, so a warning rather than an error.
+fn lost_backreference(name: &str, rest: &[String]) -> Option<String> {
+    if name != "replace-header" && name != "replace-value" {
+        return None;
+    }
+    let [_, re, with] = rest else { return None };
+    let captures = regex::Regex::new(re).ok()?.captures_len() > 1;
+    let bare_number = !with.is_empty() && with.bytes().all(|b| b.is_ascii_digit());
+    (captures && bare_number).then(|| {
+        format!(
+            "the replacement '{with}' is a plain number while the regex captures groups; \
+             did you mean '\\{with}' (the captured text)?"
+        )
+    })
 }
 
 /// `set-var(txn.x)` and `unset-var(txn.x)` carry their argument in the action word.

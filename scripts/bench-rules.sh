@@ -37,12 +37,8 @@ PIDS=()
 
 step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench-rules: error: %s\n' "$*" >&2; exit 1; }
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port
 trap cleanup EXIT
 
 command -v wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
@@ -61,8 +57,6 @@ wait_for_line() { # FILE REGEX WHAT PID
     die "$3 did not come up within ${READY_TIMEOUT_S}s: $(tail -5 "$1")"
 }
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # free_port
 
 step "starting the backend"
 "$BIN_DIR/ringlb-bench" backend --threads 1 --no-pin --name s1 >"$TMP/backend.out" 2>&1 &

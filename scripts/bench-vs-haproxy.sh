@@ -53,12 +53,8 @@ PIDS=()
 step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port
 trap cleanup EXIT
 trap 'echo; echo "bench: interrupted" >&2; exit 130' INT TERM
 
@@ -108,8 +104,6 @@ wait_for_port() {
     die "$what: port $port did not answer within ${READY_TIMEOUT_S}s"
 }
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # free_port
 
 install_missing
 build

@@ -10,3 +10,12 @@ free_port() {
         ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
     done
 }
+
+# The EXIT trap of the scripts that start processes: stops every pid in the PIDS array (and
+# waits for it), then removes the scratch folder TMP.
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}

@@ -53,17 +53,11 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/ringlb-scaling.XXXXXX")
 PIDS=()
 
 step() { printf '==> %s\n' "$*" >&2; }
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # free_port
 
 wait_port() {
     local port=$1 i

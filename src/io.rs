@@ -49,14 +49,6 @@ pub struct ReadBuf {
 }
 
 impl ReadBuf {
-    pub fn with_capacity(cap: usize) -> Self {
-        ReadBuf {
-            data: Vec::with_capacity(cap),
-            start: 0,
-            cap,
-        }
-    }
-
     /// A buffer that allocates nothing until its first read: an idle connection costs no buffer.
     pub fn lazy(cap: usize) -> Self {
         ReadBuf {

@@ -95,6 +95,20 @@ both_drivers!(without_the_recipe_the_spellings_bypass_the_rule, |driver| {
     assert_eq!(s.be.requests(), ADMIN_VARIANTS.len() - 1);
 });
 
+both_drivers!(
+    readme_encoded_slash_rule_refuses_what_the_recipe_leaves,
+    |driver| {
+        let s = start(
+            driver,
+            &format!("{RECIPE}    http-request deny if {{ path -m sub -i %2f }}\n{DENY_ADMIN}"),
+        );
+        for t in ["/x%2F..%2Fadmin", "/x%2f..%2fadmin", "/%2fadmin"] {
+            assert_eq!(s.get(t, &[]).status, 403, "{t}");
+        }
+        assert_eq!(s.forwarded("/x/%2e%2e/ok", &[]), "/ok");
+    }
+);
+
 /// One normalizer per `x-n` header value, each as the only one applied to a request.
 const EACH: &str = "\
     http-request normalize-uri path-merge-slashes if { req.hdr(x-n) merge }\n\

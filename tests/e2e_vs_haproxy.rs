@@ -808,6 +808,74 @@ differential!(
     )
 );
 
+/// Seeded random origin-form targets built from the pieces the normalizers look at (no `#`:
+/// both proxies refuse it before the rules).
+fn random_targets(seed: u64, count: usize) -> Vec<String> {
+    const PIECES: &[&str] = &[
+        "/", "/", "/", ".", "..", "%", "%2e", "%2E", "%61", "%6f", "%zz", "%4", "?", "&", "=", "a",
+        "b", "A", "Z", "~", "-", "_", "9", "x=1", "c",
+    ];
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state as usize
+    };
+    (0..count)
+        .map(|_| {
+            let len = next() % 11;
+            let tail: String = (0..len).map(|_| PIECES[next() % PIECES.len()]).collect();
+            format!("/{tail}")
+        })
+        .collect()
+}
+
+/// `normalize_uri_random_*`: one normalizer, 120 random targets, HAProxy's forwarded target
+/// (or its 400) against ringlb's.
+fn random_normalizer(line: &str, seed: u64) -> Scenario {
+    let targets = random_targets(seed, 120);
+    let refs: Vec<&str> = targets.iter().map(String::as_str).collect();
+    normalizer(line, &refs)
+}
+
+differential!(
+    normalize_uri_random_merge_slashes,
+    random_normalizer("path-merge-slashes", 1)
+);
+differential!(
+    normalize_uri_random_strip_dot,
+    random_normalizer("path-strip-dot", 2)
+);
+differential!(
+    normalize_uri_random_strip_dotdot,
+    random_normalizer("path-strip-dotdot", 3)
+);
+differential!(
+    normalize_uri_random_strip_dotdot_full,
+    random_normalizer("path-strip-dotdot full", 4)
+);
+differential!(
+    normalize_uri_random_percent_decode,
+    random_normalizer("percent-decode-unreserved", 5)
+);
+differential!(
+    normalize_uri_random_percent_decode_strict,
+    random_normalizer("percent-decode-unreserved strict", 6)
+);
+differential!(
+    normalize_uri_random_percent_to_uppercase,
+    random_normalizer("percent-to-uppercase", 7)
+);
+differential!(
+    normalize_uri_random_percent_to_uppercase_strict,
+    random_normalizer("percent-to-uppercase strict", 8)
+);
+differential!(
+    normalize_uri_random_query_sort,
+    random_normalizer("query-sort-by-name", 9)
+);
+
 differential!(
     normalize_uri_rule_order_and_routing,
     Scenario {

@@ -11,7 +11,7 @@
 //!   `fragment-*` ones on the path with its query (and fragment); `query-sort-by-name` on what
 //!   follows the first `?`.
 //!
-//! Pure functions over bytes: no allocation beyond the result, no panic on any input.
+//! Pure functions over bytes (a few small allocations per call), no panic on any input.
 
 use crate::config::model_rules::Normalizer;
 

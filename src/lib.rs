@@ -22,7 +22,8 @@
 //!                edit.rs (rule edits the head writers apply), body.rs (streaming bodies),
 //!                errors.rs (error pages), proxy/ (request -> exchange -> response pipeline)
 //!  rules::       the rule engine: fetch.rs, conv.rs, matcher.rs (ACLs, use_backend),
-//!                logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs
+//!                logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs,
+//!                normalize.rs (normalize-uri)
 //! ```
 //!
 //! What crosses threads: the `Model` (in an `Arc`, read-only), health events and passive reports

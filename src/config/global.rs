@@ -15,6 +15,13 @@ pub fn daemon(g: &mut GlobalDraft, cx: &mut Cx) {
     }
 }
 
+/// `expose-experimental-directives`: HAProxy 2.6 wants it before `http-request normalize-uri`
+/// (experimental there); ringlb runs normalize-uri without it and accepts the line, so the
+/// same file loads in both.
+pub fn expose_experimental(_: &mut GlobalDraft, cx: &mut Cx) {
+    cx.none();
+}
+
 pub fn user(g: &mut GlobalDraft, cx: &mut Cx) {
     g.user = cx.one("a user name").map(String::from);
 }

@@ -34,6 +34,7 @@ const REQUEST_ACTIONS: &[&str] = &[
     "set-method",
     "set-var",
     "unset-var",
+    "normalize-uri",
 ];
 const RESPONSE_ACTIONS: &[&str] = &[
     "allow",
@@ -70,7 +71,6 @@ const LATER_ACTIONS: &[&str] = &[
     "wait-for-body",
     "wait-for-handshake",
     "early-hint",
-    "normalize-uri",
     "set-map",
     "del-map",
     "add-acl",
@@ -281,8 +281,55 @@ fn parse_action(
             no_more(rest)?;
             Action::UnsetVar(expr::var_name(arg.unwrap_or(""))?)
         }
+        "normalize-uri" => Action::NormalizeUri(normalizer(rest)?),
         _ => return Err(format!("unknown action '{base}'")),
     })
+}
+
+/// `normalize-uri NAME [full|strict]`: the option only where HAProxy 2.6 takes one.
+fn normalizer(rest: &[String]) -> Result<Normalizer, String> {
+    let Some((name, opts)) = rest.split_first() else {
+        return Err(format!(
+            "missing argument <normalizer> (one of {})",
+            Normalizer::NAMES.join(", ")
+        ));
+    };
+    let option = |word: &str| -> Result<bool, String> {
+        match opts {
+            [] => Ok(false),
+            [o, more @ ..] if o == word => no_more(more).map(|()| true),
+            [o, ..] => Err(format!(
+                "unknown argument '{o}' for '{name}' normalizer (it takes '{word}' or nothing)"
+            )),
+        }
+    };
+    let n = match name.as_str() {
+        "path-strip-dotdot" => Normalizer::PathStripDotdot {
+            full: option("full")?,
+        },
+        "percent-decode-unreserved" => Normalizer::PercentDecodeUnreserved {
+            strict: option("strict")?,
+        },
+        "percent-to-uppercase" => Normalizer::PercentToUppercase {
+            strict: option("strict")?,
+        },
+        other => {
+            let n = match other {
+                "fragment-encode" => Normalizer::FragmentEncode,
+                "fragment-strip" => Normalizer::FragmentStrip,
+                "path-merge-slashes" => Normalizer::PathMergeSlashes,
+                "path-strip-dot" => Normalizer::PathStripDot,
+                "query-sort-by-name" => Normalizer::QuerySortByName,
+                _ => {
+                    let hint = suggest::hint(other, Normalizer::NAMES.iter().copied());
+                    return Err(format!("unknown normalizer '{other}'{hint}"));
+                }
+            };
+            no_more(opts)?;
+            n
+        }
+    };
+    Ok(n)
 }
 
 fn no_more(rest: &[String]) -> Result<(), String> {
@@ -644,6 +691,67 @@ mod tests {
             reply_of("deny deny_status 451 content-type text/plain string x").body,
             ReplyBody::Text(_)
         ));
+    }
+
+    #[test]
+    fn normalize_uri_arguments() {
+        for (line, want) in [
+            (
+                "normalize-uri path-merge-slashes",
+                Normalizer::PathMergeSlashes,
+            ),
+            ("normalize-uri fragment-encode", Normalizer::FragmentEncode),
+            ("normalize-uri fragment-strip", Normalizer::FragmentStrip),
+            ("normalize-uri path-strip-dot", Normalizer::PathStripDot),
+            (
+                "normalize-uri query-sort-by-name",
+                Normalizer::QuerySortByName,
+            ),
+            (
+                "normalize-uri path-strip-dotdot",
+                Normalizer::PathStripDotdot { full: false },
+            ),
+            (
+                "normalize-uri path-strip-dotdot full",
+                Normalizer::PathStripDotdot { full: true },
+            ),
+            (
+                "normalize-uri percent-decode-unreserved strict",
+                Normalizer::PercentDecodeUnreserved { strict: true },
+            ),
+            (
+                "normalize-uri percent-to-uppercase",
+                Normalizer::PercentToUppercase { strict: false },
+            ),
+        ] {
+            match act(line) {
+                Ok(Action::NormalizeUri(n)) => assert_eq!(n, want, "{line}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        for (line, want) in [
+            (
+                "normalize-uri",
+                "missing argument <normalizer> (one of fragment-encode",
+            ),
+            (
+                "normalize-uri path-merge-slash",
+                "unknown normalizer 'path-merge-slash'; did you mean 'path-merge-slashes'?",
+            ),
+            (
+                "normalize-uri path-strip-dotdot strict",
+                "unknown argument 'strict' for 'path-strip-dotdot' normalizer (it takes 'full'",
+            ),
+            (
+                "normalize-uri percent-to-uppercase full",
+                "unknown argument 'full' for 'percent-to-uppercase'",
+            ),
+            ("normalize-uri path-strip-dot full", "unexpected 'full'"),
+            ("normalize-uri path-strip-dotdot full x", "unexpected 'x'"),
+        ] {
+            let err = act(line).err().unwrap_or_default();
+            assert!(err.contains(want), "{line}: {err}");
+        }
     }
 
     #[test]

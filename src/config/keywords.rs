@@ -118,6 +118,7 @@ pub static TABLE: &[Keyword] = &[
     gl("tune.bufsize", global::bufsize),
     gl("tune.http.maxhdr", global::maxhdr),
     gl("ringlb.driver", global::driver),
+    gl("expose-experimental-directives", global::expose_experimental),
     gl_inert("log", global::log),
     gl_inert("ssl-default-bind-options", global::ssl_options),
     gl_inert("ssl-default-server-options", global::ssl_options),

@@ -250,6 +250,9 @@ pub enum Action {
     },
     SetVar(Arc<str>, Expr),
     UnsetVar(Arc<str>),
+    /// `normalize-uri NORMALIZER`: rewrites the target so that equivalent spellings of a path
+    /// meet the same rules (`rules::normalize`).
+    NormalizeUri(Normalizer),
 }
 
 impl Action {
@@ -264,6 +267,43 @@ impl Action {
                 | Action::Return(_)
         )
     }
+}
+
+/// The normalizers of `http-request normalize-uri`, as HAProxy 2.6 names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Normalizer {
+    /// `#` -> `%23` in the path and query.
+    FragmentEncode,
+    /// Everything from the first `#` dropped.
+    FragmentStrip,
+    /// Runs of `/` in the path become one.
+    PathMergeSlashes,
+    /// `.` segments of the path dropped.
+    PathStripDot,
+    /// `..` segments merged with the segment before them; `full`: also the `..` left over at
+    /// the start.
+    PathStripDotdot { full: bool },
+    /// `%XX` of a letter, digit, `-`, `.`, `_` or `~` decoded; `strict`: a `%` without two hex
+    /// digits after it is a 400.
+    PercentDecodeUnreserved { strict: bool },
+    /// The hex digits of `%xx` upper-cased; `strict` as above.
+    PercentToUppercase { strict: bool },
+    /// Query parameters sorted by name (stable).
+    QuerySortByName,
+}
+
+impl Normalizer {
+    /// The names `normalize-uri` takes, in HAProxy's manual's order.
+    pub const NAMES: &'static [&'static str] = &[
+        "fragment-encode",
+        "fragment-strip",
+        "path-merge-slashes",
+        "path-strip-dot",
+        "path-strip-dotdot",
+        "percent-decode-unreserved",
+        "percent-to-uppercase",
+        "query-sort-by-name",
+    ];
 }
 
 /// What `deny`, `tarpit` and `return` answer.

@@ -1,11 +1,13 @@
 //! Running a rule list: conditions in order, edits applied to the head as they come (so a rule
-//! sees what the rules before it did), the first terminal action ends every list.
+//! sees what the rules before it did), the first terminal action ends every list. A
+//! `normalize-uri ... strict` that meets a malformed `%` ends them too: the request gets 400.
 
 use std::net::SocketAddr;
 
+use super::normalize::{self, BadPercent};
 use super::{fetch, logformat, matcher, Ctx, ReqView, ResView, ServerInfo, Vars};
 use crate::config::model::Acl;
-use crate::config::model_rules::{Action, HttpRule};
+use crate::config::model_rules::{Action, HttpRule, Normalizer};
 use crate::http::{Head, HeadEdits, Version};
 
 /// What rules change about one request or response; reused from request to request.
@@ -121,7 +123,8 @@ impl<'a> Scene<'a> {
 pub enum Verdict<'r> {
     /// Every rule ran, or `allow` stopped this list: go on with the next list.
     Continue,
-    /// A terminal action (deny, tarpit, auth, redirect, return) answers the client.
+    /// A terminal action (deny, tarpit, auth, redirect, return) answers the client, or a
+    /// strict `normalize-uri` refused the target (`reply::build` answers 400 for it).
     Reply(&'r HttpRule),
 }
 
@@ -133,6 +136,11 @@ pub fn run<'r>(rules: &'r [HttpRule], acls: &[Acl], scene: &Scene, txn: &mut Txn
         match &rule.action {
             Action::Allow => return Verdict::Continue,
             a if a.is_terminal() => return Verdict::Reply(rule),
+            Action::NormalizeUri(n) => {
+                if normalize_target(*n, scene, txn).is_err() {
+                    return Verdict::Reply(rule);
+                }
+            }
             a => apply(a, scene, txn),
         }
     }
@@ -195,9 +203,20 @@ fn apply(a: &Action, scene: &Scene, txn: &mut Txn) {
             }
         }
         Action::UnsetVar(name) => txn.vars.unset(name),
-        // Terminal actions and allow are handled by `run`.
+        // Terminal actions, allow and normalize-uri are handled by `run`.
         _ => {}
     }
+}
+
+/// Rewrites the current target (edited or not) with one normalizer, as set-uri would.
+fn normalize_target(n: Normalizer, scene: &Scene, txn: &mut Txn) -> Result<(), BadPercent> {
+    let Some(req) = scene.ctx(txn).req else {
+        return Ok(());
+    };
+    if let Some(t) = normalize::apply(n, req.target)? {
+        txn.edits.target = Some(t);
+    }
+    Ok(())
 }
 
 /// Computes a new target from the current one (edited or not).

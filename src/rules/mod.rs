@@ -12,6 +12,7 @@
 //!    logformat.rs %ci %[expr] ... -> bytes
 //!    auth.rs      Basic credentials against a userlist (sha-crypt hashes)
 //!    action.rs    rule lists in order -> edits applied to the head, or a terminal verdict
+//!    normalize.rs normalize-uri: the target's equivalent spellings made one (bytes -> bytes)
 //!    reply.rs     deny / return / redirect / auth / tarpit answers as complete responses
 //! ```
 //!
@@ -24,6 +25,7 @@ pub mod conv;
 pub mod fetch;
 pub mod logformat;
 pub mod matcher;
+pub mod normalize;
 pub mod reply;
 
 use std::borrow::Cow;

@@ -15,6 +15,9 @@ pub struct Answer {
     /// The response delimits itself (a content-length, or no body by its status), so the
     /// connection can carry another one after it. False only for an `errorfile` that does not.
     pub framed: bool,
+    /// The connection closes after it whatever the client asked: the 400 of a request the
+    /// rules found malformed (HAProxy closes after a bad request).
+    pub close: bool,
     /// Hold the request this long first (`tarpit`).
     pub tarpit: bool,
 }
@@ -66,6 +69,11 @@ pub fn build(a: &Action, ctx: &Ctx, errorfiles: &[&ErrorFiles], proxy: &str) -> 
         Action::Tarpit(r) => reply(r, ctx, errorfiles, true),
         Action::Auth { realm } => auth(realm.as_deref().unwrap_or(proxy), errorfiles),
         Action::Redirect(r) => redirect(r, ctx),
+        // Reached only when a strict normalizer refused the target, as HAProxy's 400.
+        Action::NormalizeUri(_) => Answer {
+            close: true,
+            ..page(400, errorfiles, false)
+        },
         // Not terminal: never asked for.
         _ => page(500, errorfiles, false),
     }
@@ -77,6 +85,7 @@ fn page(status: u16, errorfiles: &[&ErrorFiles], tarpit: bool) -> Answer {
         None => Answer {
             bytes: error_response(status).to_vec(),
             framed: true,
+            close: false,
             tarpit,
         },
     }
@@ -87,6 +96,7 @@ fn raw(bytes: &[u8], tarpit: bool) -> Answer {
     Answer {
         bytes: bytes.to_vec(),
         framed: self_delimited(bytes),
+        close: false,
         tarpit,
     }
 }
@@ -145,6 +155,7 @@ fn reply(r: &Reply, ctx: &Ctx, errorfiles: &[&ErrorFiles], tarpit: bool) -> Answ
     Answer {
         bytes: out,
         framed: true,
+        close: false,
         tarpit,
     }
 }
@@ -249,6 +260,7 @@ fn redirect(r: &Redirect, ctx: &Ctx) -> Answer {
     Answer {
         bytes: out,
         framed: true,
+        close: false,
         tarpit: false,
     }
 }

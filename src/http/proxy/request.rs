@@ -241,7 +241,7 @@ impl<'a> Session<'a> {
             }
         }
         self.cbuf.consume(self.req.head_len);
-        let keep = may_keep && a.framed && self.skip_buffered_body();
+        let keep = may_keep && a.framed && !a.close && self.skip_buffered_body();
         let conn = if keep {
             Conn::KeepAlive {
                 announce: self.req.version == Version::Http10,

@@ -73,7 +73,7 @@ fn bad_health_input_is_a_file_line_error() {
         (
             " http-check expect rstring ([a-z\n server a 127.0.0.1:1 check",
             "h.cfg:7:",
-            "invalid regular expression",
+            "invalid regex '([a-z'",
         ),
         (
             " server a 127.0.0.1:1 check inter 0",

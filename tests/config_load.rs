@@ -1,5 +1,6 @@
 //! Every example config must load; every config in configs/invalid must fail with the errors its
-//! `# expect: LINE: SUBSTRING` comments announce (warnings count too, e.g. the U+00A0 one).
+//! `# expect: LINE: SUBSTRING` comments announce (warnings count too, e.g. the U+00A0 one), and
+//! with nothing else when it says `# expect-exactly`.
 
 use ringlb::config::{self, model, Diagnostic, Severity};
 use std::path::{Path, PathBuf};
@@ -75,6 +76,15 @@ fn invalid_configs_fail_with_expected_messages() {
                     .iter()
                     .any(|d| d.line == *line && d.message.contains(sub.as_str())),
                 "{name}: expected at line {line}: {sub}\ngot:\n{}",
+                show(&diags)
+            );
+        }
+        // `# expect-exactly`: no other message, warnings included (no knock-on messages).
+        if text.lines().any(|l| l.trim() == "# expect-exactly") {
+            assert_eq!(
+                diags.len(),
+                expect.len(),
+                "{name}: expected exactly the '# expect:' messages, got:\n{}",
                 show(&diags)
             );
         }
@@ -211,7 +221,12 @@ fn missing_file_is_reported() {
     let d = config::load(&[PathBuf::from("/nonexistent/ringlb.cfg")])
         .err()
         .unwrap_or_default();
-    assert!(d[0].message.contains("cannot read"), "{}", show(&d));
+    assert_eq!(
+        d[0].to_string(),
+        "/nonexistent/ringlb.cfg: configuration file does not exist",
+        "{}",
+        show(&d)
+    );
 }
 
 #[test]
@@ -294,5 +309,67 @@ fn junk_never_panics() {
     let _ = config::load_str(
         "long.cfg",
         &format!("global\n maxconn {}\n", "9".repeat(10_000)),
+    );
+}
+
+#[test]
+fn errorfile_may_be_as_large_as_tune_bufsize() {
+    let dir = std::env::temp_dir().join(format!("ringlb-errorfile-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let page = |name: &str, len: usize| {
+        let head = "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n";
+        let p = dir.join(name);
+        std::fs::write(&p, format!("{head}{}", "x".repeat(len - head.len())))
+            .unwrap_or_else(|e| panic!("{e}"));
+        p.display().to_string()
+    };
+    let (fits, over) = (page("fits.http", 16384), page("over.http", 16385));
+    let cfg = |file: &str, global: &str| {
+        format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+             frontend f\n bind 127.0.0.1:0\n errorfile 503 {file}\n default_backend b\n\
+             backend b\n server s 127.0.0.1:1\n{global}"
+        )
+    };
+    assert!(config::load_str("t.cfg", &cfg(&fits, "")).is_ok());
+    let d = config::load_str("t.cfg", &cfg(&over, ""))
+        .err()
+        .unwrap_or_default();
+    assert_eq!(
+        d.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        vec![format!(
+            "t.cfg:8: errorfile '{over}' is larger than tune.bufsize (16384 bytes); an error page \
+             must fit in one buffer, as in HAProxy (shorten the page or raise tune.bufsize)"
+        )]
+    );
+    // The bound is the final tune.bufsize, even when the global section comes last.
+    let raised = config::load_str("t.cfg", &cfg(&over, "global\n tune.bufsize 32768\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        raised.is_ok(),
+        "{}",
+        show(&raised.err().unwrap_or_default())
+    );
+}
+
+#[test]
+fn a_frontend_whose_bind_failed_is_still_checked() {
+    // The failed bind is one message; the frontend's other mistakes are still found, and
+    // "has no 'bind' line" is not added.
+    let d = config::load_str(
+        "t.cfg",
+        "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+         frontend f\n bind 127.0.0.1\n use_backend b if nope\n default_backend b\n\
+         backend b\n server s 127.0.0.1:1\n",
+    )
+    .err()
+    .unwrap_or_default();
+    let got: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        got,
+        vec![
+            "t.cfg:7: bind: '127.0.0.1': a bind address needs a port, e.g. '*:80' or '127.0.0.1:8080'",
+            "t.cfg:8: use_backend: no such ACL 'nope'; declare it first, e.g. 'acl nope path_beg /x'",
+        ]
     );
 }

@@ -245,7 +245,7 @@ fn expect_tests(cx: &mut Cx, kinds: &[&str]) -> Option<Vec<Expect>> {
 }
 
 fn one_test(kind: &str, pat: &str) -> Result<ExpectTest, String> {
-    let re = |p: &str| regex::Regex::new(p).map_err(|e| format!("invalid regular expression: {e}"));
+    let re = |p: &str| super::regexes::compile(p, false);
     Ok(match kind {
         "status" => ExpectTest::Status(status_ranges(pat)?),
         "rstatus" => ExpectTest::RStatus(re(pat)?),
@@ -339,16 +339,19 @@ pub fn validate(p: &ProxyDraft, mode: Mode, diags: &mut Diags) {
     let c = &p.check;
     let http_rules = !c.expect.is_empty() || c.send != HttpSend::default() || c.connect.is_some();
     if let Some(loc) = &c.rules_loc {
-        if http_rules && c.kind != CheckKind::Http {
+        if http_rules && c.kind != CheckKind::Http && !p.failed.quiet("option httpchk") {
             diags.warn(loc, format!("http-check rules of {} '{}' are ignored without 'option httpchk', as in HAProxy", p.kind.name(), p.name));
         }
-        if !c.tcp_steps.is_empty() && c.kind != CheckKind::TcpCheck {
+        if !c.tcp_steps.is_empty()
+            && c.kind != CheckKind::TcpCheck
+            && !p.failed.quiet("option tcp-check")
+        {
             diags.warn(loc, format!("tcp-check rules of {} '{}' are ignored without 'option tcp-check', as in HAProxy", p.kind.name(), p.name));
         }
     }
     for s in &p.servers {
         let layer7 = s.check.and_then(|c| c.observe).is_some_and(|o| o.layer7);
-        if layer7 && mode != Mode::Http {
+        if layer7 && mode != Mode::Http && !p.failed.quiet("mode") {
             diags.error(&s.loc, format!("server '{}': 'observe layer7' needs 'mode http' (HAProxy allows it only in http proxies); use 'observe layer4'", s.name));
         }
     }

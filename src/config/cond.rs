@@ -7,7 +7,7 @@
 use super::addr;
 use super::expr::{self, ParseEnv, SmpType};
 use super::model::{Acl, AclId, Fetch, IntRange, MatchMethod, Matcher, Patterns};
-use super::suggest;
+use super::{regexes, suggest};
 
 /// HAProxy's suffixed fetch names: `hdr_beg(host)` = `hdr(host) -m beg`.
 const SUFFIXES: &[(&str, MatchMethod)] = &[
@@ -236,7 +236,7 @@ fn parse_patterns(
     Ok(match method {
         MatchMethod::Reg => Patterns::Regexes(
             pats.iter()
-                .map(|p| expr::compile_regex(p, ignore_case))
+                .map(|p| regexes::compile(p, ignore_case))
                 .collect::<Result<_, _>>()?,
         ),
         MatchMethod::Ip => Patterns::Nets(

@@ -6,12 +6,35 @@ use super::expr::ParseEnv;
 use super::model::*;
 use super::model_rules::{Action, Password, Phase};
 use super::syntax::SectionKind;
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// What failed to parse in a section (or in the defaults it inherits from), so that the checks
+/// that depend on it stay quiet: one mistake, one message. A line that failed leaves its
+/// keyword here, and a misspelt line the keyword it most likely meant (`default_backnd` leaves
+/// `default_backend`), so "no default_backend" is not said about a line already reported.
+#[derive(Clone, Debug, Default)]
+pub struct Failed {
+    /// Keywords as the table names them: `timeout client`, `option httpchk`, `bind`.
+    pub keywords: BTreeSet<String>,
+    /// Names given on `acl` lines that failed: their uses are not "no such ACL".
+    pub acls: BTreeSet<String>,
+    /// The `from` defaults section does not exist: nothing inherited is known.
+    pub base: bool,
+}
+
+impl Failed {
+    /// Should a check about `keyword` (its absence, or what it would have set) stay quiet?
+    pub fn quiet(&self, keyword: &str) -> bool {
+        self.base || self.keywords.contains(keyword)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct GlobalDraft {
+    pub failed: Failed,
     pub daemon: bool,
     pub user: Option<String>,
     pub group: Option<String>,
@@ -118,6 +141,9 @@ pub struct UserlistDraft {
     pub users: Vec<UserDraft>,
     /// `group NAME [users a,b]`: the group and the users it lists.
     pub groups: Vec<(String, Vec<String>, Loc)>,
+    /// Names on `user` and `group` lines that failed: references to them stay quiet.
+    pub failed_users: Vec<String>,
+    pub failed_groups: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -158,6 +184,7 @@ pub struct ProxyDraft {
     pub http_reuse: Option<HttpReuse>,
     pub check: BackendCheck,
     pub allbackups: bool,
+    pub failed: Failed,
 }
 
 impl ProxyDraft {
@@ -188,6 +215,7 @@ impl ProxyDraft {
             http_reuse: None,
             check: BackendCheck::default(),
             allbackups: false,
+            failed: Failed::default(),
         }
     }
 

@@ -6,10 +6,21 @@ use std::sync::Arc;
 use super::model_rules::*;
 use super::{addr, suggest};
 
-/// What a rule parser knows besides the words: the userlists of the whole configuration.
-#[derive(Clone, Debug, Default)]
+/// What a rule parser knows besides the words: the userlists of the whole configuration and
+/// `tune.bufsize` (global sections are read first, so its final value is known).
+#[derive(Clone, Debug)]
 pub struct ParseEnv {
     pub userlists: Vec<Arc<Userlist>>,
+    pub bufsize: usize,
+}
+
+impl Default for ParseEnv {
+    fn default() -> Self {
+        ParseEnv {
+            userlists: Vec::new(),
+            bufsize: super::model::DEFAULT_BUFSIZE,
+        }
+    }
 }
 
 impl ParseEnv {
@@ -352,26 +363,10 @@ fn regsub(args: &[String]) -> Result<Conv, String> {
         return Err(format!("regsub: unknown flag '{c}' (known: i, g)"));
     }
     Ok(Conv::Regsub {
-        re: compile_regex(re, flags.contains('i'))?,
+        re: super::regexes::compile(re, flags.contains('i'))?,
         with: with.clone(),
         global: flags.contains('g'),
     })
-}
-
-pub fn compile_regex(p: &str, ignore_case: bool) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(p)
-        .case_insensitive(ignore_case)
-        .build()
-        .map_err(|e| {
-            let why = e.to_string();
-            let why = why
-                .lines()
-                .rfind(|l| !l.trim().is_empty())
-                .unwrap_or("invalid")
-                .trim()
-                .to_string();
-            format!("invalid regex '{p}': {why}")
-        })
 }
 
 fn map_conv(name: &str, args: &[String]) -> Result<Conv, String> {
@@ -399,8 +394,7 @@ fn map_conv(name: &str, args: &[String]) -> Result<Conv, String> {
 
 /// Reads a map file: `KEY VALUE` per line, `#` comments and blank lines skipped.
 pub fn load_map(path: &str, how: MapMatch) -> Result<MapFile, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read map file '{path}': {e}"))?;
+    let text = read_list(path, "map file")?;
     let mut map = MapFile {
         path: path.to_string(),
         entries: Vec::new(),
@@ -428,10 +422,15 @@ pub fn load_map(path: &str, how: MapMatch) -> Result<MapFile, String> {
     Ok(map)
 }
 
+/// Map and pattern files: regular text files of at most `files::LIST_FILE_LIMIT` bytes.
+fn read_list(path: &str, what: &str) -> Result<String, String> {
+    super::files::read_text(std::path::Path::new(path), super::files::LIST_FILE_LIMIT)
+        .map_err(|why| format!("{what} '{path}' {why}"))
+}
+
 /// Reads an ACL pattern file (`-f FILE`): one pattern per line, `#` comments skipped.
 pub fn load_patterns(path: &str) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read pattern file '{path}': {e}"))?;
+    let text = read_list(path, "pattern file")?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -686,7 +685,7 @@ mod tests {
             .contains("no such userlist"));
         assert!(parse_expr("src,map(/nonexistent.map)", &env)
             .unwrap_err()
-            .contains("cannot read map file"));
+            .contains("map file '/nonexistent.map' does not exist"));
         assert_eq!(
             expr_type(&parse_expr("path,length", &env).unwrap_or_else(|e| panic!("{e}"))),
             SmpType::Int

@@ -10,10 +10,12 @@ use super::addr;
 use super::cond;
 use super::draft::{HttpRuleDraft, ProxyDraft, UserDraft, UserlistDraft};
 use super::expr::{self, ParseEnv};
+use super::files::{self, FileError};
 use super::keywords::Cx;
 use super::model::ForwardFor;
 use super::model_rules::*;
 use super::proxy::ERRORFILE_CODES;
+use super::regexes;
 use super::suggest;
 
 const REQUEST_ACTIONS: &[&str] = &[
@@ -151,7 +153,7 @@ fn lost_backreference(name: &str, rest: &[String]) -> Option<String> {
         return None;
     }
     let [_, re, with] = rest else { return None };
-    let captures = regex::Regex::new(re).ok()?.captures_len() > 1;
+    let captures = regexes::compile(re, false).ok()?.captures_len() > 1;
     let bare_number = !with.is_empty() && with.bytes().all(|b| b.is_ascii_digit());
     (captures && bare_number).then(|| {
         format!(
@@ -354,8 +356,9 @@ fn header_name(n: &str) -> Result<String, String> {
 
 /// HAProxy matches replace-header's regex against the whole value.
 fn anchored_regex(re: &str) -> Result<regex::Regex, String> {
-    expr::compile_regex(&format!("^(?:{re})$"), false)
-        .map_err(|_| expr::compile_regex(re, false).err().unwrap_or_default())
+    // Errors are about what the user wrote, so they come from compiling it unwrapped.
+    regexes::compile(&format!("^(?:{re})$"), false)
+        .map_err(|_| regexes::compile(re, false).err().unwrap_or_default())
 }
 
 fn set_status(rest: &[String]) -> Result<Action, String> {
@@ -380,10 +383,17 @@ fn status_arg(v: Option<&String>) -> Result<u16, String> {
         .ok_or_else(|| format!("'{v}' is not a status code between 200 and 599"))
 }
 
-fn read_file(path: &str) -> Result<Arc<[u8]>, String> {
-    std::fs::read(path)
+/// A reply payload is answered from one buffer: like HAProxy, refuse one over `tune.bufsize`.
+fn read_file(path: &str, env: &ParseEnv) -> Result<Arc<[u8]>, String> {
+    let limit = env.bufsize;
+    files::read_bounded(std::path::Path::new(path), limit as u64)
         .map(Arc::from)
-        .map_err(|e| format!("cannot read file '{path}': {e}"))
+        .map_err(|e| match e {
+            FileError::TooLarge(_) => format!(
+                "file '{path}' is larger than tune.bufsize ({limit} bytes); a reply must fit in one buffer, as in HAProxy"
+            ),
+            e => format!("file '{path}' {e}"),
+        })
 }
 
 /// The arguments of `deny`, `tarpit` and `return`.
@@ -432,12 +442,13 @@ fn reply(
                     phase,
                 )?)
             }
-            "file" => r.body = ReplyBody::File(read_file(&need("a file name")?)?),
+            "file" => r.body = ReplyBody::File(read_file(&need("a file name")?, env)?),
             "lf-file" => {
-                let text = String::from_utf8_lossy(&read_file(&need("a file name")?)?).into_owned();
+                let text =
+                    String::from_utf8_lossy(&read_file(&need("a file name")?, env)?).into_owned();
                 r.body = ReplyBody::Text(expr::parse_logformat(&text, env, phase)?)
             }
-            "errorfile" => r.body = ReplyBody::Raw(read_file(&need("a file name")?)?),
+            "errorfile" => r.body = ReplyBody::Raw(read_file(&need("a file name")?, env)?),
             "default-errorfiles" => {
                 r.body = ReplyBody::Default;
                 i += 1;

@@ -97,13 +97,16 @@ const fn no(name: &'static str, sections: u8, why: &'static str) -> Keyword {
     }
 }
 
-/// Rule-like keywords the HTTP rules work (http-request/-response) did not cover yet.
-const RULES: &str = "planned: a later rules issue";
-const STATS: &str = "planned: stats issue";
-const TLS: &str = "planned: TLS issue";
-const LATER: &str = "not planned yet";
+/// Reasons of refusal. Those starting with `YET` say what ringlb lacks today, in the product's
+/// own terms (never in terms of plans or issue numbers); the others say what to write instead.
+const YET: &str = "not supported yet";
+/// Rule-like keywords beyond http-request/-response/-after-response.
+const RULES: &str = YET;
+const STATS: &str = "not supported yet (no stats page or stats socket)";
+const TLS: &str = "not supported yet (no TLS)";
+const LATER: &str = YET;
 const HEALTH: &str =
-    "other check types are not planned yet; use 'option httpchk' or 'option tcp-check'";
+    "not supported yet (health checks are 'option httpchk' and 'option tcp-check')";
 
 #[rustfmt::skip]
 pub static TABLE: &[Keyword] = &[
@@ -208,7 +211,7 @@ pub static TABLE: &[Keyword] = &[
     no("errorloc303", P, "use 'errorfile'"),
     no("errorfiles", P, "use 'errorfile' lines"),
     no("compression", P, LATER),
-    no("cookie", D | B | L, "planned: sticky sessions"),
+    no("cookie", D | B | L, "not supported yet (no cookie persistence)"),
     no("stick-table", F | B | L, LATER),
     no("stick", B | L, LATER),
     no("capture", F | L, LATER),
@@ -229,7 +232,7 @@ pub static TABLE: &[Keyword] = &[
     no("option abortonclose", D | B | L, LATER),
     no("option prefer-last-server", D | B | L, LATER),
     no("option persist", D | B | L, LATER),
-    no("option log-health-checks", D | B | L, "state changes are always logged; per-check logs are not planned yet"),
+    no("option log-health-checks", D | B | L, "state changes are always logged; per-check logs are not supported yet"),
     no("option ssl-hello-chk", D | B | L, HEALTH),
     no("option mysql-check", D | B | L, HEALTH),
     no("option pgsql-check", D | B | L, HEALTH),
@@ -377,7 +380,42 @@ fn words_match(name: &str, words: &[String]) -> Option<usize> {
 }
 
 /// Applies one line of a section to its builder.
-pub fn apply(kind: SectionKind, target: Target, line: &Line, diags: &mut Diags) {
+pub fn apply(kind: SectionKind, mut target: Target, line: &Line, diags: &mut Diags) {
+    if line.broken {
+        // Already reported by the tokenizer: only remember which keyword failed.
+        let kw = TABLE
+            .iter()
+            .filter_map(|k| words_match(k.name, &line.words).map(|n| (k.name, n)))
+            .max_by_key(|(_, n)| *n)
+            .map_or(line.word(0), |(name, _)| name);
+        note_failure(&mut target, kw, line);
+        return;
+    }
+    let errors_before = error_count(diags);
+    let Some(kw) = apply_row(kind, &mut target, line, diags) else {
+        return;
+    };
+    if error_count(diags) > errors_before {
+        note_failure(&mut target, &kw, line);
+    }
+}
+
+fn error_count(diags: &Diags) -> usize {
+    diags
+        .list
+        .iter()
+        .filter(|d| d.severity == super::Severity::Error)
+        .count()
+}
+
+/// Runs the line's row; returns the keyword the line is about (for a misspelt line, the one it
+/// most likely meant), or `None` when there is none to name.
+fn apply_row(
+    kind: SectionKind,
+    target: &mut Target,
+    line: &Line,
+    diags: &mut Diags,
+) -> Option<String> {
     let candidates: Vec<(&Keyword, usize)> = TABLE
         .iter()
         .filter_map(|k| words_match(k.name, &line.words).map(|n| (k, n)))
@@ -386,8 +424,7 @@ pub fn apply(kind: SectionKind, target: Target, line: &Line, diags: &mut Diags) 
     let best: Vec<&(&Keyword, usize)> = candidates.iter().filter(|c| c.1 == longest).collect();
     let here = best.iter().find(|c| c.0.sections & bit(kind) != 0);
     let Some(&&(row, n)) = here.or(best.first()) else {
-        unknown(kind, line, diags);
-        return;
+        return unknown(kind, line, diags);
     };
     let kw = line.words[..n].join(" ");
     if row.sections & bit(kind) == 0 {
@@ -398,7 +435,7 @@ pub fn apply(kind: SectionKind, target: Target, line: &Line, diags: &mut Diags) 
             section_list(allowed)
         );
         diags.error(&line.loc, msg);
-        return;
+        return Some(row.name.to_string());
     }
     let mut cx = Cx {
         kw: &kw,
@@ -417,6 +454,28 @@ pub fn apply(kind: SectionKind, target: Target, line: &Line, diags: &mut Diags) 
             "internal error: keyword '{kw}' has no parser for this section"
         )),
     }
+    Some(row.name.to_string())
+}
+
+/// Remembers a line that failed, so that checks depending on it stay quiet (see `Failed`).
+fn note_failure(target: &mut Target, kw: &str, line: &Line) {
+    let name = line.word(1).to_string();
+    match target {
+        Target::Global(g) => {
+            g.failed.keywords.insert(kw.to_string());
+        }
+        Target::Proxy(p) => {
+            if kw == "acl" {
+                p.failed.acls.insert(name);
+            }
+            p.failed.keywords.insert(kw.to_string());
+        }
+        Target::Userlist(u) => match kw {
+            "user" => u.failed_users.push(name),
+            "group" => u.failed_groups.push(name),
+            _ => {}
+        },
+    }
 }
 
 fn refuse(cx: &mut Cx, line: &Line, why: &str) {
@@ -430,8 +489,8 @@ fn refuse(cx: &mut Cx, line: &Line, why: &str) {
     } else {
         cx.kw.to_string()
     };
-    let msg = if why.starts_with("planned") || why == LATER {
-        format!("'{kw}' is not supported by ringlb yet ({why}); remove or comment out this line")
+    let msg = if let Some(detail) = why.strip_prefix(YET) {
+        format!("'{kw}' is not supported by ringlb yet{detail}; remove or comment out this line")
     } else {
         format!("'{kw}' is not supported by ringlb; {why}")
     };
@@ -459,7 +518,8 @@ fn section_list(mask: u8) -> String {
 }
 
 /// An unknown keyword: non-ASCII first, then a family miss (`option foo`), then a plain miss.
-fn unknown(kind: SectionKind, line: &Line, diags: &mut Diags) {
+/// Returns the keyword the line most likely meant, if any.
+fn unknown(kind: SectionKind, line: &Line, diags: &mut Diags) -> Option<String> {
     let first = line.word(0);
     if let Some((off, c)) = first.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
         let col = line.cols.first().copied().unwrap_or(1) as usize + off;
@@ -469,7 +529,7 @@ fn unknown(kind: SectionKind, line: &Line, diags: &mut Diags) {
             c as u32
         );
         diags.error(&line.loc, msg);
-        return;
+        return None;
     }
     let family: Vec<&str> = TABLE
         .iter()
@@ -483,16 +543,19 @@ fn unknown(kind: SectionKind, line: &Line, diags: &mut Diags) {
             &line.loc,
             format!("unknown {first} '{sub}' in {} section{hint}", kind.name()),
         );
-        return;
+        return suggest::closest(sub, family.iter().copied()).map(|m| format!("{first} {m}"));
     }
-    let names = TABLE.iter().map(|k| k.name).chain([
-        "global", "defaults", "frontend", "backend", "listen", "userlist",
-    ]);
-    let hint = suggest::hint(first, names);
+    let names = || {
+        TABLE.iter().map(|k| k.name).chain([
+            "global", "defaults", "frontend", "backend", "listen", "userlist",
+        ])
+    };
+    let hint = suggest::hint(first, names());
     diags.error(
         &line.loc,
         format!("unknown keyword '{first}' in {} section{hint}", kind.name()),
     );
+    suggest::closest(first, names()).map(str::to_string)
 }
 
 /// The keyword table as markdown, for README.md.

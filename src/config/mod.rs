@@ -7,7 +7,10 @@
 //! expressions and log-format strings, `addr` and `duration` for values; the compiled rule
 //! types are in `model_rules`) into the builders of `draft`; `validate` builds the `model::Model`,
 //! inheriting defaults and resolving names. Every stage collects its problems instead of stopping
-//! at the first, so the user sees all of them in one run. Nothing here opens a socket.
+//! at the first, so the user sees all of them in one run, and remembers what failed (`draft::
+//! Failed`) so that one mistake gives one message. Every file read (configuration, errorfiles,
+//! pattern and map files) goes through `files` (regular files of bounded size), every regex
+//! through `regexes` (linear-time, PCRE-only constructs named). Nothing here opens a socket.
 
 pub mod addr;
 pub mod check;
@@ -16,12 +19,14 @@ pub mod draft;
 pub mod duration;
 pub mod error;
 pub mod expr;
+pub mod files;
 pub mod global;
 pub mod http_rules;
 pub mod keywords;
 pub mod model;
 pub mod model_rules;
 pub mod proxy;
+pub mod regexes;
 pub mod server;
 pub mod suggest;
 pub mod syntax;
@@ -45,29 +50,58 @@ pub struct Loaded {
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Diags::default();
     let mut files: Vec<(String, String)> = Vec::new();
+    let mut empty_dirs: Vec<(String, String)> = Vec::new();
     for path in paths {
-        for file in expand(path, &mut diags) {
+        let listed = if path.is_dir() {
+            let listed = expand(path, &mut diags);
+            if let Some(why) = listed.empty {
+                empty_dirs.push((path.display().to_string(), why));
+            }
+            listed.files
+        } else {
+            vec![path.to_path_buf()]
+        };
+        for file in listed {
             let name = file.display().to_string();
-            match std::fs::read(&file) {
+            match files::read_bounded(&file, files::CONFIG_FILE_LIMIT) {
                 Ok(bytes) => files.push((name, decode(bytes))),
-                Err(e) => diags.list.push(Diagnostic {
-                    severity: Severity::Error,
-                    file: name,
-                    line: 0,
-                    message: format!("cannot read configuration file: {e}"),
-                }),
+                Err(e) => whole_file(
+                    &mut diags,
+                    Severity::Error,
+                    name,
+                    format!("configuration file {e}"),
+                ),
             }
         }
     }
+    // An empty conf.d beside other files is common (HAProxy accepts it silently): a warning.
+    let severity = if files.is_empty() {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    for (dir, why) in empty_dirs {
+        whole_file(&mut diags, severity, dir, why);
+    }
     if files.is_empty() && !diags.has_errors() {
-        diags.list.push(Diagnostic {
-            severity: Severity::Error,
-            file: "<command line>".into(),
-            line: 0,
-            message: "no configuration file given; pass one with -f FILE".into(),
-        });
+        whole_file(
+            &mut diags,
+            Severity::Error,
+            "<command line>".into(),
+            "no configuration file given; pass one with -f FILE".into(),
+        );
     }
     finish(files, diags)
+}
+
+/// A problem with a file as a whole (line 0: no line to point at).
+fn whole_file(diags: &mut Diags, severity: Severity, file: String, message: String) {
+    diags.list.push(Diagnostic {
+        severity,
+        file,
+        line: 0,
+        message,
+    });
 }
 
 /// Loads one in-memory file (for tests).
@@ -95,29 +129,84 @@ fn finish(files: Vec<(String, String)>, mut diags: Diags) -> Result<Loaded, Vec<
     }
 }
 
-/// A directory stands for its `*.cfg` files in lexical order, as in HAProxy.
-fn expand(path: &Path, diags: &mut Diags) -> Vec<PathBuf> {
-    if !path.is_dir() {
-        return vec![path.to_path_buf()];
-    }
-    match std::fs::read_dir(path) {
-        Ok(rd) => {
-            let mut v: Vec<PathBuf> = rd
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "cfg"))
-                .collect();
-            v.sort();
-            v
-        }
+/// The `*.cfg` files of a `-f` directory, and why it gave none.
+struct Listing {
+    files: Vec<PathBuf>,
+    /// Set when the directory holds no usable `*.cfg` file: what it holds instead.
+    empty: Option<String>,
+}
+
+/// A directory stands for its `*.cfg` files in lexical order, as in HAProxy. A `*.cfg` entry
+/// that is a link pointing nowhere is an error (HAProxy fails on it too); one that is not a
+/// regular file (a directory, a FIFO) is skipped with a warning (HAProxy skips it silently).
+fn expand(path: &Path, diags: &mut Diags) -> Listing {
+    let entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
         Err(e) => {
-            diags.list.push(Diagnostic {
-                severity: Severity::Error,
-                file: path.display().to_string(),
-                line: 0,
-                message: format!("cannot read configuration directory: {e}"),
-            });
-            Vec::new()
+            let name = path.display().to_string();
+            whole_file(
+                diags,
+                Severity::Error,
+                name,
+                format!("cannot read configuration directory: {e}"),
+            );
+            return Listing {
+                files: Vec::new(),
+                empty: None,
+            };
+        }
+    };
+    let (mut cfgs, others): (Vec<PathBuf>, Vec<PathBuf>) = entries
+        .into_iter()
+        .partition(|p| p.extension().is_some_and(|e| e == "cfg"));
+    cfgs.sort();
+    let mut files = Vec::new();
+    let (mut dangling, mut skipped) = (false, false);
+    for p in cfgs {
+        let name = p.display().to_string();
+        match files::check_regular(&p) {
+            Ok(()) => files.push(p),
+            Err(e @ files::FileError::DanglingLink(_)) => {
+                dangling = true;
+                whole_file(
+                    diags,
+                    Severity::Error,
+                    name,
+                    format!("configuration file {e}"),
+                );
+            }
+            Err(e) => {
+                skipped = true;
+                whole_file(diags, Severity::Warning, name, format!("skipped: {e}"));
+            }
+        }
+    }
+    let empty = (files.is_empty() && !dangling).then(|| empty_reason(&others, skipped));
+    Listing { files, empty }
+}
+
+/// "directory holds no *.cfg file", with what it does hold: a wrong extension is a usual slip.
+fn empty_reason(others: &[PathBuf], skipped: bool) -> String {
+    const SHOWN: usize = 3;
+    let mut names: Vec<String> = others
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    if skipped {
+        return "configuration directory holds no regular *.cfg file (its *.cfg entries were skipped)".into();
+    }
+    let base = "configuration directory holds no *.cfg file (ringlb, as HAProxy, reads only the *.cfg files of a -f directory)";
+    match names.len() {
+        0 => format!("{base}; it is empty"),
+        n => {
+            let more = if n > SHOWN {
+                format!(" and {} more", n - SHOWN)
+            } else {
+                String::new()
+            };
+            let shown: Vec<&str> = names.iter().take(SHOWN).map(String::as_str).collect();
+            format!("{base}; it holds {}{more}", shown.join(", "))
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Parse functions for defaults, frontend, backend and listen sections (servers: `server.rs`).
 
 use super::draft::{ProxyDraft, RuleDraft};
+use super::files::{self, FileError};
 use super::keywords::Cx;
 use super::model::{
     Acl, Balance, Bind, CheckKind, ForwardFor, HttpCheck, HttpConnMode, HttpReuse, Mode,
 };
 use super::{addr, cond, global, suggest};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Status codes HAProxy 2.6 has error pages for (`http_err_codes`): the ones `errorfile`
@@ -331,7 +333,8 @@ pub fn http_reuse(p: &mut ProxyDraft, cx: &mut Cx) {
 }
 
 /// `errorfile CODE FILE`: read now; relative paths are relative to the current directory, as
-/// in HAProxy.
+/// in HAProxy. The page is answered from one buffer, so it may not exceed `tune.bufsize`
+/// (HAProxy truncates a larger file, then refuses the truncated page).
 pub fn errorfile(p: &mut ProxyDraft, cx: &mut Cx) {
     let [code, file] = cx.args else {
         return cx.err(
@@ -349,16 +352,25 @@ pub fn errorfile(p: &mut ProxyDraft, cx: &mut Cx) {
             codes.join(" ")
         ));
     };
-    match std::fs::read(file) {
+    let bufsize = p.env.bufsize;
+    match files::read_bounded(Path::new(file), bufsize as u64) {
         Ok(bytes) if bytes.starts_with(b"HTTP/") => {
             p.errorfiles.insert(code, Arc::from(bytes));
         }
         Ok(_) => cx.err(format!(
             "errorfile '{file}' does not start with an HTTP status line; it must hold a complete response ('HTTP/1.0 {code} ...', headers, blank line, body)"
         )),
-        Err(e) => cx.err(format!(
-            "cannot read errorfile '{file}': {e} (relative paths are read from the current directory, as HAProxy does)"
+        Err(FileError::TooLarge(_)) => cx.err(format!(
+            "errorfile '{file}' is larger than tune.bufsize ({bufsize} bytes); an error page must fit in one buffer, \
+             as in HAProxy (shorten the page or raise tune.bufsize)"
         )),
+        Err(e @ FileError::NotRegular(_)) if file == "/dev/null" => cx.err(format!(
+            "errorfile '{file}' {e}; an empty errorfile (HAProxy's way to close without answering) is not supported yet"
+        )),
+        Err(e @ FileError::Missing) => cx.err(format!(
+            "errorfile '{file}' {e} (relative paths are read from the current directory, as HAProxy does)"
+        )),
+        Err(e) => cx.err(format!("errorfile '{file}' {e}")),
     }
 }
 

@@ -6,6 +6,8 @@
 //! expanded only inside double quotes, as in HAProxy; an undefined one expands to nothing (HAProxy
 //! does so silently; we warn). U+00A0 no-break spaces are treated as blanks with one warning per
 //! file: configs pasted from web pages are full of them and HAProxy would reject every such line.
+//! Curly quotes (U+2018/2019/201C/201D, from word processors) are kept as ordinary characters,
+//! as HAProxy does, with one warning per file: they look like quotes but do not quote.
 
 use super::error::Diags;
 use super::model::Loc;
@@ -13,6 +15,13 @@ use super::suggest;
 use std::sync::Arc;
 
 const NBSP: char = '\u{a0}';
+/// Typographic quotes and their Unicode names.
+const CURLY_QUOTES: [(char, &str); 4] = [
+    ('\u{2018}', "left single quotation mark"),
+    ('\u{2019}', "right single quotation mark"),
+    ('\u{201c}', "left double quotation mark"),
+    ('\u{201d}', "right double quotation mark"),
+];
 
 /// One logical line: its words after unquoting, and the 1-based column each word starts at.
 #[derive(Clone, Debug)]
@@ -20,6 +29,10 @@ pub struct Line {
     pub loc: Loc,
     pub words: Vec<String>,
     pub cols: Vec<u32>,
+    /// The line could not be read to its end (an unterminated quote, reported): `words` holds
+    /// those before the bad one, so that later stages know which keyword failed and stay quiet
+    /// about what it would have set, but the line is never applied.
+    pub broken: bool,
 }
 
 impl Line {
@@ -87,7 +100,8 @@ pub fn parse_file(file: &str, text: &str, diags: &mut Diags) -> Vec<Section> {
 pub fn tokenize(file: &str, text: &str, diags: &mut Diags) -> Vec<Line> {
     let file: Arc<str> = Arc::from(file);
     let mut out = Vec::new();
-    let mut nbsp = NbspReport::default();
+    let mut nbsp = OddCharReport::default();
+    let mut curly = OddCharReport::default();
     for (i, raw) in text.split('\n').enumerate() {
         let loc = Loc {
             file: file.clone(),
@@ -96,58 +110,87 @@ pub fn tokenize(file: &str, text: &str, diags: &mut Diags) -> Vec<Line> {
         let mut sc = LineScanner {
             loc: &loc,
             diags,
-            nbsp_col: None,
+            nbsp: None,
+            curly: None,
         };
         let parsed = sc.scan(raw);
-        if let Some(col) = sc.nbsp_col {
-            nbsp.saw(loc.line, col);
-        }
-        if let Some((words, cols)) = parsed {
-            if !words.is_empty() {
-                out.push(Line { loc, words, cols });
-            }
+        nbsp.saw(loc.line, sc.nbsp);
+        curly.saw(loc.line, sc.curly);
+        let (words, cols, broken) = parsed;
+        if !words.is_empty() {
+            out.push(Line {
+                loc,
+                words,
+                cols,
+                broken,
+            });
         }
     }
-    nbsp.report(&file, diags);
+    nbsp.report(&file, diags, nbsp_message);
+    curly.report(&file, diags, curly_message);
     out
 }
 
+/// Characters pasted from elsewhere: one warning per file, at the first one, with the count of
+/// lines that have them (one warning per line would bury the real errors).
 #[derive(Default)]
-struct NbspReport {
-    first: Option<(u32, u32)>,
+struct OddCharReport {
+    first: Option<(u32, u32, char)>,
     lines: usize,
 }
 
-impl NbspReport {
-    fn saw(&mut self, line: u32, col: u32) {
-        self.first.get_or_insert((line, col));
-        self.lines += 1;
+impl OddCharReport {
+    fn saw(&mut self, line: u32, at: Option<(u32, char)>) {
+        if let Some((col, c)) = at {
+            self.first.get_or_insert((line, col, c));
+            self.lines += 1;
+        }
     }
 
-    fn report(&self, file: &Arc<str>, diags: &mut Diags) {
-        let Some((line, col)) = self.first else {
+    fn report(&self, file: &Arc<str>, diags: &mut Diags, message: fn(u32, char, &str) -> String) {
+        let Some((line, col, c)) = self.first else {
             return;
         };
         let loc = Loc {
             file: file.clone(),
             line,
         };
-        diags.warn(
-            &loc,
-            format!(
-                "line contains U+00A0 no-break space at column {col} (pasted from a web page?); treated as a blank. \
-                 {} such {} in this file; HAProxy would reject them",
-                self.lines,
-                if self.lines == 1 { "line" } else { "lines" }
-            ),
+        let count = format!(
+            "{} such {} in this file",
+            self.lines,
+            if self.lines == 1 { "line" } else { "lines" }
         );
+        diags.warn(&loc, message(col, c, &count));
     }
+}
+
+fn nbsp_message(col: u32, _: char, count: &str) -> String {
+    format!(
+        "line contains U+00A0 no-break space at column {col} (pasted from a web page?); treated as a blank. \
+         {count}; HAProxy would reject them"
+    )
+}
+
+fn curly_message(col: u32, c: char, count: &str) -> String {
+    let name = CURLY_QUOTES
+        .iter()
+        .find(|(q, _)| *q == c)
+        .map_or("curly quote", |(_, n)| n);
+    format!(
+        "line contains U+{:04X} {name} '{c}' at column {col} (pasted from a word processor or web page?); \
+         curly quotes do not quote: HAProxy reads them as ordinary bytes, and so does ringlb, so they become \
+         part of the word. {count}; retype them as \" or '",
+        c as u32
+    )
 }
 
 struct LineScanner<'a> {
     loc: &'a Loc,
     diags: &'a mut Diags,
-    nbsp_col: Option<u32>,
+    /// The first U+00A0 of the line and its column.
+    nbsp: Option<(u32, char)>,
+    /// The first curly quote of the line outside real quotes (inside them it is just text).
+    curly: Option<(u32, char)>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -158,8 +201,9 @@ enum Quote {
 }
 
 impl LineScanner<'_> {
-    /// Returns the words and their columns, or `None` when the line is unusable (error reported).
-    fn scan(&mut self, raw: &str) -> Option<(Vec<String>, Vec<u32>)> {
+    /// Returns the words, their columns, and whether the line is broken (error reported; the
+    /// words are then those before the bad one).
+    fn scan(&mut self, raw: &str) -> (Vec<String>, Vec<u32>, bool) {
         let chars: Vec<char> = raw.chars().collect();
         let mut words = Vec::new();
         let mut cols = Vec::new();
@@ -192,8 +236,8 @@ impl LineScanner<'_> {
                 },
                 Quote::None => match c {
                     ' ' | '\t' | '\r' | NBSP => {
-                        if c == NBSP && self.nbsp_col.is_none() {
-                            self.nbsp_col = Some(col);
+                        if c == NBSP {
+                            self.nbsp.get_or_insert((col, c));
                         }
                         if in_word {
                             words.push(std::mem::take(&mut cur));
@@ -214,6 +258,9 @@ impl LineScanner<'_> {
                         i = self.escape(&chars, i, &mut cur, false);
                     }
                     _ => {
+                        if CURLY_QUOTES.iter().any(|(q, _)| *q == c) {
+                            self.curly.get_or_insert((col, c));
+                        }
                         start_word(&mut in_word, &mut cols);
                         cur.push(c);
                     }
@@ -221,21 +268,20 @@ impl LineScanner<'_> {
             }
             i += 1;
         }
-        match quote {
-            Quote::Double(col) => {
-                self.unterminated('"', col);
-                return None;
-            }
-            Quote::Single(col) => {
-                self.unterminated('\'', col);
-                return None;
-            }
-            Quote::None => {}
+        let bad_quote = match quote {
+            Quote::Double(col) => Some(('"', col)),
+            Quote::Single(col) => Some(('\'', col)),
+            Quote::None => None,
+        };
+        if let Some((q, col)) = bad_quote {
+            self.unterminated(q, col);
+            cols.truncate(words.len());
+            return (words, cols, true);
         }
         if in_word {
             words.push(cur);
         }
-        Some((words, cols))
+        (words, cols, false)
     }
 
     fn unterminated(&mut self, q: char, col: u32) {
@@ -343,6 +389,13 @@ fn group(lines: Vec<Line>, diags: &mut Diags) -> Vec<Section> {
     let mut in_section = false;
     for line in lines {
         let kw = line.word(0);
+        if line.broken && (section_kind(kw).is_some() || UNSUPPORTED_SECTIONS.contains(&kw)) {
+            // A header cut short by a bad quote: its body is skipped, not put in the section
+            // above (where every line would be out of place).
+            out.push(skip_marker(&line));
+            in_section = false;
+            continue;
+        }
         if UNSUPPORTED_SECTIONS.contains(&kw) {
             diags.error(
                 &line.loc,
@@ -399,6 +452,22 @@ fn skip_marker(line: &Line) -> Section {
     }
 }
 
+/// Reports a section name with a character HAProxy refuses; `true` when it is clean.
+fn check_name(name: Option<&str>, line: &Line, diags: &mut Diags) -> bool {
+    let Some(n) = name else { return true };
+    let Some(bad) = n
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c)))
+    else {
+        return true;
+    };
+    diags.error(
+        &line.loc,
+        format!("invalid character '{}' in name '{n}': names use letters, digits, '-', '_', '.' and ':'", bad.escape_debug()),
+    );
+    false
+}
+
 fn section_kind(word: &str) -> Option<SectionKind> {
     Some(match word {
         "global" => SectionKind::Global,
@@ -411,7 +480,8 @@ fn section_kind(word: &str) -> Option<SectionKind> {
     })
 }
 
-/// Parses `KIND [NAME] [from NAME]`; `None` when the header is unusable (error reported).
+/// Parses `KIND [NAME] [from NAME]`; `None` when the header has no name to give the section
+/// (error reported), and its body is skipped.
 fn header(kind: SectionKind, line: &Line, diags: &mut Diags) -> Option<Section> {
     let args = &line.words[1..];
     let kw = kind.name();
@@ -422,11 +492,13 @@ fn header(kind: SectionKind, line: &Line, diags: &mut Diags) -> Option<Section> 
         (SectionKind::Defaults, [f, n, rest @ ..]) if f == "from" => (None, Some(n.clone()), rest),
         (_, [n, f, p, rest @ ..]) if f == "from" => (Some(n.clone()), Some(p.clone()), rest),
         (_, [n, f]) if f == "from" => {
+            // Read the body anyway (inheriting as if 'from' were absent): its own mistakes are
+            // reported, and references to the section's name stay quiet.
             diags.error(
                 &line.loc,
                 format!("'{kw} {n} from' needs the name of a defaults section after 'from'"),
             );
-            return None;
+            (Some(n.clone()), None, &args[..0])
         }
         (SectionKind::Defaults, [n, rest @ ..]) => (Some(n.clone()), None, rest),
         (_, []) => {
@@ -444,18 +516,11 @@ fn header(kind: SectionKind, line: &Line, diags: &mut Diags) -> Option<Section> 
             ),
         );
     }
-    for n in name.iter().chain(from.iter()) {
-        if let Some(bad) = n
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c)))
-        {
-            diags.error(
-                &line.loc,
-                format!("invalid character '{}' in name '{n}': names use letters, digits, '-', '_', '.' and ':'", bad.escape_debug()),
-            );
-            return None;
-        }
-    }
+    // As HAProxy: a bad name is refused but the body is still read, so that its own mistakes
+    // are reported and uses of the name do not add "no such ..." errors. A bad `from` name is
+    // dropped (the section inherits as without it): it cannot name a defaults section.
+    check_name(name.as_deref(), line, diags);
+    let from = from.filter(|f| check_name(Some(f), line, diags));
     Some(Section {
         kind,
         name,
@@ -505,7 +570,8 @@ mod tests {
     #[test]
     fn unterminated_quote_is_an_error() {
         let (w, d) = words("a \"b c\nnext");
-        assert_eq!(w, vec![vec!["next"]]);
+        // The words before the bad one are kept (on a line marked broken, never applied).
+        assert_eq!(w, vec![vec!["a"], vec!["next"]]);
         assert!(d.has_errors());
         assert!(d.list[0].message.contains("column 3"), "{}", d.list[0]);
     }
@@ -522,6 +588,44 @@ mod tests {
         assert!(
             d.list[0].message.contains("column 1") && d.list[0].message.contains("2 such lines")
         );
+    }
+
+    #[test]
+    fn curly_quotes_are_characters_with_one_warning() {
+        let (w, d) = words("a \u{201c}b c\u{201d}\nk \"\u{2018}in quotes\u{2019}\"\nx \u{2019}y\n");
+        assert_eq!(
+            w,
+            vec![
+                vec!["a", "\u{201c}b", "c\u{201d}"],
+                vec!["k", "\u{2018}in quotes\u{2019}"],
+                vec!["x", "\u{2019}y"]
+            ]
+        );
+        assert_eq!(d.list.len(), 1, "{:?}", d.list);
+        assert_eq!(d.list[0].line, 1);
+        let m = &d.list[0].message;
+        assert!(
+            m.starts_with("line contains U+201C left double quotation mark '\u{201c}' at column 3"),
+            "{m}"
+        );
+        assert!(m.contains("2 such lines in this file"), "{m}");
+    }
+
+    #[test]
+    fn a_broken_header_skips_its_body() {
+        let mut d = Diags::default();
+        let s = parse_file(
+            "t.cfg",
+            "frontend f\n bind :80\nbackend \"b\n server s 1.2.3.4:80\n",
+            &mut d,
+        );
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            s[0].lines.len(),
+            1,
+            "the server line must not join frontend f"
+        );
+        assert_eq!(d.list.len(), 1);
     }
 
     #[test]

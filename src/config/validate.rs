@@ -70,26 +70,28 @@ pub fn build(sections: Vec<Section>, diags: &mut Diags) -> Option<Model> {
     })
 }
 
-/// Runs every line through the keyword table; proxies start from their defaults.
+/// Runs every line through the keyword table; proxies start from their defaults. Global
+/// sections go first wherever they are, so that proxies see the final `tune.bufsize` (the
+/// bound of their errorfiles), and userlists next, so that rules can name them in any order.
 fn apply_sections(sections: Vec<Section>, diags: &mut Diags) -> (GlobalDraft, Vec<ProxyDraft>) {
     let mut global = GlobalDraft::default();
+    for sec in sections.iter().filter(|s| s.kind == SectionKind::Global) {
+        for line in &sec.lines {
+            keywords::apply(sec.kind, Target::Global(&mut global), line, diags);
+        }
+    }
     let mut named: HashMap<String, ProxyDraft> = HashMap::new();
     let mut last: Option<ProxyDraft> = None;
     let mut proxies = Vec::new();
     let env = ParseEnv {
         userlists: build_userlists(&sections, diags),
+        bufsize: errorfile_bound(&global),
     };
     for sec in sections {
-        if sec.kind == SectionKind::Userlist {
+        if matches!(sec.kind, SectionKind::Userlist | SectionKind::Global) {
             continue;
         }
-        if sec.kind == SectionKind::Global {
-            for line in &sec.lines {
-                keywords::apply(sec.kind, Target::Global(&mut global), line, diags);
-            }
-            continue;
-        }
-        let fresh = ProxyDraft::new(SectionKind::Defaults, String::new(), sec.loc.clone());
+        let mut fresh = ProxyDraft::new(SectionKind::Defaults, String::new(), sec.loc.clone());
         let base = match &sec.from {
             Some(n) => match named.get(n) {
                 Some(d) => d.clone(),
@@ -99,6 +101,8 @@ fn apply_sections(sections: Vec<Section>, diags: &mut Diags) -> (GlobalDraft, Ve
                         &sec.loc,
                         format!("no defaults section named '{n}' before this line{hint}"),
                     );
+                    // What the missing section would have set is unknown: no "missing ..." checks.
+                    fresh.failed.base = true;
                     fresh
                 }
             },
@@ -124,7 +128,15 @@ fn apply_sections(sections: Vec<Section>, diags: &mut Diags) -> (GlobalDraft, Ve
     (global, proxies)
 }
 
-/// Userlist sections are read before the proxies so that rules can name them in any order.
+/// Errorfiles and reply payloads must fit in `tune.bufsize`; when its line failed, the value
+/// meant is unknown, and only the bound of list files still applies.
+fn errorfile_bound(global: &GlobalDraft) -> usize {
+    if global.failed.quiet("tune.bufsize") {
+        return usize::try_from(super::files::LIST_FILE_LIMIT).unwrap_or(usize::MAX);
+    }
+    global.bufsize.unwrap_or(DEFAULT_BUFSIZE)
+}
+
 fn build_userlists(sections: &[Section], diags: &mut Diags) -> Vec<Arc<Userlist>> {
     let mut out: Vec<Arc<Userlist>> = Vec::new();
     for sec in sections.iter().filter(|s| s.kind == SectionKind::Userlist) {
@@ -163,6 +175,7 @@ fn resolve_userlist(d: UserlistDraft, loc: &Loc, diags: &mut Diags) -> Userlist 
         for g in &u.groups {
             match groups.iter().position(|x| x == g) {
                 Some(i) => ids.push(i),
+                None if d.failed_groups.contains(g) => {}
                 None => {
                     let hint = suggest::hint(g, groups.iter().map(String::as_str));
                     diags.error(
@@ -186,6 +199,7 @@ fn resolve_userlist(d: UserlistDraft, loc: &Loc, diags: &mut Diags) -> Userlist 
             match users.iter_mut().find(|u| &u.name == m) {
                 Some(u) if !u.groups.contains(&gi) => u.groups.push(gi),
                 Some(_) => {}
+                None if d.failed_users.contains(m) => {}
                 None => diags.error(
                     gloc,
                     format!("group '{g}': no such user '{m}' in userlist '{}'", d.name),
@@ -212,7 +226,7 @@ fn build_rules(
     for r in rules {
         let kw = r.phase.keyword();
         let cond = match &r.cond {
-            Some(c) => match resolve_cond(c, acls, &p.acl_locs, &r.loc, kw, diags) {
+            Some(c) => match resolve_cond(c, acls, p, &r.loc, kw, diags) {
                 Some(c) => c,
                 None => continue,
             },
@@ -232,7 +246,7 @@ fn build_rules(
             Phase::AfterResponse => out.after_response.push(rule),
         }
     }
-    if p.mode != Some(Mode::Http) && !out.is_empty() {
+    if p.mode != Some(Mode::Http) && !out.is_empty() && !p.failed.quiet("mode") {
         if let Some(r) = rules.first() {
             diags.error(
                 &r.loc,
@@ -386,6 +400,14 @@ fn build_backend(p: &ProxyDraft, diags: &mut Diags) -> Backend {
 }
 
 fn warn_timeouts(p: &ProxyDraft, missing: &[&str], diags: &mut Diags) {
+    let missing: Vec<&str> = missing
+        .iter()
+        .copied()
+        .filter(|m| !p.failed.quiet(&format!("timeout {m}")))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
     let list: Vec<String> = missing.iter().map(|m| format!("'timeout {m}'")).collect();
     diags.warn(
         &p.loc,
@@ -439,7 +461,12 @@ impl Resolve<'_> {
             .map(|(_, b)| b.mode)
             .unwrap_or(Mode::Tcp);
         let fe_mode = fe.mode.unwrap_or(Mode::Tcp);
-        if fe_mode == Mode::Http && be_mode == Mode::Tcp {
+        let mode_failed = fe.failed.quiet("mode")
+            || self
+                .backends
+                .get(id)
+                .is_some_and(|(p, _)| p.failed.quiet("mode"));
+        if fe_mode == Mode::Http && be_mode == Mode::Tcp && !mode_failed {
             diags.error(
                 loc,
                 format!(
@@ -462,7 +489,11 @@ fn build_frontend(
     diags: &mut Diags,
 ) -> Option<Frontend> {
     if p.binds.is_empty() {
-        if p.kind == SectionKind::Frontend {
+        if p.kind != SectionKind::Frontend {
+            // A listen section without bind is a backend only.
+            return None;
+        }
+        if !p.failed.quiet("bind") {
             diags.error(
                 &p.loc,
                 format!(
@@ -470,8 +501,9 @@ fn build_frontend(
                     p.name
                 ),
             );
+            return None;
         }
-        return None;
+        // Its bind line failed (reported): go on, so that the rest of it is checked too.
     }
     let t = &p.timeouts;
     let mut missing = Vec::new();
@@ -496,11 +528,11 @@ fn build_frontend(
         let kw = format!("use_backend {}", rule.backend);
         let backend = ctx.backend(p, &rule.backend, "use_backend", &rule.loc, diags);
         let cond = match &rule.cond {
-            Some(c) => resolve_cond(c, &mut acls, &p.acl_locs, &rule.loc, &kw, diags),
+            Some(c) => resolve_cond(c, &mut acls, p, &rule.loc, &kw, diags),
             None => Some(None),
         };
         if let (Some(backend), Some(cond)) = (backend, cond) {
-            if mode == Mode::Tcp {
+            if mode == Mode::Tcp && !p.failed.quiet("mode") {
                 check_tcp_cond(p, cond.as_ref(), &acls, &rule.loc, &kw, diags);
             }
             switching.push(SwitchRule {
@@ -513,6 +545,7 @@ fn build_frontend(
     let default_backend = match (&p.default_backend, p.kind) {
         (Some((name, loc)), _) => ctx.backend(p, name, "default_backend", loc, diags),
         (None, SectionKind::Listen) => ctx.by_name.get(p.name.as_str()).copied(),
+        (None, _) if p.failed.quiet("default_backend") => None,
         (None, _) => {
             diags.warn(
                 &p.loc,
@@ -547,11 +580,12 @@ fn build_frontend(
     })
 }
 
-/// Resolves ACL names; `None` after reporting an error, `Some(None)` never (callers wrap).
+/// Resolves ACL names; `None` after reporting an error (or meeting an ACL whose line failed),
+/// `Some(None)` never (callers wrap).
 fn resolve_cond(
     c: &CondDraft,
     acls: &mut Vec<Acl>,
-    acl_locs: &[Loc],
+    p: &ProxyDraft,
     loc: &Loc,
     kw: &str,
     diags: &mut Diags,
@@ -563,7 +597,7 @@ fn resolve_cond(
         for t in group {
             let id = match &t.acl {
                 AclRef::Anon(id) => Some(*id),
-                AclRef::Named(name) => resolve_name(name, acls, acl_locs, loc, kw, diags),
+                AclRef::Named(name) => resolve_name(name, acls, p, loc, kw, diags),
             };
             match id {
                 Some(acl) => terms.push(CondTerm {
@@ -584,13 +618,13 @@ fn resolve_cond(
 fn resolve_name(
     name: &str,
     acls: &mut Vec<Acl>,
-    acl_locs: &[Loc],
+    p: &ProxyDraft,
     loc: &Loc,
     kw: &str,
     diags: &mut Diags,
 ) -> Option<AclId> {
     if let Some(id) = acls.iter().position(|a| a.name == name) {
-        if let Some(decl) = acl_locs.get(id) {
+        if let Some(decl) = p.acl_locs.get(id) {
             if decl.file == loc.file && decl.line > loc.line {
                 diags.warn(
                     loc,
@@ -612,6 +646,10 @@ fn resolve_name(
             loc,
             format!("{kw}: predefined ACL '{name}' is not supported by ringlb yet"),
         );
+        return None;
+    }
+    if p.failed.acls.contains(name) {
+        // Its `acl` line failed and was reported: the rule is dropped without a second message.
         return None;
     }
     let names = acls

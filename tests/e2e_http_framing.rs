@@ -267,3 +267,29 @@ both_drivers!(errorfile_replaces_503, |driver| {
         r.describe()
     );
 });
+
+// HAProxy's `errorfile 408 /dev/null` idiom (checked on HAProxy 2.6: nothing is sent, the
+// connection closes when `timeout http-request` fires); an empty regular file does the same.
+both_drivers!(empty_errorfile_closes_without_a_word, |driver| {
+    let dir = TempDir::new();
+    let empty = dir.write("empty.http", "");
+    let cfg = http_cfg(&format!(
+        "frontend fe\n    bind 127.0.0.1:0\n    timeout http-request 500ms\n    \
+         errorfile 408 /dev/null\n    errorfile 400 {}\n    default_backend app\n\n\
+         backend app\n    server s1 {}\n",
+        empty.display(),
+        refused_addr()
+    ));
+    let lb = Ringlb::start_in(dir, &cfg, driver);
+    let mut c = Client::connect(lb.addr("fe"));
+    let start = Instant::now();
+    c.expect_closed();
+    assert!(
+        start.elapsed() >= Duration::from_millis(400),
+        "closed before timeout http-request: {:?}",
+        start.elapsed()
+    );
+    let mut c = Client::connect(lb.addr("fe"));
+    c.send("GET /x HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n");
+    c.expect_closed();
+});

@@ -353,8 +353,15 @@ pub fn errorfile(p: &mut ProxyDraft, cx: &mut Cx) {
         ));
     };
     let bufsize = p.env.bufsize;
-    match files::read_bounded(Path::new(file), bufsize as u64) {
-        Ok(bytes) if bytes.starts_with(b"HTTP/") => {
+    // An empty page (HAProxy's `errorfile 408 /dev/null` idiom) means: close without a word.
+    // /dev/null is the one device read as the empty file it stands for.
+    let read = if file == "/dev/null" {
+        Ok(Vec::new())
+    } else {
+        files::read_bounded(Path::new(file), bufsize as u64)
+    };
+    match read {
+        Ok(bytes) if bytes.is_empty() || bytes.starts_with(b"HTTP/") => {
             p.errorfiles.insert(code, Arc::from(bytes));
         }
         Ok(_) => cx.err(format!(
@@ -363,9 +370,6 @@ pub fn errorfile(p: &mut ProxyDraft, cx: &mut Cx) {
         Err(FileError::TooLarge(_)) => cx.err(format!(
             "errorfile '{file}' is larger than tune.bufsize ({bufsize} bytes); an error page must fit in one buffer, \
              as in HAProxy (shorten the page or raise tune.bufsize)"
-        )),
-        Err(e @ FileError::NotRegular(_)) if file == "/dev/null" => cx.err(format!(
-            "errorfile '{file}' {e}; an empty errorfile (HAProxy's way to close without answering) is not supported yet"
         )),
         Err(e @ FileError::Missing) => cx.err(format!(
             "errorfile '{file}' {e} (relative paths are read from the current directory, as HAProxy does)"

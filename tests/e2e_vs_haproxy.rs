@@ -1297,6 +1297,9 @@ differential!(
             "GET http:/a",
             "GET /a\x01b",
             "GET /caf\u{e9}",
+            // HAProxy 2.6's fast scan misses DEL and non-ASCII bytes at some offsets
+            // (`/a\x7fb` passes there); at the end of the target it refuses them.
+            "GET /x\x7f",
             "GET http://a:x/x",
             "CONNECT /x",
             "CONNECT *",
@@ -1379,7 +1382,6 @@ stricter_than_haproxy!(
         "GET /a<b> HTTP/1.1\r\nHost: test.local",
         "GET /a{b} HTTP/1.1\r\nHost: test.local",
         "GET /a`b HTTP/1.1\r\nHost: test.local",
-        "GET /a\x7fb HTTP/1.1\r\nHost: test.local",
         "GET /x?a\"b HTTP/1.1\r\nHost: test.local",
     ]
     .iter()

@@ -1,7 +1,7 @@
 //! Outgoing heads: the parsed head rewritten into a reused `Vec<u8>`, header by header, with no
 //! allocation beyond the Vec's growth.
 //!
-//! Both writers APPEND to `out` (so a caller can batch); clear it first for a fresh head.
+//! The writers APPEND to `out` (so a caller can batch); clear it first for a fresh head.
 //!
 //! Hop-by-hop fields (RFC 9110 7.6.1) are dropped: Connection, Keep-Alive, Proxy-Connection, TE,
 //! Upgrade (kept for an upgrade), and every field a Connection header names — except Host,
@@ -11,14 +11,14 @@
 //! Framing fields go out in one canonical form, written from the parsed `Framing`, never as
 //! received: one `Content-Length` however many identical fields or list members came in
 //! (`5, 5` -> `5`), one `Transfer-Encoding: chunked` (empty list members and empty fields
-//! gone), Content-Length dropped when Transfer-Encoding is there (RFC 9112 6.3), both dropped
-//! from 1xx and 204 responses (RFC 9110 8.6, RFC 9112 6.1) and from a de-chunked body; a 304 or
-//! a response to HEAD keeps them (the length the body would have had). The field keeps the
-//! name (and place) of the first one received.
+//! gone). Content-Length is dropped when Transfer-Encoding is there (RFC 9112 6.3); both are
+//! dropped from 1xx and 204 responses (RFC 9110 8.6, RFC 9112 6.1), from the 2xx answer to
+//! CONNECT and from a de-chunked body; a 304 or a response to HEAD keeps them (the length the
+//! body would have had). The field keeps the name (and place) of the first one received.
 
 use super::edit::{Head, HeadEdits};
 use super::framing::list_items;
-use super::parse::{BodyKind, Framing, Header, Request, Response, Version};
+use super::parse::{BodyKind, Header, Request, Response, Version};
 use std::io::Write;
 use std::net::IpAddr;
 
@@ -134,7 +134,7 @@ pub fn write_response_head(out: &mut Vec<u8>, buf: &[u8], resp: &Response, rw: &
         framing: if rw.dechunk {
             FramingOut::None
         } else {
-            response_framing(resp.status, resp.framing)
+            response_framing(resp)
         },
     };
     let head = Head {
@@ -243,10 +243,12 @@ fn request_framing(req: &Request) -> FramingOut {
     }
 }
 
-/// RFC 9110 8.6 and RFC 9112 6.1: no framing fields on 1xx and 204; Transfer-Encoding wins
+/// RFC 9110 8.6 and RFC 9112 6.1: no framing fields on 1xx and 204, nor on the 2xx that turns a
+/// CONNECT into a tunnel (its body runs until close whatever they say); Transfer-Encoding wins
 /// over Content-Length; a 304 and a response to HEAD keep theirs (what the body would be).
-fn response_framing(status: u16, framing: Framing) -> FramingOut {
-    if (100..200).contains(&status) || status == 204 {
+fn response_framing(resp: &Response) -> FramingOut {
+    let (status, framing) = (resp.status, resp.framing);
+    if (100..200).contains(&status) || status == 204 || resp.body == BodyKind::UntilClose {
         return FramingOut::None;
     }
     if framing.chunked {

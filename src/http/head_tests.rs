@@ -290,6 +290,13 @@ fn bodyless_statuses_and_framing_fields() {
         response(raw, &KEEP11),
         "HTTP/1.1 304 Not Modified\r\nContent-Length: 42\r\nETag: \"v\"\r\n\r\n"
     );
+    // The 2xx that opens a CONNECT tunnel: its length fields mean nothing (RFC 9110 8.6).
+    let mut resp = Response::new();
+    let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX: 1\r\n\r\n";
+    parse_response(raw, &Limits::default(), Method::Connect, &mut resp).unwrap();
+    let mut out = Vec::new();
+    write_response_head(&mut out, raw, &resp, &KEEP11);
+    assert_eq!(out, b"HTTP/1.1 200 OK\r\nX: 1\r\n\r\n");
     // A response to HEAD keeps its Content-Length.
     let mut resp = Response::new();
     let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nContent-Length: 9\r\n\r\n";

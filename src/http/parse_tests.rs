@@ -545,12 +545,30 @@ impl Rng {
     }
 }
 
+const PLAIN_REQUEST: crate::http::RequestRewrite = crate::http::RequestRewrite {
+    connection: crate::http::ConnHeader::KeepAlive,
+    edits: None,
+    original_to: None,
+    forwarded_for: None,
+    drop_expect: false,
+};
+
+const PLAIN_RESPONSE: crate::http::ResponseRewrite = crate::http::ResponseRewrite {
+    connection: crate::http::ConnHeader::KeepAlive,
+    edits: None,
+    version: Version::Http11,
+    dechunk: false,
+};
+
 #[test]
 fn mutated_heads_never_panic_and_ranges_stay_inside() {
     let seeds: &[&[u8]] = &[
         b"POST http://h/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\nConnection: keep-alive, x\r\n\r\n",
         b"GET / HTTP/1.0\r\nTransfer-Encoding: gzip, chunked\r\nExpect: 100-continue\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nUpgrade: x\r\n\r\n",
+        b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: h:80\r\nTransfer-Encoding: ,chunked,\r\n\r\n",
+        b"HTTP/1.1 103 Hints\nLink: x\nContent-Length: 1,1\n\n",
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let limits = Limits {
@@ -558,10 +576,13 @@ fn mutated_heads_never_panic_and_ranges_stay_inside() {
         max_headers: 5,
     };
     let (mut req, mut resp) = (Request::new(), Response::new());
+    let mut out = Vec::new();
     for i in 0..30_000 {
         let input = rng.mutate(seeds[i % seeds.len()]);
         if let Ok(true) = parse_request(&input, &limits, &mut req) {
             assert!(req.head_len <= input.len().min(limits.max_head));
+            out.clear();
+            crate::http::write_request_head(&mut out, &input, &req, &PLAIN_REQUEST);
             for r in req
                 .headers
                 .iter()
@@ -573,6 +594,9 @@ fn mutated_heads_never_panic_and_ranges_stay_inside() {
         }
         if let Ok(true) = parse_response(&input, &limits, Method::Get, &mut resp) {
             assert!(resp.head_len <= input.len() && resp.reason.end <= resp.head_len);
+            out.clear();
+            crate::http::write_response_head(&mut out, &input, &resp, &PLAIN_RESPONSE);
+            crate::http::write_interim_head(&mut out, &input, &resp);
         }
     }
 }

@@ -293,3 +293,328 @@ both_drivers!(empty_errorfile_closes_without_a_word, |driver| {
     c.send("GET /x HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n");
     c.expect_closed();
 });
+
+// Request targets (RFC 9112 3.2), Host values, framing fields sent on normalised, chunk sizes.
+
+/// Sends each request on its own connection to one ringlb: each gets `status` and a close, and
+/// none reaches the backend (a control request proves the backend was reachable).
+fn assert_all_rejected(driver: &str, cases: &[(&[u8], u16)]) {
+    let (lb, be) = one_backend(driver, "");
+    for (raw, status) in cases {
+        let mut c = Client::connect(lb.addr("fe"));
+        c.send(raw);
+        let r = c
+            .try_read_response(false)
+            .unwrap_or_else(|e| panic!("no error response to {:?}: {e}", lossy(raw)));
+        assert_eq!(r.status, *status, "{:?}: {}", lossy(raw), r.describe());
+        c.expect_closed();
+    }
+    assert_eq!(get_once(lb.addr("fe"), "/control").status, 200);
+    let counts = be.counts();
+    assert_eq!(
+        (counts.heads, counts.requests),
+        (1, 1),
+        "a rejected request reached the backend"
+    );
+}
+
+/// Sends `raw` and returns what the backend saw.
+fn forwarded(lb: &Ringlb, raw: &[u8]) -> Seen {
+    let mut c = Client::connect(lb.addr("fe"));
+    c.send(raw);
+    c.read_response().seen()
+}
+
+both_drivers!(request_targets_refused, |driver| {
+    let cases: Vec<Vec<u8>> = [
+        // 400 in HAProxy 2.6 too.
+        "GET admin",
+        "GET \\admin",
+        "GET /admin#x",
+        "GET ?x",
+        "GET http://a?x",
+        "GET http:/a",
+        "GET /a\x01b",
+        "CONNECT /x",
+        "CONNECT *",
+        "CONNECT http://a/",
+        "CONNECT a",
+        "CONNECT a:",
+        "CONNECT a:x",
+        "CONNECT u@a:80",
+        // Stricter than HAProxy 2.6 (README "How ringlb differs").
+        "GET *",
+        "POST *",
+        "GET t:80",
+        "GET ftp://t/",
+        "GET http:///x",
+        "GET http://u@t/x",
+        "GET /a\\b",
+        "GET /a\"b",
+        "GET /a<b",
+        "GET /a>b",
+        "GET /a{b",
+        "GET /a}b",
+        "GET /a`b",
+        "GET /a\x7fb",
+        "GET /x?a\"b",
+        "GET /x?a<b>",
+        "CONNECT t:65536",
+    ]
+    .iter()
+    .map(|line| format!("{line} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes())
+    .collect();
+    let cases: Vec<(&[u8], u16)> = cases.iter().map(|c| (c.as_slice(), 400)).collect();
+    assert_all_rejected(driver, &cases);
+});
+
+both_drivers!(request_targets_forwarded_as_sent, |driver| {
+    let (lb, _be) = one_backend(driver, "");
+    for (line, target) in [
+        ("OPTIONS * HTTP/1.1\r\nHost: t", "*"),
+        (
+            "GET /a?ids[]=1&q=a|b^c HTTP/1.1\r\nHost: t",
+            "/a?ids[]=1&q=a|b^c",
+        ),
+        ("GET /[x]|^ HTTP/1.1\r\nHost: t", "/[x]|^"),
+        (
+            "GET /x?p=C:\\d&t=`{}` HTTP/1.1\r\nHost: t",
+            "/x?p=C:\\d&t=`{}`",
+        ),
+        (
+            "GET /%61dmin//./../x HTTP/1.1\r\nHost: t",
+            "/%61dmin//./../x",
+        ),
+        ("GET http://t/x?y HTTP/1.1\r\nHost: t", "http://t/x?y"),
+        (
+            "GET HTTPS://t:8443 HTTP/1.1\r\nHost: t:8443",
+            "HTTPS://t:8443",
+        ),
+    ] {
+        let seen = forwarded(&lb, format!("{line}\r\n\r\n").as_bytes());
+        assert_eq!(seen.target, target, "{line:?}");
+    }
+});
+
+both_drivers!(host_values_refused, |driver| {
+    let cases: Vec<Vec<u8>> = [
+        "Host: a,b",
+        "Host: a, a",
+        "Host: u@a",
+        "Host: a b",
+        "Host: a:x",
+        "Host: a:65536",
+        "Host: [::1",
+        "Host: a/b",
+        "Host: a\"b",
+        "Host: a\r\nHost: a",
+        "Host: a\r\nHost: b",
+    ]
+    .iter()
+    .map(|h| format!("GET / HTTP/1.1\r\n{h}\r\n\r\n").into_bytes())
+    .collect();
+    let cases: Vec<(&[u8], u16)> = cases.iter().map(|c| (c.as_slice(), 400)).collect();
+    assert_all_rejected(driver, &cases);
+});
+
+both_drivers!(host_values_accepted, |driver| {
+    let (lb, _be) = one_backend(driver, "");
+    for host in ["a:", "[::1]:8080", "", "a.example:080"] {
+        let seen = forwarded(
+            &lb,
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(seen.all("host"), [host], "{host:?}");
+    }
+    // Without Host, as HAProxy 2.6 does (RFC 9112 asks servers, not proxies, for a 400).
+    let seen = forwarded(&lb, b"GET /nohost HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        (seen.target.as_str(), seen.all("host").len()),
+        ("/nohost", 0)
+    );
+});
+
+both_drivers!(request_content_length_sent_once, |driver| {
+    let (lb, _be) = one_backend(driver, "");
+    for cl in [
+        "Content-Length: 5\r\nContent-Length: 5",
+        "Content-Length: 5, 5",
+        "content-length: 05,5",
+    ] {
+        let raw = format!("POST /x HTTP/1.1\r\nHost: t\r\n{cl}\r\n\r\nhello");
+        let seen = forwarded(&lb, raw.as_bytes());
+        assert_eq!(seen.all("content-length"), ["5"], "{cl:?}");
+        assert_eq!((seen.body_len, seen.body_hash), (5, fnv(b"hello")));
+    }
+});
+
+both_drivers!(request_transfer_encoding_sent_clean, |driver| {
+    let (lb, _be) = one_backend(driver, "");
+    for te in [
+        "Transfer-Encoding: chunked,",
+        "Transfer-Encoding: \r\nTransfer-Encoding: chunked",
+        "Transfer-Encoding:  Chunked ",
+    ] {
+        let raw = format!("POST /x HTTP/1.1\r\nHost: t\r\n{te}\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+        let seen = forwarded(&lb, raw.as_bytes());
+        assert_eq!(seen.all("transfer-encoding"), ["chunked"], "{te:?}");
+        assert_eq!((seen.body_len, seen.body_hash), (5, fnv(b"hello")));
+    }
+});
+
+both_drivers!(transfer_encoding_empty_members_refused, |driver| {
+    let body = "\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let cases: Vec<(Vec<u8>, u16)> = [
+        ("chunked, , x", 400),
+        ("chunked, ,", 400),
+        ("chunked,,", 400),
+        (",", 400),
+        (", chunked", 422),
+        (",,chunked", 422),
+    ]
+    .iter()
+    .map(|(te, s)| {
+        let raw = format!("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: {te}{body}");
+        (raw.into_bytes(), *s)
+    })
+    .collect();
+    let cases: Vec<(&[u8], u16)> = cases.iter().map(|(c, s)| (c.as_slice(), *s)).collect();
+    assert_all_rejected(driver, &cases);
+});
+
+/// Responses a server may get wrong, by path (see `RawBackend`).
+const RAW_SCRIPT: Script = &[
+    ("/cl-twice", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\nContent-Length: 5\r\n\r\nhello"),
+    ("/cl-list", b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello"),
+    ("/te-trailing", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    ("/204", b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"),
+    ("/304", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 42, 42\r\nETag: \"v\"\r\n\r\n"),
+    ("/te-empty", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, , x\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    ("/te-lead", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: , chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    ("/te-gzip", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    ("/103-lf", b"HTTP/1.1 103 Early Hints\nLink: </a>\n\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    ("/100-framing", b"HTTP/1.1 100 Continue\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nX-I: 1\r\n\r\n\
+HTTP/1.1 103 Early Hints\r\nLink: </b>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    ("/zeros", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+00000000000000000000000000000000000000005\r\nhello\r\n0000000000000000000000\r\n\r\n"),
+    ("/zeros-overflow", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+000010000000000000005\r\nhello\r\n0\r\n\r\n"),
+];
+
+fn raw_backend(driver: &str) -> (Ringlb, RawBackend) {
+    let be = RawBackend::start(RAW_SCRIPT);
+    let cfg = http_cfg(&format!(
+        "frontend fe\n    bind 127.0.0.1:0\n    default_backend app\n\n\
+         backend app\n    server s1 {}\n",
+        be.addr
+    ));
+    (Ringlb::start(&cfg, driver), be)
+}
+
+fn all<'a>(r: &'a Response, name: &str) -> Vec<&'a str> {
+    r.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+both_drivers!(response_framing_fields_sent_once, |driver| {
+    let (lb, _be) = raw_backend(driver);
+    // All on one connection: a misframed response would shift every later one.
+    let mut c = Client::connect(lb.addr("fe"));
+    for (path, cl, te, body) in [
+        ("/cl-twice", vec!["5"], vec![], "hello"),
+        ("/cl-list", vec!["5"], vec![], "hello"),
+        ("/te-trailing", vec![], vec!["chunked"], "hello"),
+        ("/204", vec![], vec![], ""),
+        ("/304", vec!["42"], vec![], ""),
+        ("/zeros", vec![], vec!["chunked"], "hello"),
+    ] {
+        let r = c.get(path);
+        assert_eq!(
+            (all(&r, "content-length"), all(&r, "transfer-encoding")),
+            (cl, te),
+            "{path}: {}",
+            r.describe()
+        );
+        assert_eq!(r.text(), body, "{path}");
+    }
+    let r = c.get("/204");
+    assert_eq!((r.status, r.header("x-a")), (204, Some("1")));
+});
+
+both_drivers!(response_transfer_codings_refused, |driver| {
+    let (lb, _be) = raw_backend(driver);
+    for path in ["/te-empty", "/te-lead", "/te-gzip"] {
+        let r = get_once(lb.addr("fe"), path);
+        assert_eq!(r.status, 502, "{path}: {}", r.describe());
+    }
+    // A chunk size past u64 behind leading zeros: the head went out before the body was read,
+    // so the client gets a cut body, never a complete one.
+    let mut c = Client::connect(lb.addr("fe"));
+    c.send("GET /zeros-overflow HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = c.try_read_response(false);
+    assert!(r.is_err(), "complete response to a bad chunk size: {r:?}");
+});
+
+both_drivers!(interim_responses_written_anew, |driver| {
+    let (lb, _be) = raw_backend(driver);
+    let mut c = Client::connect(lb.addr("fe"));
+    c.send("GET /103-lf HTTP/1.1\r\nHost: t\r\n\r\n");
+    let head = c.conn.read_head().unwrap().unwrap();
+    assert_eq!(
+        lossy(&head),
+        "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    );
+    assert_eq!(c.read_response().text(), "ok");
+    c.send("GET /100-framing HTTP/1.1\r\nHost: t\r\n\r\n");
+    let head = c.conn.read_head().unwrap().unwrap();
+    assert_eq!(lossy(&head), "HTTP/1.1 100 Continue\r\nX-I: 1\r\n\r\n");
+    let r = c.read_response();
+    assert_eq!(
+        (r.interim.as_slice(), r.text().as_str()),
+        (&[103][..], "ok")
+    );
+});
+
+both_drivers!(no_interim_responses_for_http10_clients, |driver| {
+    let (lb, _be) = raw_backend(driver);
+    for path in ["/103-lf", "/100-framing"] {
+        let mut c = Client::connect(lb.addr("fe"));
+        c.send(format!("GET {path} HTTP/1.0\r\nHost: t\r\n\r\n"));
+        let r = c.read_response();
+        assert_eq!(
+            (r.status, r.interim.len(), r.text().as_str()),
+            (200, 0, "ok"),
+            "{path}"
+        );
+    }
+});
+
+both_drivers!(chunk_sizes_with_leading_zeros, |driver| {
+    let (lb, _be) = one_backend(driver, "");
+    let zeros = "0".repeat(40);
+    let raw = format!(
+        "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {zeros}5\r\nhello\r\n{zeros}0\r\n\r\n"
+    );
+    let seen = forwarded(&lb, raw.as_bytes());
+    assert_eq!((seen.body_len, seen.body_hash), (5, fnv(b"hello")));
+});
+
+rejected!(
+    chunk_size_overflow_behind_zeros,
+    b"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+      000010000000000000005\r\nhello\r\n0\r\n\r\n",
+    &[400],
+    Level::Body
+);
+
+both_drivers!(chunk_size_line_stays_bounded, |driver| {
+    let raw = format!(
+        "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{}5\r\nhello\r\n0\r\n\r\n",
+        "0".repeat(5000)
+    );
+    assert_rejected(driver, raw.as_bytes(), &[400], Level::Body);
+});

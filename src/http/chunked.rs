@@ -3,7 +3,7 @@
 //! The proxy forwards chunked bodies verbatim; this decoder tells it how many bytes belong to the
 //! message (so that pipelined bytes after it stay put) and where the payload data is (to
 //! de-chunk for HTTP/1.0 clients). It is strict where lenient parsers disagree, because such
-//! disagreements are what request smuggling exploits: bare LF, empty sizes, overlong sizes and
+//! disagreements are what request smuggling exploits: bare LF, empty sizes, sizes past u64 and
 //! malformed extensions are refused (HAProxy 2.6 accepts bare LF here; we do not).
 //!
 //! Input may arrive split anywhere, down to one byte at a time, with identical results. Every
@@ -13,9 +13,8 @@ use super::framing::is_tchar;
 use super::parse::{bad_request, HttpError, DEFAULT_MAX_HEAD};
 use std::ops::Range;
 
-/// 16 hex digits cover every u64; more is refused even with leading zeros.
-const MAX_SIZE_DIGITS: u8 = 16;
-/// Bound on one size line, extensions and CRLF included.
+/// Bound on one size line, extensions and CRLF included. It also bounds leading zeros, which
+/// RFC 9112 allows in any number (`chunk-size = 1*HEXDIG`): only the value must fit in a u64.
 const MAX_SIZE_LINE: usize = 4096;
 
 /// What one `feed` call did.
@@ -58,7 +57,8 @@ pub struct ChunkedDecoder {
     state: State,
     /// The chunk size being read, then the payload bytes left in the chunk.
     left: u64,
-    digits: u8,
+    /// A hex digit of the current size line was seen.
+    has_digit: bool,
     line_len: usize,
     trailer_len: usize,
     max_trailer: usize,
@@ -83,7 +83,7 @@ impl ChunkedDecoder {
         ChunkedDecoder {
             state: State::Size,
             left: 0,
-            digits: 0,
+            has_digit: false,
             line_len: 0,
             trailer_len: 0,
             max_trailer,
@@ -160,7 +160,7 @@ impl ChunkedDecoder {
         }
         self.state = match (self.state, b) {
             (Size, _) if b.is_ascii_hexdigit() => return self.size_digit(b),
-            (Size, _) if self.digits == 0 => return Err("invalid chunk size"),
+            (Size, _) if !self.has_digit => return Err("invalid chunk size"),
             (Size | SizeWs | Ext, b'\n') => return Err("chunk size line not ended by CRLF"),
             (Size | SizeWs, b' ' | b'\t') => SizeWs,
             (Size | SizeWs, b';') => Ext,
@@ -178,7 +178,7 @@ impl ChunkedDecoder {
             (SizeLf, _) => return Err("chunk size line not ended by CRLF"),
             (DataCr, b'\r') => DataLf,
             (DataLf, b'\n') => {
-                self.digits = 0;
+                self.has_digit = false;
                 self.line_len = 0;
                 Size
             }
@@ -201,12 +201,14 @@ impl ChunkedDecoder {
     }
 
     fn size_digit(&mut self, b: u8) -> Result<(), &'static str> {
-        if self.digits == MAX_SIZE_DIGITS {
+        // Shifting in one more digit would push set bits out of the u64.
+        const TOP_DIGIT: u64 = 0xf << 60;
+        if self.left & TOP_DIGIT != 0 {
             return Err("chunk size too large");
         }
         let d = (b as char).to_digit(16).ok_or("invalid chunk size")?;
         self.left = (self.left << 4) | u64::from(d);
-        self.digits += 1;
+        self.has_digit = true;
         Ok(())
     }
 }

@@ -43,6 +43,8 @@ const VALID: &[&[u8]] = &[
     b"3  \r\nabc\r\n0 ;x=y\r\n\r\n",
     b"1\r\nZ\r\n0\r\nX-Trailer: a b\r\nEmpty:\r\n\r\n",
     b"0000000000000003\r\nabc\r\n0\r\n\r\n",
+    // RFC 9112 `1*HEXDIG`: leading zeros past 16 digits (HAProxy 2.6 accepts them too).
+    b"00000000000000000000000000000000000000005\r\nhello\r\n0000000000000000000\r\n\r\n",
 ];
 
 const INVALID: &[(&[u8], &str)] = &[
@@ -53,8 +55,8 @@ const INVALID: &[(&[u8], &str)] = &[
     (b"0x5\r\nhello\r\n0\r\n\r\n", "invalid chunk size"),
     (b"5g\r\nhello\r\n0\r\n\r\n", "invalid chunk size"),
     (b"5 5\r\nhello\r\n0\r\n\r\n", "invalid chunk size"),
-    (b"00000000000000005\r\nhello\r\n", "chunk size too large"),
     (b"10000000000000000\r\n", "chunk size too large"),
+    (b"000010000000000000005\r\n", "chunk size too large"),
     (
         b"5\nhello\r\n0\r\n\r\n",
         "chunk size line not ended by CRLF",
@@ -90,6 +92,24 @@ fn valid_messages() {
             "{msg:?}"
         );
     }
+}
+
+#[test]
+fn leading_zeros_keep_the_value() {
+    let msg = [&b"0"[..].repeat(40), &b"5\r\nhello\r\n0\r\n\r\n"[..]].concat();
+    assert_eq!(decode(&msg), Ok((msg.len(), true, b"hello".to_vec())));
+    // u64::MAX behind zeros is a valid size (the message is then incomplete, not refused).
+    let mut dec = ChunkedDecoder::new();
+    let p = dec
+        .feed(b"000000000000000000ffffffffffffffff\r\n", &mut Vec::new())
+        .unwrap();
+    assert!(!p.done);
+    // Zeros are bounded by the size line limit, CRLF included.
+    let mut zeros = b"0".repeat(MAX_SIZE_LINE - 3);
+    zeros.extend_from_slice(b"5\r\nhello\r\n0\r\n\r\n");
+    assert!(decode(&zeros).is_ok());
+    let too_many = [&b"0"[..], &zeros].concat();
+    assert_eq!(decode(&too_many), Err("chunk size line too long"));
 }
 
 #[test]

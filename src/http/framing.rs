@@ -24,7 +24,8 @@ pub(crate) struct Facts {
 #[derive(Debug, Default)]
 pub(crate) struct TransferCodings {
     pub present: bool,
-    /// Number of codings seen (empty list elements are ignored, RFC 9110 5.6.1).
+    /// Number of codings seen. As in HAProxy 2.6, an empty list member counts as a coding
+    /// (other than chunked), except a trailing one (`chunked,`): see `transfer_codings`.
     pub count: usize,
     pub chunked_count: usize,
     pub last_is_chunked: bool,
@@ -127,9 +128,23 @@ pub(crate) fn parse_decimal(s: &[u8]) -> Option<u64> {
 }
 
 /// transfer-coding = token *( OWS ";" OWS transfer-parameter ); chunked takes no parameters.
+///
+/// RFC 9110 5.6.1 lets a recipient skip empty list members; HAProxy 2.6 does not, and neither
+/// do we, since a server that skips them and one that does not would frame the body
+/// differently: an empty member counts as a coding other than chunked (`, chunked` is then
+/// refused like `gzip, chunked`, `chunked, , x` like `chunked, x`). Only an empty last member
+/// of a field is ignored (`chunked,`, or an empty field), as HAProxy does.
 fn transfer_codings(value: &[u8], te: &mut TransferCodings) -> Result<(), &'static str> {
     te.present = true;
-    for item in list_items(value) {
+    let mut members = value.split(|&b| b == b',').map(trim_ows).peekable();
+    while let Some(item) = members.next() {
+        if item.is_empty() {
+            if members.peek().is_some() {
+                te.count += 1;
+                te.last_is_chunked = false;
+            }
+            continue;
+        }
         let (name, params) = match item.iter().position(|&b| b == b';') {
             Some(i) => (trim_ows(item.get(..i).unwrap_or_default()), true),
             None => (item, false),
@@ -191,6 +206,26 @@ mod tests {
         let mut te = TransferCodings::default();
         transfer_codings(b"", &mut te).unwrap();
         assert_eq!((te.present, te.count), (true, 0));
+    }
+
+    /// (count, chunked_count, last_is_chunked) of one field value.
+    fn codings(value: &[u8]) -> (usize, usize, bool) {
+        let mut te = TransferCodings::default();
+        transfer_codings(value, &mut te).unwrap();
+        (te.count, te.chunked_count, te.last_is_chunked)
+    }
+
+    #[test]
+    fn empty_transfer_coding_members_count_like_haproxy() {
+        assert_eq!(codings(b"chunked,"), (1, 1, true));
+        assert_eq!(codings(b"chunked , "), (1, 1, true));
+        assert_eq!(codings(b", chunked"), (2, 1, true));
+        assert_eq!(codings(b",,chunked"), (3, 1, true));
+        assert_eq!(codings(b"chunked, , x"), (3, 1, false));
+        assert_eq!(codings(b"chunked, ,"), (2, 1, false));
+        assert_eq!(codings(b"chunked,,"), (2, 1, false));
+        assert_eq!(codings(b","), (1, 0, false));
+        assert_eq!(codings(b" "), (0, 0, false));
     }
 
     #[test]

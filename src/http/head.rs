@@ -1,17 +1,24 @@
 //! Outgoing heads: the parsed head rewritten into a reused `Vec<u8>`, header by header, with no
 //! allocation beyond the Vec's growth.
 //!
-//! Both writers APPEND to `out` (so a caller can batch); clear it first for a fresh head.
+//! The writers APPEND to `out` (so a caller can batch); clear it first for a fresh head.
 //!
 //! Hop-by-hop fields (RFC 9110 7.6.1) are dropped: Connection, Keep-Alive, Proxy-Connection, TE,
 //! Upgrade (kept for an upgrade), and every field a Connection header names — except Host,
 //! Content-Length and Transfer-Encoding: the body is forwarded with the framing it came with,
 //! and letting a peer strip its own framing headers would be a smuggling gift.
-//! Transfer-Encoding is hop-by-hop too, but it is forwarded unless the body is de-chunked.
+//!
+//! Framing fields go out in one canonical form, written from the parsed `Framing`, never as
+//! received: one `Content-Length` however many identical fields or list members came in
+//! (`5, 5` -> `5`), one `Transfer-Encoding: chunked` (empty list members and empty fields
+//! gone). Content-Length is dropped when Transfer-Encoding is there (RFC 9112 6.3); both are
+//! dropped from 1xx and 204 responses (RFC 9110 8.6, RFC 9112 6.1), from the 2xx answer to
+//! CONNECT and from a de-chunked body; a 304 or a response to HEAD keeps them (the length the
+//! body would have had). The field keeps the name (and place) of the first one received.
 
 use super::edit::{Head, HeadEdits};
 use super::framing::list_items;
-use super::parse::{Header, Request, Response, Version};
+use super::parse::{BodyKind, Header, Request, Response, Version};
 use std::io::Write;
 use std::net::IpAddr;
 
@@ -73,8 +80,7 @@ pub fn write_request_head(out: &mut Vec<u8>, buf: &[u8], req: &Request, rw: &Req
     let filter = Filter {
         keep_upgrade: rw.connection == ConnHeader::Upgrade,
         drop_expect: rw.drop_expect,
-        drop_te: false,
-        drop_cl: false,
+        framing: request_framing(req),
     };
     let xff_name = rw.forwarded_for.map(|(name, _, _)| name.as_bytes());
     let head = Head {
@@ -112,11 +118,7 @@ pub fn write_response_head(out: &mut Vec<u8>, buf: &[u8], resp: &Response, rw: &
         .and_then(|e| e.status)
         .unwrap_or(resp.status)
         .min(999);
-    out.extend_from_slice(&[
-        b'0' + (s / 100) as u8,
-        b'0' + (s / 10 % 10) as u8,
-        b'0' + (s % 10) as u8,
-    ]);
+    write_status(out, s);
     out.push(b' ');
     match rw.edits.and_then(|e| e.reason.as_deref()) {
         Some(r) => out.extend_from_slice(r),
@@ -126,16 +128,14 @@ pub fn write_response_head(out: &mut Vec<u8>, buf: &[u8], resp: &Response, rw: &
         None => out.extend_from_slice(slice(buf, &resp.reason)),
     }
     out.extend_from_slice(b"\r\n");
-    // Transfer-Encoding overrides Content-Length (RFC 9112 6.3): never forward both.
-    let has_te = resp
-        .headers
-        .iter()
-        .any(|h| is_named(buf, h, b"transfer-encoding"));
     let filter = Filter {
         keep_upgrade: rw.connection == ConnHeader::Upgrade,
         drop_expect: false,
-        drop_te: rw.dechunk,
-        drop_cl: rw.dechunk || has_te,
+        framing: if rw.dechunk {
+            FramingOut::None
+        } else {
+            response_framing(resp)
+        },
     };
     let head = Head {
         buf,
@@ -158,12 +158,105 @@ pub fn write_response_head(out: &mut Vec<u8>, buf: &[u8], resp: &Response, rw: &
     out.extend_from_slice(b"\r\n");
 }
 
+/// An interim (1xx) response for an HTTP/1.1 client: status line and headers written anew with
+/// CRLF (a server's bare LF never reaches the client), without framing or hop-by-hop fields.
+/// The caller sends none to an HTTP/1.0 client (RFC 9110 15.2).
+pub fn write_interim_head(out: &mut Vec<u8>, buf: &[u8], resp: &Response) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    write_status(out, resp.status);
+    out.push(b' ');
+    out.extend_from_slice(slice(buf, &resp.reason));
+    out.extend_from_slice(b"\r\n");
+    let filter = Filter {
+        keep_upgrade: false,
+        drop_expect: false,
+        framing: FramingOut::None,
+    };
+    let head = Head {
+        buf,
+        headers: &resp.headers,
+    };
+    write_headers(out, head, None, &filter, None);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Three digits (a status is 100..=999 once parsed; larger values are clamped).
+fn write_status(out: &mut Vec<u8>, status: u16) {
+    let s = status.min(999);
+    out.extend_from_slice(&[
+        b'0' + (s / 100) as u8,
+        b'0' + (s / 10 % 10) as u8,
+        b'0' + (s % 10) as u8,
+    ]);
+}
+
 /// Which original headers go out.
 struct Filter {
     keep_upgrade: bool,
     drop_expect: bool,
-    drop_te: bool,
-    drop_cl: bool,
+    /// The one framing field to write in place of every Content-Length / Transfer-Encoding.
+    framing: FramingOut,
+}
+
+/// The framing field a head goes out with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FramingOut {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+impl FramingOut {
+    /// Whether this is written in place of a field named `name` (one of the two framing names).
+    fn replaces(self, name: &[u8]) -> bool {
+        match self {
+            FramingOut::None => false,
+            FramingOut::Length(_) => name.eq_ignore_ascii_case(b"content-length"),
+            FramingOut::Chunked => name.eq_ignore_ascii_case(b"transfer-encoding"),
+        }
+    }
+
+    /// Writes `name: value` (name as received, or the lower-case one when none is given).
+    fn write(self, out: &mut Vec<u8>, name: Option<&[u8]>) {
+        let (default, value) = match self {
+            FramingOut::None => return,
+            FramingOut::Length(n) => ("content-length", Some(n)),
+            FramingOut::Chunked => ("transfer-encoding", None),
+        };
+        out.extend_from_slice(name.unwrap_or(default.as_bytes()));
+        // Writing into a Vec cannot fail.
+        let _ = match value {
+            Some(n) => write!(out, ": {n}\r\n"),
+            None => write!(out, ": chunked\r\n"),
+        };
+    }
+}
+
+/// Requests carry only what their body needs: chunked, or the agreed length.
+fn request_framing(req: &Request) -> FramingOut {
+    match req.body {
+        BodyKind::Chunked => FramingOut::Chunked,
+        _ => req
+            .framing
+            .content_length
+            .map_or(FramingOut::None, FramingOut::Length),
+    }
+}
+
+/// RFC 9110 8.6 and RFC 9112 6.1: no framing fields on 1xx and 204, nor on the 2xx that turns a
+/// CONNECT into a tunnel (its body runs until close whatever they say); Transfer-Encoding wins
+/// over Content-Length; a 304 and a response to HEAD keep theirs (what the body would be).
+fn response_framing(resp: &Response) -> FramingOut {
+    let (status, framing) = (resp.status, resp.framing);
+    if (100..200).contains(&status) || status == 204 || resp.body == BodyKind::UntilClose {
+        return FramingOut::None;
+    }
+    if framing.chunked {
+        return FramingOut::Chunked;
+    }
+    framing
+        .content_length
+        .map_or(FramingOut::None, FramingOut::Length)
 }
 
 /// Copies the kept headers (as edited, when rules edited them); returns whether a kept header
@@ -178,7 +271,15 @@ fn write_headers(
     let (buf, headers) = (head.buf, head.headers);
     let custom_tokens = has_custom_connection_tokens(buf, headers);
     let mut seen = false;
+    let mut framing = filter.framing;
     let mut one = |name: &[u8], value: &[u8]| {
+        if is_framing(name) {
+            if framing.replaces(name) {
+                framing.write(out, Some(name));
+                framing = FramingOut::None;
+            }
+            return;
+        }
         if dropped(name, filter) || (custom_tokens && connection_names(buf, headers, name)) {
             return;
         }
@@ -196,15 +297,19 @@ fn write_headers(
             }
         }
     }
+    // Only when no field of that name is left (rules cannot remove them; kept for safety).
+    framing.write(out, None);
     seen
+}
+
+fn is_framing(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"transfer-encoding")
 }
 
 fn dropped(name: &[u8], filter: &Filter) -> bool {
     match name.len() {
         6 if name.eq_ignore_ascii_case(b"expect") => filter.drop_expect,
         7 if name.eq_ignore_ascii_case(b"upgrade") => !filter.keep_upgrade,
-        14 if name.eq_ignore_ascii_case(b"content-length") => filter.drop_cl,
-        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => filter.drop_te,
         _ => is_hop_by_hop(name),
     }
 }

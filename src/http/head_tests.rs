@@ -240,3 +240,98 @@ fn response_upgrade() {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nconnection: upgrade\r\n\r\n"
     );
 }
+
+#[test]
+fn request_framing_fields_are_written_once() {
+    let raw =
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: 1\r\nContent-Length: 5\r\n\r\n";
+    assert_eq!(
+        request(raw, &PLAIN),
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: 1\r\n\r\n"
+    );
+    let raw = b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 05, 5,5\r\n\r\n";
+    assert_eq!(
+        request(raw, &PLAIN),
+        "POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\n\r\n"
+    );
+    let raw =
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: \r\nX: 1\r\nTransfer-Encoding: Chunked,\r\n\r\n";
+    assert_eq!(
+        request(raw, &PLAIN),
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX: 1\r\n\r\n"
+    );
+}
+
+#[test]
+fn response_framing_fields_are_written_once() {
+    let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5, 5\r\nX: 1\r\n\r\n";
+    assert_eq!(
+        response(raw, &KEEP11),
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: 1\r\n\r\n"
+    );
+    let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\nContent-Length: 5\r\n\r\n";
+    assert_eq!(
+        response(raw, &KEEP11),
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+}
+
+#[test]
+fn bodyless_statuses_and_framing_fields() {
+    // RFC 9110 8.6 / RFC 9112 6.1: none on 204 (HAProxy drops them too).
+    let raw = b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nX: 1\r\n\r\n";
+    assert_eq!(
+        response(raw, &KEEP11),
+        "HTTP/1.1 204 No Content\r\nX: 1\r\n\r\n"
+    );
+    // A 304 keeps the length of the representation (HAProxy too), as one field.
+    let raw = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 42, 42\r\nETag: \"v\"\r\n\r\n";
+    assert_eq!(
+        response(raw, &KEEP11),
+        "HTTP/1.1 304 Not Modified\r\nContent-Length: 42\r\nETag: \"v\"\r\n\r\n"
+    );
+    // The 2xx that opens a CONNECT tunnel: its length fields mean nothing (RFC 9110 8.6).
+    let mut resp = Response::new();
+    let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX: 1\r\n\r\n";
+    parse_response(raw, &Limits::default(), Method::Connect, &mut resp).unwrap();
+    let mut out = Vec::new();
+    write_response_head(&mut out, raw, &resp, &KEEP11);
+    assert_eq!(out, b"HTTP/1.1 200 OK\r\nX: 1\r\n\r\n");
+    // A response to HEAD keeps its Content-Length.
+    let mut resp = Response::new();
+    let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nContent-Length: 9\r\n\r\n";
+    parse_response(raw, &Limits::default(), Method::Head, &mut resp).unwrap();
+    let mut out = Vec::new();
+    write_response_head(&mut out, raw, &resp, &KEEP11);
+    assert_eq!(out, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n");
+}
+
+fn interim(raw: &[u8]) -> String {
+    let mut resp = Response::new();
+    assert_eq!(
+        parse_response(raw, &Limits::default(), Method::Get, &mut resp),
+        Ok(true)
+    );
+    let mut out = b"before|".to_vec();
+    write_interim_head(&mut out, raw, &resp);
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn interim_responses_are_written_anew() {
+    assert_eq!(
+        interim(b"HTTP/1.1 103 Early Hints\nLink: </a>\n\n"),
+        "before|HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    );
+    assert_eq!(
+        interim(
+            b"HTTP/1.0 100 Continue\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\
+              Connection: close, X-H\r\nX-H: 1\r\nKeep-Alive: t=1\r\nX-Kept: 2\r\n\r\n"
+        ),
+        "before|HTTP/1.1 100 Continue\r\nX-Kept: 2\r\n\r\n"
+    );
+    assert_eq!(
+        interim(b"HTTP/1.1 100\r\n\r\n"),
+        "before|HTTP/1.1 100 \r\n\r\n"
+    );
+}

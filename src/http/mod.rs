@@ -13,11 +13,14 @@
 //!        BodyKind::Chunked   -> chunked::ChunkedDecoder validates and says how many bytes
 //!                               belong to the message; forwarded verbatim
 //!  server bytes --parse::parse_response--> Response --head::write_response_head--> client
+//!                                          (1xx: head::write_interim_head, none to HTTP/1.0)
 //!  anything refused --> HttpError { status, reason } --errors::error_response(status)--> client
 //! ```
 //!
 //! `framing` holds the Content-Length / Transfer-Encoding / Connection rules (RFC 9112 6-7,
-//! RFC 9110 7.6.1) shared by requests and responses; httparse only tokenizes heads.
+//! RFC 9110 7.6.1) shared by requests and responses; `target` the request-target forms and the
+//! authority syntax of targets and Host (RFC 9112 3.2, RFC 3986); httparse only tokenizes heads.
+//! The head writers send framing fields again from the parsed `Framing`, never as received.
 //! Nothing here allocates per header: headers are byte ranges kept in a reused `Vec`.
 //! Nothing here may panic on input: every index into a caller's buffer goes through `get`.
 
@@ -29,15 +32,16 @@ mod framing;
 pub mod head;
 pub mod parse;
 pub mod proxy;
+mod target;
 
 pub use chunked::{ChunkedDecoder, Progress};
 pub use edit::{Head, HeadEdits};
 pub use errors::error_response;
 pub use head::{
-    is_hop_by_hop, write_request_head, write_response_head, ConnHeader, RequestRewrite,
-    ResponseRewrite,
+    is_hop_by_hop, write_interim_head, write_request_head, write_response_head, ConnHeader,
+    RequestRewrite, ResponseRewrite,
 };
 pub use parse::{
-    header_value, parse_request, parse_response, BodyKind, Header, HttpError, Limits, Method,
-    Request, Response, Version,
+    header_value, parse_request, parse_response, BodyKind, Framing, Header, HttpError, Limits,
+    Method, Request, Response, TargetForm, Version,
 };

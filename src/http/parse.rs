@@ -5,6 +5,8 @@
 //! ever looking at the first `max_head` bytes, so the work per attempt is bounded.
 
 use super::framing::{self, Facts};
+pub use super::target::TargetForm;
+use super::target::{self, Port};
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
@@ -87,6 +89,26 @@ pub struct Header {
     pub value: Range<usize>,
 }
 
+/// What a message's framing fields said, once validated: the head writers send them again in
+/// this one form (a single `content-length`, a plain `transfer-encoding: chunked`), never as
+/// received, so that a peer cannot read two lengths where ringlb read one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Framing {
+    /// The one value every Content-Length field and list member agreed on.
+    pub content_length: Option<u64>,
+    /// Transfer-Encoding was present: always exactly `chunked` once accepted.
+    pub chunked: bool,
+}
+
+impl Framing {
+    fn of(facts: &Facts) -> Framing {
+        Framing {
+            content_length: facts.content_length,
+            chunked: facts.te.present,
+        }
+    }
+}
+
 /// Why a message was refused: `status` for the error page, `reason` for the logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpError {
@@ -131,11 +153,15 @@ pub struct Request {
     pub method: Method,
     pub method_range: Range<usize>,
     pub target: Range<usize>,
+    /// Checked against the method: authority-form only with CONNECT, asterisk-form only with
+    /// OPTIONS.
+    pub target_form: TargetForm,
     pub version: Version,
     /// In order, all of them (hop-by-hop too; head.rs decides what to drop).
     pub headers: Vec<Header>,
     /// None, Length(n) or Chunked (never UntilClose for requests).
     pub body: BodyKind,
+    pub framing: Framing,
     /// HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "Connection: keep-alive".
     pub keep_alive: bool,
     /// "Expect: 100-continue" in an HTTP/1.1 request (ignored in 1.0, RFC 9110 10.1.1).
@@ -164,9 +190,11 @@ impl Request {
             method: Method::Other,
             method_range: 0..0,
             target: 0..0,
+            target_form: TargetForm::Origin,
             version: Version::Http11,
             headers,
             body: BodyKind::None,
+            framing: Framing::default(),
             keep_alive: false,
             expect_continue: false,
             upgrade: false,
@@ -190,6 +218,9 @@ pub struct Response {
     pub version: Version,
     pub headers: Vec<Header>,
     pub body: BodyKind,
+    /// Kept whatever the body: a response to HEAD, or a 304, still says how long the body
+    /// would have been.
+    pub framing: Framing,
     /// The server will keep the connection (never with UntilClose or 101).
     pub keep_alive: bool,
     /// 101 Switching Protocols: the connection becomes a tunnel after this head.
@@ -216,6 +247,7 @@ impl Response {
             version: Version::Http11,
             headers,
             body: BodyKind::None,
+            framing: Framing::default(),
             keep_alive: false,
             upgrade: false,
         }
@@ -274,13 +306,13 @@ fn request_with<'b>(
     };
     let method = req.method.unwrap_or_default().as_bytes();
     let target = req.path.unwrap_or_default().as_bytes();
-    // httparse lets UTF-8 through; HAProxy refuses any non-ASCII byte in the target.
-    if !target.is_ascii() {
-        return Err(bad_request("invalid request target"));
-    }
     out.method = Method::from_token(method);
     out.method_range = offset_range(buf, method);
     out.target = offset_range(buf, target);
+    // httparse lets UTF-8 and most of ASCII through; target.rs holds RFC 9112's rules.
+    let (form, authority) = target::classify(out.method, target).map_err(bad_request)?;
+    out.target_form = form;
+    let authority = authority.map(|a| a.start + out.target.start..a.end + out.target.start);
     out.version = if req.version == Some(0) {
         Version::Http10
     } else {
@@ -293,12 +325,14 @@ fn request_with<'b>(
     if facts.host_count > 1 {
         return Err(bad_request("multiple Host headers"));
     }
+    check_host(buf, facts.host.as_ref())?;
     let http11 = out.version == Version::Http11;
     out.body = request_body(&facts, out.version)?;
+    out.framing = Framing::of(&facts);
     out.keep_alive = !facts.conn_close && (http11 || facts.conn_keep_alive);
     out.expect_continue = http11 && facts.expect_continue;
     out.upgrade = http11 && facts.conn_upgrade && facts.has_upgrade;
-    let authority = absolute_form_authority(buf, &out.target);
+    let authority = authority.filter(|_| form == TargetForm::Absolute);
     if let (Some(host), Some(auth)) = (&facts.host, &authority) {
         // HAProxy 2.6 refuses an absolute-form target whose authority is not the Host header:
         // a proxy and a server could otherwise disagree on which site was asked for.
@@ -313,6 +347,18 @@ fn request_with<'b>(
     out.host = facts.host.or(authority);
     out.head_len = head_len;
     Ok(true)
+}
+
+/// RFC 9112 3.2: a Host value is an authority (`host[:port]`, no userinfo, no list), or empty
+/// (for a target without one). HAProxy 2.6 forwards any value; RFC 9112 asks for 400.
+fn check_host(buf: &[u8], host: Option<&Range<usize>>) -> Result<(), HttpError> {
+    let Some(value) = host.and_then(|r| buf.get(r.clone())) else {
+        return Ok(());
+    };
+    if value.is_empty() {
+        return Ok(());
+    }
+    target::check_authority(value, Port::Optional).map_err(|why| bad_request(why.in_host_header()))
 }
 
 /// RFC 9112 6.1-6.3 for requests, strict where a lenient reading allows smuggling.
@@ -472,6 +518,7 @@ fn response_with<'b>(
     let mut facts = Facts::default();
     framing::scan(buf, &out.headers, &mut facts).map_err(bad_gateway)?;
     out.body = response_body(&facts, status, out.version, request_method)?;
+    out.framing = Framing::of(&facts);
     out.upgrade = status == 101;
     let persistent = match out.version {
         Version::Http11 => !facts.conn_close,
@@ -489,30 +536,39 @@ fn response_body(
     version: Version,
     method: Method,
 ) -> Result<BodyKind, HttpError> {
+    let te = &facts.te;
+    if te.present {
+        response_codings(te)?;
+    }
     if method == Method::Head || (100..200).contains(&status) || status == 204 || status == 304 {
         return Ok(BodyKind::None);
     }
     if method == Method::Connect && (200..300).contains(&status) {
         return Ok(BodyKind::UntilClose);
     }
-    let te = &facts.te;
     if te.present {
         if version == Version::Http10 {
             return Err(bad_gateway("Transfer-Encoding in an HTTP/1.0 response"));
         }
-        if te.chunked_count > 1 {
-            return Err(bad_gateway("chunked applied more than once"));
-        }
         // Transfer-Encoding overrides Content-Length (head.rs drops the latter).
-        return Ok(if te.last_is_chunked {
-            BodyKind::Chunked
-        } else {
-            BodyKind::UntilClose
-        });
+        return Ok(BodyKind::Chunked);
     }
     Ok(facts
         .content_length
         .map_or(BodyKind::UntilClose, BodyKind::Length))
+}
+
+/// HAProxy 2.6 answers 502 to a response with any transfer coding but a single chunked
+/// (`gzip, chunked`, `gzip`, an empty list member): so does ringlb, which spares the client a
+/// close-delimited body whose end it could not tell from a cut connection.
+fn response_codings(te: &framing::TransferCodings) -> Result<(), HttpError> {
+    if te.chunked_count > 1 {
+        return Err(bad_gateway("chunked applied more than once"));
+    }
+    if te.chunked_count == 0 || te.has_other_codings() {
+        return Err(bad_gateway("unsupported transfer coding"));
+    }
+    Ok(())
 }
 
 fn response_error(e: httparse::Error) -> HttpError {
@@ -544,22 +600,6 @@ fn offset_range(buf: &[u8], part: &[u8]) -> Range<usize> {
     } else {
         0..0
     }
-}
-
-/// "http://host:port/path" -> "host:port" (case-insensitive scheme).
-fn absolute_form_authority(buf: &[u8], target: &Range<usize>) -> Option<Range<usize>> {
-    let t = buf.get(target.clone())?;
-    let scheme_len = [&b"http://"[..], b"https://"].iter().find_map(|s| {
-        let head = t.get(..s.len())?;
-        head.eq_ignore_ascii_case(s).then_some(s.len())
-    })?;
-    let rest = t.get(scheme_len..)?;
-    let len = rest
-        .iter()
-        .position(|b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    let start = target.start + scheme_len;
-    (len > 0).then_some(start..start + len)
 }
 
 /// The first header named `name` (case-insensitive), its value as received.

@@ -304,7 +304,7 @@ fn host_from_absolute_form() {
     let raw = b"GET HTTP://example.com:81/x?y HTTP/1.1\r\n\r\n";
     let r = req(raw).unwrap();
     assert_eq!(text(raw, r.host.as_ref().unwrap()), b"example.com:81");
-    let raw = b"GET https://h?q HTTP/1.1\r\n\r\n";
+    let raw = b"GET https://h/?q HTTP/1.1\r\n\r\n";
     assert_eq!(text(raw, req(raw).unwrap().host.as_ref().unwrap()), b"h");
     let raw = b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n";
     assert_eq!(text(raw, req(raw).unwrap().host.as_ref().unwrap()), b"a");
@@ -396,22 +396,16 @@ fn response_framing_table() {
             true,
         ),
         (
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n",
             Get,
             Chunked,
             true,
         ),
         (
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nTransfer-Encoding: chunked\r\n",
             Get,
-            UntilClose,
-            false,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n",
-            Get,
-            UntilClose,
-            false,
+            Chunked,
+            true,
         ),
         (
             "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n",
@@ -463,6 +457,17 @@ fn response_errors_are_502() {
         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+        // HAProxy 2.6: 502 for any coding but chunked, empty list members included.
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, , x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: , chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,,\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, , chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\n\r\n",
         b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
         b"HTTP/1.1 2000 OK\r\n\r\n",
         b"HTTP/1.1 099 Odd\r\n\r\n",
@@ -540,12 +545,30 @@ impl Rng {
     }
 }
 
+const PLAIN_REQUEST: crate::http::RequestRewrite = crate::http::RequestRewrite {
+    connection: crate::http::ConnHeader::KeepAlive,
+    edits: None,
+    original_to: None,
+    forwarded_for: None,
+    drop_expect: false,
+};
+
+const PLAIN_RESPONSE: crate::http::ResponseRewrite = crate::http::ResponseRewrite {
+    connection: crate::http::ConnHeader::KeepAlive,
+    edits: None,
+    version: Version::Http11,
+    dechunk: false,
+};
+
 #[test]
 fn mutated_heads_never_panic_and_ranges_stay_inside() {
     let seeds: &[&[u8]] = &[
         b"POST http://h/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\nConnection: keep-alive, x\r\n\r\n",
         b"GET / HTTP/1.0\r\nTransfer-Encoding: gzip, chunked\r\nExpect: 100-continue\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nUpgrade: x\r\n\r\n",
+        b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: h:80\r\nTransfer-Encoding: ,chunked,\r\n\r\n",
+        b"HTTP/1.1 103 Hints\nLink: x\nContent-Length: 1,1\n\n",
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let limits = Limits {
@@ -553,10 +576,13 @@ fn mutated_heads_never_panic_and_ranges_stay_inside() {
         max_headers: 5,
     };
     let (mut req, mut resp) = (Request::new(), Response::new());
+    let mut out = Vec::new();
     for i in 0..30_000 {
         let input = rng.mutate(seeds[i % seeds.len()]);
         if let Ok(true) = parse_request(&input, &limits, &mut req) {
             assert!(req.head_len <= input.len().min(limits.max_head));
+            out.clear();
+            crate::http::write_request_head(&mut out, &input, &req, &PLAIN_REQUEST);
             for r in req
                 .headers
                 .iter()
@@ -568,6 +594,9 @@ fn mutated_heads_never_panic_and_ranges_stay_inside() {
         }
         if let Ok(true) = parse_response(&input, &limits, Method::Get, &mut resp) {
             assert!(resp.head_len <= input.len() && resp.reason.end <= resp.head_len);
+            out.clear();
+            crate::http::write_response_head(&mut out, &input, &resp, &PLAIN_RESPONSE);
+            crate::http::write_interim_head(&mut out, &input, &resp);
         }
     }
 }
@@ -584,4 +613,129 @@ fn absolute_form_authority_must_match_host() {
         (e.status, e.reason),
         (400, "absolute-form authority differs from Host")
     );
+}
+
+#[test]
+fn target_form_is_recorded() {
+    let form = |raw: &[u8]| req(raw).map(|r| r.target_form).map_err(|e| e.status);
+    assert_eq!(form(b"GET /x HTTP/1.1\r\n\r\n"), Ok(TargetForm::Origin));
+    let abs = b"GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert_eq!(form(abs), Ok(TargetForm::Absolute));
+    let tunnel = b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n";
+    assert_eq!(form(tunnel), Ok(TargetForm::Authority));
+    assert_eq!(req(tunnel).unwrap().method, Method::Connect);
+    assert_eq!(
+        form(b"OPTIONS * HTTP/1.1\r\n\r\n"),
+        Ok(TargetForm::Asterisk)
+    );
+    let r = req(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
+    let mut again = r.clone();
+    again.clear();
+    assert_eq!(again.target_form, TargetForm::Origin);
+}
+
+#[test]
+fn request_targets_are_400() {
+    for target in [
+        // HAProxy 2.6: 400 (with a Host header; see README for the cases HAProxy forwards).
+        "admin",
+        "\\admin",
+        "/admin#x",
+        "?x",
+        "http://a?x",
+        "http:/a",
+        // Stricter than HAProxy 2.6 (README "How ringlb differs").
+        "*",
+        "a:80",
+        "ftp://a/",
+        "http:///x",
+        "http://u@a/x",
+        "/a\\b",
+        "/a\"b",
+        "/a<b",
+        "/a{b",
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(status(raw.as_bytes()), 400, "{target}");
+    }
+    for (method, target) in [("CONNECT", "/x"), ("CONNECT", "*"), ("CONNECT", "a")] {
+        let raw = format!("{method} {target} HTTP/1.1\r\n\r\n");
+        assert_eq!(status(raw.as_bytes()), 400, "{method} {target}");
+    }
+    let e = req(b"GET /x#y HTTP/1.1\r\n\r\n").unwrap_err();
+    assert_eq!(e.reason, "fragment in request target");
+}
+
+#[test]
+fn host_values() {
+    let host = |value: &str| {
+        let raw = format!("GET / HTTP/1.1\r\nHost: {value}\r\n\r\n");
+        req(raw.as_bytes()).map(|_| ()).map_err(|e| e.reason)
+    };
+    for ok in ["a", "a.example:8080", "a:", "[::1]:443", "1.2.3.4", ""] {
+        assert_eq!(host(ok), Ok(()), "{ok:?}");
+    }
+    for (bad, why) in [
+        ("a,b", "comma list in Host"),
+        ("a, a", "comma list in Host"),
+        ("u@a", "userinfo in Host"),
+        ("u:p@a", "userinfo in Host"),
+        ("a b", "invalid Host"),
+        ("a/b", "invalid Host"),
+        ("[::1", "invalid Host"),
+        ("a:x", "invalid port in Host"),
+        ("a:65536", "invalid port in Host"),
+        ("a:-1", "invalid port in Host"),
+    ] {
+        assert_eq!(host(bad), Err(why), "{bad:?}");
+    }
+    // Two Host fields, even identical ones (RFC 9112 3.2; HAProxy merges identical ones).
+    assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), 400);
+    // HTTP/1.1 without Host is forwarded, as HAProxy 2.6 does.
+    assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), 200);
+}
+
+#[test]
+fn transfer_coding_members_in_requests_like_haproxy() {
+    for (te, want) in [
+        ("chunked, , x", Err(400)),
+        ("chunked, ,", Err(400)),
+        ("chunked,,", Err(400)),
+        (",", Err(400)),
+        (", chunked", Err(422)),
+        (",,chunked", Err(422)),
+        ("chunked,", Ok(BodyKind::Chunked)),
+        ("chunked ,", Ok(BodyKind::Chunked)),
+    ] {
+        let raw = post(&format!("Transfer-Encoding: {te}\r\n"));
+        assert_eq!(body(&raw), want, "{te:?}");
+    }
+}
+
+#[test]
+fn framing_is_recorded_for_the_writers() {
+    let r = req(&post("Content-Length: 5\r\nContent-Length: 05, 5\r\n")).unwrap();
+    assert_eq!(
+        r.framing,
+        Framing {
+            content_length: Some(5),
+            chunked: false
+        }
+    );
+    let r = req(&post("Transfer-Encoding: chunked,\r\n")).unwrap();
+    assert!(r.framing.chunked && r.framing.content_length.is_none());
+    let head = resp(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n",
+        Method::Head,
+    )
+    .unwrap();
+    assert_eq!(
+        (head.body, head.framing.content_length),
+        (BodyKind::None, Some(7))
+    );
+    let r304 = resp(
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7, 7\r\n\r\n",
+        Method::Get,
+    );
+    assert_eq!(r304.unwrap().framing.content_length, Some(7));
 }

@@ -5,6 +5,7 @@
 //!   `ready` line on stderr (bounded) and maps proxy names to the addresses it printed.
 //! - `HttpBackend` / `TcpEchoBackend` are std-thread servers that count what they accept, so
 //!   tests can assert on what the proxy did (reuse, queueing, requests that must never arrive).
+//!   `RawBackend` answers with scripted bytes, for what a server may send wrong.
 //! - `Client` speaks HTTP/1.1 byte by byte and parses responses itself: the tests are black-box
 //!   and must not trust the crate's own parser to check the crate.
 //!
@@ -15,6 +16,7 @@
 mod backend;
 mod client;
 mod process;
+mod raw_backend;
 mod wire;
 
 // Each test file uses a different part of the harness.
@@ -24,6 +26,8 @@ pub use backend::*;
 pub use client::*;
 #[allow(unused_imports)]
 pub use process::*;
+#[allow(unused_imports)]
+pub use raw_backend::*;
 #[allow(unused_imports)]
 pub use wire::*;
 

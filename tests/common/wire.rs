@@ -144,14 +144,27 @@ pub fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Hex digits, optionally followed by `;ext`; at most 15 digits (no overflow), never empty.
+/// Hex digits, optionally followed by `;ext`; any leading zeros (RFC 9112 `1*HEXDIG`), then at
+/// most 15 significant digits (no overflow); never empty.
 pub(crate) fn parse_chunk_size(line: &[u8]) -> Option<usize> {
     let text = std::str::from_utf8(line).ok()?;
     let digits = text.split(';').next()?.trim_end_matches([' ', '\t']);
-    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    usize::from_str_radix(digits, 16).ok()
+    let significant = digits.trim_start_matches('0');
+    if significant.len() > 15 {
+        return None;
+    }
+    usize::from_str_radix(
+        if significant.is_empty() {
+            "0"
+        } else {
+            significant
+        },
+        16,
+    )
+    .ok()
 }
 
 pub(crate) fn split_header(line: &[u8]) -> Option<(String, String)> {

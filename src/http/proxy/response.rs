@@ -11,7 +11,8 @@ use crate::health::observe::Outcome as Seen;
 use crate::http::body;
 use crate::http::Head;
 use crate::http::{
-    parse_response, write_response_head, BodyKind, ConnHeader, Method, ResponseRewrite, Version,
+    parse_response, write_interim_head, write_response_head, BodyKind, ConnHeader, Method,
+    ResponseRewrite, Version,
 };
 use crate::io::{write_vec, IoFail};
 use crate::rules::action::{self, Scene, Side, Verdict};
@@ -115,18 +116,21 @@ impl<'a> Session<'a> {
                 }
                 Err(_) => return Err(RespFail::Status(502)),
             }
-            // Interim responses (100, 103, ...) go to the client as they are; the final one follows.
+            // Interim responses (100, 103, ...) go to an HTTP/1.1 client written anew (CRLF, no
+            // framing fields), to an HTTP/1.0 one not at all (RFC 9110 15.2); the final follows.
             if (100..200).contains(&self.resp.status) && self.resp.status != 101 {
-                let n = self.resp.head_len;
-                if self
-                    .sbuf
-                    .write_to(&mut self.client, n, self.fe.timeouts.client)
-                    .await
-                    .is_err()
-                {
-                    return Err(RespFail::ClientGone);
+                if self.req.version == Version::Http11 {
+                    // Not in `self.out`: it keeps the request head for a resend.
+                    let mut head = Vec::new();
+                    write_interim_head(&mut head, self.sbuf.bytes(), &self.resp);
+                    if write_vec(&mut self.client, &mut head, self.fe.timeouts.client)
+                        .await
+                        .is_err()
+                    {
+                        return Err(RespFail::ClientGone);
+                    }
                 }
-                self.sbuf.consume(n);
+                self.sbuf.consume(self.resp.head_len);
                 continue;
             }
             return Ok(());

@@ -336,10 +336,22 @@ fn request_with<'b>(
     if let (Some(host), Some(auth)) = (&facts.host, &authority) {
         // HAProxy 2.6 refuses an absolute-form target whose authority is not the Host header:
         // a proxy and a server could otherwise disagree on which site was asked for.
+        // As HAProxy, an empty or default port (`:80` for http, `:443` for https) on either
+        // side names the same site as no port.
+        let https = buf
+            .get(out.target.clone())
+            .and_then(|t| t.get(..5))
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"https"));
         let same = buf
             .get(host.clone())
             .zip(buf.get(auth.clone()))
-            .is_some_and(|(h, a)| h.trim_ascii().eq_ignore_ascii_case(a));
+            .is_some_and(|(h, a)| {
+                let (h, a) = (
+                    without_default_port(h.trim_ascii(), https),
+                    without_default_port(a, https),
+                );
+                h.eq_ignore_ascii_case(a)
+            });
         if !same {
             return Err(bad_request("absolute-form authority differs from Host"));
         }
@@ -347,6 +359,16 @@ fn request_with<'b>(
     out.host = facts.host.or(authority);
     out.head_len = head_len;
     Ok(true)
+}
+
+/// `host:80` -> `host` (`host:443` for https), `host:` -> `host`: the forms of an authority
+/// that name the scheme's default port.
+fn without_default_port(authority: &[u8], https: bool) -> &[u8] {
+    let default: &[u8] = if https { b":443" } else { b":80" };
+    authority
+        .strip_suffix(default)
+        .or_else(|| authority.strip_suffix(b":"))
+        .unwrap_or(authority)
 }
 
 /// RFC 9112 3.2: a Host value is an authority (`host[:port]`, no userinfo, no list), or empty

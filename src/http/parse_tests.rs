@@ -607,6 +607,24 @@ fn absolute_form_authority_must_match_host() {
     let mut r = Request::new();
     let same = b"GET http://a.example/x HTTP/1.1\r\nHost: A.example\r\n\r\n";
     assert_eq!(parse_request(same, &l, &mut r), Ok(true));
+    // An empty or default port names the same site as none (HAProxy 2.6 agrees, checked).
+    for same in [
+        &b"GET http://a.example:80/x HTTP/1.1\r\nHost: a.example\r\n\r\n"[..],
+        b"GET http://a.example/x HTTP/1.1\r\nHost: a.example:80\r\n\r\n",
+        b"GET https://a.example:443/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+        b"GET http://a.example:/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+    ] {
+        assert_eq!(parse_request(same, &l, &mut r), Ok(true), "{:?}", same);
+    }
+    for other in [
+        &b"GET http://a.example:8080/x HTTP/1.1\r\nHost: a.example\r\n\r\n"[..],
+        b"GET https://a.example:80/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+    ] {
+        assert_eq!(
+            parse_request(other, &l, &mut r).map_err(|e| e.status),
+            Err(400)
+        );
+    }
     let other = b"GET http://b.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n";
     let e = parse_request(other, &l, &mut r).unwrap_err();
     assert_eq!(

@@ -9,8 +9,9 @@ OUT_DIR=$FUZZ_DIR/out
 TARGETS="request chunked response config"
 # AFL++'s per-input timeout (ms): far above any input's normal cost; past it, a "hang".
 EXEC_TIMEOUT_MS=1000
-# Without a terminal (no AFL++ screen), a progress line this often (seconds).
-PROGRESS_EVERY=30
+# Without a terminal (no AFL++ screen), a progress line this often (seconds; AFL++ updates
+# its statistics once a minute).
+PROGRESS_EVERY=60
 
 usage() {
     cat <<USAGE

@@ -154,6 +154,16 @@ run_with_progress() {
     fi
 }
 
+# The AFL++ tools cargo-afl built for the current rustc.
+afl_bin_dir() {
+    local version
+    version=$(rustc -V | cut -d' ' -f2)
+    find "${XDG_DATA_HOME:-$HOME/.local/share}/afl.rs" -name afl-cmin.bash \
+        -path "*rustc-$version-*" 2>/dev/null | head -1 | xargs -r dirname
+}
+
+# Named seeds stay; the run's queue adds the inputs that reach edges the corpus does not
+# (afl-cmin -e: edges, not hit counts, which keeps the corpus to a few hundred files).
 minimize() {
     local target=$1
     is_target "$target" || die "unknown target '$target' (scripts/fuzz.sh --list)"
@@ -162,21 +172,28 @@ minimize() {
     ensure_cargo_afl
     build
     afl_env
+    local bin
+    bin=$(afl_bin_dir)
+    [ -x "$bin/afl-cmin.bash" ] || die "afl-cmin.bash not found under ~/.local/share/afl.rs"
     local all=$OUT_DIR/$target/cmin-in min=$OUT_DIR/$target/cmin-out
     rm -rf "$all" "$min"
     mkdir -p "$all"
     cp "$corpus"/* "$all"/
-    # Queue entries get content-hash names; the named seeds keep theirs.
     local f
     for f in "$queue"/id:*; do
         [ -f "$f" ] && cp "$f" "$all/min-$(sha1sum "$f" | cut -c1-12)"
     done
-    echo "==> afl-cmin over $(ls "$all" | wc -l) inputs"
-    cargo afl cmin -t "$EXEC_TIMEOUT_MS" -i "$all" -o "$min" -- "$FUZZ_DIR/target/release/$target" \
-        || die "afl-cmin failed"
-    rm -f "$corpus"/*
-    cp "$min"/* "$corpus"/
-    echo "==> fuzz/corpus/$target: $(ls "$corpus" | wc -l) inputs, $(du -sh "$corpus" | cut -f1)"
+    echo "==> afl-cmin over $(ls "$all" | wc -l) inputs (a minute or two)"
+    AFL_PATH=$bin PATH=$bin:$PATH AFL_QUIET=1 "$bin/afl-cmin.bash" -e -t "$EXEC_TIMEOUT_MS" \
+        -i "$all" -o "$min" -- "$FUZZ_DIR/target/release/$target" >"$OUT_DIR/$target.cmin.log" 2>&1 \
+        || die "afl-cmin failed (log: $OUT_DIR/$target.cmin.log)"
+    local kept
+    kept=$(find "$min" -name 'min-*' | wc -l)
+    [ "$(ls "$min" | wc -l)" -gt 0 ] || die "afl-cmin kept nothing; corpus left as it was"
+    # Earlier queue inputs were in the run too: those cmin did not keep go.
+    rm -f "$corpus"/min-*
+    find "$min" -name 'min-*' -exec cp {} "$corpus"/ \;
+    echo "==> fuzz/corpus/$target: $kept inputs added, $(ls "$corpus" | wc -l) in all, $(du -sh "$corpus" | cut -f1)"
     echo "    check with: cargo test --test fuzz_corpus"
 }
 

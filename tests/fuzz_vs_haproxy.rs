@@ -258,20 +258,68 @@ fn identify(r: &Record) -> Option<(usize, Option<usize>)> {
     from(&String::from_utf8_lossy(r.header("x-fz")?))
 }
 
+/// Where a run's problems go: failures, and what the pending fixes explain.
+struct Findings<'a> {
+    failures: &'a mut Vec<String>,
+    pending: &'a mut Vec<String>,
+}
+
+/// One record: framing the backend had to guess, and the body it got.
+fn check_record(
+    name: &str,
+    case: &Case,
+    conn: usize,
+    msg: Option<usize>,
+    r: &Record,
+    out: &mut Findings,
+) {
+    if let Some(problem) = &r.problem {
+        let sent = msg
+            .filter(|&m| m < case.msgs.len())
+            .map_or(case.first(), |m| case.msg_bytes(m));
+        let line = format!(
+            "{name}: conn {conn} ({}): forwarded with ambiguous framing: {problem}\n  sent: {}",
+            case.kind.name(),
+            lossy(&case.bytes)
+        );
+        if pending_reasons(&reasons(sent)).is_empty() {
+            out.failures.push(line);
+        } else {
+            out.pending.push(line);
+        }
+    }
+    let Some(m) = msg else {
+        if !r.body.is_empty() {
+            out.failures.push(format!(
+                "{name}: conn {conn}: a smuggled request with a body"
+            ));
+        }
+        return;
+    };
+    let Some(sent) = case.msgs.get(m) else { return };
+    let after_head = &case.bytes[sent.head_end..];
+    // A mutation may end a head early (a bare LF before CR LF): then any run of the bytes
+    // sent may be a body.
+    let anywhere = case.kind == Kind::Mutated
+        && (r.body.is_empty() || gen::find(&case.bytes, &r.body).is_some());
+    if r.body != sent.body && !after_head.starts_with(&r.body) && !anywhere {
+        out.failures.push(format!(
+            "{name}: conn {conn} msg {m} ({}): body boundary moved: backend got {}\n  sent: {}",
+            case.kind.name(),
+            lossy(&r.body),
+            lossy(&case.bytes)
+        ));
+    }
+}
+
 /// Checks one run on its own (smuggling, boundaries, order) and says what became of each
 /// request: `outcomes[conn][msg]`.
-fn check_run(
-    cases: &[Case],
-    name: &str,
-    run: &Run,
-    failures: &mut Vec<String>,
-    pending: &mut Vec<String>,
-) -> Vec<Vec<Outcome>> {
+fn check_run(cases: &[Case], name: &str, run: &Run, out: &mut Findings) -> Vec<Vec<Outcome>> {
     let mut seen: Vec<Vec<usize>> = vec![Vec::new(); cases.len()];
     let mut forwarded: HashMap<(usize, usize), usize> = HashMap::new();
     for (id, r) in run.records.iter().enumerate() {
         let Some((conn, msg)) = identify(r).filter(|(c, _)| *c < cases.len()) else {
-            failures.push(format!(
+            out.failures.push(format!(
                 "{name}: the backend received a request no client sent: {} {}",
                 lossy(&r.method),
                 lossy(&r.target)
@@ -279,51 +327,17 @@ fn check_run(
             continue;
         };
         seen[conn].push(id);
-        let case = &cases[conn];
-        if let Some(problem) = &r.problem {
-            let sent = msg
-                .and_then(|m| case.msgs.get(m))
-                .map_or(case.first(), |_| &case.bytes[..]);
-            let line = format!(
-                "{name}: conn {conn} ({}): forwarded with ambiguous framing: {problem}\n  sent: {}",
-                case.kind.name(),
-                lossy(&case.bytes)
-            );
-            if !pending_reasons(&reasons(sent)).is_empty() {
-                pending.push(line);
-            } else {
-                failures.push(line);
-            }
+        if let Some(m) = msg {
+            forwarded.insert((conn, m), id);
         }
-        match msg {
-            None if !r.body.is_empty() => failures.push(format!(
-                "{name}: conn {conn}: a smuggled request with a body"
-            )),
-            None => {}
-            Some(m) => {
-                forwarded.insert((conn, m), id);
-                if let Some(sent) = case.msgs.get(m) {
-                    let after_head = &case.bytes[sent.head_end..];
-                    // A mutation may end a head early (a bare LF before CR LF): then any run
-                    // of the bytes sent may be a body.
-                    let anywhere = case.kind == Kind::Mutated
-                        && (r.body.is_empty() || gen::find(&case.bytes, &r.body).is_some());
-                    if r.body != sent.body && !after_head.starts_with(&r.body) && !anywhere {
-                        failures.push(format!(
-                            "{name}: conn {conn} msg {m} ({}): body boundary moved: backend got {}\n  sent: {}",
-                            case.kind.name(), lossy(&r.body), lossy(&case.bytes)
-                        ));
-                    }
-                }
-            }
-        }
+        check_record(name, &cases[conn], conn, msg, r, out);
     }
     let mut outcomes = Vec::new();
     for (conn, case) in cases.iter().enumerate() {
         let ex = &run.exchanges[conn];
         let answered: Vec<usize> = ex.answers.iter().filter_map(|a| a.rec).collect();
         if answered != seen[conn] {
-            failures.push(format!(
+            out.failures.push(format!(
                 "{name}: conn {conn} ({}): backend received records {:?}, the client got answers for {:?}{}\n  sent: {}",
                 case.kind.name(), seen[conn], answered,
                 ex.trouble.as_ref().map(|t| format!(" ({t})")).unwrap_or_default(),
@@ -361,7 +375,7 @@ fn compare(
     for (conn, case) in cases().iter().enumerate() {
         for m in 0..case.msgs.len() {
             let (h, r) = (hap[conn][m], rl[conn][m]);
-            let sent = &case.bytes[if m == 0 { 0 } else { case.msgs[m - 1].end }..case.msgs[m].end];
+            let sent = case.msg_bytes(m);
             let why = reasons(sent);
             let documented = why.iter().any(|w| DOCUMENTED_STRICTER.contains(w));
             if m == 0 {
@@ -494,8 +508,12 @@ fn differential(driver: &str) {
     let rl = ringlb_run(driver);
     let mut failures = Vec::new();
     let mut summary = Summary::default();
-    let hap_outcomes = check_run(cases(), "HAProxy", hap, &mut failures, &mut summary.pending);
-    let rl_outcomes = check_run(cases(), "ringlb", &rl, &mut failures, &mut summary.pending);
+    let mut findings = Findings {
+        failures: &mut failures,
+        pending: &mut summary.pending,
+    };
+    let hap_outcomes = check_run(cases(), "HAProxy", hap, &mut findings);
+    let rl_outcomes = check_run(cases(), "ringlb", &rl, &mut findings);
     show_requested(hap, &rl);
     compare(&hap_outcomes, &rl_outcomes, &mut failures, &mut summary);
     summary.print(driver);
@@ -567,9 +585,13 @@ mod checks {
     }
 
     fn failures(cases: &[Case], run: &Run) -> Vec<String> {
-        let mut f = Vec::new();
-        check_run(cases, "test", run, &mut f, &mut Vec::new());
-        f
+        let (mut failures, mut pending) = (Vec::new(), Vec::new());
+        let mut out = Findings {
+            failures: &mut failures,
+            pending: &mut pending,
+        };
+        check_run(cases, "test", run, &mut out);
+        failures
     }
 
     #[test]

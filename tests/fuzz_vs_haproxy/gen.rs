@@ -82,7 +82,13 @@ pub struct Case {
 impl Case {
     /// The first request's bytes: what a template or a mutation made.
     pub fn first(&self) -> &[u8] {
-        &self.bytes[..self.msgs[0].end]
+        self.msg_bytes(0)
+    }
+
+    /// Request `m`'s bytes, as the generator framed them.
+    pub fn msg_bytes(&self, m: usize) -> &[u8] {
+        let start = if m == 0 { 0 } else { self.msgs[m - 1].end };
+        &self.bytes[start..self.msgs[m].end]
     }
 }
 

@@ -9,6 +9,14 @@ OUT_DIR=$FUZZ_DIR/out
 TARGETS="request chunked response config"
 # AFL++'s per-input timeout (ms): far above any input's normal cost; past it, a "hang".
 EXEC_TIMEOUT_MS=1000
+# Largest queue input --minimize keeps: a config costs ~10 ms to replay in a debug build, so
+# its corpus keeps small files only (cargo test replays everything in a few seconds).
+max_keep_bytes() {
+    case "$1" in
+        config) echo 2048 ;;
+        *) echo 16384 ;;
+    esac
+}
 # Without a terminal (no AFL++ screen), a progress line this often (seconds; AFL++ updates
 # its statistics once a minute).
 PROGRESS_EVERY=60
@@ -188,11 +196,13 @@ minimize() {
         -i "$all" -o "$min" -- "$FUZZ_DIR/target/release/$target" >"$OUT_DIR/$target.cmin.log" 2>&1 \
         || die "afl-cmin failed (log: $OUT_DIR/$target.cmin.log)"
     local kept
-    kept=$(find "$min" -name 'min-*' | wc -l)
     [ "$(ls "$min" | wc -l)" -gt 0 ] || die "afl-cmin kept nothing; corpus left as it was"
+    local cap
+    cap=$(max_keep_bytes "$target")
+    kept=$(find "$min" -name 'min-*' -size -$((cap + 1))c | wc -l)
     # Earlier queue inputs were in the run too: those cmin did not keep go.
     rm -f "$corpus"/min-*
-    find "$min" -name 'min-*' -exec cp {} "$corpus"/ \;
+    find "$min" -name 'min-*' -size -$((cap + 1))c -exec cp {} "$corpus"/ \;
     echo "==> fuzz/corpus/$target: $kept inputs added, $(ls "$corpus" | wc -l) in all, $(du -sh "$corpus" | cut -f1)"
     echo "    check with: cargo test --test fuzz_corpus"
 }

@@ -2,7 +2,9 @@
 //!
 //! Asserts: a refusal carries at least one error; a Model comes with warnings only; every
 //! message names the file and a line that exists (or 0 for the file as a whole), sorted by
-//! line, on one line of text; loading the same text twice gives the same messages.
+//! line; loading the same text twice gives the same messages. (A message may span lines: a
+//! word written `co\nnect` holds a real newline after unescaping, and is quoted as it is, as
+//! HAProxy 2.6 does.)
 //!
 //! File names in the text (errorfile, ACL `-f`, maps, `return ... file`) are read by the
 //! loader: the caller must confine the thread first (`sandbox::confine_thread`), which both
@@ -58,7 +60,6 @@ fn check_messages(diags: &[Diagnostic], lines: usize) {
         assert!(line >= last, "messages not sorted by line");
         last = line;
         assert!(!d.message.trim().is_empty(), "empty message at line {line}");
-        assert!(!d.message.contains('\n'), "message on several lines: {d}");
         pending::check_message_wording(&d.message);
     }
 }

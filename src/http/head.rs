@@ -315,8 +315,11 @@ fn dropped(name: &[u8], filter: &Filter) -> bool {
 }
 
 /// Fields a Connection header may not remove (see the module comment).
+/// `upgrade` too: the `upgrade` token of `Connection: upgrade, other` asks for the upgrade, it
+/// does not strip the Upgrade header (`dropped` already keeps it only for an upgrade).
 fn is_protected(name: &[u8]) -> bool {
-    name.eq_ignore_ascii_case(b"content-length")
+    name.eq_ignore_ascii_case(b"upgrade")
+        || name.eq_ignore_ascii_case(b"content-length")
         || name.eq_ignore_ascii_case(b"transfer-encoding")
         || name.eq_ignore_ascii_case(b"host")
 }

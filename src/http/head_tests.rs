@@ -94,6 +94,23 @@ fn request_connection_header() {
     );
 }
 
+/// Found by the request fuzzer: another token beside `upgrade` (curl's h2c sends
+/// `Connection: Upgrade, HTTP2-Settings`) used to make the Upgrade header read as a field the
+/// Connection header names, and it was dropped while `connection: upgrade` went out.
+#[test]
+fn upgrade_survives_other_connection_tokens() {
+    let raw = b"GET / HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+                HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n";
+    let upgrade = RequestRewrite {
+        connection: ConnHeader::Upgrade,
+        ..PLAIN
+    };
+    assert_eq!(
+        request(raw, &upgrade),
+        "GET / HTTP/1.1\r\nUpgrade: h2c\r\nconnection: upgrade\r\n\r\n"
+    );
+}
+
 #[test]
 fn expect_is_dropped_on_request() {
     let raw = b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n";

@@ -145,6 +145,7 @@ const STATUS_HEADERS_TOO_LARGE: u16 = 431;
 /// HAProxy 2.6 answers 422 to a request whose codings end with chunked but include others.
 const STATUS_UNSUPPORTED_CODING: u16 = 422;
 const STATUS_BAD_VERSION: u16 = 505;
+const STATUS_PAYLOAD_TOO_LARGE: u16 = 413;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -328,6 +329,7 @@ fn request_with<'b>(
     check_host(buf, facts.host.as_ref())?;
     let http11 = out.version == Version::Http11;
     out.body = request_body(&facts, out.version)?;
+    refuse_http10_body(out.method, out.version, out.body)?;
     out.framing = Framing::of(&facts);
     out.keep_alive = !facts.conn_close && (http11 || facts.conn_keep_alive);
     out.expect_continue = http11 && facts.expect_continue;
@@ -381,6 +383,20 @@ fn check_host(buf: &[u8], host: Option<&Range<usize>>) -> Result<(), HttpError> 
         return Ok(());
     }
     target::check_authority(value, Port::Optional).map_err(|why| bad_request(why.in_host_header()))
+}
+
+/// HAProxy 2.6 answers 413 to an HTTP/1.0 GET, HEAD or DELETE that announces a body (checked
+/// on loopback; a `Content-Length: 0` passes): an HTTP/1.0 server may not expect a body there
+/// and read it as the next request.
+fn refuse_http10_body(method: Method, version: Version, body: BodyKind) -> Result<(), HttpError> {
+    let bodyless = matches!(method, Method::Get | Method::Head | Method::Delete);
+    match body {
+        BodyKind::Length(n) if n > 0 && bodyless && version == Version::Http10 => Err(HttpError {
+            status: STATUS_PAYLOAD_TOO_LARGE,
+            reason: "body in an HTTP/1.0 GET, HEAD or DELETE request",
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// RFC 9112 6.1-6.3 for requests, strict where a lenient reading allows smuggling.

@@ -757,3 +757,20 @@ fn framing_is_recorded_for_the_writers() {
     );
     assert_eq!(r304.unwrap().framing.content_length, Some(7));
 }
+
+#[test]
+fn http10_get_head_delete_with_a_body_are_413_like_haproxy() {
+    let status = |raw: &[u8]| req(raw).map(|_| 200).unwrap_or_else(|e| e.status);
+    for m in ["GET", "HEAD", "DELETE"] {
+        let with_body = format!("{m} /a HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello");
+        assert_eq!(status(with_body.as_bytes()), 413, "{m}");
+        let empty = format!("{m} /a HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(status(empty.as_bytes()), 200, "{m}");
+        let http11 = format!("{m} /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello");
+        assert_eq!(status(http11.as_bytes()), 200, "{m}");
+    }
+    for m in ["POST", "PUT", "OPTIONS"] {
+        let with_body = format!("{m} /a HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello");
+        assert_eq!(status(with_body.as_bytes()), 200, "{m}");
+    }
+}

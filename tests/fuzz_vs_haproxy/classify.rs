@@ -14,24 +14,14 @@ pub const DOCUMENTED_STRICTER: &[&str] = &[
     "white space other than SP in the request line",
     "two Host fields",
     "control byte in the request target",
+    "request target outside RFC 9112 3.2 (a form its method may not use, or a byte refused)",
+    "Host value that is not an RFC 3986 authority",
 ];
 
-/// Differences that fixes in progress (issue 8) change. The lead empties this list when the
-/// fixes are merged; from then on such cases must agree with HAProxy, or be documented: the
-/// fixes of items 1 (partly) and 3 make ringlb stricter than HAProxy 2.6, which forwards
-/// `GET *`, `http:///x`, `{|}^\` in paths and any Host value (`a,b`, `u@a`, `a:80x`), so
-/// those move to `DOCUMENTED_STRICTER` and to the README.
-pub const PENDING_FIXES: &[&str] = &[
-    "issue 8 item 1: request-target form",
-    "issue 8 item 3: Host value",
-    "issue 8 item 7: Transfer-Encoding with empty members",
-    "issue 8 item 7: identical Content-Length values forwarded as one",
-    "issue 8 item 8: chunk size with leading zeros past 16 digits",
-    // Found by this test, not decided yet: HAProxy 2.6 answers 413 to an HTTP/1.0 GET, HEAD or
-    // DELETE with a body; ringlb forwards it (framed by its Content-Length, as HTTP/1.1).
-    // Either ringlb answers 413 too, or README documents the difference.
-    "finding: HTTP/1.0 GET, HEAD or DELETE with a body",
-];
+/// Differences that fixes in progress change, each with the reason it is expected: empty
+/// when no fix is in progress (every other difference must agree with HAProxy or be in
+/// `DOCUMENTED_STRICTER` and the README). Issue 8's fixes landed and emptied it.
+pub const PENDING_FIXES: &[&str] = &[];
 
 /// The reasons (entries of the two lists) that apply to one request's bytes.
 pub fn reasons(msg: &[u8]) -> Vec<&'static str> {
@@ -83,28 +73,10 @@ pub fn reasons(msg: &[u8]) -> Vec<&'static str> {
     );
     add(
         !target_form_ok(&loose.method, &loose.target),
-        PENDING_FIXES,
-        0,
+        DOCUMENTED_STRICTER,
+        9,
     );
-    add(!host_ok(&loose), PENDING_FIXES, 1);
-    add(
-        loose
-            .values("transfer-encoding")
-            .iter()
-            .any(|v| has_empty_member(v)),
-        PENDING_FIXES,
-        2,
-    );
-    let cls = loose.values("content-length");
-    add(
-        cls.len() > 1 || cls.iter().any(|v| v.contains(&b',')),
-        PENDING_FIXES,
-        3,
-    );
-    add(te && long_zero_padded_size(loose.body), PENDING_FIXES, 4);
-    let bodiless_10 = loose.version == b"HTTP/1.0"
-        && [&b"GET"[..], b"HEAD", b"DELETE"].contains(&&loose.method[..]);
-    add(bodiless_10 && (te || !cls.is_empty()), PENDING_FIXES, 5);
+    add(!host_ok(&loose), DOCUMENTED_STRICTER, 10);
     out
 }
 
@@ -215,8 +187,17 @@ fn odd_version(v: &[u8]) -> bool {
 
 /// RFC 9112 3.2 and RFC 3986's characters.
 fn target_form_ok(method: &[u8], target: &[u8]) -> bool {
-    let uri_byte = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%[]".contains(&b);
-    if target.is_empty() || !target.iter().all(|&b| uri_byte(b)) {
+    // README "How ringlb differs": RFC 3986's bytes, plus `[ ] | ^` anywhere and `\ ` { }` in
+    // the query, which browsers send unencoded.
+    let path_byte = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%[]|^".contains(&b);
+    let query_byte = |b: u8| path_byte(b) || b"?\\`{}".contains(&b);
+    let q = target
+        .iter()
+        .position(|&b| b == b'?')
+        .unwrap_or(target.len());
+    let (path, query) = target.split_at(q);
+    let bytes_ok = path.iter().all(|&b| path_byte(b)) && query.iter().all(|&b| query_byte(b));
+    if target.is_empty() || !bytes_ok {
         return false;
     }
     if target.starts_with(b"/") {
@@ -244,43 +225,31 @@ fn target_form_ok(method: &[u8], target: &[u8]) -> bool {
 
 /// One Host field (HTTP/1.1), and a valid uri-host[:port].
 fn host_ok(loose: &Loose) -> bool {
+    // A request without Host is forwarded, as HAProxy 2.6 does.
     let hosts = loose.values("host");
-    if hosts.is_empty() && loose.version == b"HTTP/1.1" {
-        return false;
-    }
     hosts.iter().all(|h| {
         if h.iter().any(|b| matches!(b, b',' | b'@' | b' ' | b'\t')) {
             return false;
         }
         let tail_at = h.iter().rposition(|&b| b == b']').map_or(0, |i| i + 1);
-        match h[tail_at..].iter().rposition(|&b| b == b':') {
+        let colon = h[tail_at..].iter().rposition(|&b| b == b':');
+        let name = &h[..colon.map_or(h.len(), |c| tail_at + c)];
+        // RFC 3986 reg-name bytes (unreserved, pct-encoded, sub-delims but ','), or a literal.
+        let reg_name = |b: &u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+;=".contains(b);
+        if !(name.starts_with(b"[") || name.iter().all(reg_name)) {
+            return false;
+        }
+        match colon {
             Some(c) => {
                 let port = &h[tail_at + c + 1..];
-                !port.is_empty()
-                    && port.iter().all(u8::is_ascii_digit)
+                // `Host: a:` (an empty port) is valid.
+                port.iter().all(u8::is_ascii_digit)
                     && std::str::from_utf8(port)
                         .ok()
                         .and_then(|p| p.parse::<u32>().ok())
-                        .is_some_and(|p| p <= 65535)
+                        .is_none_or(|p| p <= 65535)
             }
             None => true,
         }
-    })
-}
-
-fn has_empty_member(v: &[u8]) -> bool {
-    v.split(|&b| b == b',').any(|m| trim(m).is_empty())
-}
-
-/// A chunk-size line of more than 16 hex digits whose value still fits in 64 bits.
-fn long_zero_padded_size(body: &[u8]) -> bool {
-    body.split(|&b| b == b'\n').any(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let size = trim(line.split(|&b| b == b';').next().unwrap_or_default());
-        let digits = size
-            .iter()
-            .position(|&b| b != b'0')
-            .map_or(&size[size.len()..], |i| &size[i..]);
-        size.len() > 16 && size.iter().all(u8::is_ascii_hexdigit) && digits.len() <= 16
     })
 }

@@ -31,13 +31,7 @@ pub enum Item {
 }
 
 /// Remove an item when its fix lands.
-pub const PENDING: &[Item] = &[
-    Item::TargetForms,
-    Item::HostValue,
-    Item::TeEmptyMembers,
-    Item::MessageWording,
-    Item::UpgradeWithOtherConnectionTokens,
-];
+pub const PENDING: &[Item] = &[];
 
 thread_local! {
     static STRICT: Cell<bool> = const { Cell::new(false) };
@@ -61,9 +55,24 @@ pub fn enforced(item: Item) -> bool {
     STRICT.with(Cell::get) || !PENDING.contains(&item)
 }
 
-/// RFC 3986 2.2-2.3 plus '%' (pct-encoded): every byte a request-target may carry.
-fn is_uri_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%[]".contains(&b)
+/// RFC 3986 2.2-2.3 plus '%' (pct-encoded): every byte a request-target may carry before its
+/// query, plus `| ^`, which browsers send unencoded (README "How ringlb differs").
+fn is_path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%[]|^".contains(&b)
+}
+
+/// In the query, also `?` and the bytes browsers leave unencoded there: `\ ` { }`.
+fn is_query_byte(b: u8) -> bool {
+    is_path_byte(b) || b"?\\`{}".contains(&b)
+}
+
+fn is_uri(target: &[u8]) -> bool {
+    let q = target
+        .iter()
+        .position(|&b| b == b'?')
+        .unwrap_or(target.len());
+    let (path, query) = target.split_at(q);
+    path.iter().all(|&b| is_path_byte(b)) && query.iter().all(|&b| is_query_byte(b))
 }
 
 /// Origin-form starts with '/'; absolute-form is http(s)://host...; asterisk-form is OPTIONS
@@ -74,7 +83,7 @@ pub fn check_target_form(method: Method, target: &[u8]) {
     }
     let shown = String::from_utf8_lossy(target);
     assert!(
-        target.iter().all(|&b| is_uri_byte(b)),
+        is_uri(target),
         "target {shown:?} holds a byte RFC 3986 forbids"
     );
     if target.starts_with(b"/") {
@@ -134,15 +143,16 @@ pub fn check_host(buf: &[u8], req: &Request) {
     }
 }
 
-/// "chunked," or ", chunked" are refused, as HAProxy 2.6 does.
+/// An empty member before a coding (", chunked", "gzip, , chunked") is refused, as HAProxy 2.6
+/// does; trailing empty members ("chunked,") are accepted by both.
 pub fn check_transfer_encoding(buf: &[u8], headers: &[Header]) {
     if !enforced(Item::TeEmptyMembers) {
         return;
     }
     for value in head::values(buf, headers, b"transfer-encoding") {
-        let empty = value
-            .split(|&b| b == b',')
-            .any(|m| head::trim(m).is_empty());
+        let members: Vec<&[u8]> = value.split(|&b| b == b',').map(head::trim).collect();
+        let last_coding = members.iter().rposition(|m| !m.is_empty());
+        let empty = last_coding.is_some_and(|last| members[..last].iter().any(|m| m.is_empty()));
         assert!(
             !empty,
             "Transfer-Encoding {:?} with an empty member accepted",

@@ -153,17 +153,20 @@ impl Drop for Haproxy {
 
 // Scenarios
 
-/// One request, raw bytes; `reuse` sends it on the previous request's connection.
+/// One request, raw bytes; `reuse` sends it on the previous request's connection, after
+/// `pause`.
 #[derive(Clone)]
 struct Req {
     raw: String,
     reuse: bool,
+    pause: Duration,
 }
 
 fn raw(s: &str) -> Req {
     Req {
         raw: s.to_string(),
         reuse: false,
+        pause: Duration::ZERO,
     }
 }
 
@@ -188,6 +191,13 @@ impl Req {
     /// On the previous request's connection.
     fn again(mut self) -> Req {
         self.reuse = true;
+        self
+    }
+
+    /// On the previous request's connection, `ms` after its answer.
+    fn again_after(mut self, ms: u64) -> Req {
+        self.reuse = true;
+        self.pause = Duration::from_millis(ms);
         self
     }
 }
@@ -291,6 +301,7 @@ fn send_all(sc: &Scenario, fe: SocketAddr) -> (Vec<Obs>, Vec<Duration>) {
         if !r.reuse || conn.is_none() {
             conn = Some(Client::connect(fe));
         }
+        thread::sleep(r.pause);
         let c = conn.as_mut().unwrap();
         let client_port = c.conn.stream.local_addr().unwrap().port();
         let n = |s: &str| {
@@ -1278,4 +1289,67 @@ differential!(
             get("/next-after-ret", &[]).again(),
         ],
     )
+);
+
+// Server connections after a misbehaving response: both proxies close the connection that
+// carried bytes after the end of its response and answer the next request from a new one.
+
+differential!(
+    bytes_after_the_response_end_the_connection,
+    one_backend(
+        "",
+        "",
+        "",
+        vec![
+            get("/misbehave/stray", &[]),
+            get("/next-after-stray", &[]).again_after(150),
+            get("/misbehave/stray-late", &[]),
+            get("/next-after-stray-late", &[]).again_after(150),
+            req("HEAD", "/misbehave/head-body-late", &[]),
+            get("/next-after-head", &[]).again_after(150),
+            get("/misbehave/204-body-late", &[]),
+            get("/next-after-204", &[]).again_after(150),
+            get("/misbehave/304-body", &[]),
+            get("/next-after-304", &[]).again_after(150),
+        ],
+    )
+);
+
+differential!(
+    unasked_101_is_502,
+    one_backend("", "", "", vec![get("/misbehave/101", &[])])
+);
+
+differential!(
+    connect_forwarded_to_the_server,
+    one_backend(
+        "",
+        "",
+        "",
+        vec![raw(
+            "CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\nX-A: b\r\n\r\n"
+        )],
+    )
+);
+
+differential!(
+    stalled_request_body_504_at_timeout_server,
+    one_backend(
+        "    timeout client 200ms",
+        "    timeout server 600ms",
+        "",
+        vec![raw(
+            "POST /upload HTTP/1.1\r\nHost: test.local\r\nContent-Length: 10\r\n\r\nabc"
+        )],
+    ),
+    no_documented_difference,
+    |h, r| {
+        for run in [&h, &r] {
+            let t = run.elapsed[0];
+            assert!(
+                t >= Duration::from_millis(550) && t < Duration::from_secs(3),
+                "{t:?}"
+            );
+        }
+    }
 );

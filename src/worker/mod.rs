@@ -8,7 +8,7 @@
 //! - `listener.rs`: accept loop, maxconn gate, EMFILE back-off
 //! - `conn.rs`: one client connection, dispatched by mode (http or tcp)
 //! - `balance.rs`: server choice and in-flight leases
-//! - `pool.rs`: idle backend connections
+//! - `pool.rs`: idle backend connections, kept and purged as HAProxy does
 //! - `notify.rs`: core-local wake-ups (queue, stop)
 //!
 //! Server health comes from `health::view` (applied before every pick and on a tick).
@@ -64,6 +64,8 @@ pub struct Worker {
     pub stop: Notify,
     /// This core's view of server health, when some server is checked.
     pub health: Option<HealthView>,
+    /// The purge task of the idle server connections runs (see pool.rs).
+    pub purging: Cell<bool>,
 }
 
 impl Worker {
@@ -81,7 +83,7 @@ impl Worker {
             .enumerate()
             .map(|(i, b)| BackendRt {
                 balancer: Rc::new(Balancer::new(b, i, Arc::clone(&limits), seed)),
-                pool: Pool::new(b.servers.len()),
+                pool: Pool::new(b, i, Arc::clone(&limits), nbthread),
             })
             .collect();
         Rc::new(Worker {
@@ -95,6 +97,7 @@ impl Worker {
             stopping: Cell::new(None),
             stop: Notify::default(),
             health,
+            purging: Cell::new(false),
         })
     }
 

@@ -6,11 +6,15 @@
 //!  request.rs    read and check the head -> frontend http-request rules -> use_backend
 //!                -> backend http-request rules -> Plan (backend, server key, connection
 //!                modes) or a rule's own answer -> rewritten head (rule edits) in `out`
-//!  exchange.rs   server slot + connection (own, pooled or new) -> send head -> stream body;
-//!                a stale reused connection gets the request again on a fresh one
+//!  exchange.rs   server slot + connection (pooled, kept, or new) -> send head -> stream body
+//!                (a stalled body: 504 under `timeout server`); a stale reused connection gets
+//!                the request again on a fresh one
 //!  response.rs   interim 1xx -> final head -> http-response rules (backend, frontend),
-//!                http-after-response -> stream body back -> who stays open;
-//!                101 -> tunnel
+//!                http-after-response -> stream body back -> the server connection back to
+//!                the core's pool (or, `http-reuse never`, kept for this client) when nothing
+//!                followed its response -> who stays open;
+//!                101 asked for by an Upgrade, or 2xx to CONNECT -> tunnel (tcp.rs relay);
+//!                101 not asked for -> 502
 //! ```
 //!
 //! Requests are handled one at a time, so pipelined requests are answered in order: the bytes
@@ -32,7 +36,7 @@ use super::{BodyKind, Limits, Method, Request, Response, Version};
 use crate::config::model::{Backend, Frontend, HttpConnMode};
 use crate::io::{timed, IoFail, ReadBuf};
 use crate::rules::action::Txn;
-use crate::worker::balance::PickKey;
+use crate::worker::balance::{PickKey, ServerLease};
 use crate::worker::Worker;
 
 /// How long an idle keep-alive connection keeps its read buffer before giving it back: long
@@ -50,9 +54,12 @@ enum Next {
     KeepAlive,
     /// Close it (the response said so, framing is in doubt, or we are stopping).
     Close,
-    /// `101 Switching Protocols` was forwarded: relay raw bytes both ways until both end.
+    /// `101 Switching Protocols` or a 2xx answer to CONNECT was forwarded: relay raw bytes both
+    /// ways until both end. The server's slot stays taken meanwhile (`lease`), as HAProxy counts
+    /// a tunnel against the server's `maxconn`.
     Tunnel {
         server: TcpStream,
+        lease: ServerLease,
         idle_client: Option<Duration>,
         idle_server: Option<Duration>,
     },
@@ -99,7 +106,8 @@ struct Session<'a> {
     /// What rules changed and set for the current request (reused, cleared per request).
     txn: Txn,
     limits: Limits,
-    /// The backend connection kept from the previous request: (backend, server, stream).
+    /// With `http-reuse never`, the server connection kept from the previous request for this
+    /// client connection only: (backend, server, stream). Otherwise connections go to the pool.
     own: Option<(usize, usize, TcpStream)>,
     served: u32,
     /// When the head of the request being read must be complete (`timeout http-request`),
@@ -149,6 +157,7 @@ pub async fn serve(
             Next::Close => break,
             Next::Tunnel {
                 server,
+                lease,
                 idle_client,
                 idle_server,
             } => {
@@ -160,6 +169,7 @@ pub async fn serve(
                     idle_server,
                 ))
                 .await;
+                drop(lease);
                 return;
             }
         }
@@ -189,8 +199,12 @@ impl<'a> Session<'a> {
         if let Err(next) = self.receive_response_head(&plan, &mut ex).await {
             return next;
         }
-        if self.resp.status == 101 && plan.upgrade {
-            return self.tunnel(ex.server, plan.be).await;
+        if self.resp.status == 101 {
+            // receive_response_head refused a 101 that the request did not ask for.
+            return self.upgrade_tunnel(ex, plan.be).await;
+        }
+        if plan.method == Method::Connect && (200..300).contains(&self.resp.status) {
+            return self.connect_tunnel(&plan, ex).await;
         }
         self.finish(&plan, ex).await
     }

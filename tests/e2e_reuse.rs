@@ -139,6 +139,26 @@ both_drivers!(idle_clients_do_not_pin_server_connections, |driver| {
     assert!(be.connections() <= 32, "{:?}", be.counts());
 });
 
+both_drivers!(crowded_process_keeps_no_idle_connections, |driver| {
+    // As HAProxy's tune.pool-high-fd-ratio: with client connections at 25 % of maxconn or
+    // more, no idle server connection is kept, and new ones close those kept before.
+    let be = HttpBackend::start("s1");
+    let cfg = format!(
+        "global\n    nbthread 2\n    maxconn 40\n\ndefaults\n    mode http\n    \
+         timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
+         frontend fe\n    bind 127.0.0.1:0\n    default_backend app\n\n\
+         backend app\n    server s1 {}\n",
+        be.addr
+    );
+    let lb = Ringlb::start(&cfg, driver);
+    let clients = idle_clients(&lb, 20);
+    be.wait_for("no idle server connection", Duration::from_secs(3), |c| {
+        c.open == 0
+    });
+    assert_eq!(be.connections(), 20);
+    drop(clients);
+});
+
 both_drivers!(keep_alive_client_reuses_a_pooled_connection, |driver| {
     let (lb, be) = proxy(driver, 2, "", "");
     let mut c = Client::connect(lb.addr("fe"));

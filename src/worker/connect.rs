@@ -103,6 +103,7 @@ pub async fn acquire(
         let Some(addr) = be.servers.get(server).map(|s| s.addr) else {
             return Err(ConnectError::NoServer);
         };
+        rt.pool.relieve(server);
         if let Ok(Ok(stream)) = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await {
             let _ = stream.set_nodelay(true);
             w.observe(backend, server, Outcome::ConnectOk);

@@ -10,14 +10,18 @@
 //! - `balance.rs`: server choice and in-flight leases
 //! - `pool.rs`: idle backend connections, kept and purged as HAProxy does
 //! - `notify.rs`: core-local wake-ups (queue, stop)
+//! - `deadline.rs`: one timer per core for the deadlines of idle connections
+//! - `memory.rs`: freed buffer memory handed back to the system after a crowd
 //!
 //! Server health comes from `health::view` (applied before every pick and on a tick).
 
 pub mod balance;
 pub mod conn;
 pub mod connect;
+pub mod deadline;
 pub mod limits;
 pub mod listener;
+pub mod memory;
 pub mod notify;
 pub mod pool;
 
@@ -30,7 +34,9 @@ use crate::config::model::Model;
 use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
 use balance::Balancer;
+use deadline::Deadlines;
 use limits::SharedLimits;
+use memory::Reclaim;
 use notify::Notify;
 use pool::Pool;
 
@@ -66,6 +72,12 @@ pub struct Worker {
     pub health: Option<HealthView>,
     /// The purge task of the idle server connections runs (see pool.rs).
     pub purging: Cell<bool>,
+    /// The deadlines of waiting client connections (see deadline.rs).
+    pub deadlines: Rc<Deadlines>,
+    /// Idle client connections on this core that keep their read buffer for a while.
+    pub hot_reads: Cell<usize>,
+    /// Freed buffer memory, handed back to the system now and then (see memory.rs).
+    pub reclaim: Rc<Reclaim>,
 }
 
 impl Worker {
@@ -98,6 +110,9 @@ impl Worker {
             stop: Notify::default(),
             health,
             purging: Cell::new(false),
+            deadlines: Rc::default(),
+            hot_reads: Cell::new(0),
+            reclaim: Rc::default(),
         })
     }
 

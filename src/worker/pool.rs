@@ -15,6 +15,13 @@
 //!   decaying across purges) plus this core's share of `pool-low-conn`; otherwise it is closed
 //!   at once. A crowd of clients that each sent one request thus leaves one idle connection per
 //!   core, not one per client.
+//! - a crowded process keeps fewer, as HAProxy's `tune.pool-low-fd-ratio` (20) and
+//!   `tune.pool-high-fd-ratio` (25) make it: HAProxy compares the descriptors in use with the
+//!   ones it may use; ringlb reserves two descriptors per `maxconn` slot and counts two per
+//!   client connection, so the ratio is that of the client connections open (process-wide) to
+//!   `maxconn`. From 20 % a core keeps only its first idle connection per server; from 25 % it
+//!   keeps none, and each new server connection closes one of that server's idle ones. A
+//!   crowd of idle clients therefore costs no server connection at all.
 //! - `pool-max-conn` caps the idle connections to a server over all cores (a shared counter,
 //!   touched only when the option is set); `pool-purge-delay 0` keeps none.
 //! - every `pool-purge-delay` (default 5 s) after a server's first idle connection, half
@@ -89,6 +96,34 @@ impl Need {
     }
 }
 
+/// HAProxy's `tune.pool-low-fd-ratio` and `tune.pool-high-fd-ratio` defaults, in percent.
+const LOW_FD_RATIO: u64 = 20;
+const HIGH_FD_RATIO: u64 = 25;
+
+/// How busy the process is with client connections, for the idle pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Crowding {
+    /// Below the low ratio: HAProxy's need-based rule applies.
+    Low,
+    /// From the low ratio: only a core's first idle connection per server is kept.
+    Busy,
+    /// From the high ratio: none is kept, and new connections close idle ones.
+    Crowded,
+}
+
+impl Crowding {
+    fn of(clients: u32, maxconn: u32) -> Crowding {
+        let pct = u64::from(clients) * 100 / u64::from(maxconn.max(1));
+        if pct >= HIGH_FD_RATIO {
+            Crowding::Crowded
+        } else if pct >= LOW_FD_RATIO {
+            Crowding::Busy
+        } else {
+            Crowding::Low
+        }
+    }
+}
+
 /// A server's pool options as this core applies them.
 #[derive(Clone, Copy)]
 struct Rules {
@@ -154,8 +189,13 @@ impl Pool {
             discard(conn);
             return false;
         };
-        let keep =
-            !rules.purge_delay.is_zero() && s.need.keeps(s.conns.len() as u32, in_use, rules.low);
+        let idle = s.conns.len() as u32;
+        let keep = !rules.purge_delay.is_zero()
+            && match self.crowding() {
+                Crowding::Low => s.need.keeps(idle, in_use, rules.low),
+                Crowding::Busy => idle == 0,
+                Crowding::Crowded => false,
+            };
         if !keep || !self.take_slot(server) {
             discard(conn);
             return false;
@@ -165,6 +205,31 @@ impl Pool {
             s.next_purge = Some(Instant::now() + rules.purge_delay);
         }
         true
+    }
+
+    /// Before a new connection to `server`: in a crowded process, closes one of its idle
+    /// connections on this core, the oldest (HAProxy kills one when it opens one there).
+    pub fn relieve(&self, server: usize) {
+        if self.crowding() != Crowding::Crowded {
+            return;
+        }
+        let oldest = self
+            .servers
+            .borrow_mut()
+            .get_mut(server)
+            .and_then(|s| s.conns.pop_front());
+        if let Some(conn) = oldest {
+            self.release_slot(server);
+            discard(conn);
+        }
+    }
+
+    fn crowding(&self) -> Crowding {
+        let global = &self.limits.global;
+        match (global.used(), global.max) {
+            (Some(clients), Some(maxconn)) => Crowding::of(clients, maxconn),
+            _ => Crowding::Low,
+        }
     }
 
     /// Runs the purges that are due; `in_use(server)` is the count of connections in use on
@@ -314,6 +379,14 @@ mod tests {
         need.note(30);
         assert!(need.keeps(9, 20, 0));
         assert!(!need.keeps(11, 20, 0));
+    }
+
+    #[test]
+    fn crowding_follows_haproxys_fd_ratios() {
+        assert_eq!(Crowding::of(19, 100), Crowding::Low);
+        assert_eq!(Crowding::of(20, 100), Crowding::Busy);
+        assert_eq!(Crowding::of(25, 100), Crowding::Crowded);
+        assert_eq!(Crowding::of(0, 0), Crowding::Low);
     }
 
     #[test]

@@ -163,13 +163,6 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Closes the connection kept for this client (`http-reuse never`) when the client leaves.
-    pub(super) fn release_own(&mut self) {
-        if let Some((_, _, stream)) = self.own.take() {
-            pool::discard(stream);
-        }
-    }
-
     async fn send_head(&mut self, server: &mut TcpStream, be: &Backend) -> Result<(), IoFail> {
         let mut out = std::mem::take(&mut self.out);
         let sent = write_vec(server, &mut out, be.timeouts.server).await;

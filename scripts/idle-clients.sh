@@ -24,6 +24,8 @@ Environment:
   CLIENTS=5000      idle clients per target (RLIMIT_NOFILE caps it: each costs the proxy one
                     descriptor, and this script the same)
   HOLD=2            seconds between the last client's response and the measurement
+  REQUEST=1         0: the clients connect and send nothing (no request, no server
+                    connection: the cost of a bare idle connection)
   PROXY_THREADS=2   nbthread of both proxies
   TARGETS="haproxy ringlb-io_uring ringlb-legacy"   which targets, in this order
   CARGO_TARGET_DIR  where cargo puts the binaries (default ./target)
@@ -39,6 +41,7 @@ esac
 
 CLIENTS=${CLIENTS:-5000}
 HOLD=${HOLD:-2}
+REQUEST=${REQUEST:-1}
 PROXY_THREADS=${PROXY_THREADS:-2}
 TARGETS=${TARGETS:-haproxy ringlb-io_uring ringlb-legacy}
 READY_TIMEOUT_S=10
@@ -62,6 +65,13 @@ trap 'echo; echo "idle-clients: interrupted" >&2; exit 130' INT TERM
 
 [[ "$CLIENTS" =~ ^[1-9][0-9]*$ ]] || die "CLIENTS=$CLIENTS: expected a number of clients"
 [[ "$HOLD" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "HOLD=$HOLD: expected seconds"
+[[ "$REQUEST" == 0 || "$REQUEST" == 1 ]] || die "REQUEST=$REQUEST: expected 0 or 1"
+REQUEST_ARGS=(--idle-request)
+WHAT="one request each"
+if [[ "$REQUEST" == 0 ]]; then
+    REQUEST_ARGS=()
+    WHAT="no request"
+fi
 
 # One descriptor per idle client in this script and in the proxy: raise the soft limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -145,11 +155,11 @@ stop_proxy() {
 # measure TARGET: one fresh proxy, CLIENTS idle clients, one line appended to $TMP/idle.rec.
 measure() {
     local t=$1
-    step "$t: $CLIENTS idle keep-alive clients, measured ${HOLD}s after the last response"
+    step "$t: $CLIENTS idle keep-alive clients ($WHAT), measured ${HOLD}s after the last one"
     start_proxy "$t"
     "$BENCH" compare --scenario idle-clients --rounds 1 --pause 0 \
         --target "$t=http://127.0.0.1:$FE_PORT/" --pid "$t=$PROXY_PID" \
-        --idle "$CLIENTS" --idle-request --idle-server-port "$BPORT" --hold "$HOLD" \
+        --idle "$CLIENTS" "${REQUEST_ARGS[@]}" --idle-server-port "$BPORT" --hold "$HOLD" \
         --idle-record "$TMP/idle.rec" >"$TMP/$t.compare" 2>&1 ||
         die "$t: ringlb-bench compare failed: $(tail -5 "$TMP/$t.compare")"
     grep '^round' "$TMP/$t.compare" | sed 's/^/    /' >&2 || true
@@ -195,10 +205,10 @@ done
 mkdir -p "$OUT_DIR"
 OUT="$OUT_DIR/idle-clients-$(date +%Y%m%d-%H%M%S).txt"
 {
-    echo "# Idle keep-alive clients: $CLIENTS clients, one request each, measured ${HOLD}s later"
+    echo "# Idle keep-alive clients: $CLIENTS clients, $WHAT, measured ${HOLD}s later"
     echo
     echo "Machine: $(nproc) CPUs, $(uname -sr), $(haproxy -v 2>/dev/null | head -1 || echo 'no haproxy')"
-    echo "Command: CLIENTS=$CLIENTS HOLD=$HOLD PROXY_THREADS=$PROXY_THREADS TARGETS=\"$TARGETS\" scripts/idle-clients.sh"
+    echo "Command: CLIENTS=$CLIENTS HOLD=$HOLD REQUEST=$REQUEST PROXY_THREADS=$PROXY_THREADS TARGETS=\"$TARGETS\" scripts/idle-clients.sh"
     echo
     table
     echo

@@ -1165,6 +1165,8 @@ const LOAD_CASES: &[(&str, Option<Verdicts>, &str)] = &[
         "",
     ),
     ("    http-request deny if { path_reg ( }", None, ""),
+    // A server option, not a proxy keyword, in both.
+    ("    pool-purge-delay 1s", None, ""),
     // HAProxy reads `!{` as `!` then `{` (see negated_anonymous_acl_without_space).
     (
         "    use_backend app if { path_beg /x } !{ src 10.0.0.0/8 }",

@@ -102,6 +102,9 @@ const RULES: &str = "planned: a later rules issue";
 const STATS: &str = "planned: stats issue";
 const TLS: &str = "planned: TLS issue";
 const LATER: &str = "not planned yet";
+/// The idle-pool keywords are server options in HAProxy too.
+const POOL_OPTION: &str =
+    "it is a server option: write it on the 'server' or 'default-server' lines";
 const HEALTH: &str =
     "other check types are not planned yet; use 'option httpchk' or 'option tcp-check'";
 
@@ -147,6 +150,9 @@ pub static TABLE: &[Keyword] = &[
     no("resetenv", G, LATER),
     no("server-state-file", G, LATER),
     no("tune.maxrewrite", G, RULES),
+    no("tune.pool-low-fd-ratio", G, "ringlb applies HAProxy's default, 20 (see README, HTTP behaviour)"),
+    no("tune.pool-high-fd-ratio", G, "ringlb applies HAProxy's default, 25 (see README, HTTP behaviour)"),
+    no("tune.idle-pool.shared", G, "each core keeps its own idle server connections and never shares them"),
     // proxies
     ok("mode", P, proxy::mode),
     ok("bind", F | L, proxy::bind),
@@ -156,6 +162,9 @@ pub static TABLE: &[Keyword] = &[
     ok("balance", D | B | L, proxy::balance),
     ok("server", B | L, server::server),
     ok("default-server", D | B | L, server::default_server),
+    no("pool-purge-delay", P, POOL_OPTION),
+    no("pool-max-conn", P, POOL_OPTION),
+    no("pool-low-conn", P, POOL_OPTION),
     ok("timeout connect", D | B | L, proxy::timeout),
     ok("timeout client", D | F | L, proxy::timeout),
     ok("timeout server", D | B | L, proxy::timeout),

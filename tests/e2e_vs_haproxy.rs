@@ -1355,3 +1355,67 @@ differential!(
         }
     }
 );
+
+// Idle keep-alive clients and server connections: HAProxy and ringlb keep the same few idle
+// server connections (one per thread when clients come one at a time), and none at all once
+// client connections reach 25 % of maxconn (tune.pool-high-fd-ratio).
+
+/// Server connections still open after `clients` keep-alive clients, one after the other,
+/// each sent one request and stayed connected.
+fn open_after_idle_clients(fe: SocketAddr, be: &HttpBackend, clients: usize) -> usize {
+    let idle: Vec<Client> = (0..clients)
+        .map(|i| {
+            let mut c = Client::connect(fe);
+            assert_eq!(c.get(&format!("/idle/{i}")).status, 200);
+            c
+        })
+        .collect();
+    // Closing is immediate in both; give it a moment to reach the backend.
+    thread::sleep(Duration::from_millis(300));
+    let open = be.counts().open;
+    drop(idle);
+    open
+}
+
+/// One frontend on `port` to `be`; `global` goes into the global section.
+fn idle_cfg(global: &str, be: &HttpBackend, port: u16) -> String {
+    format!(
+        "global\n    nbthread 2\n{global}\ndefaults\n    mode http\n    timeout connect 1s\n    \
+         timeout client 5s\n    timeout server 5s\n\nfrontend fe\n    bind 127.0.0.1:{port}\n    \
+         default_backend app\n\nbackend app\n    server s1 {}\n",
+        be.addr
+    )
+}
+
+/// (HAProxy's count, ringlb's count) of server connections left open.
+fn idle_server_connections(driver: &str, global: &str, clients: usize) -> (usize, usize) {
+    let hap = {
+        let be = HttpBackend::start("s1");
+        let dir = TempDir::new();
+        let port = free_port();
+        let h = Haproxy::start(&dir, &idle_cfg(global, &be, port), port).expect("haproxy bind");
+        let open = open_after_idle_clients(([127, 0, 0, 1], port).into(), &be, clients);
+        drop(h);
+        open
+    };
+    let be = HttpBackend::start("s1");
+    let lb = Ringlb::start(&idle_cfg(global, &be, 0), driver);
+    (hap, open_after_idle_clients(lb.addr("fe"), &be, clients))
+}
+
+both_drivers!(idle_clients_keep_few_server_connections, |driver| {
+    if !haproxy_or_skip("idle_clients_keep_few_server_connections") {
+        return;
+    }
+    let (hap, ringlb) = idle_server_connections(driver, "", 20);
+    assert!(hap <= 2, "haproxy kept {hap}: no longer the reference?");
+    assert!(ringlb <= hap.max(2), "ringlb kept {ringlb}, haproxy {hap}");
+});
+
+both_drivers!(crowded_proxy_keeps_no_server_connection, |driver| {
+    if !haproxy_or_skip("crowded_proxy_keeps_no_server_connection") {
+        return;
+    }
+    let (hap, ringlb) = idle_server_connections(driver, "    maxconn 40\n", 20);
+    assert_eq!((hap, ringlb), (0, 0));
+});

@@ -62,6 +62,11 @@ impl ReadBuf {
         self.data.capacity() > 0
     }
 
+    /// Bytes of memory the buffer holds.
+    pub fn allocated(&self) -> usize {
+        self.data.capacity()
+    }
+
     /// Gives the memory back while nothing is unread (the next read allocates again).
     pub fn release(&mut self) {
         if self.is_empty() {
@@ -70,13 +75,13 @@ impl ReadBuf {
         }
     }
 
-    /// Reads like `read_from`, but gives up after `shed` without losing anything: the read is
-    /// cancelled and then awaited, so bytes that arrived at that very moment are kept (on
-    /// io_uring a cancelled read may still complete). `Ok(None)`: nothing came within `shed`.
+    /// Reads like `read_from`, but gives up when `shed` resolves, without losing anything: the
+    /// read is cancelled and then awaited, so bytes that arrived at that very moment are kept
+    /// (on io_uring a cancelled read may still complete). `Ok(None)`: nothing came in time.
     pub async fn read_or_shed(
         &mut self,
         s: &mut TcpStream,
-        shed: Duration,
+        shed: impl Future<Output = ()>,
     ) -> Result<Option<usize>, IoFail> {
         self.make_room();
         self.ensure_capacity();
@@ -87,7 +92,7 @@ impl ReadBuf {
             std::pin::pin!(s.cancelable_read(buf.slice_mut(len..cap), canceller.handle()));
         let finished = monoio::select! {
             r = &mut read => Some(r),
-            _ = monoio::time::sleep(shed) => None,
+            _ = shed => None,
         };
         let timed_out = finished.is_none();
         let (res, slice) = match finished {

@@ -153,17 +153,20 @@ impl Drop for Haproxy {
 
 // Scenarios
 
-/// One request, raw bytes; `reuse` sends it on the previous request's connection.
+/// One request, raw bytes; `reuse` sends it on the previous request's connection, after
+/// `pause`.
 #[derive(Clone)]
 struct Req {
     raw: String,
     reuse: bool,
+    pause: Duration,
 }
 
 fn raw(s: &str) -> Req {
     Req {
         raw: s.to_string(),
         reuse: false,
+        pause: Duration::ZERO,
     }
 }
 
@@ -188,6 +191,13 @@ impl Req {
     /// On the previous request's connection.
     fn again(mut self) -> Req {
         self.reuse = true;
+        self
+    }
+
+    /// On the previous request's connection, `ms` after its answer.
+    fn again_after(mut self, ms: u64) -> Req {
+        self.reuse = true;
+        self.pause = Duration::from_millis(ms);
         self
     }
 }
@@ -291,6 +301,7 @@ fn send_all(sc: &Scenario, fe: SocketAddr) -> (Vec<Obs>, Vec<Duration>) {
         if !r.reuse || conn.is_none() {
             conn = Some(Client::connect(fe));
         }
+        thread::sleep(r.pause);
         let c = conn.as_mut().unwrap();
         let client_port = c.conn.stream.local_addr().unwrap().port();
         let n = |s: &str| {
@@ -1430,6 +1441,8 @@ const LOAD_CASES: &[(&str, Option<Verdicts>, &str)] = &[
         "",
     ),
     ("    http-request deny if { path_reg ( }", None, ""),
+    // A server option, not a proxy keyword, in both.
+    ("    pool-purge-delay 1s", None, ""),
     // HAProxy reads `!{` as `!` then `{` (see negated_anonymous_acl_without_space).
     (
         "    use_backend app if { path_beg /x } !{ src 10.0.0.0/8 }",
@@ -1941,4 +1954,131 @@ both_drivers!(no_interim_responses_to_http10, |driver| {
             );
         },
     );
+});
+
+// Server connections after a misbehaving response: both proxies close the connection that
+// carried bytes after the end of its response and answer the next request from a new one.
+
+differential!(
+    bytes_after_the_response_end_the_connection,
+    one_backend(
+        "",
+        "",
+        "",
+        vec![
+            get("/misbehave/stray", &[]),
+            get("/next-after-stray", &[]).again_after(150),
+            get("/misbehave/stray-late", &[]),
+            get("/next-after-stray-late", &[]).again_after(150),
+            req("HEAD", "/misbehave/head-body-late", &[]),
+            get("/next-after-head", &[]).again_after(150),
+            get("/misbehave/204-body-late", &[]),
+            get("/next-after-204", &[]).again_after(150),
+            get("/misbehave/304-body", &[]),
+            get("/next-after-304", &[]).again_after(150),
+        ],
+    )
+);
+
+differential!(
+    unasked_101_is_502,
+    one_backend("", "", "", vec![get("/misbehave/101", &[])])
+);
+
+differential!(
+    connect_forwarded_to_the_server,
+    one_backend(
+        "",
+        "",
+        "",
+        vec![raw(
+            "CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\nX-A: b\r\n\r\n"
+        )],
+    )
+);
+
+differential!(
+    stalled_request_body_504_at_timeout_server,
+    one_backend(
+        "    timeout client 200ms",
+        "    timeout server 600ms",
+        "",
+        vec![raw(
+            "POST /upload HTTP/1.1\r\nHost: test.local\r\nContent-Length: 10\r\n\r\nabc"
+        )],
+    ),
+    no_documented_difference,
+    |h, r| {
+        for run in [&h, &r] {
+            let t = run.elapsed[0];
+            assert!(
+                t >= Duration::from_millis(550) && t < Duration::from_secs(3),
+                "{t:?}"
+            );
+        }
+    }
+);
+
+// Idle keep-alive clients and server connections: HAProxy and ringlb keep the same few idle
+// server connections (one per thread when clients come one at a time), and none at all once
+// client connections reach 25 % of maxconn (tune.pool-high-fd-ratio).
+
+/// Server connections still open after `clients` keep-alive clients, one after the other,
+/// each sent one request and stayed connected.
+fn open_after_idle_clients(fe: SocketAddr, be: &HttpBackend, clients: usize) -> usize {
+    let idle: Vec<Client> = (0..clients)
+        .map(|i| {
+            let mut c = Client::connect(fe);
+            assert_eq!(c.get(&format!("/idle/{i}")).status, 200);
+            c
+        })
+        .collect();
+    // Closing is immediate in both; give it a moment to reach the backend.
+    thread::sleep(Duration::from_millis(300));
+    let open = be.counts().open;
+    drop(idle);
+    open
+}
+
+/// One frontend on `port` to `be`; `global` goes into the global section.
+fn idle_cfg(global: &str, be: &HttpBackend, port: u16) -> String {
+    format!(
+        "global\n    nbthread 2\n{global}\ndefaults\n    mode http\n    timeout connect 1s\n    \
+         timeout client 5s\n    timeout server 5s\n\nfrontend fe\n    bind 127.0.0.1:{port}\n    \
+         default_backend app\n\nbackend app\n    server s1 {}\n",
+        be.addr
+    )
+}
+
+/// (HAProxy's count, ringlb's count) of server connections left open.
+fn idle_server_connections(driver: &str, global: &str, clients: usize) -> (usize, usize) {
+    let hap = {
+        let be = HttpBackend::start("s1");
+        let dir = TempDir::new();
+        let port = free_port();
+        let h = Haproxy::start(&dir, &idle_cfg(global, &be, port), port).expect("haproxy bind");
+        let open = open_after_idle_clients(([127, 0, 0, 1], port).into(), &be, clients);
+        drop(h);
+        open
+    };
+    let be = HttpBackend::start("s1");
+    let lb = Ringlb::start(&idle_cfg(global, &be, 0), driver);
+    (hap, open_after_idle_clients(lb.addr("fe"), &be, clients))
+}
+
+both_drivers!(idle_clients_keep_few_server_connections, |driver| {
+    if !haproxy_or_skip("idle_clients_keep_few_server_connections") {
+        return;
+    }
+    let (hap, ringlb) = idle_server_connections(driver, "", 20);
+    assert!(hap <= 2, "haproxy kept {hap}: no longer the reference?");
+    assert!(ringlb <= hap.max(2), "ringlb kept {ringlb}, haproxy {hap}");
+});
+
+both_drivers!(crowded_proxy_keeps_no_server_connection, |driver| {
+    if !haproxy_or_skip("crowded_proxy_keeps_no_server_connection") {
+        return;
+    }
+    let (hap, ringlb) = idle_server_connections(driver, "    maxconn 40\n", 20);
+    assert_eq!((hap, ringlb), (0, 0));
 });

@@ -69,6 +69,7 @@ pub struct ServerOpts {
     pub observe: Option<bool>,
     pub error_limit: Option<u32>,
     pub on_error: Option<OnError>,
+    pub pool: ServerPool,
 }
 
 impl Default for ServerOpts {
@@ -91,6 +92,7 @@ impl Default for ServerOpts {
             observe: None,
             error_limit: None,
             on_error: None,
+            pool: ServerPool::default(),
         }
     }
 }

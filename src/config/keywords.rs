@@ -105,6 +105,9 @@ const RULES: &str = YET;
 const STATS: &str = "not supported yet (no stats page or stats socket)";
 const TLS: &str = "not supported yet (no TLS)";
 const LATER: &str = YET;
+/// The idle-pool keywords are server options in HAProxy too.
+const POOL_OPTION: &str =
+    "it is a server option: write it on the 'server' or 'default-server' lines";
 const HEALTH: &str =
     "not supported yet (health checks are 'option httpchk' and 'option tcp-check')";
 
@@ -151,6 +154,9 @@ pub static TABLE: &[Keyword] = &[
     no("resetenv", G, LATER),
     no("server-state-file", G, LATER),
     no("tune.maxrewrite", G, RULES),
+    no("tune.pool-low-fd-ratio", G, "ringlb applies HAProxy's default, 20 (see README, HTTP behaviour)"),
+    no("tune.pool-high-fd-ratio", G, "ringlb applies HAProxy's default, 25 (see README, HTTP behaviour)"),
+    no("tune.idle-pool.shared", G, "each core keeps its own idle server connections and never shares them"),
     // proxies
     ok("mode", P, proxy::mode),
     ok("bind", F | L, proxy::bind),
@@ -160,6 +166,9 @@ pub static TABLE: &[Keyword] = &[
     ok("balance", D | B | L, proxy::balance),
     ok("server", B | L, server::server),
     ok("default-server", D | B | L, server::default_server),
+    no("pool-purge-delay", P, POOL_OPTION),
+    no("pool-max-conn", P, POOL_OPTION),
+    no("pool-low-conn", P, POOL_OPTION),
     ok("timeout connect", D | B | L, proxy::timeout),
     ok("timeout client", D | F | L, proxy::timeout),
     ok("timeout server", D | B | L, proxy::timeout),

@@ -413,6 +413,34 @@ pub struct Server {
     pub check: Option<ServerCheck>,
     /// `slowstart`: after coming back up, the weight ramps from 0 to full over this time.
     pub slowstart: Option<Duration>,
+    /// `pool-purge-delay`, `pool-max-conn`, `pool-low-conn`: idle connections kept to it.
+    pub pool: ServerPool,
+}
+
+/// How many idle connections to a server are kept for reuse, and for how long (HAProxy's
+/// `pool-*` server options; see worker/pool.rs for how the per-core pools apply them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerPool {
+    /// Every `purge_delay`, half of the idle connections beyond the recent need are closed;
+    /// zero keeps none.
+    pub purge_delay: Duration,
+    /// Idle connections to this server across all cores; `None` is unlimited (`-1`).
+    pub max_conn: Option<u32>,
+    /// Idle connections kept beyond the recent need, across all cores (shared out per core).
+    pub low_conn: u32,
+}
+
+/// HAProxy's `pool-purge-delay` default.
+pub const DEFAULT_POOL_PURGE_DELAY: Duration = Duration::from_secs(5);
+
+impl Default for ServerPool {
+    fn default() -> Self {
+        ServerPool {
+            purge_delay: DEFAULT_POOL_PURGE_DELAY,
+            max_conn: None,
+            low_conn: 0,
+        }
+    }
 }
 
 /// `observe layer4|layer7` with `error-limit` and `on-error`: live traffic counts against a

@@ -46,6 +46,9 @@ const OPTIONS: &[&str] = &[
     "observe",
     "error-limit",
     "on-error",
+    "pool-purge-delay",
+    "pool-max-conn",
+    "pool-low-conn",
 ];
 const TLS_OPTIONS: &[&str] = &[
     "ssl",
@@ -88,9 +91,6 @@ const UNSUPPORTED: &[&str] = &[
     "source",
     "maxqueue",
     "minconn",
-    "pool-max-conn",
-    "pool-purge-delay",
-    "pool-low-conn",
     "proto",
     "check-send-proxy",
     "tfo",
@@ -146,6 +146,7 @@ pub fn server(p: &mut ProxyDraft, cx: &mut Cx) {
             disabled: opts.disabled,
             check: opts.check(),
             slowstart: opts.slowstart,
+            pool: opts.pool,
         });
     }
 }
@@ -170,6 +171,9 @@ fn parse_opts(o: &mut ServerOpts, args: &[String], cx: &mut Cx) -> bool {
                 | "observe"
                 | "error-limit"
                 | "on-error"
+                | "pool-purge-delay"
+                | "pool-max-conn"
+                | "pool-low-conn"
         );
         if takes_value && val.is_none() {
             cx.err(format!("server option '{w}' needs a value"));
@@ -258,6 +262,11 @@ fn parse_opts(o: &mut ServerOpts, args: &[String], cx: &mut Cx) -> bool {
                 Ok(())
             }),
             "on-error" => on_error(v).map(|m| o.on_error = Some(m)),
+            "pool-purge-delay" => super::duration::parse(v)
+                .map(|d| o.pool.purge_delay = d)
+                .map_err(|e| format!("server option 'pool-purge-delay': {e}")),
+            "pool-max-conn" => pool_max_conn(v).map(|m| o.pool.max_conn = m),
+            "pool-low-conn" => num(v, w).map(|n| o.pool.low_conn = n),
             t if TLS_OPTIONS.contains(&t) => Err(format!(
                 "server option '{t}': TLS to servers is not supported yet; remove it and connect to the server in clear"
             )),
@@ -280,6 +289,17 @@ fn parse_opts(o: &mut ServerOpts, args: &[String], cx: &mut Cx) -> bool {
 fn num(v: &str, what: &str) -> Result<u32, String> {
     v.parse::<u32>()
         .map_err(|_| format!("server option '{what} {v}': '{v}' is not a valid number"))
+}
+
+/// `-1` is unlimited (HAProxy's default), `0` keeps no idle connection.
+fn pool_max_conn(v: &str) -> Result<Option<u32>, String> {
+    match v.parse::<i64>() {
+        Ok(-1) => Ok(None),
+        Ok(n) if (0..=i64::from(u32::MAX)).contains(&n) => Ok(Some(n as u32)),
+        _ => Err(format!(
+            "server option 'pool-max-conn {v}': expected -1 (unlimited) or a number of idle connections"
+        )),
+    }
 }
 
 fn on_error(v: &str) -> Result<OnError, String> {

@@ -29,8 +29,12 @@ pub struct Limits {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
-    /// The client went away or stalled: close without a response.
+    /// The client went away (or failed) in the middle of its body: close without a response,
+    /// as HAProxy does.
     Client,
+    /// The client's body stalled for longer than the read limit: the caller answers (408 or
+    /// 504, see proxy/exchange.rs).
+    ClientStalled,
     /// The server failed while we were sending to it or reading from it.
     Server,
     /// The server stopped reading the request body for longer than `timeout server`.
@@ -44,11 +48,11 @@ struct Ends {
 }
 
 impl Ends {
-    fn read_failed(&self) -> BodyError {
-        if self.side == Side::Request {
-            BodyError::Client
-        } else {
-            BodyError::Server
+    fn read_failed(&self, timed_out: bool) -> BodyError {
+        match (self.side, timed_out) {
+            (Side::Request, true) => BodyError::ClientStalled,
+            (Side::Request, false) => BodyError::Client,
+            _ => BodyError::Server,
         }
     }
 
@@ -160,7 +164,7 @@ async fn forward_until_close<R: AsyncReadRent, W: AsyncWriteRent>(
         match buf.read_from(src, lim.read).await {
             Ok(0) => return Ok(()),
             Ok(_) => {}
-            Err(_) => return Err(ends.read_failed()),
+            Err(e) => return Err(ends.read_failed(matches!(e, IoFail::Timeout))),
         }
     }
 }
@@ -190,7 +194,8 @@ async fn read_some<R: AsyncReadRent>(
     ends: &Ends,
 ) -> Result<(), BodyError> {
     match buf.read_from(src, lim.read).await {
-        Ok(0) | Err(_) => Err(ends.read_failed()),
+        Ok(0) | Err(IoFail::Io(_)) => Err(ends.read_failed(false)),
+        Err(IoFail::Timeout) => Err(ends.read_failed(true)),
         Ok(_) => Ok(()),
     }
 }

@@ -1,5 +1,6 @@
 //! One client connection's life: counted against the limits, then handed to its mode.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
@@ -64,20 +65,35 @@ impl Drop for ConnGuard {
 
 /// Serves one accepted connection. `guard` is its slot when the accept loop could take one at
 /// once; otherwise the connection waits here for one.
-pub async fn serve(
+pub fn serve(
     worker: Rc<Worker>,
     frontend: usize,
     client: TcpStream,
     peer: SocketAddr,
     guard: Option<ConnGuard>,
+) -> impl Future<Output = ()> {
+    // The socket and the address go in a box, unpacked as soon as the connection is admitted:
+    // an async fn keeps room for its arguments as long as it lives, and this task lives as
+    // long as the connection.
+    run(worker, frontend, Box::new((client, peer)), guard)
+}
+
+async fn run(
+    worker: Rc<Worker>,
+    frontend: usize,
+    accepted: Box<(TcpStream, SocketAddr)>,
+    guard: Option<ConnGuard>,
 ) {
     let guard = match guard {
         Some(g) => Some(g),
-        None => ConnGuard::admit(&worker, frontend).await,
+        // Boxed: this rare wait holds a timer, and a task is as large as its largest await,
+        // for as long as the connection lives.
+        None => Box::pin(ConnGuard::admit(&worker, frontend)).await,
     };
     let Some(_guard) = guard else {
         return;
     };
+    let (client, peer) = *accepted;
     // Small heads and responses must leave at once; Nagle would hold them back for an ACK.
     let _ = client.set_nodelay(true);
     let local = client.local_addr().unwrap_or(peer);
@@ -87,11 +103,6 @@ pub async fn serve(
     match fe.mode {
         // Boxed: each mode's future is large, and a task is as large as its largest variant.
         Mode::Tcp => Box::pin(crate::tcp::serve(&worker, frontend, client, peer, local)).await,
-        Mode::Http => {
-            Box::pin(crate::http::proxy::serve(
-                &worker, frontend, client, peer, local,
-            ))
-            .await
-        }
+        Mode::Http => Box::pin(crate::http::proxy::serve(&worker, fe, client, peer, local)).await,
     }
 }

@@ -7,6 +7,7 @@ use monoio::net::TcpStream;
 
 use super::balance::{Pick, PickKey, ServerLease};
 use super::limits::CROSS_CORE_RECHECK;
+use super::pool;
 use super::Worker;
 use crate::health::observe::Outcome;
 use crate::io::timed;
@@ -36,10 +37,11 @@ fn queue_limit(w: &Worker, backend: usize) -> Option<Duration> {
 
 /// Which idle connections a request may use (HAProxy's `http-reuse`, applied by the caller).
 pub struct Reuse {
-    /// The connection this client connection used last, to server `.0`: reused when the balancer
-    /// picks that server again, else returned to the pool (when `pool` allows) or closed.
+    /// The connection this client connection kept from its previous request, to server `.0`
+    /// (`http-reuse never`: private to the client connection): reused when the balancer picks
+    /// that server again and nothing arrived on it since its response, else closed.
     pub own: Option<(usize, TcpStream)>,
-    /// Whether idle connections of other client connections may be taken and given back.
+    /// Whether the server's idle connections (the core's pool) may be taken.
     pub pool: bool,
 }
 
@@ -76,17 +78,18 @@ pub async fn acquire(
             wait_for_slot(w, backend, queue_deadline).await?;
             continue;
         };
+        if let Some(slot) = rt.balancer.slots.get(server) {
+            rt.pool.note_used(server, slot.inflight.get());
+        }
         if let Some((own_server, own)) = reuse.own.take() {
-            if own_server == server {
+            if own_server == server && pool::is_clean(&own) {
                 return Ok(Acquired {
                     lease,
                     stream: own,
                     reused: true,
                 });
             }
-            if reuse.pool {
-                rt.pool.put(own_server, own);
-            }
+            pool::discard(own);
         }
         if reuse.pool {
             if let Some(stream) = rt.pool.take(server) {
@@ -100,6 +103,7 @@ pub async fn acquire(
         let Some(addr) = be.servers.get(server).map(|s| s.addr) else {
             return Err(ConnectError::NoServer);
         };
+        rt.pool.relieve(server);
         if let Ok(Ok(stream)) = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await {
             let _ = stream.set_nodelay(true);
             w.observe(backend, server, Outcome::ConnectOk);

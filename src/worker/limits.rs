@@ -1,7 +1,9 @@
-//! Process-wide limits, exact as in HAProxy: `maxconn` on global, frontend and server lines.
+//! Process-wide limits, exact as in HAProxy: `maxconn` on global, frontend and server lines,
+//! and `pool-max-conn` on server lines.
 //!
 //! These are the only counters shared between cores. They are plain atomics touched once per
-//! connection (global, frontend) or once per request on servers that set `maxconn`; nothing
+//! connection (global, frontend) or once per request on servers that set `maxconn` or
+//! `pool-max-conn` (idle connections, counted over all cores as HAProxy does); nothing
 //! waits on them with a lock. A core waiting for a slot is woken by its own core's releases at
 //! once and looks again every `CROSS_CORE_RECHECK` for releases made on other cores.
 
@@ -68,6 +70,9 @@ pub struct SharedLimits {
     pub frontends: Vec<Limit>,
     /// Per backend, per server.
     pub servers: Vec<Vec<Limit>>,
+    /// Idle connections kept per server, over all cores (`pool-max-conn`): unlimited by
+    /// default, and then never touched.
+    pub idle: Vec<Vec<Limit>>,
 }
 
 impl SharedLimits {
@@ -84,7 +89,21 @@ impl SharedLimits {
                 .iter()
                 .map(|b| b.servers.iter().map(|s| Limit::new(s.maxconn)).collect())
                 .collect(),
+            idle: model
+                .backends
+                .iter()
+                .map(|b| {
+                    b.servers
+                        .iter()
+                        .map(|s| Limit::new(s.pool.max_conn))
+                        .collect()
+                })
+                .collect(),
         }
+    }
+
+    pub fn idle(&self, backend: usize, server: usize) -> Option<&Limit> {
+        self.idle.get(backend)?.get(server)
     }
 
     pub fn server(&self, backend: usize, server: usize) -> Option<&Limit> {

@@ -8,16 +8,20 @@
 //! - `listener.rs`: accept loop, maxconn gate, EMFILE back-off
 //! - `conn.rs`: one client connection, dispatched by mode (http or tcp)
 //! - `balance.rs`: server choice and in-flight leases
-//! - `pool.rs`: idle backend connections
+//! - `pool.rs`: idle backend connections, kept and purged as HAProxy does
 //! - `notify.rs`: core-local wake-ups (queue, stop)
+//! - `deadline.rs`: one timer per core for the deadlines of idle connections
+//! - `memory.rs`: freed buffer memory handed back to the system after a crowd
 //!
 //! Server health comes from `health::view` (applied before every pick and on a tick).
 
 pub mod balance;
 pub mod conn;
 pub mod connect;
+pub mod deadline;
 pub mod limits;
 pub mod listener;
+pub mod memory;
 pub mod notify;
 pub mod pool;
 
@@ -30,7 +34,9 @@ use crate::config::model::Model;
 use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
 use balance::Balancer;
+use deadline::Deadlines;
 use limits::SharedLimits;
+use memory::Reclaim;
 use notify::Notify;
 use pool::Pool;
 
@@ -64,6 +70,14 @@ pub struct Worker {
     pub stop: Notify,
     /// This core's view of server health, when some server is checked.
     pub health: Option<HealthView>,
+    /// The purge task of the idle server connections runs (see pool.rs).
+    pub purging: Cell<bool>,
+    /// The deadlines of waiting client connections (see deadline.rs).
+    pub deadlines: Rc<Deadlines>,
+    /// Idle client connections on this core that keep their read buffer for a while.
+    pub hot_reads: Cell<usize>,
+    /// Freed buffer memory, handed back to the system now and then (see memory.rs).
+    pub reclaim: Rc<Reclaim>,
 }
 
 impl Worker {
@@ -81,7 +95,7 @@ impl Worker {
             .enumerate()
             .map(|(i, b)| BackendRt {
                 balancer: Rc::new(Balancer::new(b, i, Arc::clone(&limits), seed)),
-                pool: Pool::new(b.servers.len()),
+                pool: Pool::new(b, i, Arc::clone(&limits), nbthread),
             })
             .collect();
         Rc::new(Worker {
@@ -95,6 +109,10 @@ impl Worker {
             stopping: Cell::new(None),
             stop: Notify::default(),
             health,
+            purging: Cell::new(false),
+            deadlines: Rc::default(),
+            hot_reads: Cell::new(0),
+            reclaim: Rc::default(),
         })
     }
 

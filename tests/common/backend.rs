@@ -14,6 +14,8 @@ use super::*;
 pub struct Counts {
     /// TCP connections accepted.
     pub connections: usize,
+    /// TCP connections open now (accepted, not yet closed by either side).
+    pub open: usize,
     /// Request heads parsed.
     pub heads: usize,
     /// Requests whose body was read completely (what a smuggled request would need).
@@ -79,10 +81,14 @@ impl HttpBackend {
                 let mut id = 0;
                 st.update(|c| {
                     c.connections += 1;
+                    c.open += 1;
                     id = c.connections;
                 });
                 let st = st.clone();
-                thread::spawn(move || serve_http(&st, stream, id));
+                thread::spawn(move || {
+                    serve_http(&st, stream, id);
+                    st.update(|c| c.open -= 1);
+                });
             }
         });
         HttpBackend { addr, state }
@@ -375,6 +381,8 @@ fn respond(
         return Ok(keep);
     } else if path == "/ws" {
         return websocket(st, c, req);
+    } else if let Some(kind) = path.strip_prefix("/misbehave/") {
+        return misbehave(st, c, kind);
     } else {
         Some(describe(st, conn_id, req, body))
     };
@@ -401,6 +409,55 @@ fn respond(
         let _ = c.read_to_eof();
     }
     Ok(keep)
+}
+
+/// A server that sends bytes after the end of its response: `stray` (a second, unasked-for
+/// response), `head-body` (a body after a response to HEAD), `204-body`, `304-body`, or `101`
+/// (switching protocols that nobody asked for). With `-late` the extra bytes follow 50 ms
+/// after the response. The connection then stays open as if nothing happened.
+fn misbehave(st: &BackendState, c: &mut BufConn, kind: &str) -> io::Result<bool> {
+    let name = &st.name;
+    let (base, late) = match kind.strip_suffix("-late") {
+        Some(b) => (b, true),
+        None => (kind, false),
+    };
+    let (head, extra): (String, &[u8]) = match base {
+        "stray" => (
+            format!("HTTP/1.1 200 OK\r\nx-server: {name}\r\ncontent-length: 3\r\n\r\nok\n"),
+            b"HTTP/1.1 200 OK\r\nx-server: stray\r\ncontent-length: 6\r\n\r\nstray\n",
+        ),
+        "head-body" => (
+            format!("HTTP/1.1 200 OK\r\nx-server: {name}\r\ncontent-length: 6\r\n\r\n"),
+            b"hello\n",
+        ),
+        "204-body" => (
+            format!("HTTP/1.1 204 No Content\r\nx-server: {name}\r\n\r\n"),
+            b"hello\n",
+        ),
+        "304-body" => (
+            format!("HTTP/1.1 304 Not Modified\r\nx-server: {name}\r\ncontent-length: 6\r\n\r\n"),
+            b"hello\n",
+        ),
+        "101" => (
+            format!("HTTP/1.1 101 Switching Protocols\r\nx-server: {name}\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n"),
+            b"",
+        ),
+        _ => (
+            format!("HTTP/1.1 404 Not Found\r\nx-server: {name}\r\ncontent-length: 0\r\n\r\n"),
+            b"",
+        ),
+    };
+    answered(st);
+    let mut out = head.into_bytes();
+    if !late {
+        out.extend_from_slice(extra);
+    }
+    c.stream.write_all(&out)?;
+    if late {
+        thread::sleep(Duration::from_millis(50));
+        c.stream.write_all(extra)?;
+    }
+    Ok(true)
 }
 
 /// Answers an Upgrade with 101, then echoes raw bytes until EOF.

@@ -1,9 +1,15 @@
-//! The idle scenario: open many keep-alive connections that send nothing, and read what they
-//! cost each target process: resident memory (VmRSS) and file descriptors, from /proc.
+//! The idle scenario: open many keep-alive connections that send nothing (or, with
+//! `IdleHow::request`, that each sent one request and read its response first), and read what
+//! they cost each target process: resident memory (VmRSS) and file descriptors, from /proc,
+//! and, with `IdleHow::server_port`, the connections open to that port (a proxy's server
+//! connections, counted with `ss`).
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use crate::json::Json;
+use crate::load::http::{self, Framing};
 use crate::load::stream::{Stream, Target};
 use crate::runtime::{self, Driver};
 
@@ -21,6 +27,17 @@ pub struct IdleResult {
     pub fds_delta: Option<i64>,
     pub rss_before_kib: Option<u64>,
     pub rss_delta_kib: Option<i64>,
+    /// Established connections to `IdleHow::server_port` while the idle ones were held.
+    pub server_conns: Option<u64>,
+}
+
+/// What each idle connection does first, and what else is counted.
+#[derive(Clone, Debug, Default)]
+pub struct IdleHow {
+    /// One `GET` of the target's path, its response read whole; the connection stays open.
+    pub request: bool,
+    /// Count the established connections to this port (`ss`), e.g. a proxy's backend port.
+    pub server_port: Option<u16>,
 }
 
 impl IdleResult {
@@ -41,6 +58,7 @@ impl IdleResult {
             .with("fds_delta", self.fds_delta.map(|d| d as f64))
             .with("rss_before_kib", self.rss_before_kib)
             .with("rss_delta_kib", self.rss_delta_kib.map(|d| d as f64))
+            .with("server_conns", self.server_conns)
             .with("bytes_per_conn", self.bytes_per_conn())
     }
 
@@ -49,12 +67,13 @@ impl IdleResult {
     pub fn to_record(&self, name: &str) -> String {
         let opt = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
         format!(
-            "{name}\t{}\t{}\t{}\t{}\t{}",
+            "{name}\t{}\t{}\t{}\t{}\t{}\t{}",
             self.opened,
             self.failed,
             opt(self.fds_delta),
             opt(self.rss_before_kib.map(|k| k as i64)),
-            opt(self.rss_delta_kib)
+            opt(self.rss_delta_kib),
+            opt(self.server_conns.map(|n| n as i64))
         )
     }
 
@@ -64,7 +83,8 @@ impl IdleResult {
             format!("idle record '{line}': expected NAME OPENED FAILED FDS RSS_BEFORE RSS_ADDED")
         };
         let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 6 || f[0].is_empty() {
+        // Six fields before server connections were counted.
+        if !(6..=7).contains(&f.len()) || f[0].is_empty() {
             return Err(bad());
         }
         let opt = |v: &str| -> Result<Option<i64>, String> {
@@ -80,18 +100,28 @@ impl IdleResult {
             fds_delta: opt(f[3])?,
             rss_before_kib: opt(f[4])?.map(|k| k.max(0) as u64),
             rss_delta_kib: opt(f[5])?,
+            server_conns: opt(f.get(6).copied().unwrap_or("-"))?.map(|n| n.max(0) as u64),
         };
         Ok((f[0].to_string(), r))
     }
 }
 
 /// Opens `n` idle connections to `url`, waits `hold`, and measures `pids`.
-pub fn measure(url: &str, n: usize, hold: Duration, pids: &[u32]) -> Result<IdleResult, String> {
+pub fn measure(
+    url: &str,
+    n: usize,
+    hold: Duration,
+    pids: &[u32],
+    how: &IdleHow,
+) -> Result<IdleResult, String> {
     let target = Target::parse(url)?;
+    let request = how.request.then(|| request_bytes(&target));
     let before = snapshot(pids);
     let driver = Driver::IoUring;
-    let (opened, failed, after) = runtime::block_on(driver, || {
+    let server_port = how.server_port;
+    let (opened, failed, after, server_conns) = runtime::block_on(driver, || {
         let target = target.clone();
+        let request = request.clone();
         async move {
             let mut streams: Vec<Stream> = Vec::with_capacity(n);
             let mut failed = 0;
@@ -100,7 +130,8 @@ pub fn measure(url: &str, n: usize, hold: Duration, pids: &[u32]) -> Result<Idle
                 let tasks: Vec<_> = (0..batch)
                     .map(|_| {
                         let t = target.clone();
-                        monoio::spawn(async move { t.connect().await })
+                        let request = request.clone();
+                        monoio::spawn(async move { open(&t, request).await })
                     })
                     .collect();
                 for t in tasks {
@@ -112,7 +143,8 @@ pub fn measure(url: &str, n: usize, hold: Duration, pids: &[u32]) -> Result<Idle
             }
             monoio::time::sleep(hold).await;
             let after = snapshot(pids);
-            (streams.len(), failed, after)
+            let server_conns = server_port.and_then(established_to);
+            (streams.len(), failed, after, server_conns)
         }
     })?;
     std::thread::sleep(SETTLE);
@@ -123,7 +155,89 @@ pub fn measure(url: &str, n: usize, hold: Duration, pids: &[u32]) -> Result<Idle
         fds_delta: delta(after.fds, before.fds),
         rss_before_kib: before.rss_kib,
         rss_delta_kib: delta(after.rss_kib, before.rss_kib),
+        server_conns,
     })
+}
+
+fn request_bytes(t: &Target) -> Bytes {
+    Bytes::from(format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n",
+        t.path, t.authority
+    ))
+}
+
+/// One idle connection: connected, and when `request` is given, that request answered in full
+/// on it, the connection kept open.
+async fn open(t: &Target, request: Option<Bytes>) -> Result<Stream, String> {
+    let mut s = t.connect().await.map_err(|e| e.to_string())?;
+    if let Some(req) = request {
+        let (r, _) = s.write_all(req).await;
+        r.map_err(|e| e.to_string())?;
+        read_response(&mut s).await?;
+    }
+    Ok(s)
+}
+
+/// Reads one response whole; an error when it is bad or says the connection will close.
+async fn read_response(s: &mut Stream) -> Result<(), String> {
+    let mut have: Vec<u8> = Vec::new();
+    let head = loop {
+        if let Some(h) = http::parse_head(&have, true).map_err(|_| "bad response")? {
+            break h;
+        }
+        have = read_more(s, have).await?;
+    };
+    if head.close {
+        return Err("the response closes the connection".into());
+    }
+    let mut body = have.split_off(head.len);
+    match head.framing {
+        Framing::None => Ok(()),
+        Framing::Length(n) => {
+            while (body.len() as u64) < n {
+                body = read_more(s, body).await?;
+            }
+            Ok(())
+        }
+        Framing::Chunked => {
+            let mut chunked = http::Chunked::default();
+            loop {
+                let (used, done) = chunked.feed(&body).map_err(|_| "bad chunked body")?;
+                if done {
+                    return Ok(());
+                }
+                body.drain(..used);
+                body = read_more(s, body).await?;
+            }
+        }
+        Framing::UntilClose => Err("a close-delimited response".into()),
+    }
+}
+
+async fn read_more(s: &mut Stream, mut have: Vec<u8>) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    let (r, b) = s.read(buf).await;
+    buf = b;
+    match r {
+        Ok(0) => Err("closed before the end of the response".into()),
+        Ok(_) => {
+            have.extend_from_slice(&buf);
+            Ok(have)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Established TCP connections to `port` (their remote end), counted by `ss`.
+fn established_to(port: u16) -> Option<u64> {
+    let out = std::process::Command::new("ss")
+        .args(["-Htn", "state", "established"])
+        .arg(format!("dport = :{port}"))
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).lines().count() as u64)
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -200,6 +314,7 @@ mod tests {
             fds_delta: Some(9900),
             rss_before_kib: Some(26_000),
             rss_delta_kib: Some(-12),
+            server_conns: Some(3),
         };
         let (name, back) = IdleResult::from_record(&r.to_record("ringlb-io_uring")).unwrap();
         assert_eq!(name, "ringlb-io_uring");
@@ -213,5 +328,13 @@ mod tests {
         assert_eq!(back.rss_delta_kib, None);
         assert!(IdleResult::from_record("direct\t1\t2").is_err());
         assert!(IdleResult::from_record("direct\tx\t0\t-\t-\t-").is_err());
+        let old = IdleResult::from_record("direct\t1\t0\t1\t2\t3").unwrap().1;
+        assert_eq!(old.server_conns, None);
+        let counted = IdleResult {
+            server_conns: Some(2),
+            ..IdleResult::default()
+        };
+        let back = IdleResult::from_record(&counted.to_record("x")).unwrap().1;
+        assert_eq!(back.server_conns, Some(2));
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::json::Json;
 use crate::load::{self, LoadOpts, Summary};
-pub use idle::IdleResult;
+pub use idle::{IdleHow, IdleResult};
 pub use report::report_main;
 use stats::median;
 
@@ -37,6 +37,10 @@ ROUNDS:
     --idle N             idle scenario: instead of a load, open N connections that send
                          nothing, wait --hold, then read VmRSS and the fd count of --pid
     --hold S             idle scenario: wait after the last connect (default 2)
+    --idle-request       idle scenario: each connection first sends one GET of the URL's
+                         path and reads its response, then idles (keep-alive clients)
+    --idle-server-port P idle scenario: also count the established connections to port P
+                         (e.g. the backend's: the target's server connections), with ss
     --idle-record FILE   idle scenario: also append each measurement to FILE, one line per
                          run (NAME OPENED FAILED FDS_ADDED RSS_BEFORE_KIB RSS_ADDED_KIB)
     --idle-replay FILE   idle scenario: measure nothing; report the measurements in FILE
@@ -148,6 +152,7 @@ pub struct CompareOpts {
     pub pause: Duration,
     pub idle: Option<usize>,
     pub hold: Duration,
+    pub idle_how: IdleHow,
     pub idle_record: Option<String>,
     pub idle_replay: Option<String>,
     pub cold: bool,
@@ -201,6 +206,7 @@ fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
         pause: Duration::from_millis(500),
         idle: None,
         hold: Duration::from_secs(2),
+        idle_how: IdleHow::default(),
         idle_record: None,
         idle_replay: None,
         cold: false,
@@ -261,6 +267,14 @@ fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
                     })?);
             }
             "--hold" => o.hold = load::duration(flag, &load::value(&mut it, flag)?)?,
+            "--idle-request" => o.idle_how.request = true,
+            "--idle-server-port" => {
+                let v = load::value(&mut it, flag)?;
+                o.idle_how.server_port = Some(
+                    v.parse()
+                        .map_err(|_| format!("--idle-server-port {v}: expected a port"))?,
+                );
+            }
             "--idle-record" => o.idle_record = Some(load::value(&mut it, flag)?),
             "--idle-replay" => o.idle_replay = Some(load::value(&mut it, flag)?),
             "--cold" => o.cold = true,
@@ -298,8 +312,13 @@ fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
             .ok_or_else(|| format!("--pid {name}=...: no target named {name}"))?;
         t.pids = list;
     }
-    if o.idle.is_none() && (o.idle_record.is_some() || o.idle_replay.is_some() || o.cold) {
-        return Err("compare: --idle-record, --idle-replay and --cold need --idle".to_string());
+    let idle_only = o.idle_record.is_some()
+        || o.idle_replay.is_some()
+        || o.cold
+        || o.idle_how.request
+        || o.idle_how.server_port.is_some();
+    if o.idle.is_none() && idle_only {
+        return Err("compare: --idle-record, --idle-replay, --idle-request, --idle-server-port and --cold need --idle".to_string());
     }
     o.load = load;
     Ok(Some(o))
@@ -376,8 +395,11 @@ fn replay_idle(records: &mut Vec<(String, IdleResult)>, row: &mut Row, round: us
 }
 
 fn idle_line(r: &IdleResult) -> String {
+    let servers = r
+        .server_conns
+        .map_or(String::new(), |n| format!("  server conns {n}"));
     format!(
-        "opened {} (failed {})  fds +{}  RSS +{} KiB  {} B/conn",
+        "opened {} (failed {})  fds +{}  RSS +{} KiB  {} B/conn{servers}",
         r.opened,
         r.failed,
         r.fds_delta.map_or("-".into(), |d| d.to_string()),
@@ -412,7 +434,13 @@ fn run_load(opts: &CompareOpts, row: &mut Row) -> String {
 }
 
 fn run_idle(opts: &CompareOpts, row: &mut Row, n: usize) -> String {
-    match idle::measure(&row.target.url, n, opts.hold, &row.target.pids) {
+    match idle::measure(
+        &row.target.url,
+        n,
+        opts.hold,
+        &row.target.pids,
+        &opts.idle_how,
+    ) {
         Ok(r) => {
             let mut line = idle_line(&r);
             if let Some(p) = &opts.idle_record {
@@ -456,6 +484,7 @@ pub fn describe(opts: &CompareOpts) -> Json {
         .with("scenario", opts.scenario.as_str())
         .with("rounds", opts.rounds)
         .with("idle", opts.idle)
+        .with("idle_request", opts.idle_how.request)
         .with("hold_s", opts.hold.as_secs_f64())
         .with("cold", opts.cold)
         .with("load", opts.load.to_json())

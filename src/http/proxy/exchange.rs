@@ -1,14 +1,17 @@
 //! The server side of one request: a server slot and connection, the head and the body.
 
+use std::time::Duration;
+
 use monoio::net::TcpStream;
 
 use super::{Next, Plan, Session};
-use crate::config::model::{Backend, HttpReuse};
+use crate::config::model::{Backend, Frontend, HttpReuse};
 use crate::http::body::{self, BodyError};
 use crate::http::BodyKind;
 use crate::io::{write_vec, IoFail};
 use crate::worker::balance::{PickKey, ServerLease};
 use crate::worker::connect::{acquire, Acquired, ConnectError, Reuse};
+use crate::worker::pool;
 
 const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -23,6 +26,23 @@ pub(super) struct Exchange {
     /// its response is still forwarded, then both connections close, since the rest of the
     /// client's body is unread.
     pub body_cut: bool,
+}
+
+/// How long a request body may stall once its head went to the server. HAProxy 2.6 (streaming
+/// the body, as ringlb always does) waits for the server's answer under `timeout server` and
+/// does not apply `timeout client` or `timeout http-request` meanwhile: a stalled body gets 504
+/// when `timeout server` fires. Without `timeout server` HAProxy waits forever; ringlb answers
+/// 408 at `timeout client` instead.
+fn stalled_body_limit(fe: &Frontend, be: &Backend) -> Option<Duration> {
+    be.timeouts.server.or(fe.timeouts.client)
+}
+
+fn stalled_body_status(be: &Backend) -> u16 {
+    if be.timeouts.server.is_some() {
+        504
+    } else {
+        408
+    }
 }
 
 /// Every way of failing to get a server answers 503, as HAProxy does.
@@ -60,6 +80,7 @@ impl<'a> Session<'a> {
                 return Ok(ex);
             }
             Err(BodyError::Client) => return Err(Next::Close),
+            Err(BodyError::ClientStalled) => stalled_body_status(plan.be),
             Err(BodyError::Bad(status)) => status,
             Err(BodyError::ServerTimeout) => 504,
         };
@@ -98,14 +119,14 @@ impl<'a> Session<'a> {
     ) -> Result<Acquired, ConnectError> {
         let own = match self.own.take() {
             Some((b, s, stream)) if b == backend => Some((s, stream)),
-            Some((b, s, stream)) => {
-                self.pool_put(b, s, stream);
+            Some((_, _, stream)) => {
+                pool::discard(stream);
                 None
             }
             None => None,
         };
-        // http-reuse safe: the first request of a client connection never takes another
-        // connection's idle server connection (the client could not retry it safely).
+        // http-reuse safe: the first request of a client connection never takes an idle
+        // server connection (the client could not retry it safely).
         let pool = match be.http_reuse {
             HttpReuse::Never => false,
             HttpReuse::Safe => self.served > 0,
@@ -114,24 +135,31 @@ impl<'a> Session<'a> {
         acquire(self.w, backend, key, Reuse { own, pool }).await
     }
 
-    pub(super) fn pool_put(&self, backend: usize, server: usize, stream: TcpStream) {
-        let shareable = self
-            .w
-            .model
-            .backends
-            .get(backend)
-            .is_some_and(|b| b.http_reuse != HttpReuse::Never);
-        if shareable && !self.w.is_stopping() {
-            if let Some(rt) = self.w.backends.get(backend) {
-                rt.pool.put(server, stream);
-            }
+    /// Keeps a server connection whose response ended cleanly: in the core's pool, for any
+    /// request `http-reuse` lets take it, or with `http-reuse never` for this client connection
+    /// only (when it stays open). Called while the request's lease is still held.
+    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: usize, stream: TcpStream) {
+        if self.w.is_stopping() {
+            return pool::discard(stream);
         }
-    }
-
-    /// Gives the connection kept for this client back to the pool when the client leaves.
-    pub(super) fn release_own(&mut self) {
-        if let Some((b, s, stream)) = self.own.take() {
-            self.pool_put(b, s, stream);
+        if plan.be.http_reuse == HttpReuse::Never {
+            if plan.client_keep {
+                self.own = Some((plan.backend, server, stream));
+            } else {
+                pool::discard(stream);
+            }
+            return;
+        }
+        let Some(rt) = self.w.backends.get(plan.backend) else {
+            return pool::discard(stream);
+        };
+        let in_use = rt
+            .balancer
+            .slots
+            .get(server)
+            .map_or(1, |s| s.inflight.get());
+        if rt.pool.put(server, stream, in_use) {
+            pool::start_purge(self.w);
         }
     }
 
@@ -149,7 +177,7 @@ impl<'a> Session<'a> {
         kind: BodyKind,
     ) -> Result<(), BodyError> {
         let limits = body::Limits {
-            read: self.fe.timeouts.client,
+            read: stalled_body_limit(self.fe, be),
             write: be.timeouts.server,
             max_trailer: self.limits.max_head,
         };

@@ -3,14 +3,21 @@
 //! Each request goes through the same pipeline, one file per stage:
 //!
 //! ```text
+//!  idle.rs       between requests: the connection's small state (`Idle`), waiting for the
+//!                next request's first bytes; `Session::resume` joins it with the request's
+//!                state (`Work`), `suspend` parts them again
 //!  request.rs    read and check the head -> frontend http-request rules -> use_backend
 //!                -> backend http-request rules -> Plan (backend, server key, connection
 //!                modes) or a rule's own answer -> rewritten head (rule edits) in `out`
-//!  exchange.rs   server slot + connection (own, pooled or new) -> send head -> stream body;
-//!                a stale reused connection gets the request again on a fresh one
+//!  exchange.rs   server slot + connection (pooled, kept, or new) -> send head -> stream body
+//!                (a stalled body: 504 under `timeout server`); a stale reused connection gets
+//!                the request again on a fresh one
 //!  response.rs   interim 1xx -> final head -> http-response rules (backend, frontend),
-//!                http-after-response -> stream body back -> who stays open;
-//!                101 -> tunnel
+//!                http-after-response -> stream body back -> the server connection back to
+//!                the core's pool (or, `http-reuse never`, kept for this client) when nothing
+//!                followed its response -> who stays open;
+//!                101 asked for by an Upgrade, or 2xx to CONNECT -> tunnel (tcp.rs relay);
+//!                101 not asked for -> 502
 //! ```
 //!
 //! Requests are handled one at a time, so pipelined requests are answered in order: the bytes
@@ -19,9 +26,11 @@
 //! cannot be trusted.
 
 mod exchange;
+mod idle;
 mod request;
 mod response;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -32,13 +41,21 @@ use super::{BodyKind, Limits, Method, Request, Response, Version};
 use crate::config::model::{Backend, Frontend, HttpConnMode};
 use crate::io::{timed, IoFail, ReadBuf};
 use crate::rules::action::Txn;
-use crate::worker::balance::PickKey;
+use crate::worker::balance::{PickKey, ServerLease};
 use crate::worker::Worker;
+use idle::Idle;
 
 /// How long an idle keep-alive connection keeps its read buffer before giving it back: long
 /// enough that a busy client's next request finds it, short enough that thousands of idle
 /// clients cost no buffer memory.
 const IDLE_SHED: Duration = Duration::from_secs(1);
+
+/// Idle connections per core that may keep their read buffer for `IDLE_SHED` (16 KiB each
+/// with the default `tune.bufsize`): as many as the busy keep-alive clients of a benchmark
+/// (64 connections over the cores), far fewer than a crowd. Measured with 5,000 idle clients
+/// (scripts/idle-clients.sh): 256 cost ~350 bytes more per idle client than 64, the buffers of
+/// a burst fragmenting the heap that small long-lived objects share.
+const MAX_HOT_READS: usize = 64;
 
 /// HAProxy keeps this much of each buffer free for header rewrites (`tune.maxrewrite`):
 /// a head must fit in `tune.bufsize` minus this.
@@ -50,9 +67,12 @@ enum Next {
     KeepAlive,
     /// Close it (the response said so, framing is in doubt, or we are stopping).
     Close,
-    /// `101 Switching Protocols` was forwarded: relay raw bytes both ways until both end.
+    /// `101 Switching Protocols` or a 2xx answer to CONNECT was forwarded: relay raw bytes both
+    /// ways until both end. The server's slot stays taken meanwhile (`lease`), as HAProxy counts
+    /// a tunnel against the server's `maxconn`.
     Tunnel {
         server: TcpStream,
+        lease: ServerLease,
         idle_client: Option<Duration>,
         idle_server: Option<Duration>,
     },
@@ -84,6 +104,8 @@ struct Plan<'a> {
     send_continue: bool,
 }
 
+/// One request in flight on a client connection: the connection's part (moved in from `Idle`
+/// when the request starts, and back when it ends) and the request's own state (`Work`).
 struct Session<'a> {
     w: &'a Rc<Worker>,
     fe: &'a Frontend,
@@ -99,7 +121,8 @@ struct Session<'a> {
     /// What rules changed and set for the current request (reused, cleared per request).
     txn: Txn,
     limits: Limits,
-    /// The backend connection kept from the previous request: (backend, server, stream).
+    /// With `http-reuse never`, the server connection kept from the previous request for this
+    /// client connection only: (backend, server, stream). Otherwise connections go to the pool.
     own: Option<(usize, usize, TcpStream)>,
     served: u32,
     /// When the head of the request being read must be complete (`timeout http-request`),
@@ -107,68 +130,126 @@ struct Session<'a> {
     head_deadline: Option<Instant>,
 }
 
-pub async fn serve(
-    w: &Rc<Worker>,
-    frontend: usize,
+/// The parts of a `Session` that belong to the request rather than to the connection.
+struct Work {
+    sbuf: ReadBuf,
+    req: Request,
+    resp: Response,
+    out: Vec<u8>,
+    txn: Txn,
+}
+
+impl Work {
+    fn new(bufsize: usize) -> Box<Self> {
+        Box::new(Work {
+            sbuf: ReadBuf::lazy(bufsize),
+            req: Request::new(),
+            resp: Response::new(),
+            out: Vec::new(),
+            txn: Txn::default(),
+        })
+    }
+
+    /// The buffer memory it holds (for worker/memory.rs).
+    fn held(&self) -> usize {
+        self.sbuf.allocated() + self.out.capacity()
+    }
+}
+
+/// Serves one client connection in mode http. Not an `async fn`: the connection's future is
+/// `Idle::run`'s alone, with no copy of the arguments beside it (see idle.rs on memory).
+pub fn serve<'a>(
+    w: &'a Rc<Worker>,
+    fe: &'a Frontend,
     client: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
-) {
-    let Some(fe) = w.model.frontends.get(frontend) else {
-        return;
-    };
-    let bufsize = w.model.global.bufsize;
-    let mut s = Session {
-        w,
-        fe,
-        peer,
-        local,
-        client,
-        cbuf: ReadBuf::lazy(bufsize),
-        sbuf: ReadBuf::lazy(bufsize),
-        req: Request::new(),
-        resp: Response::new(),
-        out: Vec::new(),
-        txn: Txn::default(),
-        limits: Limits {
-            max_head: bufsize.saturating_sub(MAX_REWRITE).max(1024),
-            max_headers: w.model.global.maxhdr,
-        },
-        own: None,
-        served: 0,
-        head_deadline: None,
-    };
-    loop {
-        // Waiting for a request holds neither buffers nor the (large) state of a request in
-        // flight: that state is boxed per request, so an idle connection costs little memory.
-        if s.await_request_start().await.is_err() {
-            break;
-        }
-        match Box::pin(s.one_request()).await {
-            Next::KeepAlive => s.served += 1,
-            Next::Close => break,
-            Next::Tunnel {
-                server,
-                idle_client,
-                idle_server,
-            } => {
-                s.release_own();
-                Box::pin(crate::tcp::relay(
-                    s.client,
-                    server,
-                    idle_client,
-                    idle_server,
-                ))
-                .await;
-                return;
-            }
-        }
+) -> impl Future<Output = ()> + 'a {
+    Box::new(Idle::new(w, fe, client, peer, local)).run()
+}
+
+/// HAProxy: `timeout http-request` bounds a request head and defaults to `timeout client`.
+fn head_limit(fe: &Frontend) -> Option<Duration> {
+    let t = &fe.timeouts;
+    t.http_request.or(t.client)
+}
+
+/// The error page for `status`: the backend's `errorfile`, else the frontend's, else HAProxy's.
+fn error_page(fe: &Frontend, be: Option<&Backend>, status: u16) -> Vec<u8> {
+    let custom = be
+        .and_then(|b| b.errorfiles.get(&status))
+        .or_else(|| fe.errorfiles.get(&status));
+    match custom {
+        Some(bytes) => bytes.to_vec(),
+        None => super::error_response(status).to_vec(),
     }
-    s.release_own();
-    let _ = monoio::io::AsyncWriteRent::shutdown(&mut s.client).await;
 }
 
 impl<'a> Session<'a> {
+    /// The next request of a connection starts: its state joins the connection's.
+    fn resume(idle: Box<Idle<'a>>) -> Self {
+        let w = idle.w;
+        let global = &w.model.global;
+        let work = idle.work.unwrap_or_else(|| Work::new(global.bufsize));
+        let Work {
+            sbuf,
+            req,
+            resp,
+            out,
+            txn,
+        } = *work;
+        Session {
+            w,
+            fe: idle.fe,
+            peer: idle.peer,
+            local: idle.local,
+            client: idle.client,
+            cbuf: idle.cbuf,
+            sbuf,
+            req,
+            resp,
+            out,
+            txn,
+            limits: Limits {
+                max_head: global.bufsize.saturating_sub(MAX_REWRITE).max(1024),
+                max_headers: global.maxhdr,
+            },
+            own: idle.own.map(|o| *o),
+            served: idle.served,
+            head_deadline: idle.head_deadline,
+        }
+    }
+
+    /// Serves one request, then gives the connection back to wait for the next.
+    async fn serve_one(mut self) -> (Box<Idle<'a>>, Next) {
+        let next = self.one_request().await;
+        (self.suspend(), next)
+    }
+
+    fn suspend(mut self) -> Box<Idle<'a>> {
+        // Only a request in flight needs the server-side buffer.
+        self.sbuf.release();
+        let work = Box::new(Work {
+            sbuf: self.sbuf,
+            req: self.req,
+            resp: self.resp,
+            out: self.out,
+            txn: self.txn,
+        });
+        Box::new(Idle {
+            w: self.w,
+            fe: self.fe,
+            peer: self.peer,
+            local: self.local,
+            client: self.client,
+            cbuf: self.cbuf,
+            own: self.own.map(Box::new),
+            served: self.served,
+            head_deadline: self.head_deadline,
+            work: Some(work),
+        })
+    }
+
     async fn one_request(&mut self) -> Next {
         if let Err(next) = self.read_request_head().await {
             return next;
@@ -189,8 +270,12 @@ impl<'a> Session<'a> {
         if let Err(next) = self.receive_response_head(&plan, &mut ex).await {
             return next;
         }
-        if self.resp.status == 101 && plan.upgrade {
-            return self.tunnel(ex.server, plan.be).await;
+        if self.resp.status == 101 {
+            // receive_response_head refused a 101 that the request did not ask for.
+            return self.upgrade_tunnel(ex, plan.be).await;
+        }
+        if plan.method == Method::Connect && (200..300).contains(&self.resp.status) {
+            return self.connect_tunnel(&plan, ex).await;
         }
         self.finish(&plan, ex).await
     }
@@ -198,13 +283,7 @@ impl<'a> Session<'a> {
     /// Answers with an error page (errorfile when configured) and closes: after an error the
     /// framing of what follows on this connection cannot be trusted.
     async fn fail(&mut self, status: u16, be: Option<&Backend>) -> Next {
-        let custom = be
-            .and_then(|b| b.errorfiles.get(&status))
-            .or_else(|| self.fe.errorfiles.get(&status));
-        let page: Vec<u8> = match custom {
-            Some(bytes) => bytes.to_vec(),
-            None => super::error_response(status).to_vec(),
-        };
+        let page = error_page(self.fe, be, status);
         let _ = timed(
             self.fe.timeouts.client,
             monoio::io::AsyncWriteRentExt::write_all(&mut self.client, page),

@@ -3,14 +3,14 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::{Early, Next, Plan, Session, IDLE_SHED};
+use super::{Early, Next, Plan, Session};
 use crate::config::model::{Acl, Backend, Balance, ErrorFiles, Frontend, HttpConnMode, HttpReuse};
 use crate::config::model_rules::HttpRule;
 use crate::http::{
     parse_request, write_request_head, BodyKind, ChunkedDecoder, ConnHeader, Head, Method, Request,
     RequestRewrite, Version,
 };
-use crate::io::{timed, IoFail};
+use crate::io::IoFail;
 use crate::rules;
 use crate::rules::action::{self, Scene, Side, Verdict};
 use crate::rules::reply::{self, Answer, Conn};
@@ -47,91 +47,7 @@ impl<'a> Session<'a> {
     }
 
     pub(super) fn head_limit(&self) -> Option<Duration> {
-        let t = &self.fe.timeouts;
-        t.http_request.or(t.client)
-    }
-
-    /// Waits, holding no buffer, until the next request's first bytes can be read. A new
-    /// connection waits at most `timeout http-request` (then 408, as HAProxy); an idle
-    /// keep-alive one `timeout http-keep-alive` (then a silent close).
-    pub(super) async fn await_request_start(&mut self) -> Result<(), Next> {
-        let head_limit = self.head_limit();
-        if !self.cbuf.is_empty() {
-            // Pipelined: the next request is already here.
-            self.head_deadline = head_limit.map(|d| Instant::now() + d);
-            return Ok(());
-        }
-        if self.served > 0 {
-            return self
-                .wait_idle(self.fe.timeouts.http_keep_alive.or(head_limit))
-                .await;
-        }
-        self.head_deadline = head_limit.map(|d| Instant::now() + d);
-        if crate::net::has_pending_data(&self.client) {
-            return Ok(());
-        }
-        if self.w.is_stopping() {
-            return Err(Next::Close);
-        }
-        let stop = self.w.stop.notified();
-        let ready = monoio::select! {
-            r = timed(head_limit, self.client.readable(true)) => r,
-            _ = stop => return Err(Next::Close),
-        };
-        match ready {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Next::Close),
-            Err(_) => Err(self.fail(408, None).await),
-        }
-    }
-
-    /// Waits on an idle keep-alive connection until the next request's first bytes are in
-    /// `cbuf` (or are ready to be read). The read buffer is held for `IDLE_SHED` at most; after
-    /// that both buffers go back to the allocator and only readiness is awaited, so a long-idle
-    /// connection costs no buffer memory. `Err(Close)` on `timeout http-keep-alive`, on the
-    /// client closing, or when the worker stops.
-    pub(super) async fn wait_idle(&mut self, limit: Option<Duration>) -> Result<(), Next> {
-        let deadline = limit.map(|d| Instant::now() + d);
-        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if self.w.is_stopping() {
-            return Err(Next::Close);
-        }
-        if self.cbuf.is_allocated() {
-            let shed = left().map_or(IDLE_SHED, |l| l.min(IDLE_SHED));
-            let stop = self.w.stop.notified();
-            let got = monoio::select! {
-                // Boxed: this wait is the largest future of an idle connection's state.
-                r = Box::pin(self.cbuf.read_or_shed(&mut self.client, shed)) => r,
-                _ = stop => return Err(Next::Close),
-            };
-            match got {
-                Ok(Some(0)) | Err(_) => return Err(Next::Close),
-                Ok(Some(_)) => return Ok(()),
-                Ok(None) => {
-                    self.cbuf.release();
-                    self.sbuf.release();
-                }
-            }
-        }
-        if left().is_some_and(|l| l.is_zero()) {
-            return Err(Next::Close);
-        }
-        let stop = self.w.stop.notified();
-        let ready = monoio::select! {
-            r = timed(left(), self.client.readable(true)) => r,
-            _ = stop => return Err(Next::Close),
-        };
-        match ready {
-            Ok(Ok(())) => {
-                // Readable: data or the end of the stream. Read it now, without a new shed
-                // period; an end of stream closes.
-                match self.cbuf.read_from(&mut self.client, left()).await {
-                    Ok(n) if n > 0 => Ok(()),
-                    _ => Err(Next::Close),
-                }
-            }
-            _ => Err(Next::Close),
-        }
+        super::head_limit(self.fe)
     }
 
     /// Runs the frontend's `http-request` rules, routes the request (seeing their edits), then

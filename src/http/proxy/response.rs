@@ -42,6 +42,9 @@ impl<'a> Session<'a> {
                 .read_response_head(&mut ex.server, plan.be, plan.method)
                 .await
             {
+                // A 101 that no Upgrade asked for: whatever the server now speaks, it is not an
+                // answer to this request. HAProxy 2.6 answers 502 and closes that connection.
+                Ok(()) if self.resp.status == 101 && !plan.upgrade => 502,
                 Ok(()) => {
                     let seen = Seen::of_status(self.resp.status);
                     self.w.observe(plan.backend, ex.lease.server, seen);
@@ -75,14 +78,13 @@ impl<'a> Session<'a> {
         let outcome = self
             .forward_response(&mut server, plan.be, server_idx, client_keep, plan.version)
             .await;
-        drop(lease);
         let Ok((server_reusable, client_keep)) = outcome else {
             return Next::Close;
         };
-        let server_reusable = server_reusable && !body_cut;
-        if server_reusable && plan.conn_mode == HttpConnMode::KeepAlive {
-            self.own = Some((plan.backend, server_idx, server));
+        if server_reusable && !body_cut && plan.conn_mode == HttpConnMode::KeepAlive {
+            self.keep_server(plan, server_idx, server);
         }
+        drop(lease);
         if client_keep {
             Next::KeepAlive
         } else {
@@ -147,21 +149,8 @@ impl<'a> Session<'a> {
         client_keep: bool,
         client_version: Version,
     ) -> Result<(bool, bool), ()> {
-        let fe = self.fe;
-        let same_proxy = be.listen_frontend && be.name == fe.name;
-        let fe_has =
-            !(same_proxy || fe.rules.response.is_empty() && fe.rules.after_response.is_empty());
-        let be_has = !(be.rules.response.is_empty() && be.rules.after_response.is_empty());
-        self.txn.edits.clear();
-        if fe_has || be_has {
-            if let Some(answer) = self.run_response_rules(be, server_idx, same_proxy) {
-                // A rule answered instead of the server: neither connection can be trusted to
-                // carry on (the server's body was not read), so both close.
-                let mut answer = answer;
-                answer.finish(Conn::Close, self.req.method == Method::Head);
-                let _ = self.write_client(answer.bytes).await;
-                return Err(());
-            }
+        if self.rule_answered(be, server_idx).await {
+            return Err(());
         }
         // An HTTP/1.0 client cannot read chunked framing: it gets the body close-delimited.
         let dechunk = client_version == Version::Http10 && self.resp.body == BodyKind::Chunked;
@@ -174,32 +163,11 @@ impl<'a> Session<'a> {
         } else {
             ConnHeader::Close
         };
-        let edits = (!self.txn.edits.is_empty()).then_some(&self.txn.edits);
-        let rw = ResponseRewrite {
-            edits,
-            connection,
-            version: client_version,
-            dechunk,
-        };
-        self.out.clear();
-        write_response_head(&mut self.out, self.sbuf.bytes(), &self.resp, &rw);
-        self.sbuf.consume(self.resp.head_len);
+        let whole = self
+            .send_response_head(connection, client_version, dechunk)
+            .await?;
         let kind = self.resp.body;
-        // A body already received whole rides along with the head in a single write.
-        let inline = match kind {
-            BodyKind::Length(n) if !dechunk && n <= self.sbuf.len() as u64 => n as usize,
-            _ => 0,
-        };
-        if inline > 0 {
-            self.out
-                .extend_from_slice(self.sbuf.bytes().get(..inline).unwrap_or(&[]));
-            self.sbuf.consume(inline);
-        }
-        let mut out = std::mem::take(&mut self.out);
-        let sent = write_vec(&mut self.client, &mut out, self.fe.timeouts.client).await;
-        self.out = out;
-        sent.map_err(|_| ())?;
-        if inline == 0 {
+        if !whole {
             let limits = body::Limits {
                 read: be.timeouts.server,
                 write: self.fe.timeouts.client,
@@ -221,9 +189,66 @@ impl<'a> Session<'a> {
             .await
             .map_err(|_| ())?;
         }
+        // Anything the server sent after the end of its response disqualifies the connection.
         let server_reusable =
             self.resp.keep_alive && kind != BodyKind::UntilClose && self.sbuf.is_empty();
         Ok((server_reusable, keep_client))
+    }
+
+    /// Runs the response rules; true when one answered instead of the server (the answer was
+    /// sent): neither connection can be trusted to carry on then (the server's body was not
+    /// read), so both close.
+    async fn rule_answered(&mut self, be: &Backend, server_idx: usize) -> bool {
+        let fe = self.fe;
+        let same_proxy = be.listen_frontend && be.name == fe.name;
+        let fe_has =
+            !(same_proxy || fe.rules.response.is_empty() && fe.rules.after_response.is_empty());
+        let be_has = !(be.rules.response.is_empty() && be.rules.after_response.is_empty());
+        self.txn.edits.clear();
+        if !(fe_has || be_has) {
+            return false;
+        }
+        let Some(mut answer) = self.run_response_rules(be, server_idx, same_proxy) else {
+            return false;
+        };
+        answer.finish(Conn::Close, self.req.method == Method::Head);
+        let _ = self.write_client(answer.bytes).await;
+        true
+    }
+
+    /// Sends the rewritten response head, with the body when it has already arrived whole
+    /// (one write). Returns whether the body went with it.
+    async fn send_response_head(
+        &mut self,
+        connection: ConnHeader,
+        client_version: Version,
+        dechunk: bool,
+    ) -> Result<bool, ()> {
+        let edits = (!self.txn.edits.is_empty()).then_some(&self.txn.edits);
+        let rw = ResponseRewrite {
+            edits,
+            connection,
+            version: client_version,
+            dechunk,
+        };
+        self.out.clear();
+        write_response_head(&mut self.out, self.sbuf.bytes(), &self.resp, &rw);
+        self.sbuf.consume(self.resp.head_len);
+        let inline = match self.resp.body {
+            BodyKind::None => Some(0),
+            BodyKind::Length(n) if !dechunk && n <= self.sbuf.len() as u64 => Some(n as usize),
+            _ => None,
+        };
+        if let Some(n) = inline {
+            self.out
+                .extend_from_slice(self.sbuf.bytes().get(..n).unwrap_or(&[]));
+            self.sbuf.consume(n);
+        }
+        let mut out = std::mem::take(&mut self.out);
+        let sent = write_vec(&mut self.client, &mut out, self.fe.timeouts.client).await;
+        self.out = out;
+        sent.map_err(|_| ())?;
+        Ok(inline.is_some())
     }
 
     /// `http-response` (backend, then frontend), then `http-after-response` (same order).
@@ -273,9 +298,9 @@ impl<'a> Session<'a> {
         None
     }
 
-    /// After `101 Switching Protocols`: forward the head and whatever either side already sent,
-    /// then let `serve` turn the connection into a byte tunnel.
-    pub(super) async fn tunnel(&mut self, mut server: TcpStream, be: &Backend) -> Next {
+    /// After `101 Switching Protocols` (asked for): forward the head as received, then let
+    /// `serve` turn the connection into a byte tunnel.
+    pub(super) async fn upgrade_tunnel(&mut self, ex: Exchange, be: &Backend) -> Next {
         let n = self.resp.head_len;
         if self
             .sbuf
@@ -286,6 +311,33 @@ impl<'a> Session<'a> {
             return Next::Close;
         }
         self.sbuf.consume(n);
+        self.hand_to_tunnel(ex, be).await
+    }
+
+    /// After a 2xx answer to CONNECT: the head goes through the response rules and the usual
+    /// rewrite (nothing is said about the connection: it stays open as a tunnel), then the
+    /// bytes flow both ways, starting with those the client sent right behind its request.
+    pub(super) async fn connect_tunnel(&mut self, plan: &Plan<'a>, ex: Exchange) -> Next {
+        if self.rule_answered(plan.be, ex.lease.server).await {
+            return Next::Close;
+        }
+        if self
+            .send_response_head(ConnHeader::KeepAlive, plan.version, false)
+            .await
+            .is_err()
+        {
+            return Next::Close;
+        }
+        self.hand_to_tunnel(ex, plan.be).await
+    }
+
+    /// Forwards what either side already sent past its head, then hands both connections to
+    /// the relay under `timeout tunnel` (falling back to `timeout client` / `timeout server`,
+    /// as HAProxy does).
+    async fn hand_to_tunnel(&mut self, ex: Exchange, be: &Backend) -> Next {
+        let Exchange {
+            mut server, lease, ..
+        } = ex;
         let pending_down = self.sbuf.len();
         if pending_down > 0
             && self
@@ -296,6 +348,7 @@ impl<'a> Session<'a> {
         {
             return Next::Close;
         }
+        self.sbuf.clear();
         let pending_up = self.cbuf.len();
         if pending_up > 0
             && self
@@ -306,8 +359,10 @@ impl<'a> Session<'a> {
         {
             return Next::Close;
         }
+        self.cbuf.clear();
         Next::Tunnel {
             server,
+            lease,
             idle_client: be.timeouts.tunnel.or(self.fe.timeouts.client),
             idle_server: be.timeouts.tunnel.or(be.timeouts.server),
         }

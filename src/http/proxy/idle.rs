@@ -1,0 +1,256 @@
+//! A client connection between two requests: what it keeps, and how it waits.
+//!
+//! Thousands of idle keep-alive clients hold nothing but this, so it is kept small: the socket,
+//! the (released) read buffer, a few counters, and the connection's deadlines on the core's
+//! deadline queue (worker/deadline.rs) rather than a monoio timer each. The state of a request
+//! (`Session`, with its header lists, outgoing head and server-side buffer) is built when the
+//! next request starts and lives in the boxed future of that one request.
+//!
+//! ```text
+//!  Idle::run:  wait for the first bytes ──> Session::resume ──> one request ──> suspend ──┐
+//!                  ^  (hot: the read buffer and the request state kept for IDLE_SHED,      │
+//!                  |   at most MAX_HOT_READS per core; then both are given back)           │
+//!                  └───────────────────────────────────────────────────────────────────────┘
+//! ```
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+
+use super::{head_limit, Next, Session, Work, IDLE_SHED, MAX_HOT_READS};
+use crate::config::model::Frontend;
+use crate::io::{timed, ReadBuf};
+use crate::worker::deadline::Ended;
+use crate::worker::Worker;
+
+pub(super) struct Idle<'a> {
+    pub w: &'a Rc<Worker>,
+    pub fe: &'a Frontend,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub client: TcpStream,
+    pub cbuf: ReadBuf,
+    /// `http-reuse never`: the server connection kept for this client connection.
+    pub own: Option<Box<(usize, usize, TcpStream)>>,
+    pub served: u32,
+    /// When the head of the request being read must be complete (`timeout http-request`),
+    /// set while waiting for a new connection's first bytes.
+    pub head_deadline: Option<Instant>,
+    /// The last request's state while the connection is busy: its lists and buffers keep their
+    /// capacity for the next request. Dropped when the connection goes idle for long.
+    pub work: Option<Box<Work>>,
+}
+
+impl<'a> Idle<'a> {
+    pub fn new(
+        w: &'a Rc<Worker>,
+        fe: &'a Frontend,
+        client: TcpStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Self {
+        Idle {
+            w,
+            fe,
+            peer,
+            local,
+            client,
+            cbuf: ReadBuf::lazy(w.model.global.bufsize),
+            own: None,
+            served: 0,
+            head_deadline: None,
+            work: None,
+        }
+    }
+
+    /// Serves request after request until the connection ends. The connection's state is
+    /// boxed so that the future holds a pointer to it: moved by value, it would take room in
+    /// the future twice (before and after each request).
+    pub async fn run(mut self: Box<Self>) {
+        loop {
+            if self.await_request_start().await.is_err() {
+                break;
+            }
+            let (idle, next) = Box::pin(Session::resume(self).serve_one()).await;
+            self = idle;
+            match next {
+                Next::KeepAlive => self.served += 1,
+                Next::Close => break,
+                Next::Tunnel {
+                    server,
+                    lease,
+                    idle_client,
+                    idle_server,
+                } => {
+                    self.release_own();
+                    let relay = crate::tcp::relay(self.client, server, idle_client, idle_server);
+                    Box::pin(relay).await;
+                    drop(lease);
+                    return;
+                }
+            }
+        }
+        self.release_own();
+        self.shed();
+        let _ = monoio::io::AsyncWriteRent::shutdown(&mut self.client).await;
+    }
+
+    /// Waits, holding no buffer, until the next request's first bytes can be read. A new
+    /// connection waits at most `timeout http-request` (then 408, as HAProxy); an idle
+    /// keep-alive one `timeout http-keep-alive` (then a silent close).
+    async fn await_request_start(&mut self) -> Result<(), ()> {
+        let head_limit = head_limit(self.fe);
+        if !self.cbuf.is_empty() {
+            // Pipelined: the next request is already here.
+            self.head_deadline = head_limit.map(|d| Instant::now() + d);
+            return Ok(());
+        }
+        if self.served > 0 {
+            return self
+                .wait_idle(self.fe.timeouts.http_keep_alive.or(head_limit))
+                .await;
+        }
+        self.head_deadline = head_limit.map(|d| Instant::now() + d);
+        if crate::net::has_pending_data(&self.client) {
+            return Ok(());
+        }
+        if self.w.is_stopping() {
+            return Err(());
+        }
+        let ready = self
+            .w
+            .deadlines
+            .bounded(
+                self.client.readable(false),
+                self.head_deadline,
+                self.w.stop.notified(),
+            )
+            .await;
+        match ready {
+            Ended::Done(Ok(())) => Ok(()),
+            Ended::Done(Err(_)) | Ended::Stopped => Err(()),
+            // Boxed, as every wait here that holds a monoio timer: this future is part of
+            // every idle connection's state.
+            Ended::Deadline => {
+                Box::pin(self.answer_timeout()).await;
+                Err(())
+            }
+        }
+    }
+
+    /// Waits on an idle keep-alive connection until the next request's first bytes are in
+    /// `cbuf` (or are ready to be read). A busy connection keeps its read buffer, with a read
+    /// posted, for `IDLE_SHED` at most (when one of the core's `MAX_HOT_READS` is free); after
+    /// that, or without one, the buffer and the request state go back to the allocator and
+    /// only readiness is awaited, so a long-idle connection costs no buffer memory. `Err` on
+    /// `timeout http-keep-alive`, on the client closing, or when the worker stops.
+    async fn wait_idle(&mut self, limit: Option<Duration>) -> Result<(), ()> {
+        let deadline = limit.map(|d| Instant::now() + d);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if self.w.is_stopping() {
+            return Err(());
+        }
+        let hot = self
+            .cbuf
+            .is_allocated()
+            .then(|| HotRead::take(self.w))
+            .flatten();
+        if let Some(_hot) = hot {
+            let shed_at = Instant::now() + left().map_or(IDLE_SHED, |l| l.min(IDLE_SHED));
+            let shed = self.w.deadlines.at(shed_at);
+            let stop = self.w.stop.notified();
+            let got = monoio::select! {
+                // Boxed: it holds the read buffer's operation, only while the buffer is kept.
+                r = Box::pin(self.cbuf.read_or_shed(&mut self.client, shed)) => r,
+                _ = stop => return Err(()),
+            };
+            match got {
+                Ok(Some(0)) | Err(_) => return Err(()),
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) => {}
+            }
+        }
+        self.shed();
+        if left().is_some_and(|l| l.is_zero()) {
+            return Err(());
+        }
+        // Not relaxed: on the legacy driver a relaxed wait may report the readiness of the
+        // bytes read last, and the read that follows would then hold a buffer while idle.
+        let ready = self
+            .w
+            .deadlines
+            .bounded(
+                self.client.readable(false),
+                deadline,
+                self.w.stop.notified(),
+            )
+            .await;
+        match ready {
+            Ended::Done(Ok(())) => {
+                // Readable: data or the end of the stream. Read it now, without a new shed
+                // period; an end of stream closes. Boxed: the read holds a monoio timer.
+                match Box::pin(self.cbuf.read_from(&mut self.client, left())).await {
+                    Ok(n) if n > 0 => Ok(()),
+                    _ => Err(()),
+                }
+            }
+            _ => Err(()),
+        }
+    }
+
+    /// Gives back what a long-idle connection does not need until its next request: the read
+    /// buffer and the last request's state, and tells the core how much was freed (see
+    /// worker/memory.rs).
+    fn shed(&mut self) {
+        let held = self.cbuf.allocated();
+        self.cbuf.release();
+        let freed = held - self.cbuf.allocated() + self.work.take().map_or(0, |w| w.held());
+        if freed > 0 {
+            self.w.reclaim.freed(freed);
+        }
+    }
+
+    /// The 408 of a connection whose first request did not come in time (`errorfile 408`
+    /// when configured).
+    async fn answer_timeout(&mut self) {
+        let page = super::error_page(self.fe, None, 408);
+        let _ = timed(
+            self.fe.timeouts.client,
+            monoio::io::AsyncWriteRentExt::write_all(&mut self.client, page),
+        )
+        .await;
+    }
+
+    /// Closes the connection kept for this client (`http-reuse never`) when the client leaves.
+    fn release_own(&mut self) {
+        if let Some(own) = self.own.take() {
+            crate::worker::pool::discard(own.2);
+        }
+    }
+}
+
+/// The right of an idle connection to keep its read buffer (and a read posted with it) for
+/// `IDLE_SHED`: a busy keep-alive client then finds its next request read with one operation.
+/// At most `MAX_HOT_READS` per core, so that a crowd of clients going idle at once costs no
+/// more than that many buffers; the others give theirs back at once and wait for readiness.
+struct HotRead<'w>(&'w Worker);
+
+impl<'w> HotRead<'w> {
+    fn take(w: &'w Worker) -> Option<Self> {
+        let n = w.hot_reads.get();
+        (n < MAX_HOT_READS).then(|| {
+            w.hot_reads.set(n + 1);
+            HotRead(w)
+        })
+    }
+}
+
+impl Drop for HotRead<'_> {
+    fn drop(&mut self) {
+        self.0
+            .hot_reads
+            .set(self.0.hot_reads.get().saturating_sub(1));
+    }
+}

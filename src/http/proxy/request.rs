@@ -70,14 +70,9 @@ impl<'a> Session<'a> {
         if crate::net::has_pending_data(&self.client) {
             return Ok(());
         }
-        if self.w.is_stopping() {
-            return Err(Next::Close);
-        }
-        let stop = self.w.stop.notified();
-        let ready = monoio::select! {
-            r = timed(head_limit, self.client.readable(true)) => r,
-            _ = stop => return Err(Next::Close),
-        };
+        // A stop does not end this wait: an accepted connection gets its first request served,
+        // as in HAProxy (its response says `connection: close`).
+        let ready = timed(head_limit, self.client.readable(true)).await;
         match ready {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Next::Close),

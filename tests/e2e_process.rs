@@ -520,19 +520,57 @@ both_drivers!(
         let mut lb = Ringlb::start(&one_server_cfg("127.0.0.1:0", "s1", be.addr), driver);
         let mut c = Client::connect(lb.addr("fe"));
         assert_eq!(c.get("/first").status, 200);
+        // Idle for longer than a connection that was just active may be (1 s, see the next test).
+        thread::sleep(Duration::from_millis(1300));
         let stop = Instant::now();
         lb.signal(libc::SIGUSR1);
-        c.set_read_timeout(Duration::from_secs(2));
+        c.set_read_timeout(Duration::from_secs(3));
         c.expect_closed();
         // The stop is seen within 50 ms; `timeout http-keep-alive` (here `timeout client`, 5 s)
         // must not be what closed it.
         assert!(
-            stop.elapsed() < Duration::from_secs(1),
+            stop.elapsed() < Duration::from_millis(600),
             "idle keep-alive connection closed {:?} after the soft stop",
             stop.elapsed()
         );
         assert!(
             lb.wait_exit(Duration::from_secs(2)).is_some(),
+            "{}",
+            lb.output()
+        );
+    }
+);
+
+both_drivers!(
+    soft_stop_serves_the_next_request_of_a_just_active_keep_alive_connection,
+    |driver| {
+        let be = HttpBackend::start("s1");
+        let mut lb = Ringlb::start(&one_server_cfg("127.0.0.1:0", "s1", be.addr), driver);
+        let addr = lb.addr("fe");
+        let mut c = Client::connect(addr);
+        let first = c.get("/first");
+        assert!(
+            !first.has_token("connection", "close"),
+            "{}",
+            first.describe()
+        );
+        // The stop lands while the client is about to send its next request, as under load.
+        lb.signal(libc::SIGUSR1);
+        wait_refused(addr, Duration::from_secs(2));
+        c.send_request("GET", "/next", &[], b"");
+        let r = c.try_read_response(false).unwrap_or_else(|e| {
+            panic!(
+                "a keep-alive connection active just before the soft stop lost its next request: \
+             {e}\n{}",
+                lb.output()
+            )
+        });
+        assert_eq!(r.status, 200, "{}", r.describe());
+        assert_eq!(r.seen().target, "/next");
+        assert!(r.has_token("connection", "close"), "{}", r.describe());
+        c.expect_closed();
+        assert!(
+            lb.wait_exit(Duration::from_secs(3)).is_some(),
             "{}",
             lb.output()
         );

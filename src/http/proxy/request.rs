@@ -84,21 +84,17 @@ impl<'a> Session<'a> {
     /// `cbuf` (or are ready to be read). The read buffer is held for `IDLE_SHED` at most; after
     /// that both buffers go back to the allocator and only readiness is awaited, so a long-idle
     /// connection costs no buffer memory. `Err(Close)` on `timeout http-keep-alive`, on the
-    /// client closing, or when the worker stops.
+    /// client closing, or when the worker stops: at once for a connection idle longer than
+    /// `IDLE_SHED`, at the end of that period for one that was just active, whose client may
+    /// be sending its next request already (it is served, with `connection: close`; closing
+    /// at once, as HAProxy 2.6 does, would reset it).
     pub(super) async fn wait_idle(&mut self, limit: Option<Duration>) -> Result<(), Next> {
         let deadline = limit.map(|d| Instant::now() + d);
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if self.w.is_stopping() {
-            return Err(Next::Close);
-        }
         if self.cbuf.is_allocated() {
             let shed = left().map_or(IDLE_SHED, |l| l.min(IDLE_SHED));
-            let stop = self.w.stop.notified();
-            let got = monoio::select! {
-                // Boxed: this wait is the largest future of an idle connection's state.
-                r = Box::pin(self.cbuf.read_or_shed(&mut self.client, shed)) => r,
-                _ = stop => return Err(Next::Close),
-            };
+            // Boxed: this wait is the largest future of an idle connection's state.
+            let got = Box::pin(self.cbuf.read_or_shed(&mut self.client, shed)).await;
             match got {
                 Ok(Some(0)) | Err(_) => return Err(Next::Close),
                 Ok(Some(_)) => return Ok(()),
@@ -108,7 +104,7 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        if left().is_some_and(|l| l.is_zero()) {
+        if left().is_some_and(|l| l.is_zero()) || self.w.is_stopping() {
             return Err(Next::Close);
         }
         let stop = self.w.stop.notified();

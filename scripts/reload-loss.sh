@@ -35,6 +35,7 @@ Options (or the environment variables in capitals):
   --driver D          ringlb's driver: io_uring or legacy    RINGLB_DRIVER=io_uring
   --no-build          use the release binaries already built SKIP_BUILD=1
   RINGLB_BIN=PATH     another ringlb binary (e.g. an older build, to compare)
+  KEEP_LOGS=1         keep the proxies' logs and the load client's JSON (the folder is named)
   -h, --help          this text
 
 Needs: haproxy (2.6) on PATH; builds target/release/ringlb and ringlb-bench. Loopback only.
@@ -92,7 +93,12 @@ for t in $TARGETS; do [[ $t == ringlb || $t == haproxy ]] || die "unknown target
 source "$ROOT/scripts/lib.sh" # free_port, cleanup (PIDS, TMP)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ringlb-reload-loss.XXXXXX")
 PIDS=()
-trap cleanup EXIT
+if [[ ${KEEP_LOGS:-0} == 1 ]]; then
+    trap 'TMP=; cleanup; echo "logs kept in $KEPT" >&2' EXIT
+    KEPT=$TMP
+else
+    trap cleanup EXIT
+fi
 trap 'echo; echo "reload-loss: interrupted" >&2; exit 130' INT TERM
 
 if [[ $SKIP_BUILD != 1 ]]; then

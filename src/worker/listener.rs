@@ -91,14 +91,26 @@ async fn accept_unless_stopped(
 /// At a stop, before the listener closes: accepts, without waiting, every connection the kernel
 /// has already queued on it, and serves each like any other (its first request is answered).
 /// Closing the listener would reset them; the clients have completed their handshake and
-/// may be sending their request already. Connections that arrive after this are reset at the
-/// close, until listening sockets are handed over on reload. At most one queue's worth, and
-/// only while the maxconn limits have room.
+/// may be sending their request already. At most one queue's worth, and only while the maxconn
+/// limits have room.
+///
+/// Then the listener is shut down at once, in the same breath: that takes it out of the
+/// SO_REUSEPORT group, so the kernel sends new connections to the other process's sockets.
+/// Dropping it only queues an asynchronous close on io_uring, and connections that land on it
+/// meanwhile would be reset. What still arrives between the last accept and the shutdown is
+/// reset, until listening sockets are handed over on reload.
 fn drain_queue(worker: &Rc<Worker>, frontend: usize, listener: &TcpListener) {
     let fd = listener.as_raw_fd();
-    if !set_nonblocking(fd) {
-        return; // an accept could block the whole core
+    if set_nonblocking(fd) {
+        accept_queued_all(worker, frontend, fd);
     }
+    // SAFETY: shutdown on the listener's own descriptor, still open (closed on drop).
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+    }
+}
+
+fn accept_queued_all(worker: &Rc<Worker>, frontend: usize, fd: RawFd) {
     for _ in 0..crate::net::LISTEN_BACKLOG {
         let Some(guard) = conn::ConnGuard::try_new(worker, frontend) else {
             return;
@@ -119,6 +131,7 @@ enum Queued {
     Empty,
 }
 
+/// Without it an accept on an empty queue would block the whole core.
 fn set_nonblocking(fd: RawFd) -> bool {
     // SAFETY: fcntl on the listener's own descriptor, which stays open while borrowed here.
     unsafe {

@@ -390,9 +390,9 @@ async fn worker_main(setup: WorkerSetup) {
     }
     let kind = wait_for_stop().await;
     w.begin_stop(kind);
-    // The accept loops end on the stop and drop their listeners: the sockets must close now,
-    // not when the process exits, or the kernel keeps queueing connections on them that
-    // nobody accepts (and resets them at exit) while the other cores drain.
+    // The accept loops end on the stop: each accepts what is queued on its listener, then shuts
+    // it. The sockets must leave now, not when the process exits, or the kernel keeps queueing
+    // connections on them that nobody accepts (and resets them at exit) while the cores drain.
     for task in accepting {
         task.await;
     }

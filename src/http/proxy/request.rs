@@ -52,8 +52,8 @@ impl<'a> Session<'a> {
     }
 
     /// Waits, holding no buffer, until the next request's first bytes can be read. A new
-    /// connection waits at most `timeout http-request` (then 408, as HAProxy); an idle
-    /// keep-alive one `timeout http-keep-alive` (then a silent close).
+    /// connection waits at most `timeout http-request` (then 408, as HAProxy), even when the
+    /// worker stops; an idle keep-alive one `timeout http-keep-alive` (then a silent close).
     pub(super) async fn await_request_start(&mut self) -> Result<(), Next> {
         let head_limit = self.head_limit();
         if !self.cbuf.is_empty() {

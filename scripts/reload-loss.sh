@@ -117,11 +117,17 @@ wait_for_line() {
     return 1
 }
 
-# wait_gone PID: true once PID has exited (it is our child: reaped here).
+# wait_gone PID: true once PID has exited (it is our child: reaped here, and forgotten, so
+# that the cleanup never signals a later process that reuses its number).
 wait_gone() {
-    local i
+    local i p kept=()
     for ((i = 0; i < START_TIMEOUT_S * 20; i++)); do
-        kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }
+        if ! kill -0 "$1" 2>/dev/null; then
+            wait "$1" 2>/dev/null || true
+            for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || kept+=("$p"); done
+            PIDS=("${kept[@]}")
+            return 0
+        fi
         sleep 0.05
     done
     return 1

@@ -26,9 +26,12 @@ Environment:
   RINGLB_DRIVER=io_uring|legacy|auto   monoio driver for the workers (overrides 'ringlb.driver')
 
 Signals:
-  SIGUSR1        soft stop: stop accepting, let open connections finish, then exit
-  SIGTERM/INT    stop accepting, finish in-flight requests within 10 s, then exit; a second one
-                 exits at once
+  SIGUSR1        soft stop: stop accepting, serve the requests of accepted connections (each
+                 response says Connection: close), close idle connections, then exit
+  SIGTERM/INT    the same within 10 s, then exit; a second one exits at once
+  SIGHUP         log every server's state (UP/DOWN) and keep running
+  SIGUSR2/QUIT   logged and ignored (master-worker mode is not supported yet)
+  SIGPIPE        ignored
 
 Exit status:
   0  clean stop, or -c found the configuration valid, or -v/-vv/--help

@@ -3,19 +3,26 @@
 //! The launcher resolves what every core must open (port 0 is resolved once, so all cores share
 //! the port), starts the workers, waits until each has bound its listeners, then says `ready`.
 //! Signals are turned into a process-wide stop request that each worker polls on a short tick:
-//! the only state shared between threads besides the read-only `Model`.
+//! the only state shared between threads besides the read-only `Model`. While the workers run,
+//! the launcher's own thread serves the signal thread's other requests (the SIGHUP dump of the
+//! servers' states, kept current in `states.rs` from the checker's broadcast).
+
+mod states;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, never, select, Receiver, Sender};
 
 use crate::config::model::{DriverChoice, Model};
 use crate::health::view::{HealthLink, HealthView};
+use crate::health::HealthEvent;
+use crate::process::Control;
 use crate::worker::limits::SharedLimits;
 use crate::worker::{listener, ListenSpec, StopKind, Worker};
+use states::ServerStates;
 
 /// How long SIGTERM/SIGINT lets in-flight requests finish before the process exits anyway.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
@@ -93,6 +100,8 @@ pub struct Options {
     /// Runs once every worker listens (drop privileges, signal the old process, tell a
     /// daemonizing parent).
     pub on_ready: Box<dyn FnOnce() + Send>,
+    /// Requests from the signal thread (see `process::handle_signals`).
+    pub control: Receiver<Control>,
 }
 
 /// Runs the workers until a stop; returns the process exit status.
@@ -103,14 +112,19 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let limits = Arc::new(SharedLimits::new(&model));
     let model = Arc::new(model);
     let cpus = cpu_plan(&model, nbthread);
+    // One link more than there are workers: the launcher follows the servers' states too.
     let (checker, mut links) = crate::health::checker::start(
         Arc::clone(&model),
         Arc::clone(&limits),
-        nbthread,
+        nbthread + 1,
         driver,
         opts.quiet,
     )?;
+    let launcher_events = links.pop().flatten().map(|l| l.events);
     let (ready_tx, ready_rx) = bounded::<Result<(), String>>(nbthread);
+    // Never sent on: each worker thread holds a sender until it ends, so the receiver
+    // disconnects when the last worker has ended.
+    let (alive_tx, alive_rx) = bounded::<()>(0);
     let mut handles = Vec::with_capacity(nbthread);
     for index in 0..nbthread {
         let setup = WorkerSetup {
@@ -123,13 +137,15 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
             ready: ready_tx.clone(),
         };
         let cpu = cpus.get(index).copied().flatten();
+        let alive = alive_tx.clone();
         let h = std::thread::Builder::new()
             .name(format!("ringlb-worker-{index}"))
-            .spawn(move || worker_thread(setup, driver, cpu))
+            .spawn(move || worker_thread(setup, driver, cpu, alive))
             .map_err(|e| format!("cannot start worker thread {index}: {e}"))?;
         handles.push(h);
     }
     drop(ready_tx);
+    drop(alive_tx);
     let started = wait_ready(&ready_rx, nbthread);
     drop(reservations); // every core holds the ports now
     if let Err(e) = started {
@@ -140,9 +156,56 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     }
     announce(&model, &specs, nbthread, driver, opts.quiet);
     (opts.on_ready)();
+    let mut states = ServerStates::new(Arc::clone(&model));
+    supervise(
+        &alive_rx,
+        opts.control,
+        launcher_events,
+        &mut states,
+        opts.quiet,
+    );
     join_all(handles);
     stop_checker(checker);
     Ok(())
+}
+
+/// Until the last worker has ended: keeps the servers' states current and answers the signal
+/// thread. A channel whose sender has gone is replaced by one that never delivers, so that
+/// the wait stays a wait.
+fn supervise(
+    alive: &Receiver<()>,
+    mut control: Receiver<Control>,
+    events: Option<Receiver<HealthEvent>>,
+    states: &mut ServerStates,
+    quiet: bool,
+) {
+    let mut events = events.unwrap_or_else(never);
+    loop {
+        select! {
+            recv(alive) -> _ => return,
+            recv(control) -> msg => match msg {
+                Ok(Control::DumpServerStates) => {
+                    states.catch_up(&events);
+                    if !quiet {
+                        print_warnings(&states.dump());
+                    }
+                }
+                Err(_) => control = never(),
+            },
+            recv(events) -> ev => match ev {
+                Ok(ev) => states.apply(ev),
+                Err(_) => events = never(),
+            },
+        }
+    }
+}
+
+/// HAProxy's `[WARNING]` lines on stderr, until logging lands.
+fn print_warnings(lines: &[String]) {
+    let pid = std::process::id();
+    for line in lines {
+        eprintln!("[WARNING]  ({pid}) : {line}");
+    }
 }
 
 /// The checker runs until the last worker has drained: servers may still fail meanwhile.
@@ -247,7 +310,8 @@ struct WorkerSetup {
     health: Option<HealthLink>,
 }
 
-fn worker_thread(setup: WorkerSetup, driver: Driver, cpu: Option<usize>) {
+/// `_alive` is held until the thread ends (see `supervise`).
+fn worker_thread(setup: WorkerSetup, driver: Driver, cpu: Option<usize>, _alive: Sender<()>) {
     if let Some(id) = cpu {
         core_affinity::set_for_current(core_affinity::CoreId { id });
     }
@@ -326,9 +390,9 @@ async fn worker_main(setup: WorkerSetup) {
     }
     let kind = wait_for_stop().await;
     w.begin_stop(kind);
-    // The accept loops end on the stop and drop their listeners: the sockets must close now,
-    // not when the process exits, or the kernel keeps queueing connections on them that
-    // nobody accepts (and resets them at exit) while the other cores drain.
+    // The accept loops end on the stop: each accepts what is queued on its listener, then shuts
+    // it. The sockets must leave now, not when the process exits, or the kernel keeps queueing
+    // connections on them that nobody accepts (and resets them at exit) while the cores drain.
     for task in accepting {
         task.await;
     }

@@ -73,7 +73,7 @@ fn run(args: Args) -> Result<(), String> {
     if let Some(p) = &pidfile {
         process::write_pidfile(p)?;
     }
-    process::handle_signals()?;
+    let control = process::handle_signals(args.quiet)?;
     let user = (model.global.user.clone(), model.global.group.clone());
     let on_ready = Box::new(move || {
         process::drop_privileges(user.0.as_deref(), user.1.as_deref());
@@ -87,6 +87,7 @@ fn run(args: Args) -> Result<(), String> {
         Options {
             quiet: args.quiet,
             on_ready,
+            control,
         },
     );
     if let Some(p) = &pidfile {

@@ -4,7 +4,8 @@
 use std::os::fd::RawFd;
 use std::path::Path;
 
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use crossbeam_channel::{unbounded, Receiver};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
 use crate::launch::request_stop;
@@ -66,28 +67,85 @@ pub fn write_pidfile(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot write pid file {}: {e}", path.display()))
 }
 
-/// SIGUSR1 -> soft stop; SIGTERM/SIGINT -> graceful stop; a second SIGTERM/SIGINT -> exit now.
-pub fn handle_signals() -> Result<(), String> {
-    let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR1])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+/// What the signal thread asks of the launcher, which owns what it takes to do it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// SIGHUP: log every server's state, as HAProxy does.
+    DumpServerStates,
+}
+
+/// Installs the signal handling; the launcher receives the requests only it can serve.
+///
+/// No signal ends the process except the ones meant to: SIGUSR1 soft stop, SIGTERM/SIGINT
+/// graceful stop (a second one exits at once). SIGHUP dumps the servers' states; SIGUSR2 and
+/// SIGQUIT, which HAProxy gives meanings ringlb lacks, are logged and ignored. SIGPIPE,
+/// SIGTTOU and SIGTTIN are ignored outright (see `IGNORED`).
+pub fn handle_signals(quiet: bool) -> Result<Receiver<Control>, String> {
+    ignore(&IGNORED);
+    let mut signals =
+        Signals::new(HANDLED).map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let (tx, rx) = unbounded();
     std::thread::Builder::new()
         .name("ringlb-signals".into())
         .spawn(move || {
             let mut terms = 0;
             for sig in signals.forever() {
-                if sig == SIGUSR1 {
-                    request_stop(StopKind::Soft);
-                    continue;
+                match sig {
+                    SIGUSR1 => request_stop(StopKind::Soft),
+                    SIGTERM | SIGINT => {
+                        terms += 1;
+                        if terms > 1 {
+                            std::process::exit(0);
+                        }
+                        request_stop(StopKind::Graceful);
+                    }
+                    // The launcher may be gone already (the process is exiting): nothing to do.
+                    SIGHUP => drop(tx.send(Control::DumpServerStates)),
+                    other => {
+                        if !quiet {
+                            warn_ignored(other);
+                        }
+                    }
                 }
-                terms += 1;
-                if terms > 1 {
-                    std::process::exit(0);
-                }
-                request_stop(StopKind::Graceful);
             }
         })
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
-    Ok(())
+    Ok(rx)
+}
+
+/// Every signal the signal thread takes over from its default action.
+const HANDLED: [i32; 6] = [SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGUSR2, SIGQUIT];
+
+/// Signals whose default action (terminate or suspend) must never apply, ignored by the
+/// kernel rather than caught:
+/// - SIGPIPE: a client that resets mid-response makes a write fail with EPIPE, which that
+///   connection handles. Rust's runtime already ignores it before `main`; said again so that
+///   the process never depends on how it was started.
+/// - SIGTTOU/SIGTTIN (HAProxy: pause/resume the listeners, not supported yet): caught, a
+///   background process writing to a terminal set to `tostop` would be signalled again at
+///   every restarted write; ignored, the write proceeds.
+const IGNORED: [i32; 3] = [libc::SIGPIPE, libc::SIGTTOU, libc::SIGTTIN];
+
+fn ignore(sigs: &[i32]) {
+    for &sig in sigs {
+        // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+        unsafe {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+    }
+}
+
+/// One line for a signal that HAProxy gives a meaning ringlb does not have (yet).
+fn warn_ignored(sig: i32) {
+    let (name, why) = match sig {
+        SIGUSR2 => ("SIGUSR2", "it reloads HAProxy's master-worker mode, which ringlb does not support yet; reload with 'ringlb -f CFG -sf PID'"),
+        SIGQUIT => ("SIGQUIT", "it dumps HAProxy's memory pools; ringlb has none to dump"),
+        _ => ("a signal", "ringlb defines no action for it"),
+    };
+    eprintln!(
+        "[WARNING]  ({}) : {name} received and ignored: {why}.",
+        std::process::id()
+    );
 }
 
 /// After binding (privileged ports need root), switch to `user`/`group` as HAProxy does.

@@ -423,3 +423,279 @@ both_drivers!(tcp_idle_client_timeout_closes, |driver| {
         "idle client closed after {after:?}, expected about 500 ms"
     );
 });
+
+/// Connects until the port refuses: every listener of the process is closed (the stop has been
+/// seen by every core). Panics after `timeout`.
+fn wait_refused(addr: SocketAddr, timeout: Duration) {
+    let start = Instant::now();
+    loop {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return,
+            _ => {}
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{addr} still accepts connections {timeout:?} after the stop"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+both_drivers!(
+    soft_stop_serves_the_first_request_of_an_accepted_connection,
+    |driver| {
+        let be = HttpBackend::start("s1");
+        let mut lb = Ringlb::start(&one_server_cfg("127.0.0.1:0", "s1", be.addr), driver);
+        let addr = lb.addr("fe");
+        let mut c = Client::connect(addr);
+        // An idle core accepts at once; the request is sent only after the stop.
+        thread::sleep(Duration::from_millis(200));
+        lb.signal(libc::SIGUSR1);
+        wait_refused(addr, Duration::from_secs(2));
+        c.send_request("GET", "/after-the-stop", &[], b"");
+        let r = c.try_read_response(false).unwrap_or_else(|e| {
+            panic!(
+                "a connection accepted before the soft stop lost its first request: {e}\n{}",
+                lb.output()
+            )
+        });
+        assert_eq!(r.status, 200, "{}", r.describe());
+        assert_eq!(r.seen().target, "/after-the-stop");
+        assert!(
+            r.has_token("connection", "close"),
+            "the response after a stop must close: {}",
+            r.describe()
+        );
+        c.expect_closed();
+        let st = lb.wait_exit(Duration::from_secs(3));
+        assert!(
+            st.is_some(),
+            "still running after its last connection:\n{}",
+            lb.output()
+        );
+    }
+);
+
+both_drivers!(
+    soft_stop_closes_keep_alive_after_the_response_in_flight,
+    |driver| {
+        let be = HttpBackend::start("s1");
+        let mut lb = Ringlb::start(&one_server_cfg("127.0.0.1:0", "s1", be.addr), driver);
+        let addr = lb.addr("fe");
+        let mut c = Client::connect(addr);
+        let first = c.get("/first");
+        assert!(
+            !first.has_token("connection", "close"),
+            "keep-alive before the stop: {}",
+            first.describe()
+        );
+        c.send_request("GET", "/delay/800", &[], b"");
+        be.wait_for("the slow request", Duration::from_secs(5), |c| {
+            c.in_flight == 1
+        });
+        lb.signal(libc::SIGUSR1);
+        let r = c.read_response();
+        assert_eq!(r.status, 200, "{}\n{}", r.describe(), lb.output());
+        assert_eq!(r.seen().target, "/delay/800");
+        assert!(
+            r.has_token("connection", "close"),
+            "the response in flight at a soft stop must say connection: close: {}",
+            r.describe()
+        );
+        c.expect_closed();
+        let st = lb.wait_exit(Duration::from_secs(3));
+        assert!(
+            st.is_some(),
+            "still running after the response:\n{}",
+            lb.output()
+        );
+        assert_eq!(st.unwrap().code(), Some(0), "{}", lb.output());
+    }
+);
+
+both_drivers!(
+    soft_stop_closes_an_idle_keep_alive_connection_at_once,
+    |driver| {
+        let be = HttpBackend::start("s1");
+        let mut lb = Ringlb::start(&one_server_cfg("127.0.0.1:0", "s1", be.addr), driver);
+        let mut c = Client::connect(lb.addr("fe"));
+        assert_eq!(c.get("/first").status, 200);
+        // Idle for longer than a connection that was just active may be (1 s, see the next test).
+        thread::sleep(Duration::from_millis(1300));
+        let stop = Instant::now();
+        lb.signal(libc::SIGUSR1);
+        c.set_read_timeout(Duration::from_secs(3));
+        c.expect_closed();
+        // The stop is seen within 50 ms; `timeout http-keep-alive` (here `timeout client`, 5 s)
+        // must not be what closed it.
+        assert!(
+            stop.elapsed() < Duration::from_millis(600),
+            "idle keep-alive connection closed {:?} after the soft stop",
+            stop.elapsed()
+        );
+        assert!(
+            lb.wait_exit(Duration::from_secs(2)).is_some(),
+            "{}",
+            lb.output()
+        );
+    }
+);
+
+both_drivers!(
+    soft_stop_serves_the_next_request_of_a_just_active_keep_alive_connection,
+    |driver| {
+        let be = HttpBackend::start("s1");
+        let mut lb = Ringlb::start(&one_server_cfg("127.0.0.1:0", "s1", be.addr), driver);
+        let addr = lb.addr("fe");
+        let mut c = Client::connect(addr);
+        let first = c.get("/first");
+        assert!(
+            !first.has_token("connection", "close"),
+            "{}",
+            first.describe()
+        );
+        // The stop lands while the client is about to send its next request, as under load.
+        lb.signal(libc::SIGUSR1);
+        wait_refused(addr, Duration::from_secs(2));
+        c.send_request("GET", "/next", &[], b"");
+        let r = c.try_read_response(false).unwrap_or_else(|e| {
+            panic!(
+                "a keep-alive connection active just before the soft stop lost its next request: \
+             {e}\n{}",
+                lb.output()
+            )
+        });
+        assert_eq!(r.status, 200, "{}", r.describe());
+        assert_eq!(r.seen().target, "/next");
+        assert!(r.has_token("connection", "close"), "{}", r.describe());
+        c.expect_closed();
+        assert!(
+            lb.wait_exit(Duration::from_secs(3)).is_some(),
+            "{}",
+            lb.output()
+        );
+    }
+);
+
+/// Serving still works and the process is still there.
+fn assert_serving(lb: &mut Ringlb, after: &str) {
+    assert!(
+        lb.wait_exit(Duration::from_millis(100)).is_none(),
+        "ringlb exited after {after}:\n{}",
+        lb.output()
+    );
+    let r = get_once(lb.addr("fe"), "/still-serving");
+    assert_eq!(
+        r.status,
+        200,
+        "after {after}: {}\n{}",
+        r.describe(),
+        lb.output()
+    );
+}
+
+both_drivers!(sighup_logs_server_states_and_keeps_serving, |driver| {
+    let be = HttpBackend::start("s1");
+    let down = refused_addr();
+    let cfg = http_cfg(&format!(
+        "frontend fe\n    bind 127.0.0.1:0\n    default_backend app\n\nbackend app\n    \
+         server s1 {} check inter 100ms\n    server s2 {down} check inter 100ms fall 1\n    \
+         server s3 {} disabled\n    server b1 {} backup\n",
+        be.addr, be.addr, be.addr
+    ));
+    let mut lb = Ringlb::start(&cfg, driver);
+    assert!(
+        lb.wait_for_output("Server app/s2 is DOWN", Duration::from_secs(5)),
+        "s2 never went down:\n{}",
+        lb.output()
+    );
+    lb.signal(libc::SIGHUP);
+    let last = "SIGHUP: Proxy app has 1 active servers and 1 backup servers available.";
+    assert!(
+        lb.wait_for_output(last, Duration::from_secs(3)),
+        "no SIGHUP dump ending with {last:?}:\n{}",
+        lb.output()
+    );
+    let out = lb.output();
+    for line in [
+        "SIGHUP received, dumping servers states.",
+        "SIGHUP: Proxy fe has no servers.",
+        "SIGHUP: Server app/s1 is UP.",
+        "SIGHUP: Server app/s2 is DOWN.",
+        "SIGHUP: Server app/s3 is DOWN.",
+        "SIGHUP: Server app/b1 is UP.",
+    ] {
+        assert!(out.contains(line), "the SIGHUP dump lacks {line:?}:\n{out}");
+    }
+    assert_serving(&mut lb, "SIGHUP");
+    lb.signal(libc::SIGUSR2);
+    assert!(
+        lb.wait_for_output("SIGUSR2 received and ignored", Duration::from_secs(3)),
+        "no log line for SIGUSR2:\n{}",
+        lb.output()
+    );
+    assert!(
+        lb.output().contains("master-worker"),
+        "the SIGUSR2 line should say why: {}",
+        lb.output()
+    );
+    assert_serving(&mut lb, "SIGUSR2");
+    lb.signal(libc::SIGQUIT);
+    assert!(
+        lb.wait_for_output("SIGQUIT received and ignored", Duration::from_secs(3)),
+        "no log line for SIGQUIT:\n{}",
+        lb.output()
+    );
+    assert_serving(&mut lb, "SIGQUIT");
+});
+
+/// Asks for a large response, reads part of it, then resets the connection (SO_LINGER 0), so
+/// that the proxy's next writes to it fail (EPIPE, which raises SIGPIPE unless ignored).
+fn reset_mid_response(addr: SocketAddr) {
+    let mut s = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"GET /size/8000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 16384];
+    let mut got = 0;
+    while got < 64 * 1024 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert!(got > 0, "no response bytes before the reset");
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on the test's own socket with a valid linger struct.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER: {}", io::Error::last_os_error());
+}
+
+both_drivers!(
+    sigpipe_and_clients_resetting_mid_response_do_not_kill,
+    |driver| {
+        let be = HttpBackend::start("s1");
+        let mut lb = Ringlb::start(&one_server_cfg("127.0.0.1:0", "s1", be.addr), driver);
+        let addr = lb.addr("fe");
+        for _ in 0..5 {
+            reset_mid_response(addr);
+        }
+        // Give the proxy time to write into the reset connections.
+        thread::sleep(Duration::from_millis(300));
+        assert_serving(&mut lb, "clients that reset mid-response");
+        lb.signal(libc::SIGPIPE);
+        thread::sleep(Duration::from_millis(100));
+        assert_serving(&mut lb, "SIGPIPE");
+    }
+);

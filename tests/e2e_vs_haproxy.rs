@@ -2082,3 +2082,89 @@ both_drivers!(crowded_proxy_keeps_no_server_connection, |driver| {
     let (hap, ringlb) = idle_server_connections(driver, "    maxconn 40\n", 20);
     assert_eq!((hap, ringlb), (0, 0));
 });
+// Soft stop (SIGUSR1, what `-sf` sends)
+
+/// What a client sees of a soft stop: (status, `connection: close`, the target the server saw)
+/// for a connection accepted before the stop whose request comes after it, then for a
+/// keep-alive connection whose request is in flight at the stop.
+type StopSeen = [(u16, bool, String); 2];
+
+/// Opens both connections on `fe`, lets `stop` signal the proxy, and reads what comes back.
+fn soft_stop_seen(fe: SocketAddr, be: &HttpBackend, stop: impl FnOnce()) -> StopSeen {
+    let mut waiting = Client::connect(fe);
+    let mut busy = Client::connect(fe);
+    busy.send_request("GET", "/delay/800", &[], b"");
+    be.wait_for("the request in flight", Duration::from_secs(5), |c| {
+        c.in_flight == 1
+    });
+    stop();
+    // Both proxies see a stop within 50 ms.
+    thread::sleep(Duration::from_millis(300));
+    waiting.send_request("GET", "/after-the-stop", &[], b"");
+    let seen = |c: &mut Client, what: &str| {
+        let r = c
+            .try_read_response(false)
+            .unwrap_or_else(|e| panic!("{what}: no response after the soft stop: {e}"));
+        (
+            r.status,
+            r.has_token("connection", "close"),
+            r.seen().target,
+        )
+    };
+    [
+        seen(&mut waiting, "the connection accepted before the stop"),
+        seen(&mut busy, "the request in flight at the stop"),
+    ]
+}
+
+fn soft_stop_cfg(port: u16, be: &HttpBackend) -> String {
+    http_cfg(&format!(
+        "frontend fe\n    bind 127.0.0.1:{port}\n    default_backend app\n\nbackend app\n    \
+         server s1 {}\n",
+        be.addr
+    ))
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a child this test started and has not reaped.
+    assert_eq!(
+        unsafe { libc::kill(pid as i32, sig) },
+        0,
+        "kill({pid}, {sig})"
+    );
+}
+
+both_drivers!(
+    soft_stop_serves_accepted_and_in_flight_like_haproxy,
+    |driver| {
+        if !haproxy_or_skip("soft_stop_serves_accepted_and_in_flight_like_haproxy") {
+            return;
+        }
+        let be = HttpBackend::start("s1");
+        let hap = (0..5)
+            .find_map(|_| {
+                let dir = TempDir::new();
+                let port = free_port();
+                let h = Haproxy::start(&dir, &soft_stop_cfg(port, &be), port)?;
+                let pid = h.child.id();
+                Some(soft_stop_seen(([127, 0, 0, 1], port).into(), &be, || {
+                    signal(pid, libc::SIGUSR1)
+                }))
+            })
+            .expect("haproxy could not bind a free port in 5 attempts");
+        let lb = Ringlb::start(&soft_stop_cfg(0, &be), driver);
+        let pid = lb.pid() as u32;
+        let ours = soft_stop_seen(lb.addr("fe"), &be, || signal(pid, libc::SIGUSR1));
+        let expected = [
+            (200, true, "/after-the-stop".to_string()),
+            (200, true, "/delay/800".to_string()),
+        ];
+        assert_eq!(hap, expected, "HAProxy's soft stop changed");
+        assert_eq!(
+            ours,
+            hap,
+            "ringlb vs HAProxy at a soft stop\n{}",
+            lb.output()
+        );
+    }
+);

@@ -55,7 +55,16 @@ impl Deadlines {
         Bounded {
             fut,
             deadline: when.map(|w| self.at(w)),
-            stop,
+            stop: Some(stop),
+        }
+    }
+
+    /// Like `bounded`, for a wait that a stop must not end (it never ends `Stopped`).
+    pub fn until<F: Future>(self: &Rc<Self>, fut: F, when: Option<Instant>) -> Bounded<'static, F> {
+        Bounded {
+            fut,
+            deadline: when.map(|w| self.at(w)),
+            stop: None,
         }
     }
 
@@ -140,7 +149,7 @@ pub enum Ended<T> {
 pub struct Bounded<'s, F> {
     fut: F,
     deadline: Option<Deadline>,
-    stop: Notified<'s>,
+    stop: Option<Notified<'s>>,
 }
 
 impl<F: Future> Future for Bounded<'_, F> {
@@ -154,7 +163,11 @@ impl<F: Future> Future for Bounded<'_, F> {
         if let Poll::Ready(v) = fut.poll(cx) {
             return Poll::Ready(Ended::Done(v));
         }
-        if Pin::new(&mut this.stop).poll(cx).is_ready() {
+        if this
+            .stop
+            .as_mut()
+            .is_some_and(|s| Pin::new(s).poll(cx).is_ready())
+        {
             return Poll::Ready(Ended::Stopped);
         }
         match this.deadline.as_mut().map(|d| Pin::new(d).poll(cx)) {

@@ -1,10 +1,13 @@
-//! The accept loop of one listener on one core.
+//! The accept loop of one listener on one core, and what it does with its queue at a stop.
 
 use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::rc::Rc;
 use std::time::Duration;
 
-use monoio::net::TcpListener;
+use monoio::io::Canceller;
+use monoio::net::{TcpListener, TcpStream};
 
 use super::limits::CROSS_CORE_RECHECK;
 use super::{conn, ListenSpec, Worker};
@@ -15,29 +18,23 @@ const FD_EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
 /// Pause after any other accept error (ECONNABORTED and friends are per-connection and rare).
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(5);
 
+/// Accepts until the worker stops, then takes in what is already queued (`drain_queue`) and
+/// returns, which closes the listener.
 pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpListener) {
     let mut warned_fds = false;
     loop {
         if !wait_below_limits(&worker, spec.frontend).await {
-            return;
+            break;
         }
-        let accepted = monoio::select! {
-            r = listener.accept() => Some(r),
-            _ = worker.stop.notified() => None,
+        let Some(result) = accept_unless_stopped(&worker, &listener).await else {
+            break;
         };
-        let Some(result) = accepted else { return };
         match result {
             Ok((stream, peer)) => {
                 // The slot is taken here, before the next accept, so that a burst of accepts
                 // cannot run past maxconn before the spawned tasks get to count themselves.
                 let guard = conn::ConnGuard::try_new(&worker, spec.frontend);
-                monoio::spawn(conn::serve(
-                    Rc::clone(&worker),
-                    spec.frontend,
-                    stream,
-                    peer,
-                    guard,
-                ));
+                start(&worker, spec.frontend, stream, peer, guard);
             }
             Err(e) if is_fd_exhaustion(&e) => {
                 if !warned_fds {
@@ -49,8 +46,126 @@ pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpList
             Err(_) => monoio::time::sleep(ACCEPT_ERROR_PAUSE).await,
         }
         if worker.is_stopping() {
-            return;
+            break;
         }
+    }
+    drain_queue(&worker, spec.frontend, &listener);
+}
+
+fn start(
+    worker: &Rc<Worker>,
+    frontend: usize,
+    stream: TcpStream,
+    peer: SocketAddr,
+    guard: Option<conn::ConnGuard>,
+) {
+    monoio::spawn(conn::serve(
+        Rc::clone(worker),
+        frontend,
+        stream,
+        peer,
+        guard,
+    ));
+}
+
+/// One accept, given up when the worker stops. The accept is cancelled and then awaited, so a
+/// connection accepted at that very moment is served rather than lost (on io_uring a
+/// cancelled accept may still complete). None: stopped with nothing accepted.
+async fn accept_unless_stopped(
+    worker: &Worker,
+    listener: &TcpListener,
+) -> Option<io::Result<(TcpStream, SocketAddr)>> {
+    let canceller = Canceller::new();
+    let mut accept = std::pin::pin!(listener.cancelable_accept(canceller.handle()));
+    let done = monoio::select! {
+        r = &mut accept => Some(r),
+        _ = worker.stop.notified() => None,
+    };
+    if let Some(r) = done {
+        return Some(r);
+    }
+    let _ = canceller.cancel();
+    accept.await.ok().map(Ok)
+}
+
+/// At a stop, before the listener closes: accepts, without waiting, every connection the kernel
+/// has already queued on it, and serves each like any other (its first request is answered).
+/// Closing the listener would reset them; the clients have completed their handshake and
+/// may be sending their request already. At most one queue's worth, and only while the maxconn
+/// limits have room.
+///
+/// Then the listener is shut down at once, in the same breath: that takes it out of the
+/// SO_REUSEPORT group, so the kernel sends new connections to the other process's sockets.
+/// Dropping it only queues an asynchronous close on io_uring, and connections that land on it
+/// meanwhile would be reset. What still arrives between the last accept and the shutdown is
+/// reset, until listening sockets are handed over on reload.
+fn drain_queue(worker: &Rc<Worker>, frontend: usize, listener: &TcpListener) {
+    let fd = listener.as_raw_fd();
+    if set_nonblocking(fd) {
+        accept_queued_all(worker, frontend, fd);
+    }
+    // SAFETY: shutdown on the listener's own descriptor, still open (closed on drop).
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+    }
+}
+
+fn accept_queued_all(worker: &Rc<Worker>, frontend: usize, fd: RawFd) {
+    for _ in 0..crate::net::LISTEN_BACKLOG {
+        let Some(guard) = conn::ConnGuard::try_new(worker, frontend) else {
+            return;
+        };
+        match accept_queued(fd) {
+            Queued::Conn(stream, peer) => start(worker, frontend, stream, peer, Some(guard)),
+            Queued::Skipped => {}
+            Queued::Empty => return,
+        }
+    }
+}
+
+enum Queued {
+    Conn(TcpStream, SocketAddr),
+    /// That one was reset or could not be set up; others may follow.
+    Skipped,
+    /// Nothing more is queued (or accepting fails as a whole: out of descriptors).
+    Empty,
+}
+
+/// Without it an accept on an empty queue would block the whole core.
+fn set_nonblocking(fd: RawFd) -> bool {
+    // SAFETY: fcntl on the listener's own descriptor, which stays open while borrowed here.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
+    }
+}
+
+/// One connection from the accept queue, without waiting.
+fn accept_queued(fd: RawFd) -> Queued {
+    // The legacy (epoll) driver needs non-blocking sockets; io_uring takes them as its own
+    // accepts make them, blocking.
+    let flags = if monoio::utils::is_legacy() {
+        libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK
+    } else {
+        libc::SOCK_CLOEXEC
+    };
+    // SAFETY: accept4 on a valid listening descriptor; null address pointers are allowed.
+    let conn = unsafe { libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), flags) };
+    if conn < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ECONNABORTED) | Some(libc::EINTR) => Queued::Skipped,
+            _ => Queued::Empty,
+        };
+    }
+    // SAFETY: accept4 returned a new descriptor that nothing else owns.
+    let std_stream = unsafe { std::net::TcpStream::from_raw_fd(conn) };
+    let Ok(peer) = std_stream.peer_addr() else {
+        return Queued::Skipped;
+    };
+    match TcpStream::from_std(std_stream) {
+        Ok(stream) => Queued::Conn(stream, peer),
+        Err(_) => Queued::Skipped,
     }
 }
 

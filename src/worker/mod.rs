@@ -5,7 +5,8 @@
 //! launcher, then accepts until told to stop. Connections are monoio tasks on this core only;
 //! state is in `Cell`/`RefCell` because nothing here is touched by another thread.
 //!
-//! - `listener.rs`: accept loop, maxconn gate, EMFILE back-off
+//! - `listener.rs`: accept loop, maxconn gate, EMFILE back-off; at a stop, accepts what is
+//!   queued, then shuts the listener
 //! - `conn.rs`: one client connection, dispatched by mode (http or tcp)
 //! - `balance.rs`: server choice and in-flight leases
 //! - `pool.rs`: idle backend connections, kept and purged as HAProxy does
@@ -49,9 +50,10 @@ pub struct BackendRt {
 /// How a stop was asked for (see launch.rs for the signals behind them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopKind {
-    /// Stop accepting; let every connection finish (SIGUSR1, HAProxy's soft stop).
+    /// Stop accepting; serve what accepted connections send next (with `connection: close`),
+    /// close idle ones (SIGUSR1, HAProxy's soft stop).
     Soft,
-    /// Stop accepting; finish in-flight requests within the grace period (SIGTERM, SIGINT).
+    /// The same, within the grace period (SIGTERM, SIGINT).
     Graceful,
 }
 

@@ -98,8 +98,10 @@ impl<'a> Idle<'a> {
     }
 
     /// Waits, holding no buffer, until the next request's first bytes can be read. A new
-    /// connection waits at most `timeout http-request` (then 408, as HAProxy); an idle
-    /// keep-alive one `timeout http-keep-alive` (then a silent close).
+    /// connection waits at most `timeout http-request` (then 408, as HAProxy), even when the
+    /// worker stops: an accepted connection gets its first request served, as in HAProxy (its
+    /// response says `connection: close`); an idle keep-alive one `timeout http-keep-alive`
+    /// (then a silent close).
     async fn await_request_start(&mut self) -> Result<(), ()> {
         let head_limit = head_limit(self.fe);
         if !self.cbuf.is_empty() {
@@ -116,17 +118,11 @@ impl<'a> Idle<'a> {
         if crate::net::has_pending_data(&self.client) {
             return Ok(());
         }
-        if self.w.is_stopping() {
-            return Err(());
-        }
+        // A stop does not end this wait (see above).
         let ready = self
             .w
             .deadlines
-            .bounded(
-                self.client.readable(false),
-                self.head_deadline,
-                self.w.stop.notified(),
-            )
+            .until(self.client.readable(false), self.head_deadline)
             .await;
         match ready {
             Ended::Done(Ok(())) => Ok(()),
@@ -145,13 +141,14 @@ impl<'a> Idle<'a> {
     /// posted, for `IDLE_SHED` at most (when one of the core's `MAX_HOT_READS` is free); after
     /// that, or without one, the buffer and the request state go back to the allocator and
     /// only readiness is awaited, so a long-idle connection costs no buffer memory. `Err` on
-    /// `timeout http-keep-alive`, on the client closing, or when the worker stops.
+    /// `timeout http-keep-alive`, on the client closing, or when the worker stops: at once for
+    /// a connection idle for longer than `IDLE_SHED`, at the end of that period for one that
+    /// was just active, whose client may be sending its next request already (it is served,
+    /// with `connection: close`; closing at once, as HAProxy 2.6 does, would reset it).
     async fn wait_idle(&mut self, limit: Option<Duration>) -> Result<(), ()> {
         let deadline = limit.map(|d| Instant::now() + d);
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if self.w.is_stopping() {
-            return Err(());
-        }
+        let grace_end = Instant::now() + IDLE_SHED;
         let hot = self
             .cbuf
             .is_allocated()
@@ -160,12 +157,9 @@ impl<'a> Idle<'a> {
         if let Some(_hot) = hot {
             let shed_at = Instant::now() + left().map_or(IDLE_SHED, |l| l.min(IDLE_SHED));
             let shed = self.w.deadlines.at(shed_at);
-            let stop = self.w.stop.notified();
-            let got = monoio::select! {
-                // Boxed: it holds the read buffer's operation, only while the buffer is kept.
-                r = Box::pin(self.cbuf.read_or_shed(&mut self.client, shed)) => r,
-                _ = stop => return Err(()),
-            };
+            // Not raced against a stop: this period is the grace a just-active client gets.
+            // Boxed: it holds the read buffer's operation, only while the buffer is kept.
+            let got = Box::pin(self.cbuf.read_or_shed(&mut self.client, shed)).await;
             match got {
                 Ok(Some(0)) | Err(_) => return Err(()),
                 Ok(Some(_)) => return Ok(()),
@@ -178,15 +172,27 @@ impl<'a> Idle<'a> {
         }
         // Not relaxed: on the legacy driver a relaxed wait may report the readiness of the
         // bytes read last, and the read that follows would then hold a buffer while idle.
-        let ready = self
-            .w
-            .deadlines
-            .bounded(
-                self.client.readable(false),
-                deadline,
-                self.w.stop.notified(),
-            )
-            .await;
+        let grace = || {
+            let until = deadline.map_or(grace_end, |d| d.min(grace_end));
+            self.w
+                .deadlines
+                .until(self.client.readable(false), Some(until))
+        };
+        let ready = if self.w.is_stopping() {
+            // A notice that came before this wait never comes again: check, don't wait for it.
+            if Instant::now() >= grace_end {
+                return Err(());
+            }
+            grace().await
+        } else {
+            let stop = self.w.stop.notified();
+            let readable = self.client.readable(false);
+            match self.w.deadlines.bounded(readable, deadline, stop).await {
+                // Stopped during the grace period of a just-active connection: wait it out.
+                Ended::Stopped if Instant::now() < grace_end => grace().await,
+                other => other,
+            }
+        };
         match ready {
             Ended::Done(Ok(())) => {
                 // Readable: data or the end of the stream. Read it now, without a new shed

@@ -618,3 +618,227 @@ both_drivers!(chunk_size_line_stays_bounded, |driver| {
     );
     assert_rejected(driver, raw.as_bytes(), &[400], Level::Body);
 });
+
+// Chunked bodies go on re-chunked, both ways: size lines without leading zeros, white space or
+// extensions; data, CRLFs and trailers as received (validated); chunk boundaries kept.
+
+const CHUNKS_SCRIPT: Script = &[
+    ("/rec", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    (
+        "/odd-chunks",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+0000000000000000000000005;a=b\r\nhello\r\n000001 ; q=\"x y\"\r\n!\r\n0;end\r\nX-T: 1\r\n\r\n",
+    ),
+    // `<pause>` (raw_backend::PAUSE): the proxy gets each part in its own read.
+    (
+        "/odd-chunks-split",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+000<pause>05;x\r\nhel<pause>lo\r<pause>\n0<pause>0\r\nX-T: 1\r\n<pause>\r\n",
+    ),
+    (
+        "/canonical-chunks",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+1\r\na\r\n2\r\nbc\r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n",
+    ),
+];
+
+fn chunks_backend(driver: &str) -> (Ringlb, RawBackend) {
+    let be = RawBackend::start(CHUNKS_SCRIPT);
+    let cfg = http_cfg(&format!(
+        "frontend fe\n    bind 127.0.0.1:0\n    default_backend app\n\n\
+         backend app\n    server s1 {}\n",
+        be.addr
+    ));
+    (Ringlb::start(&cfg, driver), be)
+}
+
+/// Sends a chunked POST whose body comes in `parts` (60 ms apart, so that each is its own
+/// read) and returns the body bytes the server got.
+fn chunked_as_received(c: &mut Client, be: &RawBackend, parts: &[&[u8]]) -> String {
+    c.send("POST /rec HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(60));
+        }
+        c.send(part);
+    }
+    let r = c.read_response();
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "ok"),
+        "{}",
+        r.describe()
+    );
+    lossy(&be.received().last().expect("a request").body)
+}
+
+both_drivers!(request_chunks_go_on_canonical, |driver| {
+    let (lb, be) = chunks_backend(driver);
+    let big = "x".repeat(70_000);
+    let small: String = (0..300).map(|i| format!("1\r\n{}\r\n", i % 10)).collect();
+    let cases: Vec<(String, String)> = vec![
+        (
+            format!("{}5\r\nhello\r\n0000\r\n\r\n", "0".repeat(22)),
+            "5\r\nhello\r\n0\r\n\r\n".into(),
+        ),
+        (
+            "5;foo=bar;q=\"x;y\"\r\nhello\r\n0;end\r\n\r\n".into(),
+            "5\r\nhello\r\n0\r\n\r\n".into(),
+        ),
+        (
+            "5 \t;a\r\nhello\r\n0 \r\n\r\n".into(),
+            "5\r\nhello\r\n0\r\n\r\n".into(),
+        ),
+        (
+            "05\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Empty:\r\n\r\n".into(),
+            "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Empty:\r\n\r\n".into(),
+        ),
+        (
+            "000A\r\n0123456789\r\n0\r\n\r\n".into(),
+            "a\r\n0123456789\r\n0\r\n\r\n".into(),
+        ),
+        (
+            format!("0000000000000000000011170\r\n{big}\r\n0\r\n\r\n"),
+            format!("11170\r\n{big}\r\n0\r\n\r\n"),
+        ),
+        // Already canonical: unchanged, boundaries and hex case included.
+        (
+            format!("{small}A\r\n0123456789\r\n0\r\nx-t: 1\r\n\r\n"),
+            format!("{small}A\r\n0123456789\r\n0\r\nx-t: 1\r\n\r\n"),
+        ),
+    ];
+    // All on one client connection: what follows each body must still be framed right.
+    let mut c = Client::connect(lb.addr("fe"));
+    for (sent, want) in &cases {
+        let got = chunked_as_received(&mut c, &be, &[sent.as_bytes()]);
+        assert!(
+            got == *want,
+            "sent {sent:.80?}\n got {got:.80?}\nwant {want:.80?}"
+        );
+    }
+});
+
+both_drivers!(
+    request_chunks_split_across_reads_go_on_canonical,
+    |driver| {
+        let (lb, be) = chunks_backend(driver);
+        let mut c = Client::connect(lb.addr("fe"));
+        let parts: [&[u8]; 7] = [
+            b"000",
+            b"05;ext=1\r\nhel",
+            b"lo\r",
+            b"\n1",
+            b"0\r\n0123456789abcdef\r\n0",
+            b"0\r\nX-T: 1\r\n",
+            b"\r\n",
+        ];
+        let got = chunked_as_received(&mut c, &be, &parts);
+        assert_eq!(
+            got,
+            "5\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nX-T: 1\r\n\r\n"
+        );
+        // Canonical pieces cut anywhere but inside a size line go on unchanged.
+        let parts: [&[u8]; 4] = [b"5\r\nhe", b"llo\r\n", b"3\r\nabc\r\n0\r\n", b"\r\n"];
+        let got = chunked_as_received(&mut c, &be, &parts);
+        assert_eq!(got, "5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n");
+    }
+);
+
+both_drivers!(response_chunks_go_on_canonical, |driver| {
+    let (lb, _be) = chunks_backend(driver);
+    let mut c = Client::connect(lb.addr("fe"));
+    for (path, want) in [
+        ("/odd-chunks", "5\r\nhello\r\n1\r\n!\r\n0\r\nX-T: 1\r\n\r\n"),
+        ("/odd-chunks-split", "5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"),
+        (
+            "/canonical-chunks",
+            "1\r\na\r\n2\r\nbc\r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n",
+        ),
+        ("/odd-chunks", "5\r\nhello\r\n1\r\n!\r\n0\r\nX-T: 1\r\n\r\n"),
+    ] {
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n"));
+        let head = lossy(&c.conn.read_head().unwrap().unwrap()).to_ascii_lowercase();
+        assert!(
+            head.contains("\r\ntransfer-encoding: chunked\r\n"),
+            "{path}: {head}"
+        );
+        let body = read_chunked_raw(&mut c.conn).unwrap();
+        assert_eq!(lossy(&body), want, "{path}");
+    }
+});
+
+// Interim responses and who may see the request again.
+
+const INTERIM_SCRIPT: Script = &[
+    ("/ok", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    (
+        "/103-close",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+    ),
+    ("/100-close", b"HTTP/1.1 100 Continue\r\n\r\n"),
+    (
+        "/upload",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\
+HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ),
+];
+
+fn interim_backend(driver: &str) -> (Ringlb, RawBackend) {
+    let be = RawBackend::start_closing(INTERIM_SCRIPT, &["/103-close", "/100-close"]);
+    let cfg = http_cfg(&format!(
+        "frontend fe\n    bind 127.0.0.1:0\n    default_backend app\n\n\
+         backend app\n    server s1 {}\n",
+        be.addr
+    ));
+    (Ringlb::start(&cfg, driver), be)
+}
+
+both_drivers!(no_resend_after_an_interim_response, |driver| {
+    // The second request of a client connection goes on the server connection the first one
+    // left idle (a reused one, which may be resent when the server closed it unused). Here the
+    // server sends a 1xx and closes: it took the request, which must not go again.
+    let (lb, be) = interim_backend(driver);
+    for (k, path) in ["/103-close", "/100-close"].into_iter().enumerate() {
+        let mut c = Client::connect(lb.addr("fe"));
+        assert_eq!(c.get("/ok").status, 200);
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n"));
+        let r = c.read_response();
+        let interim = if path == "/103-close" { 103 } else { 100 };
+        assert_eq!(
+            (r.interim.as_slice(), r.status),
+            (&[interim][..], 502),
+            "{path}: {}",
+            r.describe()
+        );
+        c.expect_closed();
+        assert_eq!(be.requests(), 2 * (k + 1), "{path} was sent again");
+    }
+});
+
+both_drivers!(server_continue_after_ringlb_continue_dropped, |driver| {
+    // ringlb answers `Expect: 100-continue` itself and drops Expect: a `100 Continue` the
+    // server sends anyway would be the client's second; a 103 still goes through.
+    let (lb, be) = interim_backend(driver);
+    let mut c = Client::connect(lb.addr("fe"));
+    for _ in 0..2 {
+        c.send(
+            "POST /upload HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        );
+        let first = c.conn.read_head().unwrap().unwrap();
+        assert_eq!(lossy(&first), "HTTP/1.1 100 Continue\r\n\r\n");
+        c.send("hello");
+        let r = c.read_response();
+        assert_eq!(
+            (r.interim.as_slice(), r.status, r.text().as_str()),
+            (&[103][..], 200, "ok"),
+            "{}",
+            r.describe()
+        );
+    }
+    let got = be.received();
+    assert_eq!(got.len(), 2);
+    for req in got {
+        assert!(!lossy(&req.head).to_ascii_lowercase().contains("expect"));
+        assert_eq!(req.body, b"hello");
+    }
+});

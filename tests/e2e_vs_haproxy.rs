@@ -1827,6 +1827,12 @@ fn run_raw(
     driver: Option<&str>,
 ) -> Vec<Result<Vec<Message>, String>> {
     let be = RawBackend::start(script);
+    through_proxy(&be, driver, |fe| exchange_all(fe, requests))
+}
+
+/// Runs `f` with the address of HAProxy (`driver` None) or of ringlb on `driver`, in front of
+/// `be` alone.
+fn through_proxy<T>(be: &RawBackend, driver: Option<&str>, f: impl Fn(SocketAddr) -> T) -> T {
     let rest = "frontend fe\n    bind 127.0.0.1:FE_PORT\n    default_backend app\n\n\
                 backend app\n    server s1 ADDR\n"
         .replace("ADDR", &be.addr.to_string());
@@ -1838,12 +1844,12 @@ fn run_raw(
             let Some(h) = Haproxy::start(&dir, &cfg, port) else {
                 continue;
             };
-            let got = exchange_all(([127, 0, 0, 1], port).into(), requests);
+            let got = f(([127, 0, 0, 1], port).into());
             drop(h);
             return got;
         };
         let lb = Ringlb::start_in(dir, &cfg, driver);
-        return exchange_all(lb.addr("fe"), requests);
+        return f(lb.addr("fe"));
     }
     panic!("haproxy could not bind a free port in 5 attempts");
 }
@@ -1953,6 +1959,142 @@ both_drivers!(no_interim_responses_to_http10, |driver| {
                 "#{i}: haproxy no longer sends the 1xx?"
             );
         },
+    );
+});
+
+// Chunked bodies go on re-chunked (README "HTTP behaviour"): the exact bytes the server gets
+// of a request body, and the client of a response body, through HAProxy 2.6 and ringlb.
+
+const CHUNKS_SCRIPT: Script = &[
+    ("/rec", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    (
+        "/zeros-ext",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+0000000000000000000000005;a=b\r\nhello\r\n0000;end\r\n\r\n",
+    ),
+    (
+        "/ws-trailers",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+05 ; q=\"x y\"\r\nhello\r\n0\r\nx-t: 1\r\n\r\n",
+    ),
+];
+
+/// (what the server got of each chunked request body in `bodies`, each on its own
+/// connection; the raw chunked body the client got for each path in `paths`).
+fn chunks_through(
+    driver: Option<&str>,
+    bodies: &[&str],
+    paths: &[&str],
+) -> (Vec<String>, Vec<String>) {
+    let be = RawBackend::start(CHUNKS_SCRIPT);
+    through_proxy(&be, driver, |fe| {
+        let sent = bodies
+            .iter()
+            .map(|body| {
+                let mut c = Client::connect(fe);
+                c.send(format!(
+                    "POST /rec HTTP/1.1\r\nHost: test.local\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
+                ));
+                let r = c.read_response();
+                assert_eq!(r.status, 200, "{body:?}: {}", r.describe());
+                lossy(&be.received().last().expect("a request").body)
+            })
+            .collect();
+        let got = paths
+            .iter()
+            .map(|path| {
+                let mut c = Client::connect(fe);
+                c.send(get11(path));
+                c.conn.read_head().unwrap().expect("a response");
+                lossy(&read_chunked_raw(&mut c.conn).unwrap())
+            })
+            .collect();
+        (sent, got)
+    })
+}
+
+both_drivers!(chunked_bodies_rechunked, |driver| {
+    if !haproxy_or_skip("chunked_bodies_rechunked") {
+        return;
+    }
+    static HAPROXY: OnceLock<(Vec<String>, Vec<String>)> = OnceLock::new();
+    let bodies = [
+        "00000000000000000000005\r\nhello\r\n0000\r\n\r\n",
+        "5;foo=bar;q=\"x y\"\r\nhello\r\n0;end\r\n\r\n",
+        "5 \r\nhello\r\n0\r\n\r\n",
+        "0005\r\nhello\r\n0;x\r\nx-t: 1\r\nx-u: 2\r\n\r\n",
+        CHUNKED_HELLO,
+    ];
+    let paths = ["/zeros-ext", "/ws-trailers"];
+    let h = HAPROXY.get_or_init(|| chunks_through(None, &bodies, &paths));
+    let r = chunks_through(Some(driver), &bodies, &paths);
+    assert_eq!(&r, h, "ringlb differs from HAProxy 2.6 (left: ringlb)");
+    // Both canonical: the same bytes as the plain message.
+    assert_eq!(r.0[0], CHUNKED_HELLO);
+    assert_eq!(r.1[1], "5\r\nhello\r\n0\r\nx-t: 1\r\n\r\n");
+});
+
+both_drivers!(
+    chunk_boundaries_and_trailers_kept_unlike_haproxy,
+    |driver| {
+        // README "How ringlb differs": ringlb keeps the sender's chunk boundaries and trailer
+        // lines; HAProxy 2.6 cuts chunks by what it read at once (uppercase hex), lowercases the
+        // trailer names, trims their values and drops a Content-Length trailer.
+        if !haproxy_or_skip("chunk_boundaries_and_trailers_kept_unlike_haproxy") {
+            return;
+        }
+        static HAPROXY: OnceLock<(Vec<String>, Vec<String>)> = OnceLock::new();
+        let bodies = [
+            "1\r\na\r\n1\r\nb\r\n8\r\ncdefghij\r\n0\r\n\r\n",
+            "5\r\nhello\r\n0\r\nX-T:  1 \r\nContent-Length: 5\r\n\r\n",
+        ];
+        let h = HAPROXY.get_or_init(|| chunks_through(None, &bodies, &[]));
+        let r = chunks_through(Some(driver), &bodies, &[]);
+        for (i, body) in bodies.iter().enumerate() {
+            assert_eq!(r.0[i], *body, "ringlb changed a canonical body");
+            assert_ne!(h.0[i], *body, "#{i}: haproxy now forwards it as sent");
+        }
+    }
+);
+
+// A server that sends a 1xx and closes, on a reused connection: it took the request, so neither
+// proxy sends it again. README "How ringlb differs": ringlb then answers 502; HAProxy 2.6
+// closes the client connection without a final response.
+
+const INTERIM_CLOSE_SCRIPT: Script = &[
+    ("/ok", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    (
+        "/103-close",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+    ),
+];
+
+/// ((the status of the first message after /103-close, of the second), requests the server
+/// got).
+type InterimClose = ((Option<u16>, Option<u16>), usize);
+
+fn interim_then_close(driver: Option<&str>) -> InterimClose {
+    let be = RawBackend::start_closing(INTERIM_CLOSE_SCRIPT, &["/103-close"]);
+    let got = through_proxy(&be, driver, |fe| {
+        let mut c = Client::connect(fe);
+        assert_eq!(c.get("/ok").status, 200);
+        c.send(get11("/103-close"));
+        let first = c.try_read_one(false).ok().map(|m| m.status);
+        (first, c.try_read_one(false).ok().map(|m| m.status))
+    });
+    (got, be.requests())
+}
+
+both_drivers!(no_resend_after_an_interim_response, |driver| {
+    if !haproxy_or_skip("no_resend_after_an_interim_response") {
+        return;
+    }
+    static HAPROXY: OnceLock<InterimClose> = OnceLock::new();
+    let h = HAPROXY.get_or_init(|| interim_then_close(None));
+    assert_eq!(*h, ((Some(103), None), 2), "haproxy");
+    assert_eq!(
+        interim_then_close(Some(driver)),
+        ((Some(103), Some(502)), 2)
     );
 });
 

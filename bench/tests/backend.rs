@@ -85,6 +85,36 @@ fn answers_name_and_routes() {
 }
 
 #[test]
+fn chunked_routes() {
+    let b = Backend::start(&[]);
+    let c = 16 * 1024;
+    for (path, size_line) in [
+        ("/chunked/40000", format!("{c:x}\r\n")),
+        ("/chunked-padded/40000", format!("{c:016x}\r\n")),
+    ] {
+        let raw = format!("GET {path} HTTP/1.1\r\nConnection: close\r\n\r\n");
+        let out = b.exchange(raw.as_bytes());
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains("transfer-encoding: chunked"),
+            "{path}: {head}"
+        );
+        let x = |n| "x".repeat(n);
+        let last = 40000 - 2 * c;
+        let last_line = size_line.replace(&format!("{c:x}\r\n"), &format!("{last:x}\r\n"));
+        let want = format!(
+            "{size_line}{}\r\n{size_line}{}\r\n{last_line}{}\r\n0\r\n\r\n",
+            x(c),
+            x(c),
+            x(last)
+        );
+        assert!(body == want, "{path}: {:.60?}", body);
+    }
+    let out = b.exchange(b"GET /chunked/5 HTTP/1.0\r\n\r\n");
+    assert!(out.contains("content-length: 5\r\n"), "{out}");
+}
+
+#[test]
 fn pipelined_requests_answered_in_order() {
     for driver in drivers() {
         let b = Backend::start(&["--driver", driver]);

@@ -2,13 +2,16 @@
 //!
 //! The body is framed by what the head said (`BodyKind`); bytes beyond the body stay in the
 //! buffer (they are the next pipelined request). Chunked bodies go through `ChunkedDecoder`,
-//! which validates every size line and says exactly which bytes belong to the message.
+//! which validates every size line, says exactly which bytes belong to the message, and gives
+//! them in canonical form: that is what goes on, in both directions (re-chunked: no leading
+//! zeros, no extensions), so the next hop cannot frame the body otherwise than ringlb did.
 
 use std::time::Duration;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
-use super::{BodyKind, ChunkedDecoder};
+use super::chunked::{self, ChunkedDecoder};
+use super::BodyKind;
 use crate::io::{write_vec, IoFail, ReadBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +88,9 @@ pub async fn forward<R: AsyncReadRent, W: AsyncWriteRent>(
     match kind {
         BodyKind::None => Ok(()),
         BodyKind::Length(n) => forward_length(src, buf, dst, n, lim, &ends).await,
+        BodyKind::Chunked if side == Side::ResponseDechunk => {
+            forward_dechunked(src, buf, dst, lim, &ends).await
+        }
         BodyKind::Chunked => forward_chunked(src, buf, dst, lim, &ends).await,
         BodyKind::UntilClose => forward_until_close(src, buf, dst, lim, &ends).await,
     }
@@ -111,7 +117,48 @@ async fn forward_length<R: AsyncReadRent, W: AsyncWriteRent>(
     }
 }
 
+/// Forwards a chunked body in canonical form (chunked.rs): one write per read, straight from
+/// the buffer when what was read is canonical already (the common case), else from a copy
+/// with the size lines written anew.
 async fn forward_chunked<R: AsyncReadRent, W: AsyncWriteRent>(
+    src: &mut R,
+    buf: &mut ReadBuf,
+    dst: &mut W,
+    lim: &Limits,
+    ends: &Ends,
+) -> Result<(), BodyError> {
+    let mut decoder = ChunkedDecoder::new_with_limit(lim.max_trailer);
+    let mut pieces = Vec::new();
+    let mut copy = Vec::new();
+    loop {
+        if !buf.is_empty() {
+            let p = decoder
+                .feed_canonical(buf.bytes(), &mut pieces)
+                .map_err(|_| ends.bad_framing())?;
+            match chunked::verbatim_len(&pieces) {
+                Some(n) => send_unread(buf, dst, n, lim, ends).await?,
+                None => {
+                    copy.clear();
+                    chunked::write_pieces(&pieces, buf.bytes(), &mut copy);
+                    write_all(dst, &mut copy, lim, ends).await?;
+                }
+            }
+            buf.consume(p.consumed);
+            if p.done {
+                return Ok(());
+            }
+            if p.consumed == 0 && buf.is_full() {
+                // A size line or trailer larger than the whole buffer.
+                return Err(ends.bad_framing());
+            }
+        }
+        read_some(src, buf, lim, ends).await?;
+    }
+}
+
+/// Forwards the payload of a chunked body without its framing (to an HTTP/1.0 client, whose
+/// response ends with the connection).
+async fn forward_dechunked<R: AsyncReadRent, W: AsyncWriteRent>(
     src: &mut R,
     buf: &mut ReadBuf,
     dst: &mut W,
@@ -126,25 +173,16 @@ async fn forward_chunked<R: AsyncReadRent, W: AsyncWriteRent>(
             let p = decoder
                 .feed(buf.bytes(), &mut data)
                 .map_err(|_| ends.bad_framing())?;
-            if ends.side == Side::ResponseDechunk {
-                plain.clear();
-                for r in &data {
-                    plain.extend_from_slice(buf.bytes().get(r.clone()).unwrap_or(&[]));
-                }
-                if !plain.is_empty() {
-                    write_vec(dst, &mut plain, lim.write)
-                        .await
-                        .map_err(|e| ends.write_failed(e))?;
-                }
-                buf.consume(p.consumed);
-            } else {
-                pass_on(buf, dst, p.consumed, lim, ends).await?;
+            plain.clear();
+            for r in &data {
+                plain.extend_from_slice(buf.bytes().get(r.clone()).unwrap_or(&[]));
             }
+            write_all(dst, &mut plain, lim, ends).await?;
+            buf.consume(p.consumed);
             if p.done {
                 return Ok(());
             }
             if p.consumed == 0 && buf.is_full() {
-                // A size line or trailer larger than the whole buffer.
                 return Err(ends.bad_framing());
             }
         }
@@ -177,13 +215,40 @@ async fn pass_on<W: AsyncWriteRent>(
     lim: &Limits,
     ends: &Ends,
 ) -> Result<(), BodyError> {
+    send_unread(buf, dst, n, lim, ends).await?;
+    buf.consume(n);
+    Ok(())
+}
+
+/// Writes the first `n` unread bytes without copying them; they stay in the buffer.
+async fn send_unread<W: AsyncWriteRent>(
+    buf: &mut ReadBuf,
+    dst: &mut W,
+    n: usize,
+    lim: &Limits,
+    ends: &Ends,
+) -> Result<(), BodyError> {
     if n > 0 {
         buf.write_to(dst, n, lim.write)
             .await
             .map_err(|e| ends.write_failed(e))?;
-        buf.consume(n);
     }
     Ok(())
+}
+
+/// Writes all of `bytes` (nothing when empty); the vector comes back for reuse.
+async fn write_all<W: AsyncWriteRent>(
+    dst: &mut W,
+    bytes: &mut Vec<u8>,
+    lim: &Limits,
+    ends: &Ends,
+) -> Result<(), BodyError> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    write_vec(dst, bytes, lim.write)
+        .await
+        .map_err(|e| ends.write_failed(e))
 }
 
 /// Reads more body bytes; the end of the stream in the middle of a framed body is a failure.

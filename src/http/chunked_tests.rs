@@ -205,3 +205,123 @@ fn mutated_messages_never_panic_and_split_the_same() {
         assert_eq!(decode_pieces(&[a, b], 16384), whole, "{msg:?} cut at {cut}");
     }
 }
+
+// The canonical form (`feed_canonical`): what the proxy forwards.
+
+/// The canonical bytes of `pieces` fed in order, and whether each feed's form was one range
+/// of its input (no copy needed).
+fn canonical_pieces(pieces: &[&[u8]]) -> Result<(Vec<u8>, Vec<bool>), &'static str> {
+    let mut dec = ChunkedDecoder::new();
+    let mut found = Vec::new();
+    let (mut out, mut verbatim) = (Vec::new(), Vec::new());
+    for piece in pieces {
+        let p = dec
+            .feed_canonical(piece, &mut found)
+            .map_err(|e| e.reason)?;
+        verbatim.push(verbatim_len(&found).is_some());
+        write_pieces(&found, &piece[..p.consumed], &mut out);
+        if p.done {
+            break;
+        }
+    }
+    Ok((out, verbatim))
+}
+
+fn canonical(msg: &[u8]) -> Vec<u8> {
+    canonical_pieces(&[msg]).unwrap().0
+}
+
+#[test]
+fn canonical_form_drops_zeros_white_space_and_extensions() {
+    for (msg, want) in [
+        (
+            &b"00000000000000000000005\r\nhello\r\n0000\r\n\r\n"[..],
+            &b"5\r\nhello\r\n0\r\n\r\n"[..],
+        ),
+        (
+            b"5;foo=bar;q=\"x;y\"\r\nhello\r\n0;end\r\n\r\n",
+            b"5\r\nhello\r\n0\r\n\r\n",
+        ),
+        (b"3  \r\nabc\r\n0 ;x=y\r\n\r\n", b"3\r\nabc\r\n0\r\n\r\n"),
+        (
+            b"0A\r\n0123456789\r\n00\r\n\r\n",
+            b"a\r\n0123456789\r\n0\r\n\r\n",
+        ),
+        // Trailers go on as received.
+        (
+            b"01\r\nZ\r\n0;x\r\nX-Trailer: a b\r\nEmpty:\r\n\r\n",
+            b"1\r\nZ\r\n0\r\nX-Trailer: a b\r\nEmpty:\r\n\r\n",
+        ),
+        // u64::MAX behind zeros: the size stays whole.
+        (b"0000ffffffffffffffff\r\n", b"ffffffffffffffff\r\n"),
+    ] {
+        assert_eq!(lossy(&canonical(msg)), lossy(want), "{}", lossy(msg));
+    }
+}
+
+#[test]
+fn canonical_input_goes_on_as_one_range() {
+    for msg in [
+        &b"5\r\nhello\r\n0\r\n\r\n"[..],
+        b"1\r\na\r\n1\r\nb\r\n2\r\ncd\r\nA\r\n0123456789\r\n0\r\nX: 1\r\n\r\n",
+        b"10\r\n0123456789abcdef\r\n0\r\n\r\n",
+    ] {
+        let mut found = Vec::new();
+        let p = ChunkedDecoder::new()
+            .feed_canonical(msg, &mut found)
+            .unwrap();
+        assert!(p.done);
+        assert_eq!(found, [Piece::Input(0..msg.len())], "{}", lossy(msg));
+    }
+    // Across reads too, wherever the cut falls but inside a size line or a data CRLF.
+    let msg = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    for cut in [3, 5, 8, 10, 13, 16, 19, 21, 24, 25] {
+        let (a, b) = msg.split_at(cut);
+        let (out, verbatim) = canonical_pieces(&[a, b]).unwrap();
+        assert_eq!(out, msg, "cut at {cut}");
+        assert_eq!(verbatim, [true, true], "cut at {cut}");
+    }
+}
+
+#[test]
+fn canonical_form_is_the_same_wherever_the_input_is_cut() {
+    for msg in VALID {
+        let whole = canonical(msg);
+        assert!(whole.len() <= msg.len(), "{}", lossy(msg));
+        // A fixed point that carries the same payload.
+        assert_eq!(canonical(&whole), whole, "{}", lossy(msg));
+        assert_eq!(decode(&whole).unwrap().2, decode(msg).unwrap().2);
+        for cut in 0..=msg.len() {
+            let (a, b) = msg.split_at(cut);
+            let (split, _) = canonical_pieces(&[a, b]).unwrap();
+            // A size line cut in two is written anew, its hex digits in lower case.
+            assert_eq!(
+                split.to_ascii_lowercase(),
+                whole.to_ascii_lowercase(),
+                "{} cut at {cut}",
+                lossy(msg)
+            );
+        }
+        let bytes: Vec<&[u8]> = msg.chunks(1).collect();
+        let (split, _) = canonical_pieces(&bytes).unwrap();
+        assert_eq!(split.to_ascii_lowercase(), whole.to_ascii_lowercase());
+    }
+}
+
+#[test]
+fn mutated_messages_have_a_canonical_fixed_point() {
+    let mut rng = crate::http::parse::tests::Rng(0x9e37_79b9_7f4a_7c15);
+    for i in 0..20_000 {
+        let msg = rng.mutate(VALID[i % VALID.len()]);
+        let Ok((_, true, payload)) = decode(&msg) else {
+            continue;
+        };
+        let out = canonical(&msg);
+        assert_eq!(canonical(&out), out, "{}", lossy(&msg));
+        assert_eq!(decode(&out).unwrap().2, payload, "{}", lossy(&msg));
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}

@@ -11,7 +11,8 @@
 //!       v                                   v
 //!  body: BodyKind::Length(n) -> forward n bytes as they are
 //!        BodyKind::Chunked   -> chunked::ChunkedDecoder validates and says how many bytes
-//!                               belong to the message; forwarded verbatim
+//!                               belong to the message; forwarded re-chunked (canonical
+//!                               size lines, chunk boundaries and trailers kept)
 //!  server bytes --parse::parse_response--> Response --head::write_response_head--> client
 //!                                          (1xx: head::write_interim_head, none to HTTP/1.0)
 //!  anything refused --> HttpError { status, reason } --errors::error_response(status)--> client
@@ -34,7 +35,7 @@ pub mod parse;
 pub mod proxy;
 mod target;
 
-pub use chunked::{ChunkedDecoder, Progress};
+pub use chunked::{ChunkedDecoder, Piece, Progress};
 pub use edit::{Head, HeadEdits};
 pub use errors::error_response;
 pub use head::{

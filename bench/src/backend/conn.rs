@@ -27,6 +27,8 @@ const MAX_READ_BUF: usize = http::MAX_HEAD + 2 * http::MAX_BODY;
 const FLUSH_AT: usize = 64 * 1024;
 /// `/size/N` bodies come from this static buffer, written in slices of at most its size.
 static FILL: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+/// `/chunked/N` bodies go out in chunks of this size (the last one smaller).
+const CHUNK: usize = 16 * 1024;
 /// Longest `/delay/MS` honoured.
 const MAX_DELAY_MS: u64 = 60_000;
 
@@ -120,9 +122,14 @@ enum Conn {
 }
 
 fn write_head(w: &mut Vec<u8>, name: &[u8], status: Status, len: usize, conn: Conn) {
+    write_head_framed(w, name, status, &format!("content-length: {len}"), conn);
+}
+
+/// A head whose framing line is `framing` (`content-length: N` or `transfer-encoding: chunked`).
+fn write_head_framed(w: &mut Vec<u8>, name: &[u8], status: Status, framing: &str, conn: Conn) {
     w.extend_from_slice(b"HTTP/1.1 ");
     w.extend_from_slice(status.line());
-    let _ = write!(w, "content-length: {len}\r\nx-server: ");
+    let _ = write!(w, "{framing}\r\nx-server: ");
     w.extend_from_slice(name);
     w.extend_from_slice(match conn {
         Conn::KeepAlive => b"\r\n\r\n".as_slice(),
@@ -282,6 +289,13 @@ impl Connection {
             }
             Route::Echo => self.echo(ctx, req, conn),
             Route::Size(n) => self.sized(stream, ctx, req, n, conn).await?,
+            // An HTTP/1.0 client cannot read chunked framing.
+            Route::Chunked { len, .. } if req.http10 => {
+                self.sized(stream, ctx, req, len, conn).await?
+            }
+            Route::Chunked { len, padded } => {
+                self.chunked(stream, ctx, req, len, padded, conn).await?
+            }
         }
         Ok(next)
     }
@@ -330,6 +344,43 @@ impl Connection {
             res?;
             left -= part;
         }
+        Ok(())
+    }
+}
+
+impl Connection {
+    /// `/chunked/N`: the head, then one write per chunk of CHUNK bytes (size line, data, CRLF),
+    /// the last chunk and the final CRLF with the last data chunk.
+    async fn chunked(
+        &mut self,
+        stream: &mut TcpStream,
+        ctx: &Ctx,
+        req: &Request,
+        len: usize,
+        padded: bool,
+        conn: Conn,
+    ) -> std::io::Result<()> {
+        let te = "transfer-encoding: chunked";
+        write_head_framed(&mut self.wbuf, ctx.name(), Status::Ok, te, conn);
+        if req.head_only {
+            return Ok(());
+        }
+        let mut left = len;
+        while left > 0 {
+            let part = left.min(CHUNK);
+            if padded {
+                let _ = write!(self.wbuf, "{part:016x}\r\n");
+            } else {
+                let _ = write!(self.wbuf, "{part:x}\r\n");
+            }
+            self.wbuf.extend_from_slice(&FILL[..part]);
+            self.wbuf.extend_from_slice(b"\r\n");
+            left -= part;
+            if left > 0 {
+                flush(stream, &mut self.wbuf).await?;
+            }
+        }
+        self.wbuf.extend_from_slice(b"0\r\n\r\n");
         Ok(())
     }
 }

@@ -23,6 +23,9 @@ pub enum Route {
     Name,
     /// `/size/N`: N bytes of body.
     Size(usize),
+    /// `/chunked/N`: N bytes of body in chunks; `padded`: `/chunked-padded/N`, the size lines
+    /// zero-padded to 16 digits (what a proxy that re-chunks must rewrite).
+    Chunked { len: usize, padded: bool },
     /// `/status`: "OK\n".
     Status,
     /// `/delay/MS`: answer after MS milliseconds.
@@ -186,6 +189,19 @@ fn route(target: &str) -> Route {
         _ => {
             if let Some(n) = path.strip_prefix("/size/").and_then(|n| n.parse().ok()) {
                 Route::Size(n)
+            } else if let Some(n) = path.strip_prefix("/chunked/").and_then(|n| n.parse().ok()) {
+                Route::Chunked {
+                    len: n,
+                    padded: false,
+                }
+            } else if let Some(n) = path
+                .strip_prefix("/chunked-padded/")
+                .and_then(|n| n.parse().ok())
+            {
+                Route::Chunked {
+                    len: n,
+                    padded: true,
+                }
             } else if let Some(ms) = path.strip_prefix("/delay/").and_then(|n| n.parse().ok()) {
                 Route::Delay(ms)
             } else {

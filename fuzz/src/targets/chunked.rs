@@ -4,9 +4,12 @@
 //! Within each call: `consumed` never exceeds the input, a call that is not done consumes all
 //! of it, payload ranges lie inside the input, in order, without overlap; after the end no
 //! more bytes are taken; after a failure every call fails the same way. A small trailer limit
-//! changes the result only into "trailers too large".
+//! changes the result only into "trailers too large". The canonical form the proxy forwards
+//! (`feed_canonical`) is the same however the input is split (but for the case of hex digits
+//! written anew), never longer than the input, carries the same payload, and is canonical
+//! already (a fixed point).
 
-use ringlb::http::ChunkedDecoder;
+use ringlb::http::chunked::{write_pieces, ChunkedDecoder};
 use std::ops::Range;
 
 /// Trailers limit of the default decoder (tune.bufsize) and a small one.
@@ -39,6 +42,9 @@ pub fn check(data: &[u8]) {
         let pieces = random_pieces(data, seed);
         let split = decode(data, &pieces, DEFAULT_TRAILER_LIMIT);
         assert_eq!(split, whole, "split {pieces:?} differs from whole");
+    }
+    if let Ok((consumed, true, payload)) = &whole {
+        check_canonical(&data[..*consumed], payload);
     }
     let small = decode(data, &[data.len()], SMALL_TRAILER_LIMIT);
     if small != whole {
@@ -86,6 +92,50 @@ pub fn decode(data: &[u8], lengths: &[usize], max_trailer: usize) -> Outcome {
         }
     }
     Ok((consumed, false, payload))
+}
+
+/// The canonical form of a complete message, fed whole, byte by byte and in random pieces.
+fn check_canonical(msg: &[u8], payload: &[u8]) {
+    let whole = canonical(msg, &[msg.len()]);
+    assert!(
+        whole.len() <= msg.len(),
+        "canonical form longer than the input"
+    );
+    assert_eq!(
+        canonical(&whole, &[whole.len()]),
+        whole,
+        "not a fixed point"
+    );
+    let again = decode(&whole, &[whole.len()], DEFAULT_TRAILER_LIMIT);
+    assert_eq!(
+        again,
+        Ok((whole.len(), true, payload.to_vec())),
+        "payload changed"
+    );
+    let splits = [vec![1; msg.len()], random_pieces(msg, 0)];
+    for pieces in splits {
+        let split = canonical(msg, &pieces);
+        assert_eq!(
+            split.to_ascii_lowercase(),
+            whole.to_ascii_lowercase(),
+            "split {pieces:?} gives another canonical form"
+        );
+    }
+}
+
+/// The canonical bytes of a complete message fed in pieces of the given lengths.
+fn canonical(msg: &[u8], lengths: &[usize]) -> Vec<u8> {
+    let mut dec = ChunkedDecoder::new();
+    let (mut found, mut out, mut at) = (Vec::new(), Vec::new(), 0);
+    for &len in lengths {
+        let piece = &msg[at..(at + len).min(msg.len())];
+        at += piece.len();
+        let p = dec
+            .feed_canonical(piece, &mut found)
+            .expect("a valid message fails when re-decoded");
+        write_pieces(&found, &piece[..p.consumed], &mut out);
+    }
+    out
 }
 
 /// A failed decoder stays failed, with the same reason; refusals are 400s.

@@ -11,8 +11,8 @@
 //!                modes) or a rule's own answer -> rewritten head (rule edits) in `out`
 //!  exchange.rs   server slot + connection (pooled, kept, or new) -> send head -> stream body
 //!                (a stalled body: 504 under `timeout server`); a stale reused connection gets
-//!                the request again on a fresh one
-//!  response.rs   interim 1xx -> final head -> http-response rules (backend, frontend),
+//!                the request again on a fresh one, unless part of a response (a 1xx) came
+//!  response.rs   interim 1xx (a `100 Continue` after ringlb's own dropped) -> final head -> http-response rules (backend, frontend),
 //!                http-after-response -> stream body back -> the server connection back to
 //!                the core's pool (or, `http-reuse never`, kept for this client) when nothing
 //!                followed its response -> who stays open;

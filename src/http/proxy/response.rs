@@ -21,7 +21,8 @@ use crate::rules::ServerInfo;
 
 /// Why no usable response head came back.
 enum RespFail {
-    /// The server closed or reset before sending anything: retryable on a fresh connection.
+    /// The server closed or reset before sending anything for this request (not even an
+    /// interim response): retryable on a fresh connection.
     Retryable,
     /// Answer the client with this status (502 bad response, 504 timeout).
     Status(u16),
@@ -39,7 +40,7 @@ impl<'a> Session<'a> {
         self.sbuf.clear();
         loop {
             let status = match self
-                .read_response_head(&mut ex.server, plan.be, plan.method)
+                .read_response_head(&mut ex.server, plan.be, plan.method, plan.send_continue)
                 .await
             {
                 // A 101 that no Upgrade asked for: whatever the server now speaks, it is not an
@@ -92,12 +93,18 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Reads heads until the final one, forwarding the interim ones. `own_continue`: ringlb
+    /// answered the client's `Expect: 100-continue` itself.
     async fn read_response_head(
         &mut self,
         server: &mut TcpStream,
         be: &Backend,
         method: Method,
+        own_continue: bool,
     ) -> Result<(), RespFail> {
+        // Once part of a response came (an interim one included, forwarded or not), the server
+        // took the request: it is never sent again, whatever happens next.
+        let mut answering = false;
         loop {
             self.resp.clear();
             match parse_response(self.sbuf.bytes(), &self.limits, method, &mut self.resp) {
@@ -107,7 +114,7 @@ impl<'a> Session<'a> {
                         return Err(RespFail::Status(502));
                     }
                     match self.sbuf.read_from(server, be.timeouts.server).await {
-                        Ok(0) | Err(IoFail::Io(_)) if self.sbuf.is_empty() => {
+                        Ok(0) | Err(IoFail::Io(_)) if self.sbuf.is_empty() && !answering => {
                             return Err(RespFail::Retryable)
                         }
                         Ok(0) | Err(IoFail::Io(_)) => return Err(RespFail::Status(502)),
@@ -118,25 +125,33 @@ impl<'a> Session<'a> {
                 }
                 Err(_) => return Err(RespFail::Status(502)),
             }
-            // Interim responses (100, 103, ...) go to an HTTP/1.1 client written anew (CRLF, no
-            // framing fields), to an HTTP/1.0 one not at all (RFC 9110 15.2); the final follows.
             if (100..200).contains(&self.resp.status) && self.resp.status != 101 {
-                if self.req.version == Version::Http11 {
-                    // Not in `self.out`: it keeps the request head for a resend.
-                    let mut head = Vec::new();
-                    write_interim_head(&mut head, self.sbuf.bytes(), &self.resp);
-                    if write_vec(&mut self.client, &mut head, self.fe.timeouts.client)
-                        .await
-                        .is_err()
-                    {
-                        return Err(RespFail::ClientGone);
-                    }
-                }
-                self.sbuf.consume(self.resp.head_len);
+                answering = true;
+                self.forward_interim(own_continue).await?;
                 continue;
             }
             return Ok(());
         }
+    }
+
+    /// An interim response (100, 103, ...) goes to an HTTP/1.1 client written anew (CRLF, no
+    /// framing fields), to an HTTP/1.0 one not at all (RFC 9110 15.2). A `100 Continue` after
+    /// ringlb's own is dropped too: the client would get two. The final head follows.
+    async fn forward_interim(&mut self, own_continue: bool) -> Result<(), RespFail> {
+        let second_continue = own_continue && self.resp.status == 100;
+        if self.req.version == Version::Http11 && !second_continue {
+            // Not in `self.out`: it keeps the request head for a resend.
+            let mut head = Vec::new();
+            write_interim_head(&mut head, self.sbuf.bytes(), &self.resp);
+            if write_vec(&mut self.client, &mut head, self.fe.timeouts.client)
+                .await
+                .is_err()
+            {
+                return Err(RespFail::ClientGone);
+            }
+        }
+        self.sbuf.consume(self.resp.head_len);
+        Ok(())
     }
 
     /// Sends the response head and body. Returns (the server connection may be reused, the

@@ -11,7 +11,6 @@
 //!        v
 //!  worker::Worker (one per core)           owns its listeners, connections, pools, counters
 //!    listener.rs  SO_REUSEPORT socket per bind, accept loop, maxconn gate
-//!    conn.rs      one client connection: mode http -> http::*, mode tcp -> tcp.rs
 //!    balance.rs   core-local server choice (roundrobin, leastconn, hashes, ...)
 //!    pool.rs      core-local idle backend connections
 //!    limits.rs    process-wide maxconn counters (global, frontend, server): the only shared
@@ -20,7 +19,9 @@
 //!                every core -> view.rs (the core's balancer slots); observe.rs (live errors back)
 //!  http::        parse.rs (framing rules on top of httparse), chunked.rs, head.rs (rewrite),
 //!                edit.rs (rule edits the head writers apply), body.rs (streaming bodies),
-//!                errors.rs (error pages), proxy/ (request -> exchange -> response pipeline)
+//!                errors.rs (error pages): framing only, no sockets
+//!  serve::       accept.rs (one client connection, by mode), tcp.rs (mode tcp relay), the
+//!                mode http pipeline (idle -> request -> exchange -> response)
 //!  rules::       the rule engine: fetch.rs, conv.rs, matcher.rs (ACLs, use_backend),
 //!                logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs,
 //!                normalize.rs (normalize-uri)
@@ -39,5 +40,5 @@ pub mod launch;
 pub mod net;
 pub mod process;
 pub mod rules;
-pub mod tcp;
+pub mod serve;
 pub mod worker;

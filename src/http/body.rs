@@ -36,7 +36,7 @@ pub enum BodyError {
     /// as HAProxy does.
     Client,
     /// The client's body stalled for longer than the read limit: the caller answers (408 or
-    /// 504, see proxy/exchange.rs).
+    /// 504, see serve/exchange.rs).
     ClientStalled,
     /// The server failed while we were sending to it or reading from it.
     Server,

@@ -1,6 +1,6 @@
 //! HTTP/1.1 message framing: pure functions over byte slices, no sockets, no async.
 //!
-//! How bytes flow through here (the connection code in `worker::conn` owns the buffers):
+//! How bytes flow through here (the connection code in `serve` owns the buffers):
 //!
 //! ```text
 //!  client bytes --parse::parse_request--> Request (ranges into the buffer, BodyKind, flags)
@@ -32,7 +32,6 @@ pub mod errors;
 mod framing;
 pub mod head;
 pub mod parse;
-pub mod proxy;
 mod target;
 
 pub use chunked::{ChunkedDecoder, Piece, Progress};

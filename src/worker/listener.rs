@@ -10,7 +10,8 @@ use monoio::io::Canceller;
 use monoio::net::{TcpListener, TcpStream};
 
 use super::limits::CROSS_CORE_RECHECK;
-use super::{conn, ListenSpec, Worker};
+use super::{ListenSpec, Worker};
+use crate::serve::accept as conn;
 
 /// Pause after EMFILE/ENFILE: the connection stays in the kernel's queue, and retrying at once
 /// would spin at 100% CPU until a descriptor frees up.

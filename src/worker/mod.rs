@@ -7,7 +7,6 @@
 //!
 //! - `listener.rs`: accept loop, maxconn gate, EMFILE back-off; at a stop, accepts what is
 //!   queued, then shuts the listener
-//! - `conn.rs`: one client connection, dispatched by mode (http or tcp)
 //! - `balance.rs`: server choice and in-flight leases
 //! - `pool.rs`: idle backend connections, kept and purged as HAProxy does
 //! - `notify.rs`: core-local wake-ups (queue, stop)
@@ -17,7 +16,6 @@
 //! Server health comes from `health::view` (applied before every pick and on a tick).
 
 pub mod balance;
-pub mod conn;
 pub mod connect;
 pub mod deadline;
 pub mod limits;

@@ -25,10 +25,12 @@
 //! (or an `errorfile`) and closes the client connection, since the framing of what follows
 //! cannot be trusted.
 
+pub mod accept;
 mod exchange;
 mod idle;
 mod request;
 mod response;
+pub mod tcp;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-use super::{BodyKind, Limits, Method, Request, Response, Version};
+use crate::http::{BodyKind, Limits, Method, Request, Response, Version};
 use crate::config::model::{Backend, Frontend, HttpConnMode};
 use crate::io::{timed, IoFail, ReadBuf};
 use crate::rules::action::Txn;
@@ -181,7 +183,7 @@ fn error_page(fe: &Frontend, be: Option<&Backend>, status: u16) -> Vec<u8> {
         .or_else(|| fe.errorfiles.get(&status));
     match custom {
         Some(bytes) => bytes.to_vec(),
-        None => super::error_response(status).to_vec(),
+        None => crate::http::error_response(status).to_vec(),
     }
 }
 

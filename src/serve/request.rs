@@ -208,7 +208,7 @@ impl<'a> Session<'a> {
         let buf = self.cbuf.bytes();
         let target = buf.get(self.req.target.clone()).unwrap_or(b"");
         let hash = match &be.balance {
-            Balance::Source => Some(crate::tcp::hash_ip(self.peer)),
+            Balance::Source => Some(super::tcp::hash_ip(self.peer)),
             Balance::Uri { whole: true } => Some(hash_bytes(target)),
             Balance::Uri { whole: false } => Some(hash_bytes(rules::path_of(target))),
             Balance::Hdr(name) => {

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use monoio::net::TcpStream;
 
-use super::Worker;
+use crate::worker::Worker;
 use crate::config::model::Mode;
 
 /// A client connection counted against the global and frontend maxconn; dropping it releases
@@ -42,7 +42,7 @@ impl ConnGuard {
             if let Some(guard) = Self::try_new(worker, frontend) {
                 return Some(guard);
             }
-            if !super::listener::wait_for_room(worker).await {
+            if !crate::worker::listener::wait_for_room(worker).await {
                 return None;
             }
         }
@@ -102,7 +102,7 @@ async fn run(
     };
     match fe.mode {
         // Boxed: each mode's future is large, and a task is as large as its largest variant.
-        Mode::Tcp => Box::pin(crate::tcp::serve(&worker, frontend, client, peer, local)).await,
-        Mode::Http => Box::pin(crate::http::proxy::serve(&worker, fe, client, peer, local)).await,
+        Mode::Tcp => Box::pin(super::tcp::serve(&worker, frontend, client, peer, local)).await,
+        Mode::Http => Box::pin(super::serve(&worker, fe, client, peer, local)).await,
     }
 }

@@ -85,7 +85,7 @@ impl<'a> Idle<'a> {
                     idle_server,
                 } => {
                     self.release_own();
-                    let relay = crate::tcp::relay(self.client, server, idle_client, idle_server);
+                    let relay = super::tcp::relay(self.client, server, idle_client, idle_server);
                     Box::pin(relay).await;
                     drop(lease);
                     return;

@@ -6,8 +6,8 @@ use std::rc::Rc;
 
 use monoio::net::TcpStream;
 
-use crate::worker::Worker;
 use crate::config::model::Mode;
+use crate::worker::Worker;
 
 /// A client connection counted against the global and frontend maxconn; dropping it releases
 /// both and wakes this core's accept loops paused at a limit.
@@ -103,6 +103,6 @@ async fn run(
     match fe.mode {
         // Boxed: each mode's future is large, and a task is as large as its largest variant.
         Mode::Tcp => Box::pin(super::tcp::serve(&worker, frontend, client, peer, local)).await,
-        Mode::Http => Box::pin(super::serve(&worker, fe, client, peer, local)).await,
+        Mode::Http => Box::pin(super::serve(&worker, frontend, fe, client, peer, local)).await,
     }
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
+use super::record::{self, Marks, RequestRecord};
 use super::{head_limit, Next, Session, Work, IDLE_SHED, MAX_HOT_READS};
 use crate::config::model::Frontend;
 use crate::io::{timed, ReadBuf};
@@ -27,6 +28,8 @@ use crate::worker::Worker;
 
 pub(super) struct Idle<'a> {
     pub w: &'a Rc<Worker>,
+    /// `fe`'s index in the model (for the request records).
+    pub frontend: usize,
     pub fe: &'a Frontend,
     pub peer: SocketAddr,
     pub local: SocketAddr,
@@ -38,6 +41,9 @@ pub(super) struct Idle<'a> {
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.
     pub head_deadline: Option<Instant>,
+    /// Since when the connection waits for its next request: its accept, or the end of the
+    /// previous request (where the next request's `Ti` starts).
+    pub idle_since: Instant,
     /// The last request's state while the connection is busy: its lists and buffers keep their
     /// capacity for the next request. Dropped when the connection goes idle for long.
     pub work: Option<Box<Work>>,
@@ -46,6 +52,7 @@ pub(super) struct Idle<'a> {
 impl<'a> Idle<'a> {
     pub fn new(
         w: &'a Rc<Worker>,
+        frontend: usize,
         fe: &'a Frontend,
         client: TcpStream,
         peer: SocketAddr,
@@ -53,6 +60,7 @@ impl<'a> Idle<'a> {
     ) -> Self {
         Idle {
             w,
+            frontend,
             fe,
             peer,
             local,
@@ -61,6 +69,7 @@ impl<'a> Idle<'a> {
             own: None,
             served: 0,
             head_deadline: None,
+            idle_since: Instant::now(),
             work: None,
         }
     }
@@ -219,14 +228,24 @@ impl<'a> Idle<'a> {
     }
 
     /// The 408 of a connection whose first request did not come in time (`errorfile 408`
-    /// when configured).
+    /// when configured), with its record (`cR`, no request line).
     async fn answer_timeout(&mut self) {
         let page = super::error_page(self.fe, None, 408);
-        let _ = timed(
+        let n = page.len();
+        let (r, _) = timed(
             self.fe.timeouts.client,
             monoio::io::AsyncWriteRentExt::write_all(&mut self.client, page),
         )
-        .await;
+        .await
+        .unwrap_or((Ok(0), Vec::new()));
+        let marks = Marks::new(self.idle_since);
+        let mut rec = RequestRecord::new(self.frontend, self.peer, marks);
+        rec.end(record::head_read_failed(&crate::io::IoFail::Timeout));
+        rec.status = Some(408);
+        if r.is_ok_and(|w| w == n) {
+            rec.bytes_out = n as u64;
+        }
+        record::end_request(self.w, &mut rec);
     }
 
     /// Closes the connection kept for this client (`http-reuse never`) when the client leaves.

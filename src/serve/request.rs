@@ -1,8 +1,10 @@
-//! Reading the request head and deciding what to do with it.
+//! Reading the request head and deciding what to do with it (and recording why a request
+//! ended here: a bad or missing head, a rule's answer).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::record::{self, RuleAnswer};
 use super::{Early, Next, Plan, Session};
 use crate::config::model::{Acl, Backend, Balance, ErrorFiles, Frontend, HttpConnMode, HttpReuse};
 use crate::config::model_rules::HttpRule;
@@ -31,17 +33,33 @@ impl<'a> Session<'a> {
             match parse_request(self.cbuf.bytes(), &self.limits, &mut self.req) {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
-                Err(e) => return Err(self.fail(e.status, None).await),
+                Err(e) => {
+                    self.rec.end(record::BAD_REQUEST);
+                    return Err(self.fail(e.status, None).await);
+                }
             }
             if self.cbuf.len() >= self.limits.max_head || self.cbuf.is_full() {
+                self.rec.end(record::BAD_REQUEST);
                 return Err(self.fail(431, None).await);
             }
             let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            match self.cbuf.read_from(&mut self.client, limit).await {
-                Ok(0) => return Err(Next::Close),
+            let got = self.cbuf.read_from(&mut self.client, limit).await;
+            self.rec.bytes_in = self.cbuf.len() as u64;
+            match got {
+                Ok(0) => {
+                    self.rec.end(record::head_read_failed(&IoFail::Io(
+                        std::io::ErrorKind::UnexpectedEof.into(),
+                    )));
+                    return Err(Next::Close);
+                }
                 Ok(_) => {}
-                Err(IoFail::Timeout) => return Err(self.fail(408, None).await),
-                Err(IoFail::Io(_)) => return Err(Next::Close),
+                Err(e) => {
+                    self.rec.end(record::head_read_failed(&e));
+                    if matches!(e, IoFail::Timeout) {
+                        return Err(self.fail(408, None).await);
+                    }
+                    return Err(Next::Close);
+                }
             }
         }
     }
@@ -70,6 +88,7 @@ impl<'a> Session<'a> {
             };
             rules::select_backend(fe, &ctx).ok_or(Early::NoBackend)?
         };
+        self.rec.backend = Some(backend);
         let be = model.backends.get(backend).ok_or(Early::NoBackend)?;
         let same_proxy = be.listen_frontend && be.name == fe.name;
         if !be.rules.request.is_empty() && !same_proxy {
@@ -110,6 +129,8 @@ impl<'a> Session<'a> {
             Verdict::Continue => return Ok(()),
             Verdict::Reply(rule) => rule,
         };
+        self.rec
+            .end(record::rule_answered(rule_answer_kind(&rule.action), false));
         // Whether the client may keep its connection after the answer, as after a response from
         // a server; `answer` still closes if the request's body cannot be drained.
         let conn_mode = be.map_or(self.fe.conn_mode, |b| self.fe.conn_mode.max(b.conn_mode));
@@ -166,6 +187,7 @@ impl<'a> Session<'a> {
             Conn::Close
         };
         a.finish(conn, self.req.method == Method::Head);
+        self.rec.status = Some(super::status_of(&a.bytes));
         if self.write_client(a.bytes).await.is_err() || !keep {
             return Next::Close;
         }
@@ -252,6 +274,16 @@ impl<'a> Session<'a> {
         };
         self.out.clear();
         write_request_head(&mut self.out, self.cbuf.bytes(), &self.req, &rw);
+    }
+}
+
+/// Which kind of answer a terminal rule gives, for the record's termination state.
+pub(super) fn rule_answer_kind(a: &crate::config::model_rules::Action) -> RuleAnswer {
+    use crate::config::model_rules::Action;
+    match a {
+        Action::Tarpit(_) => RuleAnswer::Tarpit,
+        Action::Return(_) | Action::Redirect(_) | Action::Auth { .. } => RuleAnswer::Local,
+        _ => RuleAnswer::Deny,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Getting a backend connection: balance, queue when servers are full, reuse an idle
-//! connection or connect, retry and redispatch on failure.
+//! connection or connect, retry and redispatch on failure. `acquire_traced` also says when the
+//! slot and the connection came, the server tried, and the retries (`ConnectTrace`, for the
+//! request record's Tw, Tc and retry count: serve/record.rs).
 
 use std::time::{Duration, Instant};
 
@@ -18,8 +20,26 @@ pub enum ConnectError {
     NoServer,
     /// Every server stayed at its maxconn for `timeout queue` (503).
     QueueTimeout,
-    /// Every connection attempt failed (503, as HAProxy answers when retries are exhausted).
+    /// Every connection attempt failed, the last one refused or reset (503, as HAProxy
+    /// answers when retries are exhausted).
     Failed,
+    /// Every connection attempt failed, the last one at `timeout connect` (503).
+    TimedOut,
+}
+
+/// What `acquire_traced` saw on the way, kept also when it fails.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnectTrace {
+    /// When the last server slot was taken (the queue wait ends, the connect starts).
+    pub slot: Option<Instant>,
+    /// When the connection was there (a reused one: at once).
+    pub connected: Option<Instant>,
+    /// The last server tried.
+    pub server: Option<usize>,
+    /// Connection attempts after the first.
+    pub retries: u32,
+    /// The last retry was free to go to another server (`option redispatch`).
+    pub redispatched: bool,
 }
 
 pub struct Acquired {
@@ -50,7 +70,18 @@ pub async fn acquire(
     w: &Worker,
     backend: usize,
     key: PickKey,
+    reuse: Reuse,
+) -> Result<Acquired, ConnectError> {
+    acquire_traced(w, backend, key, reuse, &mut ConnectTrace::default()).await
+}
+
+/// `acquire`, noting in `trace` when the slot and the connection came and what was retried.
+pub async fn acquire_traced(
+    w: &Worker,
+    backend: usize,
+    key: PickKey,
     mut reuse: Reuse,
+    trace: &mut ConnectTrace,
 ) -> Result<Acquired, ConnectError> {
     let (Some(be), Some(rt)) = (w.model.backends.get(backend), w.backends.get(backend)) else {
         return Err(ConnectError::NoServer);
@@ -78,11 +109,15 @@ pub async fn acquire(
             wait_for_slot(w, backend, queue_deadline).await?;
             continue;
         };
+        let slot_at = Instant::now();
+        trace.slot = Some(slot_at);
+        trace.server = Some(server);
         if let Some(slot) = rt.balancer.slots.get(server) {
             rt.pool.note_used(server, slot.inflight.get());
         }
         if let Some((own_server, own)) = reuse.own.take() {
             if own_server == server && pool::is_clean(&own) {
+                trace.connected = Some(slot_at);
                 return Ok(Acquired {
                     lease,
                     stream: own,
@@ -93,6 +128,7 @@ pub async fn acquire(
         }
         if reuse.pool {
             if let Some(stream) = rt.pool.take(server) {
+                trace.connected = Some(slot_at);
                 return Ok(Acquired {
                     lease,
                     stream,
@@ -104,7 +140,10 @@ pub async fn acquire(
             return Err(ConnectError::NoServer);
         };
         rt.pool.relieve(server);
-        if let Ok(Ok(stream)) = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await {
+        let attempt = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await;
+        let timed_out = attempt.is_err();
+        if let Ok(Ok(stream)) = attempt {
+            trace.connected = Some(Instant::now());
             let _ = stream.set_nodelay(true);
             w.observe(backend, server, Outcome::ConnectOk);
             return Ok(Acquired {
@@ -117,12 +156,18 @@ pub async fn acquire(
         w.observe(backend, server, Outcome::ConnectFailed);
         tried += 1;
         if tried >= attempts {
-            return Err(ConnectError::Failed);
+            return Err(if timed_out {
+                ConnectError::TimedOut
+            } else {
+                ConnectError::Failed
+            });
         }
+        trace.retries += 1;
         // HAProxy retries the same server, except that with `option redispatch` the last
         // retry may go to another one.
         let last_retry = tried + 1 == attempts;
         if be.redispatch && last_retry {
+            trace.redispatched = true;
             pinned = None;
             avoid = Some(server);
         } else {

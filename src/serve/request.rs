@@ -17,6 +17,7 @@ use crate::rules;
 use crate::rules::action::{self, Scene, Side, Verdict};
 use crate::rules::reply::{self, Answer, Conn};
 use crate::worker::balance::{hash_bytes, PickKey};
+use std::io::ErrorKind::UnexpectedEof as EOF;
 
 impl<'a> Session<'a> {
     /// Reads until a complete request head is parsed into `self.req`. On failure the client has
@@ -46,22 +47,23 @@ impl<'a> Session<'a> {
             let got = self.cbuf.read_from(&mut self.client, limit).await;
             self.rec.bytes_in = self.cbuf.len() as u64;
             match got {
-                Ok(0) => {
-                    self.rec.end(record::head_read_failed(&IoFail::Io(
-                        std::io::ErrorKind::UnexpectedEof.into(),
-                    )));
-                    return Err(Next::Close);
-                }
+                Ok(0) => return Err(self.client_left_in_head(IoFail::Io(EOF.into()))),
                 Ok(_) => {}
-                Err(e) => {
-                    self.rec.end(record::head_read_failed(&e));
-                    if matches!(e, IoFail::Timeout) {
-                        return Err(self.fail(408, None).await);
-                    }
-                    return Err(Next::Close);
+                Err(IoFail::Timeout) => {
+                    self.rec.end(record::head_read_failed(&IoFail::Timeout));
+                    return Err(self.fail(408, None).await);
                 }
+                Err(e) => return Err(self.client_left_in_head(e)),
             }
         }
+    }
+
+    /// The client closed or failed before its head was complete: nothing is answered. The
+    /// record says 400, the status HAProxy 2.6 logs for it (`CR`), with no byte sent.
+    fn client_left_in_head(&mut self, e: IoFail) -> Next {
+        self.rec.end(record::head_read_failed(&e));
+        self.rec.status = Some(400);
+        Next::Close
     }
 
     pub(super) fn head_limit(&self) -> Option<Duration> {
@@ -174,7 +176,10 @@ impl<'a> Session<'a> {
     ) -> Next {
         if a.tarpit {
             if let Some(d) = tarpit {
+                // HAProxy reports the tarpit's hold as Tw: from the head to the answer.
+                self.rec.marks.queued = true;
                 monoio::time::sleep(d).await;
+                self.rec.marks.slot = Some(Instant::now());
             }
         }
         self.cbuf.consume(self.req.head_len);

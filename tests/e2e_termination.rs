@@ -364,9 +364,10 @@ fn compare(case: &Case, server: SocketAddr, driver: &str, state: &str) -> (Logge
     // or two above its Ta: its own sum is not checked then; ringlb's is.
     timers_sane(&h, &both, state != "PT");
     let mut reached_h = h.timers.map(|t| t >= 0);
-    if state == "PT" {
-        // HAProxy 2.6 logs TR as -1 after a tarpit, though the head was complete (its Tw holds
-        // the tarpit, as the manual says): ringlb measures TR as the manual defines it.
+    if h.timers[0] < 0 && h.request != "<BADREQ>" {
+        // HAProxy 2.6 logs TR as -1 after a tarpit and for a request no backend takes, though
+        // it read the whole head (it logs the request line): ringlb measures TR as the manual
+        // defines it, from the first byte to the end of the head.
         assert!(r.timers[0] >= 0, "{both}");
         reached_h[0] = true;
     }
@@ -490,7 +491,119 @@ both_drivers!(connect_refused_is_sc, |driver| {
         return;
     }
     let case = get_case("");
-    let (_, r) = compare(&case, refused_addr(), driver, "SC");
+    let (h, r) = compare(&case, refused_addr(), driver, "SC");
+    assert_eq!(r.status, 503);
+    assert_eq!((r.backend.as_str(), r.server.as_str()), ("be", "s1"));
+    // HAProxy's default `retries 3`, each refused.
+    assert_eq!(r.retries, h.retries, "{}\n{}", h.line, r.line);
+});
+
+both_drivers!(redispatch_is_counted, |driver| {
+    if !haproxy_or_skip() {
+        return;
+    }
+    // s1 refuses; `balance first` picks it first in both proxies, the redispatch goes to s2.
+    let good = backend(answer_hello);
+    let sections = listen("")
+        .replace(
+            "\nbackend be\n",
+            "\nbackend be\n    balance first\n    retries 1\n    option redispatch\n",
+        )
+        .replace("@SRV@\n", &format!("@SRV@\n    server s2 {good}\n"));
+    let case = Case {
+        sections,
+        client: |a| send_read_all(a, GET),
+    };
+    let (h, r) = compare(&case, refused_addr(), driver, "--");
+    // `+1`: one retry, redispatched.
+    assert_eq!(h.retries, "+1", "{}", h.line);
+    assert_eq!(r.retries, h.retries, "{}\n{}", h.line, r.line);
+    assert_eq!(r.server, "s2");
+});
+
+/// A server whose accept queue is full: the kernel drops further SYNs, so a connect to it
+/// times out (the listener and the connections filling its queue live as long as the test).
+fn blackhole() -> SocketAddr {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    s.listen(0).unwrap();
+    let addr = s.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(c) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            fillers.push(c);
+        }
+    }
+    std::mem::forget((s, fillers));
+    addr
+}
+
+both_drivers!(connect_timeout_is_sc_lowercase, |driver| {
+    if !haproxy_or_skip() {
+        return;
+    }
+    let sections = listen("").replace(
+        "\nbackend be\n",
+        "\nbackend be\n    retries 0\n    timeout connect 300ms\n",
+    );
+    let case = Case {
+        sections,
+        client: |a| send_read_all(a, GET),
+    };
+    let (_, r) = compare(&case, blackhole(), driver, "sC");
+    assert_eq!(r.status, 503);
+    assert!(r.timers[4] >= 290, "{}", r.line);
+});
+
+both_drivers!(queue_timeout_is_sq_lowercase, |driver| {
+    if !haproxy_or_skip() {
+        return;
+    }
+    let sections = listen("")
+        .replace("\nbackend be\n", "\nbackend be\n    timeout queue 300ms\n")
+        .replace("@SRV@\n", "@SRV@ maxconn 1\n");
+    let case = Case {
+        sections,
+        client: |a| {
+            // The first request holds the server's only slot for 1.5 s; the second waits.
+            let first = thread::spawn(move || send_read_all(a, GET));
+            thread::sleep(Duration::from_millis(200));
+            let second = send_read_all(a, GET);
+            let _ = first.join();
+            second
+        },
+    };
+    let (_, r) = compare(&case, backend(answer_late), driver, "sQ");
+    assert_eq!(r.status, 503);
+    assert!(r.timers[1] >= 290, "Tw is the time queued: {}", r.line);
+});
+
+both_drivers!(no_request_in_time_is_cr_lowercase, |driver| {
+    if !haproxy_or_skip() {
+        return;
+    }
+    let case = Case {
+        sections: listen("    timeout http-request 300ms\n"),
+        client: |a| send_read_all(a, b""),
+    };
+    let (_, r) = compare(&case, backend(answer_hello), driver, "cR");
+    assert_eq!(r.status, 408);
+    assert_eq!(r.request, "<BADREQ>");
+});
+
+both_drivers!(no_backend_is_logged_as_haproxy, |driver| {
+    if !haproxy_or_skip() {
+        return;
+    }
+    let case = Case {
+        sections: "frontend fe\n    bind @BIND@\n    use_backend be if { path /nothing }\n\n\
+                   backend be\n    server s1 @SRV@\n"
+            .to_string(),
+        client: |a| send_read_all(a, GET),
+    };
+    let (_, r) = compare(&case, backend(answer_hello), driver, "SC");
     assert_eq!(r.status, 503);
 });
 

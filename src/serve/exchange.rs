@@ -169,6 +169,10 @@ impl<'a> Session<'a> {
         let mut trace = ConnectTrace::default();
         self.rec.marks.queued = true;
         let got = acquire_traced(self.w, backend, key, reuse, &mut trace).await;
+        if got.as_ref().err() == Some(&ConnectError::QueueTimeout) {
+            // Tw is the time spent queued, also when the queue gave up.
+            trace.slot = Some(std::time::Instant::now());
+        }
         let rec = &mut self.rec;
         rec.marks.slot = trace.slot.or(rec.marks.slot);
         rec.marks.connected = trace.connected.or(rec.marks.connected);

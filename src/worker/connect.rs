@@ -38,7 +38,7 @@ pub struct ConnectTrace {
     pub server: Option<usize>,
     /// Connection attempts after the first.
     pub retries: u32,
-    /// The last retry was free to go to another server (`option redispatch`).
+    /// The last retry went to another server (`option redispatch`).
     pub redispatched: bool,
 }
 
@@ -112,6 +112,8 @@ pub async fn acquire_traced(
         let slot_at = Instant::now();
         trace.slot = Some(slot_at);
         trace.server = Some(server);
+        // Redispatched: the last retry went to another server (not when it is the only one).
+        trace.redispatched |= avoid.is_some_and(|a| a != server);
         if let Some(slot) = rt.balancer.slots.get(server) {
             rt.pool.note_used(server, slot.inflight.get());
         }
@@ -167,7 +169,6 @@ pub async fn acquire_traced(
         // retry may go to another one.
         let last_retry = tried + 1 == attempts;
         if be.redispatch && last_retry {
-            trace.redispatched = true;
             pinned = None;
             avoid = Some(server);
         } else {

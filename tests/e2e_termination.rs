@@ -112,6 +112,11 @@ impl Haproxy {
             if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
                 // That probe connection is logged too (a request-less close): forget it.
                 thread::sleep(Duration::from_millis(100));
+                if !matches!(h.child.try_wait(), Ok(None)) {
+                    // The probe reached another process that took the port meanwhile (a
+                    // kernel-chosen port of a parallel test), and HAProxy could not bind.
+                    return None;
+                }
                 h.lines.lock().unwrap().clear();
                 return Some(h);
             }
@@ -150,8 +155,44 @@ struct Logged {
     line: String,
 }
 
-/// `ip:port [date] fe be/srv TR/Tw/Tc/Tr/Ta status bytes - - TSCC ac/fc/bc/sc/rc sq/bq "req"`
+/// An httplog line, or a tcplog one (`ip:port [date] fe be/srv Tw/Tc/Tt bytes TS
+/// ac/fc/bc/sc/rc sq/bq`), whose fields go where the httplog ones are: timers
+/// `[-1, Tw, Tc, -1, Tt]`, status -1, no request.
 fn parse_line(line: &str) -> Option<Logged> {
+    parse_http_line(line).or_else(|| parse_tcp_line(line))
+}
+
+fn parse_tcp_line(line: &str) -> Option<Logged> {
+    let t: Vec<&str> = line.split_whitespace().collect();
+    let i = t
+        .iter()
+        .position(|w| w.starts_with('[') && w.ends_with(']'))?;
+    t.get(i.checked_sub(1)?)?.parse::<SocketAddr>().ok()?;
+    let (backend, server) = t.get(i + 2)?.split_once('/')?;
+    let timers: Vec<i64> = t
+        .get(i + 3)?
+        .split('/')
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let [tw, tc, tt]: [i64; 3] = timers.try_into().ok()?;
+    let state = t.get(i + 5)?;
+    (state.len() == 2).then_some(())?;
+    Some(Logged {
+        frontend: t.get(i + 1)?.to_string(),
+        backend: backend.to_string(),
+        server: server.to_string(),
+        timers: [-1, tw, tc, -1, tt],
+        status: -1,
+        bytes: t.get(i + 4)?.parse().ok()?,
+        state: state.to_string(),
+        retries: t.get(i + 6)?.rsplit('/').next()?.to_string(),
+        request: String::new(),
+        line: line.to_string(),
+    })
+}
+
+/// `ip:port [date] fe be/srv TR/Tw/Tc/Tr/Ta status bytes - - TSCC ac/fc/bc/sc/rc sq/bq "req"`
+fn parse_http_line(line: &str) -> Option<Logged> {
     let t: Vec<&str> = line.split_whitespace().collect();
     let i = t
         .iter()
@@ -164,6 +205,7 @@ fn parse_line(line: &str) -> Option<Logged> {
         .split('/')
         .map(|v| v.parse().ok())
         .collect::<Option<_>>()?;
+    (timers.len() == 5).then_some(())?;
     let state = t.get(i + 8)?;
     Some(Logged {
         frontend: t.get(i + 1)?.to_string(),
@@ -308,6 +350,16 @@ struct Case {
     client: fn(SocketAddr) -> Seen,
 }
 
+/// `mode tcp` and `option tcplog` instead of `mode http` and `option httplog`.
+fn tcp(sections: &str) -> String {
+    sections
+        .replace(
+            "frontend fe\n",
+            "frontend fe\n    mode tcp\n    option tcplog\n",
+        )
+        .replace("\nbackend be\n", "\nbackend be\n    mode tcp\n")
+}
+
 /// `global`/`defaults` for both proxies: HAProxy logs to stdout in httplog layout.
 fn config(case: &Case, bind: &str, server: SocketAddr) -> String {
     let sections = case
@@ -359,12 +411,14 @@ fn compare(case: &Case, server: SocketAddr, driver: &str, state: &str) -> (Logge
     assert_eq!(r.state, h.state, "termination state\n{both}");
     assert_eq!(r.status, h.status, "status\n{both}");
     assert_eq!(r.frontend, "fe", "{both}");
+    let tcp = h.request.is_empty();
     timers_sane(&r, &both, true);
     // After a tarpit HAProxy 2.6 logs a Tw (the hold, counted from the accept) a millisecond
-    // or two above its Ta: its own sum is not checked then; ringlb's is.
-    timers_sane(&h, &both, state != "PT");
+    // or two above its Ta, and its tcplog's Tw/Tc/Tt come from a clock coarse enough that Tw
+    // can exceed Tt by 1 ms: its own sum is not checked then; ringlb's is.
+    timers_sane(&h, &both, state != "PT" && !tcp);
     let mut reached_h = h.timers.map(|t| t >= 0);
-    if h.timers[0] < 0 && h.request != "<BADREQ>" {
+    if h.timers[0] < 0 && h.request != "<BADREQ>" && !tcp {
         // HAProxy 2.6 logs TR as -1 after a tarpit and for a request no backend takes, though
         // it read the whole head (it logs the request line): ringlb measures TR as the manual
         // defines it, from the first byte to the end of the head.
@@ -685,4 +739,59 @@ both_drivers!(client_timeout_mid_body_is_cd_lowercase, |driver| {
     };
     let (_, r) = compare(&case, backend(answer_huge), driver, "cD");
     assert_eq!(r.status, 200);
+});
+
+// mode tcp: one record per connection, HAProxy's tcplog layout
+
+/// Sends "hello", reads its echo, closes its side, reads the rest (the echo server's "bye").
+fn echo_client(a: SocketAddr) -> Seen {
+    let mut c = TcpStream::connect(a).unwrap();
+    c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    c.write_all(b"hello").unwrap();
+    let mut echo = [0u8; 5];
+    c.read_exact(&mut echo).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    Seen {
+        received: echo.len() + rest.len(),
+    }
+}
+
+both_drivers!(tcp_normal_end, |driver| {
+    if !haproxy_or_skip() {
+        return;
+    }
+    let echo = TcpEchoBackend::start();
+    let case = Case {
+        sections: tcp(&listen("")),
+        client: echo_client,
+    };
+    let (h, r) = compare(&case, echo.addr, driver, "--");
+    assert_eq!(r.bytes, h.bytes, "{}\n{}", h.line, r.line);
+    assert_eq!((r.backend.as_str(), r.server.as_str()), ("be", "s1"));
+});
+
+both_drivers!(tcp_connect_refused_is_sc, |driver| {
+    if !haproxy_or_skip() {
+        return;
+    }
+    let case = Case {
+        sections: tcp(&listen("")),
+        client: |a| send_read_all(a, b"hello"),
+    };
+    let (h, r) = compare(&case, refused_addr(), driver, "SC");
+    assert_eq!(r.retries, h.retries, "{}\n{}", h.line, r.line);
+});
+
+both_drivers!(tcp_client_timeout_is_cd_lowercase, |driver| {
+    if !haproxy_or_skip() {
+        return;
+    }
+    let echo = TcpEchoBackend::start();
+    let case = Case {
+        sections: tcp(&listen("    timeout client 300ms\n")),
+        client: |a| send_read_all(a, b""),
+    };
+    compare(&case, echo.addr, driver, "cD");
 });

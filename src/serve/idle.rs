@@ -95,7 +95,8 @@ impl<'a> Idle<'a> {
                 } => {
                     self.release_own();
                     let relay = super::tcp::relay(self.client, server, idle_client, idle_server);
-                    Box::pin(relay).await;
+                    // The request's record ended when the tunnel started.
+                    let _ = Box::pin(relay).await;
                     drop(lease);
                     return;
                 }

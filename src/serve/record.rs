@@ -9,7 +9,8 @@
 //!  RequestRecord   frontend, backend, server, status, bytes in/out, retries, state, marks
 //!  *_failed, rule  the state each error cause the pipeline meets maps to (unit-tested here)
 //!  end_request     the one consumer: stamps the end, and with `ringlb -d` prints the record as
-//!                  a line in HAProxy's `option httplog` layout on stderr; otherwise a branch
+//!                  a line in HAProxy's `option httplog` layout on stderr (`option tcplog` for
+//!                  a mode tcp connection, which ends in one record too); otherwise a branch
 //! ```
 //!
 //! The first cause recorded wins (`RequestRecord::end`), as HAProxy reports "the first event
@@ -20,7 +21,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::config::model::Model;
+use crate::config::model::{Mode, Model};
 use crate::http::body::BodyError;
 use crate::io::IoFail;
 use crate::worker::connect::ConnectError;
@@ -306,9 +307,11 @@ impl Marks {
     }
 }
 
-/// Everything known about one request when it ends.
+/// Everything known about one request (or mode tcp connection) when it ends.
 #[derive(Clone, Debug)]
 pub struct RequestRecord {
+    /// A request (`Http`), or a whole mode tcp connection (`Tcp`: no status, no request).
+    pub mode: Mode,
     /// Index in `Model::frontends`.
     pub frontend: usize,
     /// Index in `Model::backends`, once routed.
@@ -336,6 +339,7 @@ pub struct RequestRecord {
 impl RequestRecord {
     pub fn new(frontend: usize, peer: SocketAddr, marks: Marks) -> Self {
         RequestRecord {
+            mode: Mode::Http,
             frontend,
             backend: None,
             server: None,
@@ -368,11 +372,9 @@ impl RequestRecord {
         self.bytes_out += n as u64;
     }
 
-    /// The line `ringlb -d` prints: HAProxy's `option httplog` layout,
-    /// `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc
-    /// %sq/%bq %hr %hs %{+Q}r`. Connection counts and queue lengths are not recorded (0);
-    /// there are no captures (no `{}`), and no persistence cookies (`--` after the state).
-    pub fn httplog(&self, model: &Model, date: SystemTime) -> String {
+    /// `backend/server` names as HAProxy logs them: the frontend's name before routing,
+    /// `<NOSRV>` before a server was tried.
+    fn names<'m>(&self, model: &'m Model) -> (&'m str, &'m str, &'m str) {
         let fe = model.frontends.get(self.frontend);
         let fe_name = fe.map_or("-", |f| f.name.as_str());
         let be = self.backend.and_then(|b| model.backends.get(b));
@@ -381,13 +383,47 @@ impl RequestRecord {
             .zip(self.server)
             .and_then(|(b, s)| b.servers.get(s))
             .map_or("<NOSRV>", |s| s.name.as_str());
+        (fe_name, be_name, srv_name)
+    }
+
+    /// `%rc`: the retries, `+` first when redispatched.
+    fn retries_field(&self) -> String {
+        let plus = if self.redispatched { "+" } else { "" };
+        format!("{plus}{}", self.retries)
+    }
+
+    /// The line `ringlb -d` prints for a mode tcp connection: HAProxy's `option tcplog`
+    /// layout, `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq`
+    /// (connection counts and queue lengths not recorded: 0).
+    pub fn tcplog(&self, model: &Model, date: SystemTime) -> String {
+        let (fe_name, be_name, srv_name) = self.names(model);
+        let t = self.marks.timers();
+        format!(
+            "{peer} [{date}] {fe_name} {be_name}/{srv_name} {}/{}/{} {bytes} {state} \
+             0/0/0/0/{retries} 0/0",
+            t.tw,
+            t.tc,
+            t.tt,
+            peer = self.peer,
+            date = log_date(date),
+            bytes = self.bytes_out,
+            state = self.state(),
+            retries = self.retries_field(),
+        )
+    }
+
+    /// The line `ringlb -d` prints: HAProxy's `option httplog` layout,
+    /// `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc
+    /// %sq/%bq %hr %hs %{+Q}r`. Connection counts and queue lengths are not recorded (0);
+    /// there are no captures (no `{}`), and no persistence cookies (`--` after the state).
+    pub fn httplog(&self, model: &Model, date: SystemTime) -> String {
+        let (fe_name, be_name, srv_name) = self.names(model);
         let t = self.marks.timers();
         let status = self.status.map_or(-1, i64::from);
-        let redispatch = if self.redispatched { "+" } else { "" };
         let line = self.request_line.as_deref().unwrap_or("<BADREQ>");
         format!(
             "{peer} [{date}] {fe_name} {be_name}/{srv_name} {}/{}/{}/{}/{} {status} {bytes} - - \
-             {state}-- 0/0/0/0/{redispatch}{retries} 0/0 \"{line}\"",
+             {state}-- 0/0/0/0/{retries} 0/0 \"{line}\"",
             t.treq,
             t.tw,
             t.tc,
@@ -397,7 +433,7 @@ impl RequestRecord {
             date = log_date(date),
             bytes = self.bytes_out,
             state = self.state(),
-            retries = self.retries,
+            retries = self.retries_field(),
         )
     }
 }
@@ -415,12 +451,21 @@ pub fn end_request(w: &Worker, rec: &mut RequestRecord) -> Instant {
 
 #[cold]
 fn print_record(w: &Worker, rec: &RequestRecord) {
-    // `%tr` is the date the request started: now, less how long it lasted.
-    let lasted = rec.marks.timers().ta.max(0) as u64;
+    // `%tr` is the date the request started, `%t` the connection's accept: now, less how
+    // long it lasted.
+    let t = rec.marks.timers();
+    let lasted = match rec.mode {
+        Mode::Http => t.ta,
+        Mode::Tcp => t.tt,
+    };
     let date = SystemTime::now()
-        .checked_sub(Duration::from_millis(lasted))
+        .checked_sub(Duration::from_millis(lasted.max(0) as u64))
         .unwrap_or_else(SystemTime::now);
-    eprintln!("{}", rec.httplog(&w.model, date));
+    let line = match rec.mode {
+        Mode::Http => rec.httplog(&w.model, date),
+        Mode::Tcp => rec.tcplog(&w.model, date),
+    };
+    eprintln!("{line}");
 }
 
 /// `02/Dec/2026:18:17:38.123`, in UTC (HAProxy prints local time; the machines here run UTC).

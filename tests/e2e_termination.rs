@@ -303,6 +303,13 @@ fn close_mid_body(mut s: TcpStream) {
     }
 }
 
+fn stall_mid_body(mut s: TcpStream) {
+    if read_head(&mut s) {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part");
+        thread::sleep(Duration::from_millis(1500));
+    }
+}
+
 /// A body far larger than the socket buffers between the proxy and the client.
 const HUGE: usize = 64 << 20;
 
@@ -698,6 +705,30 @@ both_drivers!(server_closed_mid_body_is_sd, |driver| {
     let case = get_case("");
     let (_, r) = compare(&case, backend(close_mid_body), driver, "SD");
     assert_eq!(r.status, 200);
+});
+
+both_drivers!(server_timeout_mid_body_is_sd_lowercase, |driver| {
+    if !haproxy_or_skip() {
+        return;
+    }
+    let case = Case {
+        sections: listen("").replace("\nbackend be\n", "\nbackend be\n    timeout server 300ms\n"),
+        client: |a| send_read_all(a, GET),
+    };
+    let (_, r) = compare(&case, backend(stall_mid_body), driver, "sD");
+    assert_eq!(r.status, 200);
+});
+
+both_drivers!(bad_request_is_pr, |driver| {
+    if !haproxy_or_skip() {
+        return;
+    }
+    let case = Case {
+        sections: listen(""),
+        client: |a| send_read_all(a, b"GET /x HTTP/1.1\r\nhost: t\r\nno colon here\r\n\r\n"),
+    };
+    let (_, r) = compare(&case, backend(answer_hello), driver, "PR");
+    assert_eq!(r.status, 400);
 });
 
 both_drivers!(client_closed_mid_body_is_cd, |driver| {

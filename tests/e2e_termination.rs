@@ -30,7 +30,12 @@ fn haproxy_bin() -> Option<String> {
             return Some(p.to_string());
         }
     }
-    None
+    let out = Command::new("sh")
+        .args(["-c", "command -v haproxy"])
+        .output()
+        .ok()?;
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !p.is_empty()).then_some(p)
 }
 
 /// True when the comparison can run; without HAProxy, fails under CI and skips elsewhere.

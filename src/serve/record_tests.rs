@@ -165,3 +165,88 @@ fn log_dates_are_civil() {
     assert_eq!(log_date(UNIX_EPOCH), "01/Jan/1970:00:00:00.000");
     assert_eq!(civil_from_days(11_016), (2000, 2, 29));
 }
+
+fn model() -> Model {
+    let cfg = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    \
+               timeout server 1s\nfrontend www\n    bind 127.0.0.1:0\n    default_backend app\n\
+               backend app\n    server s1 127.0.0.1:1\n    server s2 127.0.0.1:2\n\
+               listen db\n    mode tcp\n    bind 127.0.0.1:0\n    server pg1 127.0.0.1:3\n";
+    match crate::config::load_str("record.cfg", cfg) {
+        Ok(l) => l.model,
+        Err(d) => panic!("{d:?}"),
+    }
+}
+
+/// A record 1 ms into each phase of a proxied request.
+fn proxied() -> RequestRecord {
+    let t0 = Instant::now();
+    let at = |ms: u64| Some(t0 + Duration::from_millis(ms));
+    let marks = Marks {
+        idle_from: t0,
+        start: at(1),
+        head: at(2),
+        queued: true,
+        slot: at(3),
+        connected: at(4),
+        response: at(5),
+        end: at(6),
+    };
+    RequestRecord {
+        backend: Some(0),
+        server: Some(1),
+        status: Some(200),
+        bytes_out: 171,
+        retries: 1,
+        redispatched: true,
+        request_line: Some("GET /x HTTP/1.1".into()),
+        ..RequestRecord::new(0, peer(), marks)
+    }
+}
+
+#[test]
+fn httplog_line_is_haproxys_layout() {
+    let m = model();
+    let date = UNIX_EPOCH + Duration::from_millis(1_796_235_458_123);
+    assert_eq!(
+        proxied().httplog(&m, date),
+        "127.0.0.1:40000 [02/Dec/2026:18:17:38.123] www app/s2 1/1/1/1/5 200 171 - - ---- \
+         0/0/0/0/+1 0/0 \"GET /x HTTP/1.1\""
+    );
+    // Denied in the frontend: no backend yet, no server, no request line kept.
+    let mut denied = RequestRecord::new(0, peer(), Marks::new(Instant::now()));
+    denied.end(rule_answered(RuleAnswer::Deny, false));
+    denied.status = Some(403);
+    let line = denied.httplog(&m, date);
+    assert!(line.contains(" www www/<NOSRV> -1/-1/-1/-1/"), "{line}");
+    assert!(
+        line.ends_with(" 403 0 - - PR-- 0/0/0/0/0 0/0 \"<BADREQ>\""),
+        "{line}"
+    );
+}
+
+#[test]
+fn tcplog_line_is_haproxys_layout() {
+    let m = model();
+    let date = UNIX_EPOCH + Duration::from_millis(1_796_235_458_123);
+    let t0 = Instant::now();
+    let marks = Marks {
+        start: Some(t0),
+        head: Some(t0),
+        queued: true,
+        slot: Some(t0 + Duration::from_millis(2)),
+        connected: Some(t0 + Duration::from_millis(5)),
+        end: Some(t0 + Duration::from_millis(5012)),
+        ..Marks::new(t0)
+    };
+    let rec = RequestRecord {
+        mode: Mode::Tcp,
+        backend: Some(1),
+        server: Some(0),
+        bytes_out: 2048,
+        ..RequestRecord::new(1, peer(), marks)
+    };
+    assert_eq!(
+        rec.tcplog(&m, date),
+        "127.0.0.1:40000 [02/Dec/2026:18:17:38.123] db db/pg1 2/3/5012 2048 -- 0/0/0/0/0 0/0"
+    );
+}

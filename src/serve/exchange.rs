@@ -95,7 +95,11 @@ impl<'a> Session<'a> {
             }
             Err(e) => e,
         };
-        self.rec.end(record::request_body_failed(&error));
+        let state = match error {
+            BodyError::ClientStalled => record::upload_stalled(plan.be.timeouts.server.is_some()),
+            ref e => record::request_body_failed(e),
+        };
+        self.rec.end(state);
         let status = match error {
             BodyError::Client | BodyError::Server => return Err(Next::Close),
             BodyError::ClientStalled => stalled_body_status(plan.be),

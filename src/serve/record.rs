@@ -159,11 +159,22 @@ pub fn connect_failed(e: ConnectError) -> TermState {
 pub fn request_body_failed(e: &BodyError) -> TermState {
     match e {
         BodyError::Client => TermState::new(By::Client, Phase::Data),
-        // 504 under `timeout server` (HAProxy's answer), 408 under `timeout client` alone.
+        // Under `timeout client` alone (408); see `upload_stalled`.
         BodyError::ClientStalled => TermState::new(By::ClientTimeout, Phase::Headers),
         BodyError::Server => TermState::new(By::Server, Phase::Headers),
         BodyError::ServerTimeout => TermState::new(By::ServerTimeout, Phase::Headers),
         BodyError::Bad(_) => TermState::new(By::Proxy, Phase::Data),
+    }
+}
+
+/// The request body stalled: under `timeout server` HAProxy 2.6 answers 504 and logs `sH` (it
+/// waits for the server's answer meanwhile); under `timeout client` alone ringlb answers 408
+/// and logs `cH`.
+pub fn upload_stalled(under_server_timeout: bool) -> TermState {
+    if under_server_timeout {
+        TermState::new(By::ServerTimeout, Phase::Headers)
+    } else {
+        request_body_failed(&BodyError::ClientStalled)
     }
 }
 

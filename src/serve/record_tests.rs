@@ -84,6 +84,8 @@ fn body_causes() {
     ];
     let up: Vec<_> = errors.iter().map(request_body_failed).collect();
     assert_eq!(codes(&up), ["CD", "cH", "SH", "sH", "PD"]);
+    let stalled = [upload_stalled(true), upload_stalled(false)];
+    assert_eq!(codes(&stalled), ["sH", "cH"]);
     let down: Vec<_> = errors.iter().map(response_body_failed).collect();
     assert_eq!(codes(&down), ["CD", "cD", "SD", "sD", "SD"]);
     let writes = [

@@ -1,7 +1,8 @@
 //! A client connection between two requests: what it keeps, and how it waits.
 //!
 //! Thousands of idle keep-alive clients hold nothing but this, so it is kept small: the socket,
-//! the (released) read buffer, a few counters, and the connection's deadlines on the core's
+//! the (released) read buffer, a few counters, since when it is idle (where the next request's
+//! record starts its Ti, record.rs), and the connection's deadlines on the core's
 //! deadline queue (worker/deadline.rs) rather than a monoio timer each. The state of a request
 //! (`Session`, with its header lists, outgoing head and server-side buffer) is built when the
 //! next request starts and lives in the boxed future of that one request.

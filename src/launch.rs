@@ -97,7 +97,7 @@ pub fn choose_driver(configured: DriverChoice) -> Result<Driver, String> {
 
 pub struct Options {
     pub quiet: bool,
-    /// `-d`: every worker prints each request's record on stderr (serve/record.rs).
+    /// `-d`: every worker prints each request's record on stderr (serve/record/).
     pub debug: bool,
     /// Runs once every worker listens (drop privileges, signal the old process, tell a
     /// daemonizing parent).

@@ -1,6 +1,6 @@
 //! Every request ends in one record: the same traffic goes through HAProxy 2.6 (logging with
 //! `option httplog` to its stdout) and through `ringlb -d` (one httplog line per request on
-//! stderr, serve/record.rs), and the two lines are compared: the termination state, the
+//! stderr, serve/record/), and the two lines are compared: the termination state, the
 //! status, the bytes sent to the client (each proxy's against what its client received: their
 //! heads differ), and the timers (each -1 or >= 0, -1 in the same places as HAProxy's, Ta at
 //! least the sum of the others). One test per termination state ringlb produces, on both

@@ -7,7 +7,7 @@
 //! zeros, no extensions), so the next hop cannot frame the body otherwise than ringlb did.
 //!
 //! `forward` says how many bytes it moved (`Moved`: taken from the source, written to the
-//! destination), also when it fails (`Cut`): the request record counts them (serve/record.rs).
+//! destination), also when it fails (`Cut`): the request record counts them (serve/record/).
 
 use std::cell::Cell;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //!
 //! Thousands of idle keep-alive clients hold nothing but this, so it is kept small: the socket,
 //! the (released) read buffer, a few counters, since when it is idle (where the next request's
-//! record starts its Ti, record.rs), and the connection's deadlines on the core's
+//! record starts its Ti, record/), and the connection's deadlines on the core's
 //! deadline queue (worker/deadline.rs) rather than a monoio timer each. The state of a request
 //! (`Session`, with its header lists, outgoing head and server-side buffer) is built when the
 //! next request starts and lives in the boxed future of that one request.

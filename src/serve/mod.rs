@@ -18,7 +18,7 @@
 //!                followed its response -> who stays open;
 //!                101 asked for by an Upgrade, or 2xx to CONNECT -> tunnel (tcp.rs relay);
 //!                101 not asked for -> 502
-//!  record.rs     how the request ended (`RequestRecord`: status, bytes, timers, termination
+//!  record/       how the request ended (`RequestRecord`: status, bytes, timers, termination
 //!                state), filled in by the stages above where each outcome is decided and
 //!                consumed once, by `record::end_request` at the end of `serve_one`
 //! ```
@@ -137,7 +137,7 @@ struct Session<'a> {
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.
     head_deadline: Option<Instant>,
-    /// How the request in flight is ending (record.rs).
+    /// How the request in flight is ending (record/).
     rec: RequestRecord,
 }
 

@@ -4,7 +4,7 @@
 //! too, and the opposite direction keeps flowing. Idle timeouts are for the connection as a
 //! whole (a quiet direction is fine while the other one moves), as HAProxy's tunnel timeout.
 //!
-//! A mode tcp connection ends in one record (record.rs, printed in HAProxy's tcplog layout by
+//! A mode tcp connection ends in one record (record/, printed in HAProxy's tcplog layout by
 //! `ringlb -d`): Tw, Tc, Tt, the bytes each way, and why it ended (`Relayed`).
 
 use std::cell::Cell;

@@ -1,7 +1,7 @@
 //! Getting a backend connection: balance, queue when servers are full, reuse an idle
 //! connection or connect, retry and redispatch on failure. `acquire_traced` also says when the
 //! slot and the connection came, the server tried, and the retries (`ConnectTrace`, for the
-//! request record's Tw, Tc and retry count: serve/record.rs).
+//! request record's Tw, Tc and retry count: serve/record/).
 
 use std::time::{Duration, Instant};
 

@@ -78,7 +78,7 @@ pub struct Worker {
     pub hot_reads: Cell<usize>,
     /// Freed buffer memory, handed back to the system now and then (see memory.rs).
     pub reclaim: Rc<Reclaim>,
-    /// Print each request's record on stderr (`ringlb -d`; serve/record.rs).
+    /// Print each request's record on stderr (`ringlb -d`; serve/record/).
     pub log_requests: bool,
 }
 

@@ -1,7 +1,12 @@
-//! Unit tests of record.rs: the state each cause maps to, timers, the printed line.
+//! Unit tests of the record: the state each cause maps to, timers, the printed line.
 
 use super::*;
+use crate::config::model::Model;
+use crate::http::body::BodyError;
+use crate::io::IoFail;
+use crate::worker::connect::ConnectError;
 use std::io;
+use std::time::{Duration, UNIX_EPOCH};
 
 fn io_err() -> IoFail {
     IoFail::Io(io::Error::from(io::ErrorKind::ConnectionReset))
@@ -165,7 +170,7 @@ fn log_dates_are_civil() {
     let t = UNIX_EPOCH + Duration::from_millis(1_796_235_458_123);
     assert_eq!(log_date(t), "02/Dec/2026:18:17:38.123");
     assert_eq!(log_date(UNIX_EPOCH), "01/Jan/1970:00:00:00.000");
-    assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    assert_eq!(line::civil_from_days(11_016), (2000, 2, 29));
 }
 
 fn model() -> Model {

@@ -5,6 +5,7 @@
 //! `validate`, once every `acl` line of the proxy is known.
 
 use super::addr;
+use super::catalog::fetches;
 use super::expr::{self, ParseEnv, SmpType};
 use super::model::{Acl, AclId, Fetch, IntRange, MatchMethod, Matcher, Patterns};
 use super::{regexes, suggest};
@@ -70,13 +71,10 @@ fn unknown_acl_fetch(first: &str) -> String {
         .collect();
     let hint = suggest::hint(
         name,
-        expr::FETCH_NAMES
-            .iter()
-            .copied()
-            .chain(suffixed.iter().map(String::as_str)),
+        fetches::supported_names().chain(suffixed.iter().map(String::as_str)),
     );
     if hint.is_empty() {
-        return expr::unknown_fetch(name);
+        return fetches::unknown(name);
     }
     format!("unknown fetch '{name}'{hint}")
 }
@@ -245,7 +243,14 @@ fn parse_patterns(
                 .collect::<Result<_, _>>()?,
         ),
         MatchMethod::Int | MatchMethod::Len => Patterns::Ints(parse_ints(pats)?),
-        _ => Patterns::Strings(
+        // Found and Bool took no pattern above.
+        MatchMethod::Str
+        | MatchMethod::Beg
+        | MatchMethod::End
+        | MatchMethod::Sub
+        | MatchMethod::Dom
+        | MatchMethod::Found
+        | MatchMethod::Bool => Patterns::Strings(
             pats.iter()
                 .map(|p| {
                     if ignore_case {

@@ -275,7 +275,7 @@ fn warn_never_matches(
     use super::model_rules::Needs;
     let wrong = match phase {
         Phase::Request => Needs::Response,
-        _ => Needs::Request,
+        Phase::Response | Phase::AfterResponse => Needs::Request,
     };
     for t in c.any_of.iter().flatten() {
         let Some(acl) = acls.get(t.acl) else { continue };

@@ -44,28 +44,18 @@ fn unsuffix(first: &str) -> Option<(String, MatchMethod)> {
     }
     SUFFIXES.iter().find_map(|(suf, m)| {
         let base = head.strip_suffix(suf)?;
-        matches!(
-            base,
-            "hdr"
-                | "req.hdr"
-                | "path"
-                | "url"
-                | "base"
-                | "urlp"
-                | "url_param"
-                | "cook"
-                | "req.cook"
-                | "shdr"
-                | "res.hdr"
-        )
-        .then(|| (format!("{base}{tail}"), *m))
+        fetches::takes_suffixes(base).then(|| (format!("{base}{tail}"), *m))
     })
 }
+
+/// The fetches whose suffixed forms "did you mean" offers, in the order it prefers on a tie (the
+/// short spellings: `hdr_beg` rather than `req.hdr_beg`). Each takes suffixes in the fetch table.
+const HINTED_SUFFIXED: [&str; 6] = ["hdr", "path", "url", "base", "urlp", "cook"];
 
 /// "unknown fetch", with the suffixed names (`hdr_beg`, `path_end`, ...) among the hints.
 fn unknown_acl_fetch(first: &str) -> String {
     let name = first.split(['(', ',']).next().unwrap_or(first);
-    let suffixed: Vec<String> = ["hdr", "path", "url", "base", "urlp", "cook"]
+    let suffixed: Vec<String> = HINTED_SUFFIXED
         .iter()
         .flat_map(|b| SUFFIXES.iter().map(move |(s, _)| format!("{b}{s}")))
         .collect();
@@ -557,6 +547,13 @@ mod tests {
                 parse_condition(&w(bad), &mut acls, &ParseEnv::default()).is_err(),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn hinted_suffixed_fetches_take_suffixes() {
+        for base in HINTED_SUFFIXED {
+            assert!(fetches::takes_suffixes(base), "{base}");
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Spec {
     pub smp: SmpType,
     /// A use of it that loads, for README.md and the tests.
     pub example: &'static str,
+    /// ACLs may write it with a match-method suffix: `path_beg /api` = `path -m beg /api`.
+    pub suffixes: bool,
     pub parse: ParseFn,
 }
 
@@ -41,12 +43,35 @@ const fn ok(
     example: &'static str,
     parse: ParseFn,
 ) -> Row {
+    row(name, needs, smp, example, false, parse)
+}
+
+/// A fetch ACLs may also write with a match-method suffix (`hdr_beg(host)`).
+const fn sfx(
+    name: &'static str,
+    needs: Needs,
+    smp: SmpType,
+    example: &'static str,
+    parse: ParseFn,
+) -> Row {
+    row(name, needs, smp, example, true, parse)
+}
+
+const fn row(
+    name: &'static str,
+    needs: Needs,
+    smp: SmpType,
+    example: &'static str,
+    suffixes: bool,
+    parse: ParseFn,
+) -> Row {
     Row {
         name,
         handler: Handler::Parse(Spec {
             needs,
             smp,
             example,
+            suffixes,
             parse,
         }),
     }
@@ -70,24 +95,24 @@ pub static TABLE: &[Row] = &[
     ok("dst", Conn, Ip, "dst", |c, _| none(c, Fetch::Dst)),
     ok("dst_port", Conn, Int, "dst_port", |c, _| none(c, Fetch::DstPort)),
     ok("method", Request, Str, "method", |c, _| none(c, Fetch::Method)),
-    ok("path", Request, Str, "path", |c, _| none(c, Fetch::Path)),
-    ok("url", Request, Str, "url", |c, _| none(c, Fetch::Url)),
+    sfx("path", Request, Str, "path", |c, _| none(c, Fetch::Path)),
+    sfx("url", Request, Str, "url", |c, _| none(c, Fetch::Url)),
     ok("query", Request, Str, "query", |c, _| none(c, Fetch::Query)),
-    ok("base", Request, Str, "base", |c, _| none(c, Fetch::Base)),
-    ok("url_param", Request, Str, "url_param(id)", url_param),
-    ok("urlp", Request, Str, "urlp(id)", url_param),
-    ok("req.hdr", Request, Str, "req.hdr(host)", |c, _| req_hdr(c, false)),
-    ok("hdr", Request, Str, "hdr(host)", |c, _| req_hdr(c, false)),
+    sfx("base", Request, Str, "base", |c, _| none(c, Fetch::Base)),
+    sfx("url_param", Request, Str, "url_param(id)", url_param),
+    sfx("urlp", Request, Str, "urlp(id)", url_param),
+    sfx("req.hdr", Request, Str, "req.hdr(host)", |c, _| req_hdr(c, false)),
+    sfx("hdr", Request, Str, "hdr(host)", |c, _| req_hdr(c, false)),
     ok("req.fhdr", Request, Str, "req.fhdr(host)", |c, _| req_hdr(c, true)),
     ok("fhdr", Request, Str, "fhdr(host)", |c, _| req_hdr(c, true)),
     ok("req.hdr_cnt", Request, Int, "req.hdr_cnt(host)", req_hdr_cnt),
     ok("hdr_cnt", Request, Int, "hdr_cnt(host)", req_hdr_cnt),
-    ok("req.cook", Request, Str, "req.cook(sid)", cookie),
-    ok("cook", Request, Str, "cook(sid)", cookie),
+    sfx("req.cook", Request, Str, "req.cook(sid)", cookie),
+    sfx("cook", Request, Str, "cook(sid)", cookie),
     ok("req.ver", Request, Str, "req.ver", |c, _| none(c, Fetch::ReqVer)),
     ok("req_ver", Request, Str, "req_ver", |c, _| none(c, Fetch::ReqVer)),
-    ok("res.hdr", Response, Str, "res.hdr(server)", |c, _| res_hdr(c, false)),
-    ok("shdr", Response, Str, "shdr(server)", |c, _| res_hdr(c, false)),
+    sfx("res.hdr", Response, Str, "res.hdr(server)", |c, _| res_hdr(c, false)),
+    sfx("shdr", Response, Str, "shdr(server)", |c, _| res_hdr(c, false)),
     ok("res.fhdr", Response, Str, "res.fhdr(server)", |c, _| res_hdr(c, true)),
     ok("res.hdr_cnt", Response, Int, "res.hdr_cnt(server)", res_hdr_cnt),
     ok("shdr_cnt", Response, Int, "shdr_cnt(server)", res_hdr_cnt),
@@ -139,6 +164,11 @@ pub const REFUSED_PREFIXES: &[(&str, &str)] = &[("ssl_", YET)];
 /// The row of `name`, if any.
 pub fn find(name: &str) -> Option<&'static Row> {
     TABLE.iter().find(|r| r.name == name)
+}
+
+/// Whether ACLs may write `name` with a match-method suffix (`path_beg`).
+pub fn takes_suffixes(name: &str) -> bool {
+    matches!(find(name).map(|r| r.handler), Some(Handler::Parse(s)) if s.suffixes)
 }
 
 /// Every supported fetch name, in table order.
@@ -303,11 +333,13 @@ pub fn markdown() -> String {
             format!("`{}`", s.example),
             needs_cell(s.needs).to_string(),
             smp_cell(s.smp).to_string(),
+            if s.suffixes { "yes" } else { "" }.to_string(),
         ],
         Handler::Refused(why) => vec![
             format!("`{}`", r.name),
             String::new(),
             super::refused_cell(why),
+            String::new(),
             String::new(),
         ],
     });
@@ -317,10 +349,11 @@ pub fn markdown() -> String {
             String::new(),
             super::refused_cell(why),
             String::new(),
+            String::new(),
         ]
     });
     super::markdown(
-        &["fetch", "example", "may appear in", "sample"],
+        &["fetch", "example", "may appear in", "sample", "ACL suffixes"],
         rows.chain(prefixes),
     )
 }

@@ -8,6 +8,7 @@ use super::addr;
 use super::catalog::fetches;
 use super::expr::{self, ParseEnv, SmpType};
 use super::model::{Acl, AclId, Fetch, IntRange, MatchMethod, Matcher, Patterns};
+use super::model_rules::Expr;
 use super::{regexes, suggest};
 
 /// HAProxy's suffixed fetch names: `hdr_beg(host)` = `hdr(host) -m beg`.
@@ -21,9 +22,9 @@ const SUFFIXES: &[(&str, MatchMethod)] = &[
 ];
 
 /// True for matchers that need an HTTP request (refused in `mode tcp` proxies).
-pub fn is_http_fetch(f: &Fetch) -> bool {
+pub fn is_http_fetch(e: &Expr) -> bool {
     !matches!(
-        f.needs(),
+        e.needs,
         super::model_rules::Needs::Conn | super::model_rules::Needs::Nothing
     )
 }

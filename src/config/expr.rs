@@ -38,14 +38,7 @@ impl ParseEnv {
     }
 }
 
-/// The type a sample has after its fetch and converters; picks an ACL's default match method.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmpType {
-    Str,
-    Int,
-    Ip,
-    Bool,
-}
+pub use super::model_rules::SmpType;
 
 /// Splits `name(args)` into the name and its arguments (None without parentheses).
 fn split_call(word: &str) -> Result<(&str, Option<Vec<String>>), String> {
@@ -113,19 +106,26 @@ fn split_chain(text: &str) -> Vec<&str> {
     out
 }
 
-/// Parses `fetch[,conv...]`.
+/// Parses `fetch[,conv...]`; the fetch's and converters' rows give what it reads and its type.
 pub fn parse_expr(text: &str, env: &ParseEnv) -> Result<Expr, String> {
     let mut parts = split_chain(text).into_iter();
     let first = parts.next().unwrap_or("");
-    let fetch = parse_fetch(first, env)?;
-    let convs = parts.map(parse_conv).collect::<Result<Vec<_>, _>>()?;
-    Ok(Expr { fetch, convs })
-}
-
-/// Parses a fetch word, `name(args)`, through the fetch table.
-pub fn parse_fetch(word: &str, env: &ParseEnv) -> Result<Fetch, String> {
-    let (name, args) = split_call(word)?;
-    fetches::parse(name, &args.unwrap_or_default(), env)
+    let (name, args) = split_call(first)?;
+    let (fetch, spec) = fetches::parse(name, &args.unwrap_or_default(), env)?;
+    let (needs, mut smp) = (spec.needs, spec.smp);
+    let mut convs = Vec::new();
+    for word in parts {
+        let (name, args) = split_call(word)?;
+        let (conv, spec) = converters::parse(name, &args.unwrap_or_default())?;
+        smp = spec.out;
+        convs.push(conv);
+    }
+    Ok(Expr {
+        fetch,
+        convs,
+        needs,
+        smp,
+    })
 }
 
 /// `txn.NAME`: ringlb keeps variables per request; other scopes are refused.
@@ -140,12 +140,6 @@ pub fn var_name(v: &str) -> Result<Arc<str>, String> {
             v.rsplit('.').next().unwrap_or(v)
         )),
     }
-}
-
-/// Parses a converter word, `name(args)`, through the converter table.
-fn parse_conv(word: &str) -> Result<Conv, String> {
-    let (name, args) = split_call(word)?;
-    converters::parse(name, &args.unwrap_or_default())
 }
 
 /// Reads a map file: `KEY VALUE` per line, `#` comments and blank lines skipped.
@@ -197,54 +191,12 @@ pub fn load_patterns(path: &str) -> Result<Vec<String>, String> {
 
 /// The output type of an expression.
 pub fn expr_type(e: &Expr) -> SmpType {
-    let mut t = match &e.fetch {
-        Fetch::Src | Fetch::Dst => SmpType::Ip,
-        Fetch::SrcPort
-        | Fetch::DstPort
-        | Fetch::ReqHdrCnt(_)
-        | Fetch::ResHdrCnt(_)
-        | Fetch::Status
-        | Fetch::Int(_) => SmpType::Int,
-        Fetch::HttpAuth(_) | Fetch::Bool(_) => SmpType::Bool,
-        Fetch::Method
-        | Fetch::Path
-        | Fetch::Url
-        | Fetch::Query
-        | Fetch::Base
-        | Fetch::UrlParam(_)
-        | Fetch::ReqHdr(_)
-        | Fetch::ReqCook(_)
-        | Fetch::ReqVer
-        | Fetch::ResHdr(_)
-        | Fetch::Var(_)
-        | Fetch::HttpAuthGroup(_)
-        | Fetch::Env(_)
-        | Fetch::Str(_) => SmpType::Str,
-    };
-    for c in &e.convs {
-        t = conv_type(c);
-    }
-    t
-}
-
-/// The type of a converter's output (whatever its input).
-fn conv_type(c: &Conv) -> SmpType {
-    match c {
-        Conv::Length => SmpType::Int,
-        Conv::Ipmask { .. } => SmpType::Ip,
-        Conv::Lower
-        | Conv::Upper
-        | Conv::Regsub { .. }
-        | Conv::Map { .. }
-        | Conv::Base64
-        | Conv::Field { .. }
-        | Conv::Json => SmpType::Str,
-    }
+    e.smp
 }
 
 /// The first fetch or converter of `e` not available where `phase` runs, as HAProxy's message.
 pub fn check_phase(e: &Expr, phase: Phase) -> Result<(), String> {
-    let needs = e.fetch.needs();
+    let needs = e.needs;
     let what = match (phase, needs) {
         (Phase::Request, Needs::Response) => "'HTTP response headers'",
         (Phase::Response | Phase::AfterResponse, Needs::Request) => "'HTTP request headers'",

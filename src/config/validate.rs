@@ -279,7 +279,7 @@ fn warn_never_matches(
     };
     for t in c.any_of.iter().flatten() {
         let Some(acl) = acls.get(t.acl) else { continue };
-        if !acl.matchers.is_empty() && acl.matchers.iter().all(|m| m.expr.fetch.needs() == wrong) {
+        if !acl.matchers.is_empty() && acl.matchers.iter().all(|m| m.expr.needs == wrong) {
             let name = if acl.name.is_empty() {
                 "anonymous"
             } else {
@@ -685,11 +685,7 @@ fn check_tcp_cond(
         let Some(acl) = acls.get(term.acl) else {
             continue;
         };
-        if let Some(m) = acl
-            .matchers
-            .iter()
-            .find(|m| cond::is_http_fetch(&m.expr.fetch))
-        {
+        if let Some(m) = acl.matchers.iter().find(|m| cond::is_http_fetch(&m.expr)) {
             let what = if acl.name.is_empty() {
                 "an anonymous ACL".to_string()
             } else {

@@ -2,8 +2,8 @@
 //! converter decides an expression's type, hence an ACL's default match method) and its parse
 //! function. `parse` looks a name up and words a miss with the closest name.
 //!
-//! `expr::expr_type` answers the same question for a parsed converter (matching exhaustively
-//! over `Conv`); a test checks that every row agrees with it.
+//! `parse` returns the row's spec with the converter: `expr::parse_expr` records the last
+//! converter's output type in the `Expr`.
 
 use std::sync::Arc;
 
@@ -72,10 +72,10 @@ pub fn find(name: &str) -> Option<&'static Row> {
     TABLE.iter().find(|r| r.name == name)
 }
 
-/// Parses the converter `name(args)`.
-pub fn parse(name: &str, args: &[String]) -> Result<Conv, String> {
+/// Parses the converter `name(args)`; returns it with its row's spec.
+pub fn parse(name: &str, args: &[String]) -> Result<(Conv, Spec), String> {
     match find(name).map(|r| r.handler) {
-        Some(Handler::Parse(spec)) => (spec.parse)(&Call { name, args }),
+        Some(Handler::Parse(spec)) => Ok(((spec.parse)(&Call { name, args })?, spec)),
         Some(Handler::Refused(why)) => Err(super::refusal(&format!("converter '{name}'"), why)),
         None => {
             let hint = suggest::hint(name, TABLE.iter().map(|r| r.name));
@@ -269,9 +269,9 @@ mod tests {
         }
     }
 
-    /// The row's output type is the type `expr_type` gives the parsed converter.
+    /// A parsed expression's type is its last converter's row's.
     #[test]
-    fn rows_agree_with_the_parsed_converter() {
+    fn parsed_expressions_carry_the_row() {
         let dir = test_dir("type");
         for row in TABLE {
             let Handler::Parse(s) = row.handler else {

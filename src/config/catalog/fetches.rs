@@ -3,8 +3,9 @@
 //! (which picks an ACL's default match method) and its parse function; then the HAProxy fetches
 //! ringlb refuses by name. `parse` looks a name up; `unknown` words the miss.
 //!
-//! `Fetch::needs` and `expr::expr_type` answer the same questions for a parsed fetch (they
-//! match exhaustively over `Fetch`); a test checks that every row agrees with them.
+//! `parse` returns the row's spec with the fetch: `expr::parse_expr` records what it reads and
+//! its type in the `Expr`, so the phase checks, the `mode tcp` checks and ACLs' default match
+//! methods all read this table.
 
 use super::{refusal, Handler, YET};
 use crate::config::expr::{var_name, ParseEnv, SmpType};
@@ -179,10 +180,10 @@ pub fn supported_names<'a>() -> impl Iterator<Item = &'a str> {
         .map(|r| r.name)
 }
 
-/// Parses the fetch `name(args)`.
-pub fn parse(name: &str, args: &[String], env: &ParseEnv) -> Result<Fetch, String> {
+/// Parses the fetch `name(args)`; returns it with its row's spec.
+pub fn parse(name: &str, args: &[String], env: &ParseEnv) -> Result<(Fetch, Spec), String> {
     match find(name).map(|r| r.handler) {
-        Some(Handler::Parse(spec)) => (spec.parse)(&Call { name, args }, env),
+        Some(Handler::Parse(spec)) => Ok(((spec.parse)(&Call { name, args }, env)?, spec)),
         Some(Handler::Refused(why)) => Err(refusal(&format!("fetch '{name}'"), why)),
         None => Err(unknown(name)),
     }
@@ -353,7 +354,13 @@ pub fn markdown() -> String {
         ]
     });
     super::markdown(
-        &["fetch", "example", "may appear in", "sample", "ACL suffixes"],
+        &[
+            "fetch",
+            "example",
+            "may appear in",
+            "sample",
+            "ACL suffixes",
+        ],
         rows.chain(prefixes),
     )
 }
@@ -411,9 +418,9 @@ mod tests {
         }
     }
 
-    /// The row's declarations agree with what the parsed fetch says of itself.
+    /// A parsed expression carries what its fetch's row declares.
     #[test]
-    fn rows_agree_with_the_parsed_fetch() {
+    fn parsed_expressions_carry_the_row() {
         let env = ParseEnv {
             userlists: vec![std::sync::Arc::new(crate::config::model_rules::Userlist {
                 name: "users".into(),
@@ -426,7 +433,7 @@ mod tests {
                 continue;
             };
             let e = parse_expr(s.example, &env).unwrap_or_else(|e| panic!("{}: {e}", row.name));
-            assert_eq!(e.fetch.needs(), s.needs, "{}", row.name);
+            assert_eq!(e.needs, s.needs, "{}", row.name);
             assert_eq!(expr_type(&e), s.smp, "{}", row.name);
         }
     }

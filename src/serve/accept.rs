@@ -6,8 +6,8 @@ use std::rc::Rc;
 
 use monoio::net::TcpStream;
 
-use crate::worker::Worker;
 use crate::config::model::Mode;
+use crate::worker::Worker;
 
 /// A client connection counted against the global and frontend maxconn; dropping it releases
 /// both and wakes this core's accept loops paused at a limit.

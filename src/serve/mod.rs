@@ -39,8 +39,8 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-use crate::http::{BodyKind, Limits, Method, Request, Response, Version};
 use crate::config::model::{Backend, Frontend, HttpConnMode};
+use crate::http::{BodyKind, Limits, Method, Request, Response, Version};
 use crate::io::{timed, IoFail, ReadBuf};
 use crate::rules::action::Txn;
 use crate::worker::balance::{PickKey, ServerLease};

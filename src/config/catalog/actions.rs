@@ -350,6 +350,16 @@ mod tests {
     }
 
     #[test]
+    fn refused_families_are_refused_through_the_loader() {
+        for (prefix, _) in REFUSED_PREFIXES {
+            let name = format!("{prefix}9");
+            let errs = errors(&config_with("http-request", &name));
+            let want = format!("action '{name}' is not supported by ringlb yet");
+            assert!(errs.iter().any(|e| e.contains(&want)), "{name}: {errs:?}");
+        }
+    }
+
+    #[test]
     fn misses_are_refused_or_get_a_suggestion_of_the_phase() {
         let env = ParseEnv::default();
         let parse_in = |name: &str, phase: Phase| {

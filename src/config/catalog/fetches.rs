@@ -439,6 +439,16 @@ mod tests {
     }
 
     #[test]
+    fn refused_families_are_refused_through_the_loader() {
+        for (prefix, _) in REFUSED_PREFIXES {
+            let name = format!("{prefix}anything");
+            let errs = errors(&config_with("http-request", &name));
+            let want = format!("fetch '{name}' is not supported by ringlb yet");
+            assert!(errs.iter().any(|e| e.contains(&want)), "{name}: {errs:?}");
+        }
+    }
+
+    #[test]
     fn misses_are_refused_or_get_a_suggestion() {
         assert_eq!(
             unknown("ssl_anything"),

@@ -8,6 +8,7 @@
 use super::{refusal, Handler, YET};
 use crate::config::model::Balance;
 use crate::config::suggest;
+use Form::{Call, Word};
 
 /// How an algorithm is written.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,8 +71,6 @@ const fn no(name: &'static str, form: Form, why: &'static str) -> Row {
 
 /// What to write instead of a refused algorithm.
 const INSTEAD: &str = "not supported yet; use roundrobin, leastconn, source, uri or hdr(NAME)";
-
-use Form::{Call, Word};
 
 /// Supported rows first, in the order messages list them and "did you mean" prefers on a tie.
 #[rustfmt::skip]

@@ -11,6 +11,7 @@ use super::Handler;
 use crate::config::expr::{load_map, SmpType};
 use crate::config::model_rules::{Conv, MapMatch};
 use crate::config::{regexes, suggest};
+use SmpType::{Int, Ip, Str};
 
 /// A converter as written: `name(args)`, the arguments split at commas.
 pub struct Call<'a> {
@@ -45,8 +46,6 @@ const fn ok(name: &'static str, out: SmpType, example: &'static str, parse: Pars
         }),
     }
 }
-
-use SmpType::{Int, Ip, Str};
 
 /// In the order "did you mean" prefers on a tie.
 #[rustfmt::skip]

@@ -11,6 +11,8 @@ use super::{refusal, Handler, YET};
 use crate::config::expr::{var_name, ParseEnv, SmpType};
 use crate::config::model_rules::{Fetch, HdrArg, Needs};
 use crate::config::suggest;
+use Needs::{Conn, Nothing, Request, Response};
+use SmpType::{Bool, Int, Ip, Str};
 
 /// A fetch as written: `name(args)`, the arguments split at commas.
 pub struct Call<'a> {
@@ -84,9 +86,6 @@ const fn no(name: &'static str) -> Row {
         handler: Handler::Refused(YET),
     }
 }
-
-use Needs::{Conn, Nothing, Request, Response};
-use SmpType::{Bool, Int, Ip, Str};
 
 /// Supported rows first, in the order "did you mean" prefers on a tie.
 #[rustfmt::skip]

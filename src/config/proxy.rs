@@ -1,5 +1,6 @@
 //! Parse functions for defaults, frontend, backend and listen sections (servers: `server.rs`;
-//! balance algorithms: `catalog::balance`).
+//! balance algorithms: `catalog::balance`). Functions serving several keyword rows (`timeout`,
+//! `conn_mode`) name each row they know and report any other as an internal error.
 
 use super::draft::{ProxyDraft, RuleDraft};
 use super::files::{self, FileError};
@@ -213,7 +214,10 @@ pub fn timeout(p: &mut ProxyDraft, cx: &mut Cx) {
         "timeout queue" => t.queue = v,
         "timeout tunnel" => t.tunnel = v,
         "timeout tarpit" => t.tarpit = v,
-        _ => t.check = v,
+        "timeout check" => t.check = v,
+        // Only the rows above name this function: another one is a table bug, said rather
+        // than silently setting some other timeout.
+        other => cx.err(format!("internal error: keyword '{other}' sets no timeout")),
     }
 }
 
@@ -251,7 +255,13 @@ pub fn conn_mode(p: &mut ProxyDraft, cx: &mut Cx) {
     p.conn_mode = Some(match cx.kw {
         "option http-server-close" => HttpConnMode::ServerClose,
         "option httpclose" => HttpConnMode::Close,
-        _ => HttpConnMode::KeepAlive,
+        "option http-keep-alive" => HttpConnMode::KeepAlive,
+        // As in `timeout`: a row naming this function for another option is a table bug.
+        other => {
+            return cx.err(format!(
+                "internal error: keyword '{other}' sets no connection mode"
+            ))
+        }
     });
 }
 
@@ -394,4 +404,34 @@ pub fn httpchk(p: &mut ProxyDraft, cx: &mut Cx) {
         uri: uri.into(),
         version: version.into(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::keywords::{Status, TABLE};
+
+    /// `timeout` and `conn_mode` serve several rows by name: each of those rows reaches its
+    /// own field (a row they do not know is an "internal error", never another field).
+    #[test]
+    fn every_timeout_and_connection_mode_row_is_known_to_its_function() {
+        let rows = TABLE.iter().filter(|k| {
+            k.status == Status::Supported
+                && (k.name.starts_with("timeout ")
+                    || k.name.contains("close")
+                    || k.name == "option http-keep-alive")
+        });
+        for k in rows {
+            let arg = if k.name.starts_with("timeout ") {
+                " 5s"
+            } else {
+                ""
+            };
+            let text = format!(
+                "defaults\n  {}{arg}\nbackend b\n  server s 127.0.0.1:1\n",
+                k.name
+            );
+            let loaded = super::super::load_str("t.cfg", &text);
+            assert!(loaded.is_ok(), "{}: {:?}", k.name, loaded.err());
+        }
+    }
 }

@@ -292,7 +292,21 @@ pub(super) fn rule_answer_kind(a: &crate::config::model_rules::Action) -> RuleAn
     match a {
         Action::Tarpit(_) => RuleAnswer::Tarpit,
         Action::Return(_) | Action::Redirect(_) | Action::Auth { .. } => RuleAnswer::Local,
-        _ => RuleAnswer::Deny,
+        // A strict normalizer's 400 is a refusal, as a deny.
+        Action::Deny(_) | Action::NormalizeUri(_) => RuleAnswer::Deny,
+        // Not terminal: never answers (reply.rs answers 500 if it were asked to).
+        Action::Allow
+        | Action::SetHeader(..)
+        | Action::AddHeader(..)
+        | Action::DelHeader(_)
+        | Action::ReplaceHeader { .. }
+        | Action::SetPath(_)
+        | Action::SetQuery(_)
+        | Action::SetUri(_)
+        | Action::SetMethod(_)
+        | Action::SetStatus { .. }
+        | Action::SetVar(..)
+        | Action::UnsetVar(_) => RuleAnswer::Internal,
     }
 }
 

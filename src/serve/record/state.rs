@@ -187,6 +187,8 @@ pub enum RuleAnswer {
     Tarpit,
     /// `return`, `redirect`, `auth`: answered locally, `L`.
     Local,
+    /// A rule that does not answer was asked to (reply.rs's 500): `I`, an internal error.
+    Internal,
 }
 
 /// A rule answered: in the request phase (`PR`, `PT`, `LR`) or on the response (`PH`, `LH`).
@@ -200,5 +202,6 @@ pub fn rule_answered(kind: RuleAnswer, on_response: bool) -> TermState {
         RuleAnswer::Deny => TermState::new(By::Proxy, phase),
         RuleAnswer::Tarpit => TermState::new(By::Proxy, Phase::Tarpit),
         RuleAnswer::Local => TermState::new(By::Local, phase),
+        RuleAnswer::Internal => TermState::new(By::Internal, phase),
     }
 }

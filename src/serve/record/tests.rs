@@ -109,8 +109,9 @@ fn rule_causes() {
         rule_answered(RuleAnswer::Local, false),
         rule_answered(RuleAnswer::Deny, true),
         rule_answered(RuleAnswer::Local, true),
+        rule_answered(RuleAnswer::Internal, false),
     ];
-    assert_eq!(codes(&got), ["PR", "PT", "LR", "PH", "LH"]);
+    assert_eq!(codes(&got), ["PR", "PT", "LR", "PH", "LH", "IR"]);
 }
 
 fn peer() -> SocketAddr {

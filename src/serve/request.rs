@@ -213,6 +213,7 @@ impl<'a> Session<'a> {
             BodyKind::None => true,
             BodyKind::Length(n) if n <= self.cbuf.len() as u64 => {
                 self.cbuf.consume(n as usize);
+                self.rec.bytes_in += n;
                 true
             }
             BodyKind::Length(_) | BodyKind::UntilClose => false,
@@ -222,6 +223,7 @@ impl<'a> Session<'a> {
                 match decoder.feed(self.cbuf.bytes(), &mut data) {
                     Ok(p) if p.done => {
                         self.cbuf.consume(p.consumed);
+                        self.rec.bytes_in += p.consumed as u64;
                         true
                     }
                     _ => false,

@@ -1,9 +1,9 @@
 //! The validated configuration: plain, immutable data that every worker receives at start.
 //!
 //! Nothing here owns a socket, a timer or a counter; workers build those from this description
-//! on their own core. Names are resolved to indexes (`BackendId`, `AclId`) by `validate`, so the
-//! request path never looks a name up. What frontends and backends both carry lives in one
-//! `Proxy` that each embeds; the rest is theirs alone.
+//! on their own core. Names are resolved to indexes (the typed ids of `ids`, `AclId`) by
+//! `validate`, so the request path never looks a name up. What frontends and backends both
+//! carry lives in one `Proxy` that each embeds; the rest is theirs alone.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::ids::{BackendId, FrontendId, ServerId};
 pub use super::model_rules::{Expr, Fetch, HttpRules};
 
 /// Where a directive came from, kept for messages printed after loading (e.g. at bind time).
@@ -40,6 +41,29 @@ pub struct Model {
     pub global: Global,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
+}
+
+impl Model {
+    pub fn frontend(&self, id: FrontendId) -> Option<&Frontend> {
+        self.frontends.get(id.index())
+    }
+
+    pub fn backend(&self, id: BackendId) -> Option<&Backend> {
+        self.backends.get(id.index())
+    }
+
+    pub fn frontend_ids(&self) -> impl Iterator<Item = FrontendId> {
+        FrontendId::all(self.frontends.len())
+    }
+
+    pub fn backend_ids(&self) -> impl Iterator<Item = BackendId> {
+        BackendId::all(self.backends.len())
+    }
+
+    /// A server of a backend.
+    pub fn server(&self, backend: BackendId, server: ServerId) -> Option<&Server> {
+        self.backend(backend)?.server(server)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -175,7 +199,6 @@ pub struct Bind {
     pub loc: Loc,
 }
 
-pub type BackendId = usize;
 pub type AclId = usize;
 
 /// What frontends and backends both carry: HAProxy's "proxy" settings that may be written in
@@ -325,6 +348,16 @@ pub struct Backend {
     pub check: BackendCheck,
     /// `option allbackups`: when every active server is down, use all usable backups.
     pub allbackups: bool,
+}
+
+impl Backend {
+    pub fn server(&self, id: ServerId) -> Option<&Server> {
+        self.servers.get(id.index())
+    }
+
+    pub fn server_ids(&self) -> impl Iterator<Item = ServerId> {
+        ServerId::all(self.servers.len())
+    }
 }
 
 impl std::ops::Deref for Backend {

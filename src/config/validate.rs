@@ -48,7 +48,7 @@ pub fn build(sections: Vec<Section>, diags: &mut Diags) -> Option<Model> {
         .collect();
     let mut by_name: HashMap<&str, BackendId> = HashMap::new();
     for (i, (p, _)) in backends.iter().enumerate() {
-        by_name.entry(p.name.as_str()).or_insert(i);
+        by_name.entry(p.name.as_str()).or_insert(BackendId::new(i));
     }
     let ctx = Resolve {
         backends: &backends,
@@ -448,14 +448,14 @@ impl Resolve<'_> {
         };
         let be_mode = self
             .backends
-            .get(id)
+            .get(id.index())
             .map(|(_, b)| b.mode)
             .unwrap_or(Mode::Tcp);
         let fe_mode = fe.mode.unwrap_or(Mode::Tcp);
         let mode_failed = fe.failed.quiet("mode")
             || self
                 .backends
-                .get(id)
+                .get(id.index())
                 .is_some_and(|(p, _)| p.failed.quiet("mode"));
         if fe_mode == Mode::Http && be_mode == Mode::Tcp && !mode_failed {
             diags.error(

@@ -5,7 +5,7 @@ use std::time::Duration;
 use monoio::net::TcpStream;
 
 use super::{Next, Plan, Session};
-use crate::config::model::{Backend, Frontend, HttpReuse};
+use crate::config::model::{Backend, BackendId, Frontend, HttpReuse, ServerId};
 use crate::http::body::{self, BodyError};
 use crate::http::BodyKind;
 use crate::io::{write_vec, IoFail};
@@ -113,7 +113,7 @@ impl<'a> Session<'a> {
 
     async fn connect(
         &mut self,
-        backend: usize,
+        backend: BackendId,
         be: &Backend,
         key: PickKey,
     ) -> Result<Acquired, ConnectError> {
@@ -138,7 +138,7 @@ impl<'a> Session<'a> {
     /// Keeps a server connection whose response ended cleanly: in the core's pool, for any
     /// request `http-reuse` lets take it, or with `http-reuse never` for this client connection
     /// only (when it stays open). Called while the request's lease is still held.
-    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: usize, stream: TcpStream) {
+    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: ServerId, stream: TcpStream) {
         if self.w.is_stopping() {
             return pool::discard(stream);
         }
@@ -150,14 +150,10 @@ impl<'a> Session<'a> {
             }
             return;
         }
-        let Some(rt) = self.w.backends.get(plan.backend) else {
+        let Some(rt) = self.w.backend_rt(plan.backend) else {
             return pool::discard(stream);
         };
-        let in_use = rt
-            .balancer
-            .slots
-            .get(server)
-            .map_or(1, |s| s.inflight.get());
+        let in_use = rt.balancer.slot(server).map_or(1, |s| s.inflight.get());
         if rt.pool.put(server, stream, in_use) {
             pool::start_purge(self.w);
         }

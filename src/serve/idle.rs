@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 
 use super::{head_limit, Next, Session, Work, IDLE_SHED, MAX_HOT_READS};
-use crate::config::model::Frontend;
+use crate::config::model::{BackendId, Frontend, ServerId};
 use crate::io::{timed, ReadBuf};
 use crate::worker::deadline::Ended;
 use crate::worker::Worker;
@@ -33,7 +33,7 @@ pub(super) struct Idle<'a> {
     pub client: TcpStream,
     pub cbuf: ReadBuf,
     /// `http-reuse never`: the server connection kept for this client connection.
-    pub own: Option<Box<(usize, usize, TcpStream)>>,
+    pub own: Option<Box<(BackendId, ServerId, TcpStream)>>,
     pub served: u32,
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.

@@ -39,8 +39,8 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
+use crate::config::model::{Backend, BackendId, Frontend, HttpConnMode, ServerId};
 use crate::http::{BodyKind, Limits, Method, Request, Response, Version};
-use crate::config::model::{Backend, Frontend, HttpConnMode};
 use crate::io::{timed, IoFail, ReadBuf};
 use crate::rules::action::Txn;
 use crate::worker::balance::{PickKey, ServerLease};
@@ -91,7 +91,7 @@ enum Early {
 
 /// What was decided about a request once its head was read.
 struct Plan<'a> {
-    backend: usize,
+    backend: BackendId,
     be: &'a Backend,
     key: PickKey,
     /// The stricter of the frontend's and the backend's connection mode.
@@ -125,7 +125,7 @@ struct Session<'a> {
     limits: Limits,
     /// With `http-reuse never`, the server connection kept from the previous request for this
     /// client connection only: (backend, server, stream). Otherwise connections go to the pool.
-    own: Option<(usize, usize, TcpStream)>,
+    own: Option<(BackendId, ServerId, TcpStream)>,
     served: u32,
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.

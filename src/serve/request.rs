@@ -70,7 +70,7 @@ impl<'a> Session<'a> {
             };
             rules::select_backend(fe, &ctx).ok_or(Early::NoBackend)?
         };
-        let be = model.backends.get(backend).ok_or(Early::NoBackend)?;
+        let be = model.backend(backend).ok_or(Early::NoBackend)?;
         let same_proxy = be.listen_frontend && be.name == fe.name;
         if !be.rules.request.is_empty() && !same_proxy {
             self.run_request_rules(be.rules.request.as_slice(), &be.acls, Some(be))?;

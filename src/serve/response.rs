@@ -5,7 +5,7 @@ use monoio::net::TcpStream;
 use super::exchange::Exchange;
 use super::{Next, Plan, Session};
 use crate::config::model::Acl;
-use crate::config::model::{Backend, HttpConnMode};
+use crate::config::model::{Backend, HttpConnMode, ServerId};
 use crate::config::model_rules::HttpRule;
 use crate::health::observe::Outcome as Seen;
 use crate::http::body;
@@ -160,7 +160,7 @@ impl<'a> Session<'a> {
         &mut self,
         server: &mut TcpStream,
         be: &Backend,
-        server_idx: usize,
+        server_idx: ServerId,
         client_keep: bool,
         client_version: Version,
     ) -> Result<(bool, bool), ()> {
@@ -213,7 +213,7 @@ impl<'a> Session<'a> {
     /// Runs the response rules; true when one answered instead of the server (the answer was
     /// sent): neither connection can be trusted to carry on then (the server's body was not
     /// read), so both close.
-    async fn rule_answered(&mut self, be: &Backend, server_idx: usize) -> bool {
+    async fn rule_answered(&mut self, be: &Backend, server_idx: ServerId) -> bool {
         let fe = self.fe;
         let same_proxy = be.listen_frontend && be.name == fe.name;
         let fe_has =
@@ -271,11 +271,11 @@ impl<'a> Session<'a> {
     fn run_response_rules(
         &mut self,
         be: &Backend,
-        server_idx: usize,
+        server_idx: ServerId,
         same_proxy: bool,
     ) -> Option<Answer> {
         let fe = self.fe;
-        let server = be.servers.get(server_idx).map(|s| ServerInfo {
+        let server = be.server(server_idx).map(|s| ServerInfo {
             name: &s.name,
             addr: s.addr,
             local: None,

@@ -14,6 +14,7 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 
+use crate::config::model::FrontendId;
 use crate::io::{timed, IoFail};
 use crate::rules::{self, Ctx};
 use crate::worker::balance::{hash_bytes, PickKey};
@@ -24,12 +25,12 @@ const RELAY_BUF: usize = 16 * 1024;
 
 pub async fn serve(
     w: &Rc<Worker>,
-    frontend: usize,
+    frontend: FrontendId,
     client: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
 ) {
-    let Some(fe) = w.model.frontends.get(frontend) else {
+    let Some(fe) = w.model.frontend(frontend) else {
         return;
     };
     let ctx = Ctx::conn(peer, local, &fe.name);
@@ -52,7 +53,7 @@ pub async fn serve(
     else {
         return;
     };
-    let Some(be) = w.model.backends.get(backend) else {
+    let Some(be) = w.model.backend(backend) else {
         return;
     };
     let _lease = acquired.lease;

@@ -18,17 +18,7 @@ struct Setup {
 fn start_with(driver: &str, fe_rules: &str, be_rules: &str, extra: &str) -> Setup {
     let be = HttpBackend::start("s1");
     let dir = TempDir::new();
-    dir.write(
-        "hosts.map",
-        "# host -> backend tag\nexample.com tag-example\napi.example.com tag-api\n",
-    );
-    dir.write("prefix.map", "/api/v2 v2\n/api v1\n");
-    dir.write(
-        "nets.map",
-        "10.0.0.0/8 ten\n127.0.0.0/8 loop\n127.0.0.1/32 exact\n",
-    );
-    dir.write("dom.map", "example.com dom-example\n");
-    dir.write("blocked.lst", "# paths refused\n/blocked\n/private\n");
+    write_rule_files(&dir);
     let path = dir.path().display().to_string();
     let cfg = http_cfg(&format!(
         "{extra}\nfrontend fe\n    bind 127.0.0.1:0\n{}\n    default_backend app\n\n\
@@ -221,27 +211,7 @@ both_drivers!(uri_and_method_rewrites, |driver| {
 });
 
 both_drivers!(variables_and_conditions, |driver| {
-    let s = start_with(
-        driver,
-        "    http-request set-var(txn.host) req.hdr(host),lower\n\
-         \x20   acl is_local var(txn.host) -m beg test.\n\
-         \x20   acl blocked path -f DIR/blocked.lst\n\
-         \x20   acl big req.hdr_cnt(x-n) gt 2\n\
-         \x20   acl long_path path -m len ge 10\n\
-         \x20   acl from_lo src 127.0.0.0/8\n\
-         \x20   acl lo_port dst_port 1:65535\n\
-         \x20   http-request deny deny_status 404 if blocked\n\
-         \x20   http-request deny deny_status 413 if big\n\
-         \x20   http-request set-header X-Local yes if is_local from_lo lo_port\n\
-         \x20   http-request set-header X-Long yes if long_path\n\
-         \x20   http-request set-header X-True yes if { always_true }\n\
-         \x20   http-request set-header X-False yes if { always_false }\n\
-         \x20   http-request set-header X-Var %[var(txn.host)]\n\
-         \x20   http-request unset-var(txn.host)\n\
-         \x20   http-request set-header X-Unset %[var(txn.host)]",
-        "    http-request set-header X-Be-Var %[var(txn.host)]",
-        "",
-    );
+    let s = start_with(driver, ACL_RULES_FE, ACL_RULES_BE, "");
     let seen = s.get("/abcdefghijk", &[]).seen();
     assert_eq!(seen.header("x-local"), Some("yes"));
     assert_eq!(seen.header("x-long"), Some("yes"));
@@ -366,27 +336,9 @@ both_drivers!(replies, |driver| {
     assert_eq!(r.header("location"), Some("https://test.local/sec/p?q"));
 });
 
-/// `openssl passwd -6 -salt saltsalt secret` and `openssl passwd -5 -salt saltsalt secret`.
-const SHA512: &str = "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1";
-const SHA256: &str = "$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA";
-
 both_drivers!(userlist_auth, |driver| {
-    let users = format!(
-        "userlist admins\n    group ops\n    group dev users carol\n\
-         \x20   user alice password {SHA512} groups ops\n\
-         \x20   user bob password {SHA256}\n\
-         \x20   user carol insecure-password plain\n"
-    );
-    let s = start_with(
-        driver,
-        "    acl ok http_auth(admins)\n\
-         \x20   acl is_ops http_auth_group(admins) ops\n\
-         \x20   http-request auth realm Admin if { path_beg /admin } !ok\n\
-         \x20   http-request auth if { path_beg /ops } !is_ops\n\
-         \x20   http-request set-header X-User %[http_auth_group(admins)]",
-        "",
-        &users,
-    );
+    let users = userlist_admins();
+    let s = start_with(driver, AUTH_RULES_FE, "", &users);
     let r = s.get("/admin", &[]);
     assert_eq!(r.status, 401);
     assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"Admin\""));
@@ -407,25 +359,6 @@ both_drivers!(userlist_auth, |driver| {
     let r = s.get("/ops", &[("Authorization", &basic("alice:secret"))]);
     assert_eq!(r.seen().header("x-user"), Some("alice"));
 });
-
-fn b64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 both_drivers!(tarpit_holds_then_500, |driver| {
     let s = start_with(

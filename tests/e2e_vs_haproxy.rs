@@ -204,25 +204,11 @@ impl Req {
 
 /// A config (after `http_cfg`'s global and defaults) with placeholders: `FE_PORT` (the
 /// frontend's port), `ADDR_name` (test backend `name`, one per entry of `backends`), `DIR` (a
-/// directory holding the map and pattern files of `write_files`).
+/// directory holding the map and pattern files of `write_rule_files`, shared with tests/e2e_rules.rs).
 struct Scenario {
     cfg: String,
     backends: &'static [&'static str],
     requests: Vec<Req>,
-}
-
-fn write_files(dir: &TempDir) {
-    dir.write(
-        "hosts.map",
-        "# host -> backend tag\nexample.com tag-example\napi.example.com tag-api\n",
-    );
-    dir.write("prefix.map", "/api/v2 v2\n/api v1\n");
-    dir.write(
-        "nets.map",
-        "10.0.0.0/8 ten\n127.0.0.0/8 loop\n127.0.0.1/32 exact\n",
-    );
-    dir.write("dom.map", "example.com dom-example\n");
-    dir.write("blocked.lst", "# paths refused\n/blocked\n/private\n");
 }
 
 /// Response headers not compared: framing (the body is compared instead) and connection
@@ -370,7 +356,7 @@ fn run_haproxy(sc: &Scenario) -> Run {
     let (backends, cfg) = start_backends(sc);
     for _attempt in 0..5 {
         let dir = TempDir::new();
-        write_files(&dir);
+        write_rule_files(&dir);
         let port = free_port();
         let cfg = http_cfg(
             &cfg.replace("FE_PORT", &port.to_string())
@@ -393,7 +379,7 @@ fn run_haproxy(sc: &Scenario) -> Run {
 fn run_ringlb(sc: &Scenario, driver: &str) -> Run {
     let (backends, cfg) = start_backends(sc);
     let dir = TempDir::new();
-    write_files(&dir);
+    write_rule_files(&dir);
     let port = free_port();
     let cfg = http_cfg(
         &cfg.replace("FE_PORT", &port.to_string())
@@ -938,23 +924,8 @@ differential!(
 differential!(
     variables_and_conditions,
     one_backend(
-        "    http-request set-var(txn.host) req.hdr(host),lower\n\
-         \x20   acl is_local var(txn.host) -m beg test.\n\
-         \x20   acl blocked path -f DIR/blocked.lst\n\
-         \x20   acl big req.hdr_cnt(x-n) gt 2\n\
-         \x20   acl long_path path -m len ge 10\n\
-         \x20   acl from_lo src 127.0.0.0/8\n\
-         \x20   acl lo_port dst_port 1:65535\n\
-         \x20   http-request deny deny_status 404 if blocked\n\
-         \x20   http-request deny deny_status 413 if big\n\
-         \x20   http-request set-header X-Local yes if is_local from_lo lo_port\n\
-         \x20   http-request set-header X-Long yes if long_path\n\
-         \x20   http-request set-header X-True yes if { always_true }\n\
-         \x20   http-request set-header X-False yes if { always_false }\n\
-         \x20   http-request set-header X-Var %[var(txn.host)]\n\
-         \x20   http-request unset-var(txn.host)\n\
-         \x20   http-request set-header X-Unset %[var(txn.host)]",
-        "    http-request set-header X-Be-Var %[var(txn.host)]",
+        ACL_RULES_FE,
+        ACL_RULES_BE,
         "",
         vec![
             get("/abcdefghijk", &[]),
@@ -1036,29 +1007,6 @@ differential!(
     )
 );
 
-/// `openssl passwd -6 -salt saltsalt secret` and `openssl passwd -5 -salt saltsalt secret`.
-const SHA512: &str = "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1";
-const SHA256: &str = "$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA";
-
-fn b64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 fn auth(path: &str, cred: &str) -> Req {
     get(path, &[("Authorization", &format!("Basic {}", b64(cred)))])
 }
@@ -1066,18 +1014,9 @@ fn auth(path: &str, cred: &str) -> Req {
 differential!(
     userlist_auth,
     one_backend(
-        "    acl ok http_auth(admins)\n\
-         \x20   acl is_ops http_auth_group(admins) ops\n\
-         \x20   http-request auth realm Admin if { path_beg /admin } !ok\n\
-         \x20   http-request auth if { path_beg /ops } !is_ops\n\
-         \x20   http-request set-header X-User %[http_auth_group(admins)]",
+        AUTH_RULES_FE,
         "",
-        &format!(
-            "userlist admins\n    group ops\n    group dev users carol\n\
-             \x20   user alice password {SHA512} groups ops\n\
-             \x20   user bob password {SHA256}\n\
-             \x20   user carol insecure-password plain\n"
-        ),
+        &userlist_admins(),
         vec![
             get("/admin", &[]),
             auth("/admin", "alice:secret"),

@@ -17,6 +17,7 @@ mod backend;
 mod client;
 mod process;
 mod raw_backend;
+mod rule_configs;
 mod wire;
 
 // Each test file uses a different part of the harness.
@@ -28,6 +29,8 @@ pub use client::*;
 pub use process::*;
 #[allow(unused_imports)]
 pub use raw_backend::*;
+#[allow(unused_imports)]
+pub use rule_configs::*;
 #[allow(unused_imports)]
 pub use wire::*;
 

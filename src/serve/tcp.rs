@@ -14,6 +14,7 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 
+use super::route::Route;
 use crate::config::model::FrontendId;
 use crate::io::{timed, IoFail};
 use crate::rules::{self, Ctx};
@@ -57,9 +58,8 @@ pub async fn serve(
         return;
     };
     let _lease = acquired.lease;
-    let client_idle = be.timeouts.tunnel.or(fe.timeouts.client);
-    let server_idle = be.timeouts.tunnel.or(be.timeouts.server);
-    relay(client, acquired.stream, client_idle, server_idle).await;
+    let idle = Route::new(fe, be).tunnel_timeouts();
+    relay(client, acquired.stream, idle.client, idle.server).await;
 }
 
 /// The source-hash key: the client's address without its port.

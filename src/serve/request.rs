@@ -26,7 +26,7 @@ impl<'a> Session<'a> {
         let deadline = self
             .head_deadline
             .take()
-            .or_else(|| self.head_limit().map(|d| Instant::now() + d));
+            .or_else(|| self.unrouted().head_limit().map(|d| Instant::now() + d));
         loop {
             self.req.clear();
             match parse_request(self.cbuf.bytes(), &self.limits, &mut self.req) {
@@ -45,10 +45,6 @@ impl<'a> Session<'a> {
                 Err(IoFail::Io(_)) => return Err(Next::Close),
             }
         }
-    }
-
-    pub(super) fn head_limit(&self) -> Option<Duration> {
-        self.unrouted().head_limit()
     }
 
     /// Runs the frontend's `http-request` rules, routes the request (seeing their edits), then

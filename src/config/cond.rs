@@ -5,8 +5,10 @@
 //! `validate`, once every `acl` line of the proxy is known.
 
 use super::addr;
+use super::catalog::fetches;
 use super::expr::{self, ParseEnv, SmpType};
 use super::model::{Acl, AclId, Fetch, IntRange, MatchMethod, Matcher, Patterns};
+use super::model_rules::Expr;
 use super::{regexes, suggest};
 
 /// HAProxy's suffixed fetch names: `hdr_beg(host)` = `hdr(host) -m beg`.
@@ -20,9 +22,9 @@ const SUFFIXES: &[(&str, MatchMethod)] = &[
 ];
 
 /// True for matchers that need an HTTP request (refused in `mode tcp` proxies).
-pub fn is_http_fetch(f: &Fetch) -> bool {
+pub fn is_http_fetch(e: &Expr) -> bool {
     !matches!(
-        f.needs(),
+        e.needs,
         super::model_rules::Needs::Conn | super::model_rules::Needs::Nothing
     )
 }
@@ -43,40 +45,27 @@ fn unsuffix(first: &str) -> Option<(String, MatchMethod)> {
     }
     SUFFIXES.iter().find_map(|(suf, m)| {
         let base = head.strip_suffix(suf)?;
-        matches!(
-            base,
-            "hdr"
-                | "req.hdr"
-                | "path"
-                | "url"
-                | "base"
-                | "urlp"
-                | "url_param"
-                | "cook"
-                | "req.cook"
-                | "shdr"
-                | "res.hdr"
-        )
-        .then(|| (format!("{base}{tail}"), *m))
+        fetches::takes_suffixes(base).then(|| (format!("{base}{tail}"), *m))
     })
 }
+
+/// The fetches whose suffixed forms "did you mean" offers, in the order it prefers on a tie (the
+/// short spellings: `hdr_beg` rather than `req.hdr_beg`). Each takes suffixes in the fetch table.
+const HINTED_SUFFIXED: [&str; 6] = ["hdr", "path", "url", "base", "urlp", "cook"];
 
 /// "unknown fetch", with the suffixed names (`hdr_beg`, `path_end`, ...) among the hints.
 fn unknown_acl_fetch(first: &str) -> String {
     let name = first.split(['(', ',']).next().unwrap_or(first);
-    let suffixed: Vec<String> = ["hdr", "path", "url", "base", "urlp", "cook"]
+    let suffixed: Vec<String> = HINTED_SUFFIXED
         .iter()
         .flat_map(|b| SUFFIXES.iter().map(move |(s, _)| format!("{b}{s}")))
         .collect();
     let hint = suggest::hint(
         name,
-        expr::FETCH_NAMES
-            .iter()
-            .copied()
-            .chain(suffixed.iter().map(String::as_str)),
+        fetches::supported_names().chain(suffixed.iter().map(String::as_str)),
     );
     if hint.is_empty() {
-        return expr::unknown_fetch(name);
+        return fetches::unknown(name);
     }
     format!("unknown fetch '{name}'{hint}")
 }
@@ -245,7 +234,14 @@ fn parse_patterns(
                 .collect::<Result<_, _>>()?,
         ),
         MatchMethod::Int | MatchMethod::Len => Patterns::Ints(parse_ints(pats)?),
-        _ => Patterns::Strings(
+        // Found and Bool took no pattern above.
+        MatchMethod::Str
+        | MatchMethod::Beg
+        | MatchMethod::End
+        | MatchMethod::Sub
+        | MatchMethod::Dom
+        | MatchMethod::Found
+        | MatchMethod::Bool => Patterns::Strings(
             pats.iter()
                 .map(|p| {
                     if ignore_case {
@@ -552,6 +548,13 @@ mod tests {
                 parse_condition(&w(bad), &mut acls, &ParseEnv::default()).is_err(),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn hinted_suffixed_fetches_take_suffixes() {
+        for base in HINTED_SUFFIXED {
+            assert!(fetches::takes_suffixes(base), "{base}");
         }
     }
 }

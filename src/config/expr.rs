@@ -1,8 +1,13 @@
 //! Sample expressions and log-format strings: `req.hdr(host),lower,map(hosts.map,x)` and
 //! `%[src] %HM %{...}`, compiled into `model_rules` types (maps read, regexes built).
+//!
+//! This file splits an expression into its words; each fetch and converter word is parsed by
+//! its row in `catalog::fetches` / `catalog::converters`. Also here: the type of an expression,
+//! the phase check of its fetch, map and pattern files, and log-format strings.
 
 use std::sync::Arc;
 
+use super::catalog::{converters, fetches};
 use super::model_rules::*;
 use super::{addr, suggest};
 
@@ -24,7 +29,7 @@ impl Default for ParseEnv {
 }
 
 impl ParseEnv {
-    fn userlist(&self, name: &str) -> Result<Arc<Userlist>, String> {
+    pub(crate) fn userlist(&self, name: &str) -> Result<Arc<Userlist>, String> {
         if let Some(u) = self.userlists.iter().find(|u| u.name == name) {
             return Ok(u.clone());
         }
@@ -33,91 +38,7 @@ impl ParseEnv {
     }
 }
 
-/// The type a sample has after its fetch and converters; picks an ACL's default match method.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmpType {
-    Str,
-    Int,
-    Ip,
-    Bool,
-}
-
-pub const FETCH_NAMES: &[&str] = &[
-    "src",
-    "src_port",
-    "dst",
-    "dst_port",
-    "method",
-    "path",
-    "url",
-    "query",
-    "base",
-    "url_param",
-    "urlp",
-    "req.hdr",
-    "hdr",
-    "req.fhdr",
-    "fhdr",
-    "req.hdr_cnt",
-    "hdr_cnt",
-    "req.cook",
-    "cook",
-    "req.ver",
-    "req_ver",
-    "res.hdr",
-    "shdr",
-    "res.fhdr",
-    "res.hdr_cnt",
-    "shdr_cnt",
-    "status",
-    "var",
-    "http_auth",
-    "http_auth_group",
-    "env",
-    "always_true",
-    "always_false",
-    "str",
-    "int",
-];
-
-/// HAProxy fetches ringlb does not evaluate yet: refused by name rather than "unknown".
-pub const UNSUPPORTED_FETCHES: &[&str] = &[
-    "ssl_fc",
-    "ssl_fc_sni",
-    "ssl_c_used",
-    "ssl_c_verify",
-    "ssl_fc_alpn",
-    "req.ssl_sni",
-    "req_ssl_sni",
-    "req.cook_cnt",
-    "path_dir",
-    "url_dir",
-    "hdr_ip",
-    "hdr_val",
-    "req.body",
-    "req.len",
-    "req.proto_http",
-    "nbsrv",
-    "be_id",
-    "fe_id",
-    "fe_name",
-    "be_name",
-    "src_conn_cur",
-    "sc_http_req_rate",
-    "src_http_req_rate",
-    "capture.req.hdr",
-    "ssl_c_s_dn",
-    "url_ip",
-    "url_port",
-    "unique-id",
-    "rand",
-    "date",
-];
-
-const CONV_NAMES: &[&str] = &[
-    "lower", "upper", "regsub", "map", "map_str", "map_beg", "map_dom", "map_ip", "ipmask",
-    "base64", "field", "word", "length", "json",
-];
+pub use super::model_rules::SmpType;
 
 /// Splits `name(args)` into the name and its arguments (None without parentheses).
 fn split_call(word: &str) -> Result<(&str, Option<Vec<String>>), String> {
@@ -185,124 +106,26 @@ fn split_chain(text: &str) -> Vec<&str> {
     out
 }
 
-/// Parses `fetch[,conv...]`.
+/// Parses `fetch[,conv...]`; the fetch's and converters' rows give what it reads and its type.
 pub fn parse_expr(text: &str, env: &ParseEnv) -> Result<Expr, String> {
     let mut parts = split_chain(text).into_iter();
     let first = parts.next().unwrap_or("");
-    let fetch = parse_fetch(first, env)?;
-    let convs = parts.map(parse_conv).collect::<Result<Vec<_>, _>>()?;
-    Ok(Expr { fetch, convs })
-}
-
-fn hdr_arg(name: &str, args: &[String], full: bool) -> Result<HdrArg, String> {
-    let (h, occ) = match args {
-        [] => return Err(format!("'{name}' needs a header name, e.g. '{name}(host)'")),
-        [h] => (h, None),
-        [h, o] => {
-            let occ: i32 = o
-                .trim()
-                .parse()
-                .map_err(|_| format!("'{name}': occurrence '{o}' is not an integer"))?;
-            (h, Some(occ))
-        }
-        _ => return Err(format!("'{name}' takes a header name and an optional occurrence, e.g. '{name}(host)' or '{name}(x-forwarded-for,-1)'")),
-    };
-    if h.is_empty() {
-        return Err(format!("'{name}' needs a header name, e.g. '{name}(host)'"));
+    let (name, args) = split_call(first)?;
+    let (fetch, spec) = fetches::parse(name, &args.unwrap_or_default(), env)?;
+    let (needs, mut smp) = (spec.needs, spec.smp);
+    let mut convs = Vec::new();
+    for word in parts {
+        let (name, args) = split_call(word)?;
+        let (conv, spec) = converters::parse(name, &args.unwrap_or_default())?;
+        smp = spec.out;
+        convs.push(conv);
     }
-    Ok(HdrArg {
-        name: h.to_ascii_lowercase(),
-        occ,
-        full,
+    Ok(Expr {
+        fetch,
+        convs,
+        needs,
+        smp,
     })
-}
-
-fn one_arg<'a>(name: &str, args: &'a [String], what: &str) -> Result<&'a str, String> {
-    match args {
-        [a] if !a.is_empty() => Ok(a),
-        _ => Err(format!(
-            "'{name}' takes one argument ({what}), e.g. '{name}(x)'"
-        )),
-    }
-}
-
-pub fn parse_fetch(word: &str, env: &ParseEnv) -> Result<Fetch, String> {
-    let (name, args) = split_call(word)?;
-    let args = args.unwrap_or_default();
-    let none = |f: Fetch| {
-        if args.is_empty() {
-            Ok(f)
-        } else {
-            Err(format!("fetch '{name}' takes no argument; write '{name}'"))
-        }
-    };
-    match name {
-        "src" => none(Fetch::Src),
-        "src_port" => none(Fetch::SrcPort),
-        "dst" => none(Fetch::Dst),
-        "dst_port" => none(Fetch::DstPort),
-        "method" => none(Fetch::Method),
-        "path" => none(Fetch::Path),
-        "url" => none(Fetch::Url),
-        "query" => none(Fetch::Query),
-        "base" => none(Fetch::Base),
-        "req.ver" | "req_ver" => none(Fetch::ReqVer),
-        "status" => none(Fetch::Status),
-        "always_true" => none(Fetch::Bool(true)),
-        "always_false" => none(Fetch::Bool(false)),
-        "url_param" | "urlp" => Ok(Fetch::UrlParam(
-            one_arg(name, &args, "a parameter name")?.to_string(),
-        )),
-        "req.hdr" | "hdr" => Ok(Fetch::ReqHdr(hdr_arg(name, &args, false)?)),
-        "req.fhdr" | "fhdr" => Ok(Fetch::ReqHdr(hdr_arg(name, &args, true)?)),
-        "res.hdr" | "shdr" => Ok(Fetch::ResHdr(hdr_arg(name, &args, false)?)),
-        "res.fhdr" => Ok(Fetch::ResHdr(hdr_arg(name, &args, true)?)),
-        "req.hdr_cnt" | "hdr_cnt" => Ok(Fetch::ReqHdrCnt(
-            one_arg(name, &args, "a header name")?.to_ascii_lowercase(),
-        )),
-        "res.hdr_cnt" | "shdr_cnt" => Ok(Fetch::ResHdrCnt(
-            one_arg(name, &args, "a header name")?.to_ascii_lowercase(),
-        )),
-        "req.cook" | "cook" => Ok(Fetch::ReqCook(
-            one_arg(name, &args, "a cookie name")?.to_string(),
-        )),
-        "var" => Ok(Fetch::Var(var_name(one_arg(name, &args, "txn.NAME")?)?)),
-        "http_auth" => Ok(Fetch::HttpAuth(env.userlist(one_arg(
-            name,
-            &args,
-            "a userlist name",
-        )?)?)),
-        "http_auth_group" => Ok(Fetch::HttpAuthGroup(env.userlist(one_arg(
-            name,
-            &args,
-            "a userlist name",
-        )?)?)),
-        "env" => Ok(Fetch::Env(
-            std::env::var(one_arg(name, &args, "a variable name")?).ok(),
-        )),
-        "str" => Ok(Fetch::Str(one_arg(name, &args, "a string")?.to_string())),
-        "int" => {
-            let a = one_arg(name, &args, "an integer")?;
-            a.parse()
-                .map(Fetch::Int)
-                .map_err(|_| format!("'int({a})': not an integer"))
-        }
-        _ => Err(unknown_fetch(name)),
-    }
-}
-
-pub fn unknown_fetch(name: &str) -> String {
-    if UNSUPPORTED_FETCHES.contains(&name) || name.starts_with("ssl_") {
-        return format!("fetch '{name}' is not supported by ringlb yet");
-    }
-    let hint = suggest::hint(
-        name,
-        FETCH_NAMES
-            .iter()
-            .chain(UNSUPPORTED_FETCHES.iter())
-            .copied(),
-    );
-    format!("unknown fetch '{name}'{hint}")
 }
 
 /// `txn.NAME`: ringlb keeps variables per request; other scopes are refused.
@@ -317,79 +140,6 @@ pub fn var_name(v: &str) -> Result<Arc<str>, String> {
             v.rsplit('.').next().unwrap_or(v)
         )),
     }
-}
-
-fn parse_conv(word: &str) -> Result<Conv, String> {
-    let (name, args) = split_call(word)?;
-    let args = args.unwrap_or_default();
-    let none = |c: Conv| {
-        if args.is_empty() {
-            Ok(c)
-        } else {
-            Err(format!("converter '{name}' takes no argument"))
-        }
-    };
-    match name {
-        "lower" => none(Conv::Lower),
-        "upper" => none(Conv::Upper),
-        "base64" => none(Conv::Base64),
-        "length" => none(Conv::Length),
-        "json" => match args.first().map(String::as_str) {
-            None | Some("" | "utf8" | "utf8s" | "utf8p" | "utf8ps" | "ascii") => Ok(Conv::Json),
-            Some(o) => Err(format!("json: unknown input encoding '{o}'")),
-        },
-        "regsub" => regsub(&args),
-        "map" | "map_str" | "map_beg" | "map_dom" | "map_ip" => map_conv(name, &args),
-        "ipmask" => ipmask(&args),
-        "field" | "word" => field(name, &args),
-        _ => {
-            let hint = suggest::hint(name, CONV_NAMES.iter().copied());
-            Err(format!("unknown converter '{name}'{hint}"))
-        }
-    }
-}
-
-fn regsub(args: &[String]) -> Result<Conv, String> {
-    let (re, with, flags) =
-        match args {
-            [r, w] => (r, w, ""),
-            [r, w, f] => (r, w, f.as_str()),
-            _ => return Err(
-                "regsub takes a regex, a replacement and optional flags: regsub(REGEX,SUBST[,ig])"
-                    .into(),
-            ),
-        };
-    if let Some(c) = flags.chars().find(|c| !"ig".contains(*c)) {
-        return Err(format!("regsub: unknown flag '{c}' (known: i, g)"));
-    }
-    Ok(Conv::Regsub {
-        re: super::regexes::compile(re, flags.contains('i'))?,
-        with: with.clone(),
-        global: flags.contains('g'),
-    })
-}
-
-fn map_conv(name: &str, args: &[String]) -> Result<Conv, String> {
-    let (file, default) = match args {
-        [f] => (f, None),
-        [f, d] => (f, Some(d.clone())),
-        _ => {
-            return Err(format!(
-                "{name} takes a map file and an optional default: {name}(FILE[,DEFAULT])"
-            ))
-        }
-    };
-    let how = match name {
-        "map_beg" => MapMatch::Beg,
-        "map_dom" => MapMatch::Dom,
-        "map_ip" => MapMatch::Ip,
-        _ => MapMatch::Str,
-    };
-    Ok(Conv::Map {
-        map: Arc::new(load_map(file, how)?),
-        how,
-        default,
-    })
 }
 
 /// Reads a map file: `KEY VALUE` per line, `#` comments and blank lines skipped.
@@ -439,99 +189,22 @@ pub fn load_patterns(path: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-fn ipmask(args: &[String]) -> Result<Conv, String> {
-    let bits = |s: &str, max: u8| -> Result<u8, String> {
-        if let Ok(n) = s.parse::<u8>() {
-            if n <= max {
-                return Ok(n);
-            }
-        }
-        // A dotted mask: count its leading ones.
-        match s.parse::<std::net::Ipv4Addr>() {
-            Ok(ip) if max == 32 => Ok(u32::from(ip).leading_ones() as u8),
-            _ => Err(format!(
-                "ipmask: '{s}' is not a mask (0..={max} or a dotted mask)"
-            )),
-        }
-    };
-    match args {
-        [v4] => Ok(Conv::Ipmask {
-            v4: bits(v4, 32)?,
-            v6: 128,
-        }),
-        [v4, v6] => Ok(Conv::Ipmask {
-            v4: bits(v4, 32)?,
-            v6: bits(v6, 128)?,
-        }),
-        _ => Err("ipmask takes an IPv4 mask and an optional IPv6 mask: ipmask(24[,64])".into()),
-    }
-}
-
-fn field(name: &str, args: &[String]) -> Result<Conv, String> {
-    let (idx, delims, count) = match args {
-        [i, d] => (i, d, None),
-        [i, d, c] => (i, d, Some(c)),
-        _ => {
-            return Err(format!(
-                "{name} takes an index, delimiters and an optional count: {name}(1,/)"
-            ))
-        }
-    };
-    let index: i32 = idx
-        .parse()
-        .map_err(|_| format!("{name}: index '{idx}' is not an integer"))?;
-    if index == 0 {
-        return Err(format!(
-            "{name}: index 0 is invalid; fields count from 1 (or -1 from the end)"
-        ));
-    }
-    if delims.is_empty() {
-        return Err(format!("{name}: missing delimiters"));
-    }
-    let count = match count {
-        Some(c) => c
-            .parse()
-            .map_err(|_| format!("{name}: count '{c}' is not a number"))?,
-        None => 1,
-    };
-    Ok(Conv::Field {
-        index,
-        delims: delims.as_bytes().to_vec(),
-        count,
-        words: name == "word",
-    })
-}
-
 /// The output type of an expression.
 pub fn expr_type(e: &Expr) -> SmpType {
-    let mut t = match &e.fetch {
-        Fetch::Src | Fetch::Dst => SmpType::Ip,
-        Fetch::SrcPort
-        | Fetch::DstPort
-        | Fetch::ReqHdrCnt(_)
-        | Fetch::ResHdrCnt(_)
-        | Fetch::Status
-        | Fetch::Int(_) => SmpType::Int,
-        Fetch::HttpAuth(_) | Fetch::Bool(_) => SmpType::Bool,
-        _ => SmpType::Str,
-    };
-    for c in &e.convs {
-        t = match c {
-            Conv::Length => SmpType::Int,
-            Conv::Ipmask { .. } => SmpType::Ip,
-            _ => SmpType::Str,
-        };
-    }
-    t
+    e.smp
 }
 
 /// The first fetch or converter of `e` not available where `phase` runs, as HAProxy's message.
 pub fn check_phase(e: &Expr, phase: Phase) -> Result<(), String> {
-    let needs = e.fetch.needs();
+    let needs = e.needs;
     let what = match (phase, needs) {
         (Phase::Request, Needs::Response) => "'HTTP response headers'",
         (Phase::Response | Phase::AfterResponse, Needs::Request) => "'HTTP request headers'",
-        _ => return Ok(()),
+        (Phase::Request, Needs::Conn | Needs::Nothing | Needs::Request)
+        | (
+            Phase::Response | Phase::AfterResponse,
+            Needs::Conn | Needs::Nothing | Needs::Response,
+        ) => return Ok(()),
     };
     Err(format!(
         "sample fetch '{}' may not be used in '{}' rules: it needs {what}, which is not available there",
@@ -540,6 +213,7 @@ pub fn check_phase(e: &Expr, phase: Phase) -> Result<(), String> {
     ))
 }
 
+/// A fetch as messages name it.
 pub fn fetch_label(f: &Fetch) -> String {
     match f {
         Fetch::ReqHdr(h) => format!("req.{}({})", if h.full { "fhdr" } else { "hdr" }, h.name),
@@ -561,7 +235,11 @@ pub fn fetch_label(f: &Fetch) -> String {
         Fetch::SrcPort => "src_port".into(),
         Fetch::Dst => "dst".into(),
         Fetch::DstPort => "dst_port".into(),
-        other => format!("{other:?}").to_ascii_lowercase(),
+        // Fetches that read nothing of the request or response never reach a phase or mode
+        // message; their debug form is enough.
+        Fetch::Var(_) | Fetch::Env(_) | Fetch::Bool(_) | Fetch::Str(_) | Fetch::Int(_) => {
+            format!("{f:?}").to_ascii_lowercase()
+        }
     }
 }
 

@@ -1,12 +1,15 @@
 //! Parse functions for `http-request`, `http-response`, `http-after-response`,
 //! `option originalto` and the `user` / `group` lines of `userlist` sections.
 //!
-//! A rule line is `KEYWORD ACTION ARGS... [if|unless CONDITION]`; the action is compiled here
-//! (log-format strings, regexes, files), the condition's ACL names are resolved by `validate`.
+//! A rule line is `KEYWORD ACTION ARGS... [if|unless CONDITION]`; the action's row in
+//! `catalog::actions` parses it with the argument parsers here (replies, redirects, header
+//! names, normalizers: log-format strings, regexes, files compiled at load); the condition's
+//! ACL names are resolved by `validate`.
 
 use std::sync::Arc;
 
 use super::addr;
+use super::catalog::actions;
 use super::cond;
 use super::draft::{HttpRuleDraft, ProxyDraft, UserDraft, UserlistDraft};
 use super::expr::{self, ParseEnv};
@@ -17,79 +20,6 @@ use super::model_rules::*;
 use super::proxy::ERRORFILE_CODES;
 use super::regexes;
 use super::suggest;
-
-const REQUEST_ACTIONS: &[&str] = &[
-    "allow",
-    "deny",
-    "tarpit",
-    "auth",
-    "redirect",
-    "return",
-    "set-header",
-    "add-header",
-    "del-header",
-    "replace-header",
-    "replace-value",
-    "set-path",
-    "set-query",
-    "set-uri",
-    "set-method",
-    "set-var",
-    "unset-var",
-    "normalize-uri",
-];
-const RESPONSE_ACTIONS: &[&str] = &[
-    "allow",
-    "deny",
-    "redirect",
-    "return",
-    "set-header",
-    "add-header",
-    "del-header",
-    "replace-header",
-    "replace-value",
-    "set-status",
-    "set-var",
-    "unset-var",
-];
-/// Known HAProxy actions ringlb does not run yet.
-const LATER_ACTIONS: &[&str] = &[
-    "capture",
-    "track-sc0",
-    "track-sc1",
-    "track-sc2",
-    "sc-inc-gpc0",
-    "set-log-level",
-    "set-nice",
-    "set-tos",
-    "set-mark",
-    "set-src",
-    "set-dst",
-    "set-timeout",
-    "cache-use",
-    "cache-store",
-    "lua",
-    "use-service",
-    "wait-for-body",
-    "wait-for-handshake",
-    "early-hint",
-    "set-map",
-    "del-map",
-    "add-acl",
-    "del-acl",
-    "silent-drop",
-    "reject",
-    "replace-path",
-    "replace-pathq",
-    "replace-uri",
-    "set-pathq",
-    "strict-mode",
-    "disable-l7-retry",
-    "do-resolve",
-    "send-spoe-group",
-    "set-priority-class",
-    "set-priority-offset",
-];
 
 /// Headers whose edits would break the message's framing: rules may not touch them.
 const FRAMING_HEADERS: &[&str] = &["content-length", "transfer-encoding"];
@@ -171,125 +101,25 @@ fn split_action(name: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Parses an action word and its arguments through the action table.
 fn parse_action(
     name: &str,
     rest: &[String],
     env: &ParseEnv,
     phase: Phase,
 ) -> Result<Action, String> {
-    let (base, arg) = split_action(name);
-    let allowed = match phase {
-        Phase::Request => REQUEST_ACTIONS,
-        _ => RESPONSE_ACTIONS,
-    };
-    if !allowed.contains(&base) {
-        let other = match phase {
-            Phase::Request => RESPONSE_ACTIONS,
-            _ => REQUEST_ACTIONS,
-        };
-        if other.contains(&base) {
-            return Err(format!(
-                "action '{base}' is not available in {} rules",
-                phase.keyword()
-            ));
-        }
-        if LATER_ACTIONS.contains(&base) || base.starts_with("track-sc") || base.starts_with("sc-")
-        {
-            return Err(format!("action '{base}' is not supported by ringlb yet"));
-        }
-        let hint = suggest::hint(base, allowed.iter().copied());
-        return Err(format!("unknown action '{base}'{hint}"));
-    }
-    let lf = |t: &str| expr::parse_logformat(t, env, phase);
-    Ok(match base {
-        "allow" => {
-            no_more(rest)?;
-            Action::Allow
-        }
-        // HAProxy: a denied request gets 403, a denied response 502.
-        "deny" => {
-            let status = if phase == Phase::Request { 403 } else { 502 };
-            Action::Deny(reply(rest, env, phase, status, true)?)
-        }
-        "tarpit" => Action::Tarpit(reply(rest, env, phase, 500, true)?),
-        "return" => Action::Return(reply(rest, env, phase, 200, false)?),
-        "auth" => match rest {
-            [] => Action::Auth { realm: None },
-            [r, v] if r == "realm" => Action::Auth {
-                realm: Some(v.clone()),
-            },
-            _ => return Err("expected 'auth [realm REALM]'".into()),
-        },
-        "redirect" => Action::Redirect(redirect(rest, env, phase)?),
-        "set-header" | "add-header" => {
-            let [n, v] = rest else {
-                return Err("expects a header name and a value (log-format), e.g. set-header X-Forwarded-Proto https".into());
-            };
-            let n = header_name(n)?;
-            if base == "set-header" {
-                Action::SetHeader(n, lf(v)?)
-            } else {
-                Action::AddHeader(n, lf(v)?)
-            }
-        }
-        "del-header" => {
-            match rest {
-                [n] => Action::DelHeader(header_name(n)?),
-                [n, m, s] if m == "-m" && s == "str" => Action::DelHeader(header_name(n)?),
-                _ => return Err(
-                    "expects a header name: del-header NAME (only '-m str' matching is supported)"
-                        .into(),
-                ),
-            }
-        }
-        "replace-header" | "replace-value" => {
-            let [n, re, with] = rest else {
-                return Err(format!(
-                    "expects a header name, a regex and a replacement: {base} NAME REGEX FMT"
-                ));
-            };
-            Action::ReplaceHeader {
-                name: header_name(n)?,
-                re: anchored_regex(re)?,
-                with: lf(with)?,
-                each_value: base == "replace-value",
-            }
-        }
-        "set-path" | "set-query" | "set-uri" | "set-method" => {
-            let [v] = rest else {
-                return Err("expects one log-format argument".into());
-            };
-            let f = lf(v)?;
-            match base {
-                "set-path" => Action::SetPath(f),
-                "set-query" => Action::SetQuery(f),
-                "set-uri" => Action::SetUri(f),
-                _ => Action::SetMethod(f),
-            }
-        }
-        "set-status" => set_status(rest)?,
-        "set-var" => {
-            let var = expr::var_name(arg.unwrap_or(""))?;
-            let [e] = rest else {
-                return Err(
-                    "expects one sample expression, e.g. set-var(txn.host) req.hdr(host)".into(),
-                );
-            };
-            let e = expr::parse_expr(e, env)?;
-            expr::check_phase(&e, phase)?;
-            Action::SetVar(var, e)
-        }
-        "unset-var" => {
-            no_more(rest)?;
-            Action::UnsetVar(expr::var_name(arg.unwrap_or(""))?)
-        }
-        "normalize-uri" => Action::NormalizeUri(normalizer(rest)?),
-        _ => return Err(format!("unknown action '{base}'")),
+    let (name, arg) = split_action(name);
+    actions::parse(&actions::Args {
+        name,
+        arg,
+        rest,
+        env,
+        phase,
     })
 }
 
 /// `normalize-uri NAME [full|strict]`: the option only where HAProxy 2.6 takes one.
-fn normalizer(rest: &[String]) -> Result<Normalizer, String> {
+pub(crate) fn normalizer(rest: &[String]) -> Result<Normalizer, String> {
     let Some((name, opts)) = rest.split_first() else {
         return Err(format!(
             "missing argument <normalizer> (one of {})",
@@ -334,14 +164,14 @@ fn normalizer(rest: &[String]) -> Result<Normalizer, String> {
     Ok(n)
 }
 
-fn no_more(rest: &[String]) -> Result<(), String> {
+pub(crate) fn no_more(rest: &[String]) -> Result<(), String> {
     match rest.first() {
         None => Ok(()),
         Some(w) => Err(format!("unexpected '{w}'")),
     }
 }
 
-fn header_name(n: &str) -> Result<String, String> {
+pub(crate) fn header_name(n: &str) -> Result<String, String> {
     let lower = n.to_ascii_lowercase();
     if FRAMING_HEADERS.contains(&lower.as_str()) {
         return Err(format!(
@@ -355,13 +185,13 @@ fn header_name(n: &str) -> Result<String, String> {
 }
 
 /// HAProxy matches replace-header's regex against the whole value.
-fn anchored_regex(re: &str) -> Result<regex::Regex, String> {
+pub(crate) fn anchored_regex(re: &str) -> Result<regex::Regex, String> {
     // Errors are about what the user wrote, so they come from compiling it unwrapped.
     regexes::compile(&format!("^(?:{re})$"), false)
         .map_err(|_| regexes::compile(re, false).err().unwrap_or_default())
 }
 
-fn set_status(rest: &[String]) -> Result<Action, String> {
+pub(crate) fn set_status(rest: &[String]) -> Result<Action, String> {
     let (code, reason) = match rest {
         [c] => (c, None),
         [c, r, v] if r == "reason" => (c, Some(v.clone())),
@@ -397,7 +227,7 @@ fn read_file(path: &str, env: &ParseEnv) -> Result<Arc<[u8]>, String> {
 }
 
 /// The arguments of `deny`, `tarpit` and `return`.
-fn reply(
+pub(crate) fn reply(
     rest: &[String],
     env: &ParseEnv,
     phase: Phase,
@@ -519,7 +349,7 @@ fn reply(
     Ok(r)
 }
 
-fn redirect(rest: &[String], env: &ParseEnv, phase: Phase) -> Result<Redirect, String> {
+pub(crate) fn redirect(rest: &[String], env: &ParseEnv, phase: Phase) -> Result<Redirect, String> {
     let [kind, to, opts @ ..] = rest else {
         return Err(
             "expects 'location|prefix|scheme VALUE [code N] [drop-query] [append-slash]'".into(),

@@ -5,7 +5,9 @@
 //! (parse functions live in `global`, `proxy`, `server`, `check` (health checks), `http_rules`
 //! (http-request/-response rules, userlists), with `cond` for ACLs, `expr` for sample
 //! expressions and log-format strings, `addr` and `duration` for values; the compiled rule
-//! types are in `model_rules`) into the builders of `draft`; `validate` builds the `model::Model`,
+//! types are in `model_rules`) into the builders of `draft`. The words inside those lines
+//! (fetches, converters, actions, server options, balance algorithms) have their own tables in
+//! `catalog`, built the same way; `validate` builds the `model::Model`,
 //! inheriting defaults and resolving names. Every stage collects its problems instead of stopping
 //! at the first, so the user sees all of them in one run, and remembers what failed (`draft::
 //! Failed`) so that one mistake gives one message. Every file read (configuration, errorfiles,
@@ -13,6 +15,7 @@
 //! through `regexes` (linear-time, PCRE-only constructs named). Nothing here opens a socket.
 
 pub mod addr;
+pub mod catalog;
 pub mod check;
 pub mod cond;
 pub mod draft;

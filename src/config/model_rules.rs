@@ -14,6 +14,19 @@ use super::model::{Cidr, Condition, Loc};
 pub struct Expr {
     pub fetch: Fetch,
     pub convs: Vec<Conv>,
+    /// What the fetch reads, from its row of the fetch table.
+    pub needs: Needs,
+    /// The sample's type after the converters, from the rows of the fetch and last converter.
+    pub smp: SmpType,
+}
+
+/// The type a sample has after its fetch and converters; picks an ACL's default match method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmpType {
+    Str,
+    Int,
+    Ip,
+    Bool,
 }
 
 /// Where a fetch can look: HAProxy refuses request fetches in response rules and vice versa.
@@ -69,19 +82,6 @@ pub enum Fetch {
     Bool(bool),
     Str(String),
     Int(i64),
-}
-
-impl Fetch {
-    pub fn needs(&self) -> Needs {
-        use Fetch::*;
-        match self {
-            Src | SrcPort | Dst | DstPort => Needs::Conn,
-            Method | Path | Url | Query | Base | UrlParam(_) | ReqHdr(_) | ReqHdrCnt(_)
-            | ReqCook(_) | ReqVer | HttpAuth(_) | HttpAuthGroup(_) => Needs::Request,
-            ResHdr(_) | ResHdrCnt(_) | Status => Needs::Response,
-            Var(_) | Env(_) | Bool(_) | Str(_) | Int(_) => Needs::Nothing,
-        }
-    }
 }
 
 #[derive(Clone, Debug)]

@@ -1,12 +1,12 @@
-//! Parse functions for defaults, frontend, backend and listen sections (servers: `server.rs`).
+//! Parse functions for defaults, frontend, backend and listen sections (servers: `server.rs`;
+//! balance algorithms: `catalog::balance`). Functions serving several keyword rows (`timeout`,
+//! `conn_mode`) name each row they know and report any other as an internal error.
 
 use super::draft::{ProxyDraft, RuleDraft};
 use super::files::{self, FileError};
 use super::keywords::Cx;
-use super::model::{
-    Acl, Balance, Bind, CheckKind, ForwardFor, HttpCheck, HttpConnMode, HttpReuse, Mode,
-};
-use super::{addr, cond, global, suggest};
+use super::model::{Acl, Bind, CheckKind, ForwardFor, HttpCheck, HttpConnMode, HttpReuse, Mode};
+use super::{addr, catalog, cond, global, suggest};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -189,36 +189,12 @@ pub fn acl(p: &mut ProxyDraft, cx: &mut Cx) {
     }
 }
 
+/// `balance ALGO [OPTIONS]`: the algorithm's row in `catalog::balance` parses it.
 pub fn balance(p: &mut ProxyDraft, cx: &mut Cx) {
-    let [algo, rest @ ..] = cx.args else {
-        return cx.err("'balance' needs an algorithm: roundrobin, static-rr, leastconn, first, source, uri, hdr(NAME) or random");
-    };
-    let extra_ok = |allowed: &[&str]| rest.iter().all(|r| allowed.contains(&r.as_str()));
-    let b = match algo.as_str() {
-        "roundrobin" if rest.is_empty() => Balance::RoundRobin,
-        "static-rr" if rest.is_empty() => Balance::StaticRr,
-        "leastconn" if rest.is_empty() => Balance::LeastConn,
-        "first" if rest.is_empty() => Balance::First,
-        "source" if rest.is_empty() => Balance::Source,
-        "random" if rest.is_empty() => Balance::Random,
-        "uri" if extra_ok(&["whole"]) => Balance::Uri { whole: !rest.is_empty() },
-        h if h.starts_with("hdr(") && h.ends_with(')') && h.len() > 5 && rest.is_empty() => {
-            Balance::Hdr(h[4..h.len() - 1].to_ascii_lowercase())
-        }
-        "url_param" | "rdp-cookie" | "hash" => {
-            return cx.err(format!("'balance {algo}' is not supported by ringlb yet; use roundrobin, leastconn, source, uri or hdr(NAME)"))
-        }
-        a if a.starts_with("rdp-cookie(") => return cx.err("'balance rdp-cookie' is not supported by ringlb yet"),
-        "roundrobin" | "static-rr" | "leastconn" | "first" | "source" | "random" | "uri" => {
-            return cx.err(format!("'balance {algo}': options '{}' are not supported by ringlb yet", rest.join(" ")))
-        }
-        a if a.starts_with("hdr(") => return cx.err(format!("'balance {a}': write hdr(NAME) with a header name and no option")),
-        a => {
-            let known = ["roundrobin", "static-rr", "leastconn", "first", "source", "uri", "hdr(host)", "random"];
-            return cx.err(format!("unknown balance algorithm '{a}'{}", suggest::hint(a, known)));
-        }
-    };
-    p.balance = Some(b);
+    match catalog::balance::parse(cx.args) {
+        Ok(b) => p.balance = Some(b),
+        Err(e) => cx.err(e),
+    }
 }
 
 pub fn timeout(p: &mut ProxyDraft, cx: &mut Cx) {
@@ -238,7 +214,10 @@ pub fn timeout(p: &mut ProxyDraft, cx: &mut Cx) {
         "timeout queue" => t.queue = v,
         "timeout tunnel" => t.tunnel = v,
         "timeout tarpit" => t.tarpit = v,
-        _ => t.check = v,
+        "timeout check" => t.check = v,
+        // Only the rows above name this function: another one is a table bug, said rather
+        // than silently setting some other timeout.
+        other => cx.err(format!("internal error: keyword '{other}' sets no timeout")),
     }
 }
 
@@ -276,7 +255,13 @@ pub fn conn_mode(p: &mut ProxyDraft, cx: &mut Cx) {
     p.conn_mode = Some(match cx.kw {
         "option http-server-close" => HttpConnMode::ServerClose,
         "option httpclose" => HttpConnMode::Close,
-        _ => HttpConnMode::KeepAlive,
+        "option http-keep-alive" => HttpConnMode::KeepAlive,
+        // As in `timeout`: a row naming this function for another option is a table bug.
+        other => {
+            return cx.err(format!(
+                "internal error: keyword '{other}' sets no connection mode"
+            ))
+        }
     });
 }
 
@@ -419,4 +404,34 @@ pub fn httpchk(p: &mut ProxyDraft, cx: &mut Cx) {
         uri: uri.into(),
         version: version.into(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::keywords::{Status, TABLE};
+
+    /// `timeout` and `conn_mode` serve several rows by name: each of those rows reaches its
+    /// own field (a row they do not know is an "internal error", never another field).
+    #[test]
+    fn every_timeout_and_connection_mode_row_is_known_to_its_function() {
+        let rows = TABLE.iter().filter(|k| {
+            k.status == Status::Supported
+                && (k.name.starts_with("timeout ")
+                    || k.name.contains("close")
+                    || k.name == "option http-keep-alive")
+        });
+        for k in rows {
+            let arg = if k.name.starts_with("timeout ") {
+                " 5s"
+            } else {
+                ""
+            };
+            let text = format!(
+                "defaults\n  {}{arg}\nbackend b\n  server s 127.0.0.1:1\n",
+                k.name
+            );
+            let loaded = super::super::load_str("t.cfg", &text);
+            assert!(loaded.is_ok(), "{}: {:?}", k.name, loaded.err());
+        }
+    }
 }

@@ -275,11 +275,11 @@ fn warn_never_matches(
     use super::model_rules::Needs;
     let wrong = match phase {
         Phase::Request => Needs::Response,
-        _ => Needs::Request,
+        Phase::Response | Phase::AfterResponse => Needs::Request,
     };
     for t in c.any_of.iter().flatten() {
         let Some(acl) = acls.get(t.acl) else { continue };
-        if !acl.matchers.is_empty() && acl.matchers.iter().all(|m| m.expr.fetch.needs() == wrong) {
+        if !acl.matchers.is_empty() && acl.matchers.iter().all(|m| m.expr.needs == wrong) {
             let name = if acl.name.is_empty() {
                 "anonymous"
             } else {
@@ -684,11 +684,7 @@ fn check_tcp_cond(
         let Some(acl) = acls.get(term.acl) else {
             continue;
         };
-        if let Some(m) = acl
-            .matchers
-            .iter()
-            .find(|m| cond::is_http_fetch(&m.expr.fetch))
-        {
+        if let Some(m) = acl.matchers.iter().find(|m| cond::is_http_fetch(&m.expr)) {
             let what = if acl.name.is_empty() {
                 "an anonymous ACL".to_string()
             } else {

@@ -204,7 +204,13 @@ fn apply(a: &Action, scene: &Scene, txn: &mut Txn) {
         }
         Action::UnsetVar(name) => txn.vars.unset(name),
         // Terminal actions, allow and normalize-uri are handled by `run`.
-        _ => {}
+        Action::Allow
+        | Action::Deny(_)
+        | Action::Tarpit(_)
+        | Action::Auth { .. }
+        | Action::Redirect(_)
+        | Action::Return(_)
+        | Action::NormalizeUri(_) => {}
     }
 }
 

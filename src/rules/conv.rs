@@ -37,7 +37,7 @@ pub fn convert<'a>(c: &'a Conv, s: Smp<'a>) -> Option<Smp<'a>> {
         Conv::Map { map, how, default } => {
             let found = match how {
                 MapMatch::Ip => s.as_ip().and_then(|ip| map_ip(map, ip)),
-                _ => map_text(map, *how, &text(s)),
+                MapMatch::Str | MapMatch::Beg | MapMatch::Dom => map_text(map, *how, &text(s)),
             };
             match (found, default) {
                 (Some(v), _) => Smp::Str(Cow::Borrowed(v.as_bytes())),

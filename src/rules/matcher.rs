@@ -55,7 +55,15 @@ fn matcher_matches(m: &Matcher, ctx: &Ctx) -> bool {
         _ => match m.method {
             MatchMethod::Found => fetch::sample(&m.expr, ctx).is_some(),
             MatchMethod::Bool => fetch::sample(&m.expr, ctx).is_some_and(|s| s.truthy()),
-            _ => fetch::each_sample(&m.expr, ctx, &mut |s| sample_matches(m, s)),
+            MatchMethod::Str
+            | MatchMethod::Beg
+            | MatchMethod::End
+            | MatchMethod::Sub
+            | MatchMethod::Reg
+            | MatchMethod::Dom
+            | MatchMethod::Ip
+            | MatchMethod::Int
+            | MatchMethod::Len => fetch::each_sample(&m.expr, ctx, &mut |s| sample_matches(m, s)),
         },
     }
 }
@@ -126,7 +134,13 @@ fn string_matches(method: MatchMethod, ignore_case: bool, pat: &[u8], value: &[u
             .ok()
             .and_then(|v| v.parse::<IpAddr>().ok())
             .is_some_and(|_| eq(value, pat)),
-        _ => eq(value, pat),
+        // Regexes, integers and lengths have their own patterns; as strings they are compared
+        // whole.
+        MatchMethod::Str
+        | MatchMethod::Reg
+        | MatchMethod::Int
+        | MatchMethod::Bool
+        | MatchMethod::Len => eq(value, pat),
     }
 }
 

@@ -79,7 +79,7 @@ impl Smp<'_> {
         match self {
             Smp::Ip(ip) => Some(*ip),
             Smp::Str(s) => std::str::from_utf8(s).ok()?.trim().parse().ok(),
-            _ => None,
+            Smp::Int(_) | Smp::Bool(_) => None,
         }
     }
 
@@ -87,7 +87,7 @@ impl Smp<'_> {
         match self {
             Smp::Bool(b) => *b,
             Smp::Int(i) => *i != 0,
-            _ => true,
+            Smp::Ip(_) | Smp::Str(_) => true,
         }
     }
 }

@@ -75,7 +75,18 @@ pub fn build(a: &Action, ctx: &Ctx, errorfiles: &[&ErrorFiles], proxy: &str) -> 
             ..page(400, errorfiles, false)
         },
         // Not terminal: never asked for.
-        _ => page(500, errorfiles, false),
+        Action::Allow
+        | Action::SetHeader(..)
+        | Action::AddHeader(..)
+        | Action::DelHeader(_)
+        | Action::ReplaceHeader { .. }
+        | Action::SetPath(_)
+        | Action::SetQuery(_)
+        | Action::SetUri(_)
+        | Action::SetMethod(_)
+        | Action::SetStatus { .. }
+        | Action::SetVar(..)
+        | Action::UnsetVar(_) => page(500, errorfiles, false),
     }
 }
 

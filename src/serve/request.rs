@@ -200,7 +200,11 @@ impl<'a> Session<'a> {
             Balance::Hdr(name) => {
                 crate::http::header_value(buf, &self.req.headers, name).map(hash_bytes)
             }
-            _ => None,
+            Balance::RoundRobin
+            | Balance::StaticRr
+            | Balance::LeastConn
+            | Balance::First
+            | Balance::Random => None,
         };
         PickKey { hash }
     }

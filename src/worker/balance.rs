@@ -152,7 +152,10 @@ impl Balancer {
             (Balance::Source | Balance::Uri { .. } | Balance::Hdr(_), Some(h)) => {
                 self.weighted_at(ok, h)
             }
-            _ => self.smooth_round_robin(ok),
+            // A hashing algorithm without its input (no such header) falls back to round-robin,
+            // as in HAProxy.
+            (Balance::Source | Balance::Uri { .. } | Balance::Hdr(_), None)
+            | (Balance::RoundRobin | Balance::StaticRr, _) => self.smooth_round_robin(ok),
         }
     }
 

@@ -21,7 +21,8 @@
 //!                edit.rs (rule edits the head writers apply), body.rs (streaming bodies),
 //!                errors.rs (error pages): framing only, no sockets
 //!  serve::       accept.rs (one client connection, by mode), tcp.rs (mode tcp relay), the
-//!                mode http pipeline (idle -> request -> exchange -> response)
+//!                mode http pipeline (idle -> request -> exchange -> response), route.rs (what a
+//!                frontend and its backend decide together, resolved in one place)
 //!  rules::       the rule engine: fetch.rs, conv.rs, matcher.rs (ACLs, use_backend),
 //!                logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs,
 //!                normalize.rs (normalize-uri)

@@ -1,11 +1,9 @@
 //! The server side of one request: a server slot and connection, the head and the body.
 
-use std::time::Duration;
-
 use monoio::net::TcpStream;
 
 use super::{Next, Plan, Session};
-use crate::config::model::{Backend, Frontend, HttpReuse};
+use crate::config::model::{Backend, BackendId, HttpReuse, ServerId};
 use crate::http::body::{self, BodyError};
 use crate::http::BodyKind;
 use crate::io::{write_vec, IoFail};
@@ -28,23 +26,6 @@ pub(super) struct Exchange {
     pub body_cut: bool,
 }
 
-/// How long a request body may stall once its head went to the server. HAProxy 2.6 (streaming
-/// the body, as ringlb always does) waits for the server's answer under `timeout server` and
-/// does not apply `timeout client` or `timeout http-request` meanwhile: a stalled body gets 504
-/// when `timeout server` fires. Without `timeout server` HAProxy waits forever; ringlb answers
-/// 408 at `timeout client` instead.
-fn stalled_body_limit(fe: &Frontend, be: &Backend) -> Option<Duration> {
-    be.timeouts.server.or(fe.timeouts.client)
-}
-
-fn stalled_body_status(be: &Backend) -> u16 {
-    if be.timeouts.server.is_some() {
-        504
-    } else {
-        408
-    }
-}
-
 /// Every way of failing to get a server answers 503, as HAProxy does.
 pub(super) fn connect_status(_: ConnectError) -> u16 {
     503
@@ -55,7 +36,7 @@ impl<'a> Session<'a> {
     pub(super) async fn send_request(&mut self, plan: &Plan<'a>) -> Result<Exchange, Next> {
         let acquired = match self.connect(plan.backend, plan.be, plan.key).await {
             Ok(a) => a,
-            Err(e) => return Err(self.fail(connect_status(e), Some(plan.be)).await),
+            Err(e) => return Err(self.fail(connect_status(e), plan.route).await),
         };
         let mut ex = Exchange {
             retry_allowed: acquired.reused && plan.body == BodyKind::None,
@@ -68,10 +49,10 @@ impl<'a> Session<'a> {
         }
         // The head stays in `self.out` so that it can go again on a fresh connection.
         if self.send_head(&mut ex.server, plan.be).await.is_err() && !ex.retry_allowed {
-            return Err(self.fail(502, Some(plan.be)).await);
+            return Err(self.fail(502, plan.route).await);
         }
         let status = match self
-            .stream_request_body(&mut ex.server, plan.be, plan.body)
+            .stream_request_body(&mut ex.server, plan, plan.body)
             .await
         {
             Ok(()) => return Ok(ex),
@@ -80,11 +61,11 @@ impl<'a> Session<'a> {
                 return Ok(ex);
             }
             Err(BodyError::Client) => return Err(Next::Close),
-            Err(BodyError::ClientStalled) => stalled_body_status(plan.be),
+            Err(BodyError::ClientStalled) => plan.route.stalled_body_status(),
             Err(BodyError::Bad(status)) => status,
             Err(BodyError::ServerTimeout) => 504,
         };
-        Err(self.fail(status, Some(plan.be)).await)
+        Err(self.fail(status, plan.route).await)
     }
 
     /// Sends the kept head again on a fresh connection after a reused one failed.
@@ -100,20 +81,20 @@ impl<'a> Session<'a> {
         };
         let fresh = match acquire(self.w, plan.backend, plan.key, fresh).await {
             Ok(a) => a,
-            Err(e) => return Err(self.fail(connect_status(e), Some(plan.be)).await),
+            Err(e) => return Err(self.fail(connect_status(e), plan.route).await),
         };
         ex.lease = fresh.lease;
         ex.server = fresh.stream;
         self.sbuf.clear();
         if self.send_head(&mut ex.server, plan.be).await.is_err() {
-            return Err(self.fail(502, Some(plan.be)).await);
+            return Err(self.fail(502, plan.route).await);
         }
         Ok(())
     }
 
     async fn connect(
         &mut self,
-        backend: usize,
+        backend: BackendId,
         be: &Backend,
         key: PickKey,
     ) -> Result<Acquired, ConnectError> {
@@ -138,7 +119,7 @@ impl<'a> Session<'a> {
     /// Keeps a server connection whose response ended cleanly: in the core's pool, for any
     /// request `http-reuse` lets take it, or with `http-reuse never` for this client connection
     /// only (when it stays open). Called while the request's lease is still held.
-    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: usize, stream: TcpStream) {
+    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: ServerId, stream: TcpStream) {
         if self.w.is_stopping() {
             return pool::discard(stream);
         }
@@ -150,14 +131,10 @@ impl<'a> Session<'a> {
             }
             return;
         }
-        let Some(rt) = self.w.backends.get(plan.backend) else {
+        let Some(rt) = self.w.backend_rt(plan.backend) else {
             return pool::discard(stream);
         };
-        let in_use = rt
-            .balancer
-            .slots
-            .get(server)
-            .map_or(1, |s| s.inflight.get());
+        let in_use = rt.balancer.slot(server).map_or(1, |s| s.inflight.get());
         if rt.pool.put(server, stream, in_use) {
             pool::start_purge(self.w);
         }
@@ -173,12 +150,13 @@ impl<'a> Session<'a> {
     async fn stream_request_body(
         &mut self,
         server: &mut TcpStream,
-        be: &Backend,
+        plan: &Plan<'a>,
         kind: BodyKind,
     ) -> Result<(), BodyError> {
         let limits = body::Limits {
-            read: stalled_body_limit(self.fe, be),
-            write: be.timeouts.server,
+            // Once the head went, the body may stall as long as the server may take to answer.
+            read: plan.route.stalled_body_limit(),
+            write: plan.be.timeouts.server,
             max_trailer: self.limits.max_head,
         };
         body::forward(

@@ -14,6 +14,8 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 
+use super::route::Route;
+use crate::config::model::FrontendId;
 use crate::io::{timed, IoFail};
 use crate::rules::{self, Ctx};
 use crate::worker::balance::{hash_bytes, PickKey};
@@ -24,12 +26,12 @@ const RELAY_BUF: usize = 16 * 1024;
 
 pub async fn serve(
     w: &Rc<Worker>,
-    frontend: usize,
+    frontend: FrontendId,
     client: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
 ) {
-    let Some(fe) = w.model.frontends.get(frontend) else {
+    let Some(fe) = w.model.frontend(frontend) else {
         return;
     };
     let ctx = Ctx::conn(peer, local, &fe.name);
@@ -52,13 +54,12 @@ pub async fn serve(
     else {
         return;
     };
-    let Some(be) = w.model.backends.get(backend) else {
+    let Some(be) = w.model.backend(backend) else {
         return;
     };
     let _lease = acquired.lease;
-    let client_idle = be.timeouts.tunnel.or(fe.timeouts.client);
-    let server_idle = be.timeouts.tunnel.or(be.timeouts.server);
-    relay(client, acquired.stream, client_idle, server_idle).await;
+    let idle = Route::new(fe, be).tunnel_timeouts();
+    relay(client, acquired.stream, idle.client, idle.server).await;
 }
 
 /// The source-hash key: the client's address without its port.

@@ -9,6 +9,7 @@ use super::balance::{Pick, PickKey, ServerLease};
 use super::limits::CROSS_CORE_RECHECK;
 use super::pool;
 use super::Worker;
+use crate::config::model::{BackendId, ServerId};
 use crate::health::observe::Outcome;
 use crate::io::timed;
 
@@ -30,8 +31,8 @@ pub struct Acquired {
 }
 
 /// HAProxy's queue timeout falls back to the connect timeout when unset.
-fn queue_limit(w: &Worker, backend: usize) -> Option<Duration> {
-    let t = &w.model.backends.get(backend)?.timeouts;
+fn queue_limit(w: &Worker, backend: BackendId) -> Option<Duration> {
+    let t = &w.model.backend(backend)?.timeouts;
     t.queue.or(t.connect)
 }
 
@@ -40,7 +41,7 @@ pub struct Reuse {
     /// The connection this client connection kept from its previous request, to server `.0`
     /// (`http-reuse never`: private to the client connection): reused when the balancer picks
     /// that server again and nothing arrived on it since its response, else closed.
-    pub own: Option<(usize, TcpStream)>,
+    pub own: Option<(ServerId, TcpStream)>,
     /// Whether the server's idle connections (the core's pool) may be taken.
     pub pool: bool,
 }
@@ -48,17 +49,17 @@ pub struct Reuse {
 /// A server slot and a connection to that server, following the backend's retry rules.
 pub async fn acquire(
     w: &Worker,
-    backend: usize,
+    backend: BackendId,
     key: PickKey,
     mut reuse: Reuse,
 ) -> Result<Acquired, ConnectError> {
-    let (Some(be), Some(rt)) = (w.model.backends.get(backend), w.backends.get(backend)) else {
+    let (Some(be), Some(rt)) = (w.model.backend(backend), w.backend_rt(backend)) else {
         return Err(ConnectError::NoServer);
     };
     let queue_deadline = queue_limit(w, backend).map(|d| Instant::now() + d);
     let attempts = be.retries.saturating_add(1);
-    let mut pinned: Option<usize> = None;
-    let mut avoid: Option<usize> = None;
+    let mut pinned: Option<ServerId> = None;
+    let mut avoid: Option<ServerId> = None;
     let mut tried = 0;
     loop {
         // The checker's latest word, so no pick lands on a server it already marked down.
@@ -78,7 +79,7 @@ pub async fn acquire(
             wait_for_slot(w, backend, queue_deadline).await?;
             continue;
         };
-        if let Some(slot) = rt.balancer.slots.get(server) {
+        if let Some(slot) = rt.balancer.slot(server) {
             rt.pool.note_used(server, slot.inflight.get());
         }
         if let Some((own_server, own)) = reuse.own.take() {
@@ -100,7 +101,7 @@ pub async fn acquire(
                 });
             }
         }
-        let Some(addr) = be.servers.get(server).map(|s| s.addr) else {
+        let Some(addr) = be.server(server).map(|s| s.addr) else {
             return Err(ConnectError::NoServer);
         };
         rt.pool.relieve(server);
@@ -133,10 +134,10 @@ pub async fn acquire(
 
 async fn wait_for_slot(
     w: &Worker,
-    backend: usize,
+    backend: BackendId,
     deadline: Option<Instant>,
 ) -> Result<(), ConnectError> {
-    let Some(rt) = w.backends.get(backend) else {
+    let Some(rt) = w.backend_rt(backend) else {
         return Err(ConnectError::NoServer);
     };
     // Woken at once by a release on this core. Releases on other cores are not signalled, so

@@ -228,7 +228,7 @@ fn default_threads() -> usize {
 fn resolve_listeners(model: &Model) -> Result<(Vec<ListenSpec>, Vec<socket2::Socket>), String> {
     let mut specs = Vec::new();
     let mut held = Vec::new();
-    for (fi, fe) in model.frontends.iter().enumerate() {
+    for (fi, fe) in model.frontend_ids().zip(&model.frontends) {
         for bind in &fe.binds {
             // Binding here first also turns "address in use" or "permission denied" into one
             // clear start-up error instead of one per core.
@@ -284,7 +284,7 @@ fn announce(model: &Model, specs: &[ListenSpec], nbthread: usize, driver: Driver
         return;
     }
     for s in specs {
-        if let Some(fe) = model.frontends.get(s.frontend) {
+        if let Some(fe) = model.frontend(s.frontend) {
             eprintln!("ringlb: proxy '{}' listening on {}", fe.name, s.addr);
         }
     }

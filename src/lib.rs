@@ -21,7 +21,8 @@
 //!                edit.rs (rule edits the head writers apply), body.rs (streaming bodies),
 //!                errors.rs (error pages): framing only, no sockets
 //!  serve::       accept.rs (one client connection, by mode), tcp.rs (mode tcp relay), the
-//!                mode http pipeline (idle -> request -> exchange -> response) -> record/ (how
+//!                mode http pipeline (idle -> request -> exchange -> response), route.rs (what a
+//!                frontend and its backend decide together, resolved in one place), record/ (how
 //!                each request ended: status, bytes, timers, termination state; consumed at
 //!                one place, `record::end_request`: `ringlb -d` prints it; logs, counters and
 //!                histograms plug in there)

@@ -138,7 +138,7 @@ fn defaults_inheritance_and_listen() {
     assert_eq!(web.mode, model::Mode::Http);
     assert_eq!(web.maxconn, 100);
     assert_eq!(web.conn_mode, model::HttpConnMode::ServerClose);
-    assert_eq!(web.default_backend, Some(0));
+    assert_eq!(web.default_backend, Some(model::BackendId::new(0)));
     let app = &m.backends[0];
     assert_eq!(app.conn_mode, model::HttpConnMode::Close);
     assert_eq!(app.retries, 5);
@@ -154,7 +154,7 @@ fn defaults_inheritance_and_listen() {
     // `listen both` takes the last defaults section ("other"): mode tcp, no connect timeout.
     let both = &m.frontends[1];
     assert_eq!(both.mode, model::Mode::Tcp);
-    assert_eq!(both.default_backend, Some(1));
+    assert_eq!(both.default_backend, Some(model::BackendId::new(1)));
     assert_eq!(m.backends[1].retries, model::DEFAULT_RETRIES);
     assert!(m.backends[1].servers[0].disabled);
     assert!(l
@@ -185,7 +185,7 @@ fn conditions_resolve_to_acl_indexes() {
     assert_eq!(f.acls[c.any_of[1][0].acl].name, "");
     assert_eq!(f.acls[c.any_of[1][1].acl].name, "METH_GET");
     assert!(f.switching[1].cond.as_ref().is_some_and(|c| c.unless));
-    assert_eq!(f.switching[1].backend, 1);
+    assert_eq!(f.switching[1].backend, model::BackendId::new(1));
     assert_eq!(
         l.model.backends[0].balance,
         model::Balance::Hdr("host".into())

@@ -25,6 +25,7 @@ pub mod expr;
 pub mod files;
 pub mod global;
 pub mod http_rules;
+pub mod ids;
 pub mod keywords;
 pub mod model;
 pub mod model_rules;

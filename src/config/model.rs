@@ -1,8 +1,9 @@
 //! The validated configuration: plain, immutable data that every worker receives at start.
 //!
 //! Nothing here owns a socket, a timer or a counter; workers build those from this description
-//! on their own core. Names are resolved to indexes (`BackendId`, `AclId`) by `validate`, so the
-//! request path never looks a name up.
+//! on their own core. Names are resolved to indexes (the typed ids of `ids`, `AclId`) by
+//! `validate`, so the request path never looks a name up. What frontends and backends both
+//! carry lives in one `Proxy` that each embeds; the rest is theirs alone.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::ids::{BackendId, FrontendId, ServerId};
 pub use super::model_rules::{Expr, Fetch, HttpRules};
 
 /// Where a directive came from, kept for messages printed after loading (e.g. at bind time).
@@ -39,6 +41,29 @@ pub struct Model {
     pub global: Global,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
+}
+
+impl Model {
+    pub fn frontend(&self, id: FrontendId) -> Option<&Frontend> {
+        self.frontends.get(id.index())
+    }
+
+    pub fn backend(&self, id: BackendId) -> Option<&Backend> {
+        self.backends.get(id.index())
+    }
+
+    pub fn frontend_ids(&self) -> impl Iterator<Item = FrontendId> {
+        FrontendId::all(self.frontends.len())
+    }
+
+    pub fn backend_ids(&self) -> impl Iterator<Item = BackendId> {
+        BackendId::all(self.backends.len())
+    }
+
+    /// A server of a backend.
+    pub fn server(&self, backend: BackendId, server: ServerId) -> Option<&Server> {
+        self.backend(backend)?.server(server)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -174,17 +199,16 @@ pub struct Bind {
     pub loc: Loc,
 }
 
-pub type BackendId = usize;
 pub type AclId = usize;
 
+/// What frontends and backends both carry: HAProxy's "proxy" settings that may be written in
+/// either section (and in `defaults`). A request's `Route` (serve/route.rs) combines the
+/// frontend's and the backend's copies; nothing else should pick between them.
 #[derive(Clone, Debug)]
-pub struct Frontend {
+pub struct Proxy {
     pub name: String,
     pub loc: Loc,
     pub mode: Mode,
-    pub binds: Vec<Bind>,
-    /// Connection limit for this frontend across all workers.
-    pub maxconn: u32,
     pub timeouts: Timeouts,
     pub conn_mode: HttpConnMode,
     pub forwardfor: Option<ForwardFor>,
@@ -193,11 +217,29 @@ pub struct Frontend {
     pub errorfiles: ErrorFiles,
     /// Named and anonymous ACLs of this proxy; conditions refer to them by index.
     pub acls: Vec<Acl>,
-    /// `http-request` (before `use_backend`), `http-response`, `http-after-response`.
+    /// `http-request` (before `use_backend` in a frontend), `http-response`,
+    /// `http-after-response`.
     pub rules: HttpRules,
+}
+
+/// A frontend: its shared proxy settings (reached through `Deref`, so `fe.timeouts` reads as
+/// HAProxy's documentation speaks of "the frontend's timeouts") and what only a frontend has.
+#[derive(Clone, Debug)]
+pub struct Frontend {
+    pub proxy: Proxy,
+    pub binds: Vec<Bind>,
+    /// Connection limit for this frontend across all workers.
+    pub maxconn: u32,
     /// `use_backend` rules in order; the first whose condition holds wins.
     pub switching: Vec<SwitchRule>,
     pub default_backend: Option<BackendId>,
+}
+
+impl std::ops::Deref for Frontend {
+    type Target = Proxy;
+    fn deref(&self) -> &Proxy {
+        &self.proxy
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -288,25 +330,17 @@ pub enum Balance {
     Random,
 }
 
+/// A backend: its shared proxy settings (through `Deref`, as for `Frontend`) and its servers
+/// with how they are picked, retried, reused and checked.
 #[derive(Clone, Debug)]
 pub struct Backend {
-    pub name: String,
-    pub loc: Loc,
-    pub mode: Mode,
+    pub proxy: Proxy,
     pub balance: Balance,
     pub servers: Vec<Server>,
-    pub timeouts: Timeouts,
     /// Extra connection attempts after the first fails (HAProxy default 3).
     pub retries: u32,
     pub redispatch: bool,
     pub http_reuse: HttpReuse,
-    pub conn_mode: HttpConnMode,
-    pub forwardfor: Option<ForwardFor>,
-    pub originalto: Option<ForwardFor>,
-    pub errorfiles: ErrorFiles,
-    /// This backend's ACLs, for its own rules.
-    pub acls: Vec<Acl>,
-    pub rules: HttpRules,
     /// Where the section was a `listen`: the frontend of the same name, whose rules are these
     /// (run once, not twice, when the listen routes to itself).
     pub listen_frontend: bool,
@@ -314,6 +348,23 @@ pub struct Backend {
     pub check: BackendCheck,
     /// `option allbackups`: when every active server is down, use all usable backups.
     pub allbackups: bool,
+}
+
+impl Backend {
+    pub fn server(&self, id: ServerId) -> Option<&Server> {
+        self.servers.get(id.index())
+    }
+
+    pub fn server_ids(&self) -> impl Iterator<Item = ServerId> {
+        ServerId::all(self.servers.len())
+    }
+}
+
+impl std::ops::Deref for Backend {
+    type Target = Proxy;
+    fn deref(&self) -> &Proxy {
+        &self.proxy
+    }
 }
 
 /// What a health check does; the last of `option httpchk` / `option tcp-check` wins, as in

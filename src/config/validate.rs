@@ -48,7 +48,7 @@ pub fn build(sections: Vec<Section>, diags: &mut Diags) -> Option<Model> {
         .collect();
     let mut by_name: HashMap<&str, BackendId> = HashMap::new();
     for (i, (p, _)) in backends.iter().enumerate() {
-        by_name.entry(p.name.as_str()).or_insert(i);
+        by_name.entry(p.name.as_str()).or_insert(BackendId::new(i));
     }
     let ctx = Resolve {
         backends: &backends,
@@ -378,21 +378,12 @@ fn build_backend(p: &ProxyDraft, diags: &mut Diags) -> Backend {
     let mut acls = p.acls.clone();
     let rules = build_rules(p, &p.http_rules, &mut acls, diags);
     Backend {
-        name: p.name.clone(),
-        loc: p.loc.clone(),
-        mode: p.mode.unwrap_or(Mode::Tcp),
+        proxy: build_proxy(p, mode, acls, rules),
         balance: p.balance.clone().unwrap_or(Balance::RoundRobin),
         servers: p.servers.clone(),
-        timeouts: p.timeouts,
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: p.redispatch,
         http_reuse: p.http_reuse.unwrap_or(HttpReuse::Safe),
-        conn_mode: p.conn_mode.unwrap_or(HttpConnMode::KeepAlive),
-        forwardfor: p.forwardfor.clone(),
-        originalto: p.originalto.clone(),
-        errorfiles: p.errorfiles.clone(),
-        acls,
-        rules,
         listen_frontend: p.kind == SectionKind::Listen,
         check: p.check.clone(),
         allbackups: p.allbackups,
@@ -457,14 +448,14 @@ impl Resolve<'_> {
         };
         let be_mode = self
             .backends
-            .get(id)
+            .get(id.index())
             .map(|(_, b)| b.mode)
             .unwrap_or(Mode::Tcp);
         let fe_mode = fe.mode.unwrap_or(Mode::Tcp);
         let mode_failed = fe.failed.quiet("mode")
             || self
                 .backends
-                .get(id)
+                .get(id.index())
                 .is_some_and(|(p, _)| p.failed.quiet("mode"));
         if fe_mode == Mode::Http && be_mode == Mode::Tcp && !mode_failed {
             diags.error(
@@ -563,11 +554,21 @@ fn build_frontend(
         build_rules(p, &p.http_rules, &mut acls, diags)
     };
     Some(Frontend {
+        proxy: build_proxy(p, mode, acls, rules),
+        binds: p.binds.clone(),
+        maxconn,
+        switching,
+        default_backend,
+    })
+}
+
+/// The settings a frontend and a backend both carry, from the section (defaults applied).
+/// `acls` and `rules` come built, because each side resolves its own conditions into them.
+fn build_proxy(p: &ProxyDraft, mode: Mode, acls: Vec<Acl>, rules: HttpRules) -> Proxy {
+    Proxy {
         name: p.name.clone(),
         loc: p.loc.clone(),
         mode,
-        binds: p.binds.clone(),
-        maxconn,
         timeouts: p.timeouts,
         conn_mode: p.conn_mode.unwrap_or(HttpConnMode::KeepAlive),
         forwardfor: p.forwardfor.clone(),
@@ -575,9 +576,7 @@ fn build_frontend(
         errorfiles: p.errorfiles.clone(),
         acls,
         rules,
-        switching,
-        default_backend,
-    })
+    }
 }
 
 /// Resolves ACL names; `None` after reporting an error (or meeting an ACL whose line failed),

@@ -24,7 +24,7 @@ use super::observe::Report;
 use super::probe::{self, Outcome, Plan, Timing};
 use super::view::HealthLink;
 use super::HealthEvent;
-use crate::config::model::{Model, OnError, ServerCheck};
+use crate::config::model::{BackendId, Model, OnError, ServerCheck, ServerId};
 use crate::launch::Driver;
 use crate::worker::limits::SharedLimits;
 use crate::worker::notify::Notify;
@@ -125,8 +125,8 @@ fn thread_main(setup: Setup, driver: Driver) {
 
 /// One checked server, as the checker sees it.
 struct Srv {
-    backend: usize,
-    server: usize,
+    backend: BackendId,
+    server: ServerId,
     cfg: ServerCheck,
     target: SocketAddr,
     health: Cell<u32>,
@@ -183,13 +183,11 @@ async fn run(setup: Setup) {
     } = setup;
     let plans = model.backends.iter().map(Plan::of).collect();
     let servers = model
-        .backends
-        .iter()
-        .enumerate()
+        .backend_ids()
+        .zip(&model.backends)
         .map(|(b, be)| {
-            be.servers
-                .iter()
-                .enumerate()
+            be.server_ids()
+                .zip(&be.servers)
                 .map(|(s, srv)| {
                     let cfg = srv.check.filter(|_| !srv.disabled)?;
                     Some(Rc::new(Srv {
@@ -241,7 +239,7 @@ async fn server_task(st: Rc<State>, srv: Rc<Srv>, first: Duration) {
     monoio::time::sleep(first).await;
     loop {
         let timing = st.timing(&srv);
-        let plan = &st.plans[srv.backend];
+        let plan = &st.plans[srv.backend.index()];
         let o = probe::run(plan, srv.target, timing).await;
         st.record(&srv, o.ok, &o);
         let wait = st.jitter(srv.interval());
@@ -255,8 +253,7 @@ impl State {
     fn timing(&self, srv: &Srv) -> Timing {
         let t = self
             .model
-            .backends
-            .get(srv.backend)
+            .backend(srv.backend)
             .map(|b| b.timeouts)
             .unwrap_or_default();
         let inter = srv.cfg.inter;
@@ -330,12 +327,7 @@ impl State {
     }
 
     fn server_slowstart(&self, srv: &Srv) -> Option<Duration> {
-        self.model
-            .backends
-            .get(srv.backend)?
-            .servers
-            .get(srv.server)?
-            .slowstart
+        self.model.server(srv.backend, srv.server)?.slowstart
     }
 
     fn broadcast(&self, srv: &Srv, up: bool, weight_pct: u8) {
@@ -351,19 +343,22 @@ impl State {
         }
     }
 
+    /// The checker's state of a server, when it is checked.
+    fn checked(&self, backend: BackendId, server: ServerId) -> Option<Rc<Srv>> {
+        self.servers
+            .get(backend.index())?
+            .get(server.index())?
+            .clone()
+    }
+
     /// (active, backup) servers usable now in a backend.
-    fn usable(&self, backend: usize) -> (usize, usize) {
-        let Some(be) = self.model.backends.get(backend) else {
+    fn usable(&self, backend: BackendId) -> (usize, usize) {
+        let Some(be) = self.model.backend(backend) else {
             return (0, 0);
         };
         let mut n = (0, 0);
-        for (i, s) in be.servers.iter().enumerate() {
-            let checked = self
-                .servers
-                .get(backend)
-                .and_then(|v| v.get(i))
-                .cloned()
-                .flatten();
+        for (i, s) in be.server_ids().zip(&be.servers) {
+            let checked = self.checked(backend, i);
             let up = !s.disabled && s.weight > 0 && checked.is_none_or(|c| c.up.get());
             match (up, s.backup) {
                 (true, false) => n.0 += 1,
@@ -379,10 +374,10 @@ impl State {
         if self.quiet {
             return;
         }
-        let Some(be) = self.model.backends.get(srv.backend) else {
+        let Some(be) = self.model.backend(srv.backend) else {
             return;
         };
-        let Some(s) = be.servers.get(srv.server) else {
+        let Some(s) = be.server(srv.server) else {
             return;
         };
         let (active, backup) = self.usable(srv.backend);
@@ -435,13 +430,7 @@ impl State {
     /// Passive reports from the workers: consecutive errors across all cores, `on-error` at
     /// `error-limit`.
     fn observed(self: &Rc<Self>, r: Report) {
-        let Some(srv) = self
-            .servers
-            .get(r.backend)
-            .and_then(|v| v.get(r.server))
-            .cloned()
-            .flatten()
-        else {
+        let Some(srv) = self.checked(r.backend, r.server) else {
             return;
         };
         let Some(obs) = srv.cfg.observe else { return };

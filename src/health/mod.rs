@@ -19,13 +19,13 @@ pub mod observe;
 pub mod probe;
 pub mod view;
 
-use crate::config::model::Model;
+use crate::config::model::{BackendId, Model, ServerId};
 
 /// A server's state as every core should see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthEvent {
-    pub backend: usize,
-    pub server: usize,
+    pub backend: BackendId,
+    pub server: ServerId,
     pub up: bool,
     /// Percent of the configured weight in effect (below 100 during `slowstart`).
     pub weight_pct: u8,

@@ -6,7 +6,7 @@
 //! and applies `on-error` once `error-limit` consecutive errors are reached (checker.rs).
 
 use super::view::HealthView;
-use crate::config::model::Model;
+use crate::config::model::{BackendId, Model, ServerId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -60,19 +60,17 @@ impl Outcome {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Report {
-    pub backend: usize,
-    pub server: usize,
+    pub backend: BackendId,
+    pub server: ServerId,
     pub outcome: Outcome,
 }
 
 impl HealthView {
     /// Records what one exchange with a server showed, when that server is observed at the
     /// outcome's layer.
-    pub fn observe(&self, model: &Model, backend: usize, server: usize, outcome: Outcome) {
+    pub fn observe(&self, model: &Model, backend: BackendId, server: ServerId, outcome: Outcome) {
         let Some(obs) = model
-            .backends
-            .get(backend)
-            .and_then(|b| b.servers.get(server))
+            .server(backend, server)
             .and_then(|s| s.check)
             .and_then(|c| c.observe)
         else {
@@ -81,7 +79,7 @@ impl HealthView {
         if !outcome.counts_at(obs.layer7) {
             return;
         }
-        let Some(count) = self.errors.get(backend).and_then(|b| b.get(server)) else {
+        let Some(count) = self.error_count(backend, server) else {
             return;
         };
         if outcome.is_ok() {

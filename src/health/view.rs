@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::observe::Report;
 use super::HealthEvent;
-use crate::config::model::Model;
+use crate::config::model::{BackendId, Model, ServerId};
 use crate::worker::BackendRt;
 
 /// What a worker receives from the launcher: its end of the event broadcast and a sender for
@@ -23,7 +23,7 @@ pub struct HealthLink {
 pub struct HealthView {
     link: HealthLink,
     /// Consecutive live-traffic errors this core saw, per backend and server (see observe.rs).
-    pub(super) errors: Vec<Vec<Cell<u32>>>,
+    errors: Vec<Vec<Cell<u32>>>,
 }
 
 impl HealthView {
@@ -39,24 +39,27 @@ impl HealthView {
     /// Applies every pending event to this core's balancer slots.
     pub fn apply(&self, backends: &[BackendRt]) {
         while let Ok(ev) = self.link.events.try_recv() {
-            let Some(slot) = backends
-                .get(ev.backend)
-                .and_then(|b| b.balancer.slots.get(ev.server))
-            else {
+            let Some(b) = backends.get(ev.backend.index()) else {
+                continue;
+            };
+            let Some(slot) = b.balancer.slot(ev.server) else {
                 continue;
             };
             slot.usable.set(ev.up);
             slot.weight_pct.set(ev.weight_pct);
             if ev.up {
                 // A server that came back may take queued requests.
-                if let Some(b) = backends.get(ev.backend) {
-                    b.balancer.freed.notify_all();
-                }
-            } else if let Some(b) = backends.get(ev.backend) {
+                b.balancer.freed.notify_all();
+            } else {
                 // Idle connections to a down server would only fail later.
                 b.pool.clear_server(ev.server);
             }
         }
+    }
+
+    /// This core's count of consecutive errors on one server.
+    pub(super) fn error_count(&self, backend: BackendId, server: ServerId) -> Option<&Cell<u32>> {
+        self.errors.get(backend.index())?.get(server.index())
     }
 
     pub(super) fn send(&self, r: Report) {

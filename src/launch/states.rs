@@ -31,8 +31,8 @@ impl ServerStates {
     pub fn apply(&mut self, ev: HealthEvent) {
         if let Some(slot) = self
             .up
-            .get_mut(ev.backend)
-            .and_then(|b| b.get_mut(ev.server))
+            .get_mut(ev.backend.index())
+            .and_then(|b| b.get_mut(ev.server.index()))
         {
             *slot = ev.up;
         }
@@ -61,8 +61,8 @@ impl ServerStates {
                 lines.push(format!("SIGHUP: Proxy {} has no servers.", fe.name));
             }
         }
-        for (bi, be) in self.model.backends.iter().enumerate() {
-            let up = self.up.get(bi).map(Vec::as_slice).unwrap_or(&[]);
+        for (bi, be) in self.model.backend_ids().zip(&self.model.backends) {
+            let up = self.up.get(bi.index()).map(Vec::as_slice).unwrap_or(&[]);
             for (s, &is_up) in be.servers.iter().zip(up) {
                 let state = if is_up { "UP" } else { "DOWN" };
                 lines.push(format!("SIGHUP: Server {}/{} is {state}.", be.name, s.name));
@@ -104,6 +104,7 @@ fn proxy_line(be: &Backend, up: &[bool]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::model::{BackendId, ServerId};
 
     fn model(cfg: &str) -> Arc<Model> {
         let loaded = crate::config::load_str("states.cfg", cfg).unwrap_or_else(|d| {
@@ -136,8 +137,8 @@ mod tests {
             "{text}"
         );
         st.apply(HealthEvent {
-            backend: 0,
-            server: 0,
+            backend: BackendId::new(0),
+            server: ServerId::new(0),
             up: false,
             weight_pct: 100,
         });

@@ -7,11 +7,13 @@
 use std::net::IpAddr;
 
 use super::{auth, fetch, Ctx, Smp};
-use crate::config::model::{Acl, Condition, Fetch, Frontend, MatchMethod, Matcher, Patterns};
+use crate::config::model::{
+    Acl, BackendId, Condition, Fetch, Frontend, MatchMethod, Matcher, Patterns,
+};
 
 /// The backend for this connection or request: the first `use_backend` whose condition holds,
 /// else `default_backend`.
-pub fn select_backend(fe: &Frontend, ctx: &Ctx) -> Option<usize> {
+pub fn select_backend(fe: &Frontend, ctx: &Ctx) -> Option<BackendId> {
     for rule in &fe.switching {
         let hit = match &rule.cond {
             Some(c) => eval(&fe.acls, c, ctx),

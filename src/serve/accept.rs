@@ -6,21 +6,21 @@ use std::rc::Rc;
 
 use monoio::net::TcpStream;
 
-use crate::config::model::Mode;
+use crate::config::model::{FrontendId, Mode};
 use crate::worker::Worker;
 
 /// A client connection counted against the global and frontend maxconn; dropping it releases
 /// both and wakes this core's accept loops paused at a limit.
 pub struct ConnGuard {
     worker: Rc<Worker>,
-    frontend: usize,
+    frontend: FrontendId,
 }
 
 impl ConnGuard {
     /// Takes a global and a frontend slot now, if both are free.
-    pub fn try_new(worker: &Rc<Worker>, frontend: usize) -> Option<Self> {
+    pub fn try_new(worker: &Rc<Worker>, frontend: FrontendId) -> Option<Self> {
         let limits = &worker.limits;
-        let fe = limits.frontends.get(frontend)?;
+        let fe = limits.frontend(frontend)?;
         if !limits.global.try_take() {
             return None;
         }
@@ -37,7 +37,7 @@ impl ConnGuard {
 
     /// Waits for a free global and frontend slot (the connection is accepted but not read
     /// meanwhile, as if still in the kernel's queue). None when the worker stops first.
-    pub async fn admit(worker: &Rc<Worker>, frontend: usize) -> Option<Self> {
+    pub async fn admit(worker: &Rc<Worker>, frontend: FrontendId) -> Option<Self> {
         loop {
             if let Some(guard) = Self::try_new(worker, frontend) {
                 return Some(guard);
@@ -52,7 +52,7 @@ impl ConnGuard {
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         let limits = &self.worker.limits;
-        if let Some(f) = limits.frontends.get(self.frontend) {
+        if let Some(f) = limits.frontend(self.frontend) {
             f.release();
         }
         limits.global.release();
@@ -67,7 +67,7 @@ impl Drop for ConnGuard {
 /// once; otherwise the connection waits here for one.
 pub fn serve(
     worker: Rc<Worker>,
-    frontend: usize,
+    frontend: FrontendId,
     client: TcpStream,
     peer: SocketAddr,
     guard: Option<ConnGuard>,
@@ -80,7 +80,7 @@ pub fn serve(
 
 async fn run(
     worker: Rc<Worker>,
-    frontend: usize,
+    frontend: FrontendId,
     accepted: Box<(TcpStream, SocketAddr)>,
     guard: Option<ConnGuard>,
 ) {
@@ -97,7 +97,7 @@ async fn run(
     // Small heads and responses must leave at once; Nagle would hold them back for an ACK.
     let _ = client.set_nodelay(true);
     let local = client.local_addr().unwrap_or(peer);
-    let Some(fe) = worker.model.frontends.get(frontend) else {
+    let Some(fe) = worker.model.frontend(frontend) else {
         return;
     };
     match fe.mode {

@@ -1,13 +1,11 @@
 //! The server side of one request: a server slot and connection, the head and the body
 //! (with what the record keeps of it: Tw, Tc, the server, retries, why it failed).
 
-use std::time::Duration;
-
 use monoio::net::TcpStream;
 
 use super::record::{self, By, Phase, TermState};
 use super::{Next, Plan, Session};
-use crate::config::model::{Backend, Frontend, HttpReuse};
+use crate::config::model::{Backend, BackendId, HttpReuse, ServerId};
 use crate::http::body::{self, BodyError, Cut};
 use crate::http::BodyKind;
 use crate::io::{write_vec, IoFail};
@@ -30,23 +28,6 @@ pub(super) struct Exchange {
     pub body_cut: bool,
 }
 
-/// How long a request body may stall once its head went to the server. HAProxy 2.6 (streaming
-/// the body, as ringlb always does) waits for the server's answer under `timeout server` and
-/// does not apply `timeout client` or `timeout http-request` meanwhile: a stalled body gets 504
-/// when `timeout server` fires. Without `timeout server` HAProxy waits forever; ringlb answers
-/// 408 at `timeout client` instead.
-fn stalled_body_limit(fe: &Frontend, be: &Backend) -> Option<Duration> {
-    be.timeouts.server.or(fe.timeouts.client)
-}
-
-fn stalled_body_status(be: &Backend) -> u16 {
-    if be.timeouts.server.is_some() {
-        504
-    } else {
-        408
-    }
-}
-
 /// The server refused or reset while the request head went to it: it never answered.
 const HEAD_NOT_SENT: TermState = TermState::new(By::Server, Phase::Headers);
 
@@ -62,7 +43,7 @@ impl<'a> Session<'a> {
             Ok(a) => a,
             Err(e) => {
                 self.rec.end(record::connect_failed(e));
-                return Err(self.fail(connect_status(e), Some(plan.be)).await);
+                return Err(self.fail(connect_status(e), plan.route).await);
             }
         };
         let mut ex = Exchange {
@@ -81,10 +62,10 @@ impl<'a> Session<'a> {
         // The head stays in `self.out` so that it can go again on a fresh connection.
         if self.send_head(&mut ex.server, plan.be).await.is_err() && !ex.retry_allowed {
             self.rec.end(HEAD_NOT_SENT);
-            return Err(self.fail(502, Some(plan.be)).await);
+            return Err(self.fail(502, plan.route).await);
         }
         let streamed = self
-            .stream_request_body(&mut ex.server, plan.be, plan.body)
+            .stream_request_body(&mut ex.server, plan, plan.body)
             .await;
         let error = match streamed {
             Ok(()) => return Ok(ex),
@@ -102,11 +83,11 @@ impl<'a> Session<'a> {
         self.rec.end(state);
         let status = match error {
             BodyError::Client | BodyError::Server => return Err(Next::Close),
-            BodyError::ClientStalled => stalled_body_status(plan.be),
+            BodyError::ClientStalled => plan.route.stalled_body_status(),
             BodyError::Bad(status) => status,
             BodyError::ServerTimeout => 504,
         };
-        Err(self.fail(status, Some(plan.be)).await)
+        Err(self.fail(status, plan.route).await)
     }
 
     /// Sends the kept head again on a fresh connection after a reused one failed.
@@ -124,7 +105,7 @@ impl<'a> Session<'a> {
             Ok(a) => a,
             Err(e) => {
                 self.rec.end(record::connect_failed(e));
-                return Err(self.fail(connect_status(e), Some(plan.be)).await);
+                return Err(self.fail(connect_status(e), plan.route).await);
             }
         };
         ex.lease = fresh.lease;
@@ -132,14 +113,14 @@ impl<'a> Session<'a> {
         self.sbuf.clear();
         if self.send_head(&mut ex.server, plan.be).await.is_err() {
             self.rec.end(HEAD_NOT_SENT);
-            return Err(self.fail(502, Some(plan.be)).await);
+            return Err(self.fail(502, plan.route).await);
         }
         Ok(())
     }
 
     async fn connect(
         &mut self,
-        backend: usize,
+        backend: BackendId,
         be: &Backend,
         key: PickKey,
     ) -> Result<Acquired, ConnectError> {
@@ -166,7 +147,7 @@ impl<'a> Session<'a> {
     /// tried, the retries (a resend on a fresh connection adds its own).
     async fn acquire_recorded(
         &mut self,
-        backend: usize,
+        backend: BackendId,
         key: PickKey,
         reuse: Reuse,
     ) -> Result<Acquired, ConnectError> {
@@ -189,7 +170,7 @@ impl<'a> Session<'a> {
     /// Keeps a server connection whose response ended cleanly: in the core's pool, for any
     /// request `http-reuse` lets take it, or with `http-reuse never` for this client connection
     /// only (when it stays open). Called while the request's lease is still held.
-    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: usize, stream: TcpStream) {
+    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: ServerId, stream: TcpStream) {
         if self.w.is_stopping() {
             return pool::discard(stream);
         }
@@ -201,14 +182,10 @@ impl<'a> Session<'a> {
             }
             return;
         }
-        let Some(rt) = self.w.backends.get(plan.backend) else {
+        let Some(rt) = self.w.backend_rt(plan.backend) else {
             return pool::discard(stream);
         };
-        let in_use = rt
-            .balancer
-            .slots
-            .get(server)
-            .map_or(1, |s| s.inflight.get());
+        let in_use = rt.balancer.slot(server).map_or(1, |s| s.inflight.get());
         if rt.pool.put(server, stream, in_use) {
             pool::start_purge(self.w);
         }
@@ -224,12 +201,13 @@ impl<'a> Session<'a> {
     async fn stream_request_body(
         &mut self,
         server: &mut TcpStream,
-        be: &Backend,
+        plan: &Plan<'a>,
         kind: BodyKind,
     ) -> Result<(), BodyError> {
         let limits = body::Limits {
-            read: stalled_body_limit(self.fe, be),
-            write: be.timeouts.server,
+            // Once the head went, the body may stall as long as the server may take to answer.
+            read: plan.route.stalled_body_limit(),
+            write: plan.be.timeouts.server,
             max_trailer: self.limits.max_head,
         };
         let forwarded = body::forward(

@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 
 use super::record::{self, Marks, RequestRecord};
-use super::{head_limit, Next, Session, Work, IDLE_SHED, MAX_HOT_READS};
-use crate::config::model::Frontend;
+use super::route::Route;
+use super::{Next, Session, Work, IDLE_SHED, MAX_HOT_READS};
+use crate::config::model::{BackendId, Frontend, FrontendId, ServerId};
 use crate::io::{timed, ReadBuf};
 use crate::worker::deadline::Ended;
 use crate::worker::Worker;
@@ -30,14 +31,14 @@ use crate::worker::Worker;
 pub(super) struct Idle<'a> {
     pub w: &'a Rc<Worker>,
     /// `fe`'s index in the model (for the request records).
-    pub frontend: usize,
+    pub frontend: FrontendId,
     pub fe: &'a Frontend,
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub client: TcpStream,
     pub cbuf: ReadBuf,
     /// `http-reuse never`: the server connection kept for this client connection.
-    pub own: Option<Box<(usize, usize, TcpStream)>>,
+    pub own: Option<Box<(BackendId, ServerId, TcpStream)>>,
     pub served: u32,
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.
@@ -53,7 +54,7 @@ pub(super) struct Idle<'a> {
 impl<'a> Idle<'a> {
     pub fn new(
         w: &'a Rc<Worker>,
-        frontend: usize,
+        frontend: FrontendId,
         fe: &'a Frontend,
         client: TcpStream,
         peer: SocketAddr,
@@ -114,16 +115,15 @@ impl<'a> Idle<'a> {
     /// response says `connection: close`); an idle keep-alive one `timeout http-keep-alive`
     /// (then a silent close).
     async fn await_request_start(&mut self) -> Result<(), ()> {
-        let head_limit = head_limit(self.fe);
+        let route = Route::frontend_only(self.fe);
+        let head_limit = route.head_limit();
         if !self.cbuf.is_empty() {
             // Pipelined: the next request is already here.
             self.head_deadline = head_limit.map(|d| Instant::now() + d);
             return Ok(());
         }
         if self.served > 0 {
-            return self
-                .wait_idle(self.fe.timeouts.http_keep_alive.or(head_limit))
-                .await;
+            return self.wait_idle(route.keep_alive_limit()).await;
         }
         self.head_deadline = head_limit.map(|d| Instant::now() + d);
         if crate::net::has_pending_data(&self.client) {
@@ -232,7 +232,7 @@ impl<'a> Idle<'a> {
     /// The 408 of a connection whose first request did not come in time (`errorfile 408`
     /// when configured), with its record (`cR`, no request line).
     async fn answer_timeout(&mut self) {
-        let page = super::error_page(self.fe, None, 408);
+        let page = Route::frontend_only(self.fe).error_page(408);
         let n = page.len();
         let (r, _) = timed(
             self.fe.timeouts.client,

@@ -1,14 +1,16 @@
 //! mode http: one client connection, request after request.
 //!
-//! Each request goes through the same pipeline, one file per stage:
+//! Each request goes through the same pipeline, one file per stage; the settings its frontend
+//! and backend decide together (connection mode, errorfiles, forwardfor, tarpit, tunnel and
+//! body timeouts) are asked of its `route::Route`, never re-derived by a stage:
 //!
 //! ```text
 //!  idle.rs       between requests: the connection's small state (`Idle`), waiting for the
 //!                next request's first bytes; `Session::resume` joins it with the request's
 //!                state (`Work`), `suspend` parts them again
 //!  request.rs    read and check the head -> frontend http-request rules -> use_backend
-//!                -> backend http-request rules -> Plan (backend, server key, connection
-//!                modes) or a rule's own answer -> rewritten head (rule edits) in `out`
+//!                -> backend http-request rules -> Plan (backend, its Route, server key,
+//!                keep-alive) or a rule's own answer -> rewritten head (rule edits) in `out`
 //!  exchange.rs   server slot + connection (pooled, kept, or new) -> send head -> stream body
 //!                (a stalled body: 504 under `timeout server`); a stale reused connection gets
 //!                the request again on a fresh one, unless part of a response (a 1xx) came
@@ -18,6 +20,8 @@
 //!                followed its response -> who stays open;
 //!                101 asked for by an Upgrade, or 2xx to CONNECT -> tunnel (tcp.rs relay);
 //!                101 not asked for -> 502
+//!  route.rs      the Route: frontend + backend (or the frontend alone before use_backend)
+//!                and the precedence rules between their settings
 //!  record/       how the request ended (`RequestRecord`: status, bytes, timers, termination
 //!                state), filled in by the stages above where each outcome is decided and
 //!                consumed once, by `record::end_request` at the end of `serve_one`
@@ -34,6 +38,7 @@ mod idle;
 pub mod record;
 mod request;
 mod response;
+pub mod route;
 pub mod tcp;
 
 use std::future::Future;
@@ -43,7 +48,7 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-use crate::config::model::{Backend, Frontend, HttpConnMode};
+use crate::config::model::{Backend, BackendId, Frontend, FrontendId, ServerId};
 use crate::http::{BodyKind, Limits, Method, Request, Response, Version};
 use crate::io::{timed, IoFail, ReadBuf};
 use crate::rules::action::Txn;
@@ -51,6 +56,7 @@ use crate::worker::balance::{PickKey, ServerLease};
 use crate::worker::Worker;
 use idle::Idle;
 use record::{Marks, RequestRecord, TermState};
+use route::Route;
 
 /// How long an idle keep-alive connection keeps its read buffer before giving it back: long
 /// enough that a busy client's next request finds it, short enough that thousands of idle
@@ -96,11 +102,11 @@ enum Early {
 
 /// What was decided about a request once its head was read.
 struct Plan<'a> {
-    backend: usize,
+    backend: BackendId,
     be: &'a Backend,
+    /// The frontend and this backend: the settings they decide together.
+    route: Route<'a>,
     key: PickKey,
-    /// The stricter of the frontend's and the backend's connection mode.
-    conn_mode: HttpConnMode,
     /// The client may keep its connection after this request.
     client_keep: bool,
     method: Method,
@@ -117,7 +123,7 @@ struct Session<'a> {
     w: &'a Rc<Worker>,
     fe: &'a Frontend,
     /// `fe`'s index in the model.
-    frontend: usize,
+    frontend: FrontendId,
     peer: SocketAddr,
     local: SocketAddr,
     client: TcpStream,
@@ -132,7 +138,7 @@ struct Session<'a> {
     limits: Limits,
     /// With `http-reuse never`, the server connection kept from the previous request for this
     /// client connection only: (backend, server, stream). Otherwise connections go to the pool.
-    own: Option<(usize, usize, TcpStream)>,
+    own: Option<(BackendId, ServerId, TcpStream)>,
     served: u32,
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.
@@ -171,7 +177,7 @@ impl Work {
 /// `Idle::run`'s alone, with no copy of the arguments beside it (see idle.rs on memory).
 pub fn serve<'a>(
     w: &'a Rc<Worker>,
-    frontend: usize,
+    frontend: FrontendId,
     fe: &'a Frontend,
     client: TcpStream,
     peer: SocketAddr,
@@ -187,23 +193,6 @@ fn status_of(bytes: &[u8]) -> u16 {
         .ok()
         .and_then(|d| d.parse().ok())
         .unwrap_or(0)
-}
-
-/// HAProxy: `timeout http-request` bounds a request head and defaults to `timeout client`.
-fn head_limit(fe: &Frontend) -> Option<Duration> {
-    let t = &fe.timeouts;
-    t.http_request.or(t.client)
-}
-
-/// The error page for `status`: the backend's `errorfile`, else the frontend's, else HAProxy's.
-fn error_page(fe: &Frontend, be: Option<&Backend>, status: u16) -> Vec<u8> {
-    let custom = be
-        .and_then(|b| b.errorfiles.get(&status))
-        .or_else(|| fe.errorfiles.get(&status));
-    match custom {
-        Some(bytes) => bytes.to_vec(),
-        None => crate::http::error_response(status).to_vec(),
-    }
 }
 
 impl<'a> Session<'a> {
@@ -298,7 +287,7 @@ impl<'a> Session<'a> {
                 // HAProxy 2.6 with no backend for a request: 503, `SC` (no server to connect).
                 self.rec
                     .end(TermState::new(record::By::Server, record::Phase::Connect));
-                return self.fail(503, None).await;
+                return self.fail(503, self.unrouted()).await;
             }
             Err(Early::Answer(a, tarpit, may_keep)) => {
                 return self.answer(a, tarpit, may_keep).await
@@ -315,7 +304,7 @@ impl<'a> Session<'a> {
         }
         if self.resp.status == 101 {
             // receive_response_head refused a 101 that the request did not ask for.
-            return self.upgrade_tunnel(ex, plan.be).await;
+            return self.upgrade_tunnel(&plan, ex).await;
         }
         if plan.method == Method::Connect && (200..300).contains(&self.resp.status) {
             return self.connect_tunnel(&plan, ex).await;
@@ -323,11 +312,16 @@ impl<'a> Session<'a> {
         self.finish(&plan, ex).await
     }
 
-    /// Answers with an error page (errorfile when configured) and closes: after an error the
-    /// framing of what follows on this connection cannot be trusted. The caller has recorded
-    /// why (`rec.end`).
-    async fn fail(&mut self, status: u16, be: Option<&Backend>) -> Next {
-        let page = error_page(self.fe, be, status);
+    /// The route of the request before `use_backend` (or of one that never got a backend).
+    fn unrouted(&self) -> Route<'a> {
+        Route::frontend_only(self.fe)
+    }
+
+    /// Answers with the route's error page (errorfile when configured) and closes: after an
+    /// error the framing of what follows on this connection cannot be trusted. The caller has
+    /// recorded why (`rec.end`).
+    async fn fail(&mut self, status: u16, route: Route<'_>) -> Next {
+        let page = route.error_page(status);
         self.rec.status = Some(status);
         let _ = self.write_client(page).await;
         Next::Close

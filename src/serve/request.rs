@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::record::{self, RuleAnswer};
+use super::route::Route;
 use super::{Early, Next, Plan, Session};
-use crate::config::model::{Acl, Backend, Balance, ErrorFiles, Frontend, HttpConnMode, HttpReuse};
+use crate::config::model::{Acl, Backend, Balance, Frontend, HttpReuse};
 use crate::config::model_rules::HttpRule;
 use crate::http::{
     parse_request, write_request_head, BodyKind, ChunkedDecoder, ConnHeader, Head, Method, Request,
@@ -28,7 +29,7 @@ impl<'a> Session<'a> {
         let deadline = self
             .head_deadline
             .take()
-            .or_else(|| self.head_limit().map(|d| Instant::now() + d));
+            .or_else(|| self.unrouted().head_limit().map(|d| Instant::now() + d));
         loop {
             self.req.clear();
             match parse_request(self.cbuf.bytes(), &self.limits, &mut self.req) {
@@ -36,12 +37,12 @@ impl<'a> Session<'a> {
                 Ok(false) => {}
                 Err(e) => {
                     self.rec.end(record::BAD_REQUEST);
-                    return Err(self.fail(e.status, None).await);
+                    return Err(self.fail(e.status, self.unrouted()).await);
                 }
             }
             if self.cbuf.len() >= self.limits.max_head || self.cbuf.is_full() {
                 self.rec.end(record::BAD_REQUEST);
-                return Err(self.fail(431, None).await);
+                return Err(self.fail(431, self.unrouted()).await);
             }
             let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let got = self.cbuf.read_from(&mut self.client, limit).await;
@@ -51,7 +52,7 @@ impl<'a> Session<'a> {
                 Ok(_) => {}
                 Err(IoFail::Timeout) => {
                     self.rec.end(record::head_read_failed(&IoFail::Timeout));
-                    return Err(self.fail(408, None).await);
+                    return Err(self.fail(408, self.unrouted()).await);
                 }
                 Err(e) => return Err(self.client_left_in_head(e)),
             }
@@ -66,10 +67,6 @@ impl<'a> Session<'a> {
         Next::Close
     }
 
-    pub(super) fn head_limit(&self) -> Option<Duration> {
-        super::head_limit(self.fe)
-    }
-
     /// Runs the frontend's `http-request` rules, routes the request (seeing their edits), then
     /// runs the backend's. `Err`: the rules answered, or no backend (503).
     pub(super) fn plan(&mut self) -> Result<Plan<'a>, Early> {
@@ -79,7 +76,7 @@ impl<'a> Session<'a> {
         self.txn.edits.clear();
         self.txn.vars.clear();
         if has_rules {
-            self.run_request_rules(fe.rules.request.as_slice(), &fe.acls, None)?;
+            self.run_request_rules(fe.rules.request.as_slice(), &fe.acls, self.unrouted())?;
         }
         let backend = {
             let scene = self.scene(None);
@@ -91,20 +88,17 @@ impl<'a> Session<'a> {
             rules::select_backend(fe, &ctx).ok_or(Early::NoBackend)?
         };
         self.rec.backend = Some(backend);
-        let be = model.backends.get(backend).ok_or(Early::NoBackend)?;
-        let same_proxy = be.listen_frontend && be.name == fe.name;
-        if !be.rules.request.is_empty() && !same_proxy {
-            self.run_request_rules(be.rules.request.as_slice(), &be.acls, Some(be))?;
+        let be = model.backend(backend).ok_or(Early::NoBackend)?;
+        let route = Route::new(fe, be);
+        if !be.rules.request.is_empty() && !route.same_proxy() {
+            self.run_request_rules(be.rules.request.as_slice(), &be.acls, route)?;
         }
-        let conn_mode = fe.conn_mode.max(be.conn_mode);
         Ok(Plan {
             backend,
             be,
+            route,
             key: self.pick_key(be),
-            conn_mode,
-            client_keep: self.req.keep_alive
-                && conn_mode != HttpConnMode::Close
-                && !self.w.is_stopping(),
+            client_keep: route.client_may_keep(self.req.keep_alive, self.w.is_stopping()),
             method: self.req.method,
             version: self.req.version,
             body: self.req.body,
@@ -113,11 +107,13 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// Runs one proxy's `http-request` rules: the frontend's on its route alone, the backend's
+    /// on the route to it (which decides an answer's errorfiles, tarpit and keep-alive).
     fn run_request_rules(
         &mut self,
         list: &'a [HttpRule],
         acls: &'a [Acl],
-        be: Option<&'a Backend>,
+        route: Route<'a>,
     ) -> Result<(), Early> {
         let scene = request_scene(
             self.fe,
@@ -125,7 +121,7 @@ impl<'a> Session<'a> {
             &self.req,
             self.peer,
             self.local,
-            be.map(|b| b.name.as_str()),
+            route.backend().map(|b| b.name.as_str()),
         );
         let rule = match action::run(list, acls, &scene, &mut self.txn) {
             Verdict::Continue => return Ok(()),
@@ -135,20 +131,10 @@ impl<'a> Session<'a> {
             .end(record::rule_answered(rule_answer_kind(&rule.action), false));
         // Whether the client may keep its connection after the answer, as after a response from
         // a server; `answer` still closes if the request's body cannot be drained.
-        let conn_mode = be.map_or(self.fe.conn_mode, |b| self.fe.conn_mode.max(b.conn_mode));
-        let may_keep =
-            self.req.keep_alive && conn_mode != HttpConnMode::Close && !self.w.is_stopping();
-        let mut files: Vec<&ErrorFiles> = Vec::with_capacity(2);
-        files.extend(be.map(|b| &b.errorfiles));
-        files.push(&self.fe.errorfiles);
-        let proxy = be.map(|b| b.name.as_str()).unwrap_or(&self.fe.name);
+        let may_keep = route.client_may_keep(self.req.keep_alive, self.w.is_stopping());
         let ctx = scene.ctx(&self.txn);
-        let answer = reply::build(&rule.action, &ctx, &files, proxy);
-        let tarpit = be
-            .and_then(|b| b.timeouts.tarpit.or(b.timeouts.connect))
-            .or(self.fe.timeouts.tarpit)
-            .or(self.fe.timeouts.connect);
-        Err(Early::Answer(answer, tarpit, may_keep))
+        let answer = reply::build(&rule.action, &ctx, route.errorfiles(), route.proxy_name());
+        Err(Early::Answer(answer, route.tarpit(), may_keep))
     }
 
     /// What request rules look at, before the edits.
@@ -254,25 +240,24 @@ impl<'a> Session<'a> {
 
     /// Writes the head to send to the server into `self.out`.
     pub(super) fn build_request_head(&mut self, plan: &Plan<'a>) {
-        let be = plan.be;
-        let ff = be.forwardfor.as_ref().or(self.fe.forwardfor.as_ref());
         let client_ip = self.peer.ip();
-        let forwarded_for = ff
+        let forwarded_for = plan
+            .route
+            .forwardfor()
             .filter(|f| !f.except.is_some_and(|net| net.contains(client_ip)))
             .map(|f| (f.header.as_str(), client_ip, f.if_none));
         let connection = if self.req.upgrade {
             ConnHeader::Upgrade
-        } else if plan.conn_mode == HttpConnMode::KeepAlive
-            && (plan.client_keep || be.http_reuse != HttpReuse::Never)
+        } else if plan.route.server_may_keep()
+            && (plan.client_keep || plan.be.http_reuse != HttpReuse::Never)
         {
             ConnHeader::KeepAlive
         } else {
             ConnHeader::Close
         };
-        let original_to = be
-            .originalto
-            .as_ref()
-            .or(self.fe.originalto.as_ref())
+        let original_to = plan
+            .route
+            .originalto()
             .filter(|o| !o.except.is_some_and(|net| net.contains(self.local.ip())))
             .map(|o| (o.header.as_str(), self.local.ip()));
         let edits = (!self.txn.edits.is_empty()).then_some(&self.txn.edits);

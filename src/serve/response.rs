@@ -7,7 +7,7 @@ use super::exchange::Exchange;
 use super::record::{self, By, Phase, TermState};
 use super::{Next, Plan, Session};
 use crate::config::model::Acl;
-use crate::config::model::{Backend, HttpConnMode};
+use crate::config::model::{Backend, ServerId};
 use crate::config::model_rules::HttpRule;
 use crate::health::observe::Outcome as Seen;
 use crate::http::body::{self, Cut};
@@ -78,7 +78,7 @@ impl<'a> Session<'a> {
             };
             self.w
                 .observe(plan.backend, ex.lease.server, Seen::BadResponse);
-            return Err(self.fail(status, Some(plan.be)).await);
+            return Err(self.fail(status, plan.route).await);
         }
     }
 
@@ -94,12 +94,12 @@ impl<'a> Session<'a> {
         let server_idx = lease.server;
         let client_keep = plan.client_keep && !body_cut;
         let outcome = self
-            .forward_response(&mut server, plan.be, server_idx, client_keep, plan.version)
+            .forward_response(&mut server, plan, server_idx, client_keep)
             .await;
         let Ok((server_reusable, client_keep)) = outcome else {
             return Next::Close;
         };
-        if server_reusable && !body_cut && plan.conn_mode == HttpConnMode::KeepAlive {
+        if server_reusable && !body_cut && plan.route.server_may_keep() {
             self.keep_server(plan, server_idx, server);
         }
         drop(lease);
@@ -187,12 +187,12 @@ impl<'a> Session<'a> {
     async fn forward_response(
         &mut self,
         server: &mut TcpStream,
-        be: &Backend,
-        server_idx: usize,
+        plan: &Plan<'a>,
+        server_idx: ServerId,
         client_keep: bool,
-        client_version: Version,
     ) -> Result<(bool, bool), ()> {
-        if self.rule_answered(be, server_idx).await {
+        let client_version = plan.version;
+        if self.rule_answered(plan, server_idx).await {
             return Err(());
         }
         // An HTTP/1.0 client cannot read chunked framing: it gets the body close-delimited.
@@ -212,7 +212,7 @@ impl<'a> Session<'a> {
         let kind = self.resp.body;
         if !whole {
             let limits = body::Limits {
-                read: be.timeouts.server,
+                read: plan.be.timeouts.server,
                 write: self.fe.timeouts.client,
                 max_trailer: self.limits.max_head,
             };
@@ -248,9 +248,9 @@ impl<'a> Session<'a> {
     /// Runs the response rules; true when one answered instead of the server (the answer was
     /// sent): neither connection can be trusted to carry on then (the server's body was not
     /// read), so both close.
-    async fn rule_answered(&mut self, be: &Backend, server_idx: usize) -> bool {
-        let fe = self.fe;
-        let same_proxy = be.listen_frontend && be.name == fe.name;
+    async fn rule_answered(&mut self, plan: &Plan<'a>, server_idx: ServerId) -> bool {
+        let (fe, be) = (self.fe, plan.be);
+        let same_proxy = plan.route.same_proxy();
         let fe_has =
             !(same_proxy || fe.rules.response.is_empty() && fe.rules.after_response.is_empty());
         let be_has = !(be.rules.response.is_empty() && be.rules.after_response.is_empty());
@@ -258,7 +258,7 @@ impl<'a> Session<'a> {
         if !(fe_has || be_has) {
             return false;
         }
-        let Some(mut answer) = self.run_response_rules(be, server_idx, same_proxy) else {
+        let Some(mut answer) = self.run_response_rules(plan, server_idx) else {
             return false;
         };
         answer.finish(Conn::Close, self.req.method == Method::Head);
@@ -310,14 +310,10 @@ impl<'a> Session<'a> {
 
     /// `http-response` (backend, then frontend), then `http-after-response` (same order).
     /// Returns the answer of a terminal rule.
-    fn run_response_rules(
-        &mut self,
-        be: &Backend,
-        server_idx: usize,
-        same_proxy: bool,
-    ) -> Option<Answer> {
-        let fe = self.fe;
-        let server = be.servers.get(server_idx).map(|s| ServerInfo {
+    fn run_response_rules(&mut self, plan: &Plan<'a>, server_idx: ServerId) -> Option<Answer> {
+        let (fe, be, route) = (self.fe, plan.be, plan.route);
+        let same_proxy = route.same_proxy();
+        let server = be.server(server_idx).map(|s| ServerInfo {
             name: &s.name,
             addr: s.addr,
             local: None,
@@ -349,9 +345,9 @@ impl<'a> Session<'a> {
             if let Verdict::Reply(rule) = action::run(list, acls, &scene, &mut self.txn) {
                 let kind = super::request::rule_answer_kind(&rule.action);
                 self.rec.end(record::rule_answered(kind, true));
-                let files = [&be.errorfiles, &fe.errorfiles];
                 let ctx = scene.ctx(&self.txn);
-                return Some(reply::build(&rule.action, &ctx, &files, &be.name));
+                let files = route.errorfiles();
+                return Some(reply::build(&rule.action, &ctx, files, route.proxy_name()));
             }
         }
         None
@@ -359,7 +355,7 @@ impl<'a> Session<'a> {
 
     /// After `101 Switching Protocols` (asked for): forward the head as received, then let
     /// `serve` turn the connection into a byte tunnel.
-    pub(super) async fn upgrade_tunnel(&mut self, ex: Exchange, be: &Backend) -> Next {
+    pub(super) async fn upgrade_tunnel(&mut self, plan: &Plan<'a>, ex: Exchange) -> Next {
         let n = self.resp.head_len;
         self.rec.status = Some(self.resp.status);
         let sent = self
@@ -372,14 +368,14 @@ impl<'a> Session<'a> {
         }
         self.rec.bytes_out += n as u64;
         self.sbuf.consume(n);
-        self.hand_to_tunnel(ex, be).await
+        self.hand_to_tunnel(plan, ex).await
     }
 
     /// After a 2xx answer to CONNECT: the head goes through the response rules and the usual
     /// rewrite (nothing is said about the connection: it stays open as a tunnel), then the
     /// bytes flow both ways, starting with those the client sent right behind its request.
     pub(super) async fn connect_tunnel(&mut self, plan: &Plan<'a>, ex: Exchange) -> Next {
-        if self.rule_answered(plan.be, ex.lease.server).await {
+        if self.rule_answered(plan, ex.lease.server).await {
             return Next::Close;
         }
         if self
@@ -389,13 +385,12 @@ impl<'a> Session<'a> {
         {
             return Next::Close;
         }
-        self.hand_to_tunnel(ex, plan.be).await
+        self.hand_to_tunnel(plan, ex).await
     }
 
     /// Forwards what either side already sent past its head, then hands both connections to
-    /// the relay under `timeout tunnel` (falling back to `timeout client` / `timeout server`,
-    /// as HAProxy does).
-    async fn hand_to_tunnel(&mut self, ex: Exchange, be: &Backend) -> Next {
+    /// the relay under the route's tunnel timeouts.
+    async fn hand_to_tunnel(&mut self, plan: &Plan<'a>, ex: Exchange) -> Next {
         let Exchange {
             mut server, lease, ..
         } = ex;
@@ -414,18 +409,19 @@ impl<'a> Session<'a> {
         if pending_up > 0
             && self
                 .cbuf
-                .write_to(&mut server, pending_up, be.timeouts.server)
+                .write_to(&mut server, pending_up, plan.be.timeouts.server)
                 .await
                 .is_err()
         {
             return Next::Close;
         }
         self.cbuf.clear();
+        let idle = plan.route.tunnel_timeouts();
         Next::Tunnel {
             server,
             lease,
-            idle_client: be.timeouts.tunnel.or(self.fe.timeouts.client),
-            idle_server: be.timeouts.tunnel.or(be.timeouts.server),
+            idle_client: idle.client,
+            idle_server: idle.server,
         }
     }
 }

@@ -18,7 +18,8 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 
 use super::record::{self, By, Marks, Phase, RequestRecord, TermState};
-use crate::config::model::Mode;
+use super::route::Route;
+use crate::config::model::{FrontendId, Mode};
 use crate::io::{timed, IoFail};
 use crate::rules::{self, Ctx};
 use crate::worker::balance::{hash_bytes, PickKey};
@@ -29,12 +30,12 @@ const RELAY_BUF: usize = 16 * 1024;
 
 pub async fn serve(
     w: &Rc<Worker>,
-    frontend: usize,
+    frontend: FrontendId,
     client: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
 ) {
-    let Some(fe) = w.model.frontends.get(frontend) else {
+    let Some(fe) = w.model.frontend(frontend) else {
         return;
     };
     let mut rec = tcp_record(frontend, peer);
@@ -59,7 +60,7 @@ pub async fn serve(
     rec.server = trace.server;
     rec.retries = trace.retries;
     rec.redispatched = trace.redispatched;
-    let (acquired, be) = match (acquired, w.model.backends.get(backend)) {
+    let (acquired, be) = match (acquired, w.model.backend(backend)) {
         (Ok(a), Some(be)) => (a, be),
         (Err(e), _) => {
             rec.end(record::connect_failed(e));
@@ -69,9 +70,8 @@ pub async fn serve(
         (Ok(_), None) => return,
     };
     let _lease = acquired.lease;
-    let client_idle = be.timeouts.tunnel.or(fe.timeouts.client);
-    let server_idle = be.timeouts.tunnel.or(be.timeouts.server);
-    let relayed = relay(client, acquired.stream, client_idle, server_idle).await;
+    let idle = Route::new(fe, be).tunnel_timeouts();
+    let relayed = relay(client, acquired.stream, idle.client, idle.server).await;
     rec.bytes_in = relayed.up;
     rec.bytes_out = relayed.down;
     if let Some(cause) = relayed.cause {
@@ -82,7 +82,7 @@ pub async fn serve(
 
 /// The record of a mode tcp connection, from its accept (now): no request head, so the
 /// queue wait (Tw) counts from the accept too.
-fn tcp_record(frontend: usize, peer: SocketAddr) -> RequestRecord {
+fn tcp_record(frontend: FrontendId, peer: SocketAddr) -> RequestRecord {
     let accepted = Instant::now();
     let marks = Marks {
         start: Some(accepted),

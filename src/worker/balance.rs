@@ -4,12 +4,14 @@
 //! looks at another core's: no contention, at the price that leastconn sees only this core's
 //! connections. `pick` consults the core's view of which servers are usable at pick time, and the
 //! returned `ServerLease` gives the in-flight slot back when it is dropped, on every path.
+//! Servers are `ServerId`s in the interface; inside, the choosing functions work on positions
+//! in `slots` (the same order), which is what their filters and arithmetic need.
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::config::model::{Backend, Balance, Server};
+use crate::config::model::{Backend, BackendId, Balance, Server, ServerId};
 use crate::worker::limits::SharedLimits;
 use crate::worker::notify::Notify;
 
@@ -22,7 +24,7 @@ pub struct PickKey {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pick {
-    Server(usize),
+    Server(ServerId),
     /// Usable servers exist but every one is at its maxconn: wait in the queue.
     Full,
     /// No usable server at all: 503.
@@ -47,9 +49,10 @@ pub struct Balancer {
     pub algo: Balance,
     /// `option allbackups`: all usable backups take over, not only the first.
     allbackups: bool,
-    backend: usize,
+    backend: BackendId,
     /// Process-wide server maxconn counters.
     limits: Arc<SharedLimits>,
+    /// Per server, in `Backend::servers` order (see `slot`).
     pub slots: Vec<ServerSlot>,
     /// Woken whenever a slot frees up, for requests queued on a full backend.
     pub freed: Notify,
@@ -60,12 +63,12 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    pub fn new(backend: &Backend, index: usize, limits: Arc<SharedLimits>, seed: u64) -> Self {
+    pub fn new(backend: &Backend, id: BackendId, limits: Arc<SharedLimits>, seed: u64) -> Self {
         let slots = backend.servers.iter().map(ServerSlot::new).collect();
         Balancer {
             algo: backend.balance.clone(),
             allbackups: backend.allbackups,
-            backend: index,
+            backend: id,
             limits,
             slots,
             freed: Notify::default(),
@@ -77,7 +80,11 @@ impl Balancer {
 
     /// Chooses a server, skipping `avoid` (a server that just failed) when another one is usable.
     /// Allocation-free: candidate sets are filters over the server list, not collected lists.
-    pub fn pick(&self, key: PickKey, avoid: Option<usize>) -> Pick {
+    pub fn slot(&self, server: ServerId) -> Option<&ServerSlot> {
+        self.slots.get(server.index())
+    }
+
+    pub fn pick(&self, key: PickKey, avoid: Option<ServerId>) -> Pick {
         // HAProxy uses backups only when no active server is usable, and then only the first
         // backup (all of them with `option allbackups`).
         let any_active = self.slots.iter().any(|s| s.is_usable() && !s.backup);
@@ -102,17 +109,18 @@ impl Balancer {
         if open_count == 0 {
             return Pick::Full;
         }
+        let avoid = avoid.map(ServerId::index);
         let ok = |i: usize| open(i) && !(open_count > 1 && Some(i) == avoid);
-        Pick::Server(self.choose(&ok, key))
+        Pick::Server(ServerId::new(self.choose(&ok, key)))
     }
 
-    /// Takes an in-flight slot on server `i` when its maxconn allows (another core may have
+    /// Takes an in-flight slot on `server` when its maxconn allows (another core may have
     /// taken the last one since `pick`); the lease gives it back when dropped.
-    pub fn try_lease(self: &Rc<Self>, i: usize) -> Option<ServerLease> {
-        let s = self.slots.get(i)?;
+    pub fn try_lease(self: &Rc<Self>, server: ServerId) -> Option<ServerLease> {
+        let s = self.slot(server)?;
         if !self
             .limits
-            .server(self.backend, i)
+            .server(self.backend, server)
             .is_some_and(|l| l.try_take())
         {
             return None;
@@ -120,7 +128,7 @@ impl Balancer {
         s.inflight.set(s.inflight.get() + 1);
         Some(ServerLease {
             balancer: Rc::clone(self),
-            server: i,
+            server,
         })
     }
 
@@ -131,7 +139,7 @@ impl Balancer {
 
     fn has_room(&self, i: usize) -> bool {
         self.limits
-            .server(self.backend, i)
+            .server(self.backend, ServerId::new(i))
             .is_some_and(|l| l.has_room())
     }
 
@@ -253,13 +261,13 @@ impl ServerSlot {
 /// An in-flight request on one server; dropping it frees the slot and wakes queued requests.
 pub struct ServerLease {
     balancer: Rc<Balancer>,
-    pub server: usize,
+    pub server: ServerId,
 }
 
 impl Drop for ServerLease {
     fn drop(&mut self) {
         let b = &self.balancer;
-        if let Some(s) = b.slots.get(self.server) {
+        if let Some(s) = b.slot(self.server) {
             s.inflight.set(s.inflight.get().saturating_sub(1));
         }
         if let Some(l) = b.limits.server(b.backend, self.server) {
@@ -297,13 +305,18 @@ mod tests {
             .unwrap()
             .model;
         let limits = Arc::new(SharedLimits::new(&model));
-        Rc::new(Balancer::new(&model.backends[0], 0, limits, 7))
+        Rc::new(Balancer::new(
+            &model.backends[0],
+            BackendId::new(0),
+            limits,
+            7,
+        ))
     }
 
     fn picks(b: &Rc<Balancer>, n: usize) -> Vec<usize> {
         (0..n)
             .map(|_| match b.pick(PickKey::default(), None) {
-                Pick::Server(i) => i,
+                Pick::Server(i) => i.index(),
                 other => panic!("{other:?}"),
             })
             .collect()
@@ -368,7 +381,7 @@ mod tests {
             " server a 127.0.0.1:1\n server b 127.0.0.1:2\n",
             "leastconn",
         );
-        let held = b.try_lease(0).unwrap();
+        let held = b.try_lease(ServerId::new(0)).unwrap();
         assert_eq!(picks(&b, 3), vec![1, 1, 1]);
         drop(held);
         assert_eq!(b.slots[0].inflight.get(), 0);
@@ -377,19 +390,21 @@ mod tests {
     #[test]
     fn server_maxconn_makes_the_backend_full() {
         let b = balancer(" server a 127.0.0.1:1 maxconn 1\n", "roundrobin");
-        let held = b.try_lease(0).unwrap();
-        assert!(b.try_lease(0).is_none());
+        let a = ServerId::new(0);
+        let held = b.try_lease(a).unwrap();
+        assert!(b.try_lease(a).is_none());
         assert_eq!(b.pick(PickKey::default(), None), Pick::Full);
         drop(held);
-        assert_eq!(b.pick(PickKey::default(), None), Pick::Server(0));
+        assert_eq!(b.pick(PickKey::default(), None), Pick::Server(a));
     }
 
     #[test]
     fn avoid_skips_a_failed_server_when_another_is_open() {
         let b = balancer(" server a 127.0.0.1:1\n server b 127.0.0.1:2\n", "first");
-        assert_eq!(b.pick(PickKey::default(), Some(0)), Pick::Server(1));
+        let (a, b_) = (ServerId::new(0), ServerId::new(1));
+        assert_eq!(b.pick(PickKey::default(), Some(a)), Pick::Server(b_));
         let one = balancer(" server a 127.0.0.1:1\n", "first");
-        assert_eq!(one.pick(PickKey::default(), Some(0)), Pick::Server(0));
+        assert_eq!(one.pick(PickKey::default(), Some(a)), Pick::Server(a));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::balance::{Pick, PickKey, ServerLease};
 use super::limits::CROSS_CORE_RECHECK;
 use super::pool;
 use super::Worker;
+use crate::config::model::{BackendId, ServerId};
 use crate::health::observe::Outcome;
 use crate::io::timed;
 
@@ -35,7 +36,7 @@ pub struct ConnectTrace {
     /// When the connection was there (a reused one: at once).
     pub connected: Option<Instant>,
     /// The last server tried.
-    pub server: Option<usize>,
+    pub server: Option<ServerId>,
     /// Connection attempts after the first.
     pub retries: u32,
     /// The last retry went to another server (`option redispatch`).
@@ -50,8 +51,8 @@ pub struct Acquired {
 }
 
 /// HAProxy's queue timeout falls back to the connect timeout when unset.
-fn queue_limit(w: &Worker, backend: usize) -> Option<Duration> {
-    let t = &w.model.backends.get(backend)?.timeouts;
+fn queue_limit(w: &Worker, backend: BackendId) -> Option<Duration> {
+    let t = &w.model.backend(backend)?.timeouts;
     t.queue.or(t.connect)
 }
 
@@ -60,7 +61,7 @@ pub struct Reuse {
     /// The connection this client connection kept from its previous request, to server `.0`
     /// (`http-reuse never`: private to the client connection): reused when the balancer picks
     /// that server again and nothing arrived on it since its response, else closed.
-    pub own: Option<(usize, TcpStream)>,
+    pub own: Option<(ServerId, TcpStream)>,
     /// Whether the server's idle connections (the core's pool) may be taken.
     pub pool: bool,
 }
@@ -68,7 +69,7 @@ pub struct Reuse {
 /// A server slot and a connection to that server, following the backend's retry rules.
 pub async fn acquire(
     w: &Worker,
-    backend: usize,
+    backend: BackendId,
     key: PickKey,
     reuse: Reuse,
 ) -> Result<Acquired, ConnectError> {
@@ -78,18 +79,18 @@ pub async fn acquire(
 /// `acquire`, noting in `trace` when the slot and the connection came and what was retried.
 pub async fn acquire_traced(
     w: &Worker,
-    backend: usize,
+    backend: BackendId,
     key: PickKey,
     mut reuse: Reuse,
     trace: &mut ConnectTrace,
 ) -> Result<Acquired, ConnectError> {
-    let (Some(be), Some(rt)) = (w.model.backends.get(backend), w.backends.get(backend)) else {
+    let (Some(be), Some(rt)) = (w.model.backend(backend), w.backend_rt(backend)) else {
         return Err(ConnectError::NoServer);
     };
     let queue_deadline = queue_limit(w, backend).map(|d| Instant::now() + d);
     let attempts = be.retries.saturating_add(1);
-    let mut pinned: Option<usize> = None;
-    let mut avoid: Option<usize> = None;
+    let mut pinned: Option<ServerId> = None;
+    let mut avoid: Option<ServerId> = None;
     let mut tried = 0;
     loop {
         // The checker's latest word, so no pick lands on a server it already marked down.
@@ -114,7 +115,7 @@ pub async fn acquire_traced(
         trace.server = Some(server);
         // Redispatched: the last retry went to another server (not when it is the only one).
         trace.redispatched |= avoid.is_some_and(|a| a != server);
-        if let Some(slot) = rt.balancer.slots.get(server) {
+        if let Some(slot) = rt.balancer.slot(server) {
             rt.pool.note_used(server, slot.inflight.get());
         }
         if let Some((own_server, own)) = reuse.own.take() {
@@ -138,7 +139,7 @@ pub async fn acquire_traced(
                 });
             }
         }
-        let Some(addr) = be.servers.get(server).map(|s| s.addr) else {
+        let Some(addr) = be.server(server).map(|s| s.addr) else {
             return Err(ConnectError::NoServer);
         };
         rt.pool.relieve(server);
@@ -179,10 +180,10 @@ pub async fn acquire_traced(
 
 async fn wait_for_slot(
     w: &Worker,
-    backend: usize,
+    backend: BackendId,
     deadline: Option<Instant>,
 ) -> Result<(), ConnectError> {
-    let Some(rt) = w.backends.get(backend) else {
+    let Some(rt) = w.backend_rt(backend) else {
         return Err(ConnectError::NoServer);
     };
     // Woken at once by a release on this core. Releases on other cores are not signalled, so

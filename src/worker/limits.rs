@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::config::model::Model;
+use crate::config::model::{BackendId, FrontendId, Model, ServerId};
 
 /// How often a core waiting at a limit rechecks for slots freed by other cores.
 pub const CROSS_CORE_RECHECK: Duration = Duration::from_millis(5);
@@ -67,8 +67,9 @@ impl Limit {
 /// Every shared limit of the process, built once from the model and shared by all workers.
 pub struct SharedLimits {
     pub global: Limit,
+    /// Per frontend, in `Model::frontends` order (see `frontend`).
     pub frontends: Vec<Limit>,
-    /// Per backend, per server.
+    /// Per backend, per server (see `server`).
     pub servers: Vec<Vec<Limit>>,
     /// Idle connections kept per server, over all cores (`pool-max-conn`): unlimited by
     /// default, and then never touched.
@@ -102,11 +103,15 @@ impl SharedLimits {
         }
     }
 
-    pub fn idle(&self, backend: usize, server: usize) -> Option<&Limit> {
-        self.idle.get(backend)?.get(server)
+    pub fn idle(&self, backend: BackendId, server: ServerId) -> Option<&Limit> {
+        self.idle.get(backend.index())?.get(server.index())
     }
 
-    pub fn server(&self, backend: usize, server: usize) -> Option<&Limit> {
-        self.servers.get(backend)?.get(server)
+    pub fn server(&self, backend: BackendId, server: ServerId) -> Option<&Limit> {
+        self.servers.get(backend.index())?.get(server.index())
+    }
+
+    pub fn frontend(&self, frontend: FrontendId) -> Option<&Limit> {
+        self.frontends.get(frontend.index())
     }
 }

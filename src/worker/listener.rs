@@ -11,6 +11,7 @@ use monoio::net::{TcpListener, TcpStream};
 
 use super::limits::CROSS_CORE_RECHECK;
 use super::{ListenSpec, Worker};
+use crate::config::model::FrontendId;
 use crate::serve::accept as conn;
 
 /// Pause after EMFILE/ENFILE: the connection stays in the kernel's queue, and retrying at once
@@ -55,7 +56,7 @@ pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpList
 
 fn start(
     worker: &Rc<Worker>,
-    frontend: usize,
+    frontend: FrontendId,
     stream: TcpStream,
     peer: SocketAddr,
     guard: Option<conn::ConnGuard>,
@@ -100,7 +101,7 @@ async fn accept_unless_stopped(
 /// Dropping it only queues an asynchronous close on io_uring, and connections that land on it
 /// meanwhile would be reset. What still arrives between the last accept and the shutdown is
 /// reset, until listening sockets are handed over on reload.
-fn drain_queue(worker: &Rc<Worker>, frontend: usize, listener: &TcpListener) {
+fn drain_queue(worker: &Rc<Worker>, frontend: FrontendId, listener: &TcpListener) {
     let fd = listener.as_raw_fd();
     if set_nonblocking(fd) {
         accept_queued_all(worker, frontend, fd);
@@ -111,7 +112,7 @@ fn drain_queue(worker: &Rc<Worker>, frontend: usize, listener: &TcpListener) {
     }
 }
 
-fn accept_queued_all(worker: &Rc<Worker>, frontend: usize, fd: RawFd) {
+fn accept_queued_all(worker: &Rc<Worker>, frontend: FrontendId, fd: RawFd) {
     for _ in 0..crate::net::LISTEN_BACKLOG {
         let Some(guard) = conn::ConnGuard::try_new(worker, frontend) else {
             return;
@@ -172,15 +173,14 @@ fn accept_queued(fd: RawFd) -> Queued {
 
 /// Waits while the process is at its global or this frontend's maxconn (HAProxy stops
 /// accepting at maxconn and resumes below it). Returns false when the worker is stopping.
-async fn wait_below_limits(worker: &Worker, frontend: usize) -> bool {
+async fn wait_below_limits(worker: &Worker, frontend: FrontendId) -> bool {
     loop {
         if worker.is_stopping() {
             return false;
         }
         let fe_room = worker
             .limits
-            .frontends
-            .get(frontend)
+            .frontend(frontend)
             .is_some_and(|f| f.has_room());
         if fe_room && worker.limits.global.has_room() {
             return true;

@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::config::model::Model;
+use crate::config::model::{BackendId, FrontendId, Model, ServerId};
 use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
 use balance::Balancer;
@@ -59,6 +59,7 @@ pub struct Worker {
     pub index: usize,
     pub nbthread: usize,
     pub model: Arc<Model>,
+    /// Per backend, in `Model::backends` order (see `backend_rt`).
     pub backends: Vec<BackendRt>,
     /// maxconn counters shared by all cores (global, frontends, servers).
     pub limits: Arc<SharedLimits>,
@@ -93,9 +94,8 @@ impl Worker {
     ) -> Rc<Self> {
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
         let backends = model
-            .backends
-            .iter()
-            .enumerate()
+            .backend_ids()
+            .zip(&model.backends)
             .map(|(i, b)| BackendRt {
                 balancer: Rc::new(Balancer::new(b, i, Arc::clone(&limits), seed)),
                 pool: Pool::new(b, i, Arc::clone(&limits), nbthread),
@@ -120,6 +120,11 @@ impl Worker {
         })
     }
 
+    /// This core's balancer and pool of a backend.
+    pub fn backend_rt(&self, backend: BackendId) -> Option<&BackendRt> {
+        self.backends.get(backend.index())
+    }
+
     pub fn begin_stop(&self, kind: StopKind) {
         if self.stopping.get().is_none() {
             self.stopping.set(Some(kind));
@@ -138,7 +143,7 @@ impl Worker {
     }
 
     /// Tells the checker what an exchange with a server showed (`observe`).
-    pub fn observe(&self, backend: usize, server: usize, outcome: Outcome) {
+    pub fn observe(&self, backend: BackendId, server: ServerId, outcome: Outcome) {
         if let Some(h) = &self.health {
             h.observe(&self.model, backend, server, outcome);
         }
@@ -149,9 +154,9 @@ impl Worker {
     }
 }
 
-/// One listener a worker must open: frontend index and the resolved address.
+/// One listener a worker must open: its frontend and the resolved address.
 #[derive(Clone, Debug)]
 pub struct ListenSpec {
-    pub frontend: usize,
+    pub frontend: FrontendId,
     pub addr: SocketAddr,
 }

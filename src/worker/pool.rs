@@ -51,7 +51,7 @@ use monoio::net::TcpStream;
 
 use super::limits::SharedLimits;
 use super::Worker;
-use crate::config::model::Backend;
+use crate::config::model::{Backend, BackendId, ServerId};
 
 /// One server's idle connections on this core, and how many it is estimated to need.
 #[derive(Default)]
@@ -135,12 +135,17 @@ struct Rules {
 pub struct Pool {
     servers: RefCell<Vec<ServerIdle>>,
     rules: Vec<Rules>,
-    backend: usize,
+    backend: BackendId,
     limits: Arc<SharedLimits>,
 }
 
 impl Pool {
-    pub fn new(be: &Backend, backend: usize, limits: Arc<SharedLimits>, nbthread: usize) -> Self {
+    pub fn new(
+        be: &Backend,
+        backend: BackendId,
+        limits: Arc<SharedLimits>,
+        nbthread: usize,
+    ) -> Self {
         let cores = nbthread.max(1) as u32;
         Pool {
             servers: RefCell::new(be.servers.iter().map(|_| ServerIdle::default()).collect()),
@@ -158,17 +163,17 @@ impl Pool {
     }
 
     /// Records that `in_use` connections to `server` are now in use on this core.
-    pub fn note_used(&self, server: usize, in_use: u32) {
-        if let Some(s) = self.servers.borrow_mut().get_mut(server) {
+    pub fn note_used(&self, server: ServerId, in_use: u32) {
+        if let Some(s) = self.servers.borrow_mut().get_mut(server.index()) {
             s.need.note(in_use);
         }
     }
 
     /// A clean idle connection to `server`, if one is left: the most recently used first, as it
     /// is the likeliest to be alive.
-    pub fn take(&self, server: usize) -> Option<TcpStream> {
+    pub fn take(&self, server: ServerId) -> Option<TcpStream> {
         let mut servers = self.servers.borrow_mut();
-        let s = servers.get_mut(server)?;
+        let s = servers.get_mut(server.index())?;
         while let Some(conn) = s.conns.pop_back() {
             self.release_slot(server);
             if is_clean(&conn) {
@@ -183,9 +188,12 @@ impl Pool {
     /// Offers a connection whose response has just ended; `in_use` counts the connections to
     /// `server` in use on this core, this one included. True when it was kept; a connection
     /// not kept is closed. A kept one may need the purge task started (`start_purge`).
-    pub fn put(&self, server: usize, conn: TcpStream, in_use: u32) -> bool {
+    pub fn put(&self, server: ServerId, conn: TcpStream, in_use: u32) -> bool {
         let mut servers = self.servers.borrow_mut();
-        let (Some(s), Some(rules)) = (servers.get_mut(server), self.rules.get(server)) else {
+        let (Some(s), Some(rules)) = (
+            servers.get_mut(server.index()),
+            self.rules.get(server.index()),
+        ) else {
             discard(conn);
             return false;
         };
@@ -209,14 +217,14 @@ impl Pool {
 
     /// Before a new connection to `server`: in a crowded process, closes one of its idle
     /// connections on this core, the oldest (HAProxy kills one when it opens one there).
-    pub fn relieve(&self, server: usize) {
+    pub fn relieve(&self, server: ServerId) {
         if self.crowding() != Crowding::Crowded {
             return;
         }
         let oldest = self
             .servers
             .borrow_mut()
-            .get_mut(server)
+            .get_mut(server.index())
             .and_then(|s| s.conns.pop_front());
         if let Some(conn) = oldest {
             self.release_slot(server);
@@ -234,11 +242,11 @@ impl Pool {
 
     /// Runs the purges that are due; `in_use(server)` is the count of connections in use on
     /// this core. Returns when the next one is due, if any connection is left idle.
-    fn purge_due(&self, now: Instant, in_use: &dyn Fn(usize) -> u32) -> Option<Instant> {
+    fn purge_due(&self, now: Instant, in_use: &dyn Fn(ServerId) -> u32) -> Option<Instant> {
         let mut servers = self.servers.borrow_mut();
         let mut next: Option<Instant> = None;
-        for (i, s) in servers.iter_mut().enumerate() {
-            let Some(rules) = self.rules.get(i) else {
+        for (i, s) in ServerId::all(servers.len()).zip(servers.iter_mut()) {
+            let Some(rules) = self.rules.get(i.index()) else {
                 continue;
             };
             if s.next_purge.is_some_and(|due| due <= now) {
@@ -258,8 +266,8 @@ impl Pool {
     }
 
     /// Closes the idle connections to one server (it went down).
-    pub fn clear_server(&self, server: usize) {
-        if let Some(s) = self.servers.borrow_mut().get_mut(server) {
+    pub fn clear_server(&self, server: ServerId) {
+        if let Some(s) = self.servers.borrow_mut().get_mut(server.index()) {
             for conn in s.conns.drain(..) {
                 self.release_slot(server);
                 discard(conn);
@@ -270,27 +278,27 @@ impl Pool {
 
     /// Closes every idle connection (at shutdown).
     pub fn clear(&self) {
-        for server in 0..self.rules.len() {
+        for server in ServerId::all(self.rules.len()) {
             self.clear_server(server);
         }
     }
 
     /// Idle connections to `server` on this core.
-    pub fn idle_count(&self, server: usize) -> usize {
+    pub fn idle_count(&self, server: ServerId) -> usize {
         self.servers
             .borrow()
-            .get(server)
+            .get(server.index())
             .map_or(0, |s| s.conns.len())
     }
 
     /// Counts one more idle connection against `pool-max-conn` (shared by all cores).
-    fn take_slot(&self, server: usize) -> bool {
+    fn take_slot(&self, server: ServerId) -> bool {
         self.limits
             .idle(self.backend, server)
             .is_some_and(|l| l.try_take())
     }
 
-    fn release_slot(&self, server: usize) {
+    fn release_slot(&self, server: ServerId) {
         if let Some(l) = self.limits.idle(self.backend, server) {
             l.release();
         }
@@ -309,7 +317,7 @@ async fn purge_task(w: Rc<Worker>) {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
         for rt in &w.backends {
-            let in_use = |i: usize| rt.balancer.slots.get(i).map_or(0, |s| s.inflight.get());
+            let in_use = |i: ServerId| rt.balancer.slot(i).map_or(0, |s| s.inflight.get());
             if let Some(t) = rt.pool.purge_due(now, &in_use) {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }

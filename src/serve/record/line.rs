@@ -11,13 +11,13 @@ impl RequestRecord {
     /// `backend/server` names as HAProxy logs them: the frontend's name before routing,
     /// `<NOSRV>` before a server was tried.
     fn names<'m>(&self, model: &'m Model) -> (&'m str, &'m str, &'m str) {
-        let fe = model.frontends.get(self.frontend);
+        let fe = model.frontend(self.frontend);
         let fe_name = fe.map_or("-", |f| f.name.as_str());
-        let be = self.backend.and_then(|b| model.backends.get(b));
+        let be = self.backend.and_then(|b| model.backend(b));
         let be_name = be.map_or(fe_name, |b| b.name.as_str());
         let srv_name = be
             .zip(self.server)
-            .and_then(|(b, s)| b.servers.get(s))
+            .and_then(|(b, s)| b.server(s))
             .map_or("<NOSRV>", |s| s.name.as_str());
         (fe_name, be_name, srv_name)
     }

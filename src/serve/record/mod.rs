@@ -28,7 +28,7 @@ pub use state::*;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::config::model::Mode;
+use crate::config::model::{BackendId, FrontendId, Mode, ServerId};
 use crate::worker::Worker;
 
 /// The instants a request's timers come from. `None`: the phase was not reached.
@@ -133,11 +133,11 @@ pub struct RequestRecord {
     /// A request (`Http`), or a whole mode tcp connection (`Tcp`: no status, no request).
     pub mode: Mode,
     /// Index in `Model::frontends`.
-    pub frontend: usize,
+    pub frontend: FrontendId,
     /// Index in `Model::backends`, once routed.
-    pub backend: Option<usize>,
+    pub backend: Option<BackendId>,
     /// Index in the backend's `servers`, once one was tried.
-    pub server: Option<usize>,
+    pub server: Option<ServerId>,
     pub peer: SocketAddr,
     /// The status sent to the client (a rule's answer, an error page, the server's).
     pub status: Option<u16>,
@@ -157,7 +157,7 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
-    pub fn new(frontend: usize, peer: SocketAddr, marks: Marks) -> Self {
+    pub fn new(frontend: FrontendId, peer: SocketAddr, marks: Marks) -> Self {
         RequestRecord {
             mode: Mode::Http,
             frontend,

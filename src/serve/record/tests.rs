@@ -120,7 +120,7 @@ fn peer() -> SocketAddr {
 
 #[test]
 fn first_cause_wins_and_none_is_normal() {
-    let mut rec = RequestRecord::new(0, peer(), Marks::new(Instant::now()));
+    let mut rec = RequestRecord::new(FrontendId::new(0), peer(), Marks::new(Instant::now()));
     assert_eq!(rec.state(), TermState::NORMAL);
     rec.end(connect_failed(ConnectError::Failed));
     rec.end(client_write_failed(&io_err(), Phase::Connect));
@@ -200,14 +200,14 @@ fn proxied() -> RequestRecord {
         end: at(6),
     };
     RequestRecord {
-        backend: Some(0),
-        server: Some(1),
+        backend: Some(BackendId::new(0)),
+        server: Some(ServerId::new(1)),
         status: Some(200),
         bytes_out: 171,
         retries: 1,
         redispatched: true,
         request_line: Some("GET /x HTTP/1.1".into()),
-        ..RequestRecord::new(0, peer(), marks)
+        ..RequestRecord::new(FrontendId::new(0), peer(), marks)
     }
 }
 
@@ -221,7 +221,7 @@ fn httplog_line_is_haproxys_layout() {
          0/0/0/0/+1 0/0 \"GET /x HTTP/1.1\""
     );
     // Denied in the frontend: no backend yet, no server, no request line kept.
-    let mut denied = RequestRecord::new(0, peer(), Marks::new(Instant::now()));
+    let mut denied = RequestRecord::new(FrontendId::new(0), peer(), Marks::new(Instant::now()));
     denied.end(rule_answered(RuleAnswer::Deny, false));
     denied.status = Some(403);
     let line = denied.httplog(&m, date);
@@ -248,10 +248,10 @@ fn tcplog_line_is_haproxys_layout() {
     };
     let rec = RequestRecord {
         mode: Mode::Tcp,
-        backend: Some(1),
-        server: Some(0),
+        backend: Some(BackendId::new(1)),
+        server: Some(ServerId::new(0)),
         bytes_out: 2048,
-        ..RequestRecord::new(1, peer(), marks)
+        ..RequestRecord::new(FrontendId::new(1), peer(), marks)
     };
     assert_eq!(
         rec.tcplog(&m, date),

@@ -11,7 +11,8 @@ Options (as in HAProxy):
   -f <file|dir>  configuration file, or a directory whose *.cfg files are read in
                  lexical order; repeat -f to load several, in the order given
   -c             check the configuration and exit: 0 when valid, 1 with every error
-  -d             debug: stay in the foreground (same as -db; debug output is not supported yet)
+  -d             debug: stay in the foreground (as -db) and print one line per request on
+                 stderr, in HAProxy's 'option httplog' layout (README: Request records)
   -db            stay in the foreground even when the config says 'daemon'
   -D             run in the background (same as 'daemon' in the global section)
   -p <file>      write the process id to <file> (same as 'pidfile')

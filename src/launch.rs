@@ -97,6 +97,8 @@ pub fn choose_driver(configured: DriverChoice) -> Result<Driver, String> {
 
 pub struct Options {
     pub quiet: bool,
+    /// `-d`: every worker prints each request's record on stderr (serve/record/).
+    pub debug: bool,
     /// Runs once every worker listens (drop privileges, signal the old process, tell a
     /// daemonizing parent).
     pub on_ready: Box<dyn FnOnce() + Send>,
@@ -135,6 +137,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
             limits: Arc::clone(&limits),
             specs: specs.clone(),
             ready: ready_tx.clone(),
+            log_requests: opts.debug,
         };
         let cpu = cpus.get(index).copied().flatten();
         let alive = alive_tx.clone();
@@ -308,6 +311,8 @@ struct WorkerSetup {
     ready: Sender<Result<(), String>>,
     /// This core's end of the health-check broadcast, when some server is checked.
     health: Option<HealthLink>,
+    /// `ringlb -d`: print each request's record.
+    log_requests: bool,
 }
 
 /// `_alive` is held until the thread ends (see `supervise`).
@@ -363,9 +368,10 @@ async fn worker_main(setup: WorkerSetup) {
         specs,
         ready,
         health,
+        log_requests,
     } = setup;
     let view = health.map(|link| HealthView::new(link, &model));
-    let w = Worker::new(index, nbthread, model, limits, view);
+    let w = Worker::new(index, nbthread, model, limits, view, log_requests);
     let mut listeners = Vec::with_capacity(specs.len());
     for spec in specs {
         match crate::net::listener(spec.addr).and_then(monoio::net::TcpListener::from_std) {

@@ -22,7 +22,10 @@
 //!                errors.rs (error pages): framing only, no sockets
 //!  serve::       accept.rs (one client connection, by mode), tcp.rs (mode tcp relay), the
 //!                mode http pipeline (idle -> request -> exchange -> response), route.rs (what a
-//!                frontend and its backend decide together, resolved in one place)
+//!                frontend and its backend decide together, resolved in one place), record/ (how
+//!                each request ended: status, bytes, timers, termination state; consumed at
+//!                one place, `record::end_request`: `ringlb -d` prints it; logs, counters and
+//!                histograms plug in there)
 //!  rules::       the rule engine: fetch.rs, conv.rs, matcher.rs (ACLs, use_backend),
 //!                logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs,
 //!                normalize.rs (normalize-uri)

@@ -86,6 +86,7 @@ fn run(args: Args) -> Result<(), String> {
         model,
         Options {
             quiet: args.quiet,
+            debug: args.debug,
             on_ready,
             control,
         },

@@ -186,8 +186,8 @@ const FACILITIES: [&str; 24] = [
 const LEVELS: [&str; 8] = [
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 ];
-const FORMATS: [&str; 7] = [
-    "local", "rfc3164", "rfc5424", "priority", "short", "timed", "iso",
+const FORMATS: [&str; 8] = [
+    "local", "rfc3164", "rfc5424", "priority", "short", "timed", "iso", "raw",
 ];
 
 pub fn log(g: &mut GlobalDraft, cx: &mut Cx) {

@@ -5,7 +5,11 @@
 //! which validates every size line, says exactly which bytes belong to the message, and gives
 //! them in canonical form: that is what goes on, in both directions (re-chunked: no leading
 //! zeros, no extensions), so the next hop cannot frame the body otherwise than ringlb did.
+//!
+//! `forward` says how many bytes it moved (`Moved`: taken from the source, written to the
+//! destination), also when it fails (`Cut`): the request record counts them (serve/record/).
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
@@ -32,22 +36,42 @@ pub struct Limits {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
-    /// The client went away (or failed) in the middle of its body: close without a response,
-    /// as HAProxy does.
+    /// The client went away (or failed) in the middle of its body, or while the response body
+    /// was sent to it: close without a response, as HAProxy does.
     Client,
     /// The client's body stalled for longer than the read limit: the caller answers (408 or
-    /// 504, see serve/exchange.rs).
+    /// 504, see serve/exchange.rs). On the response side: the client did not take the body
+    /// within the write limit.
     ClientStalled,
-    /// The server failed while we were sending to it or reading from it.
+    /// The server failed while we were sending to it or reading from it (on the response
+    /// side, also a body whose framing is invalid).
     Server,
-    /// The server stopped reading the request body for longer than `timeout server`.
+    /// The server stopped reading the request body for longer than `timeout server`; on the
+    /// response side, it sent nothing for that long.
     ServerTimeout,
     /// The body's framing is invalid: answer this status and close.
     Bad(u16),
 }
 
+/// How many bytes a `forward` moved: taken from the source (consumed from its buffer) and
+/// written to the destination. They differ when chunked framing is rewritten or removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Moved {
+    pub read: u64,
+    pub written: u64,
+}
+
+/// A `forward` that failed, with what it had moved before.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub error: BodyError,
+    pub moved: Moved,
+}
+
 struct Ends {
     side: Side,
+    read: Cell<u64>,
+    written: Cell<u64>,
 }
 
 impl Ends {
@@ -55,7 +79,8 @@ impl Ends {
         match (self.side, timed_out) {
             (Side::Request, true) => BodyError::ClientStalled,
             (Side::Request, false) => BodyError::Client,
-            _ => BodyError::Server,
+            (_, true) => BodyError::ServerTimeout,
+            (_, false) => BodyError::Server,
         }
     }
 
@@ -63,7 +88,25 @@ impl Ends {
         match (self.side, e) {
             (Side::Request, IoFail::Timeout) => BodyError::ServerTimeout,
             (Side::Request, IoFail::Io(_)) => BodyError::Server,
-            _ => BodyError::Client,
+            (_, IoFail::Timeout) => BodyError::ClientStalled,
+            (_, IoFail::Io(_)) => BodyError::Client,
+        }
+    }
+
+    /// Drops `n` bytes the body took from the source's buffer, counting them.
+    fn consume(&self, buf: &mut ReadBuf, n: usize) {
+        buf.consume(n);
+        self.read.set(self.read.get() + n as u64);
+    }
+
+    fn wrote(&self, n: usize) {
+        self.written.set(self.written.get() + n as u64);
+    }
+
+    fn moved(&self) -> Moved {
+        Moved {
+            read: self.read.get(),
+            written: self.written.get(),
         }
     }
 
@@ -76,6 +119,7 @@ impl Ends {
     }
 }
 
+/// Forwards one body framed as `kind` from `src` (bytes already read are in `buf`) to `dst`.
 pub async fn forward<R: AsyncReadRent, W: AsyncWriteRent>(
     src: &mut R,
     buf: &mut ReadBuf,
@@ -83,16 +127,38 @@ pub async fn forward<R: AsyncReadRent, W: AsyncWriteRent>(
     kind: BodyKind,
     lim: &Limits,
     side: Side,
+) -> Result<Moved, Cut> {
+    let ends = Ends {
+        side,
+        read: Cell::new(0),
+        written: Cell::new(0),
+    };
+    match forward_framed(src, buf, dst, kind, lim, &ends).await {
+        Ok(()) => Ok(ends.moved()),
+        Err(error) => Err(Cut {
+            error,
+            moved: ends.moved(),
+        }),
+    }
+}
+
+async fn forward_framed<R: AsyncReadRent, W: AsyncWriteRent>(
+    src: &mut R,
+    buf: &mut ReadBuf,
+    dst: &mut W,
+    kind: BodyKind,
+    lim: &Limits,
+    ends: &Ends,
 ) -> Result<(), BodyError> {
-    let ends = Ends { side };
+    let side = ends.side;
     match kind {
         BodyKind::None => Ok(()),
-        BodyKind::Length(n) => forward_length(src, buf, dst, n, lim, &ends).await,
+        BodyKind::Length(n) => forward_length(src, buf, dst, n, lim, ends).await,
         BodyKind::Chunked if side == Side::ResponseDechunk => {
-            forward_dechunked(src, buf, dst, lim, &ends).await
+            forward_dechunked(src, buf, dst, lim, ends).await
         }
-        BodyKind::Chunked => forward_chunked(src, buf, dst, lim, &ends).await,
-        BodyKind::UntilClose => forward_until_close(src, buf, dst, lim, &ends).await,
+        BodyKind::Chunked => forward_chunked(src, buf, dst, lim, ends).await,
+        BodyKind::UntilClose => forward_until_close(src, buf, dst, lim, ends).await,
     }
 }
 
@@ -143,7 +209,7 @@ async fn forward_chunked<R: AsyncReadRent, W: AsyncWriteRent>(
                     write_all(dst, &mut copy, lim, ends).await?;
                 }
             }
-            buf.consume(p.consumed);
+            ends.consume(buf, p.consumed);
             if p.done {
                 return Ok(());
             }
@@ -178,7 +244,7 @@ async fn forward_dechunked<R: AsyncReadRent, W: AsyncWriteRent>(
                 plain.extend_from_slice(buf.bytes().get(r.clone()).unwrap_or(&[]));
             }
             write_all(dst, &mut plain, lim, ends).await?;
-            buf.consume(p.consumed);
+            ends.consume(buf, p.consumed);
             if p.done {
                 return Ok(());
             }
@@ -216,7 +282,7 @@ async fn pass_on<W: AsyncWriteRent>(
     ends: &Ends,
 ) -> Result<(), BodyError> {
     send_unread(buf, dst, n, lim, ends).await?;
-    buf.consume(n);
+    ends.consume(buf, n);
     Ok(())
 }
 
@@ -232,6 +298,7 @@ async fn send_unread<W: AsyncWriteRent>(
         buf.write_to(dst, n, lim.write)
             .await
             .map_err(|e| ends.write_failed(e))?;
+        ends.wrote(n);
     }
     Ok(())
 }
@@ -246,9 +313,12 @@ async fn write_all<W: AsyncWriteRent>(
     if bytes.is_empty() {
         return Ok(());
     }
+    let n = bytes.len();
     write_vec(dst, bytes, lim.write)
         .await
-        .map_err(|e| ends.write_failed(e))
+        .map_err(|e| ends.write_failed(e))?;
+    ends.wrote(n);
+    Ok(())
 }
 
 /// Reads more body bytes; the end of the stream in the middle of a framed body is a failure.

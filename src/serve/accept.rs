@@ -103,6 +103,6 @@ async fn run(
     match fe.mode {
         // Boxed: each mode's future is large, and a task is as large as its largest variant.
         Mode::Tcp => Box::pin(super::tcp::serve(&worker, frontend, client, peer, local)).await,
-        Mode::Http => Box::pin(super::serve(&worker, fe, client, peer, local)).await,
+        Mode::Http => Box::pin(super::serve(&worker, frontend, fe, client, peer, local)).await,
     }
 }

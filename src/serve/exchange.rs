@@ -1,14 +1,16 @@
-//! The server side of one request: a server slot and connection, the head and the body.
+//! The server side of one request: a server slot and connection, the head and the body
+//! (with what the record keeps of it: Tw, Tc, the server, retries, why it failed).
 
 use monoio::net::TcpStream;
 
+use super::record::{self, By, Phase, TermState};
 use super::{Next, Plan, Session};
 use crate::config::model::{Backend, BackendId, HttpReuse, ServerId};
-use crate::http::body::{self, BodyError};
+use crate::http::body::{self, BodyError, Cut};
 use crate::http::BodyKind;
 use crate::io::{write_vec, IoFail};
 use crate::worker::balance::{PickKey, ServerLease};
-use crate::worker::connect::{acquire, Acquired, ConnectError, Reuse};
+use crate::worker::connect::{acquire_traced, Acquired, ConnectError, ConnectTrace, Reuse};
 use crate::worker::pool;
 
 const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -26,6 +28,9 @@ pub(super) struct Exchange {
     pub body_cut: bool,
 }
 
+/// The server refused or reset while the request head went to it: it never answered.
+const HEAD_NOT_SENT: TermState = TermState::new(By::Server, Phase::Headers);
+
 /// Every way of failing to get a server answers 503, as HAProxy does.
 pub(super) fn connect_status(_: ConnectError) -> u16 {
     503
@@ -36,7 +41,10 @@ impl<'a> Session<'a> {
     pub(super) async fn send_request(&mut self, plan: &Plan<'a>) -> Result<Exchange, Next> {
         let acquired = match self.connect(plan.backend, plan.be, plan.key).await {
             Ok(a) => a,
-            Err(e) => return Err(self.fail(connect_status(e), plan.route).await),
+            Err(e) => {
+                self.rec.end(record::connect_failed(e));
+                return Err(self.fail(connect_status(e), plan.route).await);
+            }
         };
         let mut ex = Exchange {
             retry_allowed: acquired.reused && plan.body == BodyKind::None,
@@ -44,26 +52,40 @@ impl<'a> Session<'a> {
             lease: acquired.lease,
             body_cut: false,
         };
-        if plan.send_continue && self.write_client(CONTINUE_100.to_vec()).await.is_err() {
-            return Err(Next::Close);
+        if plan.send_continue {
+            if let Err(e) = self.write_client(CONTINUE_100.to_vec()).await {
+                self.rec
+                    .end(record::client_write_failed(&e, Phase::Headers));
+                return Err(Next::Close);
+            }
         }
         // The head stays in `self.out` so that it can go again on a fresh connection.
         if self.send_head(&mut ex.server, plan.be).await.is_err() && !ex.retry_allowed {
+            self.rec.end(HEAD_NOT_SENT);
             return Err(self.fail(502, plan.route).await);
         }
-        let status = match self
+        let streamed = self
             .stream_request_body(&mut ex.server, plan, plan.body)
-            .await
-        {
+            .await;
+        let error = match streamed {
             Ok(()) => return Ok(ex),
+            // The server stopped taking the body: its answer, if any, still goes back.
             Err(BodyError::Server) => {
                 ex.body_cut = true;
                 return Ok(ex);
             }
-            Err(BodyError::Client) => return Err(Next::Close),
-            Err(BodyError::ClientStalled) => plan.route.stalled_body_status(),
-            Err(BodyError::Bad(status)) => status,
-            Err(BodyError::ServerTimeout) => 504,
+            Err(e) => e,
+        };
+        let state = match error {
+            BodyError::ClientStalled => record::upload_stalled(plan.be.timeouts.server.is_some()),
+            ref e => record::request_body_failed(e),
+        };
+        self.rec.end(state);
+        let status = match error {
+            BodyError::Client | BodyError::Server => return Err(Next::Close),
+            BodyError::ClientStalled => plan.route.stalled_body_status(),
+            BodyError::Bad(status) => status,
+            BodyError::ServerTimeout => 504,
         };
         Err(self.fail(status, plan.route).await)
     }
@@ -79,14 +101,18 @@ impl<'a> Session<'a> {
             own: None,
             pool: false,
         };
-        let fresh = match acquire(self.w, plan.backend, plan.key, fresh).await {
+        let fresh = match self.acquire_recorded(plan.backend, plan.key, fresh).await {
             Ok(a) => a,
-            Err(e) => return Err(self.fail(connect_status(e), plan.route).await),
+            Err(e) => {
+                self.rec.end(record::connect_failed(e));
+                return Err(self.fail(connect_status(e), plan.route).await);
+            }
         };
         ex.lease = fresh.lease;
         ex.server = fresh.stream;
         self.sbuf.clear();
         if self.send_head(&mut ex.server, plan.be).await.is_err() {
+            self.rec.end(HEAD_NOT_SENT);
             return Err(self.fail(502, plan.route).await);
         }
         Ok(())
@@ -113,7 +139,32 @@ impl<'a> Session<'a> {
             HttpReuse::Safe => self.served > 0,
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
-        acquire(self.w, backend, key, Reuse { own, pool }).await
+        self.acquire_recorded(backend, key, Reuse { own, pool })
+            .await
+    }
+
+    /// `acquire`, with what it saw written into the record: Tw and Tc's instants, the server
+    /// tried, the retries (a resend on a fresh connection adds its own).
+    async fn acquire_recorded(
+        &mut self,
+        backend: BackendId,
+        key: PickKey,
+        reuse: Reuse,
+    ) -> Result<Acquired, ConnectError> {
+        let mut trace = ConnectTrace::default();
+        self.rec.marks.queued = true;
+        let got = acquire_traced(self.w, backend, key, reuse, &mut trace).await;
+        if got.as_ref().err() == Some(&ConnectError::QueueTimeout) {
+            // Tw is the time spent queued, also when the queue gave up.
+            trace.slot = Some(std::time::Instant::now());
+        }
+        let rec = &mut self.rec;
+        rec.marks.slot = trace.slot.or(rec.marks.slot);
+        rec.marks.connected = trace.connected.or(rec.marks.connected);
+        rec.server = trace.server.or(rec.server);
+        rec.retries += trace.retries;
+        rec.redispatched |= trace.redispatched;
+        got
     }
 
     /// Keeps a server connection whose response ended cleanly: in the core's pool, for any
@@ -159,7 +210,7 @@ impl<'a> Session<'a> {
             write: plan.be.timeouts.server,
             max_trailer: self.limits.max_head,
         };
-        body::forward(
+        let forwarded = body::forward(
             &mut self.client,
             &mut self.cbuf,
             server,
@@ -167,6 +218,16 @@ impl<'a> Session<'a> {
             &limits,
             body::Side::Request,
         )
-        .await
+        .await;
+        match forwarded {
+            Ok(moved) => {
+                self.rec.bytes_in += moved.read;
+                Ok(())
+            }
+            Err(Cut { error, moved }) => {
+                self.rec.bytes_in += moved.read;
+                Err(error)
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! A client connection between two requests: what it keeps, and how it waits.
 //!
 //! Thousands of idle keep-alive clients hold nothing but this, so it is kept small: the socket,
-//! the (released) read buffer, a few counters, and the connection's deadlines on the core's
+//! the (released) read buffer, a few counters, since when it is idle (where the next request's
+//! record starts its Ti, record/), and the connection's deadlines on the core's
 //! deadline queue (worker/deadline.rs) rather than a monoio timer each. The state of a request
 //! (`Session`, with its header lists, outgoing head and server-side buffer) is built when the
 //! next request starts and lives in the boxed future of that one request.
@@ -19,15 +20,18 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
+use super::record::{self, Marks, RequestRecord};
 use super::route::Route;
 use super::{Next, Session, Work, IDLE_SHED, MAX_HOT_READS};
-use crate::config::model::{BackendId, Frontend, ServerId};
+use crate::config::model::{BackendId, Frontend, FrontendId, ServerId};
 use crate::io::{timed, ReadBuf};
 use crate::worker::deadline::Ended;
 use crate::worker::Worker;
 
 pub(super) struct Idle<'a> {
     pub w: &'a Rc<Worker>,
+    /// `fe`'s index in the model (for the request records).
+    pub frontend: FrontendId,
     pub fe: &'a Frontend,
     pub peer: SocketAddr,
     pub local: SocketAddr,
@@ -39,6 +43,9 @@ pub(super) struct Idle<'a> {
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.
     pub head_deadline: Option<Instant>,
+    /// Since when the connection waits for its next request: its accept, or the end of the
+    /// previous request (where the next request's `Ti` starts).
+    pub idle_since: Instant,
     /// The last request's state while the connection is busy: its lists and buffers keep their
     /// capacity for the next request. Dropped when the connection goes idle for long.
     pub work: Option<Box<Work>>,
@@ -47,6 +54,7 @@ pub(super) struct Idle<'a> {
 impl<'a> Idle<'a> {
     pub fn new(
         w: &'a Rc<Worker>,
+        frontend: FrontendId,
         fe: &'a Frontend,
         client: TcpStream,
         peer: SocketAddr,
@@ -54,6 +62,7 @@ impl<'a> Idle<'a> {
     ) -> Self {
         Idle {
             w,
+            frontend,
             fe,
             peer,
             local,
@@ -62,6 +71,7 @@ impl<'a> Idle<'a> {
             own: None,
             served: 0,
             head_deadline: None,
+            idle_since: Instant::now(),
             work: None,
         }
     }
@@ -87,7 +97,8 @@ impl<'a> Idle<'a> {
                 } => {
                     self.release_own();
                     let relay = super::tcp::relay(self.client, server, idle_client, idle_server);
-                    Box::pin(relay).await;
+                    // The request's record ended when the tunnel started.
+                    let _ = Box::pin(relay).await;
                     drop(lease);
                     return;
                 }
@@ -219,14 +230,24 @@ impl<'a> Idle<'a> {
     }
 
     /// The 408 of a connection whose first request did not come in time (`errorfile 408`
-    /// when configured).
+    /// when configured), with its record (`cR`, no request line).
     async fn answer_timeout(&mut self) {
         let page = Route::frontend_only(self.fe).error_page(408);
-        let _ = timed(
+        let n = page.len();
+        let (r, _) = timed(
             self.fe.timeouts.client,
             monoio::io::AsyncWriteRentExt::write_all(&mut self.client, page),
         )
-        .await;
+        .await
+        .unwrap_or((Ok(0), Vec::new()));
+        let marks = Marks::new(self.idle_since);
+        let mut rec = RequestRecord::new(self.frontend, self.peer, marks);
+        rec.end(record::head_read_failed(&crate::io::IoFail::Timeout));
+        rec.status = Some(408);
+        if r.is_ok_and(|w| w == n) {
+            rec.bytes_out = n as u64;
+        }
+        record::end_request(self.w, &mut rec);
     }
 
     /// Closes the connection kept for this client (`http-reuse never`) when the client leaves.

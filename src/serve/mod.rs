@@ -22,6 +22,9 @@
 //!                101 not asked for -> 502
 //!  route.rs      the Route: frontend + backend (or the frontend alone before use_backend)
 //!                and the precedence rules between their settings
+//!  record/       how the request ended (`RequestRecord`: status, bytes, timers, termination
+//!                state), filled in by the stages above where each outcome is decided and
+//!                consumed once, by `record::end_request` at the end of `serve_one`
 //! ```
 //!
 //! Requests are handled one at a time, so pipelined requests are answered in order: the bytes
@@ -32,6 +35,7 @@
 pub mod accept;
 mod exchange;
 mod idle;
+pub mod record;
 mod request;
 mod response;
 pub mod route;
@@ -44,13 +48,14 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-use crate::config::model::{Backend, BackendId, Frontend, ServerId};
+use crate::config::model::{Backend, BackendId, Frontend, FrontendId, ServerId};
 use crate::http::{BodyKind, Limits, Method, Request, Response, Version};
 use crate::io::{timed, IoFail, ReadBuf};
 use crate::rules::action::Txn;
 use crate::worker::balance::{PickKey, ServerLease};
 use crate::worker::Worker;
 use idle::Idle;
+use record::{Marks, RequestRecord, TermState};
 use route::Route;
 
 /// How long an idle keep-alive connection keeps its read buffer before giving it back: long
@@ -117,6 +122,8 @@ struct Plan<'a> {
 struct Session<'a> {
     w: &'a Rc<Worker>,
     fe: &'a Frontend,
+    /// `fe`'s index in the model.
+    frontend: FrontendId,
     peer: SocketAddr,
     local: SocketAddr,
     client: TcpStream,
@@ -136,6 +143,8 @@ struct Session<'a> {
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.
     head_deadline: Option<Instant>,
+    /// How the request in flight is ending (record/).
+    rec: RequestRecord,
 }
 
 /// The parts of a `Session` that belong to the request rather than to the connection.
@@ -168,12 +177,22 @@ impl Work {
 /// `Idle::run`'s alone, with no copy of the arguments beside it (see idle.rs on memory).
 pub fn serve<'a>(
     w: &'a Rc<Worker>,
+    frontend: FrontendId,
     fe: &'a Frontend,
     client: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
 ) -> impl Future<Output = ()> + 'a {
-    Box::new(Idle::new(w, fe, client, peer, local)).run()
+    Box::new(Idle::new(w, frontend, fe, client, peer, local)).run()
+}
+
+/// The status of a response ringlb wrote itself (`HTTP/1.1 NNN ...`), 0 if it has none.
+fn status_of(bytes: &[u8]) -> u16 {
+    let digits = bytes.get(9..12).unwrap_or(&[]);
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0)
 }
 
 impl<'a> Session<'a> {
@@ -189,9 +208,16 @@ impl<'a> Session<'a> {
             out,
             txn,
         } = *work;
+        // The request's first bytes are here (or ready to be read).
+        let marks = Marks {
+            start: Some(Instant::now()),
+            ..Marks::new(idle.idle_since)
+        };
         Session {
             w,
             fe: idle.fe,
+            frontend: idle.frontend,
+            rec: RequestRecord::new(idle.frontend, idle.peer, marks),
             peer: idle.peer,
             local: idle.local,
             client: idle.client,
@@ -211,13 +237,16 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Serves one request, then gives the connection back to wait for the next.
+    /// Serves one request, ends its record, then gives the connection back to wait for the
+    /// next. A tunnel's record ends when the tunnel starts: its bytes are not counted.
     async fn serve_one(mut self) -> (Box<Idle<'a>>, Next) {
         let next = self.one_request().await;
-        (self.suspend(), next)
+        let end = record::end_request(self.w, &mut self.rec);
+        (self.suspend(end), next)
     }
 
-    fn suspend(mut self) -> Box<Idle<'a>> {
+    /// `end`: when the request ended, where the next one's idle time starts.
+    fn suspend(mut self, end: Instant) -> Box<Idle<'a>> {
         // Only a request in flight needs the server-side buffer.
         self.sbuf.release();
         let work = Box::new(Work {
@@ -229,6 +258,7 @@ impl<'a> Session<'a> {
         });
         Box::new(Idle {
             w: self.w,
+            frontend: self.frontend,
             fe: self.fe,
             peer: self.peer,
             local: self.local,
@@ -237,6 +267,7 @@ impl<'a> Session<'a> {
             own: self.own.map(Box::new),
             served: self.served,
             head_deadline: self.head_deadline,
+            idle_since: end,
             work: Some(work),
         })
     }
@@ -245,9 +276,19 @@ impl<'a> Session<'a> {
         if let Err(next) = self.read_request_head().await {
             return next;
         }
+        self.rec.marks.head = Some(Instant::now());
+        self.rec.bytes_in = self.req.head_len as u64;
+        if self.w.log_requests {
+            self.keep_request_line();
+        }
         let plan = match self.plan() {
             Ok(p) => p,
-            Err(Early::NoBackend) => return self.fail(503, self.unrouted()).await,
+            Err(Early::NoBackend) => {
+                // HAProxy 2.6 with no backend for a request: 503, `SC` (no server to connect).
+                self.rec
+                    .end(TermState::new(record::By::Server, record::Phase::Connect));
+                return self.fail(503, self.unrouted()).await;
+            }
             Err(Early::Answer(a, tarpit, may_keep)) => {
                 return self.answer(a, tarpit, may_keep).await
             }
@@ -277,23 +318,36 @@ impl<'a> Session<'a> {
     }
 
     /// Answers with the route's error page (errorfile when configured) and closes: after an
-    /// error the framing of what follows on this connection cannot be trusted.
+    /// error the framing of what follows on this connection cannot be trusted. The caller has
+    /// recorded why (`rec.end`).
     async fn fail(&mut self, status: u16, route: Route<'_>) -> Next {
         let page = route.error_page(status);
-        let _ = timed(
-            self.fe.timeouts.client,
-            monoio::io::AsyncWriteRentExt::write_all(&mut self.client, page),
-        )
-        .await;
+        self.rec.status = Some(status);
+        let _ = self.write_client(page).await;
         Next::Close
     }
 
+    /// Writes `bytes` to the client, counting them in the record when they went.
     async fn write_client(&mut self, bytes: Vec<u8>) -> Result<(), IoFail> {
+        let n = bytes.len();
         let (r, _) = timed(
             self.fe.timeouts.client,
             monoio::io::AsyncWriteRentExt::write_all(&mut self.client, bytes),
         )
         .await?;
-        r.map(|_| ()).map_err(IoFail::Io)
+        r.map_err(IoFail::Io)?;
+        self.rec.bytes_out += n as u64;
+        Ok(())
+    }
+
+    /// Keeps the request line for the printed record (only with `ringlb -d`).
+    #[cold]
+    fn keep_request_line(&mut self) {
+        let head = self.cbuf.bytes().get(..self.req.head_len).unwrap_or(&[]);
+        let line = head
+            .split(|&b| b == b'\r' || b == b'\n')
+            .next()
+            .unwrap_or(&[]);
+        self.rec.request_line = Some(String::from_utf8_lossy(line).into_owned());
     }
 }

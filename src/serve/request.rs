@@ -1,8 +1,10 @@
-//! Reading the request head and deciding what to do with it.
+//! Reading the request head and deciding what to do with it (and recording why a request
+//! ended here: a bad or missing head, a rule's answer).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::record::{self, RuleAnswer};
 use super::route::Route;
 use super::{Early, Next, Plan, Session};
 use crate::config::model::{Acl, Backend, Balance, Frontend, HttpReuse};
@@ -16,6 +18,7 @@ use crate::rules;
 use crate::rules::action::{self, Scene, Side, Verdict};
 use crate::rules::reply::{self, Answer, Conn};
 use crate::worker::balance::{hash_bytes, PickKey};
+use std::io::ErrorKind::UnexpectedEof as EOF;
 
 impl<'a> Session<'a> {
     /// Reads until a complete request head is parsed into `self.req`. On failure the client has
@@ -32,19 +35,36 @@ impl<'a> Session<'a> {
             match parse_request(self.cbuf.bytes(), &self.limits, &mut self.req) {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
-                Err(e) => return Err(self.fail(e.status, self.unrouted()).await),
+                Err(e) => {
+                    self.rec.end(record::BAD_REQUEST);
+                    return Err(self.fail(e.status, self.unrouted()).await);
+                }
             }
             if self.cbuf.len() >= self.limits.max_head || self.cbuf.is_full() {
+                self.rec.end(record::BAD_REQUEST);
                 return Err(self.fail(431, self.unrouted()).await);
             }
             let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            match self.cbuf.read_from(&mut self.client, limit).await {
-                Ok(0) => return Err(Next::Close),
+            let got = self.cbuf.read_from(&mut self.client, limit).await;
+            self.rec.bytes_in = self.cbuf.len() as u64;
+            match got {
+                Ok(0) => return Err(self.client_left_in_head(IoFail::Io(EOF.into()))),
                 Ok(_) => {}
-                Err(IoFail::Timeout) => return Err(self.fail(408, self.unrouted()).await),
-                Err(IoFail::Io(_)) => return Err(Next::Close),
+                Err(IoFail::Timeout) => {
+                    self.rec.end(record::head_read_failed(&IoFail::Timeout));
+                    return Err(self.fail(408, self.unrouted()).await);
+                }
+                Err(e) => return Err(self.client_left_in_head(e)),
             }
         }
+    }
+
+    /// The client closed or failed before its head was complete: nothing is answered. The
+    /// record says 400, the status HAProxy 2.6 logs for it (`CR`), with no byte sent.
+    fn client_left_in_head(&mut self, e: IoFail) -> Next {
+        self.rec.end(record::head_read_failed(&e));
+        self.rec.status = Some(400);
+        Next::Close
     }
 
     /// Runs the frontend's `http-request` rules, routes the request (seeing their edits), then
@@ -67,6 +87,7 @@ impl<'a> Session<'a> {
             };
             rules::select_backend(fe, &ctx).ok_or(Early::NoBackend)?
         };
+        self.rec.backend = Some(backend);
         let be = model.backend(backend).ok_or(Early::NoBackend)?;
         let route = Route::new(fe, be);
         if !be.rules.request.is_empty() && !route.same_proxy() {
@@ -106,6 +127,8 @@ impl<'a> Session<'a> {
             Verdict::Continue => return Ok(()),
             Verdict::Reply(rule) => rule,
         };
+        self.rec
+            .end(record::rule_answered(rule_answer_kind(&rule.action), false));
         // Whether the client may keep its connection after the answer, as after a response from
         // a server; `answer` still closes if the request's body cannot be drained.
         let may_keep = route.client_may_keep(self.req.keep_alive, self.w.is_stopping());
@@ -139,7 +162,10 @@ impl<'a> Session<'a> {
     ) -> Next {
         if a.tarpit {
             if let Some(d) = tarpit {
+                // HAProxy reports the tarpit's hold as Tw: from the head to the answer.
+                self.rec.marks.queued = true;
                 monoio::time::sleep(d).await;
+                self.rec.marks.slot = Some(Instant::now());
             }
         }
         self.cbuf.consume(self.req.head_len);
@@ -152,6 +178,7 @@ impl<'a> Session<'a> {
             Conn::Close
         };
         a.finish(conn, self.req.method == Method::Head);
+        self.rec.status = Some(super::status_of(&a.bytes));
         if self.write_client(a.bytes).await.is_err() || !keep {
             return Next::Close;
         }
@@ -172,6 +199,7 @@ impl<'a> Session<'a> {
             BodyKind::None => true,
             BodyKind::Length(n) if n <= self.cbuf.len() as u64 => {
                 self.cbuf.consume(n as usize);
+                self.rec.bytes_in += n;
                 true
             }
             BodyKind::Length(_) | BodyKind::UntilClose => false,
@@ -181,6 +209,7 @@ impl<'a> Session<'a> {
                 match decoder.feed(self.cbuf.bytes(), &mut data) {
                     Ok(p) if p.done => {
                         self.cbuf.consume(p.consumed);
+                        self.rec.bytes_in += p.consumed as u64;
                         true
                     }
                     _ => false,
@@ -241,6 +270,30 @@ impl<'a> Session<'a> {
         };
         self.out.clear();
         write_request_head(&mut self.out, self.cbuf.bytes(), &self.req, &rw);
+    }
+}
+
+/// Which kind of answer a terminal rule gives, for the record's termination state.
+pub(super) fn rule_answer_kind(a: &crate::config::model_rules::Action) -> RuleAnswer {
+    use crate::config::model_rules::Action;
+    match a {
+        Action::Tarpit(_) => RuleAnswer::Tarpit,
+        Action::Return(_) | Action::Redirect(_) | Action::Auth { .. } => RuleAnswer::Local,
+        // A strict normalizer's 400 is a refusal, as a deny.
+        Action::Deny(_) | Action::NormalizeUri(_) => RuleAnswer::Deny,
+        // Not terminal: never answers (reply.rs answers 500 if it were asked to).
+        Action::Allow
+        | Action::SetHeader(..)
+        | Action::AddHeader(..)
+        | Action::DelHeader(_)
+        | Action::ReplaceHeader { .. }
+        | Action::SetPath(_)
+        | Action::SetQuery(_)
+        | Action::SetUri(_)
+        | Action::SetMethod(_)
+        | Action::SetStatus { .. }
+        | Action::SetVar(..)
+        | Action::UnsetVar(_) => RuleAnswer::Internal,
     }
 }
 

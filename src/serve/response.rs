@@ -1,14 +1,16 @@
-//! The response: interim heads, the final head, the body, and who stays open afterwards.
+//! The response: interim heads, the final head, the body, and who stays open afterwards
+//! (with what the record keeps of it: Tr, the status, the bytes sent, why it failed).
 
 use monoio::net::TcpStream;
 
 use super::exchange::Exchange;
+use super::record::{self, By, Phase, TermState};
 use super::{Next, Plan, Session};
 use crate::config::model::Acl;
 use crate::config::model::{Backend, ServerId};
 use crate::config::model_rules::HttpRule;
 use crate::health::observe::Outcome as Seen;
-use crate::http::body;
+use crate::http::body::{self, Cut};
 use crate::http::Head;
 use crate::http::{
     parse_response, write_interim_head, write_response_head, BodyKind, ConnHeader, Method,
@@ -18,6 +20,13 @@ use crate::io::{write_vec, IoFail};
 use crate::rules::action::{self, Scene, Side, Verdict};
 use crate::rules::reply::{self, Answer, Conn};
 use crate::rules::ServerInfo;
+
+/// The server closed or reset before its response head was complete.
+const SERVER_CLOSED_HEAD: TermState = TermState::new(By::Server, Phase::Headers);
+/// The response head was invalid, too large, or a 101 nobody asked for.
+const BAD_RESPONSE: TermState = TermState::new(By::Proxy, Phase::Headers);
+/// `timeout server` expired before the response head was complete.
+const SERVER_TIMEOUT_HEAD: TermState = TermState::new(By::ServerTimeout, Phase::Headers);
 
 /// Why no usable response head came back.
 enum RespFail {
@@ -45,8 +54,12 @@ impl<'a> Session<'a> {
             {
                 // A 101 that no Upgrade asked for: whatever the server now speaks, it is not an
                 // answer to this request. HAProxy 2.6 answers 502 and closes that connection.
-                Ok(()) if self.resp.status == 101 && !plan.upgrade => 502,
+                Ok(()) if self.resp.status == 101 && !plan.upgrade => {
+                    self.rec.end(BAD_RESPONSE);
+                    502
+                }
                 Ok(()) => {
+                    self.rec.marks.response = Some(std::time::Instant::now());
                     let seen = Seen::of_status(self.resp.status);
                     self.w.observe(plan.backend, ex.lease.server, seen);
                     return Ok(());
@@ -55,7 +68,11 @@ impl<'a> Session<'a> {
                     self.resend_on_fresh(plan, ex).await?;
                     continue;
                 }
-                Err(RespFail::Retryable) => 502,
+                Err(RespFail::Retryable) => {
+                    self.rec.end(SERVER_CLOSED_HEAD);
+                    502
+                }
+                // read_response_head recorded why.
                 Err(RespFail::Status(s)) => s,
                 Err(RespFail::ClientGone) => return Err(Next::Close),
             };
@@ -111,19 +128,29 @@ impl<'a> Session<'a> {
                 Ok(true) => {}
                 Ok(false) => {
                     if self.sbuf.len() >= self.limits.max_head || self.sbuf.is_full() {
+                        self.rec.end(BAD_RESPONSE);
                         return Err(RespFail::Status(502));
                     }
                     match self.sbuf.read_from(server, be.timeouts.server).await {
                         Ok(0) | Err(IoFail::Io(_)) if self.sbuf.is_empty() && !answering => {
                             return Err(RespFail::Retryable)
                         }
-                        Ok(0) | Err(IoFail::Io(_)) => return Err(RespFail::Status(502)),
-                        Err(IoFail::Timeout) => return Err(RespFail::Status(504)),
+                        Ok(0) | Err(IoFail::Io(_)) => {
+                            self.rec.end(SERVER_CLOSED_HEAD);
+                            return Err(RespFail::Status(502));
+                        }
+                        Err(IoFail::Timeout) => {
+                            self.rec.end(SERVER_TIMEOUT_HEAD);
+                            return Err(RespFail::Status(504));
+                        }
                         Ok(_) => {}
                     }
                     continue;
                 }
-                Err(_) => return Err(RespFail::Status(502)),
+                Err(_) => {
+                    self.rec.end(BAD_RESPONSE);
+                    return Err(RespFail::Status(502));
+                }
             }
             if (100..200).contains(&self.resp.status) && self.resp.status != 101 {
                 answering = true;
@@ -143,12 +170,13 @@ impl<'a> Session<'a> {
             // Not in `self.out`: it keeps the request head for a resend.
             let mut head = Vec::new();
             write_interim_head(&mut head, self.sbuf.bytes(), &self.resp);
-            if write_vec(&mut self.client, &mut head, self.fe.timeouts.client)
-                .await
-                .is_err()
-            {
+            let n = head.len();
+            if let Err(e) = write_vec(&mut self.client, &mut head, self.fe.timeouts.client).await {
+                self.rec
+                    .end(record::client_write_failed(&e, Phase::Headers));
                 return Err(RespFail::ClientGone);
             }
+            self.rec.bytes_out += n as u64;
         }
         self.sbuf.consume(self.resp.head_len);
         Ok(())
@@ -193,7 +221,7 @@ impl<'a> Session<'a> {
             } else {
                 body::Side::Response
             };
-            body::forward(
+            let forwarded = body::forward(
                 server,
                 &mut self.sbuf,
                 &mut self.client,
@@ -201,8 +229,15 @@ impl<'a> Session<'a> {
                 &limits,
                 side,
             )
-            .await
-            .map_err(|_| ())?;
+            .await;
+            match forwarded {
+                Ok(moved) => self.rec.bytes_out += moved.written,
+                Err(Cut { error, moved }) => {
+                    self.rec.bytes_out += moved.written;
+                    self.rec.end(record::response_body_failed(&error));
+                    return Err(());
+                }
+            }
         }
         // Anything the server sent after the end of its response disqualifies the connection.
         let server_reusable =
@@ -227,6 +262,7 @@ impl<'a> Session<'a> {
             return false;
         };
         answer.finish(Conn::Close, self.req.method == Method::Head);
+        self.rec.status = Some(super::status_of(&answer.bytes));
         let _ = self.write_client(answer.bytes).await;
         true
     }
@@ -260,9 +296,15 @@ impl<'a> Session<'a> {
             self.sbuf.consume(n);
         }
         let mut out = std::mem::take(&mut self.out);
+        let n = out.len();
+        self.rec.status = Some(self.resp.status);
         let sent = write_vec(&mut self.client, &mut out, self.fe.timeouts.client).await;
         self.out = out;
-        sent.map_err(|_| ())?;
+        if let Err(e) = sent {
+            self.rec.end(record::client_write_failed(&e, Phase::Data));
+            return Err(());
+        }
+        self.rec.bytes_out += n as u64;
         Ok(inline.is_some())
     }
 
@@ -301,6 +343,8 @@ impl<'a> Session<'a> {
                 continue;
             }
             if let Verdict::Reply(rule) = action::run(list, acls, &scene, &mut self.txn) {
+                let kind = super::request::rule_answer_kind(&rule.action);
+                self.rec.end(record::rule_answered(kind, true));
                 let ctx = scene.ctx(&self.txn);
                 let files = route.errorfiles();
                 return Some(reply::build(&rule.action, &ctx, files, route.proxy_name()));
@@ -313,14 +357,16 @@ impl<'a> Session<'a> {
     /// `serve` turn the connection into a byte tunnel.
     pub(super) async fn upgrade_tunnel(&mut self, plan: &Plan<'a>, ex: Exchange) -> Next {
         let n = self.resp.head_len;
-        if self
+        self.rec.status = Some(self.resp.status);
+        let sent = self
             .sbuf
             .write_to(&mut self.client, n, self.fe.timeouts.client)
-            .await
-            .is_err()
-        {
+            .await;
+        if let Err(e) = sent {
+            self.rec.end(record::client_write_failed(&e, Phase::Data));
             return Next::Close;
         }
+        self.rec.bytes_out += n as u64;
         self.sbuf.consume(n);
         self.hand_to_tunnel(plan, ex).await
     }

@@ -3,6 +3,9 @@
 //! Half-close is preserved: when one side shuts its write side, the other side's write is shut
 //! too, and the opposite direction keeps flowing. Idle timeouts are for the connection as a
 //! whole (a quiet direction is fine while the other one moves), as HAProxy's tunnel timeout.
+//!
+//! A mode tcp connection ends in one record (record/, printed in HAProxy's tcplog layout by
+//! `ringlb -d`): Tw, Tc, Tt, the bytes each way, and why it ended (`Relayed`).
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -14,12 +17,13 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 
+use super::record::{self, By, Marks, Phase, RequestRecord, TermState};
 use super::route::Route;
-use crate::config::model::FrontendId;
+use crate::config::model::{FrontendId, Mode};
 use crate::io::{timed, IoFail};
 use crate::rules::{self, Ctx};
 use crate::worker::balance::{hash_bytes, PickKey};
-use crate::worker::connect::{acquire, Reuse};
+use crate::worker::connect::{acquire_traced, ConnectTrace, Reuse};
 use crate::worker::Worker;
 
 const RELAY_BUF: usize = 16 * 1024;
@@ -34,32 +38,99 @@ pub async fn serve(
     let Some(fe) = w.model.frontend(frontend) else {
         return;
     };
+    let mut rec = tcp_record(frontend, peer);
     let ctx = Ctx::conn(peer, local, &fe.name);
     let Some(backend) = rules::select_backend(fe, &ctx) else {
+        rec.end(TermState::new(By::Server, Phase::Connect));
+        record::end_request(w, &mut rec);
         return;
     };
+    rec.backend = Some(backend);
     let key = PickKey {
         hash: Some(hash_ip(peer)),
     };
-    let Ok(acquired) = acquire(
-        w,
-        backend,
-        key,
-        Reuse {
-            own: None,
-            pool: false,
-        },
-    )
-    .await
-    else {
-        return;
+    let reuse = Reuse {
+        own: None,
+        pool: false,
     };
-    let Some(be) = w.model.backend(backend) else {
-        return;
+    let mut trace = ConnectTrace::default();
+    let acquired = acquire_traced(w, backend, key, reuse, &mut trace).await;
+    rec.marks.slot = trace.slot;
+    rec.marks.connected = trace.connected;
+    rec.server = trace.server;
+    rec.retries = trace.retries;
+    rec.redispatched = trace.redispatched;
+    let (acquired, be) = match (acquired, w.model.backend(backend)) {
+        (Ok(a), Some(be)) => (a, be),
+        (Err(e), _) => {
+            rec.end(record::connect_failed(e));
+            record::end_request(w, &mut rec);
+            return;
+        }
+        (Ok(_), None) => return,
     };
     let _lease = acquired.lease;
     let idle = Route::new(fe, be).tunnel_timeouts();
-    relay(client, acquired.stream, idle.client, idle.server).await;
+    let relayed = relay(client, acquired.stream, idle.client, idle.server).await;
+    rec.bytes_in = relayed.up;
+    rec.bytes_out = relayed.down;
+    if let Some(cause) = relayed.cause {
+        rec.end(cause);
+    }
+    record::end_request(w, &mut rec);
+}
+
+/// The record of a mode tcp connection, from its accept (now): no request head, so the
+/// queue wait (Tw) counts from the accept too.
+fn tcp_record(frontend: FrontendId, peer: SocketAddr) -> RequestRecord {
+    let accepted = Instant::now();
+    let marks = Marks {
+        start: Some(accepted),
+        head: Some(accepted),
+        queued: true,
+        ..Marks::new(accepted)
+    };
+    RequestRecord {
+        mode: Mode::Tcp,
+        ..RequestRecord::new(frontend, peer, marks)
+    }
+}
+
+/// What a relay moved each way, and why it ended (`None`: both sides closed normally).
+pub struct Relayed {
+    /// Client to server.
+    pub up: u64,
+    /// Server to client.
+    pub down: u64,
+    pub cause: Option<TermState>,
+}
+
+/// Which way a half of the relay copies, for the termination state of its failures.
+#[derive(Clone, Copy)]
+enum Dir {
+    /// Client to server: a failed read is the client's, a failed write the server's.
+    Up,
+    Down,
+}
+
+impl Dir {
+    fn read_failed(self, timed_out: bool) -> TermState {
+        let by = match (self, timed_out) {
+            (Dir::Up, false) => By::Client,
+            (Dir::Up, true) => By::ClientTimeout,
+            (Dir::Down, false) => By::Server,
+            (Dir::Down, true) => By::ServerTimeout,
+        };
+        TermState::new(by, Phase::Data)
+    }
+
+    fn write_failed(self) -> TermState {
+        let by = match self {
+            Dir::Up => By::Server,
+            Dir::Down => By::Client,
+        };
+        TermState::new(by, Phase::Data)
+    }
 }
 
 /// The source-hash key: the client's address without its port.
@@ -76,53 +147,94 @@ pub async fn relay(
     server: TcpStream,
     client_idle: Option<Duration>,
     server_idle: Option<Duration>,
-) {
+) -> Relayed {
     let fds = [client.as_raw_fd(), server.as_raw_fd()];
     let activity = Cell::new(Instant::now());
+    // The first failure of either half: the one that aborted the relay.
+    let cause = Cell::new(None);
     let (cr, cw) = client.into_split();
     let (sr, sw) = server.into_split();
-    let up = copy_half(cr, sw, client_idle, &activity, fds);
-    let down = copy_half(sr, cw, server_idle, &activity, fds);
-    monoio::join!(up, down);
+    let halves = Halves {
+        activity: &activity,
+        cause: &cause,
+        fds,
+    };
+    let up = copy_half(cr, sw, client_idle, &halves, Dir::Up);
+    let down = copy_half(sr, cw, server_idle, &halves, Dir::Down);
+    let (up, down) = monoio::join!(up, down);
+    Relayed {
+        up,
+        down,
+        cause: cause.get(),
+    }
 }
 
+/// What the two halves of a relay share.
+struct Halves<'a> {
+    /// The last time either direction moved bytes.
+    activity: &'a Cell<Instant>,
+    cause: &'a Cell<Option<TermState>>,
+    fds: [RawFd; 2],
+}
+
+impl Halves<'_> {
+    /// Ends the relay for `why`, unless an earlier failure did already.
+    fn abort(&self, why: TermState) {
+        if self.cause.get().is_none() {
+            self.cause.set(Some(why));
+        }
+        abort(self.fds);
+    }
+}
+
+/// Copies one direction; returns the bytes written.
 async fn copy_half<R: AsyncReadRent, W: AsyncWriteRent>(
     mut from: R,
     mut to: W,
     idle: Option<Duration>,
-    activity: &Cell<Instant>,
-    fds: [RawFd; 2],
-) {
+    halves: &Halves<'_>,
+    dir: Dir,
+) -> u64 {
     let mut buf: Vec<u8> = Vec::with_capacity(RELAY_BUF);
+    let mut moved = 0u64;
     loop {
         buf.clear();
         let (res, back) = match timed(idle, from.read(buf.slice_mut(0..RELAY_BUF))).await {
             Ok(r) => r,
             Err(IoFail::Timeout) => {
-                if still_active(activity, idle) {
+                if still_active(halves.activity, idle) {
                     buf = Vec::with_capacity(RELAY_BUF);
                     continue;
                 }
-                return abort(fds);
+                halves.abort(dir.read_failed(true));
+                return moved;
             }
-            Err(IoFail::Io(_)) => return abort(fds),
+            Err(IoFail::Io(_)) => {
+                halves.abort(dir.read_failed(false));
+                return moved;
+            }
         };
         buf = back.into_inner();
         match res {
             Ok(0) => {
                 // Half-close: pass the end of stream on, keep the other direction going.
                 let _ = to.shutdown().await;
-                return;
+                return moved;
             }
-            Ok(_) => {
-                activity.set(Instant::now());
+            Ok(n) => {
+                halves.activity.set(Instant::now());
                 let (res, back) = to.write_all(buf).await;
                 buf = back;
                 if res.is_err() {
-                    return abort(fds);
+                    halves.abort(dir.write_failed());
+                    return moved;
                 }
+                moved += n as u64;
             }
-            Err(_) => return abort(fds),
+            Err(_) => {
+                halves.abort(dir.read_failed(false));
+                return moved;
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Getting a backend connection: balance, queue when servers are full, reuse an idle
-//! connection or connect, retry and redispatch on failure.
+//! connection or connect, retry and redispatch on failure. `acquire_traced` also says when the
+//! slot and the connection came, the server tried, and the retries (`ConnectTrace`, for the
+//! request record's Tw, Tc and retry count: serve/record/).
 
 use std::time::{Duration, Instant};
 
@@ -19,8 +21,26 @@ pub enum ConnectError {
     NoServer,
     /// Every server stayed at its maxconn for `timeout queue` (503).
     QueueTimeout,
-    /// Every connection attempt failed (503, as HAProxy answers when retries are exhausted).
+    /// Every connection attempt failed, the last one refused or reset (503, as HAProxy
+    /// answers when retries are exhausted).
     Failed,
+    /// Every connection attempt failed, the last one at `timeout connect` (503).
+    TimedOut,
+}
+
+/// What `acquire_traced` saw on the way, kept also when it fails.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnectTrace {
+    /// When the last server slot was taken (the queue wait ends, the connect starts).
+    pub slot: Option<Instant>,
+    /// When the connection was there (a reused one: at once).
+    pub connected: Option<Instant>,
+    /// The last server tried.
+    pub server: Option<ServerId>,
+    /// Connection attempts after the first.
+    pub retries: u32,
+    /// The last retry went to another server (`option redispatch`).
+    pub redispatched: bool,
 }
 
 pub struct Acquired {
@@ -51,7 +71,18 @@ pub async fn acquire(
     w: &Worker,
     backend: BackendId,
     key: PickKey,
+    reuse: Reuse,
+) -> Result<Acquired, ConnectError> {
+    acquire_traced(w, backend, key, reuse, &mut ConnectTrace::default()).await
+}
+
+/// `acquire`, noting in `trace` when the slot and the connection came and what was retried.
+pub async fn acquire_traced(
+    w: &Worker,
+    backend: BackendId,
+    key: PickKey,
     mut reuse: Reuse,
+    trace: &mut ConnectTrace,
 ) -> Result<Acquired, ConnectError> {
     let (Some(be), Some(rt)) = (w.model.backend(backend), w.backend_rt(backend)) else {
         return Err(ConnectError::NoServer);
@@ -79,11 +110,17 @@ pub async fn acquire(
             wait_for_slot(w, backend, queue_deadline).await?;
             continue;
         };
+        let slot_at = Instant::now();
+        trace.slot = Some(slot_at);
+        trace.server = Some(server);
+        // Redispatched: the last retry went to another server (not when it is the only one).
+        trace.redispatched |= avoid.is_some_and(|a| a != server);
         if let Some(slot) = rt.balancer.slot(server) {
             rt.pool.note_used(server, slot.inflight.get());
         }
         if let Some((own_server, own)) = reuse.own.take() {
             if own_server == server && pool::is_clean(&own) {
+                trace.connected = Some(slot_at);
                 return Ok(Acquired {
                     lease,
                     stream: own,
@@ -94,6 +131,7 @@ pub async fn acquire(
         }
         if reuse.pool {
             if let Some(stream) = rt.pool.take(server) {
+                trace.connected = Some(slot_at);
                 return Ok(Acquired {
                     lease,
                     stream,
@@ -105,7 +143,10 @@ pub async fn acquire(
             return Err(ConnectError::NoServer);
         };
         rt.pool.relieve(server);
-        if let Ok(Ok(stream)) = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await {
+        let attempt = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await;
+        let timed_out = attempt.is_err();
+        if let Ok(Ok(stream)) = attempt {
+            trace.connected = Some(Instant::now());
             let _ = stream.set_nodelay(true);
             w.observe(backend, server, Outcome::ConnectOk);
             return Ok(Acquired {
@@ -118,8 +159,13 @@ pub async fn acquire(
         w.observe(backend, server, Outcome::ConnectFailed);
         tried += 1;
         if tried >= attempts {
-            return Err(ConnectError::Failed);
+            return Err(if timed_out {
+                ConnectError::TimedOut
+            } else {
+                ConnectError::Failed
+            });
         }
+        trace.retries += 1;
         // HAProxy retries the same server, except that with `option redispatch` the last
         // retry may go to another one.
         let last_retry = tried + 1 == attempts;

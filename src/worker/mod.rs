@@ -79,6 +79,8 @@ pub struct Worker {
     pub hot_reads: Cell<usize>,
     /// Freed buffer memory, handed back to the system now and then (see memory.rs).
     pub reclaim: Rc<Reclaim>,
+    /// Print each request's record on stderr (`ringlb -d`; serve/record/).
+    pub log_requests: bool,
 }
 
 impl Worker {
@@ -88,6 +90,7 @@ impl Worker {
         model: Arc<Model>,
         limits: Arc<SharedLimits>,
         health: Option<HealthView>,
+        log_requests: bool,
     ) -> Rc<Self> {
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
         let backends = model
@@ -113,6 +116,7 @@ impl Worker {
             deadlines: Rc::default(),
             hot_reads: Cell::new(0),
             reclaim: Rc::default(),
+            log_requests,
         })
     }
 

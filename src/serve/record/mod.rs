@@ -1,0 +1,202 @@
+//! How one request ended: the `RequestRecord`, filled in by the pipeline where each outcome is
+//! decided, and consumed once per request by `end_request`.
+//!
+//! ```text
+//!  state.rs        HAProxy's two-letter termination state (manual 8.5): who or what ended the
+//!                  request (`By`), in which phase (`Phase`); `--` is a normal end. And the
+//!                  state each error cause the pipeline meets maps to (`*_failed`, `rule_*`)
+//!  mod.rs          `Marks`: the instants the timers are taken from (plain `Instant`s, a
+//!                  handful per request); `timers()` turns them into HAProxy's
+//!                  Th/Ti/TR/Tw/Tc/Tr/Ta (8.4). `RequestRecord`: frontend, backend, server,
+//!                  status, bytes in/out, retries, state, marks. `end_request`: the one
+//!                  consumer, which stamps the end and, with `ringlb -d`, prints the record;
+//!                  otherwise it costs a branch
+//!  line.rs         the printed line: HAProxy's `option httplog` layout (`option tcplog` for
+//!                  a mode tcp connection, which ends in one record too)
+//! ```
+//!
+//! The first cause recorded wins (`RequestRecord::end`), as HAProxy reports "the first event
+//! which caused the session to terminate": a deeper layer that saw the failure records it, and
+//! what the caller does next (an error page that cannot be written, say) does not overwrite it.
+
+mod line;
+mod state;
+
+pub use line::log_date;
+pub use state::*;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::config::model::{BackendId, FrontendId, Mode, ServerId};
+use crate::worker::Worker;
+
+/// The instants a request's timers come from. `None`: the phase was not reached.
+#[derive(Clone, Copy, Debug)]
+pub struct Marks {
+    /// Where `Ti` starts: the connection's accept (first request; ringlb has no handshake yet,
+    /// so `Th` is 0) or the end of the previous response.
+    pub idle_from: Instant,
+    /// The request's first bytes were there (`Ti` ends, `TR` and `Ta` start).
+    pub start: Option<Instant>,
+    /// The end of the request head was seen (`TR` ends, `Tw` starts once queued).
+    pub head: Option<Instant>,
+    /// The request went to get a server slot (else `Tw` is -1, as for a denied request).
+    pub queued: bool,
+    /// A server slot was taken (`Tw` ends, `Tc` starts).
+    pub slot: Option<Instant>,
+    /// The server connection was there (`Tc` ends, `Tr` starts); a reused one at once.
+    pub connected: Option<Instant>,
+    /// The final response head was complete (`Tr` ends).
+    pub response: Option<Instant>,
+    /// The request ended (`Ta` ends), stamped by `end_request`.
+    pub end: Option<Instant>,
+}
+
+/// HAProxy's timers in milliseconds, -1 where the phase was not reached (manual 8.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timers {
+    pub th: i64,
+    pub ti: i64,
+    /// `TR`: request head time.
+    pub treq: i64,
+    pub tw: i64,
+    pub tc: i64,
+    /// `Tr`: server response time.
+    pub tr: i64,
+    pub ta: i64,
+    /// `Th + Ti + TR`, -1 if one of them is.
+    pub tq: i64,
+    /// `Th + Ti + Ta`.
+    pub tt: i64,
+}
+
+/// Whole milliseconds from `a` to `b`, -1 when either is missing.
+fn ms(a: Option<Instant>, b: Option<Instant>) -> i64 {
+    match (a, b) {
+        (Some(a), Some(b)) => b.saturating_duration_since(a).as_millis() as i64,
+        _ => -1,
+    }
+}
+
+impl Marks {
+    pub fn new(idle_from: Instant) -> Self {
+        Marks {
+            idle_from,
+            start: None,
+            head: None,
+            queued: false,
+            slot: None,
+            connected: None,
+            response: None,
+            end: None,
+        }
+    }
+
+    pub fn timers(&self) -> Timers {
+        let th = 0;
+        let ti = ms(Some(self.idle_from), self.start);
+        let treq = ms(self.start, self.head);
+        let tw = if self.queued {
+            ms(self.head, self.slot)
+        } else {
+            -1
+        };
+        let tc = ms(self.slot, self.connected);
+        let tr = ms(self.connected, self.response);
+        // Ta runs from the first byte; a request never started (a new connection's 408) counts
+        // from where it waited, so that Ta stays the request's whole life.
+        let ta = ms(self.start.or(Some(self.idle_from)), self.end);
+        let tq = if ti < 0 || treq < 0 {
+            -1
+        } else {
+            th + ti + treq
+        };
+        let tt = if ta < 0 { -1 } else { th + ti.max(0) + ta };
+        Timers {
+            th,
+            ti,
+            treq,
+            tw,
+            tc,
+            tr,
+            ta,
+            tq,
+            tt,
+        }
+    }
+}
+
+/// Everything known about one request (or mode tcp connection) when it ends.
+#[derive(Clone, Debug)]
+pub struct RequestRecord {
+    /// A request (`Http`), or a whole mode tcp connection (`Tcp`: no status, no request).
+    pub mode: Mode,
+    /// Index in `Model::frontends`.
+    pub frontend: FrontendId,
+    /// Index in `Model::backends`, once routed.
+    pub backend: Option<BackendId>,
+    /// Index in the backend's `servers`, once one was tried.
+    pub server: Option<ServerId>,
+    pub peer: SocketAddr,
+    /// The status sent to the client (a rule's answer, an error page, the server's).
+    pub status: Option<u16>,
+    /// Request bytes read from the client: head and body (HAProxy's `%U`).
+    pub bytes_in: u64,
+    /// Response bytes sent to the client: heads and body (HAProxy's `%B`).
+    pub bytes_out: u64,
+    /// Connection attempts after the first (HAProxy's `%rc`).
+    pub retries: u32,
+    /// The last retry went to another server (`option redispatch`).
+    pub redispatched: bool,
+    /// The first cause that ended the request; `None` is a normal end.
+    pub cause: Option<TermState>,
+    pub marks: Marks,
+    /// The request line, kept only when records are printed (`ringlb -d`).
+    pub request_line: Option<String>,
+}
+
+impl RequestRecord {
+    pub fn new(frontend: FrontendId, peer: SocketAddr, marks: Marks) -> Self {
+        RequestRecord {
+            mode: Mode::Http,
+            frontend,
+            backend: None,
+            server: None,
+            peer,
+            status: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            retries: 0,
+            redispatched: false,
+            cause: None,
+            marks,
+            request_line: None,
+        }
+    }
+
+    /// Records why the request ended; the first cause recorded wins.
+    pub fn end(&mut self, state: TermState) {
+        if self.cause.is_none() {
+            self.cause = Some(state);
+        }
+    }
+
+    pub fn state(&self) -> TermState {
+        self.cause.unwrap_or(TermState::NORMAL)
+    }
+}
+
+/// The one place a request's record is consumed: stamps its end, and prints it when records
+/// are on (`ringlb -d`). Returns the end instant (the next request's `Ti` starts there).
+pub fn end_request(w: &Worker, rec: &mut RequestRecord) -> Instant {
+    let end = Instant::now();
+    rec.marks.end = Some(end);
+    if w.log_requests {
+        line::print_record(w, rec);
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,7 @@ use crate::config::model::{DriverChoice, Model};
 use crate::health::view::{HealthLink, HealthView};
 use crate::health::HealthEvent;
 use crate::process::Control;
+use crate::serve::record::Sink;
 use crate::worker::limits::SharedLimits;
 use crate::worker::{listener, ListenSpec, StopKind, Worker};
 use states::ServerStates;
@@ -371,7 +372,8 @@ async fn worker_main(setup: WorkerSetup) {
         log_requests,
     } = setup;
     let view = health.map(|link| HealthView::new(link, &model));
-    let w = Worker::new(index, nbthread, model, limits, view, log_requests);
+    let records = if log_requests { Sink::Print } else { Sink::Off };
+    let w = Worker::new(index, nbthread, model, limits, view, records);
     let mut listeners = Vec::with_capacity(specs.len());
     for spec in specs {
         match crate::net::listener(spec.addr).and_then(monoio::net::TcpListener::from_std) {

@@ -278,7 +278,7 @@ impl<'a> Session<'a> {
         }
         self.rec.marks.head = Some(Instant::now());
         self.rec.bytes_in = self.req.head_len as u64;
-        if self.w.log_requests {
+        if self.w.records.wants_request_line() {
             self.keep_request_line();
         }
         let plan = match self.plan() {

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use crate::config::model::{BackendId, FrontendId, Model, ServerId};
 use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
+use crate::serve::record::Sink;
 use balance::Balancer;
 use deadline::Deadlines;
 use limits::SharedLimits;
@@ -79,8 +80,9 @@ pub struct Worker {
     pub hot_reads: Cell<usize>,
     /// Freed buffer memory, handed back to the system now and then (see memory.rs).
     pub reclaim: Rc<Reclaim>,
-    /// Print each request's record on stderr (`ringlb -d`; serve/record/).
-    pub log_requests: bool,
+    /// Where each request's record goes when it ends (serve/record/: off, printed with
+    /// `ringlb -d`, or kept for tests).
+    pub records: Sink,
 }
 
 impl Worker {
@@ -90,7 +92,7 @@ impl Worker {
         model: Arc<Model>,
         limits: Arc<SharedLimits>,
         health: Option<HealthView>,
-        log_requests: bool,
+        records: Sink,
     ) -> Rc<Self> {
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
         let backends = model
@@ -116,7 +118,7 @@ impl Worker {
             deadlines: Rc::default(),
             hot_reads: Cell::new(0),
             reclaim: Rc::default(),
-            log_requests,
+            records,
         })
     }
 

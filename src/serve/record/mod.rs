@@ -9,8 +9,8 @@
 //!                  handful per request); `timers()` turns them into HAProxy's
 //!                  Th/Ti/TR/Tw/Tc/Tr/Ta (8.4). `RequestRecord`: frontend, backend, server,
 //!                  status, bytes in/out, retries, state, marks. `end_request`: the one
-//!                  consumer, which stamps the end and, with `ringlb -d`, prints the record;
-//!                  otherwise it costs a branch
+//!                  consumer, which stamps the end and hands the record to the worker's
+//!                  `Sink` (off: a branch; `ringlb -d`: printed; tests: kept)
 //!  line.rs         the printed line: HAProxy's `option httplog` layout (`option tcplog` for
 //!                  a mode tcp connection, which ends in one record too)
 //! ```
@@ -25,6 +25,7 @@ mod state;
 pub use line::log_date;
 pub use state::*;
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -187,14 +188,48 @@ impl RequestRecord {
     }
 }
 
-/// The one place a request's record is consumed: stamps its end, and prints it when records
-/// are on (`ringlb -d`). Returns the end instant (the next request's `Ti` starts there).
+/// Where finished records go. One per worker; the observability layer (logs, counters,
+/// histograms) becomes another variant here.
+#[derive(Debug, Default)]
+pub enum Sink {
+    /// Nowhere: a record costs its fields and one branch.
+    #[default]
+    Off,
+    /// Printed on stderr as HAProxy's httplog/tcplog line (`ringlb -d`).
+    Print,
+    /// Kept in order, for in-process tests to read (`Sink::take`).
+    Keep(RefCell<Vec<RequestRecord>>),
+}
+
+impl Sink {
+    /// Whether records carry the request line (kept only when someone reads it).
+    pub fn wants_request_line(&self) -> bool {
+        !matches!(self, Sink::Off)
+    }
+
+    /// The records kept so far, oldest first (empty unless `Keep`).
+    pub fn take(&self) -> Vec<RequestRecord> {
+        match self {
+            Sink::Keep(kept) => kept.take(),
+            Sink::Off | Sink::Print => Vec::new(),
+        }
+    }
+
+    fn consume(&self, w: &Worker, rec: &RequestRecord) {
+        match self {
+            Sink::Off => {}
+            Sink::Print => line::print_record(w, rec),
+            Sink::Keep(kept) => kept.borrow_mut().push(rec.clone()),
+        }
+    }
+}
+
+/// The one place a request's record is consumed: stamps its end and hands it to the worker's
+/// `Sink`. Returns the end instant (the next request's `Ti` starts there).
 pub fn end_request(w: &Worker, rec: &mut RequestRecord) -> Instant {
     let end = Instant::now();
     rec.marks.end = Some(end);
-    if w.log_requests {
-        line::print_record(w, rec);
-    }
+    w.records.consume(w, rec);
     end
 }
 

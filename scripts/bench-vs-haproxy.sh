@@ -54,7 +54,7 @@ step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, wait_for_line
 trap cleanup EXIT
 trap 'echo; echo "bench: interrupted" >&2; exit 130' INT TERM
 
@@ -80,17 +80,6 @@ build() {
     step "building ${pkgs[*]} (release)"
     (cd "$ROOT" && cargo build --release "${pkgs[@]}") >&2 ||
         die "the build failed (see above); TARGETS=\"direct haproxy\" runs without ringlb"
-}
-
-# wait_for_line FILE REGEX WHAT PID
-wait_for_line() {
-    local file=$1 regex=$2 what=$3 pid=$4 i
-    for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do
-        grep -qE "$regex" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || die "$what exited during start-up: $(tail -5 "$file")"
-        sleep 0.05
-    done
-    die "$what did not come up within ${READY_TIMEOUT_S}s: $(tail -5 "$file")"
 }
 
 # wait_for_port PORT WHAT PID LOG: until an HTTP request to the port gets an answer.

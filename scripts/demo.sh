@@ -38,7 +38,7 @@ step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, wait_for_line
 trap cleanup EXIT
 trap 'echo; echo "demo: interrupted" >&2; exit 130' INT TERM
 
@@ -58,19 +58,6 @@ pick_port() {
         ((p < 8180)) || die "no free port in 8080..8179; set PORT"
     done
     echo "$p"
-}
-
-# wait_for_line FILE REGEX WHAT PID: until FILE has a line matching REGEX, or PID dies, or timeout.
-wait_for_line() {
-    local file=$1 regex=$2 what=$3 pid=$4 i
-    for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do
-        grep -qE "$regex" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || die "$what exited before it was ready; its output:
-$(cat "$file" "$file.err" 2>/dev/null | tail -20)"
-        sleep 0.05
-    done
-    die "$what did not come up within ${READY_TIMEOUT_S}s; its output:
-$(tail -20 "$file" 2>/dev/null)"
 }
 
 step "building ringlb and ringlb-bench (release)"

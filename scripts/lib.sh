@@ -1,4 +1,9 @@
 # Helpers shared by the scripts in this folder; sourced, not run.
+#
+# The sourcing script must define `die MESSAGE...` (print an error, exit non-zero) before it
+# calls wait_for_line: it reports failures through it, in the script's own words.
+# Globals read here: READY_TIMEOUT_S (seconds, default 10), PIDS (an array of pids), TMP (the
+# scratch folder cleanup removes).
 
 # A loopback port below the kernel's ephemeral range (32768+ by default, see
 # /proc/sys/net/ipv4/ip_local_port_range) that no socket uses in any state: outgoing connections
@@ -18,4 +23,19 @@ cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$TMP"
+}
+
+# wait_for_line FILE REGEX WHAT PID: returns once FILE has a line matching REGEX (grep -E);
+# dies if PID exits first or after READY_TIMEOUT_S seconds (polled every 0.05 s), showing the
+# last 20 lines of FILE and of FILE.err, where a process writes its stderr apart.
+wait_for_line() {
+    local file=$1 regex=$2 what=$3 pid=$4 timeout=${READY_TIMEOUT_S:-10} i
+    for ((i = 0; i < timeout * 20; i++)); do
+        grep -qE "$regex" "$file" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || die "$what exited before it was ready; its output:
+$(cat "$file" "$file.err" 2>/dev/null | tail -20)"
+        sleep 0.05
+    done
+    die "$what did not come up within ${timeout}s; its output:
+$(cat "$file" "$file.err" 2>/dev/null | tail -20)"
 }

@@ -54,7 +54,7 @@ step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, wait_for_line
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, wait_for_line, start_backend
 trap cleanup EXIT
 trap 'echo; echo "bench: interrupted" >&2; exit 130' INT TERM
 
@@ -99,12 +99,10 @@ build
 declare -A URL TPID TLOG DEAD
 
 step "starting the backend (ringlb-bench backend --threads 1)"
-"$BIN_DIR/ringlb-bench" backend --threads 1 --no-pin --name s1 >"$TMP/backend.out" 2>&1 &
-PIDS+=($!)
-TPID[direct]=$!
+start_backend "$BIN_DIR/ringlb-bench" s1 "$TMP/backend.out"
+BPORT=$BACKEND_STARTED_PORT
+TPID[direct]=$BACKEND_STARTED_PID
 TLOG[direct]="$TMP/backend.out"
-wait_for_line "$TMP/backend.out" '^listening on ' "the backend" $!
-BPORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/backend.out" | head -1)
 URL[direct]="http://127.0.0.1:$BPORT/"
 
 cat >"$TMP/haproxy.cfg.in" <<CFG

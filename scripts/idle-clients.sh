@@ -59,7 +59,7 @@ step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'idle-clients: error: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, wait_for_line
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, wait_for_line, start_backend
 trap cleanup EXIT
 trap 'echo; echo "idle-clients: interrupted" >&2; exit 130' INT TERM
 
@@ -180,10 +180,8 @@ build
 [[ -x "$BENCH" ]] || die "$BENCH is missing (SKIP_BUILD=1 without a build?)"
 
 step "starting the backend (ringlb-bench backend --threads 1)"
-"$BENCH" backend --threads 1 --no-pin --name s1 >"$TMP/backend.out" 2>&1 &
-PIDS+=($!)
-wait_for_line "$TMP/backend.out" '^listening on ' "the backend" $!
-BPORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/backend.out" | head -1)
+start_backend "$BENCH" s1 "$TMP/backend.out"
+BPORT=$BACKEND_STARTED_PORT
 FE_PORT=$(free_port)
 write_config
 

@@ -1,4 +1,5 @@
 # Helpers shared by the scripts in this folder; sourced, not run.
+# shellcheck shell=bash
 #
 # The sourcing script must define `die MESSAGE...` (print an error, exit non-zero) before it
 # calls wait_for_line or start_backend: they report failures through it, in the script's own

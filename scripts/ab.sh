@@ -59,7 +59,7 @@ PIDS=()
 step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'ab: error: %s\n' "$*" >&2; exit 1; }
 # shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, start_backend
 remove_worktrees() {
     local d
     for d in "$TMP"/src-*; do
@@ -98,11 +98,8 @@ BIN_B=$(build "${REVS[1]}" B)
 step "building the backend (ringlb-bench, release)"
 (cd "$ROOT" && cargo build --release -q -p ringlb-bench) >&2 || die "the build of ringlb-bench failed"
 
-"$TARGET/release/ringlb-bench" backend --threads 1 --no-pin --name s1 >"$TMP/backend.out" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q '^listening on ' "$TMP/backend.out" && break; sleep 0.05; done
-BPORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/backend.out" | sed -n 1p)
-[[ -n "$BPORT" ]] || die "the backend did not start: $(tail -3 "$TMP/backend.out")"
+start_backend "$TARGET/release/ringlb-bench" s1 "$TMP/backend.out"
+BPORT=$BACKEND_STARTED_PORT
 
 # config PORT: the same configuration for both builds.
 config() {

@@ -38,7 +38,7 @@ PIDS=()
 step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench-rules: error: %s\n' "$*" >&2; exit 1; }
 # shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, wait_for_line, start_backend
 trap cleanup EXIT
 
 command -v wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
@@ -47,22 +47,9 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     (cd "$ROOT" && cargo build --release -p ringlb -p ringlb-bench) >&2
 fi
 
-wait_for_line() { # FILE REGEX WHAT PID
-    local i
-    for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do
-        grep -qE "$2" "$1" 2>/dev/null && return 0
-        kill -0 "$4" 2>/dev/null || die "$3 exited during start-up: $(tail -5 "$1")"
-        sleep 0.05
-    done
-    die "$3 did not come up within ${READY_TIMEOUT_S}s: $(tail -5 "$1")"
-}
-
-
 step "starting the backend"
-"$BIN_DIR/ringlb-bench" backend --threads 1 --no-pin --name s1 >"$TMP/backend.out" 2>&1 &
-PIDS+=($!)
-wait_for_line "$TMP/backend.out" '^listening on ' "the backend" $!
-BPORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/backend.out" | head -1)
+start_backend "$BIN_DIR/ringlb-bench" s1 "$TMP/backend.out"
+BPORT=$BACKEND_STARTED_PORT
 
 declare -A URL
 # localize NAME FILTER: every bind -> a free port, every server -> the backend, nbthread 2.

@@ -54,7 +54,7 @@ step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, wait_for_line, start_backend
 trap cleanup EXIT
 trap 'echo; echo "bench: interrupted" >&2; exit 130' INT TERM
 
@@ -82,17 +82,6 @@ build() {
         die "the build failed (see above); TARGETS=\"direct haproxy\" runs without ringlb"
 }
 
-# wait_for_line FILE REGEX WHAT PID
-wait_for_line() {
-    local file=$1 regex=$2 what=$3 pid=$4 i
-    for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do
-        grep -qE "$regex" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || die "$what exited during start-up: $(tail -5 "$file")"
-        sleep 0.05
-    done
-    die "$what did not come up within ${READY_TIMEOUT_S}s: $(tail -5 "$file")"
-}
-
 # wait_for_port PORT WHAT PID LOG: until an HTTP request to the port gets an answer.
 wait_for_port() {
     local port=$1 what=$2 pid=$3 log=$4 i
@@ -110,12 +99,10 @@ build
 declare -A URL TPID TLOG DEAD
 
 step "starting the backend (ringlb-bench backend --threads 1)"
-"$BIN_DIR/ringlb-bench" backend --threads 1 --no-pin --name s1 >"$TMP/backend.out" 2>&1 &
-PIDS+=($!)
-TPID[direct]=$!
+start_backend "$BIN_DIR/ringlb-bench" s1 "$TMP/backend.out"
+BPORT=$BACKEND_STARTED_PORT
+TPID[direct]=$BACKEND_STARTED_PID
 TLOG[direct]="$TMP/backend.out"
-wait_for_line "$TMP/backend.out" '^listening on ' "the backend" $!
-BPORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/backend.out" | head -1)
 URL[direct]="http://127.0.0.1:$BPORT/"
 
 cat >"$TMP/haproxy.cfg.in" <<CFG

@@ -38,7 +38,7 @@ step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, wait_for_line, start_backend
 trap cleanup EXIT
 trap 'echo; echo "demo: interrupted" >&2; exit 130' INT TERM
 
@@ -60,19 +60,6 @@ pick_port() {
     echo "$p"
 }
 
-# wait_for_line FILE REGEX WHAT PID: until FILE has a line matching REGEX, or PID dies, or timeout.
-wait_for_line() {
-    local file=$1 regex=$2 what=$3 pid=$4 i
-    for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do
-        grep -qE "$regex" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || die "$what exited before it was ready; its output:
-$(cat "$file" "$file.err" 2>/dev/null | tail -20)"
-        sleep 0.05
-    done
-    die "$what did not come up within ${READY_TIMEOUT_S}s; its output:
-$(tail -20 "$file" 2>/dev/null)"
-}
-
 step "building ringlb and ringlb-bench (release)"
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     (cd "$ROOT" && cargo build --release -p ringlb -p ringlb-bench) ||
@@ -85,13 +72,9 @@ done
 declare -A BACKEND_PORT BACKEND_PID
 step "starting backends"
 for name in web-1 web-2 api-1; do
-    # --no-pin: three one-thread backends should not all sit on core 0.
-    "$BIN_DIR/ringlb-bench" backend --name "$name" --no-pin \
-        >"$TMP/$name.out" 2>"$TMP/$name.out.err" &
-    PIDS+=($!)
-    BACKEND_PID[$name]=$!
-    wait_for_line "$TMP/$name.out" '^listening on ' "backend $name" $!
-    BACKEND_PORT[$name]=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/$name.out" | head -1)
+    start_backend --stderr "$TMP/$name.out.err" "$BIN_DIR/ringlb-bench" "$name" "$TMP/$name.out"
+    BACKEND_PID[$name]=$BACKEND_STARTED_PID
+    BACKEND_PORT[$name]=$BACKEND_STARTED_PORT
     echo "    $name on 127.0.0.1:${BACKEND_PORT[$name]}"
 done
 

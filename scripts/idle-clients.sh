@@ -59,7 +59,7 @@ step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'idle-clients: error: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, free_port, wait_for_line, start_backend
 trap cleanup EXIT
 trap 'echo; echo "idle-clients: interrupted" >&2; exit 130' INT TERM
 
@@ -86,17 +86,6 @@ build() {
     step "building ringlb and ringlb-bench (release)"
     (cd "$ROOT" && cargo build --release -p ringlb -p ringlb-bench) >&2 ||
         die "the build failed (see above)"
-}
-
-# wait_for_line FILE REGEX WHAT PID
-wait_for_line() {
-    local file=$1 regex=$2 what=$3 pid=$4 i
-    for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do
-        grep -qE "$regex" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || die "$what exited during start-up: $(tail -5 "$file")"
-        sleep 0.05
-    done
-    die "$what did not come up within ${READY_TIMEOUT_S}s: $(tail -5 "$file")"
 }
 
 # wait_for_listen PORT WHAT PID LOG: until something accepts on 127.0.0.1:PORT.
@@ -191,10 +180,8 @@ build
 [[ -x "$BENCH" ]] || die "$BENCH is missing (SKIP_BUILD=1 without a build?)"
 
 step "starting the backend (ringlb-bench backend --threads 1)"
-"$BENCH" backend --threads 1 --no-pin --name s1 >"$TMP/backend.out" 2>&1 &
-PIDS+=($!)
-wait_for_line "$TMP/backend.out" '^listening on ' "the backend" $!
-BPORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/backend.out" | head -1)
+start_backend "$BENCH" s1 "$TMP/backend.out"
+BPORT=$BACKEND_STARTED_PORT
 FE_PORT=$(free_port)
 write_config
 

@@ -107,8 +107,10 @@ if [[ $SKIP_BUILD != 1 ]]; then
 fi
 [[ -x $RINGLB && -x $BENCH ]] || die "no release binaries in $BIN_DIR (drop --no-build)"
 
-# wait_for_line FILE REGEX: true once FILE has a line matching REGEX (bounded).
-wait_for_line() {
+# line_appears FILE REGEX: true once FILE has a line matching REGEX, false after
+# START_TIMEOUT_S. Not lib.sh's wait_for_line, which dies: the callers here pick the message,
+# and ready() has no pid to watch.
+line_appears() {
     local i
     for ((i = 0; i < START_TIMEOUT_S * 20; i++)); do
         grep -qE "$2" "$1" 2>/dev/null && return 0
@@ -136,7 +138,7 @@ wait_gone() {
 BACKEND_PORT=$(free_port)
 "$BENCH" backend --listen "127.0.0.1:$BACKEND_PORT" --threads 1 >"$TMP/backend.log" 2>&1 &
 PIDS+=($!)
-wait_for_line "$TMP/backend.log" "listening on" || die "the backend did not start: $(cat "$TMP/backend.log")"
+line_appears "$TMP/backend.log" "listening on" || die "the backend did not start: $(cat "$TMP/backend.log")"
 
 PORT=$(free_port)
 CFG="$TMP/proxy.cfg"
@@ -176,7 +178,7 @@ start_proxy() {
 # ready TARGET LOG: the process that logs to LOG listens.
 ready() {
     case "$1" in
-        ringlb) wait_for_line "$2" "ready: " ;;
+        ringlb) line_appears "$2" "ready: " ;;
         # HAProxy -db prints nothing when it starts well: wait until the port answers.
         haproxy) for ((i = 0; i < START_TIMEOUT_S * 20; i++)); do
                      (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0

@@ -1,4 +1,6 @@
-//! HTTP/1.1 message framing: pure functions over byte slices, no sockets, no async.
+//! HTTP/1.1 message framing: parsing and writing heads are pure functions over byte slices;
+//! `body` streams a body between any two `AsyncReadRent`/`AsyncWriteRent` ends (it is the only
+//! async code here, and it never names a socket type, a worker or a configuration).
 //!
 //! How bytes flow through here (the connection code in `serve` owns the buffers):
 //!

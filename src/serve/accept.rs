@@ -7,6 +7,7 @@ use std::rc::Rc;
 use monoio::net::TcpStream;
 
 use crate::config::model::{FrontendId, Mode};
+use crate::net::Stream;
 use crate::worker::Worker;
 
 /// A client connection counted against the global and frontend maxconn; dropping it releases
@@ -94,9 +95,19 @@ async fn run(
         return;
     };
     let (client, peer) = *accepted;
-    // Small heads and responses must leave at once; Nagle would hold them back for an ACK.
-    let _ = client.set_nodelay(true);
     let local = client.local_addr().unwrap_or(peer);
+    serve_stream(worker, frontend, Stream::from(client), peer, local).await;
+}
+
+/// Serves an admitted client connection by its frontend's mode (in-process tests enter here
+/// with an in-memory stream).
+pub async fn serve_stream(
+    worker: Rc<Worker>,
+    frontend: FrontendId,
+    client: Stream,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
     let Some(fe) = worker.model.frontend(frontend) else {
         return;
     };

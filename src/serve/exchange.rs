@@ -1,7 +1,7 @@
 //! The server side of one request: a server slot and connection, the head and the body
 //! (with what the record keeps of it: Tw, Tc, the server, retries, why it failed).
 
-use monoio::net::TcpStream;
+use crate::net::Stream;
 
 use super::record::{self, By, Phase, TermState};
 use super::{Next, Plan, Session};
@@ -17,7 +17,7 @@ const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// A request in flight on one server connection.
 pub(super) struct Exchange {
-    pub server: TcpStream,
+    pub server: Stream,
     pub lease: ServerLease,
     /// The request went on a reused connection and had no body: if the server turns out to have
     /// closed that connection, the request may go again on a fresh one (once).
@@ -127,7 +127,7 @@ impl<'a> Session<'a> {
         let own = match self.own.take() {
             Some((b, s, stream)) if b == backend => Some((s, stream)),
             Some((_, _, stream)) => {
-                pool::discard(stream);
+                stream.discard();
                 None
             }
             None => None,
@@ -170,20 +170,20 @@ impl<'a> Session<'a> {
     /// Keeps a server connection whose response ended cleanly: in the core's pool, for any
     /// request `http-reuse` lets take it, or with `http-reuse never` for this client connection
     /// only (when it stays open). Called while the request's lease is still held.
-    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: ServerId, stream: TcpStream) {
+    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: ServerId, stream: Stream) {
         if self.w.is_stopping() {
-            return pool::discard(stream);
+            return stream.discard();
         }
         if plan.be.http_reuse == HttpReuse::Never {
             if plan.client_keep {
                 self.own = Some((plan.backend, server, stream));
             } else {
-                pool::discard(stream);
+                stream.discard();
             }
             return;
         }
         let Some(rt) = self.w.backend_rt(plan.backend) else {
-            return pool::discard(stream);
+            return stream.discard();
         };
         let in_use = rt.balancer.slot(server).map_or(1, |s| s.inflight.get());
         if rt.pool.put(server, stream, in_use) {
@@ -191,7 +191,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    async fn send_head(&mut self, server: &mut TcpStream, be: &Backend) -> Result<(), IoFail> {
+    async fn send_head(&mut self, server: &mut Stream, be: &Backend) -> Result<(), IoFail> {
         let mut out = std::mem::take(&mut self.out);
         let sent = write_vec(server, &mut out, be.timeouts.server).await;
         self.out = out;
@@ -200,7 +200,7 @@ impl<'a> Session<'a> {
 
     async fn stream_request_body(
         &mut self,
-        server: &mut TcpStream,
+        server: &mut Stream,
         plan: &Plan<'a>,
         kind: BodyKind,
     ) -> Result<(), BodyError> {

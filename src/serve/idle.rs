@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
+use crate::net::Stream;
 
 use super::record::{self, Marks, RequestRecord};
 use super::route::Route;
@@ -35,10 +35,10 @@ pub(super) struct Idle<'a> {
     pub fe: &'a Frontend,
     pub peer: SocketAddr,
     pub local: SocketAddr,
-    pub client: TcpStream,
+    pub client: Stream,
     pub cbuf: ReadBuf,
     /// `http-reuse never`: the server connection kept for this client connection.
-    pub own: Option<Box<(BackendId, ServerId, TcpStream)>>,
+    pub own: Option<Box<(BackendId, ServerId, Stream)>>,
     pub served: u32,
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.
@@ -56,7 +56,7 @@ impl<'a> Idle<'a> {
         w: &'a Rc<Worker>,
         frontend: FrontendId,
         fe: &'a Frontend,
-        client: TcpStream,
+        client: Stream,
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Self {
@@ -126,7 +126,7 @@ impl<'a> Idle<'a> {
             return self.wait_idle(route.keep_alive_limit()).await;
         }
         self.head_deadline = head_limit.map(|d| Instant::now() + d);
-        if crate::net::has_pending_data(&self.client) {
+        if self.client.has_pending_data() {
             return Ok(());
         }
         // A stop does not end this wait (see above).
@@ -253,7 +253,7 @@ impl<'a> Idle<'a> {
     /// Closes the connection kept for this client (`http-reuse never`) when the client leaves.
     fn release_own(&mut self) {
         if let Some(own) = self.own.take() {
-            crate::worker::pool::discard(own.2);
+            own.2.discard();
         }
     }
 }

@@ -46,7 +46,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
+use crate::net::Stream;
 
 use crate::config::model::{Backend, BackendId, Frontend, FrontendId, ServerId};
 use crate::http::{BodyKind, Limits, Method, Request, Response, Version};
@@ -84,7 +84,7 @@ enum Next {
     /// ways until both end. The server's slot stays taken meanwhile (`lease`), as HAProxy counts
     /// a tunnel against the server's `maxconn`.
     Tunnel {
-        server: TcpStream,
+        server: Stream,
         lease: ServerLease,
         idle_client: Option<Duration>,
         idle_server: Option<Duration>,
@@ -126,7 +126,7 @@ struct Session<'a> {
     frontend: FrontendId,
     peer: SocketAddr,
     local: SocketAddr,
-    client: TcpStream,
+    client: Stream,
     cbuf: ReadBuf,
     sbuf: ReadBuf,
     req: Request,
@@ -138,7 +138,7 @@ struct Session<'a> {
     limits: Limits,
     /// With `http-reuse never`, the server connection kept from the previous request for this
     /// client connection only: (backend, server, stream). Otherwise connections go to the pool.
-    own: Option<(BackendId, ServerId, TcpStream)>,
+    own: Option<(BackendId, ServerId, Stream)>,
     served: u32,
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.
@@ -179,7 +179,7 @@ pub fn serve<'a>(
     w: &'a Rc<Worker>,
     frontend: FrontendId,
     fe: &'a Frontend,
-    client: TcpStream,
+    client: Stream,
     peer: SocketAddr,
     local: SocketAddr,
 ) -> impl Future<Output = ()> + 'a {

@@ -1,7 +1,7 @@
 //! The response: interim heads, the final head, the body, and who stays open afterwards
 //! (with what the record keeps of it: Tr, the status, the bytes sent, why it failed).
 
-use monoio::net::TcpStream;
+use crate::net::Stream;
 
 use super::exchange::Exchange;
 use super::record::{self, By, Phase, TermState};
@@ -114,7 +114,7 @@ impl<'a> Session<'a> {
     /// answered the client's `Expect: 100-continue` itself.
     async fn read_response_head(
         &mut self,
-        server: &mut TcpStream,
+        server: &mut Stream,
         be: &Backend,
         method: Method,
         own_continue: bool,
@@ -186,7 +186,7 @@ impl<'a> Session<'a> {
     /// client connection stays open).
     async fn forward_response(
         &mut self,
-        server: &mut TcpStream,
+        server: &mut Stream,
         plan: &Plan<'a>,
         server_idx: ServerId,
         client_keep: bool,

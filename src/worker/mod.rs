@@ -32,6 +32,7 @@ use std::sync::Arc;
 use crate::config::model::{BackendId, FrontendId, Model, ServerId};
 use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
+use crate::net::Dialer;
 use crate::serve::record::Sink;
 use balance::Balancer;
 use deadline::Deadlines;
@@ -83,6 +84,8 @@ pub struct Worker {
     /// Where each request's record goes when it ends (serve/record/: off, printed with
     /// `ringlb -d`, or kept for tests).
     pub records: Sink,
+    /// How server connections are opened (TCP; in-memory in in-process tests).
+    pub dialer: Dialer,
 }
 
 impl Worker {
@@ -93,6 +96,19 @@ impl Worker {
         limits: Arc<SharedLimits>,
         health: Option<HealthView>,
         records: Sink,
+    ) -> Rc<Self> {
+        Self::with_dialer(index, nbthread, model, limits, health, records, Dialer::Tcp)
+    }
+
+    /// `new`, with server connections opened by `dialer`.
+    pub fn with_dialer(
+        index: usize,
+        nbthread: usize,
+        model: Arc<Model>,
+        limits: Arc<SharedLimits>,
+        health: Option<HealthView>,
+        records: Sink,
+        dialer: Dialer,
     ) -> Rc<Self> {
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
         let backends = model
@@ -119,6 +135,7 @@ impl Worker {
             hot_reads: Cell::new(0),
             reclaim: Rc::default(),
             records,
+            dialer,
         })
     }
 

@@ -21,7 +21,7 @@ use crate::health::view::{HealthLink, HealthView};
 use crate::health::HealthEvent;
 use crate::process::Control;
 use crate::serve::record::Sink;
-use crate::worker::limits::SharedLimits;
+use crate::worker::limits::ConnLimits;
 use crate::worker::{listener, ListenSpec, StopKind, Worker};
 use states::ServerStates;
 
@@ -112,7 +112,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let driver = choose_driver(model.global.driver)?;
     let nbthread = model.global.nbthread.unwrap_or_else(default_threads).max(1);
     let (specs, reservations) = resolve_listeners(&model)?;
-    let limits = Arc::new(SharedLimits::new(&model));
+    let limits = Arc::new(ConnLimits::new(&model));
     let model = Arc::new(model);
     let cpus = cpu_plan(&model, nbthread);
     // One link more than there are workers: the launcher follows the servers' states too.
@@ -307,7 +307,7 @@ struct WorkerSetup {
     index: usize,
     nbthread: usize,
     model: Arc<Model>,
-    limits: Arc<SharedLimits>,
+    limits: Arc<ConnLimits>,
     specs: Vec<ListenSpec>,
     ready: Sender<Result<(), String>>,
     /// This core's end of the health-check broadcast, when some server is checked.

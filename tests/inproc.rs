@@ -17,7 +17,7 @@ use ringlb::config::model::{BackendId, FrontendId, Mode, ServerId};
 use ringlb::net::{Dialer, Stream};
 use ringlb::serve::accept::serve_stream;
 use ringlb::serve::record::{RequestRecord, Sink};
-use ringlb::worker::limits::SharedLimits;
+use ringlb::worker::limits::ConnLimits;
 use ringlb::worker::Worker;
 
 const PEER: &str = "127.0.0.1:40000";
@@ -63,7 +63,7 @@ impl InProc {
         let model = ringlb::config::load_str("inproc.cfg", cfg)
             .unwrap_or_else(|d| panic!("config: {d:?}"))
             .model;
-        let limits = Arc::new(SharedLimits::new(&model));
+        let limits = Arc::new(ConnLimits::new(&model));
         let dials = Rc::new(Cell::new(0));
         let counter = Rc::clone(&dials);
         let dial = move |_addr: SocketAddr| -> io::Result<Stream> {

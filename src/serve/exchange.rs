@@ -175,7 +175,7 @@ impl<'a> Session<'a> {
             return stream.discard();
         }
         if plan.be.http_reuse == HttpReuse::Never {
-            if plan.client_keep {
+            if plan.client_keep_alive {
                 self.own = Some((plan.backend, server, stream));
             } else {
                 stream.discard();
@@ -204,7 +204,7 @@ impl<'a> Session<'a> {
         plan: &Plan<'a>,
         kind: BodyKind,
     ) -> Result<(), BodyError> {
-        let limits = body::Limits {
+        let limits = body::BodyLimits {
             // Once the head went, the body may stall as long as the server may take to answer.
             read: plan.route.stalled_body_limit(),
             write: plan.be.timeouts.server,
@@ -216,7 +216,7 @@ impl<'a> Session<'a> {
             server,
             kind,
             &limits,
-            body::Side::Request,
+            body::Direction::Request,
         )
         .await;
         match forwarded {

@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use crate::net::Stream;
 
 use crate::config::model::{Backend, BackendId, Frontend, FrontendId, ServerId};
-use crate::http::{BodyKind, Limits, Method, Request, Response, Version};
+use crate::http::{BodyKind, HeadLimits, Method, Request, Response, Version};
 use crate::io::{timed, IoFail, ReadBuf};
 use crate::rules::action::Txn;
 use crate::worker::balance::{PickKey, ServerLease};
@@ -108,7 +108,7 @@ struct Plan<'a> {
     route: Route<'a>,
     key: PickKey,
     /// The client may keep its connection after this request.
-    client_keep: bool,
+    client_keep_alive: bool,
     method: Method,
     version: Version,
     body: BodyKind,
@@ -135,7 +135,7 @@ struct Session<'a> {
     out: Vec<u8>,
     /// What rules changed and set for the current request (reused, cleared per request).
     txn: Txn,
-    limits: Limits,
+    limits: HeadLimits,
     /// With `http-reuse never`, the server connection kept from the previous request for this
     /// client connection only: (backend, server, stream). Otherwise connections go to the pool.
     own: Option<(BackendId, ServerId, Stream)>,
@@ -227,7 +227,7 @@ impl<'a> Session<'a> {
             resp,
             out,
             txn,
-            limits: Limits {
+            limits: HeadLimits {
                 max_head: global.bufsize.saturating_sub(MAX_REWRITE).max(1024),
                 max_headers: global.maxhdr,
             },
@@ -289,8 +289,8 @@ impl<'a> Session<'a> {
                     .end(TermState::new(record::By::Server, record::Phase::Connect));
                 return self.fail(503, self.unrouted()).await;
             }
-            Err(Early::Answer(a, tarpit, may_keep)) => {
-                return self.answer(a, tarpit, may_keep).await
+            Err(Early::Answer(a, tarpit, client_keep_alive)) => {
+                return self.answer(a, tarpit, client_keep_alive).await
             }
         };
         self.build_request_head(&plan);

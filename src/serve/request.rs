@@ -98,7 +98,7 @@ impl<'a> Session<'a> {
             be,
             route,
             key: self.pick_key(be),
-            client_keep: route.client_may_keep(self.req.keep_alive, self.w.is_stopping()),
+            client_keep_alive: route.client_keep_alive(self.req.keep_alive, self.w.is_stopping()),
             method: self.req.method,
             version: self.req.version,
             body: self.req.body,
@@ -131,10 +131,10 @@ impl<'a> Session<'a> {
             .end(record::rule_answered(rule_answer_kind(&rule.action), false));
         // Whether the client may keep its connection after the answer, as after a response from
         // a server; `answer` still closes if the request's body cannot be drained.
-        let may_keep = route.client_may_keep(self.req.keep_alive, self.w.is_stopping());
+        let client_keep_alive = route.client_keep_alive(self.req.keep_alive, self.w.is_stopping());
         let ctx = scene.ctx(&self.txn);
         let answer = reply::build(&rule.action, &ctx, route.errorfiles(), route.proxy_name());
-        Err(Early::Answer(answer, route.tarpit(), may_keep))
+        Err(Early::Answer(answer, route.tarpit(), client_keep_alive))
     }
 
     /// What request rules look at, before the edits.
@@ -151,14 +151,14 @@ impl<'a> Session<'a> {
 
     /// Answers the client from a rule (after the tarpit delay). As HAProxy 2.6 does after
     /// `deny`, `tarpit`, `auth`, `redirect` and `return`, the connection stays open for the next
-    /// request when the client allows it (`may_keep`), the answer is self-delimited and the
+    /// request when the client allows it (`client_keep_alive`), the answer is self-delimited and the
     /// request's body, if any, has fully arrived already (it is dropped); otherwise the answer
     /// says `connection: close` and the connection closes.
     pub(super) async fn answer(
         &mut self,
         mut a: Answer,
         tarpit: Option<Duration>,
-        may_keep: bool,
+        client_keep_alive: bool,
     ) -> Next {
         if a.tarpit {
             if let Some(d) = tarpit {
@@ -169,8 +169,8 @@ impl<'a> Session<'a> {
             }
         }
         self.cbuf.consume(self.req.head_len);
-        let keep = may_keep && a.framed && !a.close && self.skip_buffered_body();
-        let conn = if keep {
+        let keep_alive = client_keep_alive && a.framed && !a.close && self.skip_buffered_body();
+        let conn = if keep_alive {
             Conn::KeepAlive {
                 announce: self.req.version == Version::Http10,
             }
@@ -179,7 +179,7 @@ impl<'a> Session<'a> {
         };
         a.finish(conn, self.req.method == Method::Head);
         self.rec.status = Some(super::status_of(&a.bytes));
-        if self.write_client(a.bytes).await.is_err() || !keep {
+        if self.write_client(a.bytes).await.is_err() || !keep_alive {
             return Next::Close;
         }
         Next::KeepAlive
@@ -248,8 +248,8 @@ impl<'a> Session<'a> {
             .map(|f| (f.header.as_str(), client_ip, f.if_none));
         let connection = if self.req.upgrade {
             ConnHeader::Upgrade
-        } else if plan.route.server_may_keep()
-            && (plan.client_keep || plan.be.http_reuse != HttpReuse::Never)
+        } else if plan.route.server_keep_alive()
+            && (plan.client_keep_alive || plan.be.http_reuse != HttpReuse::Never)
         {
             ConnHeader::KeepAlive
         } else {

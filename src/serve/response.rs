@@ -92,18 +92,18 @@ impl<'a> Session<'a> {
             ..
         } = ex;
         let server_idx = lease.server;
-        let client_keep = plan.client_keep && !body_cut;
+        let client_keep_alive = plan.client_keep_alive && !body_cut;
         let outcome = self
-            .forward_response(&mut server, plan, server_idx, client_keep)
+            .forward_response(&mut server, plan, server_idx, client_keep_alive)
             .await;
-        let Ok((server_reusable, client_keep)) = outcome else {
+        let Ok((server_reusable, client_keep_alive)) = outcome else {
             return Next::Close;
         };
-        if server_reusable && !body_cut && plan.route.server_may_keep() {
+        if server_reusable && !body_cut && plan.route.server_keep_alive() {
             self.keep_server(plan, server_idx, server);
         }
         drop(lease);
-        if client_keep {
+        if client_keep_alive {
             Next::KeepAlive
         } else {
             Next::Close
@@ -189,7 +189,7 @@ impl<'a> Session<'a> {
         server: &mut Stream,
         plan: &Plan<'a>,
         server_idx: ServerId,
-        client_keep: bool,
+        client_keep_alive: bool,
     ) -> Result<(bool, bool), ()> {
         let client_version = plan.version;
         if self.rule_answered(plan, server_idx).await {
@@ -197,11 +197,11 @@ impl<'a> Session<'a> {
         }
         // An HTTP/1.0 client cannot read chunked framing: it gets the body close-delimited.
         let dechunk = client_version == Version::Http10 && self.resp.body == BodyKind::Chunked;
-        let keep_client = client_keep
+        let client_keep_alive = client_keep_alive
             && !dechunk
             && self.resp.body != BodyKind::UntilClose
             && !self.w.is_stopping();
-        let connection = if keep_client {
+        let connection = if client_keep_alive {
             ConnHeader::KeepAlive
         } else {
             ConnHeader::Close
@@ -211,15 +211,15 @@ impl<'a> Session<'a> {
             .await?;
         let kind = self.resp.body;
         if !whole {
-            let limits = body::Limits {
+            let limits = body::BodyLimits {
                 read: plan.be.timeouts.server,
                 write: self.fe.timeouts.client,
                 max_trailer: self.limits.max_head,
             };
             let side = if dechunk {
-                body::Side::ResponseDechunk
+                body::Direction::ResponseDechunk
             } else {
-                body::Side::Response
+                body::Direction::Response
             };
             let forwarded = body::forward(
                 server,
@@ -242,7 +242,7 @@ impl<'a> Session<'a> {
         // Anything the server sent after the end of its response disqualifies the connection.
         let server_reusable =
             self.resp.keep_alive && kind != BodyKind::UntilClose && self.sbuf.is_empty();
-        Ok((server_reusable, keep_client))
+        Ok((server_reusable, client_keep_alive))
     }
 
     /// Runs the response rules; true when one answered instead of the server (the answer was

@@ -36,7 +36,7 @@ use crate::net::Dialer;
 use crate::serve::record::Sink;
 use balance::Balancer;
 use deadline::Deadlines;
-use limits::SharedLimits;
+use limits::ConnLimits;
 use memory::Reclaim;
 use notify::Notify;
 use pool::Pool;
@@ -64,7 +64,7 @@ pub struct Worker {
     /// Per backend, in `Model::backends` order (see `backend_rt`).
     pub backends: Vec<BackendRt>,
     /// maxconn counters shared by all cores (global, frontends, servers).
-    pub limits: Arc<SharedLimits>,
+    pub limits: Arc<ConnLimits>,
     /// Open client connections on this core (drained before the worker exits).
     pub conns: Cell<u32>,
     /// Woken when a client connection closes, for accept loops paused at a limit.
@@ -93,7 +93,7 @@ impl Worker {
         index: usize,
         nbthread: usize,
         model: Arc<Model>,
-        limits: Arc<SharedLimits>,
+        limits: Arc<ConnLimits>,
         health: Option<HealthView>,
         records: Sink,
     ) -> Rc<Self> {
@@ -105,7 +105,7 @@ impl Worker {
         index: usize,
         nbthread: usize,
         model: Arc<Model>,
-        limits: Arc<SharedLimits>,
+        limits: Arc<ConnLimits>,
         health: Option<HealthView>,
         records: Sink,
         dialer: Dialer,

@@ -46,7 +46,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::limits::SharedLimits;
+use super::limits::ConnLimits;
 use super::Worker;
 use crate::config::model::{Backend, BackendId, ServerId};
 use crate::net::Stream;
@@ -134,16 +134,11 @@ pub struct Pool {
     servers: RefCell<Vec<ServerIdle>>,
     rules: Vec<Rules>,
     backend: BackendId,
-    limits: Arc<SharedLimits>,
+    limits: Arc<ConnLimits>,
 }
 
 impl Pool {
-    pub fn new(
-        be: &Backend,
-        backend: BackendId,
-        limits: Arc<SharedLimits>,
-        nbthread: usize,
-    ) -> Self {
+    pub fn new(be: &Backend, backend: BackendId, limits: Arc<ConnLimits>, nbthread: usize) -> Self {
         let cores = nbthread.max(1) as u32;
         Pool {
             servers: RefCell::new(be.servers.iter().map(|_| ServerIdle::default()).collect()),

@@ -3,6 +3,7 @@
 
 use crate::net::Stream;
 
+use super::downstream::{Downstream, KeptServer};
 use super::record::{self, By, Phase, TermState};
 use super::{Next, Plan, Session};
 use crate::config::model::{Backend, BackendId, HttpReuse, ServerId};
@@ -36,7 +37,7 @@ pub(super) fn connect_status(_: ConnectError) -> u16 {
     503
 }
 
-impl<'a> Session<'a> {
+impl<'a, D: Downstream> Session<'a, D> {
     /// Gets a server connection, then sends the head and streams the request body.
     pub(super) async fn send_request(&mut self, plan: &Plan<'a>) -> Result<Exchange, Next> {
         let acquired = match self.connect(plan.backend, plan.be, plan.key).await {
@@ -124,10 +125,10 @@ impl<'a> Session<'a> {
         be: &Backend,
         key: PickKey,
     ) -> Result<Acquired, ConnectError> {
-        let own = match self.own.take() {
-            Some((b, s, stream)) if b == backend => Some((s, stream)),
-            Some((_, _, stream)) => {
-                stream.discard();
+        let own = match self.conn.take_kept_server() {
+            Some(k) if k.backend == backend => Some((k.server, k.stream)),
+            Some(k) => {
+                k.stream.discard();
                 None
             }
             None => None,
@@ -136,7 +137,7 @@ impl<'a> Session<'a> {
         // server connection (the client could not retry it safely).
         let pool = match be.http_reuse {
             HttpReuse::Never => false,
-            HttpReuse::Safe => self.served > 0,
+            HttpReuse::Safe => self.conn.served() > 0,
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
         self.acquire_recorded(backend, key, Reuse { own, pool })
@@ -176,7 +177,11 @@ impl<'a> Session<'a> {
         }
         if plan.be.http_reuse == HttpReuse::Never {
             if plan.client_keep_alive {
-                self.own = Some((plan.backend, server, stream));
+                self.conn.keep_server(KeptServer {
+                    backend: plan.backend,
+                    server,
+                    stream,
+                });
             } else {
                 stream.discard();
             }
@@ -210,15 +215,7 @@ impl<'a> Session<'a> {
             write: plan.be.timeouts.server,
             max_trailer: self.limits.max_head,
         };
-        let forwarded = body::forward(
-            &mut self.client,
-            &mut self.cbuf,
-            server,
-            kind,
-            &limits,
-            body::Direction::Request,
-        )
-        .await;
+        let forwarded = self.conn.body_to(server, kind, &limits).await;
         match forwarded {
             Ok(moved) => {
                 self.rec.bytes_in += moved.read;

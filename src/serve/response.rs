@@ -3,6 +3,7 @@
 
 use crate::net::Stream;
 
+use super::downstream::Downstream;
 use super::exchange::Exchange;
 use super::record::{self, By, Phase, TermState};
 use super::{Next, Plan, Session};
@@ -16,7 +17,7 @@ use crate::http::{
     parse_response, write_interim_head, write_response_head, BodyKind, ConnHeader, Method,
     ResponseRewrite, Version,
 };
-use crate::io::{write_vec, IoFail};
+use crate::io::IoFail;
 use crate::rules::action::{self, Scene, Side, Verdict};
 use crate::rules::reply::{self, Answer, Conn};
 use crate::rules::ServerInfo;
@@ -38,7 +39,7 @@ enum RespFail {
     ClientGone,
 }
 
-impl<'a> Session<'a> {
+impl<'a, D: Downstream> Session<'a, D> {
     /// Reads the final response head into `self.resp`, forwarding interim ones; a stale reused
     /// connection gets the request once more on a fresh one.
     pub(super) async fn receive_response_head(
@@ -171,7 +172,7 @@ impl<'a> Session<'a> {
             let mut head = Vec::new();
             write_interim_head(&mut head, self.sbuf.bytes(), &self.resp);
             let n = head.len();
-            if let Err(e) = write_vec(&mut self.client, &mut head, self.fe.timeouts.client).await {
+            if let Err(e) = self.conn.send(&mut head).await {
                 self.rec
                     .end(record::client_write_failed(&e, Phase::Headers));
                 return Err(RespFail::ClientGone);
@@ -216,20 +217,15 @@ impl<'a> Session<'a> {
                 write: self.fe.timeouts.client,
                 max_trailer: self.limits.max_head,
             };
-            let side = if dechunk {
+            let direction = if dechunk {
                 body::Direction::ResponseDechunk
             } else {
                 body::Direction::Response
             };
-            let forwarded = body::forward(
-                server,
-                &mut self.sbuf,
-                &mut self.client,
-                kind,
-                &limits,
-                side,
-            )
-            .await;
+            let forwarded = self
+                .conn
+                .body_from(server, &mut self.sbuf, kind, &limits, direction)
+                .await;
             match forwarded {
                 Ok(moved) => self.rec.bytes_out += moved.written,
                 Err(Cut { error, moved }) => {
@@ -298,7 +294,7 @@ impl<'a> Session<'a> {
         let mut out = std::mem::take(&mut self.out);
         let n = out.len();
         self.rec.status = Some(self.resp.status);
-        let sent = write_vec(&mut self.client, &mut out, self.fe.timeouts.client).await;
+        let sent = self.conn.send(&mut out).await;
         self.out = out;
         if let Err(e) = sent {
             self.rec.end(record::client_write_failed(&e, Phase::Data));
@@ -319,8 +315,8 @@ impl<'a> Session<'a> {
             local: None,
         });
         let scene = Scene {
-            src: self.peer,
-            dst: self.local,
+            src: self.conn.peer(),
+            dst: self.conn.local(),
             frontend: &fe.name,
             backend: Some(&be.name),
             server,
@@ -358,10 +354,7 @@ impl<'a> Session<'a> {
     pub(super) async fn upgrade_tunnel(&mut self, plan: &Plan<'a>, ex: Exchange) -> Next {
         let n = self.resp.head_len;
         self.rec.status = Some(self.resp.status);
-        let sent = self
-            .sbuf
-            .write_to(&mut self.client, n, self.fe.timeouts.client)
-            .await;
+        let sent = self.conn.send_buffered(&mut self.sbuf, n).await;
         if let Err(e) = sent {
             self.rec.end(record::client_write_failed(&e, Phase::Data));
             return Next::Close;
@@ -397,25 +390,18 @@ impl<'a> Session<'a> {
         let pending_down = self.sbuf.len();
         if pending_down > 0
             && self
-                .sbuf
-                .write_to(&mut self.client, pending_down, self.fe.timeouts.client)
+                .conn
+                .send_buffered(&mut self.sbuf, pending_down)
                 .await
                 .is_err()
         {
             return Next::Close;
         }
         self.sbuf.clear();
-        let pending_up = self.cbuf.len();
-        if pending_up > 0
-            && self
-                .cbuf
-                .write_to(&mut server, pending_up, plan.be.timeouts.server)
-                .await
-                .is_err()
-        {
+        let limit = plan.be.timeouts.server;
+        if self.conn.send_pending_to(&mut server, limit).await.is_err() {
             return Next::Close;
         }
-        self.cbuf.clear();
         let idle = plan.route.tunnel_timeouts();
         Next::Tunnel {
             server,

@@ -1,19 +1,25 @@
 //! One worker per core: everything a core owns and never shares.
 //!
-//! `run` builds the core's state from the shared `Model` (its balancers, pools, connection
-//! counters), binds its own SO_REUSEPORT listener for every bind line, reports readiness to the
-//! launcher, then accepts until told to stop. Connections are monoio tasks on this core only;
-//! state is in `Cell`/`RefCell` because nothing here is touched by another thread.
+//! `Worker::new` builds the core's state from the shared `Model` (its balancers, pools,
+//! connection counters); launch.rs (`worker_main`) then binds the core's own SO_REUSEPORT
+//! listener for every bind line, reports readiness, and runs an accept loop per listener until
+//! told to stop. Connections are monoio tasks on this core only; state is in `Cell`/`RefCell`
+//! because nothing here is touched by another thread.
 //!
 //! - `listener.rs`: accept loop, maxconn gate, EMFILE back-off; at a stop, accepts what is
 //!   queued, then shuts the listener
+//! - `connect.rs`: getting a server connection: balance, queue, reuse or connect (through the
+//!   worker's `net::Dialer`), retry and redispatch
 //! - `balance.rs`: server choice and in-flight leases
 //! - `pool.rs`: idle backend connections, kept and purged as HAProxy does
+//! - `limits.rs`: the maxconn counters shared by all cores (`ConnLimits`: global, frontend,
+//!   server), the only state another core touches
 //! - `notify.rs`: core-local wake-ups (queue, stop)
 //! - `deadline.rs`: one timer per core for the deadlines of idle connections
 //! - `memory.rs`: freed buffer memory handed back to the system after a crowd
 //!
-//! Server health comes from `health::view` (applied before every pick and on a tick).
+//! Server health comes from `health::view` (applied before every pick and on a tick). Each
+//! request's record goes to the worker's `records` sink (serve/record/).
 
 pub mod balance;
 pub mod connect;

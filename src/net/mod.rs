@@ -5,9 +5,11 @@
 //!   and server side alike: plain TCP today, TLS next (a variant), an in-memory pair for
 //!   in-process tests (`mem.rs`). Every raw-socket trick (peek, shutdown, reset) lives there.
 //! - `dial.rs`: `Dialer`, how a worker opens server connections (TCP, or in-memory in tests)
+//! - `queue.rs`: a listener's queue taken in at a stop, then the listener shut down
 
 mod dial;
 mod mem;
+pub mod queue;
 mod stream;
 
 pub use dial::Dialer;

@@ -66,10 +66,10 @@ impl InProc {
         let limits = Arc::new(ConnLimits::new(&model));
         let dials = Rc::new(Cell::new(0));
         let counter = Rc::clone(&dials);
-        let dial = move |_addr: SocketAddr| -> io::Result<Stream> {
+        let dial = move |addr: SocketAddr| -> io::Result<Stream> {
             let n = counter.get();
             counter.set(n + 1);
-            let (ours, theirs) = Stream::pair();
+            let (ours, theirs) = Stream::pair(LOCAL.parse().unwrap(), addr);
             monoio::spawn(server(n, theirs));
             Ok(ours)
         };
@@ -87,10 +87,9 @@ impl InProc {
 
     /// A new client connection, served as if accepted on frontend 0.
     fn connect(&self) -> Stream {
-        let (client, ours) = Stream::pair();
+        let (client, ours) = Stream::pair(PEER.parse().unwrap(), LOCAL.parse().unwrap());
         let w = Rc::clone(&self.worker);
-        let (peer, local) = (PEER.parse().unwrap(), LOCAL.parse().unwrap());
-        monoio::spawn(serve_stream(w, FrontendId::new(0), ours, peer, local));
+        monoio::spawn(serve_stream(w, FrontendId::new(0), ours));
         client
     }
 

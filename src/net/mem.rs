@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
@@ -42,19 +43,37 @@ type Shared = Rc<RefCell<Pipe>>;
 pub struct MemStream {
     rx: Shared,
     tx: Shared,
+    local: SocketAddr,
+    peer: SocketAddr,
 }
 
 impl MemStream {
-    /// Two connected ends: what one writes, the other reads.
-    pub fn pair() -> (MemStream, MemStream) {
-        let (a, b) = (Shared::default(), Shared::default());
+    /// Two connected ends, the first at address `a`, the second at `b`: what one writes, the
+    /// other reads.
+    pub fn pair(a: SocketAddr, b: SocketAddr) -> (MemStream, MemStream) {
+        let (to_a, to_b) = (Shared::default(), Shared::default());
         (
             MemStream {
-                rx: Rc::clone(&a),
-                tx: Rc::clone(&b),
+                rx: Rc::clone(&to_a),
+                tx: Rc::clone(&to_b),
+                local: a,
+                peer: b,
             },
-            MemStream { rx: b, tx: a },
+            MemStream {
+                rx: to_b,
+                tx: to_a,
+                local: b,
+                peer: a,
+            },
         )
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
     }
 
     /// Bytes (or the end of the stream) are waiting to be read.

@@ -3,13 +3,12 @@
 //! down (see worker/listener.rs for why, and why at once).
 
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd};
 
 use monoio::net::{TcpListener, TcpStream};
 
 pub enum Queued {
-    Conn(TcpStream, SocketAddr),
+    Conn(TcpStream),
     /// That one was reset or could not be set up; others may follow.
     Skipped,
     /// Nothing more is queued (or accepting fails as a whole: out of descriptors).
@@ -47,11 +46,8 @@ pub fn accept_queued(listener: &TcpListener) -> Queued {
     }
     // SAFETY: accept4 returned a new descriptor that nothing else owns.
     let std_stream = unsafe { std::net::TcpStream::from_raw_fd(conn) };
-    let Ok(peer) = std_stream.peer_addr() else {
-        return Queued::Skipped;
-    };
     match TcpStream::from_std(std_stream) {
-        Ok(stream) => Queued::Conn(stream, peer),
+        Ok(stream) => Queued::Conn(stream),
         Err(_) => Queued::Skipped,
     }
 }

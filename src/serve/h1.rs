@@ -43,8 +43,6 @@ pub(super) struct H1<'a> {
     /// `fe`'s index in the model (for the request records).
     pub frontend: FrontendId,
     pub fe: &'a Frontend,
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
     pub client: Stream,
     pub cbuf: ReadBuf,
     /// `http-reuse never`: the server connection kept for this client connection.
@@ -62,20 +60,11 @@ pub(super) struct H1<'a> {
 }
 
 impl<'a> H1<'a> {
-    pub fn new(
-        w: &'a Rc<Worker>,
-        frontend: FrontendId,
-        fe: &'a Frontend,
-        client: Stream,
-        peer: SocketAddr,
-        local: SocketAddr,
-    ) -> Self {
+    pub fn new(w: &'a Rc<Worker>, frontend: FrontendId, fe: &'a Frontend, client: Stream) -> Self {
         H1 {
             w,
             frontend,
             fe,
-            peer,
-            local,
             client,
             cbuf: ReadBuf::lazy(w.model.global.bufsize),
             own: None,
@@ -255,7 +244,7 @@ impl<'a> H1<'a> {
         .await
         .unwrap_or((Ok(0), Vec::new()));
         let marks = Marks::new(self.idle_since);
-        let mut rec = RequestRecord::new(self.frontend, self.peer, marks);
+        let mut rec = RequestRecord::new(self.frontend, self.client.peer_addr(), marks);
         rec.end(record::head_read_failed(&crate::io::IoFail::Timeout));
         rec.status = Some(408);
         if r.is_ok_and(|w| w == n) {
@@ -274,11 +263,11 @@ impl<'a> H1<'a> {
 
 impl Downstream for H1<'_> {
     fn peer(&self) -> SocketAddr {
-        self.peer
+        self.client.peer_addr()
     }
 
     fn local(&self) -> SocketAddr {
-        self.local
+        self.client.local_addr()
     }
 
     fn served(&self) -> u32 {

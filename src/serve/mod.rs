@@ -47,7 +47,6 @@ pub mod route;
 pub mod tcp;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -175,10 +174,8 @@ pub fn serve<'a>(
     frontend: FrontendId,
     fe: &'a Frontend,
     client: Stream,
-    peer: SocketAddr,
-    local: SocketAddr,
 ) -> impl Future<Output = ()> + 'a {
-    Box::new(H1::new(w, frontend, fe, client, peer, local)).run()
+    Box::new(H1::new(w, frontend, fe, client)).run()
 }
 
 /// The status of a response ringlb wrote itself (`HTTP/1.1 NNN ...`), 0 if it has none.

@@ -27,16 +27,11 @@ use crate::worker::Worker;
 
 const RELAY_BUF: usize = 16 * 1024;
 
-pub async fn serve(
-    w: &Rc<Worker>,
-    frontend: FrontendId,
-    client: Stream,
-    peer: SocketAddr,
-    local: SocketAddr,
-) {
+pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
     let Some(fe) = w.model.frontend(frontend) else {
         return;
     };
+    let (peer, local) = (client.peer_addr(), client.local_addr());
     let mut rec = tcp_record(frontend, peer);
     let ctx = Ctx::conn(peer, local, &fe.name);
     let Some(backend) = rules::select_backend(fe, &ctx) else {

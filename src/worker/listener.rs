@@ -32,11 +32,11 @@ pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpList
             break;
         };
         match result {
-            Ok((stream, peer)) => {
+            Ok((stream, _)) => {
                 // The slot is taken here, before the next accept, so that a burst of accepts
                 // cannot run past maxconn before the spawned tasks get to count themselves.
                 let guard = conn::ConnGuard::try_new(&worker, spec.frontend);
-                start(&worker, spec.frontend, stream, peer, guard);
+                start(&worker, spec.frontend, stream, guard);
             }
             Err(e) if is_fd_exhaustion(&e) => {
                 if !warned_fds {
@@ -58,16 +58,9 @@ fn start(
     worker: &Rc<Worker>,
     frontend: FrontendId,
     stream: TcpStream,
-    peer: SocketAddr,
     guard: Option<conn::ConnGuard>,
 ) {
-    monoio::spawn(conn::serve(
-        Rc::clone(worker),
-        frontend,
-        stream,
-        peer,
-        guard,
-    ));
+    monoio::spawn(conn::serve(Rc::clone(worker), frontend, stream, guard));
 }
 
 /// One accept, given up when the worker stops. The accept is cancelled and then awaited, so a
@@ -114,7 +107,7 @@ fn accept_queued_all(worker: &Rc<Worker>, frontend: FrontendId, listener: &TcpLi
             return;
         };
         match queue::accept_queued(listener) {
-            Queued::Conn(stream, peer) => start(worker, frontend, stream, peer, Some(guard)),
+            Queued::Conn(stream) => start(worker, frontend, stream, Some(guard)),
             Queued::Skipped => {}
             Queued::Empty => return,
         }

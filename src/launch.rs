@@ -19,6 +19,7 @@ use crossbeam_channel::{bounded, never, select, Receiver, Sender};
 use crate::config::model::{DriverChoice, Model};
 use crate::health::view::{HealthLink, HealthView};
 use crate::health::HealthEvent;
+use crate::net::Dialer;
 use crate::process::Control;
 use crate::serve::record::Sink;
 use crate::worker::limits::ConnLimits;
@@ -373,7 +374,7 @@ async fn worker_main(setup: WorkerSetup) {
     } = setup;
     let view = health.map(|link| HealthView::new(link, &model));
     let records = if log_requests { Sink::Print } else { Sink::Off };
-    let w = Worker::new(index, nbthread, model, limits, view, records);
+    let w = Worker::new(index, nbthread, model, limits, view, records, Dialer::Tcp);
     let mut listeners = Vec::with_capacity(specs.len());
     for spec in specs {
         match crate::net::listener(spec.addr).and_then(monoio::net::TcpListener::from_std) {

@@ -73,7 +73,7 @@ impl InProc {
             monoio::spawn(server(n, theirs));
             Ok(ours)
         };
-        let worker = Worker::with_dialer(
+        let worker = Worker::new(
             0,
             1,
             Arc::new(model),

@@ -95,19 +95,8 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// `dialer`: how server connections are opened (`Dialer::Tcp` but in in-process tests).
     pub fn new(
-        index: usize,
-        nbthread: usize,
-        model: Arc<Model>,
-        limits: Arc<ConnLimits>,
-        health: Option<HealthView>,
-        records: Sink,
-    ) -> Rc<Self> {
-        Self::with_dialer(index, nbthread, model, limits, health, records, Dialer::Tcp)
-    }
-
-    /// `new`, with server connections opened by `dialer`.
-    pub fn with_dialer(
         index: usize,
         nbthread: usize,
         model: Arc<Model>,

@@ -45,4 +45,5 @@ pub mod net;
 pub mod process;
 pub mod rules;
 pub mod serve;
+pub mod tls;
 pub mod worker;

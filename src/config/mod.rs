@@ -29,6 +29,7 @@ pub mod ids;
 pub mod keywords;
 pub mod model;
 pub mod model_rules;
+pub mod model_tls;
 pub mod proxy;
 pub mod regexes;
 pub mod server;

@@ -1,0 +1,308 @@
+//! A bind's rustls `ServerConfig`s from its plain `BindTls`.
+//!
+//! Two steps, matching what is shared and what is not: `Shared::load` reads the files once
+//! (certificates, CA files, ticket keys) into immutable values every core holds in an `Arc`;
+//! `BindConfig::build` makes the configs from them, once per core.
+//!
+//! Resumption: stateless tickets (`tickets.rs`) are the cross-core mechanism, so with tickets on
+//! there is no stateful cache at all (it would hit 1/N of the time and take a lock per
+//! handshake). With `no-tls-tickets`, each core gets its own stateful cache of
+//! `tune.ssl.cachesize` entries (rustls' memory cache: its Mutex is never contended, since only
+//! that core's handshakes touch it); `tune.ssl.cachesize 0` turns that off too.
+//!
+//! A crt-list line with its own `alpn`/`verify`/`ca-file` gets its own config: the accept path
+//! reads the ClientHello first (rustls' `Acceptor`) and asks `BindConfig::for_hello` which
+//! config answers it.
+
+use super::certs;
+use super::resolve::{self, CertStore};
+use super::tickets::Tickets;
+use super::{alpn_bytes, ciphers, provider, versions, TlsError};
+use crate::config::model_tls::{BindTls, Verify};
+use rustls::crypto::CryptoProvider;
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::{
+    ClientHello, NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier,
+};
+use rustls::{RootCertStore, ServerConfig};
+use std::path::Path;
+use std::sync::Arc;
+
+/// What every core of one bind shares: loaded once, never changed.
+#[derive(Debug)]
+pub struct Shared {
+    pub store: Arc<CertStore>,
+    /// `None` with `no-tls-tickets`.
+    pub tickets: Option<Arc<Tickets>>,
+    /// The bind's `ca-file`.
+    roots: Option<Arc<RootCertStore>>,
+    /// Per crt-list entry: its own `ca-file`, if it names one.
+    entry_roots: Vec<Option<Arc<RootCertStore>>>,
+    provider: Arc<CryptoProvider>,
+    /// Protocol versions to offer.
+    versions: Vec<&'static rustls::SupportedProtocolVersion>,
+}
+
+impl Shared {
+    /// Reads every file the bind names; every problem is reported, warnings pushed.
+    pub fn load(tls: &BindTls, warnings: &mut Vec<String>) -> Result<Shared, Vec<TlsError>> {
+        let mut errors = Vec::new();
+        let mut note = |r: Result<(), TlsError>| {
+            if let Err(e) = r {
+                errors.push(e);
+            }
+        };
+        let provider = match suites_provider(tls, warnings) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                note(Err(e));
+                None
+            }
+        };
+        let versions = match versions::resolve(&tls.versions) {
+            Ok((v, warning)) => {
+                warnings.extend(warning);
+                v
+            }
+            Err(e) => {
+                note(Err(TlsError::Config(e)));
+                Vec::new()
+            }
+        };
+        let roots = match load_roots(tls) {
+            Ok(r) => r,
+            Err(e) => {
+                note(Err(e));
+                None
+            }
+        };
+        let tickets = match load_tickets(tls) {
+            Ok(t) => t,
+            Err(e) => {
+                note(Err(e));
+                None
+            }
+        };
+        let check_provider = provider
+            .clone()
+            .unwrap_or_else(|| Arc::new(super::provider()));
+        let store = match resolve::load(tls, &check_provider, warnings) {
+            Ok(s) => Some(s),
+            Err(list) => {
+                errors.extend(list);
+                None
+            }
+        };
+        let entry_roots = match &store {
+            Some(s) => entry_roots(s, &mut errors),
+            None => Vec::new(),
+        };
+        match (errors.is_empty(), store, provider) {
+            (true, Some(store), Some(provider)) => Ok(Shared {
+                store: Arc::new(store),
+                tickets,
+                roots,
+                entry_roots,
+                provider,
+                versions,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// aws-lc-rs with the cipher suites `ciphers`/`ciphersuites` choose, in that order.
+fn suites_provider(
+    tls: &BindTls,
+    warnings: &mut Vec<String>,
+) -> Result<Arc<CryptoProvider>, TlsError> {
+    let t13 =
+        ciphers::tls13("ciphersuites", tls.ciphersuites.as_deref()).map_err(TlsError::Config)?;
+    let t12 = ciphers::tls12("ciphers", tls.ciphers.as_deref()).map_err(TlsError::Config)?;
+    warnings.extend(t13.warning);
+    warnings.extend(t12.warning);
+    let mut p = provider();
+    p.cipher_suites = t13.suites.into_iter().chain(t12.suites).collect();
+    Ok(Arc::new(p))
+}
+
+fn load_roots(tls: &BindTls) -> Result<Option<Arc<RootCertStore>>, TlsError> {
+    match (&tls.ca_file, tls.verify) {
+        (Some(path), _) => Ok(Some(Arc::new(ca(path)?))),
+        (None, Verify::None) => Ok(None),
+        // HAProxy refuses this too: a client certificate cannot be checked without CAs.
+        (None, v) => Err(TlsError::Config(format!(
+            "'verify {}' needs 'ca-file' to check client certificates against",
+            verify_name(v)
+        ))),
+    }
+}
+
+fn ca(path: &Path) -> Result<RootCertStore, TlsError> {
+    certs::load_ca(path).map_err(TlsError::Cert)
+}
+
+fn load_tickets(tls: &BindTls) -> Result<Option<Arc<Tickets>>, TlsError> {
+    if tls.no_tls_tickets {
+        return Ok(None);
+    }
+    let t = match &tls.ticket_keys {
+        Some(path) => Tickets::from_file(path, tls.lifetime),
+        None => Tickets::random(tls.lifetime),
+    };
+    t.map(|t| Some(Arc::new(t))).map_err(TlsError::Tickets)
+}
+
+fn entry_roots(store: &CertStore, errors: &mut Vec<TlsError>) -> Vec<Option<Arc<RootCertStore>>> {
+    store
+        .entries()
+        .iter()
+        .map(|e| match &e.options.ca_file {
+            Some(path) => match ca(path) {
+                Ok(r) => Some(Arc::new(r)),
+                Err(err) => {
+                    errors.push(err);
+                    None
+                }
+            },
+            None => None,
+        })
+        .collect()
+}
+
+fn verify_name(v: Verify) -> &'static str {
+    match v {
+        Verify::None => "none",
+        Verify::Optional => "optional",
+        Verify::Required => "required",
+    }
+}
+
+/// One core's configs for one bind.
+#[derive(Debug, Clone)]
+pub struct BindConfig {
+    pub default: Arc<ServerConfig>,
+    /// Per certificate entry: its own config when its crt-list line overrides something.
+    per_entry: Vec<Option<Arc<ServerConfig>>>,
+    store: Arc<CertStore>,
+}
+
+impl BindConfig {
+    /// Builds the configs of one core from what the bind shares.
+    pub fn build(tls: &BindTls, shared: &Shared) -> Result<BindConfig, TlsError> {
+        let default = Arc::new(config(tls, shared, &Overrides::bind(tls, shared))?);
+        let mut per_entry = Vec::new();
+        for (i, e) in shared.store.entries().iter().enumerate() {
+            if e.options.is_empty() {
+                per_entry.push(None);
+                continue;
+            }
+            let o = Overrides::entry(tls, shared, i);
+            per_entry.push(Some(Arc::new(config(tls, shared, &o)?)));
+        }
+        Ok(BindConfig {
+            default,
+            per_entry,
+            store: shared.store.clone(),
+        })
+    }
+
+    /// The config that answers this ClientHello: its certificate entry's own, or the bind's.
+    pub fn for_hello(&self, hello: &ClientHello<'_>) -> Arc<ServerConfig> {
+        self.store
+            .lookup(hello.server_name(), hello.signature_schemes())
+            .and_then(|i| self.per_entry.get(i).cloned().flatten())
+            .unwrap_or_else(|| self.default.clone())
+    }
+}
+
+/// What may differ between a bind's config and a crt-list entry's.
+struct Overrides<'a> {
+    alpn: &'a [String],
+    verify: Verify,
+    roots: Option<Arc<RootCertStore>>,
+}
+
+impl<'a> Overrides<'a> {
+    fn bind(tls: &'a BindTls, shared: &Shared) -> Self {
+        Overrides {
+            alpn: &tls.alpn,
+            verify: tls.verify,
+            roots: shared.roots.clone(),
+        }
+    }
+
+    fn entry(tls: &'a BindTls, shared: &'a Shared, i: usize) -> Self {
+        let e = &shared.store.entries()[i].options;
+        let own_roots = shared.entry_roots.get(i).cloned().flatten();
+        Overrides {
+            alpn: e.alpn.as_deref().unwrap_or(&tls.alpn),
+            verify: e.verify.unwrap_or(tls.verify),
+            roots: own_roots.or_else(|| shared.roots.clone()),
+        }
+    }
+}
+
+fn config(tls: &BindTls, shared: &Shared, o: &Overrides) -> Result<ServerConfig, TlsError> {
+    let verifier = client_verifier(o, &shared.provider)?;
+    let mut c = ServerConfig::builder_with_provider(shared.provider.clone())
+        .with_protocol_versions(&shared.versions)
+        .map_err(|e| TlsError::Config(format!("TLS versions and ciphers do not fit: {e}")))?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(shared.store.clone());
+    c.alpn_protocols = alpn_bytes(o.alpn);
+    // HAProxy (OpenSSL's SSL_OP_CIPHER_SERVER_PREFERENCE) uses the server's cipher order.
+    c.ignore_client_order = true;
+    sessions(&mut c, tls, shared);
+    Ok(c)
+}
+
+fn client_verifier(
+    o: &Overrides,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+    let roots = match (o.verify, &o.roots) {
+        (Verify::None, _) => return Ok(WebPkiClientVerifier::no_client_auth()),
+        (_, Some(r)) => r.clone(),
+        (v, None) => {
+            return Err(TlsError::Config(format!(
+                "'verify {}' needs 'ca-file' to check client certificates against",
+                verify_name(v)
+            )))
+        }
+    };
+    let builder = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+    let builder = match o.verify {
+        Verify::Optional => builder.allow_unauthenticated(),
+        _ => builder,
+    };
+    builder
+        .build()
+        .map_err(|e| TlsError::Config(format!("client certificate verification: {e}")))
+}
+
+/// Tickets when on; else a per-core stateful cache unless `tune.ssl.cachesize 0`.
+fn sessions(c: &mut ServerConfig, tls: &BindTls, shared: &Shared) {
+    if let Some(t) = &shared.tickets {
+        c.ticketer = t.clone();
+        c.session_storage = Arc::new(NoServerSessionStorage {});
+        return;
+    }
+    if tls.cache_size > 0 {
+        let size = usize::try_from(tls.cache_size).unwrap_or(usize::MAX);
+        c.session_storage = ServerSessionMemoryCache::new(size);
+        return;
+    }
+    c.session_storage = Arc::new(NoServerSessionStorage {});
+    // Nothing could resume: TLS 1.3 tickets would only cost a round of encryption.
+    c.send_tls13_tickets = 0;
+}
+
+/// Everything a bind's TLS settings would build, checked without keeping it: what `ringlb -c`
+/// runs. Returns the warnings.
+pub fn check(tls: &BindTls) -> Result<Vec<String>, Vec<TlsError>> {
+    let mut warnings = Vec::new();
+    let shared = Shared::load(tls, &mut warnings)?;
+    BindConfig::build(tls, &shared).map_err(|e| vec![e])?;
+    Ok(warnings)
+}

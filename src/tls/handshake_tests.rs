@@ -10,7 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 fn bind(certs: &[&PathBuf]) -> BindTls {
-    BindTls::with_certs(certs.iter().map(|p| CertSource::Crt((*p).clone())).collect())
+    BindTls::with_certs(
+        certs
+            .iter()
+            .map(|p| CertSource::Crt((*p).clone()))
+            .collect(),
+    )
 }
 
 fn server(tls: &BindTls) -> Arc<ServerConfig> {
@@ -85,7 +90,10 @@ fn sni_picks_exact_then_wildcard_then_default() {
     for (sni, want) in cases {
         let out = hello(&t.ca, sni, &srv);
         assert!(out.result.is_ok(), "{sni:?}: {:?}", out.result);
-        assert!(out.served() == Some(want.der.clone()), "{sni:?}: wrong certificate");
+        assert!(
+            out.served() == Some(want.der.clone()),
+            "{sni:?}: wrong certificate"
+        );
     }
 }
 
@@ -96,7 +104,9 @@ fn strict_sni_refuses_unknown_and_missing_names() {
     let srv = server(&t.tls);
     assert!(hello(&t.ca, Some("a.example.com"), &srv).result.is_ok());
     assert!(hello(&t.ca, Some("x.example.com"), &srv).result.is_ok());
-    assert!(hello(&t.ca, Some("unknown.example.net"), &srv).result.is_err());
+    assert!(hello(&t.ca, Some("unknown.example.net"), &srv)
+        .result
+        .is_err());
     assert!(hello(&t.ca, None, &srv).result.is_err());
 }
 
@@ -188,7 +198,10 @@ fn tls12_and_tls13_as_the_version_options_allow() {
     let srv = server(&tls);
     assert_eq!(version(&srv, v12), Some(ProtocolVersion::TLSv1_2));
     assert_eq!(version(&srv, v13), Some(ProtocolVersion::TLSv1_3));
-    assert_eq!(version(&srv, rustls::ALL_VERSIONS), Some(ProtocolVersion::TLSv1_3));
+    assert_eq!(
+        version(&srv, rustls::ALL_VERSIONS),
+        Some(ProtocolVersion::TLSv1_3)
+    );
     tls.versions.force = Some(TlsVersion::Tls12);
     let srv = server(&tls);
     assert_eq!(version(&srv, v12), Some(ProtocolVersion::TLSv1_2));
@@ -213,7 +226,8 @@ fn client_certificates_none_optional_required() {
             ..ClientSpec::new(&ca, HOST)
         };
         let out = connect(spec.config(), HOST, srv.clone());
-        out.result.map(|()| out.server.peer_certificates().is_some())
+        out.result
+            .map(|()| out.server.peer_certificates().is_some())
     };
     // none: nothing asked, nothing seen.
     let srv = server(&tls);
@@ -254,7 +268,10 @@ fn a_ticket_from_one_core_resumes_on_another_with_the_same_keys() {
         assert!(first.result.is_ok() && !first.resumed());
         let second = connect(client, HOST, core_b);
         assert!(second.result.is_ok(), "{:?}", second.result);
-        assert!(second.resumed(), "{versions:?}: not resumed on the other core");
+        assert!(
+            second.resumed(),
+            "{versions:?}: not resumed on the other core"
+        );
     }
 }
 
@@ -268,15 +285,24 @@ fn a_ticket_does_not_resume_under_other_keys_or_without_tickets() {
     let client = ClientSpec::new(&ca, HOST).config();
     assert!(connect(client.clone(), HOST, core_a).result.is_ok());
     let second = connect(client, HOST, core_b);
-    assert!(second.result.is_ok(), "a full handshake follows a refused ticket");
+    assert!(
+        second.result.is_ok(),
+        "a full handshake follows a refused ticket"
+    );
     assert!(!second.resumed());
     // Random keys (no tls-ticket-keys) are per load: two loads do not share them.
     tls.ticket_keys = None;
     let (a, b) = two_cores(&tls);
     let client = ClientSpec::new(&ca, HOST).config();
     assert!(connect(client.clone(), HOST, a.clone()).result.is_ok());
-    assert!(connect(client.clone(), HOST, a).resumed(), "same load resumes");
-    assert!(!connect(client, HOST, b).resumed(), "another load's keys differ");
+    assert!(
+        connect(client.clone(), HOST, a).resumed(),
+        "same load resumes"
+    );
+    assert!(
+        !connect(client, HOST, b).resumed(),
+        "another load's keys differ"
+    );
     // no-tls-tickets and no cache: nothing resumes, even on the same core.
     tls.no_tls_tickets = true;
     tls.cache_size = 0;
@@ -293,8 +319,14 @@ fn no_tls_tickets_keeps_a_per_core_cache() {
     let (a, b) = two_cores(&tls);
     let client = ClientSpec::new(&ca, HOST).config();
     assert!(connect(client.clone(), HOST, a.clone()).result.is_ok());
-    assert!(connect(client.clone(), HOST, a).resumed(), "same core resumes");
-    assert!(!connect(client, HOST, b).resumed(), "another core's cache is its own");
+    assert!(
+        connect(client.clone(), HOST, a).resumed(),
+        "same core resumes"
+    );
+    assert!(
+        !connect(client, HOST, b).resumed(),
+        "another core's cache is its own"
+    );
 }
 
 #[test]
@@ -344,7 +376,10 @@ fn crt_list_filters_and_per_entry_alpn() {
         acceptor.read_tls(&mut &hello_bytes[..]).unwrap();
         let accepted = acceptor.accept().ok().flatten().unwrap();
         let cfg = configs.for_hello(&accepted.client_hello());
-        connect(client, Some(sni), cfg).server.alpn_protocol().map(<[u8]>::to_vec)
+        connect(client, Some(sni), cfg)
+            .server
+            .alpn_protocol()
+            .map(<[u8]>::to_vec)
     };
     assert_eq!(alpn_for("secure.domain.tld"), Some(b"http/1.1".to_vec()));
     assert_eq!(alpn_for("www.domain.tld"), Some(b"h2".to_vec()));

@@ -160,6 +160,8 @@ pub struct BindTls {
     pub ciphersuites: Option<String>,
     pub versions: VersionOptions,
     pub no_tls_tickets: bool,
+    /// `prefer-client-ciphers`: the client's cipher order instead of ours (HAProxy's default).
+    pub prefer_client_ciphers: bool,
     /// `tls-ticket-keys FILE`; random keys when absent.
     pub ticket_keys: Option<PathBuf>,
     /// `tune.ssl.cachesize`: 0 turns the stateful session cache off.
@@ -182,6 +184,7 @@ impl BindTls {
             ciphersuites: None,
             versions: VersionOptions::default(),
             no_tls_tickets: false,
+            prefer_client_ciphers: false,
             ticket_keys: None,
             cache_size: DEFAULT_SSL_CACHESIZE,
             lifetime: DEFAULT_SSL_LIFETIME,
@@ -198,6 +201,8 @@ pub struct GlobalTls {
     pub bind_no_tls_tickets: bool,
     /// `ssl-default-bind-options strict-sni`.
     pub bind_strict_sni: bool,
+    /// `ssl-default-bind-options prefer-client-ciphers`.
+    pub bind_prefer_client_ciphers: bool,
     pub bind_ciphers: Option<String>,
     pub bind_ciphersuites: Option<String>,
     pub cache_size: u32,
@@ -211,6 +216,7 @@ impl Default for GlobalTls {
             bind_versions: VersionOptions::default(),
             bind_no_tls_tickets: false,
             bind_strict_sni: false,
+            bind_prefer_client_ciphers: false,
             bind_ciphers: None,
             bind_ciphersuites: None,
             cache_size: DEFAULT_SSL_CACHESIZE,

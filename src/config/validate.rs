@@ -329,6 +329,7 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         driver: g.driver.unwrap_or(DriverChoice::Auto),
         logs: g.logs,
         spread_checks: g.spread_checks.unwrap_or(0),
+        tls: g.tls,
     }
 }
 
@@ -555,7 +556,7 @@ fn build_frontend(
     };
     Some(Frontend {
         proxy: build_proxy(p, mode, acls, rules),
-        binds: p.binds.clone(),
+        binds: super::bind_tls::validate_binds(&p.binds, &global.tls, diags),
         maxconn,
         switching,
         default_backend,

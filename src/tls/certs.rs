@@ -22,6 +22,7 @@ pub const CERT_FILE_LIMIT: u64 = 8 << 20;
 const RESERVED_SUFFIXES: [&str; 4] = [".key", ".ocsp", ".issuer", ".sctl"];
 /// What `ca-file DIR` loads, as HAProxy does.
 const CA_SUFFIXES: [&str; 3] = [".pem", ".crt", ".cer"];
+const CRT: &str = "certificate file";
 /// First byte of a DER SEQUENCE: every OCSP response starts with it.
 const DER_SEQUENCE: u8 = 0x30;
 
@@ -29,8 +30,10 @@ const DER_SEQUENCE: u8 = 0x30;
 /// starts with what the file is and its name.
 #[derive(Debug)]
 pub enum CertError {
-    /// Missing, unreadable, not a regular file, too large.
+    /// Missing, unreadable, not a regular file, too large; `what` says which file it is
+    /// ("certificate file", "CA file", "key file", "OCSP response").
     File {
+        what: &'static str,
         path: PathBuf,
         problem: FileError,
     },
@@ -66,9 +69,11 @@ pub enum CertError {
 impl fmt::Display for CertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CertError::File { path, problem } => {
-                write!(f, "certificate file '{}' {problem}", path.display())
-            }
+            CertError::File {
+                what,
+                path,
+                problem,
+            } => write!(f, "{what} '{}' {problem}", path.display()),
             CertError::EmptyDir(p) => write!(
                 f,
                 "certificate directory '{}' holds no certificate file",
@@ -165,6 +170,7 @@ pub fn load_crt(
 /// The regular, non-hidden files of `dir` whose name `keep` accepts, sorted by name.
 fn list_dir(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, CertError> {
     let entries = std::fs::read_dir(dir).map_err(|e| CertError::File {
+        what: "directory",
         path: dir.to_path_buf(),
         problem: FileError::Io(e),
     })?;
@@ -187,7 +193,7 @@ pub fn load_cert_file(
     provider: &CryptoProvider,
     warnings: &mut Vec<String>,
 ) -> Result<LoadedCert, CertError> {
-    let pem = read_pem(path)?;
+    let pem = read_pem(CRT, path)?;
     let chain = certificates(&pem);
     if chain.is_empty() {
         return Err(CertError::NoCertificate(path.to_path_buf()));
@@ -217,8 +223,9 @@ pub fn load_cert_file(
 }
 
 /// The PEM sections of a file, in order.
-fn read_pem(path: &Path) -> Result<Vec<(SectionKind, Vec<u8>)>, CertError> {
+fn read_pem(what: &'static str, path: &Path) -> Result<Vec<(SectionKind, Vec<u8>)>, CertError> {
     let bytes = files::read_bounded(path, CERT_FILE_LIMIT).map_err(|problem| CertError::File {
+        what,
         path: path.to_path_buf(),
         problem,
     })?;
@@ -258,13 +265,14 @@ fn key_beside(path: &Path) -> Result<(PrivateKeyDer<'static>, PathBuf), CertErro
         Err(FileError::Missing) => return Err(no_key()),
         Err(problem) => {
             return Err(CertError::File {
+                what: "key file",
                 path: key_path,
                 problem,
             })
         }
         Ok(()) => {}
     }
-    let pem = read_pem(&key_path)?;
+    let pem = read_pem("key file", &key_path)?;
     let key = private_key(&pem).ok_or_else(no_key)?;
     Ok((key, key_path))
 }
@@ -304,6 +312,7 @@ fn load_ocsp(path: &Path, warnings: &mut Vec<String>) -> Result<Option<Vec<u8>>,
     }
     let der =
         files::read_bounded(&ocsp_path, CERT_FILE_LIMIT).map_err(|problem| CertError::File {
+            what: "OCSP response",
             path: ocsp_path.clone(),
             problem,
         })?;
@@ -386,7 +395,7 @@ pub fn load_ca(path: &Path) -> Result<RootCertStore, CertError> {
     };
     let mut roots = RootCertStore::empty();
     for f in &files {
-        let certs = certificates(&read_pem(f)?);
+        let certs = certificates(&read_pem("CA file", f)?);
         if certs.is_empty() {
             return Err(CertError::NoCertificate(f.clone()));
         }

@@ -251,8 +251,9 @@ fn config(tls: &BindTls, shared: &Shared, o: &Overrides) -> Result<ServerConfig,
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(shared.store.clone());
     c.alpn_protocols = alpn_bytes(o.alpn);
-    // HAProxy (OpenSSL's SSL_OP_CIPHER_SERVER_PREFERENCE) uses the server's cipher order.
-    c.ignore_client_order = true;
+    // HAProxy (OpenSSL's SSL_OP_CIPHER_SERVER_PREFERENCE) uses the server's cipher order
+    // unless `prefer-client-ciphers`.
+    c.ignore_client_order = !tls.prefer_client_ciphers;
     sessions(&mut c, tls, shared);
     Ok(c)
 }
@@ -299,10 +300,12 @@ fn sessions(c: &mut ServerConfig, tls: &BindTls, shared: &Shared) {
 }
 
 /// Everything a bind's TLS settings would build, checked without keeping it: what `ringlb -c`
-/// runs. Returns the warnings.
-pub fn check(tls: &BindTls) -> Result<Vec<String>, Vec<TlsError>> {
+/// runs. Returns the warnings and the errors (warnings are kept when there are errors too).
+pub fn check(tls: &BindTls) -> (Vec<String>, Vec<TlsError>) {
     let mut warnings = Vec::new();
-    let shared = Shared::load(tls, &mut warnings)?;
-    BindConfig::build(tls, &shared).map_err(|e| vec![e])?;
-    Ok(warnings)
+    let errors = match Shared::load(tls, &mut warnings) {
+        Ok(shared) => BindConfig::build(tls, &shared).err().into_iter().collect(),
+        Err(errors) => errors,
+    };
+    (warnings, errors)
 }

@@ -6,7 +6,7 @@
 
 use super::error::Diags;
 use super::keywords::Cx;
-use super::model::{Bind, Loc};
+use super::model::{Bind, Frontend, Loc};
 use super::model_tls::{BindTls, CertSource, GlobalTls, TlsVersion, Verify, VersionOptions};
 use super::suggest;
 
@@ -100,15 +100,19 @@ impl Reading {
     }
 }
 
+/// A problem already reported to the diagnostics: the caller only stops.
+#[derive(Debug)]
+pub struct Reported;
+
 /// Parses a bind's options; `Err` when one was reported, `Ok(None)` for a plain bind.
-pub fn parse_options(opts: &[String], cx: &mut Cx) -> Result<Option<BindTls>, ()> {
+pub fn parse_options(opts: &[String], cx: &mut Cx) -> Result<Option<BindTls>, Reported> {
     let mut r = Reading::default();
     let mut words = opts.iter();
     while let Some(w) = words.next() {
         let w = w.as_str();
         if !TLS_OPTIONS.contains(&w) {
             refuse(w, cx);
-            return Err(());
+            return Err(Reported);
         }
         if w != "ssl" && r.first_tls_word.is_none() {
             r.first_tls_word = Some(w.to_string());
@@ -118,7 +122,7 @@ pub fn parse_options(opts: &[String], cx: &mut Cx) -> Result<Option<BindTls>, ()
                 Some(v) => Some(v.as_str()),
                 None => {
                     cx.err(format!("bind option '{w}' needs a value"));
-                    return Err(());
+                    return Err(Reported);
                 }
             }
         } else {
@@ -126,13 +130,13 @@ pub fn parse_options(opts: &[String], cx: &mut Cx) -> Result<Option<BindTls>, ()
         };
         if let Err(msg) = apply(&mut r, w, value) {
             cx.err(msg);
-            return Err(());
+            return Err(Reported);
         }
     }
     match (r.ssl, r.first_tls_word) {
         (false, Some(w)) => {
             cx.err(format!("bind option '{w}' needs 'ssl' on the same bind line (without it the port would serve plain TCP)"));
-            Err(())
+            Err(Reported)
         }
         (false, None) => Ok(None),
         (true, _) => Ok(Some(
@@ -287,11 +291,12 @@ pub fn check(tls: &BindTls, loc: &Loc, diags: &mut Diags) {
     }
 }
 
-/// Until the data path serves TLS, a TLS bind is refused after its settings were checked.
+/// Until the data path serves TLS, a TLS bind is refused after its settings were checked. The
+/// message starts as it did before TLS options were parsed, so nothing reading it changes.
 pub const NOT_SERVED: &str = "TLS termination is not supported yet; remove 'ssl ...' from this bind or terminate TLS in front of ringlb (its settings and certificates are checked: TLS termination is parsed but not yet served, issue 10 in progress)";
 
 /// A frontend's binds with their TLS settings finished and checked, each bind line once (one
-/// line may give several addresses), then refused while TLS is not served.
+/// line may give several addresses).
 pub fn validate_binds(binds: &[Bind], g: &GlobalTls, diags: &mut Diags) -> Vec<Bind> {
     let mut checked: Vec<&Loc> = Vec::new();
     let mut out = Vec::with_capacity(binds.len());
@@ -306,7 +311,6 @@ pub fn validate_binds(binds: &[Bind], g: &GlobalTls, diags: &mut Diags) -> Vec<B
         let tls = finish(tls, g, &b.loc, d);
         if first {
             check(&tls, &b.loc, d);
-            d.error(&b.loc, NOT_SERVED);
             checked.push(&b.loc);
         }
         out.push(Bind {
@@ -315,4 +319,15 @@ pub fn validate_binds(binds: &[Bind], g: &GlobalTls, diags: &mut Diags) -> Vec<B
         });
     }
     out
+}
+
+/// Refuses every TLS bind line (once per line) while the data path does not serve TLS.
+pub fn refuse_unserved(frontends: &[Frontend], diags: &mut Diags) {
+    let mut seen: Vec<&Loc> = Vec::new();
+    for b in frontends.iter().flat_map(|f| &f.binds) {
+        if b.tls.is_some() && !seen.contains(&&b.loc) {
+            diags.error(&b.loc, NOT_SERVED);
+            seen.push(&b.loc);
+        }
+    }
 }

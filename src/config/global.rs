@@ -307,10 +307,17 @@ pub fn ssl_options(g: &mut GlobalDraft, cx: &mut Cx) {
     let mut words = cx.args.iter();
     while let Some(w) = words.next() {
         let w = w.as_str();
+        let flag = match w {
+            "no-tls-tickets" => Some(&mut opts.bind_no_tls_tickets),
+            "prefer-client-ciphers" => Some(&mut opts.bind_prefer_client_ciphers),
+            "strict-sni" => Some(&mut opts.bind_strict_sni),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            *flag = true;
+            continue;
+        }
         let result = match w {
-            "no-tls-tickets" => Ok(opts.bind_no_tls_tickets = true),
-            "prefer-client-ciphers" => Ok(opts.bind_prefer_client_ciphers = true),
-            "strict-sni" => Ok(opts.bind_strict_sni = true),
             "ssl-min-ver" | "ssl-max-ver" => {
                 let v = words.next().map(String::as_str);
                 bind_tls::version_option(&mut opts.bind_versions, w, v)

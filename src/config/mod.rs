@@ -17,6 +17,8 @@
 
 pub mod addr;
 pub mod bind_tls;
+#[cfg(test)]
+mod bind_tls_tests;
 pub mod catalog;
 pub mod check;
 pub mod cond;

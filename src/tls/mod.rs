@@ -29,7 +29,7 @@ pub mod versions;
 #[cfg(test)]
 mod handshake_tests;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 #[cfg(test)]
 mod unit_tests;
 

@@ -51,7 +51,12 @@ pub fn resolve(v: &VersionOptions) -> Result<Versions, String> {
 fn wanted(v: &VersionOptions) -> Result<Vec<TlsVersion>, String> {
     let (min, max) = match v.force {
         Some(f) => (f, f),
-        None => (v.min.unwrap_or(DEFAULT_MIN), v.max.unwrap_or(DEFAULT_MAX)),
+        // A lone `ssl-max-ver` below the default minimum means "up to that one": say that it
+        // leaves versions rustls lacks, not that the minimum is above it.
+        None => {
+            let max = v.max.unwrap_or(DEFAULT_MAX);
+            (v.min.unwrap_or(DEFAULT_MIN.min(max)), max)
+        }
     };
     if min > max {
         return Err(format!(

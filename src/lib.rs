@@ -29,6 +29,10 @@
 //!  rules::       the rule engine: fetch.rs, conv.rs, matcher.rs (ACLs, use_backend),
 //!                logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs,
 //!                normalize.rs (normalize-uri)
+//!  tls::         rustls building blocks from a bind's `BindTls`: certs.rs (crt, crt-list,
+//!                ca-file, OCSP), resolve.rs (SNI -> certificate), tickets.rs (session tickets
+//!                every core opens), server_config.rs (ServerConfig per core); no sockets yet:
+//!                the handshake plugs into the client stream type
 //! ```
 //!
 //! What crosses threads: the `Model` (in an `Arc`, read-only), health events and passive reports

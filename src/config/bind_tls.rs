@@ -292,8 +292,10 @@ pub fn check(tls: &BindTls, loc: &Loc, diags: &mut Diags) {
 }
 
 /// Until the data path serves TLS, a TLS bind is refused after its settings were checked. The
-/// message starts as it did before TLS options were parsed, so nothing reading it changes.
-pub const NOT_SERVED: &str = "TLS termination is not supported yet; remove 'ssl ...' from this bind or terminate TLS in front of ringlb (its settings and certificates are checked: TLS termination is parsed but not yet served, issue 10 in progress)";
+/// message starts as it did before TLS options were parsed, so nothing reading it changes; like
+/// every configuration message it speaks of the product, never of plans or issue numbers
+/// (fuzz/src/targets/pending.rs checks that).
+pub const NOT_SERVED: &str = "TLS termination is not supported yet; remove 'ssl ...' from this bind or terminate TLS in front of ringlb (TLS termination is parsed but not yet served: its settings and certificates are checked)";
 
 /// A frontend's binds with their TLS settings finished and checked, each bind line once (one
 /// line may give several addresses).

@@ -193,13 +193,14 @@ pub fn load_cert_file(
     provider: &CryptoProvider,
     warnings: &mut Vec<String>,
 ) -> Result<LoadedCert, CertError> {
-    let pem = read_pem(CRT, path)?;
+    let (pem, encrypted) = read_pem(CRT, path)?;
     let chain = certificates(&pem);
     if chain.is_empty() {
         return Err(CertError::NoCertificate(path.to_path_buf()));
     }
     let (key_der, key_path) = match private_key(&pem) {
         Some(k) => (k, path.to_path_buf()),
+        None if encrypted => return Err(encrypted_key(path)),
         None => key_beside(path)?,
     };
     let signing = provider
@@ -222,19 +223,42 @@ pub fn load_cert_file(
     })
 }
 
-/// The PEM sections of a file, in order.
-fn read_pem(what: &'static str, path: &Path) -> Result<Vec<(SectionKind, Vec<u8>)>, CertError> {
+/// PEM sections of a file, in order (blocks of other kinds, like DH parameters, skipped).
+type Pem = Vec<(SectionKind, Vec<u8>)>;
+
+/// The PEM sections of a file, and whether it holds an encrypted private key (which the PEM
+/// reader skips as an unknown kind: it deserves its own message).
+fn read_pem(what: &'static str, path: &Path) -> Result<(Pem, bool), CertError> {
     let bytes = files::read_bounded(path, CERT_FILE_LIMIT).map_err(|problem| CertError::File {
         what,
         path: path.to_path_buf(),
         problem,
     })?;
-    <(SectionKind, Vec<u8>)>::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, pem::Error>>()
+    let sections = <(SectionKind, Vec<u8>)>::pem_slice_iter(&bytes)
+        .collect::<Result<Pem, pem::Error>>()
         .map_err(|e| CertError::BadPem {
             path: path.to_path_buf(),
             detail: e.to_string(),
-        })
+        })?;
+    let encrypted = contains(&bytes, ENCRYPTED_KEY) || contains(&bytes, ENCRYPTED_LEGACY);
+    Ok((sections, encrypted))
+}
+
+/// PKCS#8 encrypted keys, and OpenSSL's legacy encrypted PEM header.
+const ENCRYPTED_KEY: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
+const ENCRYPTED_LEGACY: &[u8] = b"Proc-Type: 4,ENCRYPTED";
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn encrypted_key(path: &Path) -> CertError {
+    CertError::BadKey {
+        path: path.to_path_buf(),
+        detail:
+            "it is encrypted; store it unencrypted (HAProxy cannot ask for a passphrase either)"
+                .into(),
+    }
 }
 
 fn certificates(pem: &[(SectionKind, Vec<u8>)]) -> Vec<CertificateDer<'static>> {
@@ -272,8 +296,12 @@ fn key_beside(path: &Path) -> Result<(PrivateKeyDer<'static>, PathBuf), CertErro
         }
         Ok(()) => {}
     }
-    let pem = read_pem("key file", &key_path)?;
-    let key = private_key(&pem).ok_or_else(no_key)?;
+    let (pem, encrypted) = read_pem("key file", &key_path)?;
+    let key = match private_key(&pem) {
+        Some(k) => k,
+        None if encrypted => return Err(encrypted_key(&key_path)),
+        None => return Err(no_key()),
+    };
     Ok((key, key_path))
 }
 
@@ -395,7 +423,7 @@ pub fn load_ca(path: &Path) -> Result<RootCertStore, CertError> {
     };
     let mut roots = RootCertStore::empty();
     for f in &files {
-        let certs = certificates(&read_pem("CA file", f)?);
+        let certs = certificates(&read_pem("CA file", f)?.0);
         if certs.is_empty() {
             return Err(CertError::NoCertificate(f.clone()));
         }

@@ -421,3 +421,22 @@ fn version_options_map_to_rustls_or_are_refused_by_name() {
     };
     assert!(versions(inverted).unwrap_err().contains("is above"));
 }
+
+#[test]
+fn other_pem_blocks_beside_the_certificate_are_skipped() {
+    let dir = TempDir::new("dh");
+    let leaf = Ca::new("ca").leaf(&Leaf::new(&["a.example"], Alg::Ecdsa));
+    // HAProxy's files often carry DH parameters (rustls negotiates ECDHE only).
+    let dh = "-----BEGIN DH PARAMETERS-----\nMAYCAQACAQI=\n-----END DH PARAMETERS-----\n";
+    let p = dir.write("a.pem", &format!("{}{dh}{}", leaf.cert_pem, leaf.key_pem));
+    assert!(load(&p).0.is_ok());
+}
+
+#[test]
+fn an_encrypted_key_is_named_as_such() {
+    let dir = TempDir::new("enc");
+    let leaf = Ca::new("ca").leaf(&Leaf::new(&["a.example"], Alg::Ecdsa));
+    let enc = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAYCAQACAQI=\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let p = dir.write("a.pem", &format!("{}{enc}", leaf.cert_pem));
+    assert!(error(&p).contains("is encrypted"), "{}", error(&p));
+}

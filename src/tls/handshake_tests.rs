@@ -384,3 +384,61 @@ fn crt_list_filters_and_per_entry_alpn() {
     assert_eq!(alpn_for("secure.domain.tld"), Some(b"http/1.1".to_vec()));
     assert_eq!(alpn_for("www.domain.tld"), Some(b"h2".to_vec()));
 }
+
+#[test]
+fn crt_list_per_entry_verify_and_ca_file() {
+    let dir = TempDir::new("entryverify");
+    let ca = Ca::new("test ca");
+    let client_ca = Ca::new("client ca");
+    ca.leaf(&Leaf::new(&["open.example.com"], Alg::Ecdsa))
+        .write_combined(&dir, "open.pem");
+    ca.leaf(&Leaf::new(&["locked.example.com"], Alg::Ecdsa))
+        .write_combined(&dir, "locked.pem");
+    dir.write("clients.ca", &client_ca.pem);
+    let list = dir.write(
+        "list",
+        "open.pem\nlocked.pem [verify required ca-file clients.ca]\n",
+    );
+    let mut tls = BindTls::with_certs(vec![CertSource::CrtList(list)]);
+    tls.bases.crt = Some(dir.0.clone());
+    tls.bases.ca = Some(dir.0.clone());
+    let mut warnings = Vec::new();
+    let shared = Shared::load(&tls, &mut warnings).unwrap_or_else(|e| panic!("{e:?}"));
+    let configs = BindConfig::build(&tls, &shared).unwrap();
+    let good = client_ca.leaf(&Leaf::new(&["client.example.com"], Alg::Ecdsa));
+    let attempt = |sni: &str, cert: Option<&Issued>| {
+        let spec = ClientSpec {
+            client_cert: cert,
+            ..ClientSpec::new(&ca, Some(sni))
+        };
+        let client = spec.config();
+        let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
+        let mut c = rustls::ClientConnection::new(client.clone(), name).unwrap();
+        let mut bytes = Vec::new();
+        c.write_tls(&mut bytes).unwrap();
+        let mut acceptor = rustls::server::Acceptor::default();
+        acceptor.read_tls(&mut &bytes[..]).unwrap();
+        let accepted = acceptor.accept().ok().flatten().unwrap();
+        let cfg = configs.for_hello(&accepted.client_hello());
+        connect(client, Some(sni), cfg).result
+    };
+    assert!(attempt("open.example.com", None).is_ok());
+    assert!(
+        attempt("locked.example.com", None).is_err(),
+        "its entry requires a certificate"
+    );
+    assert!(attempt("locked.example.com", Some(&good)).is_ok());
+}
+
+#[test]
+fn an_ocsp_response_is_stapled_when_asked() {
+    let (dir, ca, tls) = one_cert("staple");
+    let der = [0x30, 0x03, 0x0a, 0x01, 0x00];
+    std::fs::write(dir.path("host.pem.ocsp"), der).unwrap();
+    let srv = server(&tls);
+    let spec = ClientSpec::new(&ca, HOST);
+    let (client, seen) = spec.config_seeing_ocsp();
+    let out = connect(client, HOST, srv);
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    assert_eq!(seen.lock().unwrap().as_deref(), Some(&der[..]));
+}

@@ -15,7 +15,7 @@ use rustls::{
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A directory removed when dropped.
 pub struct TempDir(pub PathBuf);
@@ -167,6 +167,12 @@ impl<'a> ClientSpec<'a> {
     }
 
     pub fn config(&self) -> Arc<ClientConfig> {
+        self.config_seeing_ocsp().0
+    }
+
+    /// The client config, and where its verifier puts the OCSP response the server staples.
+    pub fn config_seeing_ocsp(&self) -> (Arc<ClientConfig>, Arc<Mutex<Option<Vec<u8>>>>) {
+        let seen = Arc::new(Mutex::new(None));
         let mut roots = RootCertStore::empty();
         roots.add(self.ca.der.clone()).unwrap();
         let provider = Arc::new(super::provider());
@@ -176,6 +182,7 @@ impl<'a> ClientSpec<'a> {
         let verifier = Arc::new(Filtered {
             inner,
             keep: self.schemes,
+            ocsp: seen.clone(),
         });
         let builder = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(self.versions)
@@ -189,7 +196,7 @@ impl<'a> ClientSpec<'a> {
         c.alpn_protocols = self.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         // Without SNI rustls sends none only when told (an IP address name also has none).
         c.enable_sni = self.sni.is_some();
-        Arc::new(c)
+        (Arc::new(c), seen)
     }
 }
 
@@ -198,6 +205,7 @@ impl<'a> ClientSpec<'a> {
 struct Filtered {
     inner: Arc<WebPkiServerVerifier>,
     keep: Option<fn(SignatureScheme) -> bool>,
+    ocsp: Arc<Mutex<Option<Vec<u8>>>>,
 }
 
 impl ServerCertVerifier for Filtered {
@@ -209,6 +217,11 @@ impl ServerCertVerifier for Filtered {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if !ocsp.is_empty() {
+            if let Ok(mut seen) = self.ocsp.lock() {
+                *seen = Some(ocsp.to_vec());
+            }
+        }
         // Tests compare the certificate served with the one expected; a default certificate
         // served for another name must get through to be compared.
         match self

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// Where a test client's verifier records the OCSP response it was given.
+pub type Seen = Arc<Mutex<Option<Vec<u8>>>>;
+
 /// A directory removed when dropped.
 pub struct TempDir(pub PathBuf);
 
@@ -171,7 +174,7 @@ impl<'a> ClientSpec<'a> {
     }
 
     /// The client config, and where its verifier puts the OCSP response the server staples.
-    pub fn config_seeing_ocsp(&self) -> (Arc<ClientConfig>, Arc<Mutex<Option<Vec<u8>>>>) {
+    pub fn config_seeing_ocsp(&self) -> (Arc<ClientConfig>, Seen) {
         let seen = Arc::new(Mutex::new(None));
         let mut roots = RootCertStore::empty();
         roots.add(self.ca.der.clone()).unwrap();
@@ -205,7 +208,7 @@ impl<'a> ClientSpec<'a> {
 struct Filtered {
     inner: Arc<WebPkiServerVerifier>,
     keep: Option<fn(SignatureScheme) -> bool>,
-    ocsp: Arc<Mutex<Option<Vec<u8>>>>,
+    ocsp: Seen,
 }
 
 impl ServerCertVerifier for Filtered {

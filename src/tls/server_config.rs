@@ -47,58 +47,31 @@ impl Shared {
     /// Reads every file the bind names; every problem is reported, warnings pushed.
     pub fn load(tls: &BindTls, warnings: &mut Vec<String>) -> Result<Shared, Vec<TlsError>> {
         let mut errors = Vec::new();
-        let mut note = |r: Result<(), TlsError>| {
-            if let Err(e) = r {
-                errors.push(e);
-            }
-        };
-        let provider = match suites_provider(tls, warnings) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                note(Err(e));
-                None
-            }
-        };
-        let versions = match versions::resolve(&tls.versions) {
-            Ok((v, warning)) => {
-                warnings.extend(warning);
-                v
-            }
-            Err(e) => {
-                note(Err(TlsError::Config(e)));
-                Vec::new()
-            }
-        };
-        let roots = match load_roots(tls) {
-            Ok(r) => r,
-            Err(e) => {
-                note(Err(e));
-                None
-            }
-        };
-        let tickets = match load_tickets(tls) {
-            Ok(t) => t,
-            Err(e) => {
-                note(Err(e));
-                None
-            }
-        };
-        let check_provider = provider
+        let provider = keep(suites_provider(tls, warnings), &mut errors);
+        let versions = versions::resolve(&tls.versions).map_err(TlsError::Config);
+        let versions = keep(versions, &mut errors).map(|(v, warning)| {
+            warnings.extend(warning);
+            v
+        });
+        let roots = keep(load_roots(tls), &mut errors).flatten();
+        let tickets = keep(load_tickets(tls), &mut errors).flatten();
+        // Certificates are still checked when the cipher list failed, with the default suites.
+        let key_provider = provider
             .clone()
             .unwrap_or_else(|| Arc::new(super::provider()));
-        let store = match resolve::load(tls, &check_provider, warnings) {
+        let store = match resolve::load(tls, &key_provider, warnings) {
             Ok(s) => Some(s),
             Err(list) => {
                 errors.extend(list);
                 None
             }
         };
-        let entry_roots = match &store {
-            Some(s) => entry_roots(s, &mut errors),
-            None => Vec::new(),
-        };
-        match (errors.is_empty(), store, provider) {
-            (true, Some(store), Some(provider)) => Ok(Shared {
+        let entry_roots = store
+            .as_ref()
+            .map(|s| entry_roots(s, &mut errors))
+            .unwrap_or_default();
+        match (store, provider, versions) {
+            (Some(store), Some(provider), Some(versions)) if errors.is_empty() => Ok(Shared {
                 store: Arc::new(store),
                 tickets,
                 roots,
@@ -109,6 +82,11 @@ impl Shared {
             _ => Err(errors),
         }
     }
+}
+
+/// The value, or `None` with the error kept: every problem of a bind is reported at once.
+fn keep<T>(r: Result<T, TlsError>, errors: &mut Vec<TlsError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
 }
 
 /// aws-lc-rs with the cipher suites `ciphers`/`ciphersuites` choose, in that order.

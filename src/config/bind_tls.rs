@@ -20,6 +20,8 @@ const TLS_OPTIONS: &[&str] = &[
     "alpn",
     "ciphers",
     "ciphersuites",
+    "curves",
+    "ecdhe",
     "ssl-min-ver",
     "ssl-max-ver",
     "strict-sni",
@@ -38,8 +40,6 @@ const TLS_OPTIONS: &[&str] = &[
 const TLS_REFUSED: &[&str] = &[
     "crl-file",
     "npn",
-    "curves",
-    "ecdhe",
     "force-sslv3",
     "force-tlsv10",
     "force-tlsv11",
@@ -155,6 +155,8 @@ fn takes_value(w: &str) -> bool {
             | "alpn"
             | "ciphers"
             | "ciphersuites"
+            | "curves"
+            | "ecdhe"
             | "ssl-min-ver"
             | "ssl-max-ver"
             | "tls-ticket-keys"
@@ -172,6 +174,14 @@ fn apply(r: &mut Reading, w: &str, value: Option<&str>) -> Result<(), String> {
         "alpn" => r.tls().alpn = crate::tls::alpn_list(v)?,
         "ciphers" => r.tls().ciphers = Some(v.into()),
         "ciphersuites" => r.tls().ciphersuites = Some(v.into()),
+        "curves" => r.tls().curves = Some(v.into()),
+        // HAProxy: "when curves is set, ecdhe is ignored".
+        "ecdhe" => {
+            let t = r.tls();
+            if t.curves.is_none() {
+                t.curves = Some(v.into());
+            }
+        }
         "strict-sni" => r.tls().strict_sni = true,
         "no-tls-tickets" => r.tls().no_tls_tickets = true,
         "prefer-client-ciphers" => r.tls().prefer_client_ciphers = true,
@@ -270,6 +280,7 @@ pub fn finish(tls: &BindTls, g: &GlobalTls, loc: &Loc, diags: &mut Diags) -> Bin
             .ciphersuites
             .clone()
             .or_else(|| g.bind_ciphersuites.clone()),
+        curves: tls.curves.clone().or_else(|| g.bind_curves.clone()),
         versions: tls.versions.over(&g.bind_versions),
         strict_sni: tls.strict_sni || g.bind_strict_sni,
         no_tls_tickets: tls.no_tls_tickets || g.bind_no_tls_tickets,

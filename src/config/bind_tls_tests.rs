@@ -76,6 +76,35 @@ fn a_bind_with_ssl_parses_into_the_model() {
 }
 
 #[test]
+fn curves_and_ecdhe_reach_the_model() {
+    let f = files();
+    let crt = s(&f.dir.path("site.pem"));
+    let text = format!(
+        "global\n  ssl-default-bind-curves X25519\n{}",
+        frontend(&format!("bind 127.0.0.1:0 ssl crt {crt} curves P-256:P-384 ecdhe X25519\n  bind 127.0.0.1:0 ssl crt {crt} ecdhe secp384r1\n  bind 127.0.0.1:0 ssl crt {crt}"))
+    );
+    let (m, msgs) = serving(&text).unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(msgs.is_empty(), "{msgs:?}");
+    let curves: Vec<Option<&str>> = m.frontends[0]
+        .binds
+        .iter()
+        .map(|b| b.tls.as_ref().and_then(|t| t.curves.as_deref()))
+        .collect();
+    assert_eq!(
+        curves,
+        [Some("P-256:P-384"), Some("secp384r1"), Some("X25519")]
+    );
+    let msgs = errors(&frontend(&format!(
+        "bind 127.0.0.1:0 ssl crt {crt} curves X448"
+    )));
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("t.cfg:7: 'curves X448' leaves no group")),
+        "{msgs:?}"
+    );
+}
+
+#[test]
 fn h2_is_held_back_with_a_warning_and_a_plain_bind_stays_plain() {
     let f = files();
     let crt = s(&f.dir.path("site.pem"));

@@ -353,6 +353,13 @@ pub fn bind_ciphersuites(g: &mut GlobalDraft, cx: &mut Cx) {
     }
 }
 
+/// `ssl-default-bind-curves`: the groups of binds without `curves`.
+pub fn bind_curves(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(a) = cx.one("a curve list such as X25519:P-256") {
+        g.tls.bind_curves = Some(a.to_string());
+    }
+}
+
 /// Server-side cipher lists: one word, accepted without effect until TLS to servers lands.
 pub fn one_word(_: &mut GlobalDraft, cx: &mut Cx) {
     cx.one("a value");

@@ -130,6 +130,7 @@ pub static TABLE: &[Keyword] = &[
     gl_inert("ssl-default-server-options", global::ssl_options),
     gl_inert("ssl-default-bind-ciphers", global::bind_ciphers),
     gl_inert("ssl-default-bind-ciphersuites", global::bind_ciphersuites),
+    gl_inert("ssl-default-bind-curves", global::bind_curves),
     gl_inert("ssl-default-server-ciphers", global::one_word),
     gl_inert("ssl-default-server-ciphersuites", global::one_word),
     gl_inert("tune.ssl.cachesize", global::ssl_cachesize),

@@ -158,6 +158,9 @@ pub struct BindTls {
     pub ciphers: Option<String>,
     /// `ciphersuites` (TLS 1.3, OpenSSL syntax), bind's or `ssl-default-bind-ciphersuites`.
     pub ciphersuites: Option<String>,
+    /// `curves` (OpenSSL names, `:`-separated), or `ecdhe`'s one curve, or
+    /// `ssl-default-bind-curves`; `None` = rustls' default groups.
+    pub curves: Option<String>,
     pub versions: VersionOptions,
     pub no_tls_tickets: bool,
     /// `prefer-client-ciphers`: the client's cipher order instead of ours (HAProxy's default).
@@ -182,6 +185,7 @@ impl BindTls {
             strict_sni: false,
             ciphers: None,
             ciphersuites: None,
+            curves: None,
             versions: VersionOptions::default(),
             no_tls_tickets: false,
             prefer_client_ciphers: false,
@@ -205,6 +209,7 @@ pub struct GlobalTls {
     pub bind_prefer_client_ciphers: bool,
     pub bind_ciphers: Option<String>,
     pub bind_ciphersuites: Option<String>,
+    pub bind_curves: Option<String>,
     pub cache_size: u32,
     pub lifetime: Duration,
     pub bases: Bases,
@@ -219,6 +224,7 @@ impl Default for GlobalTls {
             bind_prefer_client_ciphers: false,
             bind_ciphers: None,
             bind_ciphersuites: None,
+            bind_curves: None,
             cache_size: DEFAULT_SSL_CACHESIZE,
             lifetime: DEFAULT_SSL_LIFETIME,
             bases: Bases::default(),

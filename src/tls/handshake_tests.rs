@@ -442,3 +442,16 @@ fn an_ocsp_response_is_stapled_when_asked() {
     assert!(out.result.is_ok(), "{:?}", out.result);
     assert_eq!(seen.lock().unwrap().as_deref(), Some(&der[..]));
 }
+
+#[test]
+fn curves_choose_the_key_exchange_group() {
+    let (_dir, ca, mut tls) = one_cert("curves");
+    let group = |tls: &BindTls| {
+        let out = hello(&ca, HOST, &server(tls));
+        assert!(out.result.is_ok(), "{:?}", out.result);
+        out.server.negotiated_key_exchange_group().map(|g| g.name())
+    };
+    assert_eq!(group(&tls), Some(rustls::NamedGroup::X25519));
+    tls.curves = Some("P-384".into());
+    assert_eq!(group(&tls), Some(rustls::NamedGroup::secp384r1));
+}

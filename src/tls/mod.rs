@@ -10,7 +10,7 @@
 //!     |    crt_list.rs  crt-list lines: filters, !filters, [alpn verify ca-file]
 //!     |    resolve.rs   CertStore: SNI -> certificate (exact > wildcard > default, ECDSA/RSA)
 //!     |    tickets.rs   Tickets: AES-256-GCM session tickets any core can open
-//!     |    ciphers.rs, versions.rs   OpenSSL names and version options -> rustls
+//!     |    ciphers.rs, groups.rs, versions.rs   OpenSSL names, version options -> rustls
 //!     v
 //!  server_config::BindConfig::build       once per core: Arc<ServerConfig> (+ per crt-list entry)
 //! ```
@@ -21,6 +21,7 @@
 pub mod certs;
 pub mod ciphers;
 pub mod crt_list;
+pub mod groups;
 pub mod resolve;
 pub mod server_config;
 pub mod tickets;

@@ -17,7 +17,7 @@
 use super::certs;
 use super::resolve::{self, CertStore};
 use super::tickets::Tickets;
-use super::{alpn_bytes, ciphers, provider, versions, TlsError};
+use super::{alpn_bytes, ciphers, groups, provider, versions, TlsError};
 use crate::config::model_tls::{BindTls, Verify};
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::ClientCertVerifier;
@@ -89,7 +89,8 @@ fn keep<T>(r: Result<T, TlsError>, errors: &mut Vec<TlsError>) -> Option<T> {
     r.map_err(|e| errors.push(e)).ok()
 }
 
-/// aws-lc-rs with the cipher suites `ciphers`/`ciphersuites` choose, in that order.
+/// aws-lc-rs with the cipher suites `ciphers`/`ciphersuites` choose, in that order, and the
+/// groups `curves` chooses.
 fn suites_provider(
     tls: &BindTls,
     warnings: &mut Vec<String>,
@@ -97,10 +98,15 @@ fn suites_provider(
     let t13 =
         ciphers::tls13("ciphersuites", tls.ciphersuites.as_deref()).map_err(TlsError::Config)?;
     let t12 = ciphers::tls12("ciphers", tls.ciphers.as_deref()).map_err(TlsError::Config)?;
+    let (kx, kx_warning) = groups::resolve(tls.curves.as_deref()).map_err(TlsError::Config)?;
     warnings.extend(t13.warning);
     warnings.extend(t12.warning);
+    warnings.extend(kx_warning);
     let mut p = provider();
     p.cipher_suites = t13.suites.into_iter().chain(t12.suites).collect();
+    if !kx.is_empty() {
+        p.kx_groups = kx;
+    }
     Ok(Arc::new(p))
 }
 

@@ -440,3 +440,28 @@ fn an_encrypted_key_is_named_as_such() {
     let p = dir.write("a.pem", &format!("{}{enc}", leaf.cert_pem));
     assert!(error(&p).contains("is encrypted"), "{}", error(&p));
 }
+
+#[test]
+fn openssl_curve_names_map_to_rustls_groups() {
+    use rustls::NamedGroup;
+    let (groups, warning) = super::groups::resolve(Some("P-384:X25519:prime256v1")).unwrap();
+    let names: Vec<NamedGroup> = groups.iter().map(|g| g.name()).collect();
+    assert_eq!(
+        names,
+        [
+            NamedGroup::secp384r1,
+            NamedGroup::X25519,
+            NamedGroup::secp256r1
+        ]
+    );
+    assert!(warning.is_none());
+    let (groups, warning) = super::groups::resolve(Some("X448:P-521:X25519")).unwrap();
+    assert_eq!(groups.len(), 1);
+    assert!(warning.unwrap().contains("X448, P-521 not offered"));
+    let e = super::groups::resolve(Some("X448")).err().unwrap();
+    assert!(
+        e.contains("leaves no group rustls offers; it has X25519:P-256"),
+        "{e}"
+    );
+    assert!(super::groups::resolve(None).unwrap().0.is_empty());
+}

@@ -16,6 +16,7 @@ const TLS_OPTIONS: &[&str] = &[
     "crt",
     "crt-list",
     "ca-file",
+    "crl-file",
     "verify",
     "alpn",
     "ciphers",
@@ -38,7 +39,6 @@ const TLS_OPTIONS: &[&str] = &[
 ];
 /// TLS bind options HAProxy knows and ringlb does not implement.
 const TLS_REFUSED: &[&str] = &[
-    "crl-file",
     "npn",
     "force-sslv3",
     "force-tlsv10",
@@ -151,6 +151,7 @@ fn takes_value(w: &str) -> bool {
         "crt"
             | "crt-list"
             | "ca-file"
+            | "crl-file"
             | "verify"
             | "alpn"
             | "ciphers"
@@ -170,6 +171,7 @@ fn apply(r: &mut Reading, w: &str, value: Option<&str>) -> Result<(), String> {
         "crt" => r.tls().certs.push(CertSource::Crt(v.into())),
         "crt-list" => r.tls().certs.push(CertSource::CrtList(v.into())),
         "ca-file" => r.tls().ca_file = Some(v.into()),
+        "crl-file" => r.tls().crl_file = Some(v.into()),
         "verify" => r.tls().verify = verify(v)?,
         "alpn" => r.tls().alpn = crate::tls::alpn_list(v)?,
         "ciphers" => r.tls().ciphers = Some(v.into()),
@@ -262,6 +264,10 @@ pub fn finish(tls: &BindTls, g: &GlobalTls, loc: &Loc, diags: &mut Diags) -> Bin
         .ca_file
         .as_ref()
         .map(|p| bases.ca_path(&p.to_string_lossy()));
+    let crl_file = tls
+        .crl_file
+        .as_ref()
+        .map(|p| bases.ca_path(&p.to_string_lossy()));
     let mut alpn = tls.alpn.clone();
     if alpn.iter().any(|p| p == "h2") {
         diags.warn(
@@ -274,6 +280,7 @@ pub fn finish(tls: &BindTls, g: &GlobalTls, loc: &Loc, diags: &mut Diags) -> Bin
         certs,
         bases,
         ca_file,
+        crl_file,
         alpn,
         ciphers: tls.ciphers.clone().or_else(|| g.bind_ciphers.clone()),
         ciphersuites: tls

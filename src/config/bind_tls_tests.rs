@@ -209,7 +209,7 @@ fn an_expired_certificate_is_a_warning_with_its_dates() {
 fn bad_tls_option_values_are_file_line_errors() {
     let f = files();
     let crt = s(&f.dir.path("site.pem"));
-    let cases: [(&str, &str); 10] = [
+    let cases: [(&str, &str); 11] = [
         (
             "verify maybe",
             "'verify maybe': expected none, optional or required",
@@ -219,9 +219,10 @@ fn bad_tls_option_values_are_file_line_errors() {
             "'ssl-min-ver': expected one of SSLv3, TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3, got 'TLSv9'",
         ),
         ("alpn h2,,http/1.1", "empty protocol name"),
+        ("npn h2", "bind option 'npn' is not supported by ringlb yet"),
         (
-            "crl-file x.pem",
-            "bind option 'crl-file' is not supported by ringlb yet",
+            "crl-file /nonexistent/crl",
+            "CRL file '/nonexistent/crl' does not exist",
         ),
         (
             "strict-snii",

@@ -150,6 +150,8 @@ pub struct BindTls {
     pub certs: Vec<CertSource>,
     pub bases: Bases,
     pub ca_file: Option<PathBuf>,
+    /// `crl-file`: revoked client certificates (checked on the whole chain, as HAProxy does).
+    pub crl_file: Option<PathBuf>,
     pub verify: Verify,
     /// ALPN protocols in order of preference (`alpn h2,http/1.1`); empty = no ALPN.
     pub alpn: Vec<String>,
@@ -180,6 +182,7 @@ impl BindTls {
             certs,
             bases: Bases::default(),
             ca_file: None,
+            crl_file: None,
             verify: Verify::None,
             alpn: Vec::new(),
             strict_sni: false,

@@ -6,7 +6,7 @@
 use crate::config::files::{self, FileError};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{self, PemObject, SectionKind};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use rustls::RootCertStore;
 use std::fmt;
@@ -45,6 +45,8 @@ pub enum CertError {
         detail: String,
     },
     NoCertificate(PathBuf),
+    /// A `crl-file` without any `X509 CRL` block.
+    NoCrl(PathBuf),
     /// Neither the file nor `FILE.key` beside it holds a private key.
     NoKey {
         path: PathBuf,
@@ -85,6 +87,11 @@ impl fmt::Display for CertError {
             CertError::NoCertificate(p) => write!(
                 f,
                 "'{}' holds no certificate (no '-----BEGIN CERTIFICATE-----' block)",
+                p.display()
+            ),
+            CertError::NoCrl(p) => write!(
+                f,
+                "CRL file '{}' holds no revocation list (no '-----BEGIN X509 CRL-----' block)",
                 p.display()
             ),
             CertError::NoKey { path, key_path } => write!(
@@ -438,4 +445,18 @@ pub fn load_ca(path: &Path) -> Result<RootCertStore, CertError> {
         return Err(CertError::NoCertificate(path.to_path_buf()));
     }
     Ok(roots)
+}
+
+/// `crl-file PATH`: the revocation lists of a PEM file (HAProxy wants one per CA of the chain).
+pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, CertError> {
+    let (pem, _) = read_pem("CRL file", path)?;
+    let crls: Vec<_> = pem
+        .into_iter()
+        .filter(|(k, _)| *k == SectionKind::Crl)
+        .map(|(_, der)| CertificateRevocationListDer::from(der))
+        .collect();
+    if crls.is_empty() {
+        return Err(CertError::NoCrl(path.to_path_buf()));
+    }
+    Ok(crls)
 }

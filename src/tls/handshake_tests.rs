@@ -455,3 +455,33 @@ fn curves_choose_the_key_exchange_group() {
     tls.curves = Some("P-384".into());
     assert_eq!(group(&tls), Some(rustls::NamedGroup::secp384r1));
 }
+
+#[test]
+fn a_revoked_client_certificate_is_refused() {
+    let (dir, ca, mut tls) = one_cert("crl");
+    let client_ca = Ca::new("client ca");
+    let leaf = |serial| {
+        client_ca.leaf(&Leaf {
+            serial: Some(serial),
+            ..Leaf::new(&["client.example.com"], Alg::Ecdsa)
+        })
+    };
+    let (good, revoked) = (leaf(7), leaf(42));
+    tls.ca_file = Some(dir.write("clients.ca", &client_ca.pem));
+    tls.crl_file = Some(dir.write("clients.crl", &client_ca.crl(&[42])));
+    tls.verify = Verify::Optional;
+    let srv = server(&tls);
+    let attempt = |cert: Option<&Issued>| {
+        let spec = ClientSpec {
+            client_cert: cert,
+            ..ClientSpec::new(&ca, HOST)
+        };
+        connect(spec.config(), HOST, srv.clone()).result
+    };
+    assert!(attempt(Some(&good)).is_ok());
+    assert!(attempt(Some(&revoked)).is_err());
+    assert!(
+        attempt(None).is_ok(),
+        "optional: no certificate is still fine"
+    );
+}

@@ -20,6 +20,7 @@ use super::tickets::Tickets;
 use super::{alpn_bytes, ciphers, groups, provider, versions, TlsError};
 use crate::config::model_tls::{BindTls, Verify};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateRevocationListDer;
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{
     ClientHello, NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier,
@@ -36,6 +37,8 @@ pub struct Shared {
     pub tickets: Option<Arc<Tickets>>,
     /// The bind's `ca-file`.
     roots: Option<Arc<RootCertStore>>,
+    /// The bind's `crl-file`.
+    crls: Vec<CertificateRevocationListDer<'static>>,
     /// Per crt-list entry: its own `ca-file`, if it names one.
     entry_roots: Vec<Option<Arc<RootCertStore>>>,
     provider: Arc<CryptoProvider>,
@@ -55,6 +58,7 @@ impl Shared {
         });
         let roots = keep(load_roots(tls), &mut errors).flatten();
         let tickets = keep(load_tickets(tls), &mut errors).flatten();
+        let crls = keep(load_crls(tls, warnings), &mut errors).unwrap_or_default();
         // Certificates are still checked when the cipher list failed, with the default suites.
         let key_provider = provider
             .clone()
@@ -75,6 +79,7 @@ impl Shared {
                 store: Arc::new(store),
                 tickets,
                 roots,
+                crls,
                 entry_roots,
                 provider,
                 versions,
@@ -124,6 +129,22 @@ fn load_roots(tls: &BindTls) -> Result<Option<Arc<RootCertStore>>, TlsError> {
 
 fn ca(path: &Path) -> Result<RootCertStore, TlsError> {
     certs::load_ca(path).map_err(TlsError::Cert)
+}
+
+fn load_crls(
+    tls: &BindTls,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+    let Some(path) = &tls.crl_file else {
+        return Ok(Vec::new());
+    };
+    if tls.verify == Verify::None {
+        warnings.push(
+            "'crl-file' has no effect with 'verify none' (no client certificate is asked for)"
+                .into(),
+        );
+    }
+    certs::load_crls(path).map_err(TlsError::Cert)
 }
 
 fn load_tickets(tls: &BindTls) -> Result<Option<Arc<Tickets>>, TlsError> {
@@ -228,7 +249,7 @@ impl<'a> Overrides<'a> {
 }
 
 fn config(tls: &BindTls, shared: &Shared, o: &Overrides) -> Result<ServerConfig, TlsError> {
-    let verifier = client_verifier(o, &shared.provider)?;
+    let verifier = client_verifier(o, shared)?;
     let mut c = ServerConfig::builder_with_provider(shared.provider.clone())
         .with_protocol_versions(&shared.versions)
         .map_err(|e| TlsError::Config(format!("TLS versions and ciphers do not fit: {e}")))?
@@ -244,7 +265,7 @@ fn config(tls: &BindTls, shared: &Shared, o: &Overrides) -> Result<ServerConfig,
 
 fn client_verifier(
     o: &Overrides,
-    provider: &Arc<CryptoProvider>,
+    shared: &Shared,
 ) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
     let roots = match (o.verify, &o.roots) {
         (Verify::None, _) => return Ok(WebPkiClientVerifier::no_client_auth()),
@@ -256,7 +277,10 @@ fn client_verifier(
             )))
         }
     };
-    let builder = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+    // With CRLs, webpki checks the whole chain and refuses an unknown status: what HAProxy
+    // (OpenSSL's CRL_CHECK | CRL_CHECK_ALL) does.
+    let builder = WebPkiClientVerifier::builder_with_provider(roots, shared.provider.clone())
+        .with_crls(shared.crls.iter().cloned());
     let builder = match o.verify {
         Verify::Optional => builder.allow_unauthenticated(),
         _ => builder,

@@ -94,6 +94,7 @@ impl Ca {
         if let Some(cn) = spec.cn {
             params.distinguished_name.push(DnType::CommonName, cn);
         }
+        params.serial_number = spec.serial.map(rcgen::SerialNumber::from);
         if let Some((from, to)) = spec.years {
             params.not_before = rcgen::date_time_ymd(from, 1, 1);
             params.not_after = rcgen::date_time_ymd(to, 1, 1);
@@ -107,11 +108,36 @@ impl Ca {
     }
 }
 
+impl Ca {
+    /// A CRL of this CA revoking the given serial numbers, as PEM.
+    pub fn crl(&self, revoked: &[u64]) -> String {
+        let now = rcgen::date_time_ymd(2020, 1, 1);
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: now,
+            next_update: rcgen::date_time_ymd(2990, 1, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|&n| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(n),
+                    revocation_time: now,
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        params.signed_by(&self.issuer).unwrap().pem().unwrap()
+    }
+}
+
 pub struct Leaf<'a> {
     pub names: &'a [&'a str],
     pub cn: Option<&'a str>,
     pub alg: Alg,
     pub years: Option<(i32, i32)>,
+    pub serial: Option<u64>,
 }
 
 impl<'a> Leaf<'a> {
@@ -121,6 +147,7 @@ impl<'a> Leaf<'a> {
             cn: None,
             alg,
             years: None,
+            serial: None,
         }
     }
 }

@@ -465,3 +465,19 @@ fn openssl_curve_names_map_to_rustls_groups() {
     );
     assert!(super::groups::resolve(None).unwrap().0.is_empty());
 }
+
+#[test]
+fn crl_files_need_a_revocation_list() {
+    let dir = TempDir::new("crlfile");
+    let ca = Ca::new("ca");
+    let good = dir.write("ok.crl", &ca.crl(&[1, 2]));
+    assert_eq!(certs::load_crls(&good).unwrap().len(), 1);
+    let bad = dir.write("bad.crl", &ca.pem);
+    assert_eq!(
+        certs::load_crls(&bad).unwrap_err().to_string(),
+        format!(
+            "CRL file '{}' holds no revocation list (no '-----BEGIN X509 CRL-----' block)",
+            s(&bad)
+        )
+    );
+}

@@ -485,3 +485,37 @@ fn a_revoked_client_certificate_is_refused() {
         "optional: no certificate is still fine"
     );
 }
+
+#[test]
+fn accepting_picks_the_config_and_refuses_plain_http() {
+    use super::accept::{Accepting, Progress};
+    let (_dir, ca, tls) = one_cert("accept");
+    let mut warnings = Vec::new();
+    let shared = Shared::load(&tls, &mut warnings).unwrap();
+    let configs = BindConfig::build(&tls, &shared).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("host.example.com").unwrap();
+    let mut client =
+        rustls::ClientConnection::new(ClientSpec::new(&ca, HOST).config(), name).unwrap();
+    let mut hello = Vec::new();
+    client.write_tls(&mut hello).unwrap();
+    // The hello in two pieces: the first is not enough.
+    let mut accepting = Accepting::new(&configs);
+    let (a, b) = hello.split_at(hello.len() / 2);
+    assert!(matches!(
+        accepting.feed(&mut &a[..]),
+        Ok(Progress::NeedMore)
+    ));
+    let mut rest = b;
+    let Ok(Progress::Ready(mut server)) = accepting.feed(&mut rest) else {
+        panic!("the ClientHello was complete");
+    };
+    assert!(rest.is_empty());
+    let mut flight = Vec::new();
+    server.write_tls(&mut flight).unwrap();
+    client.read_tls(&mut &flight[..]).unwrap();
+    assert!(client.process_new_packets().is_ok());
+    // Plain HTTP on a TLS port: refused at once.
+    let mut accepting = Accepting::new(&configs);
+    let refused = accepting.feed(&mut &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..]);
+    assert!(refused.is_err());
+}

@@ -13,11 +13,15 @@
 //!     |    ciphers.rs, groups.rs, versions.rs   OpenSSL names, version options -> rustls
 //!     v
 //!  server_config::BindConfig::build       once per core: Arc<ServerConfig> (+ per crt-list entry)
+//!     |
+//!  accept::Accepting                      per connection: bytes in until the ClientHello is
+//!                                         complete -> ServerConnection from the right config
 //! ```
 //!
 //! What must not happen here: I/O on the request path, locks on a handshake (the maps and
 //! keys are immutable; rotation builds new ones), a panic on any input.
 
+pub mod accept;
 pub mod certs;
 pub mod ciphers;
 pub mod crt_list;

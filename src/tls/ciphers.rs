@@ -72,7 +72,7 @@ pub struct Choice {
 /// `ciphers` (TLS 1.2); `None` = rustls' defaults.
 pub fn tls12(keyword: &str, list: Option<&str>) -> Result<Choice, String> {
     let Some(list) = list else {
-        return Ok(all(TLS12.iter().map(|t| t.1)));
+        return Ok(defaults(false));
     };
     let mut order: Vec<usize> = Vec::new();
     let mut banned: Vec<usize> = Vec::new();
@@ -87,7 +87,7 @@ pub fn tls12(keyword: &str, list: Option<&str>) -> Result<Choice, String> {
 /// `ciphersuites` (TLS 1.3): plain names, as OpenSSL reads them.
 pub fn tls13(keyword: &str, list: Option<&str>) -> Result<Choice, String> {
     let Some(list) = list else {
-        return Ok(all(TLS13.iter().map(|t| t.1)));
+        return Ok(defaults(true));
     };
     let mut suites = Vec::new();
     let mut unmatched = Vec::new();
@@ -101,9 +101,15 @@ pub fn tls13(keyword: &str, list: Option<&str>) -> Result<Choice, String> {
     finish(keyword, list, suites, &unmatched, TLS13.iter().map(|t| t.0))
 }
 
-fn all(suites: impl Iterator<Item = SupportedCipherSuite>) -> Choice {
+/// rustls' default suites of one protocol version, in rustls' order.
+fn defaults(tls13: bool) -> Choice {
+    let suites = rustls::crypto::aws_lc_rs::DEFAULT_CIPHER_SUITES
+        .iter()
+        .filter(|s| s.tls13().is_some() == tls13)
+        .copied()
+        .collect();
     Choice {
-        suites: suites.collect(),
+        suites,
         warning: None,
     }
 }

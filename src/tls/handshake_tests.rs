@@ -519,3 +519,53 @@ fn accepting_picks_the_config_and_refuses_plain_http() {
     let refused = accepting.feed(&mut &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..]);
     assert!(refused.is_err());
 }
+
+#[test]
+fn facts_say_what_the_handshake_was() {
+    use super::facts::ConnFacts;
+    let (dir, ca, mut tls) = one_cert("facts");
+    let client_ca = Ca::new("Client CA");
+    let client = client_ca.leaf(&Leaf {
+        cn: Some("alice"),
+        serial: Some(0x1234),
+        years: Some((2020, 2990)),
+        ..Leaf::new(&["alice.example.com"], Alg::Ecdsa)
+    });
+    tls.ca_file = Some(dir.write("clients.ca", &client_ca.pem));
+    tls.verify = Verify::Optional;
+    tls.alpn = vec!["http/1.1".into()];
+    tls.ciphersuites = Some("TLS_AES_256_GCM_SHA384".into());
+    let spec = ClientSpec {
+        client_cert: Some(&client),
+        alpn: &["http/1.1"],
+        ..ClientSpec::new(&ca, HOST)
+    };
+    let out = connect(spec.config(), HOST, server(&tls));
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    let f = ConnFacts::of(&out.server);
+    assert_eq!(f.sni.as_deref(), Some("host.example.com"));
+    assert_eq!(f.protocol, Some("TLSv1.3"));
+    assert_eq!(f.cipher, Some("TLS_AES_256_GCM_SHA384"));
+    assert_eq!(f.alpn.as_deref(), Some(&b"http/1.1"[..]));
+    assert!(!f.resumed);
+    let c = f.client.unwrap();
+    assert_eq!((c.verify, c.subject_dn.as_str()), (0, "/CN=alice"));
+    assert_eq!(c.issuer_dn, "/CN=Client CA");
+    assert_eq!(c.serial, [0x12, 0x34]);
+    assert_eq!(c.sha1.len(), 20);
+    assert_eq!(
+        (c.not_before.as_str(), c.not_after.as_str()),
+        ("200101000000Z", "29900101000000Z")
+    );
+    // TLS 1.2 names its suite the OpenSSL way.
+    let spec = ClientSpec {
+        versions: &[&rustls::version::TLS12],
+        ..ClientSpec::new(&ca, HOST)
+    };
+    tls.verify = Verify::None;
+    let out = connect(spec.config(), HOST, server(&tls));
+    let f = ConnFacts::of(&out.server);
+    assert_eq!(f.protocol, Some("TLSv1.2"));
+    assert_eq!(f.cipher, Some("ECDHE-ECDSA-AES256-GCM-SHA384"));
+    assert!(f.client.is_none());
+}

@@ -16,6 +16,7 @@
 //!     |
 //!  accept::Accepting                      per connection: bytes in until the ClientHello is
 //!                                         complete -> ServerConnection from the right config
+//!  facts::ConnFacts                       after the handshake: ssl_fc_* / ssl_c_* for the rules
 //! ```
 //!
 //! What must not happen here: I/O on the request path, locks on a handshake (the maps and
@@ -25,6 +26,7 @@ pub mod accept;
 pub mod certs;
 pub mod ciphers;
 pub mod crt_list;
+pub mod facts;
 pub mod groups;
 pub mod resolve;
 pub mod server_config;

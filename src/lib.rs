@@ -27,6 +27,10 @@
 //!                 normalize.rs (normalize-uri)
 //!  health::       checker.rs (one thread probing servers) -> HealthEvent over crossbeam to
 //!                 every core -> view.rs (the core's balancer slots); observe.rs (live errors)
+//!  tls::          rustls building blocks from a bind's `BindTls`: certs.rs (crt, crt-list,
+//!                 ca-file, OCSP), resolve.rs (SNI -> certificate), tickets.rs (session tickets
+//!                 every core opens), server_config.rs (ServerConfig per core), accept.rs
+//!                 (ClientHello -> connection), facts.rs (ssl_fc_* / ssl_c_* values)
 //!  io             owned-buffer helpers (`ReadBuf`, timed I/O) shared by http, serve and tcp
 //! ```
 //!
@@ -53,4 +57,5 @@ pub mod net;
 pub mod process;
 pub mod rules;
 pub mod serve;
+pub mod tls;
 pub mod worker;

@@ -47,6 +47,7 @@ pub struct GlobalDraft {
     pub driver: Option<DriverChoice>,
     pub logs: Vec<LogTarget>,
     pub spread_checks: Option<u8>,
+    pub tls: super::model_tls::GlobalTls,
 }
 
 /// Server settings shared by `server` and `default-server` lines.

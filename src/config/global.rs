@@ -3,7 +3,7 @@
 use super::draft::GlobalDraft;
 use super::keywords::Cx;
 use super::model::{CpuMap, DriverChoice, LogTarget};
-use super::suggest;
+use super::{bind_tls, suggest};
 
 /// `tune.bufsize` lower bound: smaller buffers cannot hold a usual request head.
 const MIN_BUFSIZE: usize = 1024;
@@ -277,7 +277,11 @@ pub fn parse_log(cx: &mut Cx) -> Option<LogTarget> {
     })
 }
 
-const SSL_OPTIONS: [&str; 13] = [
+/// Words of `ssl-default-{bind,server}-options` besides the version options.
+const SSL_FLAGS: [&str; 3] = ["no-tls-tickets", "prefer-client-ciphers", "strict-sni"];
+const VERSION_WORDS: [&str; 12] = [
+    "ssl-min-ver",
+    "ssl-max-ver",
     "no-sslv3",
     "no-tlsv10",
     "no-tlsv11",
@@ -288,61 +292,88 @@ const SSL_OPTIONS: [&str; 13] = [
     "force-tlsv11",
     "force-tlsv12",
     "force-tlsv13",
-    "no-tls-tickets",
-    "prefer-client-ciphers",
-    "strict-sni",
 ];
-const TLS_VERSIONS: [&str; 5] = ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
 
-/// `ssl-default-{bind,server}-options`: validated, without effect until TLS lands.
-pub fn ssl_options(_: &mut GlobalDraft, cx: &mut Cx) {
+/// `ssl-default-bind-options` (kept for TLS binds) and `ssl-default-server-options` (validated
+/// only, until TLS to servers exists).
+pub fn ssl_options(g: &mut GlobalDraft, cx: &mut Cx) {
     if cx.args.is_empty() {
         return cx.err(format!(
             "'{}' needs at least one option, e.g. 'no-sslv3' or 'ssl-min-ver TLSv1.2'",
             cx.kw
         ));
     }
-    let mut i = 0;
-    while let Some(w) = cx.args.get(i) {
-        if w == "ssl-min-ver" || w == "ssl-max-ver" {
-            let v = cx.args.get(i + 1).map(String::as_str).unwrap_or("");
-            if !TLS_VERSIONS.contains(&v) {
-                let hint = suggest::hint(v, TLS_VERSIONS);
-                cx.err(format!(
-                    "'{} {w}': expected one of {}, got '{v}'{hint}",
-                    cx.kw,
-                    TLS_VERSIONS.join(", ")
-                ));
-            }
-            i += 2;
+    let mut opts = g.tls.clone();
+    let mut words = cx.args.iter();
+    while let Some(w) = words.next() {
+        let w = w.as_str();
+        let flag = match w {
+            "no-tls-tickets" => Some(&mut opts.bind_no_tls_tickets),
+            "prefer-client-ciphers" => Some(&mut opts.bind_prefer_client_ciphers),
+            "strict-sni" => Some(&mut opts.bind_strict_sni),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            *flag = true;
             continue;
         }
-        if !SSL_OPTIONS.contains(&w.as_str()) {
-            let hint = suggest::hint(
-                w,
-                SSL_OPTIONS
-                    .iter()
-                    .copied()
-                    .chain(["ssl-min-ver", "ssl-max-ver"]),
-            );
-            cx.err(format!("'{}': unknown option '{w}'{hint}", cx.kw));
+        let result = match w {
+            "ssl-min-ver" | "ssl-max-ver" => {
+                let v = words.next().map(String::as_str);
+                bind_tls::version_option(&mut opts.bind_versions, w, v)
+            }
+            _ if VERSION_WORDS.contains(&w) => {
+                bind_tls::version_option(&mut opts.bind_versions, w, None)
+            }
+            _ => {
+                let hint = suggest::hint(w, SSL_FLAGS.iter().chain(&VERSION_WORDS).copied());
+                Err(format!("unknown option '{w}'{hint}"))
+            }
+        };
+        if let Err(e) = result {
+            return cx.err(format!("'{}': {e}", cx.kw));
         }
-        i += 1;
+    }
+    if cx.kw == "ssl-default-bind-options" {
+        g.tls = opts;
     }
 }
 
-/// Cipher lists: one word, accepted without effect until TLS lands.
+/// `ssl-default-bind-ciphers`: the TLS 1.2 list of binds without `ciphers`.
+pub fn bind_ciphers(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(a) = cx.one("an OpenSSL cipher list") {
+        g.tls.bind_ciphers = Some(a.to_string());
+    }
+}
+
+/// `ssl-default-bind-ciphersuites`: the TLS 1.3 list of binds without `ciphersuites`.
+pub fn bind_ciphersuites(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(a) = cx.one("an OpenSSL TLS 1.3 cipher suite list") {
+        g.tls.bind_ciphersuites = Some(a.to_string());
+    }
+}
+
+/// `ssl-default-bind-curves`: the groups of binds without `curves`.
+pub fn bind_curves(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(a) = cx.one("a curve list such as X25519:P-256") {
+        g.tls.bind_curves = Some(a.to_string());
+    }
+}
+
+/// Server-side cipher lists: one word, accepted without effect until TLS to servers lands.
 pub fn one_word(_: &mut GlobalDraft, cx: &mut Cx) {
     cx.one("a value");
 }
 
-pub fn ssl_cachesize(_: &mut GlobalDraft, cx: &mut Cx) {
+pub fn ssl_cachesize(g: &mut GlobalDraft, cx: &mut Cx) {
     if let Some(a) = cx.one("a number of entries") {
-        cx.number::<u32>("entry count", a);
+        if let Some(n) = cx.number::<u32>("entry count", a) {
+            g.tls.cache_size = n;
+        }
     }
 }
 
-pub fn ssl_lifetime(_: &mut GlobalDraft, cx: &mut Cx) {
+pub fn ssl_lifetime(g: &mut GlobalDraft, cx: &mut Cx) {
     // HAProxy reads this one in seconds when no unit is given.
     if let Some(a) = cx.one("a lifetime (seconds by default)") {
         let with_unit = if a.bytes().all(|b| b.is_ascii_digit()) {
@@ -350,8 +381,20 @@ pub fn ssl_lifetime(_: &mut GlobalDraft, cx: &mut Cx) {
         } else {
             a.to_string()
         };
-        cx.duration(&with_unit);
+        if let Some(d) = cx.duration(&with_unit) {
+            g.tls.lifetime = d;
+        }
     }
+}
+
+/// `ca-base DIR`: where relative `ca-file` paths are.
+pub fn ca_base(g: &mut GlobalDraft, cx: &mut Cx) {
+    g.tls.bases.ca = cx.one("a directory").map(Into::into);
+}
+
+/// `crt-base DIR`: where relative `crt` paths (and crt-list lines) are.
+pub fn crt_base(g: &mut GlobalDraft, cx: &mut Cx) {
+    g.tls.bases.crt = cx.one("a directory").map(Into::into);
 }
 
 pub fn dh_param(_: &mut GlobalDraft, cx: &mut Cx) {

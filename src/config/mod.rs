@@ -5,7 +5,8 @@
 //! (parse functions live in `global`, `proxy`, `server`, `check` (health checks), `http_rules`
 //! (http-request/-response rules, userlists), with `cond` for ACLs, `expr` for sample
 //! expressions and log-format strings, `addr` and `duration` for values; the compiled rule
-//! types are in `model_rules`) into the builders of `draft`. The words inside those lines
+//! types are in `model_rules`; `bind_tls` reads a bind's TLS options into `model_tls::BindTls`
+//! and, at validation, loads its certificates through `tls::`) into the builders of `draft`. The words inside those lines
 //! (fetches, converters, actions, server options, balance algorithms) have their own tables in
 //! `catalog`, built the same way; `validate` builds the `model::Model`,
 //! inheriting defaults and resolving names. Every stage collects its problems instead of stopping
@@ -18,6 +19,9 @@
 //! passes instead of bare positions. Nothing here opens a socket.
 
 pub mod addr;
+pub mod bind_tls;
+#[cfg(test)]
+mod bind_tls_tests;
 pub mod catalog;
 pub mod check;
 pub mod cond;
@@ -32,6 +36,7 @@ pub mod ids;
 pub mod keywords;
 pub mod model;
 pub mod model_rules;
+pub mod model_tls;
 pub mod proxy;
 pub mod regexes;
 pub mod server;

@@ -88,6 +88,8 @@ pub struct Global {
     pub logs: Vec<LogTarget>,
     /// `spread-checks`: percent of random jitter on every check interval (0..=50).
     pub spread_checks: u8,
+    /// `ssl-default-bind-*`, `tune.ssl.*`, `ca-base`, `crt-base`: what TLS binds inherit.
+    pub tls: super::model_tls::GlobalTls,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,6 +199,8 @@ pub type ErrorFiles = HashMap<u16, Arc<[u8]>>;
 pub struct Bind {
     pub addr: SocketAddr,
     pub loc: Loc,
+    /// `ssl ...`: the bind's TLS settings, paths resolved and global defaults merged.
+    pub tls: Option<super::model_tls::BindTls>,
 }
 
 pub type AclId = usize;

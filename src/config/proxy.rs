@@ -6,7 +6,7 @@ use super::draft::{ProxyDraft, RuleDraft};
 use super::files::{self, FileError};
 use super::keywords::Cx;
 use super::model::{Acl, Bind, CheckKind, ForwardFor, HttpCheck, HttpConnMode, HttpReuse, Mode};
-use super::{addr, catalog, cond, global, suggest};
+use super::{addr, bind_tls, catalog, cond, global, suggest};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,71 +14,6 @@ use std::sync::Arc;
 /// accepts, and the only ones a `deny`/`tarpit` without payload or `default-errorfiles` may use.
 pub(super) const ERRORFILE_CODES: [u16; 17] = [
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
-];
-
-/// Bind options that mean TLS termination.
-const TLS_BIND_OPTIONS: &[&str] = &[
-    "ssl",
-    "crt",
-    "crt-list",
-    "ca-file",
-    "crl-file",
-    "verify",
-    "alpn",
-    "npn",
-    "ciphers",
-    "ciphersuites",
-    "curves",
-    "ecdhe",
-    "ssl-min-ver",
-    "ssl-max-ver",
-    "strict-sni",
-    "no-sslv3",
-    "no-tlsv10",
-    "no-tlsv11",
-    "no-tlsv12",
-    "no-tlsv13",
-    "force-tlsv12",
-    "force-tlsv13",
-    "prefer-client-ciphers",
-    "generate-certificates",
-    "ca-sign-file",
-    "ca-ignore-err",
-    "crt-ignore-err",
-    "no-tls-tickets",
-    "allow-0rtt",
-    "ssl_fc",
-];
-/// Other HAProxy bind options: named in the refusal instead of "unknown".
-const OTHER_BIND_OPTIONS: &[&str] = &[
-    "accept-proxy",
-    "accept-netscaler-cip",
-    "backlog",
-    "defer-accept",
-    "expose-fd",
-    "gid",
-    "group",
-    "id",
-    "interface",
-    "level",
-    "maxconn",
-    "mode",
-    "mss",
-    "name",
-    "namespace",
-    "nice",
-    "proto",
-    "process",
-    "severity-output",
-    "tcp-ut",
-    "tfo",
-    "thread",
-    "transparent",
-    "uid",
-    "user",
-    "v4v6",
-    "v6only",
-    "quic-cc-algo",
 ];
 
 pub fn mode(p: &mut ProxyDraft, cx: &mut Cx) {
@@ -100,32 +35,18 @@ pub fn bind(p: &mut ProxyDraft, cx: &mut Cx) {
     let [address, opts @ ..] = cx.args else {
         return cx.err("'bind' needs an address, e.g. 'bind *:80' or 'bind 127.0.0.1:8080'");
     };
-    if opts.iter().any(|o| TLS_BIND_OPTIONS.contains(&o.as_str())) {
-        return cx.err(
-            "TLS termination is not supported yet; remove 'ssl ...' from this bind or terminate TLS in front of ringlb",
-        );
-    }
-    let mut ok = true;
-    if let Some(o) = opts.first() {
-        ok = false;
-        if OTHER_BIND_OPTIONS.contains(&o.as_str()) {
-            cx.err(format!(
-                "bind option '{o}' is not supported by ringlb yet; remove it"
-            ));
-        } else {
-            let hint = suggest::hint(
-                o,
-                TLS_BIND_OPTIONS.iter().chain(OTHER_BIND_OPTIONS).copied(),
-            );
-            cx.err(format!("unknown bind option '{o}'{hint}"));
-        }
-    }
+    // Options first, then the address: both are reported when both are wrong.
+    let tls = bind_tls::parse_options(opts, cx);
     match addr::parse_bind(address) {
-        Ok(addrs) if ok => p.binds.extend(addrs.into_iter().map(|addr| Bind {
-            addr,
-            loc: cx.loc.clone(),
-        })),
-        Ok(_) => {}
+        Ok(addrs) => {
+            if let Ok(tls) = tls {
+                p.binds.extend(addrs.into_iter().map(|addr| Bind {
+                    addr,
+                    loc: cx.loc.clone(),
+                    tls: tls.clone(),
+                }))
+            }
+        }
         Err(e) => cx.err(format!("bind: {e}")),
     }
 }

@@ -38,6 +38,20 @@ pub fn nofile_limit() -> u64 {
 
 /// Builds the model; `None` when errors were reported.
 pub fn build(sections: Vec<Section>, diags: &mut Diags) -> Option<Model> {
+    let model = build_all(sections, diags);
+    // Last: a TLS bind is fully checked first, then refused until the data path serves TLS.
+    super::bind_tls::refuse_unserved(&model.frontends, diags);
+    (!diags.has_errors()).then_some(model)
+}
+
+/// `build` without the TLS refusal: what the model will be once TLS is served (for tests).
+#[cfg(test)]
+pub fn build_serving_tls(sections: Vec<Section>, diags: &mut Diags) -> Option<Model> {
+    let model = build_all(sections, diags);
+    (!diags.has_errors()).then_some(model)
+}
+
+fn build_all(sections: Vec<Section>, diags: &mut Diags) -> Model {
     let (global, proxies) = apply_sections(sections, diags);
     let global = build_global(global, diags);
     check_names(&proxies, diags);
@@ -63,11 +77,11 @@ pub fn build(sections: Vec<Section>, diags: &mut Diags) -> Option<Model> {
     }
     check_binds(&frontends, diags);
     let backends = backends.into_iter().map(|(_, b)| b).collect();
-    (!diags.has_errors()).then_some(Model {
+    Model {
         global,
         frontends,
         backends,
-    })
+    }
 }
 
 /// Runs every line through the keyword table; proxies start from their defaults. Global
@@ -329,6 +343,7 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         driver: g.driver.unwrap_or(DriverChoice::Auto),
         logs: g.logs,
         spread_checks: g.spread_checks.unwrap_or(0),
+        tls: g.tls,
     }
 }
 
@@ -555,7 +570,7 @@ fn build_frontend(
     };
     Some(Frontend {
         proxy: build_proxy(p, mode, acls, rules),
-        binds: p.binds.clone(),
+        binds: super::bind_tls::validate_binds(&p.binds, &global.tls, diags),
         maxconn,
         switching,
         default_backend,

@@ -1,0 +1,353 @@
+//! The options of a `bind` line after its address: the TLS ones (`ssl crt ... alpn ...`) into a
+//! `BindTls` with its paths as written; the others HAProxy knows, refused by name. Validation
+//! (`finish`, `check`) later resolves the paths against `crt-base`/`ca-base`, merges the global
+//! `ssl-default-bind-*` defaults, and loads the files through `tls::` so that a bad certificate
+//! is reported at the bind's `file:line`.
+
+use super::error::Diags;
+use super::keywords::Cx;
+use super::model::{Bind, Frontend, Loc};
+use super::model_tls::{BindTls, CertSource, GlobalTls, TlsVersion, Verify, VersionOptions};
+use super::suggest;
+
+/// TLS bind options ringlb parses.
+const TLS_OPTIONS: &[&str] = &[
+    "ssl",
+    "crt",
+    "crt-list",
+    "ca-file",
+    "crl-file",
+    "verify",
+    "alpn",
+    "ciphers",
+    "ciphersuites",
+    "curves",
+    "ecdhe",
+    "ssl-min-ver",
+    "ssl-max-ver",
+    "strict-sni",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "force-tlsv12",
+    "force-tlsv13",
+    "no-tls-tickets",
+    "tls-ticket-keys",
+    "prefer-client-ciphers",
+];
+/// TLS bind options HAProxy knows and ringlb does not implement.
+const TLS_REFUSED: &[&str] = &[
+    "npn",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "generate-certificates",
+    "ca-sign-file",
+    "ca-sign-pass",
+    "ca-verify-file",
+    "ca-ignore-err",
+    "crt-ignore-err",
+    "allow-0rtt",
+    "no-ca-names",
+];
+/// Other HAProxy bind options: named in the refusal instead of "unknown".
+const OTHER_OPTIONS: &[&str] = &[
+    "accept-proxy",
+    "accept-netscaler-cip",
+    "backlog",
+    "defer-accept",
+    "expose-fd",
+    "gid",
+    "group",
+    "id",
+    "interface",
+    "level",
+    "maxconn",
+    "mode",
+    "mss",
+    "name",
+    "namespace",
+    "nice",
+    "proto",
+    "process",
+    "severity-output",
+    "tcp-ut",
+    "tfo",
+    "thread",
+    "transparent",
+    "uid",
+    "user",
+    "v4v6",
+    "v6only",
+    "quic-cc-algo",
+];
+
+/// The TLS settings being read from one bind line.
+#[derive(Default)]
+struct Reading {
+    ssl: bool,
+    /// The first TLS option seen, for "... without 'ssl'".
+    first_tls_word: Option<String>,
+    tls: Option<BindTls>,
+}
+
+impl Reading {
+    fn tls(&mut self) -> &mut BindTls {
+        self.tls
+            .get_or_insert_with(|| BindTls::with_certs(Vec::new()))
+    }
+}
+
+/// A problem already reported to the diagnostics: the caller only stops.
+#[derive(Debug)]
+pub struct Reported;
+
+/// Parses a bind's options; `Err` when one was reported, `Ok(None)` for a plain bind.
+pub fn parse_options(opts: &[String], cx: &mut Cx) -> Result<Option<BindTls>, Reported> {
+    let mut r = Reading::default();
+    let mut words = opts.iter();
+    while let Some(w) = words.next() {
+        let w = w.as_str();
+        if !TLS_OPTIONS.contains(&w) {
+            refuse(w, cx);
+            return Err(Reported);
+        }
+        if w != "ssl" && r.first_tls_word.is_none() {
+            r.first_tls_word = Some(w.to_string());
+        }
+        let value = if takes_value(w) {
+            match words.next() {
+                Some(v) => Some(v.as_str()),
+                None => {
+                    cx.err(format!("bind option '{w}' needs a value"));
+                    return Err(Reported);
+                }
+            }
+        } else {
+            None
+        };
+        if let Err(msg) = apply(&mut r, w, value) {
+            cx.err(msg);
+            return Err(Reported);
+        }
+    }
+    match (r.ssl, r.first_tls_word) {
+        (false, Some(w)) => {
+            cx.err(format!("bind option '{w}' needs 'ssl' on the same bind line (without it the port would serve plain TCP)"));
+            Err(Reported)
+        }
+        (false, None) => Ok(None),
+        (true, _) => Ok(Some(
+            r.tls.unwrap_or_else(|| BindTls::with_certs(Vec::new())),
+        )),
+    }
+}
+
+fn takes_value(w: &str) -> bool {
+    matches!(
+        w,
+        "crt"
+            | "crt-list"
+            | "ca-file"
+            | "crl-file"
+            | "verify"
+            | "alpn"
+            | "ciphers"
+            | "ciphersuites"
+            | "curves"
+            | "ecdhe"
+            | "ssl-min-ver"
+            | "ssl-max-ver"
+            | "tls-ticket-keys"
+    )
+}
+
+fn apply(r: &mut Reading, w: &str, value: Option<&str>) -> Result<(), String> {
+    let v = value.unwrap_or_default();
+    match w {
+        "ssl" => r.ssl = true,
+        "crt" => r.tls().certs.push(CertSource::Crt(v.into())),
+        "crt-list" => r.tls().certs.push(CertSource::CrtList(v.into())),
+        "ca-file" => r.tls().ca_file = Some(v.into()),
+        "crl-file" => r.tls().crl_file = Some(v.into()),
+        "verify" => r.tls().verify = verify(v)?,
+        "alpn" => r.tls().alpn = crate::tls::alpn_list(v)?,
+        "ciphers" => r.tls().ciphers = Some(v.into()),
+        "ciphersuites" => r.tls().ciphersuites = Some(v.into()),
+        "curves" => r.tls().curves = Some(v.into()),
+        // HAProxy: "when curves is set, ecdhe is ignored".
+        "ecdhe" => {
+            let t = r.tls();
+            if t.curves.is_none() {
+                t.curves = Some(v.into());
+            }
+        }
+        "strict-sni" => r.tls().strict_sni = true,
+        "no-tls-tickets" => r.tls().no_tls_tickets = true,
+        "prefer-client-ciphers" => r.tls().prefer_client_ciphers = true,
+        "tls-ticket-keys" => r.tls().ticket_keys = Some(v.into()),
+        _ => version_option(&mut r.tls().versions, w, value)?,
+    }
+    Ok(())
+}
+
+fn verify(v: &str) -> Result<Verify, String> {
+    Verify::from_name(v).ok_or_else(|| {
+        let hint = suggest::hint(v, ["none", "optional", "required"]);
+        format!("'verify {v}': expected none, optional or required{hint}")
+    })
+}
+
+/// `ssl-min-ver V`, `ssl-max-ver V`, `no-X`, `force-X` (bind lines and
+/// `ssl-default-bind-options`); `Err` for anything else.
+pub fn version_option(
+    v: &mut VersionOptions,
+    word: &str,
+    value: Option<&str>,
+) -> Result<(), String> {
+    if word == "ssl-min-ver" || word == "ssl-max-ver" {
+        let text = value.unwrap_or_default();
+        let names = TlsVersion::ALL.map(TlsVersion::name);
+        let Some(version) = TlsVersion::from_name(text) else {
+            let hint = suggest::hint(text, names);
+            return Err(format!(
+                "'{word}': expected one of {}, got '{text}'{hint}",
+                names.join(", ")
+            ));
+        };
+        if word == "ssl-min-ver" {
+            v.min = Some(version);
+        } else {
+            v.max = Some(version);
+        }
+        return Ok(());
+    }
+    let by_suffix = |s: &str| TlsVersion::ALL.into_iter().find(|v| v.option_suffix() == s);
+    if let Some(version) = word.strip_prefix("no-").and_then(by_suffix) {
+        v.disabled.push(version);
+        return Ok(());
+    }
+    if let Some(version) = word.strip_prefix("force-").and_then(by_suffix) {
+        v.force = Some(version);
+        return Ok(());
+    }
+    Err(format!("unknown TLS option '{word}'"))
+}
+
+fn refuse(w: &str, cx: &mut Cx) {
+    if TLS_REFUSED.contains(&w) || OTHER_OPTIONS.contains(&w) {
+        return cx.err(format!(
+            "bind option '{w}' is not supported by ringlb yet; remove it"
+        ));
+    }
+    let known = TLS_OPTIONS.iter().chain(TLS_REFUSED).chain(OTHER_OPTIONS);
+    let hint = suggest::hint(w, known.copied());
+    cx.err(format!("unknown bind option '{w}'{hint}"));
+}
+
+/// The bind's settings as they apply: paths resolved, global defaults merged, `h2` held back
+/// (with a warning) until HTTP/2 is served.
+pub fn finish(tls: &BindTls, g: &GlobalTls, loc: &Loc, diags: &mut Diags) -> BindTls {
+    let bases = g.bases.clone();
+    let certs = tls
+        .certs
+        .iter()
+        .map(|c| match c {
+            CertSource::Crt(p) => CertSource::Crt(bases.crt_path(&p.to_string_lossy())),
+            // HAProxy applies crt-base to the lines of a crt-list, not to its own path.
+            CertSource::CrtList(p) => CertSource::CrtList(p.clone()),
+        })
+        .collect();
+    let ca_file = tls
+        .ca_file
+        .as_ref()
+        .map(|p| bases.ca_path(&p.to_string_lossy()));
+    let crl_file = tls
+        .crl_file
+        .as_ref()
+        .map(|p| bases.ca_path(&p.to_string_lossy()));
+    let mut alpn = tls.alpn.clone();
+    if alpn.iter().any(|p| p == "h2") {
+        diags.warn(
+            loc,
+            "'alpn': h2 is not offered until ringlb serves HTTP/2; clients will negotiate http/1.1",
+        );
+        alpn.retain(|p| p != "h2");
+    }
+    BindTls {
+        certs,
+        bases,
+        ca_file,
+        crl_file,
+        alpn,
+        ciphers: tls.ciphers.clone().or_else(|| g.bind_ciphers.clone()),
+        ciphersuites: tls
+            .ciphersuites
+            .clone()
+            .or_else(|| g.bind_ciphersuites.clone()),
+        curves: tls.curves.clone().or_else(|| g.bind_curves.clone()),
+        versions: tls.versions.over(&g.bind_versions),
+        strict_sni: tls.strict_sni || g.bind_strict_sni,
+        no_tls_tickets: tls.no_tls_tickets || g.bind_no_tls_tickets,
+        prefer_client_ciphers: tls.prefer_client_ciphers || g.bind_prefer_client_ciphers,
+        cache_size: g.cache_size,
+        lifetime: g.lifetime,
+        ..tls.clone()
+    }
+}
+
+/// Loads everything the bind names (what `ringlb -c` checks); problems at the bind's line.
+pub fn check(tls: &BindTls, loc: &Loc, diags: &mut Diags) {
+    let (warnings, errors) = crate::tls::server_config::check(tls);
+    for w in warnings {
+        diags.warn(loc, w);
+    }
+    for e in errors {
+        diags.error(loc, e.to_string());
+    }
+}
+
+/// Until the data path serves TLS, a TLS bind is refused after its settings were checked. The
+/// message starts as it did before TLS options were parsed, so nothing reading it changes; like
+/// every configuration message it speaks of the product, never of plans or issue numbers
+/// (fuzz/src/targets/pending.rs checks that).
+pub const NOT_SERVED: &str = "TLS termination is not supported yet; remove 'ssl ...' from this bind or terminate TLS in front of ringlb (TLS termination is parsed but not yet served: its settings and certificates are checked)";
+
+/// A frontend's binds with their TLS settings finished and checked, each bind line once (one
+/// line may give several addresses).
+pub fn validate_binds(binds: &[Bind], g: &GlobalTls, diags: &mut Diags) -> Vec<Bind> {
+    let mut checked: Vec<&Loc> = Vec::new();
+    let mut out = Vec::with_capacity(binds.len());
+    for b in binds {
+        let Some(tls) = &b.tls else {
+            out.push(b.clone());
+            continue;
+        };
+        let mut repeat = Diags::default();
+        let first = !checked.contains(&&b.loc);
+        let d = if first { &mut *diags } else { &mut repeat };
+        let tls = finish(tls, g, &b.loc, d);
+        if first {
+            check(&tls, &b.loc, d);
+            checked.push(&b.loc);
+        }
+        out.push(Bind {
+            tls: Some(tls),
+            ..b.clone()
+        });
+    }
+    out
+}
+
+/// Refuses every TLS bind line (once per line) while the data path does not serve TLS.
+pub fn refuse_unserved(frontends: &[Frontend], diags: &mut Diags) {
+    let mut seen: Vec<&Loc> = Vec::new();
+    for b in frontends.iter().flat_map(|f| &f.binds) {
+        if b.tls.is_some() && !seen.contains(&&b.loc) {
+            diags.error(&b.loc, NOT_SERVED);
+            seen.push(&b.loc);
+        }
+    }
+}

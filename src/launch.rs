@@ -17,14 +17,17 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, never, select, Receiver, Sender};
 
 use crate::config::model::{DriverChoice, Model};
+use crate::config::model_tls::BindTls;
 use crate::health::view::{HealthLink, HealthView};
 use crate::health::HealthEvent;
 use crate::net::Dialer;
 use crate::process::Control;
 use crate::serve::record::Sink;
+use crate::tls::server_config::{BindConfig, Shared};
 use crate::worker::limits::ConnLimits;
-use crate::worker::{listener, ListenSpec, StopKind, Worker};
+use crate::worker::{listener, ListenSpec, StopKind, TlsBind, Worker};
 use states::ServerStates;
+use std::rc::Rc;
 
 /// How long SIGTERM/SIGINT lets in-flight requests finish before the process exits anyway.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
@@ -241,10 +244,32 @@ fn resolve_listeners(model: &Model) -> Result<(Vec<ListenSpec>, Vec<socket2::Soc
                 )
             })?;
             held.push(sock);
-            specs.push(ListenSpec { frontend: fi, addr });
+            let tls = match &bind.tls {
+                Some(settings) => Some(Arc::new(load_tls(settings, &bind.loc.to_string())?)),
+                None => None,
+            };
+            specs.push(ListenSpec {
+                frontend: fi,
+                addr,
+                tls,
+            });
         }
     }
     Ok((specs, held))
+}
+
+/// Loads a TLS bind's files once for every core (`ringlb -c` checked them already; a file
+/// that changed since is reported here, at start-up).
+fn load_tls(settings: &BindTls, at: &str) -> Result<TlsBind, String> {
+    let mut warnings = Vec::new();
+    let shared = Shared::load(settings, &mut warnings).map_err(|errors| {
+        let all: Vec<String> = errors.iter().map(|e| format!("{at}: {e}")).collect();
+        all.join("\n")
+    })?;
+    Ok(TlsBind {
+        settings: settings.clone(),
+        shared,
+    })
 }
 
 /// The CPU each worker is pinned to: `cpu-map` when given, else the allowed CPUs in turn.
@@ -377,8 +402,15 @@ async fn worker_main(setup: WorkerSetup) {
     let w = Worker::new(index, nbthread, model, limits, view, records, Dialer::Tcp);
     let mut listeners = Vec::with_capacity(specs.len());
     for spec in specs {
+        let tls = match core_tls(&spec) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = ready.send(Err(format!("worker {index}: {}: {e}", spec.addr)));
+                return;
+            }
+        };
         match crate::net::listener(spec.addr).and_then(monoio::net::TcpListener::from_std) {
-            Ok(l) => listeners.push((spec, l)),
+            Ok(l) => listeners.push((spec, l, tls)),
             Err(e) => {
                 let _ = ready.send(Err(format!(
                     "worker {index}: cannot listen on {}: {e}",
@@ -392,7 +424,7 @@ async fn worker_main(setup: WorkerSetup) {
     drop(ready);
     let accepting: Vec<_> = listeners
         .into_iter()
-        .map(|(spec, l)| monoio::spawn(listener::accept_loop(w.clone(), spec, l)))
+        .map(|(spec, l, tls)| monoio::spawn(listener::accept_loop(w.clone(), spec, l, tls)))
         .collect();
     if w.health.is_some() {
         monoio::spawn(health_tick(w.clone()));
@@ -406,6 +438,16 @@ async fn worker_main(setup: WorkerSetup) {
         task.await;
     }
     drain(&w, kind).await;
+}
+
+/// This core's rustls configs for a TLS bind.
+fn core_tls(spec: &ListenSpec) -> Result<Option<Rc<BindConfig>>, String> {
+    let Some(t) = &spec.tls else {
+        return Ok(None);
+    };
+    BindConfig::build(&t.settings, &t.shared)
+        .map(|c| Some(Rc::new(c)))
+        .map_err(|e| e.to_string())
 }
 
 /// Applies health events on an idle core too (busy cores also apply them before every pick).

@@ -6,7 +6,7 @@
 
 use super::error::Diags;
 use super::keywords::Cx;
-use super::model::{Bind, Frontend, Loc};
+use super::model::{Bind, Loc};
 use super::model_tls::{BindTls, CertSource, GlobalTls, TlsVersion, Verify, VersionOptions};
 use super::suggest;
 
@@ -309,12 +309,6 @@ pub fn check(tls: &BindTls, loc: &Loc, diags: &mut Diags) {
     }
 }
 
-/// Until the data path serves TLS, a TLS bind is refused after its settings were checked. The
-/// message starts as it did before TLS options were parsed, so nothing reading it changes; like
-/// every configuration message it speaks of the product, never of plans or issue numbers
-/// (fuzz/src/targets/pending.rs checks that).
-pub const NOT_SERVED: &str = "TLS termination is not supported yet; remove 'ssl ...' from this bind or terminate TLS in front of ringlb (TLS termination is parsed but not yet served: its settings and certificates are checked)";
-
 /// A frontend's binds with their TLS settings finished and checked, each bind line once (one
 /// line may give several addresses).
 pub fn validate_binds(binds: &[Bind], g: &GlobalTls, diags: &mut Diags) -> Vec<Bind> {
@@ -339,15 +333,4 @@ pub fn validate_binds(binds: &[Bind], g: &GlobalTls, diags: &mut Diags) -> Vec<B
         });
     }
     out
-}
-
-/// Refuses every TLS bind line (once per line) while the data path does not serve TLS.
-pub fn refuse_unserved(frontends: &[Frontend], diags: &mut Diags) {
-    let mut seen: Vec<&Loc> = Vec::new();
-    for b in frontends.iter().flat_map(|f| &f.binds) {
-        if b.tls.is_some() && !seen.contains(&&b.loc) {
-            diags.error(&b.loc, NOT_SERVED);
-            seen.push(&b.loc);
-        }
-    }
 }

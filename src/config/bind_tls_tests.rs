@@ -8,11 +8,11 @@ use crate::tls::testutil::{s, Alg, Ca, Leaf, TempDir};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Loads a config as it will load once TLS is served (no refusal): the model or the messages.
+/// Loads a config: the model and its warnings, or the messages.
 fn serving(text: &str) -> Result<(Model, Vec<String>), Vec<String>> {
     let mut diags = Diags::default();
     let sections = syntax::parse_file("t.cfg", text, &mut diags);
-    let model = validate::build_serving_tls(sections, &mut diags);
+    let model = validate::build(sections, &mut diags);
     let msgs = diags.list.iter().map(Diagnostic::to_string).collect();
     match model {
         Some(m) => Ok((m, msgs)),
@@ -122,16 +122,18 @@ fn h2_is_held_back_with_a_warning_and_a_plain_bind_stays_plain() {
 }
 
 #[test]
-fn a_tls_bind_is_checked_then_refused_at_its_line() {
+fn a_tls_bind_with_good_files_loads_once_per_line() {
     let f = files();
     let crt = s(&f.dir.path("site.pem"));
-    let msgs = errors(&frontend(&format!(
+    let (m, msgs) = serving(&frontend(&format!(
         "bind 127.0.0.1:0,127.0.0.1:1 ssl crt {crt}"
-    )));
-    // One line with two addresses: one refusal.
-    assert_eq!(msgs.len(), 1, "{msgs:?}");
-    assert!(msgs[0].starts_with("t.cfg:7: TLS termination is not supported yet;"));
-    assert!(msgs[0].contains("TLS termination is parsed but not yet served"));
+    )))
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(msgs.is_empty(), "{msgs:?}");
+    // One line with two addresses: two binds, both TLS.
+    let binds = &m.frontends[0].binds;
+    assert_eq!(binds.len(), 2);
+    assert!(binds.iter().all(|b| b.tls.is_some()));
 }
 
 #[test]

@@ -39,15 +39,6 @@ pub fn nofile_limit() -> u64 {
 /// Builds the model; `None` when errors were reported.
 pub fn build(sections: Vec<Section>, diags: &mut Diags) -> Option<Model> {
     let model = build_all(sections, diags);
-    // Last: a TLS bind is fully checked first, then refused until the data path serves TLS.
-    super::bind_tls::refuse_unserved(&model.frontends, diags);
-    (!diags.has_errors()).then_some(model)
-}
-
-/// `build` without the TLS refusal: what the model will be once TLS is served (for tests).
-#[cfg(test)]
-pub fn build_serving_tls(sections: Vec<Section>, diags: &mut Diags) -> Option<Model> {
-    let model = build_all(sections, diags);
     (!diags.has_errors()).then_some(model)
 }
 

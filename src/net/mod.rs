@@ -4,6 +4,8 @@
 //! - `stream.rs`: `Stream`, the one connection type the proxy reads and writes, client side
 //!   and server side alike: plain TCP today, TLS next (a variant), an in-memory pair for
 //!   in-process tests (`mem.rs`). Every raw-socket trick (peek, shutdown, reset) lives there.
+//! - `tls.rs`: `TlsStream`, TLS over TCP (rustls' buffered connection, monoio's owned
+//!   buffers): the handshake on the accepting core, then plaintext reads and writes
 //! - `dial.rs`: `Dialer`, how a worker opens server connections (TCP, or in-memory in tests)
 //! - `queue.rs`: a listener's queue taken in at a stop, then the listener shut down
 
@@ -11,10 +13,12 @@ mod dial;
 mod mem;
 pub mod queue;
 mod stream;
+mod tls;
 
 pub use dial::Dialer;
 pub use mem::MemStream;
 pub use stream::{Aborter, Stream};
+pub use tls::{HandshakeFail, TlsStream};
 
 use std::io;
 use std::net::SocketAddr;

@@ -19,6 +19,10 @@ use monoio::net::TcpStream;
 use monoio::BufResult;
 
 use super::mem::{MemAbort, MemStream};
+use super::tls::TlsStream;
+use crate::tls::facts::ConnFacts;
+use crate::tls::server_config::BindConfig;
+use std::time::Duration;
 
 /// What an address lookup that failed reports (never, for an accepted stream: both its
 /// addresses were looked up and kept when it came).
@@ -29,6 +33,9 @@ const UNKNOWN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
 
 pub enum Stream {
     Tcp(TcpStream),
+    /// A client connection after its TLS handshake (tls.rs). Boxed: rustls' state is large,
+    /// and plain connections should not pay for its room.
+    Tls(Box<TlsStream>),
     /// In-process tests (mem.rs).
     Mem(MemStream),
 }
@@ -61,10 +68,34 @@ impl Stream {
         Some(Stream::from(s))
     }
 
+    /// `accepted`, then the server side of a TLS handshake within `limit` (`timeout client`).
+    /// `None`: the connection is gone, or its handshake failed (it is closed, as HAProxy
+    /// does, after the alert rustls chose, if any).
+    pub async fn accepted_tls(
+        s: TcpStream,
+        configs: &BindConfig,
+        limit: Option<Duration>,
+    ) -> Option<Stream> {
+        s.local_addr().ok()?;
+        s.peer_addr().ok()?;
+        let _ = s.set_nodelay(true);
+        let tls = TlsStream::accept(s, configs, limit).await.ok()?;
+        Some(Stream::Tls(Box::new(tls)))
+    }
+
+    /// What the TLS handshake settled, on a TLS connection.
+    pub fn tls_facts(&self) -> Option<&ConnFacts> {
+        match self {
+            Stream::Tls(t) => Some(t.facts()),
+            Stream::Tcp(_) | Stream::Mem(_) => None,
+        }
+    }
+
     /// The address of this end (cached: see `accepted`).
     pub fn local_addr(&self) -> SocketAddr {
         match self {
             Stream::Tcp(s) => s.local_addr().unwrap_or(UNKNOWN),
+            Stream::Tls(t) => t.tcp().local_addr().unwrap_or(UNKNOWN),
             Stream::Mem(m) => m.local_addr(),
         }
     }
@@ -73,6 +104,7 @@ impl Stream {
     pub fn peer_addr(&self) -> SocketAddr {
         match self {
             Stream::Tcp(s) => s.peer_addr().unwrap_or(UNKNOWN),
+            Stream::Tls(t) => t.tcp().peer_addr().unwrap_or(UNKNOWN),
             Stream::Mem(m) => m.peer_addr(),
         }
     }
@@ -82,6 +114,7 @@ impl Stream {
     pub async fn readable(&self, relaxed: bool) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.readable(relaxed).await,
+            Stream::Tls(t) => t.readable(relaxed).await,
             Stream::Mem(m) => m.readable().await,
         }
     }
@@ -91,6 +124,7 @@ impl Stream {
     pub fn has_pending_data(&self) -> bool {
         match self {
             Stream::Tcp(s) => peek(s.as_raw_fd()) >= 0,
+            Stream::Tls(t) => t.has_buffered() || peek(t.tcp().as_raw_fd()) >= 0,
             Stream::Mem(m) => m.has_pending_data(),
         }
     }
@@ -99,10 +133,8 @@ impl Stream {
     /// only state in which a server connection may carry another request.
     pub fn is_clean(&self) -> bool {
         match self {
-            Stream::Tcp(s) => {
-                peek(s.as_raw_fd()) < 0
-                    && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
-            }
+            Stream::Tcp(s) => nothing_to_peek(s),
+            Stream::Tls(t) => !t.has_buffered() && nothing_to_peek(t.tcp()),
             Stream::Mem(m) => !m.has_pending_data(),
         }
     }
@@ -110,8 +142,10 @@ impl Stream {
     /// Closes with a reset (SO_LINGER 0 for TCP): no TIME_WAIT left behind by idle server
     /// connections the proxy gives up.
     pub fn discard(self) {
-        if let Stream::Tcp(s) = &self {
-            set_linger_zero(s.as_raw_fd());
+        match &self {
+            Stream::Tcp(s) => set_linger_zero(s.as_raw_fd()),
+            Stream::Tls(t) => set_linger_zero(t.tcp().as_raw_fd()),
+            Stream::Mem(_) => {}
         }
     }
 
@@ -119,6 +153,7 @@ impl Stream {
     pub fn aborter(&self) -> Aborter {
         match self {
             Stream::Tcp(s) => Aborter::Fd(s.as_raw_fd()),
+            Stream::Tls(t) => Aborter::Fd(t.tcp().as_raw_fd()),
             Stream::Mem(m) => Aborter::Mem(m.abort_handle()),
         }
     }
@@ -133,10 +168,10 @@ impl Stream {
     ) -> (Option<io::Result<usize>>, T) {
         match self {
             Stream::Tcp(s) => tcp_read_or_shed(s, buf, shed).await,
-            Stream::Mem(m) => {
-                // Nothing is copied before the bytes are there: giving up loses none.
+            // Nothing is read before the bytes are there: giving up loses none.
+            Stream::Tls(_) | Stream::Mem(_) => {
                 let shed_first = monoio::select! {
-                    r = m.readable() => match r {
+                    r = self.readable(false) => match r {
                         Ok(()) => false,
                         Err(e) => return (Some(Err(e)), buf),
                     },
@@ -145,7 +180,7 @@ impl Stream {
                 if shed_first {
                     return (None, buf);
                 }
-                let (r, buf) = m.read(buf).await;
+                let (r, buf) = self.read(buf).await;
                 (Some(r), buf)
             }
         }
@@ -197,6 +232,11 @@ impl Aborter {
     }
 }
 
+/// True when a peek finds nothing waiting and the peer has not closed.
+fn nothing_to_peek(s: &TcpStream) -> bool {
+    peek(s.as_raw_fd()) < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}
+
 /// A one-byte non-blocking peek: >= 0 when data or the end of the stream waits.
 fn peek(fd: RawFd) -> isize {
     let mut byte = 0u8;
@@ -232,6 +272,7 @@ impl AsyncReadRent for Stream {
     async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Stream::Tcp(s) => s.read(buf).await,
+            Stream::Tls(t) => t.read(buf).await,
             Stream::Mem(m) => m.read(buf).await,
         }
     }
@@ -239,6 +280,7 @@ impl AsyncReadRent for Stream {
     async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Stream::Tcp(s) => s.readv(buf).await,
+            Stream::Tls(_) => (Err(io::ErrorKind::Unsupported.into()), buf),
             Stream::Mem(m) => m.readv(buf).await,
         }
     }
@@ -248,6 +290,7 @@ impl AsyncWriteRent for Stream {
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Stream::Tcp(s) => s.write(buf).await,
+            Stream::Tls(t) => t.write(buf).await,
             Stream::Mem(m) => m.write(buf),
         }
     }
@@ -255,6 +298,7 @@ impl AsyncWriteRent for Stream {
     async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Stream::Tcp(s) => s.writev(buf).await,
+            Stream::Tls(_) => (Err(io::ErrorKind::Unsupported.into()), buf),
             Stream::Mem(m) => m.writev(buf),
         }
     }
@@ -262,13 +306,14 @@ impl AsyncWriteRent for Stream {
     async fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.flush().await,
-            Stream::Mem(_) => Ok(()),
+            Stream::Tls(_) | Stream::Mem(_) => Ok(()),
         }
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown().await,
+            Stream::Tls(t) => t.shutdown().await,
             Stream::Mem(m) => {
                 m.shutdown_write();
                 Ok(())

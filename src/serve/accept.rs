@@ -8,6 +8,7 @@ use monoio::net::TcpStream;
 
 use crate::config::model::{Frontend, FrontendId, Mode};
 use crate::net::Stream;
+use crate::tls::server_config::BindConfig;
 use crate::worker::Worker;
 
 /// A client connection counted against the global and frontend maxconn; dropping it releases
@@ -71,11 +72,12 @@ pub fn serve(
     frontend: FrontendId,
     client: TcpStream,
     guard: Option<ConnGuard>,
+    tls: Option<Rc<BindConfig>>,
 ) -> impl Future<Output = ()> {
     // The socket goes in a box, unpacked as soon as the connection is admitted: an async fn
     // keeps room for its arguments as long as it lives, and this task lives as long as the
     // connection. Its addresses are looked up then and kept by the stream itself.
-    run(worker, frontend, Box::new(client), guard)
+    run(worker, frontend, Box::new(client), guard, tls)
 }
 
 async fn run(
@@ -83,6 +85,7 @@ async fn run(
     frontend: FrontendId,
     accepted: Box<TcpStream>,
     guard: Option<ConnGuard>,
+    tls: Option<Rc<BindConfig>>,
 ) {
     let guard = match guard {
         Some(g) => Some(g),
@@ -93,8 +96,22 @@ async fn run(
     let Some(_guard) = guard else {
         return;
     };
-    let (Some(client), Some(fe)) = (Stream::accepted(*accepted), worker.model.frontend(frontend))
-    else {
+    let Some(fe) = worker.model.frontend(frontend) else {
+        return;
+    };
+    let client = match tls {
+        None => Stream::accepted(*accepted),
+        // Boxed: the handshake's future is large, and over once the connection is served.
+        Some(configs) => {
+            Box::pin(Stream::accepted_tls(
+                *accepted,
+                &configs,
+                fe.timeouts.client,
+            ))
+            .await
+        }
+    };
+    let Some(client) = client else {
         return;
     };
     by_mode(&worker, frontend, fe, client).await;

@@ -13,6 +13,7 @@ use super::{ListenSpec, Worker};
 use crate::config::model::FrontendId;
 use crate::net::queue::{self, Queued};
 use crate::serve::accept as conn;
+use crate::tls::server_config::BindConfig;
 
 /// Pause after EMFILE/ENFILE: the connection stays in the kernel's queue, and retrying at once
 /// would spin at 100% CPU until a descriptor frees up.
@@ -22,7 +23,13 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(5);
 
 /// Accepts until the worker stops, then takes in what is already queued (`drain_queue`) and
 /// returns, which closes the listener.
-pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpListener) {
+/// `tls`: this core's rustls configs when the bind says `ssl`.
+pub async fn accept_loop(
+    worker: Rc<Worker>,
+    spec: ListenSpec,
+    listener: TcpListener,
+    tls: Option<Rc<BindConfig>>,
+) {
     let mut warned_fds = false;
     loop {
         if !wait_below_limits(&worker, spec.frontend).await {
@@ -36,7 +43,7 @@ pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpList
                 // The slot is taken here, before the next accept, so that a burst of accepts
                 // cannot run past maxconn before the spawned tasks get to count themselves.
                 let guard = conn::ConnGuard::try_new(&worker, spec.frontend);
-                start(&worker, spec.frontend, stream, guard);
+                start(&worker, spec.frontend, stream, guard, tls.clone());
             }
             Err(e) if is_fd_exhaustion(&e) => {
                 if !warned_fds {
@@ -51,7 +58,7 @@ pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpList
             break;
         }
     }
-    drain_queue(&worker, spec.frontend, &listener);
+    drain_queue(&worker, spec.frontend, &listener, tls.as_ref());
 }
 
 fn start(
@@ -59,8 +66,9 @@ fn start(
     frontend: FrontendId,
     stream: TcpStream,
     guard: Option<conn::ConnGuard>,
+    tls: Option<Rc<BindConfig>>,
 ) {
-    monoio::spawn(conn::serve(Rc::clone(worker), frontend, stream, guard));
+    monoio::spawn(conn::serve(Rc::clone(worker), frontend, stream, guard, tls));
 }
 
 /// One accept, given up when the worker stops. The accept is cancelled and then awaited, so a
@@ -94,20 +102,30 @@ async fn accept_unless_stopped(
 /// Dropping it only queues an asynchronous close on io_uring, and connections that land on it
 /// meanwhile would be reset. What still arrives between the last accept and the shutdown is
 /// reset, until listening sockets are handed over on reload.
-fn drain_queue(worker: &Rc<Worker>, frontend: FrontendId, listener: &TcpListener) {
+fn drain_queue(
+    worker: &Rc<Worker>,
+    frontend: FrontendId,
+    listener: &TcpListener,
+    tls: Option<&Rc<BindConfig>>,
+) {
     if queue::set_nonblocking(listener) {
-        accept_queued_all(worker, frontend, listener);
+        accept_queued_all(worker, frontend, listener, tls);
     }
     queue::shutdown(listener);
 }
 
-fn accept_queued_all(worker: &Rc<Worker>, frontend: FrontendId, listener: &TcpListener) {
+fn accept_queued_all(
+    worker: &Rc<Worker>,
+    frontend: FrontendId,
+    listener: &TcpListener,
+    tls: Option<&Rc<BindConfig>>,
+) {
     for _ in 0..crate::net::LISTEN_BACKLOG {
         let Some(guard) = conn::ConnGuard::try_new(worker, frontend) else {
             return;
         };
         match queue::accept_queued(listener) {
-            Queued::Conn(stream) => start(worker, frontend, stream, Some(guard)),
+            Queued::Conn(stream) => start(worker, frontend, stream, Some(guard), tls.cloned()),
             Queued::Skipped => {}
             Queued::Empty => return,
         }

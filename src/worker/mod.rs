@@ -36,10 +36,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::config::model::{BackendId, FrontendId, Model, ServerId};
+use crate::config::model_tls::BindTls;
 use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
 use crate::net::Dialer;
 use crate::serve::record::Sink;
+use crate::tls::server_config::Shared;
 use balance::Balancer;
 use deadline::Deadlines;
 use limits::ConnLimits;
@@ -168,9 +170,20 @@ impl Worker {
     }
 }
 
-/// One listener a worker must open: its frontend and the resolved address.
+/// One listener a worker must open: its frontend, the resolved address, and its TLS.
 #[derive(Clone, Debug)]
 pub struct ListenSpec {
     pub frontend: FrontendId,
     pub addr: SocketAddr,
+    /// `ssl ...` on the bind: what its TLS loaded, shared by the cores.
+    pub tls: Option<Arc<TlsBind>>,
+}
+
+/// A TLS bind's settings and what they loaded (certificates, ticket keys), read once for all
+/// cores; each core builds its own rustls configs from it (`BindConfig::build`), so that no
+/// handshake touches another core's reference counts.
+#[derive(Debug)]
+pub struct TlsBind {
+    pub settings: BindTls,
+    pub shared: Shared,
 }

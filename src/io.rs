@@ -8,11 +8,9 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
+use crate::net::Stream;
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{
-    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
-};
-use monoio::net::TcpStream;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 /// Why an I/O step did not complete.
 #[derive(Debug)]
@@ -80,33 +78,19 @@ impl ReadBuf {
     /// (on io_uring a cancelled read may still complete). `Ok(None)`: nothing came in time.
     pub async fn read_or_shed(
         &mut self,
-        s: &mut TcpStream,
+        s: &mut Stream,
         shed: impl Future<Output = ()>,
     ) -> Result<Option<usize>, IoFail> {
         self.make_room();
         self.ensure_capacity();
         let (len, cap) = (self.data.len(), self.data.capacity());
-        let canceller = Canceller::new();
         let buf = std::mem::take(&mut self.data);
-        let mut read =
-            std::pin::pin!(s.cancelable_read(buf.slice_mut(len..cap), canceller.handle()));
-        let finished = monoio::select! {
-            r = &mut read => Some(r),
-            _ = shed => None,
-        };
-        let timed_out = finished.is_none();
-        let (res, slice) = match finished {
-            Some(r) => r,
-            None => {
-                let _ = canceller.cancel();
-                read.await
-            }
-        };
+        let (res, slice) = s.read_or_shed(buf.slice_mut(len..cap), shed).await;
         self.data = slice.into_inner();
         match res {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if timed_out && e.raw_os_error() == Some(libc::ECANCELED) => Ok(None),
-            Err(e) => Err(IoFail::Io(e)),
+            Some(Ok(n)) => Ok(Some(n)),
+            None => Ok(None),
+            Some(Err(e)) => Err(IoFail::Io(e)),
         }
     }
 

@@ -19,9 +19,10 @@ use crossbeam_channel::{bounded, never, select, Receiver, Sender};
 use crate::config::model::{DriverChoice, Model};
 use crate::health::view::{HealthLink, HealthView};
 use crate::health::HealthEvent;
+use crate::net::Dialer;
 use crate::process::Control;
 use crate::serve::record::Sink;
-use crate::worker::limits::SharedLimits;
+use crate::worker::limits::ConnLimits;
 use crate::worker::{listener, ListenSpec, StopKind, Worker};
 use states::ServerStates;
 
@@ -112,7 +113,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let driver = choose_driver(model.global.driver)?;
     let nbthread = model.global.nbthread.unwrap_or_else(default_threads).max(1);
     let (specs, reservations) = resolve_listeners(&model)?;
-    let limits = Arc::new(SharedLimits::new(&model));
+    let limits = Arc::new(ConnLimits::new(&model));
     let model = Arc::new(model);
     let cpus = cpu_plan(&model, nbthread);
     // One link more than there are workers: the launcher follows the servers' states too.
@@ -307,7 +308,7 @@ struct WorkerSetup {
     index: usize,
     nbthread: usize,
     model: Arc<Model>,
-    limits: Arc<SharedLimits>,
+    limits: Arc<ConnLimits>,
     specs: Vec<ListenSpec>,
     ready: Sender<Result<(), String>>,
     /// This core's end of the health-check broadcast, when some server is checked.
@@ -373,7 +374,7 @@ async fn worker_main(setup: WorkerSetup) {
     } = setup;
     let view = health.map(|link| HealthView::new(link, &model));
     let records = if log_requests { Sink::Print } else { Sink::Off };
-    let w = Worker::new(index, nbthread, model, limits, view, records);
+    let w = Worker::new(index, nbthread, model, limits, view, records, Dialer::Tcp);
     let mut listeners = Vec::with_capacity(specs.len());
     for spec in specs {
         match crate::net::listener(spec.addr).and_then(monoio::net::TcpListener::from_std) {

@@ -1,39 +1,49 @@
 //! ringlb: a thread-per-core io_uring L4/L7 load balancer that reads HAProxy configuration files.
 //!
-//! How a request flows through the modules:
+//! Start here. Every module, in the order a request meets them:
 //!
 //! ```text
-//!  haproxy-style .cfg files
-//!        |  config::load()      syntax (tokens with file:line) -> keywords -> validate -> Model
-//!        v
-//!  Model (plain, immutable, Send)          main.rs: command line, -c, exit codes
-//!        |  launch::run()       one pinned thread per core, each with its own monoio runtime
-//!        v
-//!  worker::Worker (one per core)           owns its listeners, connections, pools, counters
-//!    listener.rs  SO_REUSEPORT socket per bind, accept loop, maxconn gate
-//!    balance.rs   core-local server choice (roundrobin, leastconn, hashes, ...)
-//!    pool.rs      core-local idle backend connections
-//!    limits.rs    process-wide maxconn counters (global, frontend, server): the only shared
-//!                 counters, atomics touched per connection, or per request on servers with maxconn
-//!  health::      checker.rs (one thread probing servers) -> HealthEvent over crossbeam to
-//!                every core -> view.rs (the core's balancer slots); observe.rs (live errors back)
-//!  http::        parse.rs (framing rules on top of httparse), chunked.rs, head.rs (rewrite),
-//!                edit.rs (rule edits the head writers apply), body.rs (streaming bodies),
-//!                errors.rs (error pages): framing only, no sockets
-//!  serve::       accept.rs (one client connection, by mode), tcp.rs (mode tcp relay), the
-//!                mode http pipeline (idle -> request -> exchange -> response), route.rs (what a
-//!                frontend and its backend decide together, resolved in one place), record/ (how
-//!                each request ended: status, bytes, timers, termination state; consumed at
-//!                one place, `record::end_request`: `ringlb -d` prints it; logs, counters and
-//!                histograms plug in there)
-//!  rules::       the rule engine: fetch.rs, conv.rs, matcher.rs (ACLs, use_backend),
-//!                logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs,
-//!                normalize.rs (normalize-uri)
-//!  tls::         rustls building blocks from a bind's `BindTls`: certs.rs (crt, crt-list,
-//!                ca-file, OCSP), resolve.rs (SNI -> certificate), tickets.rs (session tickets
-//!                every core opens), server_config.rs (ServerConfig per core); no sockets yet:
-//!                the handshake plugs into the client stream type
+//!  main.rs, cli   the command line (-f, -c, -d, -D ...), exit codes
+//!  config::       haproxy-style .cfg files -> Model: syntax.rs (tokens with file:line) ->
+//!                 keywords.rs (one table of every keyword: where it may appear, its parser,
+//!                 or why it is refused) -> validate.rs -> model.rs (plain, immutable, Send);
+//!                 catalog/ holds the tables of fetches, converters, actions, server options
+//!                 and balance algorithms
+//!  launch::       one pinned thread per core, each with its own monoio runtime (io_uring, or
+//!                 the legacy epoll driver); signals, soft stop, the health checker thread
+//!  process::      daemon mode, pidfile, user/group, the old process's stop on reload
+//!  worker::       one Worker per core: listeners and accept loops, balancers, backend pools,
+//!                 connect/retry/queue, maxconn counters (the only cross-core atomics)
+//!  net::          sockets and streams: SO_REUSEPORT listeners; `Stream`, the one connection
+//!                 type (TCP; an in-memory pair for in-process tests); `Dialer`
+//!  serve::        a client connection's life: accept.rs, tcp.rs (mode tcp relay), h1.rs (the
+//!                 HTTP/1 connection level), then per request a `Session` (request ->
+//!                 exchange -> response, its `Route`, its record) behind the `Downstream`
+//!                 interface
+//!  http::         HTTP/1.1 framing only, no sockets: parse.rs, chunked.rs, head.rs (rewrite),
+//!                 edit.rs (rule edits), body.rs (streaming bodies), errors.rs (error pages)
+//!  rules::        the rule engine: fetch.rs, conv.rs, matcher.rs (ACLs, use_backend),
+//!                 logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs,
+//!                 normalize.rs (normalize-uri)
+//!  health::       checker.rs (one thread probing servers) -> HealthEvent over crossbeam to
+//!                 every core -> view.rs (the core's balancer slots); observe.rs (live errors)
+//!  io             owned-buffer helpers (`ReadBuf`, timed I/O) shared by http, serve and tcp
+//!  tls::          rustls building blocks from a bind's `BindTls`, no sockets: certs.rs (crt,
+//!                 crt-list, ca-file, crl-file, OCSP), resolve.rs (SNI -> certificate),
+//!                 tickets.rs (session tickets every core opens), server_config.rs
+//!                 (ServerConfig per core), accept.rs (ClientHello -> connection), facts.rs
+//!                 (ssl_fc_* / ssl_c_* values)
 //! ```
+//!
+//! Where the next capabilities plug in:
+//! - **TLS**: a `net::Stream` variant, handshaken on the accepting core (`tls::accept` then
+//!   a rustls `ServerConnection` from `tls::server_config`); everything above
+//!   the stream (relay, HTTP/1, sessions) is unchanged. Backend TLS: the same, via `Dialer`.
+//! - **HTTP/2**: a second connection level beside `serve/h1.rs`, whose streams each implement
+//!   `serve::downstream::Downstream` and drive the same `Session` pipeline.
+//! - **Stats and logs**: every request ends in one `serve::record::RequestRecord`, consumed at
+//!   one place (`record::end_request`) by the worker's `record::Sink`: logs, core-local
+//!   counters and histograms are sinks there, merged across cores on demand.
 //!
 //! What crosses threads: the `Model` (in an `Arc`, read-only), health events and passive reports
 //! (crossbeam channels), the maxconn atomics, and, later, stats snapshots. Nothing on the request

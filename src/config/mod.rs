@@ -13,7 +13,10 @@
 //! at the first, so the user sees all of them in one run, and remembers what failed (`draft::
 //! Failed`) so that one mistake gives one message. Every file read (configuration, errorfiles,
 //! pattern and map files) goes through `files` (regular files of bounded size), every regex
-//! through `regexes` (linear-time, PCRE-only constructs named). Nothing here opens a socket.
+//! through `regexes` (linear-time, PCRE-only constructs named). Problems are `error::Diagnostic`s
+//! (`file:line: message`), with `suggest`'s "did you mean" where a near name exists; `ids`
+//! holds the typed indexes (`FrontendId`, `BackendId`, `ServerId`) the rest of the program
+//! passes instead of bare positions. Nothing here opens a socket.
 
 pub mod addr;
 pub mod bind_tls;

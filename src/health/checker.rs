@@ -26,7 +26,7 @@ use super::view::HealthLink;
 use super::HealthEvent;
 use crate::config::model::{BackendId, Model, OnError, ServerCheck, ServerId};
 use crate::launch::Driver;
-use crate::worker::limits::SharedLimits;
+use crate::worker::limits::ConnLimits;
 use crate::worker::notify::Notify;
 
 /// How often the checker looks for a stop request and for passive reports.
@@ -58,7 +58,7 @@ impl Checker {
 /// Starts the checker when some server is checked; returns it and one link per worker.
 pub fn start(
     model: Arc<Model>,
-    limits: Arc<SharedLimits>,
+    limits: Arc<ConnLimits>,
     nbthread: usize,
     driver: Driver,
     quiet: bool,
@@ -97,7 +97,7 @@ pub fn start(
 
 struct Setup {
     model: Arc<Model>,
-    limits: Arc<SharedLimits>,
+    limits: Arc<ConnLimits>,
     out: Vec<Sender<HealthEvent>>,
     reports: Receiver<Report>,
     quiet: bool,
@@ -162,7 +162,7 @@ impl Srv {
 
 struct State {
     model: Arc<Model>,
-    limits: Arc<SharedLimits>,
+    limits: Arc<ConnLimits>,
     out: Vec<Sender<HealthEvent>>,
     plans: Vec<Plan>,
     /// Per backend, per server: `None` for servers without `check` (always usable unless

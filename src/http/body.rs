@@ -19,7 +19,7 @@ use super::BodyKind;
 use crate::io::{write_vec, IoFail, ReadBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
+pub enum Direction {
     /// Client to server.
     Request,
     /// Server to client, as received.
@@ -28,7 +28,7 @@ pub enum Side {
     ResponseDechunk,
 }
 
-pub struct Limits {
+pub struct BodyLimits {
     pub read: Option<Duration>,
     pub write: Option<Duration>,
     pub max_trailer: usize,
@@ -40,14 +40,14 @@ pub enum BodyError {
     /// was sent to it: close without a response, as HAProxy does.
     Client,
     /// The client's body stalled for longer than the read limit: the caller answers (408 or
-    /// 504, see serve/exchange.rs). On the response side: the client did not take the body
+    /// 504, see serve/exchange.rs). On the response direction: the client did not take the body
     /// within the write limit.
     ClientStalled,
     /// The server failed while we were sending to it or reading from it (on the response
-    /// side, also a body whose framing is invalid).
+    /// direction, also a body whose framing is invalid).
     Server,
     /// The server stopped reading the request body for longer than `timeout server`; on the
-    /// response side, it sent nothing for that long.
+    /// response direction, it sent nothing for that long.
     ServerTimeout,
     /// The body's framing is invalid: answer this status and close.
     Bad(u16),
@@ -69,25 +69,25 @@ pub struct Cut {
 }
 
 struct Ends {
-    side: Side,
+    direction: Direction,
     read: Cell<u64>,
     written: Cell<u64>,
 }
 
 impl Ends {
     fn read_failed(&self, timed_out: bool) -> BodyError {
-        match (self.side, timed_out) {
-            (Side::Request, true) => BodyError::ClientStalled,
-            (Side::Request, false) => BodyError::Client,
+        match (self.direction, timed_out) {
+            (Direction::Request, true) => BodyError::ClientStalled,
+            (Direction::Request, false) => BodyError::Client,
             (_, true) => BodyError::ServerTimeout,
             (_, false) => BodyError::Server,
         }
     }
 
     fn write_failed(&self, e: IoFail) -> BodyError {
-        match (self.side, e) {
-            (Side::Request, IoFail::Timeout) => BodyError::ServerTimeout,
-            (Side::Request, IoFail::Io(_)) => BodyError::Server,
+        match (self.direction, e) {
+            (Direction::Request, IoFail::Timeout) => BodyError::ServerTimeout,
+            (Direction::Request, IoFail::Io(_)) => BodyError::Server,
             (_, IoFail::Timeout) => BodyError::ClientStalled,
             (_, IoFail::Io(_)) => BodyError::Client,
         }
@@ -111,7 +111,7 @@ impl Ends {
     }
 
     fn bad_framing(&self) -> BodyError {
-        if self.side == Side::Request {
+        if self.direction == Direction::Request {
             BodyError::Bad(400)
         } else {
             BodyError::Server
@@ -125,11 +125,11 @@ pub async fn forward<R: AsyncReadRent, W: AsyncWriteRent>(
     buf: &mut ReadBuf,
     dst: &mut W,
     kind: BodyKind,
-    lim: &Limits,
-    side: Side,
+    lim: &BodyLimits,
+    direction: Direction,
 ) -> Result<Moved, Cut> {
     let ends = Ends {
-        side,
+        direction,
         read: Cell::new(0),
         written: Cell::new(0),
     };
@@ -147,14 +147,14 @@ async fn forward_framed<R: AsyncReadRent, W: AsyncWriteRent>(
     buf: &mut ReadBuf,
     dst: &mut W,
     kind: BodyKind,
-    lim: &Limits,
+    lim: &BodyLimits,
     ends: &Ends,
 ) -> Result<(), BodyError> {
-    let side = ends.side;
+    let direction = ends.direction;
     match kind {
         BodyKind::None => Ok(()),
         BodyKind::Length(n) => forward_length(src, buf, dst, n, lim, ends).await,
-        BodyKind::Chunked if side == Side::ResponseDechunk => {
+        BodyKind::Chunked if direction == Direction::ResponseDechunk => {
             forward_dechunked(src, buf, dst, lim, ends).await
         }
         BodyKind::Chunked => forward_chunked(src, buf, dst, lim, ends).await,
@@ -167,7 +167,7 @@ async fn forward_length<R: AsyncReadRent, W: AsyncWriteRent>(
     buf: &mut ReadBuf,
     dst: &mut W,
     mut left: u64,
-    lim: &Limits,
+    lim: &BodyLimits,
     ends: &Ends,
 ) -> Result<(), BodyError> {
     loop {
@@ -190,7 +190,7 @@ async fn forward_chunked<R: AsyncReadRent, W: AsyncWriteRent>(
     src: &mut R,
     buf: &mut ReadBuf,
     dst: &mut W,
-    lim: &Limits,
+    lim: &BodyLimits,
     ends: &Ends,
 ) -> Result<(), BodyError> {
     let mut decoder = ChunkedDecoder::new_with_limit(lim.max_trailer);
@@ -228,7 +228,7 @@ async fn forward_dechunked<R: AsyncReadRent, W: AsyncWriteRent>(
     src: &mut R,
     buf: &mut ReadBuf,
     dst: &mut W,
-    lim: &Limits,
+    lim: &BodyLimits,
     ends: &Ends,
 ) -> Result<(), BodyError> {
     let mut decoder = ChunkedDecoder::new_with_limit(lim.max_trailer);
@@ -260,7 +260,7 @@ async fn forward_until_close<R: AsyncReadRent, W: AsyncWriteRent>(
     src: &mut R,
     buf: &mut ReadBuf,
     dst: &mut W,
-    lim: &Limits,
+    lim: &BodyLimits,
     ends: &Ends,
 ) -> Result<(), BodyError> {
     loop {
@@ -278,7 +278,7 @@ async fn pass_on<W: AsyncWriteRent>(
     buf: &mut ReadBuf,
     dst: &mut W,
     n: usize,
-    lim: &Limits,
+    lim: &BodyLimits,
     ends: &Ends,
 ) -> Result<(), BodyError> {
     send_unread(buf, dst, n, lim, ends).await?;
@@ -291,7 +291,7 @@ async fn send_unread<W: AsyncWriteRent>(
     buf: &mut ReadBuf,
     dst: &mut W,
     n: usize,
-    lim: &Limits,
+    lim: &BodyLimits,
     ends: &Ends,
 ) -> Result<(), BodyError> {
     if n > 0 {
@@ -307,7 +307,7 @@ async fn send_unread<W: AsyncWriteRent>(
 async fn write_all<W: AsyncWriteRent>(
     dst: &mut W,
     bytes: &mut Vec<u8>,
-    lim: &Limits,
+    lim: &BodyLimits,
     ends: &Ends,
 ) -> Result<(), BodyError> {
     if bytes.is_empty() {
@@ -325,7 +325,7 @@ async fn write_all<W: AsyncWriteRent>(
 async fn read_some<R: AsyncReadRent>(
     src: &mut R,
     buf: &mut ReadBuf,
-    lim: &Limits,
+    lim: &BodyLimits,
     ends: &Ends,
 ) -> Result<(), BodyError> {
     match buf.read_from(src, lim.read).await {

@@ -1,11 +1,14 @@
 //! Unit tests for head.rs.
 
 use super::*;
-use crate::http::parse::{parse_request, parse_response, Limits, Method};
+use crate::http::parse::{parse_request, parse_response, HeadLimits, Method};
 
 fn request(raw: &[u8], rw: &RequestRewrite) -> String {
     let mut req = Request::new();
-    assert_eq!(parse_request(raw, &Limits::default(), &mut req), Ok(true));
+    assert_eq!(
+        parse_request(raw, &HeadLimits::default(), &mut req),
+        Ok(true)
+    );
     let mut out = Vec::new();
     write_request_head(&mut out, raw, &req, rw);
     String::from_utf8(out).unwrap()
@@ -14,7 +17,7 @@ fn request(raw: &[u8], rw: &RequestRewrite) -> String {
 fn response(raw: &[u8], rw: &ResponseRewrite) -> String {
     let mut resp = Response::new();
     assert_eq!(
-        parse_response(raw, &Limits::default(), Method::Get, &mut resp),
+        parse_response(raw, &HeadLimits::default(), Method::Get, &mut resp),
         Ok(true)
     );
     let mut out = Vec::new();
@@ -177,7 +180,7 @@ fn http10_request_without_host_stays_without_host() {
 fn writers_append() {
     let raw = b"GET / HTTP/1.1\r\n\r\n";
     let mut req = Request::new();
-    parse_request(raw, &Limits::default(), &mut req).unwrap();
+    parse_request(raw, &HeadLimits::default(), &mut req).unwrap();
     let mut out = b"previous".to_vec();
     write_request_head(&mut out, raw, &req, &PLAIN);
     assert_eq!(out, b"previousGET / HTTP/1.1\r\n\r\n");
@@ -310,14 +313,14 @@ fn bodyless_statuses_and_framing_fields() {
     // The 2xx that opens a CONNECT tunnel: its length fields mean nothing (RFC 9110 8.6).
     let mut resp = Response::new();
     let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX: 1\r\n\r\n";
-    parse_response(raw, &Limits::default(), Method::Connect, &mut resp).unwrap();
+    parse_response(raw, &HeadLimits::default(), Method::Connect, &mut resp).unwrap();
     let mut out = Vec::new();
     write_response_head(&mut out, raw, &resp, &KEEP11);
     assert_eq!(out, b"HTTP/1.1 200 OK\r\nX: 1\r\n\r\n");
     // A response to HEAD keeps its Content-Length.
     let mut resp = Response::new();
     let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nContent-Length: 9\r\n\r\n";
-    parse_response(raw, &Limits::default(), Method::Head, &mut resp).unwrap();
+    parse_response(raw, &HeadLimits::default(), Method::Head, &mut resp).unwrap();
     let mut out = Vec::new();
     write_response_head(&mut out, raw, &resp, &KEEP11);
     assert_eq!(out, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n");
@@ -326,7 +329,7 @@ fn bodyless_statuses_and_framing_fields() {
 fn interim(raw: &[u8]) -> String {
     let mut resp = Response::new();
     assert_eq!(
-        parse_response(raw, &Limits::default(), Method::Get, &mut resp),
+        parse_response(raw, &HeadLimits::default(), Method::Get, &mut resp),
         Ok(true)
     );
     let mut out = b"before|".to_vec();

@@ -44,6 +44,6 @@ pub use head::{
     RequestRewrite, ResponseRewrite,
 };
 pub use parse::{
-    header_value, parse_request, parse_response, BodyKind, Framing, Header, HttpError, Limits,
+    header_value, parse_request, parse_response, BodyKind, Framing, HeadLimits, Header, HttpError,
     Method, Request, Response, TargetForm, Version,
 };

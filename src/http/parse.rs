@@ -17,7 +17,7 @@ pub const DEFAULT_MAX_HEADERS: usize = 101;
 
 /// Size limits for one head.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Limits {
+pub struct HeadLimits {
     /// Largest head in bytes (request/status line, headers, final empty line).
     pub max_head: usize,
     /// Like HAProxy's `tune.http.maxhdr`, which keeps one slot for itself: a head may carry
@@ -25,9 +25,9 @@ pub struct Limits {
     pub max_headers: usize,
 }
 
-impl Default for Limits {
+impl Default for HeadLimits {
     fn default() -> Self {
-        Limits {
+        HeadLimits {
             max_head: DEFAULT_MAX_HEAD,
             max_headers: DEFAULT_MAX_HEADERS,
         }
@@ -267,13 +267,17 @@ const STACK_HEADER_SLOTS: usize = 256;
 
 type Slot<'b> = MaybeUninit<httparse::Header<'b>>;
 
-fn header_slots(limits: &Limits) -> usize {
+fn header_slots(limits: &HeadLimits) -> usize {
     limits.max_headers.saturating_sub(1)
 }
 
 /// Parses a request head at the start of `buf`. `Ok(true)`: `out` describes it; `Ok(false)`:
 /// more bytes are needed (and `out` is cleared).
-pub fn parse_request(buf: &[u8], limits: &Limits, out: &mut Request) -> Result<bool, HttpError> {
+pub fn parse_request(
+    buf: &[u8],
+    limits: &HeadLimits,
+    out: &mut Request,
+) -> Result<bool, HttpError> {
     let n = header_slots(limits);
     if n <= STACK_HEADER_SLOTS {
         let mut slots: [Slot; STACK_HEADER_SLOTS] =
@@ -287,7 +291,7 @@ pub fn parse_request(buf: &[u8], limits: &Limits, out: &mut Request) -> Result<b
 
 fn request_with<'b>(
     buf: &'b [u8],
-    limits: &Limits,
+    limits: &HeadLimits,
     out: &mut Request,
     slots: &mut [Slot<'b>],
 ) -> Result<bool, HttpError> {
@@ -499,7 +503,7 @@ fn request_too_large(window: &[u8]) -> HttpError {
 /// body of responses to HEAD and CONNECT.
 pub fn parse_response(
     buf: &[u8],
-    limits: &Limits,
+    limits: &HeadLimits,
     request_method: Method,
     out: &mut Response,
 ) -> Result<bool, HttpError> {
@@ -522,7 +526,7 @@ pub fn parse_response(
 
 fn response_with<'b>(
     buf: &'b [u8],
-    limits: &Limits,
+    limits: &HeadLimits,
     request_method: Method,
     out: &mut Response,
     slots: &mut [Slot<'b>],

@@ -4,7 +4,7 @@ use super::*;
 
 fn req(raw: &[u8]) -> Result<Request, HttpError> {
     let mut out = Request::new();
-    match parse_request(raw, &Limits::default(), &mut out)? {
+    match parse_request(raw, &HeadLimits::default(), &mut out)? {
         true => Ok(out),
         false => Err(HttpError {
             status: 0,
@@ -49,12 +49,15 @@ fn incomplete_needs_more_at_every_prefix() {
     let mut out = Request::new();
     for cut in 0..raw.len() {
         assert_eq!(
-            parse_request(&raw[..cut], &Limits::default(), &mut out),
+            parse_request(&raw[..cut], &HeadLimits::default(), &mut out),
             Ok(false),
             "{cut}"
         );
     }
-    assert_eq!(parse_request(raw, &Limits::default(), &mut out), Ok(true));
+    assert_eq!(
+        parse_request(raw, &HeadLimits::default(), &mut out),
+        Ok(true)
+    );
     assert_eq!(out.body, BodyKind::Length(3));
 }
 
@@ -109,7 +112,7 @@ fn header_syntax_rules() {
 
 #[test]
 fn size_limits_follow_haproxy() {
-    let limits = Limits {
+    let limits = HeadLimits {
         max_head: 64,
         max_headers: 4,
     };
@@ -165,7 +168,7 @@ fn header_count_limit_like_haproxy_maxhdr() {
     let e = req(&with_headers(101)).unwrap_err();
     assert_eq!((e.status, e.reason), (431, "too many headers"));
     // A limit above the stack slots takes the heap path.
-    let limits = Limits {
+    let limits = HeadLimits {
         max_head: 1 << 20,
         max_headers: 1001,
     };
@@ -316,10 +319,10 @@ fn host_from_absolute_form() {
 fn reuse_clears_previous_request() {
     let mut out = Request::new();
     let a = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
-    assert_eq!(parse_request(a, &Limits::default(), &mut out), Ok(true));
+    assert_eq!(parse_request(a, &HeadLimits::default(), &mut out), Ok(true));
     let cap = out.headers.capacity();
     assert_eq!(
-        parse_request(b"GET / HTTP/1.1\r\n\r\n", &Limits::default(), &mut out),
+        parse_request(b"GET / HTTP/1.1\r\n\r\n", &HeadLimits::default(), &mut out),
         Ok(true)
     );
     assert_eq!(out.headers.len(), 0);
@@ -329,7 +332,7 @@ fn reuse_clears_previous_request() {
 
 fn resp(raw: &[u8], method: Method) -> Result<Response, HttpError> {
     let mut out = Response::new();
-    match parse_response(raw, &Limits::default(), method, &mut out)? {
+    match parse_response(raw, &HeadLimits::default(), method, &mut out)? {
         true => Ok(out),
         false => Err(HttpError {
             status: 0,
@@ -484,7 +487,7 @@ fn response_errors_are_502() {
             "{raw:?}"
         );
     }
-    let limits = Limits {
+    let limits = HeadLimits {
         max_head: 32,
         max_headers: 101,
     };
@@ -510,7 +513,7 @@ fn response_fields() {
     let mut out = Response::new();
     let partial = b"HTTP/1.1 200 OK\r\nContent-Le";
     assert_eq!(
-        parse_response(partial, &Limits::default(), Method::Get, &mut out),
+        parse_response(partial, &HeadLimits::default(), Method::Get, &mut out),
         Ok(false)
     );
 }
@@ -571,7 +574,7 @@ fn mutated_heads_never_panic_and_ranges_stay_inside() {
         b"HTTP/1.1 103 Hints\nLink: x\nContent-Length: 1,1\n\n",
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let limits = Limits {
+    let limits = HeadLimits {
         max_head: 96,
         max_headers: 5,
     };
@@ -603,7 +606,7 @@ fn mutated_heads_never_panic_and_ranges_stay_inside() {
 
 #[test]
 fn absolute_form_authority_must_match_host() {
-    let l = Limits::default();
+    let l = HeadLimits::default();
     let mut r = Request::new();
     let same = b"GET http://a.example/x HTTP/1.1\r\nHost: A.example\r\n\r\n";
     assert_eq!(parse_request(same, &l, &mut r), Ok(true));

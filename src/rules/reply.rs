@@ -6,7 +6,7 @@ use super::{logformat, Ctx};
 use crate::config::model::ErrorFiles;
 use crate::config::model_rules::{Action, Redirect, RedirectKind, Reply, ReplyBody};
 use crate::http::errors::{error_response, reason};
-use crate::http::{parse_response, BodyKind, Limits, Method, Response};
+use crate::http::{parse_response, BodyKind, HeadLimits, Method, Response};
 
 /// A response ringlb answers itself, without any `connection` header yet: `finish` adds the
 /// one that matches what happens to the connection afterwards.
@@ -114,7 +114,7 @@ fn raw(bytes: &[u8], tarpit: bool) -> Answer {
 
 /// Whether a complete response in `bytes` ends exactly where its framing says it does.
 fn self_delimited(bytes: &[u8]) -> bool {
-    let limits = Limits {
+    let limits = HeadLimits {
         max_head: bytes.len(),
         max_headers: 1000,
     };

@@ -1,8 +1,9 @@
 //! The server side of one request: a server slot and connection, the head and the body
 //! (with what the record keeps of it: Tw, Tc, the server, retries, why it failed).
 
-use monoio::net::TcpStream;
+use crate::net::Stream;
 
+use super::downstream::{Downstream, KeptServer};
 use super::record::{self, By, Phase, TermState};
 use super::{Next, Plan, Session};
 use crate::config::model::{Backend, BackendId, HttpReuse, ServerId};
@@ -17,7 +18,7 @@ const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// A request in flight on one server connection.
 pub(super) struct Exchange {
-    pub server: TcpStream,
+    pub server: Stream,
     pub lease: ServerLease,
     /// The request went on a reused connection and had no body: if the server turns out to have
     /// closed that connection, the request may go again on a fresh one (once).
@@ -36,7 +37,7 @@ pub(super) fn connect_status(_: ConnectError) -> u16 {
     503
 }
 
-impl<'a> Session<'a> {
+impl<'a, D: Downstream> Session<'a, D> {
     /// Gets a server connection, then sends the head and streams the request body.
     pub(super) async fn send_request(&mut self, plan: &Plan<'a>) -> Result<Exchange, Next> {
         let acquired = match self.connect(plan.backend, plan.be, plan.key).await {
@@ -124,10 +125,10 @@ impl<'a> Session<'a> {
         be: &Backend,
         key: PickKey,
     ) -> Result<Acquired, ConnectError> {
-        let own = match self.own.take() {
-            Some((b, s, stream)) if b == backend => Some((s, stream)),
-            Some((_, _, stream)) => {
-                pool::discard(stream);
+        let own = match self.conn.take_kept_server() {
+            Some(k) if k.backend == backend => Some((k.server, k.stream)),
+            Some(k) => {
+                k.stream.discard();
                 None
             }
             None => None,
@@ -136,7 +137,7 @@ impl<'a> Session<'a> {
         // server connection (the client could not retry it safely).
         let pool = match be.http_reuse {
             HttpReuse::Never => false,
-            HttpReuse::Safe => self.served > 0,
+            HttpReuse::Safe => self.conn.served() > 0,
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
         self.acquire_recorded(backend, key, Reuse { own, pool })
@@ -170,20 +171,24 @@ impl<'a> Session<'a> {
     /// Keeps a server connection whose response ended cleanly: in the core's pool, for any
     /// request `http-reuse` lets take it, or with `http-reuse never` for this client connection
     /// only (when it stays open). Called while the request's lease is still held.
-    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: ServerId, stream: TcpStream) {
+    pub(super) fn keep_server(&mut self, plan: &Plan<'a>, server: ServerId, stream: Stream) {
         if self.w.is_stopping() {
-            return pool::discard(stream);
+            return stream.discard();
         }
         if plan.be.http_reuse == HttpReuse::Never {
-            if plan.client_keep {
-                self.own = Some((plan.backend, server, stream));
+            if plan.client_keep_alive {
+                self.conn.keep_server(KeptServer {
+                    backend: plan.backend,
+                    server,
+                    stream,
+                });
             } else {
-                pool::discard(stream);
+                stream.discard();
             }
             return;
         }
         let Some(rt) = self.w.backend_rt(plan.backend) else {
-            return pool::discard(stream);
+            return stream.discard();
         };
         let in_use = rt.balancer.slot(server).map_or(1, |s| s.inflight.get());
         if rt.pool.put(server, stream, in_use) {
@@ -191,7 +196,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    async fn send_head(&mut self, server: &mut TcpStream, be: &Backend) -> Result<(), IoFail> {
+    async fn send_head(&mut self, server: &mut Stream, be: &Backend) -> Result<(), IoFail> {
         let mut out = std::mem::take(&mut self.out);
         let sent = write_vec(server, &mut out, be.timeouts.server).await;
         self.out = out;
@@ -200,25 +205,17 @@ impl<'a> Session<'a> {
 
     async fn stream_request_body(
         &mut self,
-        server: &mut TcpStream,
+        server: &mut Stream,
         plan: &Plan<'a>,
         kind: BodyKind,
     ) -> Result<(), BodyError> {
-        let limits = body::Limits {
+        let limits = body::BodyLimits {
             // Once the head went, the body may stall as long as the server may take to answer.
             read: plan.route.stalled_body_limit(),
             write: plan.be.timeouts.server,
             max_trailer: self.limits.max_head,
         };
-        let forwarded = body::forward(
-            &mut self.client,
-            &mut self.cbuf,
-            server,
-            kind,
-            &limits,
-            body::Side::Request,
-        )
-        .await;
+        let forwarded = self.conn.body_to(server, kind, &limits).await;
         match forwarded {
             Ok(moved) => {
                 self.rec.bytes_in += moved.read;

@@ -1,40 +1,45 @@
-//! mode http: one client connection, request after request.
-//!
-//! Each request goes through the same pipeline, one file per stage; the settings its frontend
-//! and backend decide together (connection mode, errorfiles, forwardfor, tarpit, tunnel and
-//! body timeouts) are asked of its `route::Route`, never re-derived by a stage:
+//! Serving client connections: the connection level (accept, HTTP/1, the tcp relay) and the
+//! request level (one `Session` per request, whatever connection carries it).
 //!
 //! ```text
-//!  idle.rs       between requests: the connection's small state (`Idle`), waiting for the
-//!                next request's first bytes; `Session::resume` joins it with the request's
-//!                state (`Work`), `suspend` parts them again
-//!  request.rs    read and check the head -> frontend http-request rules -> use_backend
-//!                -> backend http-request rules -> Plan (backend, its Route, server key,
-//!                keep-alive) or a rule's own answer -> rewritten head (rule edits) in `out`
-//!  exchange.rs   server slot + connection (pooled, kept, or new) -> send head -> stream body
-//!                (a stalled body: 504 under `timeout server`); a stale reused connection gets
-//!                the request again on a fresh one, unless part of a response (a 1xx) came
-//!  response.rs   interim 1xx (a `100 Continue` after ringlb's own dropped) -> final head -> http-response rules (backend, frontend),
-//!                http-after-response -> stream body back -> the server connection back to
-//!                the core's pool (or, `http-reuse never`, kept for this client) when nothing
-//!                followed its response -> who stays open;
-//!                101 asked for by an Upgrade, or 2xx to CONNECT -> tunnel (tcp.rs relay);
-//!                101 not asked for -> 502
-//!  route.rs      the Route: frontend + backend (or the frontend alone before use_backend)
-//!                and the precedence rules between their settings
-//!  record/       how the request ended (`RequestRecord`: status, bytes, timers, termination
-//!                state), filled in by the stages above where each outcome is decided and
-//!                consumed once, by `record::end_request` at the end of `serve_one`
+//!  accept.rs      a client connection counted against maxconn, then handed to its mode
+//!  tcp.rs         mode tcp: pick a server, relay both ways (also an HTTP tunnel's relay)
+//!  h1.rs          connection level, HTTP/1: the client stream, read buffer, requests served,
+//!                 deadlines, pipelining, idle waits (`H1`); one `Session` per request
+//!  downstream.rs  the interface between the levels (`Downstream`): a request head and a
+//!                 body source in, a response head and a body sink out. `H1` implements it;
+//!                 an HTTP/2 stream will too, and TLS sits below both (a `net::Stream` variant)
+//!
+//!  request level (`Session`, this file), one file per stage; the settings a frontend and its
+//!  backend decide together (connection mode, errorfiles, forwardfor, tarpit, tunnel and body
+//!  timeouts) are asked of the request's `route::Route`, never re-derived by a stage:
+//!  request.rs     read and check the head -> frontend http-request rules -> use_backend
+//!                 -> backend http-request rules -> Plan (backend, its Route, server key,
+//!                 keep-alive) or a rule's own answer -> rewritten head (rule edits) in `out`
+//!  exchange.rs    server slot + connection (pooled, kept, or new) -> send head -> stream body
+//!                 (a stalled body: 504 under `timeout server`); a stale reused connection gets
+//!                 the request again on a fresh one, unless part of a response (a 1xx) came
+//!  response.rs    interim 1xx (a `100 Continue` after ringlb's own dropped) -> final head
+//!                 -> http-response rules (backend, frontend), http-after-response -> stream
+//!                 body back -> the server connection back to the core's pool (or, `http-reuse
+//!                 never`, kept for this client) when nothing followed its response -> who
+//!                 stays open; 101 asked for by an Upgrade, or 2xx to CONNECT -> tunnel (the
+//!                 connection level relays it); 101 not asked for -> 502
+//!  route.rs       the Route: frontend + backend (or the frontend alone before use_backend)
+//!                 and the precedence rules between their settings
+//!  record/        how the request ended (`RequestRecord`: status, bytes, timers, termination
+//!                 state), filled in by the stages above where each outcome is decided and
+//!                 consumed once, by `record::end_request` at the end of `Session::serve`:
+//!                 where logs, counters and histograms attach (a `record::Sink`)
 //! ```
 //!
-//! Requests are handled one at a time, so pipelined requests are answered in order: the bytes
-//! of the next request simply wait in the client buffer. Any failure answers with an error page
-//! (or an `errorfile`) and closes the client connection, since the framing of what follows
-//! cannot be trusted.
+//! Any failure answers with an error page (or an `errorfile`) and closes the client
+//! connection, since the framing of what follows cannot be trusted.
 
 pub mod accept;
+mod downstream;
 mod exchange;
-mod idle;
+mod h1;
 pub mod record;
 mod request;
 mod response;
@@ -42,19 +47,19 @@ pub mod route;
 pub mod tcp;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
+use crate::net::Stream;
 
-use crate::config::model::{Backend, BackendId, Frontend, FrontendId, ServerId};
-use crate::http::{BodyKind, Limits, Method, Request, Response, Version};
-use crate::io::{timed, IoFail, ReadBuf};
+use crate::config::model::{Backend, BackendId, Frontend, FrontendId};
+use crate::http::{BodyKind, HeadLimits, Method, Request, Response, Version};
+use crate::io::{IoFail, ReadBuf};
 use crate::rules::action::Txn;
 use crate::worker::balance::{PickKey, ServerLease};
 use crate::worker::Worker;
-use idle::Idle;
+use downstream::Downstream;
+use h1::H1;
 use record::{Marks, RequestRecord, TermState};
 use route::Route;
 
@@ -84,7 +89,7 @@ enum Next {
     /// ways until both end. The server's slot stays taken meanwhile (`lease`), as HAProxy counts
     /// a tunnel against the server's `maxconn`.
     Tunnel {
-        server: TcpStream,
+        server: Stream,
         lease: ServerLease,
         idle_client: Option<Duration>,
         idle_server: Option<Duration>,
@@ -108,7 +113,7 @@ struct Plan<'a> {
     route: Route<'a>,
     key: PickKey,
     /// The client may keep its connection after this request.
-    client_keep: bool,
+    client_keep_alive: bool,
     method: Method,
     version: Version,
     body: BodyKind,
@@ -117,17 +122,12 @@ struct Plan<'a> {
     send_continue: bool,
 }
 
-/// One request in flight on a client connection: the connection's part (moved in from `Idle`
-/// when the request starts, and back when it ends) and the request's own state (`Work`).
-struct Session<'a> {
+/// One request's life, from its head to its record: the request level. It reaches the client
+/// only through its `Downstream` (an HTTP/1 connection now, an HTTP/2 stream later).
+struct Session<'a, D: Downstream> {
     w: &'a Rc<Worker>,
     fe: &'a Frontend,
-    /// `fe`'s index in the model.
-    frontend: FrontendId,
-    peer: SocketAddr,
-    local: SocketAddr,
-    client: TcpStream,
-    cbuf: ReadBuf,
+    conn: &'a mut D,
     sbuf: ReadBuf,
     req: Request,
     resp: Response,
@@ -135,19 +135,13 @@ struct Session<'a> {
     out: Vec<u8>,
     /// What rules changed and set for the current request (reused, cleared per request).
     txn: Txn,
-    limits: Limits,
-    /// With `http-reuse never`, the server connection kept from the previous request for this
-    /// client connection only: (backend, server, stream). Otherwise connections go to the pool.
-    own: Option<(BackendId, ServerId, TcpStream)>,
-    served: u32,
-    /// When the head of the request being read must be complete (`timeout http-request`),
-    /// set while waiting for a new connection's first bytes.
-    head_deadline: Option<Instant>,
+    limits: HeadLimits,
     /// How the request in flight is ending (record/).
     rec: RequestRecord,
 }
 
-/// The parts of a `Session` that belong to the request rather than to the connection.
+/// A `Session`'s lists and buffers, kept by the connection between requests so that a busy
+/// client's next request reuses their capacity.
 struct Work {
     sbuf: ReadBuf,
     req: Request,
@@ -174,16 +168,14 @@ impl Work {
 }
 
 /// Serves one client connection in mode http. Not an `async fn`: the connection's future is
-/// `Idle::run`'s alone, with no copy of the arguments beside it (see idle.rs on memory).
+/// `H1::run`'s alone, with no copy of the arguments beside it (see h1.rs on memory).
 pub fn serve<'a>(
     w: &'a Rc<Worker>,
     frontend: FrontendId,
     fe: &'a Frontend,
-    client: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
+    client: Stream,
 ) -> impl Future<Output = ()> + 'a {
-    Box::new(Idle::new(w, frontend, fe, client, peer, local)).run()
+    Box::new(H1::new(w, frontend, fe, client)).run()
 }
 
 /// The status of a response ringlb wrote itself (`HTTP/1.1 NNN ...`), 0 if it has none.
@@ -195,12 +187,17 @@ fn status_of(bytes: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
-impl<'a> Session<'a> {
-    /// The next request of a connection starts: its state joins the connection's.
-    fn resume(idle: Box<Idle<'a>>) -> Self {
-        let w = idle.w;
+impl<'a, D: Downstream> Session<'a, D> {
+    /// A request starts on `conn`, with the lists and buffers of the previous one if kept.
+    fn new(
+        w: &'a Rc<Worker>,
+        fe: &'a Frontend,
+        frontend: FrontendId,
+        conn: &'a mut D,
+        work: Option<Box<Work>>,
+    ) -> Self {
         let global = &w.model.global;
-        let work = idle.work.unwrap_or_else(|| Work::new(global.bufsize));
+        let work = work.unwrap_or_else(|| Work::new(global.bufsize));
         let Work {
             sbuf,
             req,
@@ -211,42 +208,32 @@ impl<'a> Session<'a> {
         // The request's first bytes are here (or ready to be read).
         let marks = Marks {
             start: Some(Instant::now()),
-            ..Marks::new(idle.idle_since)
+            ..Marks::new(conn.idle_since())
         };
         Session {
             w,
-            fe: idle.fe,
-            frontend: idle.frontend,
-            rec: RequestRecord::new(idle.frontend, idle.peer, marks),
-            peer: idle.peer,
-            local: idle.local,
-            client: idle.client,
-            cbuf: idle.cbuf,
+            fe,
+            rec: RequestRecord::new(frontend, conn.peer(), marks),
+            conn,
             sbuf,
             req,
             resp,
             out,
             txn,
-            limits: Limits {
+            limits: HeadLimits {
                 max_head: global.bufsize.saturating_sub(MAX_REWRITE).max(1024),
                 max_headers: global.maxhdr,
             },
-            own: idle.own.map(|o| *o),
-            served: idle.served,
-            head_deadline: idle.head_deadline,
         }
     }
 
-    /// Serves one request, ends its record, then gives the connection back to wait for the
-    /// next. A tunnel's record ends when the tunnel starts: its bytes are not counted.
-    async fn serve_one(mut self) -> (Box<Idle<'a>>, Next) {
+    /// Serves the request and ends its record. Returns what the connection does next, the
+    /// request's lists and buffers for the next one, and when the request ended (the next
+    /// one's idle time starts there). A tunnel's record ends when the tunnel starts: its bytes
+    /// are not counted.
+    async fn serve(mut self) -> (Next, Box<Work>, Instant) {
         let next = self.one_request().await;
-        let end = record::end_request(self.w, &mut self.rec);
-        (self.suspend(end), next)
-    }
-
-    /// `end`: when the request ended, where the next one's idle time starts.
-    fn suspend(mut self, end: Instant) -> Box<Idle<'a>> {
+        let ended = record::end_request(self.w, &mut self.rec);
         // Only a request in flight needs the server-side buffer.
         self.sbuf.release();
         let work = Box::new(Work {
@@ -256,20 +243,7 @@ impl<'a> Session<'a> {
             out: self.out,
             txn: self.txn,
         });
-        Box::new(Idle {
-            w: self.w,
-            frontend: self.frontend,
-            fe: self.fe,
-            peer: self.peer,
-            local: self.local,
-            client: self.client,
-            cbuf: self.cbuf,
-            own: self.own.map(Box::new),
-            served: self.served,
-            head_deadline: self.head_deadline,
-            idle_since: end,
-            work: Some(work),
-        })
+        (next, work, ended)
     }
 
     async fn one_request(&mut self) -> Next {
@@ -289,12 +263,12 @@ impl<'a> Session<'a> {
                     .end(TermState::new(record::By::Server, record::Phase::Connect));
                 return self.fail(503, self.unrouted()).await;
             }
-            Err(Early::Answer(a, tarpit, may_keep)) => {
-                return self.answer(a, tarpit, may_keep).await
+            Err(Early::Answer(a, tarpit, client_keep_alive)) => {
+                return self.answer(a, tarpit, client_keep_alive).await
             }
         };
         self.build_request_head(&plan);
-        self.cbuf.consume(self.req.head_len);
+        self.conn.consume_head(self.req.head_len);
         let mut ex = match self.send_request(&plan).await {
             Ok(ex) => ex,
             Err(next) => return next,
@@ -328,22 +302,20 @@ impl<'a> Session<'a> {
     }
 
     /// Writes `bytes` to the client, counting them in the record when they went.
-    async fn write_client(&mut self, bytes: Vec<u8>) -> Result<(), IoFail> {
-        let n = bytes.len();
-        let (r, _) = timed(
-            self.fe.timeouts.client,
-            monoio::io::AsyncWriteRentExt::write_all(&mut self.client, bytes),
-        )
-        .await?;
-        r.map_err(IoFail::Io)?;
-        self.rec.bytes_out += n as u64;
+    async fn write_client(&mut self, mut bytes: Vec<u8>) -> Result<(), IoFail> {
+        self.conn.send(&mut bytes).await?;
+        self.rec.bytes_out += bytes.len() as u64;
         Ok(())
     }
 
     /// Keeps the request line for the printed record (only with `ringlb -d`).
     #[cold]
     fn keep_request_line(&mut self) {
-        let head = self.cbuf.bytes().get(..self.req.head_len).unwrap_or(&[]);
+        let head = self
+            .conn
+            .head_bytes()
+            .get(..self.req.head_len)
+            .unwrap_or(&[]);
         let line = head
             .split(|&b| b == b'\r' || b == b'\n')
             .next()

@@ -4,58 +4,38 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::downstream::{Downstream, HeadFail};
 use super::record::{self, RuleAnswer};
 use super::route::Route;
 use super::{Early, Next, Plan, Session};
 use crate::config::model::{Acl, Backend, Balance, Frontend, HttpReuse};
 use crate::config::model_rules::HttpRule;
 use crate::http::{
-    parse_request, write_request_head, BodyKind, ChunkedDecoder, ConnHeader, Head, Method, Request,
-    RequestRewrite, Version,
+    write_request_head, BodyKind, ConnHeader, Head, Method, Request, RequestRewrite, Version,
 };
 use crate::io::IoFail;
 use crate::rules;
 use crate::rules::action::{self, Scene, Side, Verdict};
 use crate::rules::reply::{self, Answer, Conn};
 use crate::worker::balance::{hash_bytes, PickKey};
-use std::io::ErrorKind::UnexpectedEof as EOF;
 
-impl<'a> Session<'a> {
+impl<'a, D: Downstream> Session<'a, D> {
     /// Reads until a complete request head is parsed into `self.req`. On failure the client has
     /// been answered (or silently dropped) and the returned `Next` says to close.
     pub(super) async fn read_request_head(&mut self) -> Result<(), Next> {
-        // HAProxy: `timeout http-request` bounds the whole head (from the first wait of a new
-        // connection, or from the first bytes of a later request) and defaults to `timeout client`.
-        let deadline = self
-            .head_deadline
-            .take()
-            .or_else(|| self.unrouted().head_limit().map(|d| Instant::now() + d));
-        loop {
-            self.req.clear();
-            match parse_request(self.cbuf.bytes(), &self.limits, &mut self.req) {
-                Ok(true) => return Ok(()),
-                Ok(false) => {}
-                Err(e) => {
-                    self.rec.end(record::BAD_REQUEST);
-                    return Err(self.fail(e.status, self.unrouted()).await);
-                }
-            }
-            if self.cbuf.len() >= self.limits.max_head || self.cbuf.is_full() {
+        let got = self.conn.read_head(&mut self.req, &self.limits).await;
+        self.rec.bytes_in = self.conn.head_bytes().len() as u64;
+        match got {
+            Ok(()) => Ok(()),
+            Err(HeadFail::Answer(status)) => {
                 self.rec.end(record::BAD_REQUEST);
-                return Err(self.fail(431, self.unrouted()).await);
+                Err(self.fail(status, self.unrouted()).await)
             }
-            let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let got = self.cbuf.read_from(&mut self.client, limit).await;
-            self.rec.bytes_in = self.cbuf.len() as u64;
-            match got {
-                Ok(0) => return Err(self.client_left_in_head(IoFail::Io(EOF.into()))),
-                Ok(_) => {}
-                Err(IoFail::Timeout) => {
-                    self.rec.end(record::head_read_failed(&IoFail::Timeout));
-                    return Err(self.fail(408, self.unrouted()).await);
-                }
-                Err(e) => return Err(self.client_left_in_head(e)),
+            Err(HeadFail::Timeout) => {
+                self.rec.end(record::head_read_failed(&IoFail::Timeout));
+                Err(self.fail(408, self.unrouted()).await)
             }
+            Err(HeadFail::Gone(e)) => Err(self.client_left_in_head(e)),
         }
     }
 
@@ -98,7 +78,7 @@ impl<'a> Session<'a> {
             be,
             route,
             key: self.pick_key(be),
-            client_keep: route.client_may_keep(self.req.keep_alive, self.w.is_stopping()),
+            client_keep_alive: route.client_keep_alive(self.req.keep_alive, self.w.is_stopping()),
             method: self.req.method,
             version: self.req.version,
             body: self.req.body,
@@ -117,10 +97,10 @@ impl<'a> Session<'a> {
     ) -> Result<(), Early> {
         let scene = request_scene(
             self.fe,
-            self.cbuf.bytes(),
+            self.conn.head_bytes(),
             &self.req,
-            self.peer,
-            self.local,
+            self.conn.peer(),
+            self.conn.local(),
             route.backend().map(|b| b.name.as_str()),
         );
         let rule = match action::run(list, acls, &scene, &mut self.txn) {
@@ -131,34 +111,34 @@ impl<'a> Session<'a> {
             .end(record::rule_answered(rule_answer_kind(&rule.action), false));
         // Whether the client may keep its connection after the answer, as after a response from
         // a server; `answer` still closes if the request's body cannot be drained.
-        let may_keep = route.client_may_keep(self.req.keep_alive, self.w.is_stopping());
+        let client_keep_alive = route.client_keep_alive(self.req.keep_alive, self.w.is_stopping());
         let ctx = scene.ctx(&self.txn);
         let answer = reply::build(&rule.action, &ctx, route.errorfiles(), route.proxy_name());
-        Err(Early::Answer(answer, route.tarpit(), may_keep))
+        Err(Early::Answer(answer, route.tarpit(), client_keep_alive))
     }
 
     /// What request rules look at, before the edits.
     fn scene(&self, backend: Option<&'a str>) -> Scene<'_> {
         request_scene(
             self.fe,
-            self.cbuf.bytes(),
+            self.conn.head_bytes(),
             &self.req,
-            self.peer,
-            self.local,
+            self.conn.peer(),
+            self.conn.local(),
             backend,
         )
     }
 
     /// Answers the client from a rule (after the tarpit delay). As HAProxy 2.6 does after
     /// `deny`, `tarpit`, `auth`, `redirect` and `return`, the connection stays open for the next
-    /// request when the client allows it (`may_keep`), the answer is self-delimited and the
+    /// request when the client allows it (`client_keep_alive`), the answer is self-delimited and the
     /// request's body, if any, has fully arrived already (it is dropped); otherwise the answer
     /// says `connection: close` and the connection closes.
     pub(super) async fn answer(
         &mut self,
         mut a: Answer,
         tarpit: Option<Duration>,
-        may_keep: bool,
+        client_keep_alive: bool,
     ) -> Next {
         if a.tarpit {
             if let Some(d) = tarpit {
@@ -168,9 +148,9 @@ impl<'a> Session<'a> {
                 self.rec.marks.slot = Some(Instant::now());
             }
         }
-        self.cbuf.consume(self.req.head_len);
-        let keep = may_keep && a.framed && !a.close && self.skip_buffered_body();
-        let conn = if keep {
+        self.conn.consume_head(self.req.head_len);
+        let keep_alive = client_keep_alive && a.framed && !a.close && self.skip_buffered_body();
+        let conn = if keep_alive {
             Conn::KeepAlive {
                 announce: self.req.version == Version::Http10,
             }
@@ -179,7 +159,7 @@ impl<'a> Session<'a> {
         };
         a.finish(conn, self.req.method == Method::Head);
         self.rec.status = Some(super::status_of(&a.bytes));
-        if self.write_client(a.bytes).await.is_err() || !keep {
+        if self.write_client(a.bytes).await.is_err() || !keep_alive {
             return Next::Close;
         }
         Next::KeepAlive
@@ -190,40 +170,24 @@ impl<'a> Session<'a> {
     /// does, the answer is never held back waiting for more of the body: false means part of
     /// it has not arrived (or it is larger than the buffer), and the connection must close.
     fn skip_buffered_body(&mut self) -> bool {
-        // With `Expect: 100-continue` the client may wait for a `100 Continue` that will not
-        // come before it sends the body: what follows the head is unknown.
-        if self.req.body != BodyKind::None && self.req.expect_continue {
-            return false;
-        }
-        match self.req.body {
-            BodyKind::None => true,
-            BodyKind::Length(n) if n <= self.cbuf.len() as u64 => {
-                self.cbuf.consume(n as usize);
+        match self
+            .conn
+            .drop_buffered_body(&self.req, self.limits.max_head)
+        {
+            Some(n) => {
                 self.rec.bytes_in += n;
                 true
             }
-            BodyKind::Length(_) | BodyKind::UntilClose => false,
-            BodyKind::Chunked => {
-                let mut decoder = ChunkedDecoder::new_with_limit(self.limits.max_head);
-                let mut data = Vec::new();
-                match decoder.feed(self.cbuf.bytes(), &mut data) {
-                    Ok(p) if p.done => {
-                        self.cbuf.consume(p.consumed);
-                        self.rec.bytes_in += p.consumed as u64;
-                        true
-                    }
-                    _ => false,
-                }
-            }
+            None => false,
         }
     }
 
     /// The hash input of the hashing balance algorithms, from the request.
     fn pick_key(&self, be: &Backend) -> PickKey {
-        let buf = self.cbuf.bytes();
+        let buf = self.conn.head_bytes();
         let target = buf.get(self.req.target.clone()).unwrap_or(b"");
         let hash = match &be.balance {
-            Balance::Source => Some(super::tcp::hash_ip(self.peer)),
+            Balance::Source => Some(super::tcp::hash_ip(self.conn.peer())),
             Balance::Uri { whole: true } => Some(hash_bytes(target)),
             Balance::Uri { whole: false } => Some(hash_bytes(rules::path_of(target))),
             Balance::Hdr(name) => {
@@ -240,7 +204,7 @@ impl<'a> Session<'a> {
 
     /// Writes the head to send to the server into `self.out`.
     pub(super) fn build_request_head(&mut self, plan: &Plan<'a>) {
-        let client_ip = self.peer.ip();
+        let client_ip = self.conn.peer().ip();
         let forwarded_for = plan
             .route
             .forwardfor()
@@ -248,8 +212,8 @@ impl<'a> Session<'a> {
             .map(|f| (f.header.as_str(), client_ip, f.if_none));
         let connection = if self.req.upgrade {
             ConnHeader::Upgrade
-        } else if plan.route.server_may_keep()
-            && (plan.client_keep || plan.be.http_reuse != HttpReuse::Never)
+        } else if plan.route.server_keep_alive()
+            && (plan.client_keep_alive || plan.be.http_reuse != HttpReuse::Never)
         {
             ConnHeader::KeepAlive
         } else {
@@ -258,8 +222,11 @@ impl<'a> Session<'a> {
         let original_to = plan
             .route
             .originalto()
-            .filter(|o| !o.except.is_some_and(|net| net.contains(self.local.ip())))
-            .map(|o| (o.header.as_str(), self.local.ip()));
+            .filter(|o| {
+                !o.except
+                    .is_some_and(|net| net.contains(self.conn.local().ip()))
+            })
+            .map(|o| (o.header.as_str(), self.conn.local().ip()));
         let edits = (!self.txn.edits.is_empty()).then_some(&self.txn.edits);
         let rw = RequestRewrite {
             edits,
@@ -269,7 +236,7 @@ impl<'a> Session<'a> {
             drop_expect: plan.send_continue,
         };
         self.out.clear();
-        write_request_head(&mut self.out, self.cbuf.bytes(), &self.req, &rw);
+        write_request_head(&mut self.out, self.conn.head_bytes(), &self.req, &rw);
     }
 }
 

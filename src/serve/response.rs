@@ -1,8 +1,9 @@
 //! The response: interim heads, the final head, the body, and who stays open afterwards
 //! (with what the record keeps of it: Tr, the status, the bytes sent, why it failed).
 
-use monoio::net::TcpStream;
+use crate::net::Stream;
 
+use super::downstream::Downstream;
 use super::exchange::Exchange;
 use super::record::{self, By, Phase, TermState};
 use super::{Next, Plan, Session};
@@ -16,7 +17,7 @@ use crate::http::{
     parse_response, write_interim_head, write_response_head, BodyKind, ConnHeader, Method,
     ResponseRewrite, Version,
 };
-use crate::io::{write_vec, IoFail};
+use crate::io::IoFail;
 use crate::rules::action::{self, Scene, Side, Verdict};
 use crate::rules::reply::{self, Answer, Conn};
 use crate::rules::ServerInfo;
@@ -38,7 +39,7 @@ enum RespFail {
     ClientGone,
 }
 
-impl<'a> Session<'a> {
+impl<'a, D: Downstream> Session<'a, D> {
     /// Reads the final response head into `self.resp`, forwarding interim ones; a stale reused
     /// connection gets the request once more on a fresh one.
     pub(super) async fn receive_response_head(
@@ -92,18 +93,18 @@ impl<'a> Session<'a> {
             ..
         } = ex;
         let server_idx = lease.server;
-        let client_keep = plan.client_keep && !body_cut;
+        let client_keep_alive = plan.client_keep_alive && !body_cut;
         let outcome = self
-            .forward_response(&mut server, plan, server_idx, client_keep)
+            .forward_response(&mut server, plan, server_idx, client_keep_alive)
             .await;
-        let Ok((server_reusable, client_keep)) = outcome else {
+        let Ok((server_reusable, client_keep_alive)) = outcome else {
             return Next::Close;
         };
-        if server_reusable && !body_cut && plan.route.server_may_keep() {
+        if server_reusable && !body_cut && plan.route.server_keep_alive() {
             self.keep_server(plan, server_idx, server);
         }
         drop(lease);
-        if client_keep {
+        if client_keep_alive {
             Next::KeepAlive
         } else {
             Next::Close
@@ -114,7 +115,7 @@ impl<'a> Session<'a> {
     /// answered the client's `Expect: 100-continue` itself.
     async fn read_response_head(
         &mut self,
-        server: &mut TcpStream,
+        server: &mut Stream,
         be: &Backend,
         method: Method,
         own_continue: bool,
@@ -171,7 +172,7 @@ impl<'a> Session<'a> {
             let mut head = Vec::new();
             write_interim_head(&mut head, self.sbuf.bytes(), &self.resp);
             let n = head.len();
-            if let Err(e) = write_vec(&mut self.client, &mut head, self.fe.timeouts.client).await {
+            if let Err(e) = self.conn.send(&mut head).await {
                 self.rec
                     .end(record::client_write_failed(&e, Phase::Headers));
                 return Err(RespFail::ClientGone);
@@ -186,10 +187,10 @@ impl<'a> Session<'a> {
     /// client connection stays open).
     async fn forward_response(
         &mut self,
-        server: &mut TcpStream,
+        server: &mut Stream,
         plan: &Plan<'a>,
         server_idx: ServerId,
-        client_keep: bool,
+        client_keep_alive: bool,
     ) -> Result<(bool, bool), ()> {
         let client_version = plan.version;
         if self.rule_answered(plan, server_idx).await {
@@ -197,11 +198,11 @@ impl<'a> Session<'a> {
         }
         // An HTTP/1.0 client cannot read chunked framing: it gets the body close-delimited.
         let dechunk = client_version == Version::Http10 && self.resp.body == BodyKind::Chunked;
-        let keep_client = client_keep
+        let client_keep_alive = client_keep_alive
             && !dechunk
             && self.resp.body != BodyKind::UntilClose
             && !self.w.is_stopping();
-        let connection = if keep_client {
+        let connection = if client_keep_alive {
             ConnHeader::KeepAlive
         } else {
             ConnHeader::Close
@@ -211,25 +212,20 @@ impl<'a> Session<'a> {
             .await?;
         let kind = self.resp.body;
         if !whole {
-            let limits = body::Limits {
+            let limits = body::BodyLimits {
                 read: plan.be.timeouts.server,
                 write: self.fe.timeouts.client,
                 max_trailer: self.limits.max_head,
             };
-            let side = if dechunk {
-                body::Side::ResponseDechunk
+            let direction = if dechunk {
+                body::Direction::ResponseDechunk
             } else {
-                body::Side::Response
+                body::Direction::Response
             };
-            let forwarded = body::forward(
-                server,
-                &mut self.sbuf,
-                &mut self.client,
-                kind,
-                &limits,
-                side,
-            )
-            .await;
+            let forwarded = self
+                .conn
+                .body_from(server, &mut self.sbuf, kind, &limits, direction)
+                .await;
             match forwarded {
                 Ok(moved) => self.rec.bytes_out += moved.written,
                 Err(Cut { error, moved }) => {
@@ -242,7 +238,7 @@ impl<'a> Session<'a> {
         // Anything the server sent after the end of its response disqualifies the connection.
         let server_reusable =
             self.resp.keep_alive && kind != BodyKind::UntilClose && self.sbuf.is_empty();
-        Ok((server_reusable, keep_client))
+        Ok((server_reusable, client_keep_alive))
     }
 
     /// Runs the response rules; true when one answered instead of the server (the answer was
@@ -298,7 +294,7 @@ impl<'a> Session<'a> {
         let mut out = std::mem::take(&mut self.out);
         let n = out.len();
         self.rec.status = Some(self.resp.status);
-        let sent = write_vec(&mut self.client, &mut out, self.fe.timeouts.client).await;
+        let sent = self.conn.send(&mut out).await;
         self.out = out;
         if let Err(e) = sent {
             self.rec.end(record::client_write_failed(&e, Phase::Data));
@@ -319,8 +315,8 @@ impl<'a> Session<'a> {
             local: None,
         });
         let scene = Scene {
-            src: self.peer,
-            dst: self.local,
+            src: self.conn.peer(),
+            dst: self.conn.local(),
             frontend: &fe.name,
             backend: Some(&be.name),
             server,
@@ -358,10 +354,7 @@ impl<'a> Session<'a> {
     pub(super) async fn upgrade_tunnel(&mut self, plan: &Plan<'a>, ex: Exchange) -> Next {
         let n = self.resp.head_len;
         self.rec.status = Some(self.resp.status);
-        let sent = self
-            .sbuf
-            .write_to(&mut self.client, n, self.fe.timeouts.client)
-            .await;
+        let sent = self.conn.send_buffered(&mut self.sbuf, n).await;
         if let Err(e) = sent {
             self.rec.end(record::client_write_failed(&e, Phase::Data));
             return Next::Close;
@@ -397,25 +390,18 @@ impl<'a> Session<'a> {
         let pending_down = self.sbuf.len();
         if pending_down > 0
             && self
-                .sbuf
-                .write_to(&mut self.client, pending_down, self.fe.timeouts.client)
+                .conn
+                .send_buffered(&mut self.sbuf, pending_down)
                 .await
                 .is_err()
         {
             return Next::Close;
         }
         self.sbuf.clear();
-        let pending_up = self.cbuf.len();
-        if pending_up > 0
-            && self
-                .cbuf
-                .write_to(&mut server, pending_up, plan.be.timeouts.server)
-                .await
-                .is_err()
-        {
+        let limit = plan.be.timeouts.server;
+        if self.conn.send_pending_to(&mut server, limit).await.is_err() {
             return Next::Close;
         }
-        self.cbuf.clear();
         let idle = plan.route.tunnel_timeouts();
         Next::Tunnel {
             server,

@@ -81,13 +81,13 @@ impl<'a> Route<'a> {
     /// Whether the client connection may stay open after this request: the client asked for
     /// it (`asked`, from its version and `Connection` header), the route does not close, and
     /// the worker is not stopping.
-    pub fn client_may_keep(&self, asked: bool, stopping: bool) -> bool {
+    pub fn client_keep_alive(&self, asked: bool, stopping: bool) -> bool {
         asked && self.conn_mode() != HttpConnMode::Close && !stopping
     }
 
     /// Whether server connections may outlive a request (only under `http-keep-alive` on both
     /// sides; `http-server-close` and `httpclose` close them).
-    pub fn server_may_keep(&self) -> bool {
+    pub fn server_keep_alive(&self) -> bool {
         self.conn_mode() == HttpConnMode::KeepAlive
     }
 
@@ -230,21 +230,21 @@ mod tests {
         let (fe, be) = pair(&m, "ka", "close");
         let r = Route::new(fe, be);
         assert_eq!(r.conn_mode(), HttpConnMode::Close);
-        assert!(!r.client_may_keep(true, false));
-        assert!(!r.server_may_keep());
+        assert!(!r.client_keep_alive(true, false));
+        assert!(!r.server_keep_alive());
         let (fe, be) = pair(&m, "sc", "ka");
         let r = Route::new(fe, be);
         assert_eq!(r.conn_mode(), HttpConnMode::ServerClose);
-        assert!(r.client_may_keep(true, false));
-        assert!(!r.client_may_keep(false, false), "the client did not ask");
-        assert!(!r.client_may_keep(true, true), "the worker is stopping");
-        assert!(!r.server_may_keep());
+        assert!(r.client_keep_alive(true, false));
+        assert!(!r.client_keep_alive(false, false), "the client did not ask");
+        assert!(!r.client_keep_alive(true, true), "the worker is stopping");
+        assert!(!r.server_keep_alive());
         assert_eq!(
             Route::frontend_only(fe).conn_mode(),
             HttpConnMode::ServerClose
         );
         let (fe, be) = pair(&m, "ka", "ka");
-        assert!(Route::new(fe, be).server_may_keep());
+        assert!(Route::new(fe, be).server_keep_alive());
     }
 
     #[test]

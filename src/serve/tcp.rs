@@ -9,18 +9,17 @@
 
 use std::cell::Cell;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
-use monoio::net::TcpStream;
 
 use super::record::{self, By, Marks, Phase, RequestRecord, TermState};
 use super::route::Route;
 use crate::config::model::{FrontendId, Mode};
 use crate::io::{timed, IoFail};
+use crate::net::{Aborter, Stream};
 use crate::rules::{self, Ctx};
 use crate::worker::balance::{hash_bytes, PickKey};
 use crate::worker::connect::{acquire_traced, ConnectTrace, Reuse};
@@ -28,16 +27,11 @@ use crate::worker::Worker;
 
 const RELAY_BUF: usize = 16 * 1024;
 
-pub async fn serve(
-    w: &Rc<Worker>,
-    frontend: FrontendId,
-    client: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
-) {
+pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
     let Some(fe) = w.model.frontend(frontend) else {
         return;
     };
+    let (peer, local) = (client.peer_addr(), client.local_addr());
     let mut rec = tcp_record(frontend, peer);
     let ctx = Ctx::conn(peer, local, &fe.name);
     let Some(backend) = rules::select_backend(fe, &ctx) else {
@@ -143,12 +137,12 @@ pub fn hash_ip(peer: SocketAddr) -> u64 {
 
 /// Copies both directions until each has seen end of stream (or an error, which ends both).
 pub async fn relay(
-    client: TcpStream,
-    server: TcpStream,
+    client: Stream,
+    server: Stream,
     client_idle: Option<Duration>,
     server_idle: Option<Duration>,
 ) -> Relayed {
-    let fds = [client.as_raw_fd(), server.as_raw_fd()];
+    let ends = [client.aborter(), server.aborter()];
     let activity = Cell::new(Instant::now());
     // The first failure of either half: the one that aborted the relay.
     let cause = Cell::new(None);
@@ -157,7 +151,7 @@ pub async fn relay(
     let halves = Halves {
         activity: &activity,
         cause: &cause,
-        fds,
+        ends,
     };
     let up = copy_half(cr, sw, client_idle, &halves, Dir::Up);
     let down = copy_half(sr, cw, server_idle, &halves, Dir::Down);
@@ -174,7 +168,8 @@ struct Halves<'a> {
     /// The last time either direction moved bytes.
     activity: &'a Cell<Instant>,
     cause: &'a Cell<Option<TermState>>,
-    fds: [RawFd; 2],
+    /// Both connections' aborters: a failure on one side ends both directions.
+    ends: [Aborter; 2],
 }
 
 impl Halves<'_> {
@@ -183,7 +178,9 @@ impl Halves<'_> {
         if self.cause.get().is_none() {
             self.cause.set(Some(why));
         }
-        abort(self.fds);
+        for end in &self.ends {
+            end.abort();
+        }
     }
 }
 
@@ -241,13 +238,4 @@ async fn copy_half<R: AsyncReadRent, W: AsyncWriteRent>(
 
 fn still_active(activity: &Cell<Instant>, idle: Option<Duration>) -> bool {
     idle.is_some_and(|d| activity.get().elapsed() < d)
-}
-
-/// Ends both directions: a reset or timeout on one side means the relay is over, and the other
-/// direction's pending read must return rather than wait forever.
-fn abort(fds: [RawFd; 2]) {
-    for fd in fds {
-        // SAFETY: both descriptors are owned by the split halves still alive in `relay`.
-        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-    }
 }

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::config::model::{Backend, BackendId, Balance, Server, ServerId};
-use crate::worker::limits::SharedLimits;
+use crate::worker::limits::ConnLimits;
 use crate::worker::notify::Notify;
 
 /// What a balancing decision may use besides the counters: computed by the caller from the
@@ -51,7 +51,7 @@ pub struct Balancer {
     allbackups: bool,
     backend: BackendId,
     /// Process-wide server maxconn counters.
-    limits: Arc<SharedLimits>,
+    limits: Arc<ConnLimits>,
     /// Per server, in `Backend::servers` order (see `slot`).
     pub slots: Vec<ServerSlot>,
     /// Woken whenever a slot frees up, for requests queued on a full backend.
@@ -63,7 +63,7 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    pub fn new(backend: &Backend, id: BackendId, limits: Arc<SharedLimits>, seed: u64) -> Self {
+    pub fn new(backend: &Backend, id: BackendId, limits: Arc<ConnLimits>, seed: u64) -> Self {
         let slots = backend.servers.iter().map(ServerSlot::new).collect();
         Balancer {
             algo: backend.balance.clone(),
@@ -304,7 +304,7 @@ mod tests {
             .map_err(|e| format!("{e:?}"))
             .unwrap()
             .model;
-        let limits = Arc::new(SharedLimits::new(&model));
+        let limits = Arc::new(ConnLimits::new(&model));
         Rc::new(Balancer::new(
             &model.backends[0],
             BackendId::new(0),

@@ -5,15 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
-
 use super::balance::{Pick, PickKey, ServerLease};
 use super::limits::CROSS_CORE_RECHECK;
-use super::pool;
 use super::Worker;
 use crate::config::model::{BackendId, ServerId};
 use crate::health::observe::Outcome;
 use crate::io::timed;
+use crate::net::Stream;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectError {
@@ -45,7 +43,7 @@ pub struct ConnectTrace {
 
 pub struct Acquired {
     pub lease: ServerLease,
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// Came from the idle pool (the server may still have closed it: the caller may retry once).
     pub reused: bool,
 }
@@ -61,7 +59,7 @@ pub struct Reuse {
     /// The connection this client connection kept from its previous request, to server `.0`
     /// (`http-reuse never`: private to the client connection): reused when the balancer picks
     /// that server again and nothing arrived on it since its response, else closed.
-    pub own: Option<(ServerId, TcpStream)>,
+    pub own: Option<(ServerId, Stream)>,
     /// Whether the server's idle connections (the core's pool) may be taken.
     pub pool: bool,
 }
@@ -119,7 +117,7 @@ pub async fn acquire_traced(
             rt.pool.note_used(server, slot.inflight.get());
         }
         if let Some((own_server, own)) = reuse.own.take() {
-            if own_server == server && pool::is_clean(&own) {
+            if own_server == server && own.is_clean() {
                 trace.connected = Some(slot_at);
                 return Ok(Acquired {
                     lease,
@@ -127,7 +125,7 @@ pub async fn acquire_traced(
                     reused: true,
                 });
             }
-            pool::discard(own);
+            own.discard();
         }
         if reuse.pool {
             if let Some(stream) = rt.pool.take(server) {
@@ -143,11 +141,10 @@ pub async fn acquire_traced(
             return Err(ConnectError::NoServer);
         };
         rt.pool.relieve(server);
-        let attempt = timed(be.timeouts.connect, TcpStream::connect_addr(addr)).await;
+        let attempt = timed(be.timeouts.connect, w.dialer.connect(addr)).await;
         let timed_out = attempt.is_err();
         if let Ok(Ok(stream)) = attempt {
             trace.connected = Some(Instant::now());
-            let _ = stream.set_nodelay(true);
             w.observe(backend, server, Outcome::ConnectOk);
             return Ok(Acquired {
                 lease,

@@ -65,7 +65,7 @@ impl Limit {
 }
 
 /// Every shared limit of the process, built once from the model and shared by all workers.
-pub struct SharedLimits {
+pub struct ConnLimits {
     pub global: Limit,
     /// Per frontend, in `Model::frontends` order (see `frontend`).
     pub frontends: Vec<Limit>,
@@ -76,9 +76,9 @@ pub struct SharedLimits {
     pub idle: Vec<Vec<Limit>>,
 }
 
-impl SharedLimits {
+impl ConnLimits {
     pub fn new(model: &Model) -> Self {
-        SharedLimits {
+        ConnLimits {
             global: Limit::new(Some(model.global.maxconn)),
             frontends: model
                 .frontends

@@ -2,7 +2,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use monoio::net::{TcpListener, TcpStream};
 use super::limits::CROSS_CORE_RECHECK;
 use super::{ListenSpec, Worker};
 use crate::config::model::FrontendId;
+use crate::net::queue::{self, Queued};
 use crate::serve::accept as conn;
 
 /// Pause after EMFILE/ENFILE: the connection stays in the kernel's queue, and retrying at once
@@ -32,11 +32,11 @@ pub async fn accept_loop(worker: Rc<Worker>, spec: ListenSpec, listener: TcpList
             break;
         };
         match result {
-            Ok((stream, peer)) => {
+            Ok((stream, _)) => {
                 // The slot is taken here, before the next accept, so that a burst of accepts
                 // cannot run past maxconn before the spawned tasks get to count themselves.
                 let guard = conn::ConnGuard::try_new(&worker, spec.frontend);
-                start(&worker, spec.frontend, stream, peer, guard);
+                start(&worker, spec.frontend, stream, guard);
             }
             Err(e) if is_fd_exhaustion(&e) => {
                 if !warned_fds {
@@ -58,16 +58,9 @@ fn start(
     worker: &Rc<Worker>,
     frontend: FrontendId,
     stream: TcpStream,
-    peer: SocketAddr,
     guard: Option<conn::ConnGuard>,
 ) {
-    monoio::spawn(conn::serve(
-        Rc::clone(worker),
-        frontend,
-        stream,
-        peer,
-        guard,
-    ));
+    monoio::spawn(conn::serve(Rc::clone(worker), frontend, stream, guard));
 }
 
 /// One accept, given up when the worker stops. The accept is cancelled and then awaited, so a
@@ -102,72 +95,22 @@ async fn accept_unless_stopped(
 /// meanwhile would be reset. What still arrives between the last accept and the shutdown is
 /// reset, until listening sockets are handed over on reload.
 fn drain_queue(worker: &Rc<Worker>, frontend: FrontendId, listener: &TcpListener) {
-    let fd = listener.as_raw_fd();
-    if set_nonblocking(fd) {
-        accept_queued_all(worker, frontend, fd);
+    if queue::set_nonblocking(listener) {
+        accept_queued_all(worker, frontend, listener);
     }
-    // SAFETY: shutdown on the listener's own descriptor, still open (closed on drop).
-    unsafe {
-        libc::shutdown(fd, libc::SHUT_RDWR);
-    }
+    queue::shutdown(listener);
 }
 
-fn accept_queued_all(worker: &Rc<Worker>, frontend: FrontendId, fd: RawFd) {
+fn accept_queued_all(worker: &Rc<Worker>, frontend: FrontendId, listener: &TcpListener) {
     for _ in 0..crate::net::LISTEN_BACKLOG {
         let Some(guard) = conn::ConnGuard::try_new(worker, frontend) else {
             return;
         };
-        match accept_queued(fd) {
-            Queued::Conn(stream, peer) => start(worker, frontend, stream, peer, Some(guard)),
+        match queue::accept_queued(listener) {
+            Queued::Conn(stream) => start(worker, frontend, stream, Some(guard)),
             Queued::Skipped => {}
             Queued::Empty => return,
         }
-    }
-}
-
-enum Queued {
-    Conn(TcpStream, SocketAddr),
-    /// That one was reset or could not be set up; others may follow.
-    Skipped,
-    /// Nothing more is queued (or accepting fails as a whole: out of descriptors).
-    Empty,
-}
-
-/// Without it an accept on an empty queue would block the whole core.
-fn set_nonblocking(fd: RawFd) -> bool {
-    // SAFETY: fcntl on the listener's own descriptor, which stays open while borrowed here.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
-    }
-}
-
-/// One connection from the accept queue, without waiting.
-fn accept_queued(fd: RawFd) -> Queued {
-    // The legacy (epoll) driver needs non-blocking sockets; io_uring takes them as its own
-    // accepts make them, blocking.
-    let flags = if monoio::utils::is_legacy() {
-        libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK
-    } else {
-        libc::SOCK_CLOEXEC
-    };
-    // SAFETY: accept4 on a valid listening descriptor; null address pointers are allowed.
-    let conn = unsafe { libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), flags) };
-    if conn < 0 {
-        let e = io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::ECONNABORTED) | Some(libc::EINTR) => Queued::Skipped,
-            _ => Queued::Empty,
-        };
-    }
-    // SAFETY: accept4 returned a new descriptor that nothing else owns.
-    let std_stream = unsafe { std::net::TcpStream::from_raw_fd(conn) };
-    let Ok(peer) = std_stream.peer_addr() else {
-        return Queued::Skipped;
-    };
-    match TcpStream::from_std(std_stream) {
-        Ok(stream) => Queued::Conn(stream, peer),
-        Err(_) => Queued::Skipped,
     }
 }
 

@@ -1,19 +1,25 @@
 //! One worker per core: everything a core owns and never shares.
 //!
-//! `run` builds the core's state from the shared `Model` (its balancers, pools, connection
-//! counters), binds its own SO_REUSEPORT listener for every bind line, reports readiness to the
-//! launcher, then accepts until told to stop. Connections are monoio tasks on this core only;
-//! state is in `Cell`/`RefCell` because nothing here is touched by another thread.
+//! `Worker::new` builds the core's state from the shared `Model` (its balancers, pools,
+//! connection counters); launch.rs (`worker_main`) then binds the core's own SO_REUSEPORT
+//! listener for every bind line, reports readiness, and runs an accept loop per listener until
+//! told to stop. Connections are monoio tasks on this core only; state is in `Cell`/`RefCell`
+//! because nothing here is touched by another thread.
 //!
 //! - `listener.rs`: accept loop, maxconn gate, EMFILE back-off; at a stop, accepts what is
 //!   queued, then shuts the listener
+//! - `connect.rs`: getting a server connection: balance, queue, reuse or connect (through the
+//!   worker's `net::Dialer`), retry and redispatch
 //! - `balance.rs`: server choice and in-flight leases
 //! - `pool.rs`: idle backend connections, kept and purged as HAProxy does
+//! - `limits.rs`: the maxconn counters shared by all cores (`ConnLimits`: global, frontend,
+//!   server), the only state another core touches
 //! - `notify.rs`: core-local wake-ups (queue, stop)
 //! - `deadline.rs`: one timer per core for the deadlines of idle connections
 //! - `memory.rs`: freed buffer memory handed back to the system after a crowd
 //!
-//! Server health comes from `health::view` (applied before every pick and on a tick).
+//! Server health comes from `health::view` (applied before every pick and on a tick). Each
+//! request's record goes to the worker's `records` sink (serve/record/).
 
 pub mod balance;
 pub mod connect;
@@ -32,10 +38,11 @@ use std::sync::Arc;
 use crate::config::model::{BackendId, FrontendId, Model, ServerId};
 use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
+use crate::net::Dialer;
 use crate::serve::record::Sink;
 use balance::Balancer;
 use deadline::Deadlines;
-use limits::SharedLimits;
+use limits::ConnLimits;
 use memory::Reclaim;
 use notify::Notify;
 use pool::Pool;
@@ -63,7 +70,7 @@ pub struct Worker {
     /// Per backend, in `Model::backends` order (see `backend_rt`).
     pub backends: Vec<BackendRt>,
     /// maxconn counters shared by all cores (global, frontends, servers).
-    pub limits: Arc<SharedLimits>,
+    pub limits: Arc<ConnLimits>,
     /// Open client connections on this core (drained before the worker exits).
     pub conns: Cell<u32>,
     /// Woken when a client connection closes, for accept loops paused at a limit.
@@ -83,16 +90,20 @@ pub struct Worker {
     /// Where each request's record goes when it ends (serve/record/: off, printed with
     /// `ringlb -d`, or kept for tests).
     pub records: Sink,
+    /// How server connections are opened (TCP; in-memory in in-process tests).
+    pub dialer: Dialer,
 }
 
 impl Worker {
+    /// `dialer`: how server connections are opened (`Dialer::Tcp` but in in-process tests).
     pub fn new(
         index: usize,
         nbthread: usize,
         model: Arc<Model>,
-        limits: Arc<SharedLimits>,
+        limits: Arc<ConnLimits>,
         health: Option<HealthView>,
         records: Sink,
+        dialer: Dialer,
     ) -> Rc<Self> {
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
         let backends = model
@@ -119,6 +130,7 @@ impl Worker {
             hot_reads: Cell::new(0),
             reclaim: Rc::default(),
             records,
+            dialer,
         })
     }
 

@@ -42,22 +42,20 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
-
-use super::limits::SharedLimits;
+use super::limits::ConnLimits;
 use super::Worker;
 use crate::config::model::{Backend, BackendId, ServerId};
+use crate::net::Stream;
 
 /// One server's idle connections on this core, and how many it is estimated to need.
 #[derive(Default)]
 struct ServerIdle {
     /// Oldest first.
-    conns: VecDeque<TcpStream>,
+    conns: VecDeque<Stream>,
     need: Need,
     /// When this server's next purge is due; `None` while it has no idle connection.
     next_purge: Option<Instant>,
@@ -136,16 +134,11 @@ pub struct Pool {
     servers: RefCell<Vec<ServerIdle>>,
     rules: Vec<Rules>,
     backend: BackendId,
-    limits: Arc<SharedLimits>,
+    limits: Arc<ConnLimits>,
 }
 
 impl Pool {
-    pub fn new(
-        be: &Backend,
-        backend: BackendId,
-        limits: Arc<SharedLimits>,
-        nbthread: usize,
-    ) -> Self {
+    pub fn new(be: &Backend, backend: BackendId, limits: Arc<ConnLimits>, nbthread: usize) -> Self {
         let cores = nbthread.max(1) as u32;
         Pool {
             servers: RefCell::new(be.servers.iter().map(|_| ServerIdle::default()).collect()),
@@ -171,15 +164,15 @@ impl Pool {
 
     /// A clean idle connection to `server`, if one is left: the most recently used first, as it
     /// is the likeliest to be alive.
-    pub fn take(&self, server: ServerId) -> Option<TcpStream> {
+    pub fn take(&self, server: ServerId) -> Option<Stream> {
         let mut servers = self.servers.borrow_mut();
         let s = servers.get_mut(server.index())?;
         while let Some(conn) = s.conns.pop_back() {
             self.release_slot(server);
-            if is_clean(&conn) {
+            if conn.is_clean() {
                 return Some(conn);
             }
-            discard(conn);
+            conn.discard();
         }
         s.next_purge = None;
         None
@@ -188,13 +181,13 @@ impl Pool {
     /// Offers a connection whose response has just ended; `in_use` counts the connections to
     /// `server` in use on this core, this one included. True when it was kept; a connection
     /// not kept is closed. A kept one may need the purge task started (`start_purge`).
-    pub fn put(&self, server: ServerId, conn: TcpStream, in_use: u32) -> bool {
+    pub fn put(&self, server: ServerId, conn: Stream, in_use: u32) -> bool {
         let mut servers = self.servers.borrow_mut();
         let (Some(s), Some(rules)) = (
             servers.get_mut(server.index()),
             self.rules.get(server.index()),
         ) else {
-            discard(conn);
+            conn.discard();
             return false;
         };
         let idle = s.conns.len() as u32;
@@ -205,7 +198,7 @@ impl Pool {
                 Crowding::Crowded => false,
             };
         if !keep || !self.take_slot(server) {
-            discard(conn);
+            conn.discard();
             return false;
         }
         s.conns.push_back(conn);
@@ -228,7 +221,7 @@ impl Pool {
             .and_then(|s| s.conns.pop_front());
         if let Some(conn) = oldest {
             self.release_slot(server);
-            discard(conn);
+            conn.discard();
         }
     }
 
@@ -253,7 +246,7 @@ impl Pool {
                 let close = s.need.purge(s.conns.len() as u32, in_use(i), rules.low);
                 for conn in s.conns.drain(..close as usize) {
                     self.release_slot(i);
-                    discard(conn);
+                    conn.discard();
                 }
                 s.next_purge = (!s.conns.is_empty()).then(|| now + rules.purge_delay);
             }
@@ -270,7 +263,7 @@ impl Pool {
         if let Some(s) = self.servers.borrow_mut().get_mut(server.index()) {
             for conn in s.conns.drain(..) {
                 self.release_slot(server);
-                discard(conn);
+                conn.discard();
             }
             s.next_purge = None;
         }
@@ -328,41 +321,6 @@ async fn purge_task(w: Rc<Worker>) {
         };
         monoio::time::sleep(next.saturating_duration_since(Instant::now())).await;
     }
-}
-
-/// Closes an idle connection with a reset (SO_LINGER 0): no TIME_WAIT left behind.
-pub fn discard(conn: TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt on a socket we own, with a correctly sized `linger` value.
-    unsafe {
-        libc::setsockopt(
-            conn.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
-    drop(conn);
-}
-
-/// True when the server has neither closed the connection nor sent anything since its last
-/// response ended: the only state in which a connection may carry another request.
-pub fn is_clean(conn: &TcpStream) -> bool {
-    let mut byte = 0u8;
-    // SAFETY: recv into one valid byte on a socket we own; MSG_PEEK leaves the data in place.
-    let n = unsafe {
-        libc::recv(
-            conn.as_raw_fd(),
-            (&mut byte as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@
 
 use super::{chunked, head, pending};
 use ringlb::http::{
-    parse_request, write_request_head, BodyKind, ConnHeader, HttpError, Limits, Method, Request,
-    RequestRewrite, Version,
+    parse_request, write_request_head, BodyKind, ConnHeader, HeadLimits, HttpError, Method,
+    Request, RequestRewrite, Version,
 };
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -22,7 +22,7 @@ const STATUS_TOO_MANY_HEADERS: u16 = 431;
 const FEW_HEADERS: usize = 5;
 
 pub fn run(data: &[u8]) {
-    let limits = Limits::default();
+    let limits = HeadLimits::default();
     let mut req = Request::new();
     let result = parse_request(data, &limits, &mut req);
     few_headers(data, &result, &req);
@@ -53,7 +53,7 @@ pub fn assert_refusal(status: u16, reason: &str) {
     assert!(!reason.is_empty(), "refusal without a reason");
 }
 
-fn check_accepted(data: &[u8], req: &Request, limits: &Limits) {
+fn check_accepted(data: &[u8], req: &Request, limits: &HeadLimits) {
     let n = req.head_len;
     assert!(
         n <= data.len() && n <= limits.max_head,
@@ -107,7 +107,7 @@ fn check_request_framing(data: &[u8], req: &Request) {
 
 /// Bytes arriving in pieces: every strict prefix of the head is "need more", and the head
 /// without what follows parses to the same request.
-fn check_split_arrival(data: &[u8], req: &Request, limits: &Limits) {
+fn check_split_arrival(data: &[u8], req: &Request, limits: &HeadLimits) {
     let mut again = Request::new();
     for cut in head::cut_points(data, req.head_len) {
         let r = parse_request(&data[..cut], limits, &mut again);
@@ -141,7 +141,7 @@ fn check_forwarded(data: &[u8], req: &Request) {
     let mut out = Vec::new();
     write_request_head(&mut out, data, req, &rw);
     // Room for the added header and the head as it grew.
-    let roomy = Limits {
+    let roomy = HeadLimits {
         max_head: out.len() + 1,
         max_headers: req.headers.len() + 4,
     };
@@ -190,9 +190,9 @@ fn check_forwarded(data: &[u8], req: &Request) {
 /// With room for few headers the answer is the same as with the default room, unless it is
 /// the refusal for too many headers.
 fn few_headers(data: &[u8], full: &Result<bool, HttpError>, full_req: &Request) {
-    let small = Limits {
+    let small = HeadLimits {
         max_headers: FEW_HEADERS,
-        ..Limits::default()
+        ..HeadLimits::default()
     };
     let mut req = Request::new();
     let r = parse_request(data, &small, &mut req);

@@ -11,7 +11,7 @@
 
 use super::{chunked, head};
 use ringlb::http::{
-    parse_response, write_response_head, BodyKind, ConnHeader, Limits, Method, Response,
+    parse_response, write_response_head, BodyKind, ConnHeader, HeadLimits, Method, Response,
     ResponseRewrite, Version,
 };
 
@@ -27,7 +27,7 @@ const METHODS: [Method; 5] = [
 const STATUS_BAD_GATEWAY: u16 = 502;
 
 pub fn run(data: &[u8]) {
-    let limits = Limits::default();
+    let limits = HeadLimits::default();
     let mut first: Option<(u16, usize)> = None;
     for method in METHODS {
         let mut resp = Response::new();
@@ -52,7 +52,7 @@ pub fn run(data: &[u8]) {
     }
 }
 
-fn check_accepted(data: &[u8], resp: &Response, method: Method, limits: &Limits) {
+fn check_accepted(data: &[u8], resp: &Response, method: Method, limits: &HeadLimits) {
     let n = resp.head_len;
     assert!(
         n <= data.len() && n <= limits.max_head,
@@ -87,7 +87,7 @@ fn check_accepted(data: &[u8], resp: &Response, method: Method, limits: &Limits)
     }
 }
 
-fn check_split_arrival(data: &[u8], resp: &Response, method: Method, limits: &Limits) {
+fn check_split_arrival(data: &[u8], resp: &Response, method: Method, limits: &HeadLimits) {
     let mut again = Response::new();
     for cut in head::cut_points(data, resp.head_len) {
         let r = parse_response(&data[..cut], limits, method, &mut again);
@@ -126,7 +126,7 @@ fn check_forwarded(data: &[u8], resp: &Response, method: Method) {
         };
         let mut out = Vec::new();
         write_response_head(&mut out, data, resp, &rw);
-        let roomy = Limits {
+        let roomy = HeadLimits {
             max_head: out.len() + 1,
             max_headers: resp.headers.len() + 4,
         };

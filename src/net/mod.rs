@@ -1,4 +1,20 @@
-//! Listening sockets: one SO_REUSEPORT socket per bind line per core, made with socket2.
+//! Sockets and streams.
+//!
+//! - this file: listening sockets, one SO_REUSEPORT socket per bind line per core (socket2)
+//! - `stream.rs`: `Stream`, the one connection type the proxy reads and writes, client side
+//!   and server side alike: plain TCP today, TLS next (a variant), an in-memory pair for
+//!   in-process tests (`mem.rs`). Every raw-socket trick (peek, shutdown, reset) lives there.
+//! - `dial.rs`: `Dialer`, how a worker opens server connections (TCP, or in-memory in tests)
+//! - `queue.rs`: a listener's queue taken in at a stop, then the listener shut down
+
+mod dial;
+mod mem;
+pub mod queue;
+mod stream;
+
+pub use dial::Dialer;
+pub use mem::MemStream;
+pub use stream::{Aborter, Stream};
 
 use std::io;
 use std::net::SocketAddr;
@@ -39,20 +55,4 @@ pub fn reserve(addr: SocketAddr) -> io::Result<(SocketAddr, Socket)> {
         .as_socket()
         .ok_or_else(|| io::Error::other("not an inet socket"))?;
     Ok((local, sock))
-}
-
-/// True when bytes (or the end of the stream) are waiting on the socket: a non-blocking peek,
-/// one cheap syscall that spares a readiness round-trip when the client spoke first.
-pub fn has_pending_data(stream: &impl std::os::fd::AsRawFd) -> bool {
-    let mut byte = 0u8;
-    // SAFETY: a one-byte peek into a valid local buffer on a socket we own.
-    let n = unsafe {
-        libc::recv(
-            stream.as_raw_fd(),
-            (&mut byte as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n >= 0
 }

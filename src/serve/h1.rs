@@ -1,44 +1,52 @@
-//! A client connection between two requests: what it keeps, and how it waits.
+//! An HTTP/1 client connection: request after request, and what it keeps between them.
+//!
+//! `H1` is the connection level: the client stream, its read buffer, the requests served, the
+//! deadlines, pipelining (the next request's bytes simply wait in the buffer, so requests are
+//! answered in order), the server connection kept under `http-reuse never`, and the switch to
+//! a tunnel. Each request's life is a `Session` (mod.rs), which reaches the connection only
+//! through the `Downstream` interface that `H1` implements (downstream.rs).
 //!
 //! Thousands of idle keep-alive clients hold nothing but this, so it is kept small: the socket,
 //! the (released) read buffer, a few counters, since when it is idle (where the next request's
 //! record starts its Ti, record/), and the connection's deadlines on the core's
 //! deadline queue (worker/deadline.rs) rather than a monoio timer each. The state of a request
 //! (`Session`, with its header lists, outgoing head and server-side buffer) is built when the
-//! next request starts and lives in the boxed future of that one request.
+//! next request starts and lives in the boxed future of that one request; its lists and
+//! buffers come back in `work`, to be reused by the next request while the client is busy.
 //!
 //! ```text
-//!  Idle::run:  wait for the first bytes ──> Session::resume ──> one request ──> suspend ──┐
+//!  H1::run:  wait for the first bytes ──> Session::new ──> one request (serve) ──> work ──┐
 //!                  ^  (hot: the read buffer and the request state kept for IDLE_SHED,      │
 //!                  |   at most MAX_HOT_READS per core; then both are given back)           │
 //!                  └───────────────────────────────────────────────────────────────────────┘
 //! ```
 
+use std::io::ErrorKind::UnexpectedEof as EOF;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
-
+use super::downstream::{Downstream, HeadFail, KeptServer};
 use super::record::{self, Marks, RequestRecord};
 use super::route::Route;
 use super::{Next, Session, Work, IDLE_SHED, MAX_HOT_READS};
-use crate::config::model::{BackendId, Frontend, FrontendId, ServerId};
-use crate::io::{timed, ReadBuf};
+use crate::config::model::{Frontend, FrontendId};
+use crate::http::body::{self, BodyLimits, Cut, Direction, Moved};
+use crate::http::{parse_request, BodyKind, ChunkedDecoder, HeadLimits, Request};
+use crate::io::{timed, write_vec, IoFail, ReadBuf};
+use crate::net::Stream;
 use crate::worker::deadline::Ended;
 use crate::worker::Worker;
 
-pub(super) struct Idle<'a> {
+pub(super) struct H1<'a> {
     pub w: &'a Rc<Worker>,
     /// `fe`'s index in the model (for the request records).
     pub frontend: FrontendId,
     pub fe: &'a Frontend,
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
-    pub client: TcpStream,
+    pub client: Stream,
     pub cbuf: ReadBuf,
     /// `http-reuse never`: the server connection kept for this client connection.
-    pub own: Option<Box<(BackendId, ServerId, TcpStream)>>,
+    pub own: Option<Box<KeptServer>>,
     pub served: u32,
     /// When the head of the request being read must be complete (`timeout http-request`),
     /// set while waiting for a new connection's first bytes.
@@ -51,21 +59,12 @@ pub(super) struct Idle<'a> {
     pub work: Option<Box<Work>>,
 }
 
-impl<'a> Idle<'a> {
-    pub fn new(
-        w: &'a Rc<Worker>,
-        frontend: FrontendId,
-        fe: &'a Frontend,
-        client: TcpStream,
-        peer: SocketAddr,
-        local: SocketAddr,
-    ) -> Self {
-        Idle {
+impl<'a> H1<'a> {
+    pub fn new(w: &'a Rc<Worker>, frontend: FrontendId, fe: &'a Frontend, client: Stream) -> Self {
+        H1 {
             w,
             frontend,
             fe,
-            peer,
-            local,
             client,
             cbuf: ReadBuf::lazy(w.model.global.bufsize),
             own: None,
@@ -84,8 +83,12 @@ impl<'a> Idle<'a> {
             if self.await_request_start().await.is_err() {
                 break;
             }
-            let (idle, next) = Box::pin(Session::resume(self).serve_one()).await;
-            self = idle;
+            let (w, fe, frontend) = (self.w, self.fe, self.frontend);
+            let work = self.work.take();
+            let session = Session::new(w, fe, frontend, &mut *self, work);
+            let (next, work, ended) = Box::pin(session.serve()).await;
+            self.work = Some(work);
+            self.idle_since = ended;
             match next {
                 Next::KeepAlive => self.served += 1,
                 Next::Close => break,
@@ -126,7 +129,7 @@ impl<'a> Idle<'a> {
             return self.wait_idle(route.keep_alive_limit()).await;
         }
         self.head_deadline = head_limit.map(|d| Instant::now() + d);
-        if crate::net::has_pending_data(&self.client) {
+        if self.client.has_pending_data() {
             return Ok(());
         }
         // A stop does not end this wait (see above).
@@ -241,7 +244,7 @@ impl<'a> Idle<'a> {
         .await
         .unwrap_or((Ok(0), Vec::new()));
         let marks = Marks::new(self.idle_since);
-        let mut rec = RequestRecord::new(self.frontend, self.peer, marks);
+        let mut rec = RequestRecord::new(self.frontend, self.client.peer_addr(), marks);
         rec.end(record::head_read_failed(&crate::io::IoFail::Timeout));
         rec.status = Some(408);
         if r.is_ok_and(|w| w == n) {
@@ -253,8 +256,140 @@ impl<'a> Idle<'a> {
     /// Closes the connection kept for this client (`http-reuse never`) when the client leaves.
     fn release_own(&mut self) {
         if let Some(own) = self.own.take() {
-            crate::worker::pool::discard(own.2);
+            own.stream.discard();
         }
+    }
+}
+
+impl Downstream for H1<'_> {
+    fn peer(&self) -> SocketAddr {
+        self.client.peer_addr()
+    }
+
+    fn local(&self) -> SocketAddr {
+        self.client.local_addr()
+    }
+
+    fn served(&self) -> u32 {
+        self.served
+    }
+
+    fn idle_since(&self) -> Instant {
+        self.idle_since
+    }
+
+    /// HAProxy: `timeout http-request` bounds the whole head (from the first wait of a new
+    /// connection, or from the first bytes of a later request) and defaults to `timeout client`.
+    async fn read_head(&mut self, req: &mut Request, limits: &HeadLimits) -> Result<(), HeadFail> {
+        let deadline = self.head_deadline.take().or_else(|| {
+            Route::frontend_only(self.fe)
+                .head_limit()
+                .map(|d| Instant::now() + d)
+        });
+        loop {
+            req.clear();
+            match parse_request(self.cbuf.bytes(), limits, req) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => return Err(HeadFail::Answer(e.status)),
+            }
+            if self.cbuf.len() >= limits.max_head || self.cbuf.is_full() {
+                return Err(HeadFail::Answer(431));
+            }
+            let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match self.cbuf.read_from(&mut self.client, limit).await {
+                Ok(0) => return Err(HeadFail::Gone(IoFail::Io(EOF.into()))),
+                Ok(_) => {}
+                Err(IoFail::Timeout) => return Err(HeadFail::Timeout),
+                Err(e) => return Err(HeadFail::Gone(e)),
+            }
+        }
+    }
+
+    fn head_bytes(&self) -> &[u8] {
+        self.cbuf.bytes()
+    }
+
+    fn consume_head(&mut self, n: usize) {
+        self.cbuf.consume(n);
+    }
+
+    fn drop_buffered_body(&mut self, req: &Request, max_trailer: usize) -> Option<u64> {
+        // With `Expect: 100-continue` the client may wait for a `100 Continue` that will not
+        // come before it sends the body: what follows the head is unknown.
+        if req.body != BodyKind::None && req.expect_continue {
+            return None;
+        }
+        match req.body {
+            BodyKind::None => Some(0),
+            BodyKind::Length(n) if n <= self.cbuf.len() as u64 => {
+                self.cbuf.consume(n as usize);
+                Some(n)
+            }
+            BodyKind::Length(_) | BodyKind::UntilClose => None,
+            BodyKind::Chunked => {
+                let mut decoder = ChunkedDecoder::new_with_limit(max_trailer);
+                let mut data = Vec::new();
+                match decoder.feed(self.cbuf.bytes(), &mut data) {
+                    Ok(p) if p.done => {
+                        self.cbuf.consume(p.consumed);
+                        Some(p.consumed as u64)
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    async fn body_to(
+        &mut self,
+        server: &mut Stream,
+        kind: BodyKind,
+        limits: &BodyLimits,
+    ) -> Result<Moved, Cut> {
+        let (client, cbuf) = (&mut self.client, &mut self.cbuf);
+        body::forward(client, cbuf, server, kind, limits, Direction::Request).await
+    }
+
+    async fn send(&mut self, out: &mut Vec<u8>) -> Result<(), IoFail> {
+        write_vec(&mut self.client, out, self.fe.timeouts.client).await
+    }
+
+    async fn send_buffered(&mut self, from: &mut ReadBuf, n: usize) -> Result<(), IoFail> {
+        from.write_to(&mut self.client, n, self.fe.timeouts.client)
+            .await
+    }
+
+    async fn body_from(
+        &mut self,
+        server: &mut Stream,
+        sbuf: &mut ReadBuf,
+        kind: BodyKind,
+        limits: &BodyLimits,
+        direction: Direction,
+    ) -> Result<Moved, Cut> {
+        body::forward(server, sbuf, &mut self.client, kind, limits, direction).await
+    }
+
+    async fn send_pending_to(
+        &mut self,
+        server: &mut Stream,
+        limit: Option<Duration>,
+    ) -> Result<(), IoFail> {
+        let n = self.cbuf.len();
+        if n > 0 {
+            self.cbuf.write_to(server, n, limit).await?;
+        }
+        self.cbuf.clear();
+        Ok(())
+    }
+
+    fn take_kept_server(&mut self) -> Option<KeptServer> {
+        self.own.take().map(|k| *k)
+    }
+
+    fn keep_server(&mut self, kept: KeptServer) {
+        self.own = Some(Box::new(kept));
     }
 }
 

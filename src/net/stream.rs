@@ -1,0 +1,278 @@
+//! `Stream`: a connection the proxy reads and writes, whatever carries it.
+//!
+//! An enum rather than a generic parameter: the HTTP session, the relay, the idle wait and the
+//! pools hold one type, and a new transport is one more variant here (TLS next), not a type
+//! parameter threaded through every stage. Each I/O call costs one `match`.
+//!
+//! Everything that needs the raw socket lives here and nowhere else: the non-blocking peek
+//! (is there data? has the peer closed?), the reset close (SO_LINGER 0), and the shutdown that
+//! ends a relay's two directions from either half.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelableAsyncReadRent, Canceller, Split};
+use monoio::net::TcpStream;
+use monoio::BufResult;
+
+use super::mem::{MemAbort, MemStream};
+
+/// What an address lookup that failed reports (never, for an accepted stream: both its
+/// addresses were looked up and kept when it came).
+const UNKNOWN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
+
+pub enum Stream {
+    Tcp(TcpStream),
+    /// In-process tests (mem.rs).
+    Mem(MemStream),
+}
+
+impl From<TcpStream> for Stream {
+    fn from(s: TcpStream) -> Self {
+        // Small heads and responses must leave at once; Nagle would hold them back for an ACK.
+        let _ = s.set_nodelay(true);
+        Stream::Tcp(s)
+    }
+}
+
+// SAFETY: reads and writes of each variant touch disjoint state (a socket's two directions,
+// or two separate pipes), so the two halves of `into_split` never race.
+unsafe impl Split for Stream {}
+
+impl Stream {
+    /// Two connected in-memory ends, the first at address `a`, the second at `b`.
+    pub fn pair(a: SocketAddr, b: SocketAddr) -> (Stream, Stream) {
+        let (a, b) = MemStream::pair(a, b);
+        (Stream::Mem(a), Stream::Mem(b))
+    }
+
+    /// A client connection just accepted, with both its addresses looked up now: monoio keeps
+    /// them in the stream, so the connection state need not hold a copy (64 bytes per idle
+    /// client). `None`: the connection is already gone (reset before it was served).
+    pub fn accepted(s: TcpStream) -> Option<Stream> {
+        s.local_addr().ok()?;
+        s.peer_addr().ok()?;
+        Some(Stream::from(s))
+    }
+
+    /// The address of this end (cached: see `accepted`).
+    pub fn local_addr(&self) -> SocketAddr {
+        match self {
+            Stream::Tcp(s) => s.local_addr().unwrap_or(UNKNOWN),
+            Stream::Mem(m) => m.local_addr(),
+        }
+    }
+
+    /// The address of the other end (cached: see `accepted`).
+    pub fn peer_addr(&self) -> SocketAddr {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().unwrap_or(UNKNOWN),
+            Stream::Mem(m) => m.peer_addr(),
+        }
+    }
+
+    /// Waits until a read would not wait (data, or the end of the stream). `relaxed`: see
+    /// monoio's `TcpStream::readable` (on the legacy driver it may report stale readiness).
+    pub async fn readable(&self, relaxed: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.readable(relaxed).await,
+            Stream::Mem(m) => m.readable().await,
+        }
+    }
+
+    /// True when bytes (or the end of the stream) are waiting: for TCP a non-blocking peek,
+    /// one cheap syscall that spares a readiness round-trip when the client spoke first.
+    pub fn has_pending_data(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => peek(s.as_raw_fd()) >= 0,
+            Stream::Mem(m) => m.has_pending_data(),
+        }
+    }
+
+    /// True when the peer has neither closed nor sent anything since the last exchange: the
+    /// only state in which a server connection may carry another request.
+    pub fn is_clean(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => {
+                peek(s.as_raw_fd()) < 0
+                    && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+            }
+            Stream::Mem(m) => !m.has_pending_data(),
+        }
+    }
+
+    /// Closes with a reset (SO_LINGER 0 for TCP): no TIME_WAIT left behind by idle server
+    /// connections the proxy gives up.
+    pub fn discard(self) {
+        if let Stream::Tcp(s) = &self {
+            set_linger_zero(s.as_raw_fd());
+        }
+    }
+
+    /// A handle that ends both directions of this connection from wherever it is held.
+    pub fn aborter(&self) -> Aborter {
+        match self {
+            Stream::Tcp(s) => Aborter::Fd(s.as_raw_fd()),
+            Stream::Mem(m) => Aborter::Mem(m.abort_handle()),
+        }
+    }
+
+    /// Reads into `buf` until `shed` resolves, losing nothing: on TCP the read is cancelled and
+    /// then awaited, so bytes that arrived at that very moment are kept (on io_uring a
+    /// cancelled read may still complete). `None`: `shed` came first and nothing was read.
+    pub async fn read_or_shed<T: IoBufMut>(
+        &mut self,
+        buf: T,
+        shed: impl Future<Output = ()>,
+    ) -> (Option<io::Result<usize>>, T) {
+        match self {
+            Stream::Tcp(s) => tcp_read_or_shed(s, buf, shed).await,
+            Stream::Mem(m) => {
+                // Nothing is copied before the bytes are there: giving up loses none.
+                let shed_first = monoio::select! {
+                    r = m.readable() => match r {
+                        Ok(()) => false,
+                        Err(e) => return (Some(Err(e)), buf),
+                    },
+                    _ = shed => true,
+                };
+                if shed_first {
+                    return (None, buf);
+                }
+                let (r, buf) = m.read(buf).await;
+                (Some(r), buf)
+            }
+        }
+    }
+}
+
+async fn tcp_read_or_shed<T: IoBufMut>(
+    s: &mut TcpStream,
+    buf: T,
+    shed: impl Future<Output = ()>,
+) -> (Option<io::Result<usize>>, T) {
+    let canceller = Canceller::new();
+    let mut read = std::pin::pin!(s.cancelable_read(buf, canceller.handle()));
+    let finished = monoio::select! {
+        r = &mut read => Some(r),
+        _ = shed => None,
+    };
+    let shed_first = finished.is_none();
+    let (res, buf) = match finished {
+        Some(r) => r,
+        None => {
+            let _ = canceller.cancel();
+            read.await
+        }
+    };
+    match res {
+        Err(e) if shed_first && e.raw_os_error() == Some(libc::ECANCELED) => (None, buf),
+        r => (Some(r), buf),
+    }
+}
+
+/// Ends both directions of a connection: a reset or timeout on one side of a relay means the
+/// relay is over, and the other direction's pending read must return rather than wait forever.
+pub enum Aborter {
+    Fd(RawFd),
+    Mem(MemAbort),
+}
+
+impl Aborter {
+    pub fn abort(&self) {
+        match self {
+            // SAFETY: the descriptor belongs to a stream its owner keeps alive while it holds
+            // this aborter (the relay's halves); shutdown does not close it.
+            Aborter::Fd(fd) => unsafe {
+                libc::shutdown(*fd, libc::SHUT_RDWR);
+            },
+            Aborter::Mem(m) => m.abort(),
+        }
+    }
+}
+
+/// A one-byte non-blocking peek: >= 0 when data or the end of the stream waits.
+fn peek(fd: RawFd) -> isize {
+    let mut byte = 0u8;
+    // SAFETY: recv into one valid local byte on a socket we own; MSG_PEEK leaves it in place.
+    unsafe {
+        libc::recv(
+            fd,
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    }
+}
+
+fn set_linger_zero(fd: RawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket we own, with a correctly sized `linger` value.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+impl AsyncReadRent for Stream {
+    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Tcp(s) => s.read(buf).await,
+            Stream::Mem(m) => m.read(buf).await,
+        }
+    }
+
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Tcp(s) => s.readv(buf).await,
+            Stream::Mem(m) => m.readv(buf).await,
+        }
+    }
+}
+
+impl AsyncWriteRent for Stream {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Tcp(s) => s.write(buf).await,
+            Stream::Mem(m) => m.write(buf),
+        }
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Tcp(s) => s.writev(buf).await,
+            Stream::Mem(m) => m.writev(buf),
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush().await,
+            Stream::Mem(_) => Ok(()),
+        }
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown().await,
+            Stream::Mem(m) => {
+                m.shutdown_write();
+                Ok(())
+            }
+        }
+    }
+}

@@ -28,14 +28,15 @@
 //!  health::       checker.rs (one thread probing servers) -> HealthEvent over crossbeam to
 //!                 every core -> view.rs (the core's balancer slots); observe.rs (live errors)
 //!  tls::          rustls building blocks from a bind's `BindTls`: certs.rs (crt, crt-list,
-//!                 ca-file, OCSP), resolve.rs (SNI -> certificate), tickets.rs (session tickets
+//!                 ca-file, crl-file, OCSP), resolve.rs (SNI -> certificate), tickets.rs (tickets
 //!                 every core opens), server_config.rs (ServerConfig per core), accept.rs
 //!                 (ClientHello -> connection), facts.rs (ssl_fc_* / ssl_c_* values)
 //!  io             owned-buffer helpers (`ReadBuf`, timed I/O) shared by http, serve and tcp
 //! ```
 //!
 //! Where the next capabilities plug in:
-//! - **TLS**: a `net::Stream` variant, handshaken on the accepting core; everything above
+//! - **TLS**: a `net::Stream` variant, handshaken on the accepting core (`tls::accept` then
+//!   a rustls `ServerConnection` from `tls::server_config`); everything above
 //!   the stream (relay, HTTP/1, sessions) is unchanged. Backend TLS: the same, via `Dialer`.
 //! - **HTTP/2**: a second connection level beside `serve/h1.rs`, whose streams each implement
 //!   `serve::downstream::Downstream` and drive the same `Session` pipeline.

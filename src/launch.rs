@@ -400,6 +400,10 @@ async fn worker_main(setup: WorkerSetup) {
     let view = health.map(|link| HealthView::new(link, &model));
     let records = if log_requests { Sink::Print } else { Sink::Off };
     let w = Worker::new(index, nbthread, model, limits, view, records, Dialer::Tcp);
+    if !w.tls_errors.is_empty() {
+        let _ = ready.send(Err(w.tls_errors.join("\n")));
+        return;
+    }
     let mut listeners = Vec::with_capacity(specs.len());
     for spec in specs {
         let tls = match core_tls(&spec) {

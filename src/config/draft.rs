@@ -71,6 +71,11 @@ pub struct ServerOpts {
     pub error_limit: Option<u32>,
     pub on_error: Option<OnError>,
     pub pool: ServerPool,
+    /// The TLS options (`ssl`, `verify`, `sni` ...); kept only when `ssl` or `check-ssl` is set.
+    pub tls: super::model_tls::ServerTls,
+    /// `check-ssl` / `no-check-ssl`; `None`: checks use TLS when the traffic does and no
+    /// `port`/`addr` sends them elsewhere (HAProxy's rule).
+    pub check_ssl: Option<bool>,
 }
 
 impl Default for ServerOpts {
@@ -94,11 +99,19 @@ impl Default for ServerOpts {
             error_limit: None,
             on_error: None,
             pool: ServerPool::default(),
+            tls: Default::default(),
+            check_ssl: None,
         }
     }
 }
 
 impl ServerOpts {
+    /// The TLS settings when the traffic or the checks use TLS.
+    pub fn tls(&self) -> Option<super::model_tls::ServerTls> {
+        let checks = self.check().is_some_and(|c| c.ssl);
+        (self.tls.ssl || checks).then(|| self.tls.clone())
+    }
+
     pub fn check(&self) -> Option<ServerCheck> {
         if !self.check {
             return None;
@@ -112,6 +125,9 @@ impl ServerOpts {
             fall: self.fall,
             port: self.port,
             addr: self.addr,
+            ssl: self.check_ssl.unwrap_or(
+                self.tls.ssl && self.port.is_none() && self.addr.is_none(),
+            ),
             observe: self.observe.map(|layer7| Observe {
                 layer7,
                 error_limit: self.error_limit.unwrap_or(DEFAULT_ERROR_LIMIT),

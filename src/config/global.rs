@@ -277,8 +277,10 @@ pub fn parse_log(cx: &mut Cx) -> Option<LogTarget> {
     })
 }
 
-/// Words of `ssl-default-{bind,server}-options` besides the version options.
+/// Words of `ssl-default-bind-options` besides the version options.
 const SSL_FLAGS: [&str; 3] = ["no-tls-tickets", "prefer-client-ciphers", "strict-sni"];
+/// Words of `ssl-default-server-options` besides the version options.
+const SERVER_SSL_FLAGS: [&str; 2] = ["no-ssl-reuse", "no-tls-tickets"];
 const VERSION_WORDS: [&str; 12] = [
     "ssl-min-ver",
     "ssl-max-ver",
@@ -294,8 +296,8 @@ const VERSION_WORDS: [&str; 12] = [
     "force-tlsv13",
 ];
 
-/// `ssl-default-bind-options` (kept for TLS binds) and `ssl-default-server-options` (validated
-/// only, until TLS to servers exists).
+/// `ssl-default-bind-options` (for TLS binds) and `ssl-default-server-options` (for `server
+/// ... ssl` lines): version options plus each side's flags.
 pub fn ssl_options(g: &mut GlobalDraft, cx: &mut Cx) {
     if cx.args.is_empty() {
         return cx.err(format!(
@@ -303,30 +305,37 @@ pub fn ssl_options(g: &mut GlobalDraft, cx: &mut Cx) {
             cx.kw
         ));
     }
+    let server = cx.kw == "ssl-default-server-options";
     let mut opts = g.tls.clone();
     let mut words = cx.args.iter();
     while let Some(w) = words.next() {
         let w = w.as_str();
-        let flag = match w {
-            "no-tls-tickets" => Some(&mut opts.bind_no_tls_tickets),
-            "prefer-client-ciphers" => Some(&mut opts.bind_prefer_client_ciphers),
-            "strict-sni" => Some(&mut opts.bind_strict_sni),
+        let flag = match (server, w) {
+            (false, "no-tls-tickets") => Some(&mut opts.bind_no_tls_tickets),
+            (false, "prefer-client-ciphers") => Some(&mut opts.bind_prefer_client_ciphers),
+            (false, "strict-sni") => Some(&mut opts.bind_strict_sni),
+            (true, "no-ssl-reuse") => Some(&mut opts.server_no_ssl_reuse),
+            (true, "no-tls-tickets") => Some(&mut opts.server_no_tls_tickets),
             _ => None,
         };
         if let Some(flag) = flag {
             *flag = true;
             continue;
         }
+        let versions = if server {
+            &mut opts.server_versions
+        } else {
+            &mut opts.bind_versions
+        };
         let result = match w {
             "ssl-min-ver" | "ssl-max-ver" => {
                 let v = words.next().map(String::as_str);
-                bind_tls::version_option(&mut opts.bind_versions, w, v)
+                bind_tls::version_option(versions, w, v)
             }
-            _ if VERSION_WORDS.contains(&w) => {
-                bind_tls::version_option(&mut opts.bind_versions, w, None)
-            }
+            _ if VERSION_WORDS.contains(&w) => bind_tls::version_option(versions, w, None),
             _ => {
-                let hint = suggest::hint(w, SSL_FLAGS.iter().chain(&VERSION_WORDS).copied());
+                let flags: &[&str] = if server { &SERVER_SSL_FLAGS } else { &SSL_FLAGS };
+                let hint = suggest::hint(w, flags.iter().chain(&VERSION_WORDS).copied());
                 Err(format!("unknown option '{w}'{hint}"))
             }
         };
@@ -334,8 +343,34 @@ pub fn ssl_options(g: &mut GlobalDraft, cx: &mut Cx) {
             return cx.err(format!("'{}': {e}", cx.kw));
         }
     }
-    if cx.kw == "ssl-default-bind-options" {
-        g.tls = opts;
+    g.tls = opts;
+}
+
+/// `ssl-server-verify none|required`: whether `server ... ssl` lines without `verify` check
+/// the server's certificate.
+pub fn ssl_server_verify(g: &mut GlobalDraft, cx: &mut Cx) {
+    match cx.one("none or required") {
+        Some("none") => g.tls.server_verify = false,
+        Some("required") => g.tls.server_verify = true,
+        Some(v) => {
+            let hint = suggest::hint(v, ["none", "required"]);
+            cx.err(format!("'ssl-server-verify {v}': expected none or required{hint}"));
+        }
+        None => {}
+    }
+}
+
+/// `ssl-default-server-ciphers`: the TLS 1.2 list of TLS servers without `ciphers`.
+pub fn server_ciphers(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(a) = cx.one("an OpenSSL cipher list") {
+        g.tls.server_ciphers = Some(a.to_string());
+    }
+}
+
+/// `ssl-default-server-ciphersuites`: the TLS 1.3 list of TLS servers without `ciphersuites`.
+pub fn server_ciphersuites(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(a) = cx.one("an OpenSSL TLS 1.3 cipher suite list") {
+        g.tls.server_ciphersuites = Some(a.to_string());
     }
 }
 
@@ -358,11 +393,6 @@ pub fn bind_curves(g: &mut GlobalDraft, cx: &mut Cx) {
     if let Some(a) = cx.one("a curve list such as X25519:P-256") {
         g.tls.bind_curves = Some(a.to_string());
     }
-}
-
-/// Server-side cipher lists: one word, accepted without effect until TLS to servers lands.
-pub fn one_word(_: &mut GlobalDraft, cx: &mut Cx) {
-    cx.one("a value");
 }
 
 pub fn ssl_cachesize(g: &mut GlobalDraft, cx: &mut Cx) {

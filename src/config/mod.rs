@@ -40,6 +40,7 @@ pub mod model_tls;
 pub mod proxy;
 pub mod regexes;
 pub mod server;
+pub mod server_tls;
 pub mod suggest;
 pub mod syntax;
 pub mod validate;

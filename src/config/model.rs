@@ -352,6 +352,9 @@ pub struct Backend {
     pub check: BackendCheck,
     /// `option allbackups`: when every active server is down, use all usable backups.
     pub allbackups: bool,
+    /// The distinct request-dependent `sni` expressions of its servers (`sni req.hdr(host)`),
+    /// evaluated once per request (see `model_tls::ServerSni::Request`).
+    pub sni_exprs: Vec<super::model_rules::Expr>,
 }
 
 impl Backend {
@@ -470,6 +473,15 @@ pub struct Server {
     pub slowstart: Option<Duration>,
     /// `pool-purge-delay`, `pool-max-conn`, `pool-low-conn`: idle connections kept to it.
     pub pool: ServerPool,
+    /// `ssl` and its options, or `check-ssl` alone (then only the checks use TLS).
+    pub tls: Option<super::model_tls::ServerTls>,
+}
+
+impl Server {
+    /// The TLS settings of the proxied traffic, when it is TLS.
+    pub fn traffic_tls(&self) -> Option<&super::model_tls::ServerTls> {
+        self.tls.as_ref().filter(|t| t.ssl)
+    }
 }
 
 /// How many idle connections to a server are kept for reuse, and for how long (HAProxy's
@@ -529,6 +541,9 @@ pub struct ServerCheck {
     pub fall: u32,
     pub port: Option<u16>,
     pub addr: Option<IpAddr>,
+    /// Checks run over TLS (`check-ssl`, or `ssl` without `port`/`addr`), with the server's
+    /// TLS settings.
+    pub ssl: bool,
     pub observe: Option<Observe>,
 }
 
@@ -544,6 +559,7 @@ impl Default for ServerCheck {
             fall: 3,
             port: None,
             addr: None,
+            ssl: false,
             observe: None,
         }
     }

@@ -216,6 +216,15 @@ pub struct GlobalTls {
     pub cache_size: u32,
     pub lifetime: Duration,
     pub bases: Bases,
+    /// `ssl-default-server-options`: versions of TLS connections to servers.
+    pub server_versions: VersionOptions,
+    /// `ssl-default-server-options no-ssl-reuse` / `no-tls-tickets`.
+    pub server_no_ssl_reuse: bool,
+    pub server_no_tls_tickets: bool,
+    pub server_ciphers: Option<String>,
+    pub server_ciphersuites: Option<String>,
+    /// `ssl-server-verify none|required`; HAProxy's default is required.
+    pub server_verify: bool,
 }
 
 impl Default for GlobalTls {
@@ -231,6 +240,92 @@ impl Default for GlobalTls {
             cache_size: DEFAULT_SSL_CACHESIZE,
             lifetime: DEFAULT_SSL_LIFETIME,
             bases: Bases::default(),
+            server_versions: VersionOptions::default(),
+            server_no_ssl_reuse: false,
+            server_no_tls_tickets: false,
+            server_ciphers: None,
+            server_ciphersuites: None,
+            server_verify: true,
         }
     }
+}
+
+/// The TLS settings of a `server` line (`ssl`, `check-ssl` and the options they use), as plain
+/// data: paths resolved against `ca-base`/`crt-base`, the `ssl-default-server-*` globals merged
+/// in by validation. Present when the server's traffic or its checks use TLS.
+#[derive(Clone, Debug)]
+pub struct ServerTls {
+    /// `ssl`: the proxied traffic is TLS (without it, only the checks are: `check-ssl`).
+    pub ssl: bool,
+    /// `verify required` (true) or `verify none`; `None` until validation applies
+    /// `ssl-server-verify` (HAProxy's default: required).
+    pub verify: Option<bool>,
+    pub ca_file: Option<PathBuf>,
+    pub crl_file: Option<PathBuf>,
+    /// `crt`: the client certificate (and key) offered when the server asks for one.
+    pub crt: Option<PathBuf>,
+    pub sni: Option<ServerSni>,
+    /// `verifyhost`: the name the certificate must carry when no SNI was sent.
+    pub verifyhost: Option<String>,
+    pub alpn: Vec<String>,
+    /// `check-sni`: the SNI of health checks (a plain string, as in HAProxy).
+    pub check_sni: Option<String>,
+    /// `check-alpn`; empty = the server's `alpn`.
+    pub check_alpn: Vec<String>,
+    pub ciphers: Option<String>,
+    pub ciphersuites: Option<String>,
+    pub versions: VersionOptions,
+    /// `no-ssl-reuse`: every connection makes a full handshake.
+    pub no_ssl_reuse: bool,
+    /// `no-tls-tickets`: TLS 1.2 resumes by session id only.
+    pub no_tls_tickets: bool,
+}
+
+impl Default for ServerTls {
+    fn default() -> Self {
+        ServerTls {
+            ssl: false,
+            verify: None,
+            ca_file: None,
+            crl_file: None,
+            crt: None,
+            sni: None,
+            verifyhost: None,
+            alpn: Vec::new(),
+            check_sni: None,
+            check_alpn: Vec::new(),
+            ciphers: None,
+            ciphersuites: None,
+            versions: VersionOptions::default(),
+            no_ssl_reuse: false,
+            no_tls_tickets: false,
+        }
+    }
+}
+
+impl ServerTls {
+    /// Whether the server's certificate is checked (HAProxy's default when nothing says).
+    pub fn verifies(&self) -> bool {
+        self.verify.unwrap_or(true)
+    }
+}
+
+/// `sni EXPR`: the name sent in the SNI extension (and checked against the certificate).
+#[derive(Clone, Debug)]
+pub enum ServerSni {
+    /// `str(NAME)` (or `env(VAR)`): one name for every connection.
+    Fixed(String),
+    /// A request fetch such as `req.hdr(host)`: evaluated per request once the http-request
+    /// rules ran (the backend evaluates each distinct one once per request).
+    Request(Box<SniExpr>),
+}
+
+/// A request-dependent `sni` expression.
+#[derive(Clone, Debug)]
+pub struct SniExpr {
+    /// As written, which also tells identical expressions of a backend's servers apart.
+    pub text: String,
+    pub expr: super::model_rules::Expr,
+    /// Its place in `Backend::sni_exprs` (set by validation).
+    pub slot: usize,
 }

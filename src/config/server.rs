@@ -46,6 +46,7 @@ pub fn server(p: &mut ProxyDraft, cx: &mut Cx) {
             check: opts.check(),
             slowstart: opts.slowstart,
             pool: opts.pool,
+            tls: opts.tls(),
         });
     }
 }

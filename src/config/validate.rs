@@ -49,7 +49,7 @@ fn build_all(sections: Vec<Section>, diags: &mut Diags) -> Model {
     let backends: Vec<(&ProxyDraft, Backend)> = proxies
         .iter()
         .filter(|p| p.is_backend())
-        .map(|p| (p, build_backend(p, diags)))
+        .map(|p| (p, build_backend(p, &global, diags)))
         .collect();
     let mut by_name: HashMap<&str, BackendId> = HashMap::new();
     for (i, (p, _)) in backends.iter().enumerate() {
@@ -369,7 +369,7 @@ fn check_names(proxies: &[ProxyDraft], diags: &mut Diags) {
     }
 }
 
-fn build_backend(p: &ProxyDraft, diags: &mut Diags) -> Backend {
+fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend {
     let t = &p.timeouts;
     let missing: Vec<&str> = [("connect", t.connect), ("server", t.server)]
         .iter()
@@ -383,10 +383,13 @@ fn build_backend(p: &ProxyDraft, diags: &mut Diags) -> Backend {
     super::check::validate(p, mode, diags);
     let mut acls = p.acls.clone();
     let rules = build_rules(p, &p.http_rules, &mut acls, diags);
+    let mut servers = p.servers.clone();
+    let sni_exprs = super::server_tls::finish_servers(&mut servers, &global.tls, diags);
     Backend {
         proxy: build_proxy(p, mode, acls, rules),
         balance: p.balance.clone().unwrap_or(Balance::RoundRobin),
-        servers: p.servers.clone(),
+        servers,
+        sni_exprs,
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: p.redispatch,
         http_reuse: p.http_reuse.unwrap_or(HttpReuse::Safe),

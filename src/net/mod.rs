@@ -5,8 +5,10 @@
 //!   and server side alike: plain TCP today, TLS next (a variant), an in-memory pair for
 //!   in-process tests (`mem.rs`). Every raw-socket trick (peek, shutdown, reset) lives there.
 //! - `tls.rs`: `TlsStream`, TLS over TCP (rustls' buffered connection, monoio's owned
-//!   buffers): the handshake on the accepting core, then plaintext reads and writes
-//! - `dial.rs`: `Dialer`, how a worker opens server connections (TCP, or in-memory in tests)
+//!   buffers), both sides: the server side of a handshake on the accepting core, the client
+//!   side on the core that connects to a `server ... ssl`; then plaintext reads and writes
+//! - `dial.rs`: `Dialer`, how a worker opens server connections (TCP, then TLS for `ssl`
+//!   servers; or in-memory in tests)
 //! - `queue.rs`: a listener's queue taken in at a stop, then the listener shut down
 
 mod dial;
@@ -15,7 +17,7 @@ pub mod queue;
 mod stream;
 mod tls;
 
-pub use dial::Dialer;
+pub use dial::{handshake_error, Dialer};
 pub use mem::MemStream;
 pub use stream::{Aborter, Stream};
 pub use tls::{HandshakeFail, TlsStream};

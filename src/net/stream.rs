@@ -33,8 +33,9 @@ const UNKNOWN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
 
 pub enum Stream {
     Tcp(TcpStream),
-    /// A client connection after its TLS handshake (tls.rs). Boxed: rustls' state is large,
-    /// and plain connections should not pay for its room.
+    /// TLS after its handshake (tls.rs): a client connection on a TLS bind, or a connection
+    /// to a `server ... ssl`. Boxed: rustls' state is large, and plain connections should not
+    /// pay for its room.
     Tls(Box<TlsStream>),
     /// In-process tests (mem.rs).
     Mem(MemStream),
@@ -81,6 +82,14 @@ impl Stream {
         let _ = s.set_nodelay(true);
         let tls = TlsStream::accept(s, configs, limit).await.ok()?;
         Some(Stream::Tls(Box::new(tls)))
+    }
+
+    /// The SNI a TLS connection to a server sent (`None` on any other stream).
+    pub fn tls_sni(&self) -> Option<&str> {
+        match self {
+            Stream::Tls(t) => t.sni(),
+            Stream::Tcp(_) | Stream::Mem(_) => None,
+        }
     }
 
     /// What the TLS handshake settled, on a TLS connection.
@@ -130,11 +139,12 @@ impl Stream {
     }
 
     /// True when the peer has neither closed nor sent anything since the last exchange: the
-    /// only state in which a server connection may carry another request.
-    pub fn is_clean(&self) -> bool {
+    /// only state in which a server connection may carry another request. On TLS, records
+    /// without data that came meanwhile (session tickets) are taken in, hence `&mut`.
+    pub fn is_clean(&mut self) -> bool {
         match self {
             Stream::Tcp(s) => nothing_to_peek(s),
-            Stream::Tls(t) => !t.has_buffered() && nothing_to_peek(t.tcp()),
+            Stream::Tls(t) => t.is_clean_idle(),
             Stream::Mem(m) => !m.has_pending_data(),
         }
     }

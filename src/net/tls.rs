@@ -1,5 +1,8 @@
-//! TLS over a TCP stream: rustls' buffered `ServerConnection` driven with monoio's owned
-//! buffers, on both drivers.
+//! TLS over a TCP stream: rustls' buffered connection driven with monoio's owned buffers, on
+//! both drivers. One type for both sides: a client connection accepted on a TLS bind (rustls'
+//! `ServerConnection`, `accept`) and a connection to a `server ... ssl` (its
+//! `ClientConnection`, `connect`). Past the handshake both are a `rustls::Connection`, and
+//! reads, writes, the idle checks and the shutdown do not care which.
 //!
 //! Why the buffered connection and not rustls' unbuffered API: the buffered one costs one copy
 //! of the plaintext (rustls' buffer -> the caller's), which next to AES-GCM and the syscalls is
@@ -13,13 +16,17 @@
 //! side makes rustls want to send (a key update) goes with the next write.
 
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use monoio::BufResult;
-use rustls::ServerConnection;
+use rustls::client::ClientConfig;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, Connection};
+use std::sync::Arc;
 
 use crate::io::timed;
 use crate::tls::accept::{Accepting, Progress};
@@ -31,7 +38,7 @@ const CIPHERTEXT_BUF: usize = 18 * 1024;
 
 pub struct TlsStream {
     tcp: TcpStream,
-    conn: Box<ServerConnection>,
+    conn: Box<Connection>,
     /// Ciphertext read from the socket; `incoming[in_start..]` is not yet given to rustls
     /// (its plaintext buffer was full).
     incoming: Vec<u8>,
@@ -41,12 +48,15 @@ pub struct TlsStream {
     /// A write of ciphertext is in flight (the other half of a relay must not start one).
     writing: bool,
     facts: ConnFacts,
+    /// The SNI sent, on a connection to a server (idle connections are reused only for the
+    /// same name, as HAProxy's connection hash includes it).
+    sni: Option<Box<str>>,
 }
 
 /// Why a handshake did not complete.
 #[derive(Debug)]
 pub enum HandshakeFail {
-    /// Not within the limit (`timeout client`).
+    /// Not within the limit (`timeout client`; `timeout connect` to a server).
     Timeout,
     /// The client closed, or the socket failed.
     Io(io::Error),
@@ -94,18 +104,103 @@ impl TlsStream {
                 }
             }
         };
-        let mut s = TlsStream {
+        let mut s = TlsStream::new(tcp, Connection::Server(*conn), incoming, rest, None);
+        s.finish_handshake().await?;
+        if let Connection::Server(server) = &*s.conn {
+            s.facts = ConnFacts::of(server);
+        }
+        Ok(s)
+    }
+
+    fn new(
+        tcp: TcpStream,
+        conn: Connection,
+        incoming: Vec<u8>,
+        in_start: usize,
+        sni: Option<Box<str>>,
+    ) -> TlsStream {
+        TlsStream {
             tcp,
-            conn,
+            conn: Box::new(conn),
             incoming,
-            in_start: rest,
+            in_start,
             outgoing: Vec::with_capacity(CIPHERTEXT_BUF),
             writing: false,
             facts: ConnFacts::default(),
+            sni,
+        }
+    }
+
+    /// Runs the client side of a handshake on a connection to a server. `sni`: the name to
+    /// send and check (see tls/client_config.rs); `None` sends none. The caller bounds it
+    /// (`timeout connect` covers the connect and the handshake, as in HAProxy).
+    pub async fn connect(
+        tcp: TcpStream,
+        config: &Arc<ClientConfig>,
+        sni: Option<ServerName<'static>>,
+    ) -> Result<TlsStream, HandshakeFail> {
+        let sent = match &sni {
+            Some(ServerName::DnsName(d)) => Some(Box::from(d.as_ref())),
+            _ => None,
         };
+        // No name: the server's address stands for "none" (rustls sends no SNI for one).
+        let name = match sni {
+            Some(n) => n,
+            None => match tcp.peer_addr() {
+                Ok(a) => ServerName::IpAddress(a.ip().into()),
+                Err(e) => return Err(HandshakeFail::Io(e)),
+            },
+        };
+        let conn = ClientConnection::new(Arc::clone(config), name).map_err(HandshakeFail::Tls)?;
+        let incoming = Vec::with_capacity(CIPHERTEXT_BUF);
+        let mut s = TlsStream::new(tcp, Connection::Client(conn), incoming, 0, sent);
         s.finish_handshake().await?;
-        s.facts = ConnFacts::of(&s.conn);
         Ok(s)
+    }
+
+    /// The SNI this connection to a server sent, if any.
+    pub fn sni(&self) -> Option<&str> {
+        self.sni.as_deref()
+    }
+
+    /// The ALPN protocol the handshake settled on.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
+    }
+
+    /// Whether an idle connection is still fit for another request: nothing buffered, the
+    /// peer still there. Records that arrived while idle and carry no data (TLS 1.3 session
+    /// tickets, key updates) are taken in first, without waiting: they must not make a healthy
+    /// connection look dirty, while any plaintext or a close_notify makes it unfit.
+    pub fn is_clean_idle(&mut self) -> bool {
+        if self.has_buffered() {
+            return false;
+        }
+        loop {
+            let mut chunk = [0u8; 4096];
+            // SAFETY: a non-blocking recv into a local buffer on a socket this stream owns.
+            let n = unsafe {
+                libc::recv(
+                    self.tcp.as_raw_fd(),
+                    chunk.as_mut_ptr().cast(),
+                    chunk.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 0 {
+                return io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock;
+            }
+            let Some(got) = chunk.get(..n as usize).filter(|g| !g.is_empty()) else {
+                return false; // the peer closed
+            };
+            self.incoming.clear();
+            self.in_start = 0;
+            self.incoming.extend_from_slice(got);
+            if self.feed_rustls().is_err() || self.has_buffered() {
+                return false;
+            }
+            // Whatever rustls wants to answer (a key update) goes with the next write.
+        }
     }
 
     async fn finish_handshake(&mut self) -> Result<(), HandshakeFail> {

@@ -40,7 +40,7 @@ pub(super) fn connect_status(_: ConnectError) -> u16 {
 impl<'a, D: Downstream> Session<'a, D> {
     /// Gets a server connection, then sends the head and streams the request body.
     pub(super) async fn send_request(&mut self, plan: &Plan<'a>) -> Result<Exchange, Next> {
-        let acquired = match self.connect(plan.backend, plan.be, plan.key).await {
+        let acquired = match self.connect(plan).await {
             Ok(a) => a,
             Err(e) => {
                 self.rec.end(record::connect_failed(e));
@@ -101,6 +101,7 @@ impl<'a, D: Downstream> Session<'a, D> {
         let fresh = Reuse {
             own: None,
             pool: false,
+            sni: plan.sni.clone(),
         };
         let fresh = match self.acquire_recorded(plan.backend, plan.key, fresh).await {
             Ok(a) => a,
@@ -119,12 +120,8 @@ impl<'a, D: Downstream> Session<'a, D> {
         Ok(())
     }
 
-    async fn connect(
-        &mut self,
-        backend: BackendId,
-        be: &Backend,
-        key: PickKey,
-    ) -> Result<Acquired, ConnectError> {
+    async fn connect(&mut self, plan: &Plan<'a>) -> Result<Acquired, ConnectError> {
+        let (backend, be, key) = (plan.backend, plan.be, plan.key);
         let own = match self.conn.take_kept_server() {
             Some(k) if k.backend == backend => Some((k.server, k.stream)),
             Some(k) => {
@@ -140,7 +137,8 @@ impl<'a, D: Downstream> Session<'a, D> {
             HttpReuse::Safe => self.conn.served() > 0,
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
-        self.acquire_recorded(backend, key, Reuse { own, pool })
+        let sni = plan.sni.clone();
+        self.acquire_recorded(backend, key, Reuse { own, pool, sni })
             .await
     }
 

@@ -120,6 +120,8 @@ struct Plan<'a> {
     upgrade: bool,
     /// `Expect: 100-continue` with a body: ringlb answers `100 Continue` itself.
     send_continue: bool,
+    /// The values of the backend's request `sni` expressions (worker::connect::Reuse::sni).
+    sni: Vec<Option<String>>,
 }
 
 /// One request's life, from its head to its record: the request level. It reaches the client

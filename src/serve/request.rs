@@ -84,7 +84,25 @@ impl<'a, D: Downstream> Session<'a, D> {
             body: self.req.body,
             upgrade: self.req.upgrade,
             send_continue: self.req.expect_continue && self.req.body != BodyKind::None,
+            sni: self.request_sni(be),
         })
+    }
+
+    /// The request's values of the backend's request-dependent `sni` expressions (`sni
+    /// req.hdr(host)`), after the http-request rules, as HAProxy evaluates them at connect time.
+    fn request_sni(&self, be: &'a Backend) -> Vec<Option<String>> {
+        if be.sni_exprs.is_empty() {
+            return Vec::new();
+        }
+        let scene = self.scene(Some(be.name.as_str()));
+        let ctx = scene.ctx(&self.txn);
+        be.sni_exprs
+            .iter()
+            .map(|e| {
+                rules::fetch::sample(e, &ctx)
+                    .map(|smp| String::from_utf8_lossy(&smp.bytes()).into_owned())
+            })
+            .collect()
     }
 
     /// Runs one proxy's `http-request` rules: the frontend's on its route alone, the backend's

@@ -43,10 +43,8 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
     let key = PickKey {
         hash: Some(hash_ip(peer)),
     };
-    let reuse = Reuse {
-        own: None,
-        pool: false,
-    };
+    // Request `sni` expressions have no request to read in mode tcp: they send none.
+    let reuse = Reuse::default();
     let mut trace = ConnectTrace::default();
     let acquired = acquire_traced(w, backend, key, reuse, &mut trace).await;
     rec.marks.slot = trace.slot;

@@ -17,6 +17,9 @@
 //!  accept::Accepting                      per connection: bytes in until the ClientHello is
 //!                                         complete -> ServerConnection from the right config
 //!  facts::ConnFacts                       after the handshake: ssl_fc_* / ssl_c_* for the rules
+//!
+//!  ServerTls (a `server ... ssl` line)    -> client_config::ClientTls::build, once per server
+//!                                            per core: ClientConfig for traffic and checks
 //! ```
 //!
 //! What must not happen here: I/O on the request path, locks on a handshake (the maps and
@@ -25,6 +28,7 @@
 pub mod accept;
 pub mod certs;
 pub mod ciphers;
+pub mod client_config;
 pub mod crt_list;
 pub mod facts;
 pub mod groups;

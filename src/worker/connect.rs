@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::balance::{Pick, PickKey, ServerLease};
 use super::limits::CROSS_CORE_RECHECK;
-use super::Worker;
-use crate::config::model::{BackendId, ServerId};
+use super::{BackendRt, Worker};
+use crate::config::model::{BackendId, Server, ServerId};
+use crate::config::model_tls::ServerSni;
+use crate::tls::client_config::server_name;
 use crate::health::observe::Outcome;
 use crate::io::timed;
 use crate::net::Stream;
@@ -54,7 +56,9 @@ fn queue_limit(w: &Worker, backend: BackendId) -> Option<Duration> {
     t.queue.or(t.connect)
 }
 
-/// Which idle connections a request may use (HAProxy's `http-reuse`, applied by the caller).
+/// Which idle connections a request may use (HAProxy's `http-reuse`, applied by the caller),
+/// and what a TLS connection made for it must send.
+#[derive(Default)]
 pub struct Reuse {
     /// The connection this client connection kept from its previous request, to server `.0`
     /// (`http-reuse never`: private to the client connection): reused when the balancer picks
@@ -62,6 +66,9 @@ pub struct Reuse {
     pub own: Option<(ServerId, Stream)>,
     /// Whether the server's idle connections (the core's pool) may be taken.
     pub pool: bool,
+    /// The request's values of the backend's request-dependent `sni` expressions
+    /// (`Backend::sni_exprs`, in order); empty when it has none.
+    pub sni: Vec<Option<String>>,
 }
 
 /// A server slot and a connection to that server, following the backend's retry rules.
@@ -116,8 +123,13 @@ pub async fn acquire_traced(
         if let Some(slot) = rt.balancer.slot(server) {
             rt.pool.note_used(server, slot.inflight.get());
         }
-        if let Some((own_server, own)) = reuse.own.take() {
-            if own_server == server && own.is_clean() {
+        let Some(srv) = be.server(server) else {
+            return Err(ConnectError::NoServer);
+        };
+        // A TLS connection serves only requests wanting the SNI it sent.
+        let sni = sni_for(srv, &reuse.sni);
+        if let Some((own_server, mut own)) = reuse.own.take() {
+            if own_server == server && own.tls_sni() == sni.as_deref() && own.is_clean() {
                 trace.connected = Some(slot_at);
                 return Ok(Acquired {
                     lease,
@@ -128,7 +140,7 @@ pub async fn acquire_traced(
             own.discard();
         }
         if reuse.pool {
-            if let Some(stream) = rt.pool.take(server) {
+            if let Some(stream) = rt.pool.take(server, sni.as_deref()) {
                 trace.connected = Some(slot_at);
                 return Ok(Acquired {
                     lease,
@@ -137,11 +149,9 @@ pub async fn acquire_traced(
                 });
             }
         }
-        let Some(addr) = be.server(server).map(|s| s.addr) else {
-            return Err(ConnectError::NoServer);
-        };
         rt.pool.relieve(server);
-        let attempt = timed(be.timeouts.connect, w.dialer.connect(addr)).await;
+        let dial = dial(w, rt, srv, server, sni);
+        let attempt = timed(be.timeouts.connect, dial).await;
         let timed_out = attempt.is_err();
         if let Ok(Ok(stream)) = attempt {
             trace.connected = Some(Instant::now());
@@ -173,6 +183,47 @@ pub async fn acquire_traced(
             pinned = Some(server);
         }
     }
+}
+
+/// The SNI a connection to `srv` sends for this request, if its traffic is TLS: the fixed
+/// name, or the request's value of its expression with any `:port` cut (a Host header's);
+/// an empty value or an address sends none (RFC 6066 allows only host names).
+fn sni_for(srv: &Server, values: &[Option<String>]) -> Option<String> {
+    let text = match srv.traffic_tls()?.sni.as_ref()? {
+        ServerSni::Fixed(name) => name.as_str(),
+        ServerSni::Request(e) => values.get(e.slot)?.as_deref()?,
+    };
+    let host = match text.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => text,
+    };
+    let is_addr = host.parse::<std::net::IpAddr>().is_ok()
+        || host.starts_with('[') && host.ends_with(']');
+    (!host.is_empty() && !is_addr).then(|| host.to_ascii_lowercase())
+}
+
+/// A new connection to `srv`: TCP, then TLS with this core's config when its traffic is TLS.
+/// The whole of it runs under the caller's `timeout connect`.
+async fn dial(
+    w: &Worker,
+    rt: &BackendRt,
+    srv: &Server,
+    server: ServerId,
+    sni: Option<String>,
+) -> std::io::Result<Stream> {
+    if srv.traffic_tls().is_none() {
+        return w.dialer.connect(srv.addr).await;
+    }
+    let Some(tls) = rt.tls.get(server.index()).and_then(Option::as_ref) else {
+        return Err(std::io::Error::other("the server's TLS settings did not load"));
+    };
+    let name = match sni {
+        Some(s) => Some(server_name(&s).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "SNI is not a valid host name")
+        })?),
+        None => None,
+    };
+    w.dialer.connect_tls(srv.addr, &tls.traffic, name).await
 }
 
 async fn wait_for_slot(

@@ -41,6 +41,7 @@ use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
 use crate::net::Dialer;
 use crate::serve::record::Sink;
+use crate::tls::client_config::ClientTls;
 use crate::tls::server_config::Shared;
 use balance::Balancer;
 use deadline::Deadlines;
@@ -53,6 +54,9 @@ use pool::Pool;
 pub struct BackendRt {
     pub balancer: Rc<Balancer>,
     pub pool: Pool,
+    /// Per server: its TLS configs on this core when its traffic is TLS (`server ... ssl`),
+    /// built here once so that a connection clones only this core's `Arc`s.
+    pub tls: Vec<Option<ClientTls>>,
 }
 
 /// How a stop was asked for (see launch.rs for the signals behind them).
@@ -94,6 +98,9 @@ pub struct Worker {
     pub records: Sink,
     /// How server connections are opened (TCP; in-memory in in-process tests).
     pub dialer: Dialer,
+    /// Servers whose TLS files could not be loaded on this core (`file:line: message`):
+    /// launch refuses to start with any (`ringlb -c` checked them; a file changed since).
+    pub tls_errors: Vec<String>,
 }
 
 impl Worker {
@@ -108,12 +115,14 @@ impl Worker {
         dialer: Dialer,
     ) -> Rc<Self> {
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
+        let mut tls_errors = Vec::new();
         let backends = model
             .backend_ids()
             .zip(&model.backends)
             .map(|(i, b)| BackendRt {
                 balancer: Rc::new(Balancer::new(b, i, Arc::clone(&limits), seed)),
                 pool: Pool::new(b, i, Arc::clone(&limits), nbthread),
+                tls: server_tls(b, &mut tls_errors),
             })
             .collect();
         Rc::new(Worker {
@@ -133,6 +142,7 @@ impl Worker {
             reclaim: Rc::default(),
             records,
             dialer,
+            tls_errors,
         })
     }
 
@@ -168,6 +178,25 @@ impl Worker {
     pub fn is_stopping(&self) -> bool {
         self.stopping.get().is_some()
     }
+}
+
+/// A backend's TLS servers' configs for this core; a server whose files fail to load gets none
+/// (its connections fail) and the problem is noted.
+fn server_tls(b: &crate::config::model::Backend, errors: &mut Vec<String>) -> Vec<Option<ClientTls>> {
+    b.servers
+        .iter()
+        .map(|s| {
+            let tls = s.traffic_tls()?;
+            // Warnings were printed when the configuration was loaded.
+            match ClientTls::build(tls, &mut Vec::new()) {
+                Ok(c) => Some(c),
+                Err(list) => {
+                    errors.extend(list.iter().map(|e| format!("{}: server '{}': {e}", s.loc, s.name)));
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// One listener a worker must open: its frontend, the resolved address, and its TLS.

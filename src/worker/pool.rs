@@ -162,19 +162,25 @@ impl Pool {
         }
     }
 
-    /// A clean idle connection to `server`, if one is left: the most recently used first, as it
-    /// is the likeliest to be alive.
-    pub fn take(&self, server: ServerId) -> Option<Stream> {
+    /// A clean idle connection to `server` that sent `sni` (TLS; `None` for plain ones and TLS
+    /// ones without SNI), if one is left: the most recently used first, as it is the likeliest
+    /// to be alive. Unclean ones met on the way are closed; other names' stay.
+    pub fn take(&self, server: ServerId, sni: Option<&str>) -> Option<Stream> {
         let mut servers = self.servers.borrow_mut();
         let s = servers.get_mut(server.index())?;
-        while let Some(conn) = s.conns.pop_back() {
+        while let Some(at) = s.conns.iter().rposition(|c| c.tls_sni() == sni) {
+            let Some(mut conn) = s.conns.remove(at) else {
+                break;
+            };
             self.release_slot(server);
             if conn.is_clean() {
                 return Some(conn);
             }
             conn.discard();
         }
-        s.next_purge = None;
+        if s.conns.is_empty() {
+            s.next_purge = None;
+        }
         None
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{refusal, Handler};
 use crate::config::draft::ServerOpts;
 use crate::config::model::OnError;
-use crate::config::{addr, duration, suggest};
+use crate::config::{addr, duration, server_tls, suggest};
 
 /// HAProxy's largest server weight.
 const MAX_WEIGHT: u32 = 256;
@@ -83,8 +83,9 @@ const fn no(name: &'static str, why: &'static str) -> Row {
     }
 }
 
-const TLS: &str =
-    "TLS to servers is not supported yet; remove it and connect to the server in clear";
+/// Versions rustls does not implement.
+const TLS_OLD: &str =
+    "ringlb's TLS library (rustls) implements only TLSv1.2 and TLSv1.3; use 'force-tlsv12' or 'ssl-min-ver'";
 const LATER: &str = "not supported yet; remove it";
 
 /// Supported rows first, in the order "did you mean" prefers on a tie.
@@ -121,28 +122,44 @@ pub static TABLE: &[Row] = &[
     }),
     val("pool-max-conn", "N", "10", |o, v| pool_max_conn(v.value).map(|m| o.pool.max_conn = m)),
     val("pool-low-conn", "N", "2", |o, v| num(v).map(|n| o.pool.low_conn = n)),
-    no("ssl", TLS),
-    no("check-ssl", TLS),
-    no("verify", TLS),
-    no("verifyhost", TLS),
-    no("ca-file", TLS),
-    no("crt", TLS),
-    no("sni", TLS),
-    no("alpn", TLS),
-    no("check-sni", TLS),
-    no("check-alpn", TLS),
-    no("ciphers", TLS),
-    no("ciphersuites", TLS),
-    no("no-ssl-reuse", TLS),
-    no("ssl-min-ver", TLS),
-    no("ssl-max-ver", TLS),
-    no("force-tlsv12", TLS),
-    no("force-tlsv13", TLS),
-    no("no-sslv3", TLS),
+    flag("ssl", |o, _| { o.tls.ssl = true; Ok(()) }),
+    flag("no-ssl", |o, _| { o.tls.ssl = false; Ok(()) }),
+    flag("check-ssl", |o, _| { o.check_ssl = Some(true); Ok(()) }),
+    flag("no-check-ssl", |o, _| { o.check_ssl = Some(false); Ok(()) }),
+    val("verify", "none|required", "none", server_tls::verify),
+    val("verifyhost", "NAME", "backend.example", |o, v| { o.tls.verifyhost = Some(v.value.into()); Ok(()) }),
+    flag("no-verifyhost", |o, _| { o.tls.verifyhost = None; Ok(()) }),
+    val("ca-file", "FILE", "ca.pem", |o, v| { o.tls.ca_file = Some(v.value.into()); Ok(()) }),
+    val("crl-file", "FILE", "crl.pem", |o, v| { o.tls.crl_file = Some(v.value.into()); Ok(()) }),
+    val("crt", "FILE", "client.pem", |o, v| { o.tls.crt = Some(v.value.into()); Ok(()) }),
+    val("sni", "EXPR", "req.hdr(host)", server_tls::sni),
+    val("alpn", "LIST", "http/1.1", |o, v| server_tls::alpn(v).map(|l| o.tls.alpn = l)),
+    val("check-sni", "NAME", "backend.example", |o, v| { o.tls.check_sni = Some(v.value.into()); Ok(()) }),
+    val("check-alpn", "LIST", "http/1.1", |o, v| server_tls::alpn(v).map(|l| o.tls.check_alpn = l)),
+    val("ciphers", "LIST", "ECDHE+AESGCM", |o, v| { o.tls.ciphers = Some(v.value.into()); Ok(()) }),
+    val("ciphersuites", "LIST", "TLS_AES_128_GCM_SHA256", |o, v| { o.tls.ciphersuites = Some(v.value.into()); Ok(()) }),
+    flag("no-ssl-reuse", |o, _| { o.tls.no_ssl_reuse = true; Ok(()) }),
+    flag("ssl-reuse", |o, _| { o.tls.no_ssl_reuse = false; Ok(()) }),
+    flag("no-tls-tickets", |o, _| { o.tls.no_tls_tickets = true; Ok(()) }),
+    flag("tls-tickets", |o, _| { o.tls.no_tls_tickets = false; Ok(()) }),
+    val("ssl-min-ver", "VERSION", "TLSv1.2", server_tls::version),
+    val("ssl-max-ver", "VERSION", "TLSv1.3", server_tls::version),
+    flag("no-sslv3", server_tls::version),
+    flag("no-tlsv10", server_tls::version),
+    flag("no-tlsv11", server_tls::version),
+    flag("no-tlsv12", server_tls::version),
+    flag("no-tlsv13", server_tls::version),
+    flag("force-tlsv12", server_tls::version),
+    flag("force-tlsv13", server_tls::version),
+    no("force-sslv3", TLS_OLD),
+    no("force-tlsv10", TLS_OLD),
+    no("force-tlsv11", TLS_OLD),
+    no("send-proxy-v2-ssl", LATER),
+    no("send-proxy-v2-ssl-cn", LATER),
+    no("npn", "NPN is obsolete and not offered by ringlb's TLS library; use 'alpn'"),
     no("cookie", LATER),
     no("send-proxy", LATER),
     no("send-proxy-v2", LATER),
-    no("send-proxy-v2-ssl", LATER),
     no("resolvers", LATER),
     no("resolve-prefer", LATER),
     no("init-addr", LATER),
@@ -371,10 +388,11 @@ mod tests {
             let name = row.name;
             match row.handler {
                 Handler::Parse(s) => {
-                    let line = format!("server s 127.0.0.1:1 check {name} {}", s.example);
+                    // `ssl` and `check-ssl` alone would ask for a CA file (verify required).
+                    let line = format!("server s 127.0.0.1:1 check {name} {} verify none", s.example);
                     let errs = errors(&config_with(&line));
                     assert!(errs.is_empty(), "{line}: {errs:?}");
-                    let default = format!("default-server check {name} {}", s.example);
+                    let default = format!("default-server check {name} {} verify none", s.example);
                     let errs = errors(&config_with(&format!("{default}\n  server s 127.0.0.1:1")));
                     assert!(errs.is_empty(), "{default}: {errs:?}");
                     if s.needs_check {

@@ -129,6 +129,8 @@ struct Srv {
     server: ServerId,
     cfg: ServerCheck,
     target: SocketAddr,
+    /// `check-ssl` (or `ssl` checked where the traffic goes): this thread's own TLS config.
+    tls: Option<probe::CheckTls>,
     health: Cell<u32>,
     up: Cell<bool>,
     /// Check again at fastinter (on-error asked for it).
@@ -195,6 +197,7 @@ async fn run(setup: Setup) {
                         server: s,
                         cfg,
                         target: probe::target(srv, &cfg),
+                        tls: cfg.ssl.then(|| probe::CheckTls::of(srv)),
                         health: Cell::new(cfg.rise),
                         up: Cell::new(true),
                         fast: Cell::new(false),
@@ -240,7 +243,7 @@ async fn server_task(st: Rc<State>, srv: Rc<Srv>, first: Duration) {
     loop {
         let timing = st.timing(&srv);
         let plan = &st.plans[srv.backend.index()];
-        let o = probe::run(plan, srv.target, timing).await;
+        let o = probe::run(plan, srv.target, srv.tls.as_ref(), timing).await;
         st.record(&srv, o.ok, &o);
         let wait = st.jitter(srv.interval());
         let _ = monoio::time::timeout(wait, srv.wake.notified()).await;

@@ -1,12 +1,22 @@
 //! One health probe: a TCP connect, an HTTP request checked against `http-check expect`, or a
 //! `tcp-check` sequence. Every step is bounded (connect timeout, then one read deadline), so a
 //! target that accepts and never answers costs one `timeout check`, never a stuck checker.
+//! With `check-ssl` every connection of the probe is TLS (HAProxy: "a simple TCP connect check
+//! becomes an SSL connect"), the handshake within the connect timeout, with the server's TLS
+//! settings and `check-sni` / `check-alpn`; a failed handshake is HAProxy's Layer6 failure.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+
+use crate::net::{Stream, TlsStream};
+use crate::tls::client_config::ClientTls;
 
 use crate::config::model::{
     Backend, CheckConnect, CheckKind, Expect, ExpectTest, Server, ServerCheck, TcpStep,
@@ -89,6 +99,27 @@ fn override_target(base: SocketAddr, c: &CheckConnect) -> SocketAddr {
     SocketAddr::new(ip, c.port.unwrap_or(base.port()))
 }
 
+/// How a server's checks speak TLS, built on the checker thread (its own config, as each
+/// worker core has its own).
+pub struct CheckTls {
+    /// `None`: the server's TLS files did not load (every check fails, saying so).
+    config: Option<Arc<ClientConfig>>,
+    sni: Option<ServerName<'static>>,
+}
+
+impl CheckTls {
+    pub fn of(s: &Server) -> CheckTls {
+        let built = s
+            .tls
+            .as_ref()
+            .and_then(|t| ClientTls::build(t, &mut Vec::new()).ok());
+        CheckTls {
+            config: built.as_ref().map(|c| c.check.clone()),
+            sni: built.and_then(|c| c.check_sni),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
     pub connect: Duration,
@@ -128,32 +159,61 @@ impl Outcome {
     }
 }
 
-pub async fn run(plan: &Plan, addr: SocketAddr, t: Timing) -> Outcome {
+pub async fn run(plan: &Plan, addr: SocketAddr, tls: Option<&CheckTls>, t: Timing) -> Outcome {
     let start = Instant::now();
     let mut o = match plan {
-        Plan::Connect => connect(addr, t.connect)
+        Plan::Connect => connect(addr, tls, t.connect)
             .await
-            .map(|_| Outcome::new(true, "Layer4 check passed"))
+            // HAProxy says Layer6 when the connect check was a TLS handshake.
+            .map(|_| match tls {
+                Some(_) => Outcome::new(true, "Layer6 check passed"),
+                None => Outcome::new(true, "Layer4 check passed"),
+            })
             .unwrap_or_else(|e| e),
         Plan::Http {
             request,
             expect,
             connect: c,
-        } => http(override_target(addr, c), request, expect, t).await,
-        Plan::Tcp(steps) => tcp(addr, steps, t).await,
+        } => http(override_target(addr, c), tls, request, expect, t).await,
+        Plan::Tcp(steps) => tcp(addr, tls, steps, t).await,
     };
     o.took = start.elapsed();
     o
 }
 
-async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, Outcome> {
-    match monoio::time::timeout(limit, TcpStream::connect_addr(addr)).await {
+/// A connection for one probe: TCP, then the TLS handshake when the checks use TLS, both
+/// within `limit`.
+async fn connect(
+    addr: SocketAddr,
+    tls: Option<&CheckTls>,
+    limit: Duration,
+) -> Result<Stream, Outcome> {
+    let deadline = Instant::now() + limit;
+    let tcp = match monoio::time::timeout(limit, TcpStream::connect_addr(addr)).await {
         Ok(Ok(s)) => {
             let _ = s.set_nodelay(true);
-            Ok(s)
+            s
         }
-        Ok(Err(e)) => Err(Outcome::new(false, "Layer4 connection problem").info(io_info(&e))),
-        Err(_) => Err(Outcome::new(false, "Layer4 timeout")),
+        Ok(Err(e)) => {
+            return Err(Outcome::new(false, "Layer4 connection problem").info(io_info(&e)))
+        }
+        Err(_) => return Err(Outcome::new(false, "Layer4 timeout")),
+    };
+    let Some(tls) = tls else {
+        return Ok(Stream::from(tcp));
+    };
+    let Some(config) = &tls.config else {
+        return Err(Outcome::new(false, "Layer6 invalid response")
+            .info("the server's TLS settings did not load"));
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    let handshake = TlsStream::connect(tcp, config, tls.sni.clone());
+    match monoio::time::timeout(left, handshake).await {
+        Ok(Ok(t)) => Ok(Stream::Tls(Box::new(t))),
+        // HAProxy's words for a failed handshake in a check.
+        Ok(Err(e)) => Err(Outcome::new(false, "Layer6 invalid response")
+            .info(format!("SSL handshake failure ({})", crate::net::handshake_error(e)))),
+        Err(_) => Err(Outcome::new(false, "Layer6 timeout")),
     }
 }
 
@@ -166,7 +226,7 @@ fn io_info(e: &std::io::Error) -> String {
     }
 }
 
-async fn send(s: &mut TcpStream, bytes: Vec<u8>, deadline: Instant) -> Result<(), Outcome> {
+async fn send(s: &mut Stream, bytes: Vec<u8>, deadline: Instant) -> Result<(), Outcome> {
     let left = deadline.saturating_duration_since(Instant::now());
     match monoio::time::timeout(left, s.write_all(bytes)).await {
         Ok((Ok(_), _)) => Ok(()),
@@ -177,7 +237,7 @@ async fn send(s: &mut TcpStream, bytes: Vec<u8>, deadline: Instant) -> Result<()
 
 /// Appends what arrives to `buf`; Ok(false) at end of stream or when `buf` is full.
 async fn read_more(
-    s: &mut TcpStream,
+    s: &mut Stream,
     buf: &mut Vec<u8>,
     deadline: Instant,
 ) -> Result<bool, Outcome> {
@@ -197,8 +257,14 @@ async fn read_more(
     }
 }
 
-async fn http(addr: SocketAddr, request: &[u8], expect: &[Expect], t: Timing) -> Outcome {
-    let mut s = match connect(addr, t.connect).await {
+async fn http(
+    addr: SocketAddr,
+    tls: Option<&CheckTls>,
+    request: &[u8],
+    expect: &[Expect],
+    t: Timing,
+) -> Outcome {
+    let mut s = match connect(addr, tls, t.connect).await {
         Ok(s) => s,
         Err(o) => return o,
     };
@@ -346,8 +412,8 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
-async fn tcp(base: SocketAddr, steps: &[TcpStep], t: Timing) -> Outcome {
-    let mut conn: Option<TcpStream> = None;
+async fn tcp(base: SocketAddr, tls: Option<&CheckTls>, steps: &[TcpStep], t: Timing) -> Outcome {
+    let mut conn: Option<Stream> = None;
     let mut deadline = Instant::now() + t.read;
     let mut buf = Vec::new();
     for (n, step) in steps.iter().enumerate() {
@@ -356,7 +422,7 @@ async fn tcp(base: SocketAddr, steps: &[TcpStep], t: Timing) -> Outcome {
                 TcpStep::Connect(c) => override_target(base, c),
                 _ => base,
             };
-            match connect(addr, t.connect).await {
+            match connect(addr, tls, t.connect).await {
                 Ok(s) => conn = Some(s),
                 Err(o) => return o,
             }
@@ -394,7 +460,7 @@ async fn tcp(base: SocketAddr, steps: &[TcpStep], t: Timing) -> Outcome {
         }
     }
     if conn.is_none() {
-        return match connect(base, t.connect).await {
+        return match connect(base, tls, t.connect).await {
             Ok(_) => Outcome::new(true, "Layer4 check passed"),
             Err(o) => o,
         };

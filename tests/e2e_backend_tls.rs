@@ -139,7 +139,11 @@ fn serve_tls(sock: TcpStream, config: Arc<ServerConfig>, count: Arc<AtomicUsize>
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .unwrap_or_else(|| "-".into()),
-        if tls.conn.peer_certificates().is_some() { "yes" } else { "no" },
+        if tls.conn.peer_certificates().is_some() {
+            "yes"
+        } else {
+            "no"
+        },
     );
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -154,7 +158,11 @@ fn serve_tls(sock: TcpStream, config: Arc<ServerConfig>, count: Arc<AtomicUsize>
                 "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n{facts}\r\n{body}",
                 body.len()
             );
-            if tls.write_all(resp.as_bytes()).and_then(|_| tls.flush()).is_err() {
+            if tls
+                .write_all(resp.as_bytes())
+                .and_then(|_| tls.flush())
+                .is_err()
+            {
                 return;
             }
             head.clear();
@@ -386,7 +394,11 @@ both_drivers!(pooled_tls_connection_is_reused, |driver| {
     let first = get_once(fe, "/one");
     let second = get_once(fe, "/two");
     assert_eq!((first.status, second.status), (200, 200));
-    assert_eq!(server.handshakes(), 1, "the second client reused the pooled connection");
+    assert_eq!(
+        server.handshakes(),
+        1,
+        "the second client reused the pooled connection"
+    );
     assert_eq!(second.header("x-tls-conn"), Some("1"));
 });
 

@@ -125,9 +125,9 @@ impl ServerOpts {
             fall: self.fall,
             port: self.port,
             addr: self.addr,
-            ssl: self.check_ssl.unwrap_or(
-                self.tls.ssl && self.port.is_none() && self.addr.is_none(),
-            ),
+            ssl: self
+                .check_ssl
+                .unwrap_or(self.tls.ssl && self.port.is_none() && self.addr.is_none()),
             observe: self.observe.map(|layer7| Observe {
                 layer7,
                 error_limit: self.error_limit.unwrap_or(DEFAULT_ERROR_LIMIT),

@@ -334,7 +334,11 @@ pub fn ssl_options(g: &mut GlobalDraft, cx: &mut Cx) {
             }
             _ if VERSION_WORDS.contains(&w) => bind_tls::version_option(versions, w, None),
             _ => {
-                let flags: &[&str] = if server { &SERVER_SSL_FLAGS } else { &SSL_FLAGS };
+                let flags: &[&str] = if server {
+                    &SERVER_SSL_FLAGS
+                } else {
+                    &SSL_FLAGS
+                };
                 let hint = suggest::hint(w, flags.iter().chain(&VERSION_WORDS).copied());
                 Err(format!("unknown option '{w}'{hint}"))
             }
@@ -354,7 +358,9 @@ pub fn ssl_server_verify(g: &mut GlobalDraft, cx: &mut Cx) {
         Some("required") => g.tls.server_verify = true,
         Some(v) => {
             let hint = suggest::hint(v, ["none", "required"]);
-            cx.err(format!("'ssl-server-verify {v}': expected none or required{hint}"));
+            cx.err(format!(
+                "'ssl-server-verify {v}': expected none or required{hint}"
+            ));
         }
         None => {}
     }

@@ -253,7 +253,7 @@ impl Default for GlobalTls {
 /// The TLS settings of a `server` line (`ssl`, `check-ssl` and the options they use), as plain
 /// data: paths resolved against `ca-base`/`crt-base`, the `ssl-default-server-*` globals merged
 /// in by validation. Present when the server's traffic or its checks use TLS.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ServerTls {
     /// `ssl`: the proxied traffic is TLS (without it, only the checks are: `check-ssl`).
     pub ssl: bool,
@@ -279,28 +279,6 @@ pub struct ServerTls {
     pub no_ssl_reuse: bool,
     /// `no-tls-tickets`: TLS 1.2 resumes by session id only.
     pub no_tls_tickets: bool,
-}
-
-impl Default for ServerTls {
-    fn default() -> Self {
-        ServerTls {
-            ssl: false,
-            verify: None,
-            ca_file: None,
-            crl_file: None,
-            crt: None,
-            sni: None,
-            verifyhost: None,
-            alpn: Vec::new(),
-            check_sni: None,
-            check_alpn: Vec::new(),
-            ciphers: None,
-            ciphersuites: None,
-            versions: VersionOptions::default(),
-            no_ssl_reuse: false,
-            no_tls_tickets: false,
-        }
-    }
 }
 
 impl ServerTls {

@@ -211,8 +211,10 @@ async fn connect(
     match monoio::time::timeout(left, handshake).await {
         Ok(Ok(t)) => Ok(Stream::Tls(Box::new(t))),
         // HAProxy's words for a failed handshake in a check.
-        Ok(Err(e)) => Err(Outcome::new(false, "Layer6 invalid response")
-            .info(format!("SSL handshake failure ({})", crate::net::handshake_error(e)))),
+        Ok(Err(e)) => Err(Outcome::new(false, "Layer6 invalid response").info(format!(
+            "SSL handshake failure ({})",
+            crate::net::handshake_error(e)
+        ))),
         Err(_) => Err(Outcome::new(false, "Layer6 timeout")),
     }
 }
@@ -236,11 +238,7 @@ async fn send(s: &mut Stream, bytes: Vec<u8>, deadline: Instant) -> Result<(), O
 }
 
 /// Appends what arrives to `buf`; Ok(false) at end of stream or when `buf` is full.
-async fn read_more(
-    s: &mut Stream,
-    buf: &mut Vec<u8>,
-    deadline: Instant,
-) -> Result<bool, Outcome> {
+async fn read_more(s: &mut Stream, buf: &mut Vec<u8>, deadline: Instant) -> Result<bool, Outcome> {
     if buf.len() >= MAX_READ {
         return Ok(false);
     }

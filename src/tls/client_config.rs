@@ -90,12 +90,17 @@ fn base_config(
     errors: &mut Vec<TlsError>,
 ) -> Option<ClientConfig> {
     let provider = keep(suites_provider(tls, warnings), errors);
-    let versions = keep(versions::resolve(&tls.versions).map_err(TlsError::Config), errors)
-        .map(|(v, warning)| {
-            warnings.extend(warning);
-            v
-        });
-    let key_provider = provider.clone().unwrap_or_else(|| Arc::new(super::provider()));
+    let versions = keep(
+        versions::resolve(&tls.versions).map_err(TlsError::Config),
+        errors,
+    )
+    .map(|(v, warning)| {
+        warnings.extend(warning);
+        v
+    });
+    let key_provider = provider
+        .clone()
+        .unwrap_or_else(|| Arc::new(super::provider()));
     let verifier = keep(verifier(tls, &key_provider), errors);
     let client_cert = keep(client_cert(tls, &key_provider, warnings), errors);
     let (provider, versions, verifier, client_cert) =
@@ -296,6 +301,8 @@ impl ServerCertVerifier for Verifier {
 /// the warnings and the errors.
 pub fn check(tls: &ServerTls) -> (Vec<String>, Vec<TlsError>) {
     let mut warnings = Vec::new();
-    let errors = ClientTls::build(tls, &mut warnings).err().unwrap_or_default();
+    let errors = ClientTls::build(tls, &mut warnings)
+        .err()
+        .unwrap_or_default();
     (warnings, errors)
 }

@@ -10,10 +10,10 @@ use super::limits::CROSS_CORE_RECHECK;
 use super::{BackendRt, Worker};
 use crate::config::model::{BackendId, Server, ServerId};
 use crate::config::model_tls::ServerSni;
-use crate::tls::client_config::server_name;
 use crate::health::observe::Outcome;
 use crate::io::timed;
 use crate::net::Stream;
+use crate::tls::client_config::server_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectError {
@@ -197,8 +197,8 @@ fn sni_for(srv: &Server, values: &[Option<String>]) -> Option<String> {
         Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => text,
     };
-    let is_addr = host.parse::<std::net::IpAddr>().is_ok()
-        || host.starts_with('[') && host.ends_with(']');
+    let is_addr =
+        host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') && host.ends_with(']');
     (!host.is_empty() && !is_addr).then(|| host.to_ascii_lowercase())
 }
 
@@ -215,11 +215,16 @@ async fn dial(
         return w.dialer.connect(srv.addr).await;
     }
     let Some(tls) = rt.tls.get(server.index()).and_then(Option::as_ref) else {
-        return Err(std::io::Error::other("the server's TLS settings did not load"));
+        return Err(std::io::Error::other(
+            "the server's TLS settings did not load",
+        ));
     };
     let name = match sni {
         Some(s) => Some(server_name(&s).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "SNI is not a valid host name")
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "SNI is not a valid host name",
+            )
         })?),
         None => None,
     };

@@ -182,7 +182,10 @@ impl Worker {
 
 /// A backend's TLS servers' configs for this core; a server whose files fail to load gets none
 /// (its connections fail) and the problem is noted.
-fn server_tls(b: &crate::config::model::Backend, errors: &mut Vec<String>) -> Vec<Option<ClientTls>> {
+fn server_tls(
+    b: &crate::config::model::Backend,
+    errors: &mut Vec<String>,
+) -> Vec<Option<ClientTls>> {
     b.servers
         .iter()
         .map(|s| {
@@ -191,7 +194,10 @@ fn server_tls(b: &crate::config::model::Backend, errors: &mut Vec<String>) -> Ve
             match ClientTls::build(tls, &mut Vec::new()) {
                 Ok(c) => Some(c),
                 Err(list) => {
-                    errors.extend(list.iter().map(|e| format!("{}: server '{}': {e}", s.loc, s.name)));
+                    errors.extend(
+                        list.iter()
+                            .map(|e| format!("{}: server '{}': {e}", s.loc, s.name)),
+                    );
                     None
                 }
             }

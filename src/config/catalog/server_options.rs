@@ -389,7 +389,10 @@ mod tests {
             match row.handler {
                 Handler::Parse(s) => {
                     // `ssl` and `check-ssl` alone would ask for a CA file (verify required).
-                    let line = format!("server s 127.0.0.1:1 check {name} {} verify none", s.example);
+                    let line = format!(
+                        "server s 127.0.0.1:1 check {name} {} verify none",
+                        s.example
+                    );
                     let errs = errors(&config_with(&line));
                     assert!(errs.is_empty(), "{line}: {errs:?}");
                     let default = format!("default-server check {name} {} verify none", s.example);

@@ -94,14 +94,7 @@ impl<'a, D: Downstream> Session<'a, D> {
             return Vec::new();
         }
         let scene = self.scene(Some(be.name.as_str()));
-        let ctx = scene.ctx(&self.txn);
-        be.sni_exprs
-            .iter()
-            .map(|e| {
-                rules::fetch::sample(e, &ctx)
-                    .map(|smp| String::from_utf8_lossy(&smp.bytes()).into_owned())
-            })
-            .collect()
+        crate::worker::connect::sni_values(be, &scene.ctx(&self.txn))
     }
 
     /// Runs one proxy's `http-request` rules: the frontend's on its route alone, the backend's

@@ -22,7 +22,7 @@ use crate::io::{timed, IoFail};
 use crate::net::{Aborter, Stream};
 use crate::rules::{self, Ctx};
 use crate::worker::balance::{hash_bytes, PickKey};
-use crate::worker::connect::{acquire_traced, ConnectTrace, Reuse};
+use crate::worker::connect::{acquire_traced, sni_values, ConnectTrace, Reuse};
 use crate::worker::Worker;
 
 const RELAY_BUF: usize = 16 * 1024;
@@ -43,8 +43,13 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
     let key = PickKey {
         hash: Some(hash_ip(peer)),
     };
-    // Request `sni` expressions have no request to read in mode tcp: they send none.
-    let reuse = Reuse::default();
+    let reuse = Reuse {
+        sni: match w.model.backend(backend) {
+            Some(be) if !be.sni_exprs.is_empty() => sni_values(be, &ctx),
+            _ => Vec::new(),
+        },
+        ..Reuse::default()
+    };
     let mut trace = ConnectTrace::default();
     let acquired = acquire_traced(w, backend, key, reuse, &mut trace).await;
     rec.marks.slot = trace.slot;

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use super::balance::{Pick, PickKey, ServerLease};
 use super::limits::CROSS_CORE_RECHECK;
 use super::{BackendRt, Worker};
-use crate::config::model::{BackendId, Server, ServerId};
+use crate::config::model::{Backend, BackendId, Server, ServerId};
 use crate::config::model_tls::ServerSni;
 use crate::health::observe::Outcome;
 use crate::io::timed;
 use crate::net::Stream;
+use crate::rules::{self, Ctx};
 use crate::tls::client_config::server_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +184,19 @@ pub async fn acquire_traced(
             pinned = Some(server);
         }
     }
+}
+
+/// The values of a backend's request-dependent `sni` expressions in `ctx` (`Reuse::sni`): in
+/// mode http after the http-request rules, in mode tcp with the connection alone (there
+/// `ssl_fc_sni` passes the client's SNI on; request fetches find nothing and send none).
+pub fn sni_values(be: &Backend, ctx: &Ctx) -> Vec<Option<String>> {
+    be.sni_exprs
+        .iter()
+        .map(|e| {
+            rules::fetch::sample(e, ctx)
+                .map(|smp| String::from_utf8_lossy(&smp.bytes()).into_owned())
+        })
+        .collect()
 }
 
 /// The SNI a connection to `srv` sends for this request, if its traffic is TLS: the fixed

@@ -470,3 +470,57 @@ fn config_errors_name_the_server_line() {
     let r = Ringlb::check(&cfg);
     assert_eq!(r.code, Some(0), "{}", r.output);
 }
+
+/// One request over TLS to `addr`, sending `sni`, trusting `ca`; the response's text.
+fn tls_get(addr: SocketAddr, sni: &str, ca: &Ca) -> String {
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.der.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut tls = StreamOwned::new(conn, sock);
+    tls.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    // The server keeps the connection open: read until the body's last byte.
+    let mut buf = [0u8; 4096];
+    while !out.ends_with(b"tls ok\n") {
+        match tls.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+both_drivers!(tcp_mode_passes_the_client_sni_on, |driver| {
+    // HAProxy's manual: "a typical use case is to send the SNI received from the client in a
+    // bridged TCP/SSL scenario, using the ssl_fc_sni sample fetch".
+    let ca = Ca::new("ca");
+    let server = TlsServer::start(&ca.leaf(&["a.example"]), TlsSpec::default());
+    let front = ca.leaf(&["a.example"]);
+    let files = Files::new();
+    let crt = files.put("front.pem", &format!("{}{}", front.cert, front.key));
+    let ca_file = files.put("ca.pem", &ca.pem);
+    let cfg = format!(
+        "global\n    nbthread 2\n\ndefaults\n    mode tcp\n    timeout connect 1s\n    \
+         timeout client 5s\n    timeout server 5s\n\n\
+         frontend fe\n    bind 127.0.0.1:0 ssl crt {}\n    default_backend be\n\n\
+         backend be\n    server s1 {} ssl verify required ca-file {} sni ssl_fc_sni\n",
+        crt.display(),
+        server.addr,
+        ca_file.display()
+    );
+    let path = files.dir.write("ringlb.cfg", &cfg);
+    let lb = Ringlb::start_files(files.dir, &[path], driver, &cfg);
+    let text = tls_get(lb.addr("fe"), "a.example", &ca);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("x-sni: a.example"), "{text}");
+});

@@ -137,3 +137,105 @@ fn check(tls: &ServerTls, name: &str, loc: &Loc, diags: &mut Diags) {
         diags.error(loc, format!("server '{name}': {e}"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::model::Model;
+    use crate::config::model_tls::{ServerSni, TlsVersion};
+
+    fn model(global: &str, servers: &str) -> Model {
+        let cfg = format!(
+            "global\n{global}\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+             frontend f\n  bind 127.0.0.1:0\n  default_backend b\nbackend b\n{servers}\n"
+        );
+        match crate::config::load_str("t.cfg", &cfg) {
+            Ok(l) => l.model,
+            Err(d) => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn globals_fill_what_the_server_line_leaves() {
+        let m = model(
+            "  ssl-server-verify none\n  ssl-default-server-options ssl-min-ver TLSv1.3 no-ssl-reuse\n  \
+             ssl-default-server-ciphers ECDHE+AESGCM\n",
+            "  server a 127.0.0.1:1 ssl\n  server b 127.0.0.1:2 ssl verify none ciphers ECDHE+CHACHA20\n  server c 127.0.0.1:3",
+        );
+        let s = &m.backends[0].servers;
+        let a = s[0].traffic_tls().unwrap();
+        assert!(!a.verifies(), "ssl-server-verify none");
+        assert_eq!(a.versions.min, Some(TlsVersion::Tls13));
+        assert!(a.no_ssl_reuse);
+        assert_eq!(a.ciphers.as_deref(), Some("ECDHE+AESGCM"));
+        let b = s[1].traffic_tls().unwrap();
+        assert_eq!(b.ciphers.as_deref(), Some("ECDHE+CHACHA20"));
+        assert!(s[2].tls.is_none());
+    }
+
+    #[test]
+    fn checks_follow_ssl_unless_sent_elsewhere() {
+        let m = model(
+            "",
+            "  default-server verify none\n  server a 127.0.0.1:1 ssl check\n  server b 127.0.0.1:2 ssl check port 81\n  \
+             server c 127.0.0.1:3 check check-ssl\n  server d 127.0.0.1:4 ssl check no-check-ssl",
+        );
+        let s = &m.backends[0].servers;
+        let ssl_checks: Vec<bool> = s.iter().map(|x| x.check.is_some_and(|c| c.ssl)).collect();
+        assert_eq!(ssl_checks, [true, false, true, false]);
+        assert!(
+            s[2].tls.is_some() && s[2].traffic_tls().is_none(),
+            "check-ssl alone: checks only"
+        );
+    }
+
+    #[test]
+    fn sni_constants_and_request_expressions() {
+        let m = model(
+            "",
+            "  default-server verify none ssl\n  server a 127.0.0.1:1 sni str(a.example)\n  \
+             server b 127.0.0.1:2 sni req.hdr(host)\n  server c 127.0.0.1:3 sni req.hdr(host)\n  \
+             server d 127.0.0.1:4 sni req.hdr(x-name),lower",
+        );
+        let be = &m.backends[0];
+        assert_eq!(be.sni_exprs.len(), 2, "identical expressions share a slot");
+        let sni = |i: usize| be.servers[i].traffic_tls().and_then(|t| t.sni.clone());
+        assert!(matches!(sni(0), Some(ServerSni::Fixed(n)) if n == "a.example"));
+        let slot = |i| match sni(i) {
+            Some(ServerSni::Request(e)) => e.slot,
+            _ => usize::MAX,
+        };
+        assert_eq!((slot(1), slot(2), slot(3)), (0, 0, 1));
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_name() {
+        use crate::config::catalog::testing::errors;
+        let cfg = |line: &str| {
+            format!("frontend f\n  mode http\n  bind 127.0.0.1:0\n  default_backend b\nbackend b\n  mode http\n  {line}\n")
+        };
+        let errs = errors(&cfg("server a 127.0.0.1:1 ssl verify optional"));
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("'verify optional': expected none or required")),
+            "{errs:?}"
+        );
+        let errs = errors(&cfg("server a 127.0.0.1:1 ssl verify none force-tlsv10"));
+        assert!(
+            errs.iter().any(|e| e.contains("TLSv1.2 and TLSv1.3")),
+            "{errs:?}"
+        );
+        let errs = errors(&cfg("server a 127.0.0.1:1 ssl verify none ciphers RC4-MD5"));
+        assert!(
+            errs.iter().any(|e| e.contains("leaves no cipher")),
+            "{errs:?}"
+        );
+        let errs = errors(&cfg(
+            "server a 127.0.0.1:1 ssl verify none crt /nonexistent.pem",
+        ));
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("server 'a'") && e.contains("/nonexistent.pem")),
+            "{errs:?}"
+        );
+    }
+}

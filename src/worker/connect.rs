@@ -293,3 +293,36 @@ impl Drop for Poller<'_> {
         self.0.set(false);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sni_for;
+
+    #[test]
+    fn sni_drops_ports_addresses_and_empty_values() {
+        let cfg = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+                   frontend f\n  bind 127.0.0.1:0\n  default_backend b\nbackend b\n  \
+                   server a 127.0.0.1:1 ssl verify none sni req.hdr(host)\n  \
+                   server p 127.0.0.1:2 sni str(x)\n";
+        let m = match crate::config::load_str("t.cfg", cfg) {
+            Ok(l) => l.model,
+            Err(d) => panic!("{d:?}"),
+        };
+        let (tls, plain) = (&m.backends[0].servers[0], &m.backends[0].servers[1]);
+        let with = |v: Option<&str>| sni_for(tls, &[v.map(String::from)]);
+        assert_eq!(
+            with(Some("Web.Example:8443")).as_deref(),
+            Some("web.example")
+        );
+        assert_eq!(with(Some("web.example")).as_deref(), Some("web.example"));
+        assert_eq!(
+            with(Some("127.0.0.1:80")),
+            None,
+            "RFC 6066: no address in SNI"
+        );
+        assert_eq!(with(Some("[::1]:80")), None);
+        assert_eq!(with(Some("")), None);
+        assert_eq!(with(None), None);
+        assert_eq!(sni_for(plain, &[]), None, "a plain server sends no SNI");
+    }
+}

@@ -211,8 +211,8 @@ fn sni_for(srv: &Server, values: &[Option<String>]) -> Option<String> {
         Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => text,
     };
-    let is_addr =
-        host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') && host.ends_with(']');
+    // `[v6]` or `[v6]:port` (a Host header's IPv6 literal), or a bare address.
+    let is_addr = text.starts_with('[') || host.parse::<std::net::IpAddr>().is_ok();
     (!host.is_empty() && !is_addr).then(|| host.to_ascii_lowercase())
 }
 

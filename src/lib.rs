@@ -30,14 +30,17 @@
 //!  tls::          rustls building blocks from a bind's `BindTls`: certs.rs (crt, crt-list,
 //!                 ca-file, crl-file, OCSP), resolve.rs (SNI -> certificate), tickets.rs (tickets
 //!                 every core opens), server_config.rs (ServerConfig per core), accept.rs
-//!                 (ClientHello -> connection), facts.rs (ssl_fc_* / ssl_c_* values)
+//!                 (ClientHello -> connection), facts.rs (ssl_fc_* / ssl_c_* values);
+//!                 client_config.rs (a `server ... ssl`'s ClientConfig per core)
 //!  io             owned-buffer helpers (`ReadBuf`, timed I/O) shared by http, serve and tcp
 //! ```
 //!
 //! Where the next capabilities plug in:
 //! - **TLS**: a `net::Stream` variant, handshaken on the accepting core (`tls::accept` then
 //!   a rustls `ServerConnection` from `tls::server_config`); everything above
-//!   the stream (relay, HTTP/1, sessions) is unchanged. Backend TLS: the same, via `Dialer`.
+//!   the stream (relay, HTTP/1, sessions) is unchanged. Backend TLS: the same `TlsStream`
+//!   on its client side, opened by `Dialer::connect_tls` from `worker::connect` with the
+//!   core's own `tls::client_config` for that server (`server ... ssl`).
 //! - **HTTP/2**: a second connection level beside `serve/h1.rs`, whose streams each implement
 //!   `serve::downstream::Downstream` and drive the same `Session` pipeline.
 //! - **Stats and logs**: every request ends in one `serve::record::RequestRecord`, consumed at

@@ -80,6 +80,18 @@ pub fn finish_servers(servers: &mut [Server], g: &GlobalTls, diags: &mut Diags) 
             continue;
         };
         let mut tls = finish(tls, g);
+        if tls.alpn.iter().chain(&tls.check_alpn).any(|p| p == "h2") {
+            // ringlb speaks HTTP/1.1 to servers: a server that chose h2 could not be read.
+            diags.warn(
+                &s.loc,
+                format!(
+                    "server '{}': 'alpn': h2 is not offered until ringlb speaks HTTP/2 to servers",
+                    s.name
+                ),
+            );
+            tls.alpn.retain(|p| p != "h2");
+            tls.check_alpn.retain(|p| p != "h2");
+        }
         if let Some(ServerSni::Request(e)) = &mut tls.sni {
             e.slot = match exprs.iter().position(|(t, _)| *t == e.text) {
                 Some(i) => i,

@@ -2,7 +2,7 @@
 //!
 //! - this file: listening sockets, one SO_REUSEPORT socket per bind line per core (socket2)
 //! - `stream.rs`: `Stream`, the one connection type the proxy reads and writes, client side
-//!   and server side alike: plain TCP today, TLS next (a variant), an in-memory pair for
+//!   and server side alike: plain TCP, TLS (both sides), an in-memory pair for
 //!   in-process tests (`mem.rs`). Every raw-socket trick (peek, shutdown, reset) lives there.
 //! - `tls.rs`: `TlsStream`, TLS over TCP (rustls' buffered connection, monoio's owned
 //!   buffers), both sides: the server side of a handshake on the accepting core, the client

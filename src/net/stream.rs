@@ -1,7 +1,7 @@
 //! `Stream`: a connection the proxy reads and writes, whatever carries it.
 //!
 //! An enum rather than a generic parameter: the HTTP session, the relay, the idle wait and the
-//! pools hold one type, and a new transport is one more variant here (TLS next), not a type
+//! pools hold one type, and a new transport is one more variant here (as TLS was), not a type
 //! parameter threaded through every stage. Each I/O call costs one `match`.
 //!
 //! Everything that needs the raw socket lives here and nowhere else: the non-blocking peek

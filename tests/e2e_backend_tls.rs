@@ -6,6 +6,9 @@
 //! a failed server handshake is a connect failure, retried, then 503 with state `SC`.
 
 mod common;
+#[allow(dead_code)]
+#[path = "termination/proxies.rs"]
+mod proxies;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -523,4 +526,106 @@ both_drivers!(tcp_mode_passes_the_client_sni_on, |driver| {
     let text = tls_get(lb.addr("fe"), "a.example", &ca);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.contains("x-sni: a.example"), "{text}");
+});
+
+/// The two-letter termination state of the log line for `path` (HAProxy's httplog, or
+/// ringlb -d's record in the same layout).
+fn state_of(lines: &[String], path: &str) -> Option<String> {
+    let want = format!("GET {path} ");
+    let line = lines.iter().find(|l| l.contains(&want))?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    // HAProxy's four termination flags, e.g. `SC--`, `sC--`, `----`.
+    let flags = |f: &&str| f.len() == 4 && f.bytes().all(|b| b == b'-' || b.is_ascii_alphabetic());
+    let at = fields.iter().position(|f| flags(f))?;
+    Some(fields[at][..2].to_string())
+}
+
+both_drivers!(server_tls_failures_match_haproxy, |driver| {
+    if !proxies::haproxy_or_skip() {
+        return;
+    }
+    let ca = Ca::new("ca");
+    let other = Ca::new("other");
+    let client_ca = Ca::new("client ca");
+    let good = TlsServer::start(&ca.leaf(&["backend.example"]), TlsSpec::default());
+    let wants_cert = TlsServer::start(
+        &ca.leaf(&["backend.example"]),
+        TlsSpec {
+            client_ca: Some(client_ca.der.clone()),
+            ..TlsSpec::default()
+        },
+    );
+    let plain = HttpBackend::start("plain");
+    let files = Files::new();
+    let ca_file = files.put("ca.pem", &ca.pem);
+    let other_file = files.put("other.pem", &other.pem);
+    let sections = |bind: &str| {
+        format!(
+            "frontend fe\n    bind {bind}\n    use_backend unknown_ca if {{ path /unknown_ca }}\n    \
+             use_backend plain if {{ path /plain }}\n    use_backend no_crt if {{ path /no_crt }}\n    \
+             default_backend ok\n\n\
+             backend ok\n    server s1 {good} ssl verify required ca-file {ca} sni str(backend.example)\n\n\
+             backend unknown_ca\n    server s1 {good} ssl verify required ca-file {other} sni str(backend.example)\n\n\
+             backend plain\n    server s1 {plain} ssl verify none\n\n\
+             backend no_crt\n    server s1 {wants} ssl verify required ca-file {ca} sni str(backend.example)\n",
+            good = good.addr,
+            plain = plain.addr,
+            wants = wants_cert.addr,
+            ca = ca_file.display(),
+            other = other_file.display(),
+        )
+    };
+    let cfg = |bind: &str| {
+        format!(
+            "global\n    log stdout format raw local0\n\ndefaults\n    mode http\n    log global\n    \
+             option httplog\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n{}",
+            sections(bind)
+        )
+    };
+    let haproxy = loop {
+        let port = proxies::free_port();
+        if let Some(h) = proxies::Haproxy::start(&cfg(&format!("127.0.0.1:{port}")), port) {
+            break (h, SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+    };
+    let ringlb_cfg = cfg("127.0.0.1:0");
+    let path = files.dir.write("ringlb.cfg", &ringlb_cfg);
+    let lb = Ringlb::start_files_args(files.dir, &[path], &["-d".into()], driver, &ringlb_cfg);
+    let paths = ["/ok", "/unknown_ca", "/plain", "/no_crt"];
+    let statuses =
+        |fe: SocketAddr| -> Vec<u16> { paths.iter().map(|p| get_once(fe, p).status).collect() };
+    let theirs = statuses(haproxy.1);
+    let ours = statuses(lb.addr("fe"));
+    // A server that never answers the ClientHello (plain HTTP behind `ssl`) stalls the
+    // handshake until `timeout connect`: 503 `sC`. A refused client certificate: HAProxy
+    // answers 502 `SH` when the alert comes after its side of the handshake ended, which is
+    // usual, and 503 `SC` when the alert wins that race; ringlb's side ends first every time.
+    assert_eq!(ours, [200, 503, 503, 502], "statuses for {paths:?}");
+    assert_eq!(theirs[..3], ours[..3], "HAProxy's statuses for {paths:?}");
+    assert!([502, 503].contains(&theirs[3]), "HAProxy {theirs:?}");
+    for p in paths {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let (mut h, mut r) = (None, None);
+        while h.is_none() || r.is_none() {
+            if Instant::now() > deadline {
+                break;
+            }
+            h = state_of(&haproxy.0.lines.lock().unwrap(), p);
+            r = state_of(
+                &lb.output().lines().map(String::from).collect::<Vec<_>>(),
+                p,
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        let h = h.unwrap_or_else(|| {
+            let lines = haproxy.0.lines.lock().unwrap().join("\n");
+            panic!("no HAProxy line for {p}:\n{lines}")
+        });
+        if p == "/no_crt" {
+            assert!(["SH", "SC"].contains(&h.as_str()), "HAProxy {h}");
+            assert_eq!(r.as_deref(), Some("SH"), "{}", lb.output());
+        } else {
+            assert_eq!(r, Some(h), "termination state for {p}\n{}", lb.output());
+        }
+    }
 });

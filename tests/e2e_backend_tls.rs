@@ -536,7 +536,7 @@ fn state_of(lines: &[String], path: &str) -> Option<String> {
     let fields: Vec<&str> = line.split_whitespace().collect();
     // HAProxy's four termination flags, e.g. `SC--`, `sC--`, `----`.
     let flags = |f: &&str| f.len() == 4 && f.bytes().all(|b| b == b'-' || b.is_ascii_alphabetic());
-    let at = fields.iter().position(|f| flags(f))?;
+    let at = fields.iter().position(flags)?;
     Some(fields[at][..2].to_string())
 }
 

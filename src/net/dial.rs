@@ -64,6 +64,7 @@ impl Dialer {
 pub fn handshake_error(e: HandshakeFail) -> io::Error {
     match e {
         HandshakeFail::Timeout => io::ErrorKind::TimedOut.into(),
+        HandshakeFail::Gone => io::ErrorKind::NotConnected.into(),
         HandshakeFail::Io(e) => e,
         HandshakeFail::Tls(e) => io::Error::new(io::ErrorKind::InvalidData, e),
     }

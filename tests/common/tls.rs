@@ -528,3 +528,22 @@ impl Pki {
         self.dir.path().join(name)
     }
 }
+
+/// Runs `scripts/make-certs.sh DIR` (the script users run): `key.ca`, `key.pem`, `client.pem`.
+pub fn make_certs(dir: &std::path::Path) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-certs.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(dir)
+        .output()
+        .expect("run scripts/make-certs.sh");
+    assert!(
+        out.status.success(),
+        "make-certs.sh failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["key.ca", "key.pem", "client.pem"] {
+        assert!(dir.join(f).is_file(), "make-certs.sh did not write {f}");
+    }
+}

@@ -58,7 +58,11 @@ impl CertDir {
             .arg(&dir)
             .output()
             .expect("run scripts/make-certs.sh");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         CertDir(dir)
     }
 

@@ -544,7 +544,12 @@ fn seed_fixed(env: &Env) {
 /// alpn h2,http/1.1`), with the certificates `scripts/make-certs.sh` made, through curl.
 fn seed_fixed_https(env: &Env) {
     let addrs = env.lb.addrs("https-in");
-    assert_eq!(addrs.len(), 2, "the plain and the https bind\n{}", env.context());
+    assert_eq!(
+        addrs.len(),
+        2,
+        "the plain and the https bind\n{}",
+        env.context()
+    );
     let tls = addrs[1];
     let dir = env.lb.dir.path();
     let file = |f: &str| dir.join(f).display().to_string();
@@ -558,19 +563,45 @@ fn seed_fixed_https(env: &Env) {
     let c = curl(tls, "test.server.com", "/tls", &ca, &["--http2"]);
     assert_eq!(c.code(), 200, "{}\n{}", c.all(), env.context());
     assert!(c.stdout.contains("target /tls"), "{}", c.stdout);
-    assert!(c.stdout.contains("header x-forwarded-for: 127.0.0.1"), "{}", c.stdout);
-    assert!(c.stderr.contains("ALPN: server accepted http/1.1"), "{}", c.stderr);
+    assert!(
+        c.stdout.contains("header x-forwarded-for: 127.0.0.1"),
+        "{}",
+        c.stdout
+    );
+    assert!(
+        c.stderr.contains("ALPN: server accepted http/1.1"),
+        "{}",
+        c.stderr
+    );
     // verify optional: a client certificate from key.ca is accepted, so is none.
-    let c = curl(tls, "test.server.com", "/cert", &ca, &["--cert", &file("client.pem")]);
+    let c = curl(
+        tls,
+        "test.server.com",
+        "/cert",
+        &ca,
+        &["--cert", &file("client.pem")],
+    );
     assert_eq!(c.code(), 200, "{}", c.all());
     // ...but one from another CA is refused.
     let other = Ca::new("not the seed's CA");
     let tmp = TempDir::new();
     let (cert, key) = other.client("stranger").write_pair(&tmp, "stranger");
-    let c = curl(tls, "test.server.com", "/bad", &ca, &["--cert", &cert, "--key", &key]);
+    let c = curl(
+        tls,
+        "test.server.com",
+        "/bad",
+        &ca,
+        &["--cert", &cert, "--key", &key],
+    );
     assert_ne!(c.code(), 200, "a certificate from another CA: {}", c.all());
     // TLS 1.2 is limited to the seed's ECDHE-RSA-AES128-GCM-SHA256.
-    let c = curl(tls, "test.haproxy.com", "/tls12", &ca, &["--tls-max", "1.2"]);
+    let c = curl(
+        tls,
+        "test.haproxy.com",
+        "/tls12",
+        &ca,
+        &["--tls-max", "1.2"],
+    );
     assert_eq!(c.code(), 200, "{}", c.all());
     assert!(
         c.curl_tls().contains("ECDHE-RSA-AES128-GCM-SHA256"),

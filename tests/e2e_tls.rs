@@ -58,9 +58,8 @@ impl Site {
     }
 
     fn connect(&self, spec: &ClientSpec) -> Tls {
-        Tls::connect(self.addr(), spec.config(true), "site.example").unwrap_or_else(|e| {
-            panic!("TLS handshake: {e}\n--- ringlb ---\n{}", self.lb.output())
-        })
+        Tls::connect(self.addr(), spec.config(true), "site.example")
+            .unwrap_or_else(|e| panic!("TLS handshake: {e}\n--- ringlb ---\n{}", self.lb.output()))
     }
 
     fn curl(&self, path: &str, extra: &[&str]) -> CliRun {
@@ -70,7 +69,11 @@ impl Site {
 
 /// Handshake, then one GET: the status, or why there was none. With TLS 1.3 a refused client
 /// certificate shows only after the client's handshake is done, on the first read.
-fn try_get(addr: SocketAddr, cfg: std::sync::Arc<rustls::ClientConfig>, sni: &str) -> Result<u16, String> {
+fn try_get(
+    addr: SocketAddr,
+    cfg: std::sync::Arc<rustls::ClientConfig>,
+    sni: &str,
+) -> Result<u16, String> {
     let mut t = Tls::connect(addr, cfg, sni).map_err(|e| format!("handshake: {e}"))?;
     t.get(sni, "/")
         .map(|r| r.status)
@@ -105,10 +108,27 @@ both_drivers!(tls12_and_tls13_negotiated_and_limited, |driver| {
         ..site.client()
     };
     assert!(try_get(site.addr(), only13.config(true), "site.example").is_err());
-    let s = s_client(site.addr(), &["-servername", "site.example", "-tls1_3"], b"");
-    assert!(!s.ok && s.brief("Protocol version").is_none(), "{}", s.all());
-    let s = s_client(site.addr(), &["-servername", "site.example", "-tls1_2"], b"");
-    assert_eq!(s.brief("Protocol version").as_deref(), Some("TLSv1.2"), "{}", s.all());
+    let s = s_client(
+        site.addr(),
+        &["-servername", "site.example", "-tls1_3"],
+        b"",
+    );
+    assert!(
+        !s.ok && s.brief("Protocol version").is_none(),
+        "{}",
+        s.all()
+    );
+    let s = s_client(
+        site.addr(),
+        &["-servername", "site.example", "-tls1_2"],
+        b"",
+    );
+    assert_eq!(
+        s.brief("Protocol version").as_deref(),
+        Some("TLSv1.2"),
+        "{}",
+        s.all()
+    );
     drop(site);
 
     // ssl-min-ver TLSv1.3: a client that stops at 1.2 is refused.
@@ -124,7 +144,11 @@ both_drivers!(tls12_and_tls13_negotiated_and_limited, |driver| {
     assert_eq!(c.code(), 200, "{}", c.all());
     assert!(c.curl_tls().contains("TLSv1.3"), "{}", c.curl_tls());
     // TLS 1.0 and 1.1 are never offered (rustls has neither).
-    let s = s_client(site.addr(), &["-servername", "site.example", "-tls1_1"], b"");
+    let s = s_client(
+        site.addr(),
+        &["-servername", "site.example", "-tls1_1"],
+        b"",
+    );
     assert!(!s.ok, "{}", s.all());
 });
 
@@ -143,63 +167,81 @@ fn served_cn(addr: SocketAddr, ca: &Ca, sni: Option<&str>) -> Result<String, Str
     Ok(subject_cn(&leaf))
 }
 
-both_drivers!(sni_chooses_among_certificates_wildcard_and_default, |driver| {
-    let pki = Pki::new();
-    let (_, def) = pki.server("default", "default", &["default.example"], Alg::Ecdsa);
-    let (_, a) = pki.server("a", "a", &["a.example"], Alg::Ecdsa);
-    let (_, b) = pki.server("b", "b", &["b.example"], Alg::Rsa);
-    let (_, wild) = pki.server("wild", "wild", &["*.wild.example"], Alg::Ecdsa);
-    let backend = HttpBackend::start("s1");
-    let lb = Ringlb::start(
-        &tls_cfg(
-            &format!("crt {def} crt {a} crt {b} crt {wild}"),
-            backend.addr,
-            "",
-        ),
-        driver,
-    );
-    let addr = lb.addr("fe");
-    let cn = |sni| served_cn(addr, &pki.ca, sni).unwrap();
-    assert_eq!(cn(Some("a.example")), "a");
-    assert_eq!(cn(Some("b.example")), "b");
-    assert_eq!(cn(Some("A.EXAMPLE")), "a", "SNI matching ignores case");
-    assert_eq!(cn(Some("x.wild.example")), "wild");
-    // A wildcard covers one label only; unknown names and no SNI get the first certificate.
-    assert_eq!(cn(Some("deep.x.wild.example")), "default");
-    assert_eq!(cn(Some("unknown.example")), "default");
-    assert_eq!(cn(None), "default");
-    // Real clients: curl verifies the name, openssl reports the subject.
-    for host in ["a.example", "b.example", "y.wild.example"] {
-        let c = curl(addr, host, "/", &pki.ca_file, &[]);
-        assert_eq!(c.code(), 200, "{host}: {}", c.all());
+both_drivers!(
+    sni_chooses_among_certificates_wildcard_and_default,
+    |driver| {
+        let pki = Pki::new();
+        let (_, def) = pki.server("default", "default", &["default.example"], Alg::Ecdsa);
+        let (_, a) = pki.server("a", "a", &["a.example"], Alg::Ecdsa);
+        let (_, b) = pki.server("b", "b", &["b.example"], Alg::Rsa);
+        let (_, wild) = pki.server("wild", "wild", &["*.wild.example"], Alg::Ecdsa);
+        let backend = HttpBackend::start("s1");
+        let lb = Ringlb::start(
+            &tls_cfg(
+                &format!("crt {def} crt {a} crt {b} crt {wild}"),
+                backend.addr,
+                "",
+            ),
+            driver,
+        );
+        let addr = lb.addr("fe");
+        let cn = |sni| served_cn(addr, &pki.ca, sni).unwrap();
+        assert_eq!(cn(Some("a.example")), "a");
+        assert_eq!(cn(Some("b.example")), "b");
+        assert_eq!(cn(Some("A.EXAMPLE")), "a", "SNI matching ignores case");
+        assert_eq!(cn(Some("x.wild.example")), "wild");
+        // A wildcard covers one label only; unknown names and no SNI get the first certificate.
+        assert_eq!(cn(Some("deep.x.wild.example")), "default");
+        assert_eq!(cn(Some("unknown.example")), "default");
+        assert_eq!(cn(None), "default");
+        // Real clients: curl verifies the name, openssl reports the subject.
+        for host in ["a.example", "b.example", "y.wild.example"] {
+            let c = curl(addr, host, "/", &pki.ca_file, &[]);
+            assert_eq!(c.code(), 200, "{host}: {}", c.all());
+        }
+        let s = s_client(
+            addr,
+            &["-servername", "b.example", "-CAfile", &pki.ca_file],
+            b"",
+        );
+        assert_eq!(
+            s.brief("Peer certificate").as_deref(),
+            Some("CN = b"),
+            "{}",
+            s.all()
+        );
+        let s = s_client(addr, &["-noservername", "-CAfile", &pki.ca_file], b"");
+        assert_eq!(
+            s.brief("Peer certificate").as_deref(),
+            Some("CN = default"),
+            "{}",
+            s.all()
+        );
     }
-    let s = s_client(
-        addr,
-        &["-servername", "b.example", "-CAfile", &pki.ca_file],
-        b"",
-    );
-    assert_eq!(s.brief("Peer certificate").as_deref(), Some("CN = b"), "{}", s.all());
-    let s = s_client(addr, &["-noservername", "-CAfile", &pki.ca_file], b"");
-    assert_eq!(
-        s.brief("Peer certificate").as_deref(),
-        Some("CN = default"),
-        "{}",
-        s.all()
-    );
-});
+);
 
 both_drivers!(strict_sni_refuses_missing_and_unknown_names, |driver| {
     let site = Site::start("crt {crt} strict-sni", driver);
-    assert_eq!(served_cn(site.addr(), &site.pki.ca, Some("site.example")).unwrap(), "site");
+    assert_eq!(
+        served_cn(site.addr(), &site.pki.ca, Some("site.example")).unwrap(),
+        "site"
+    );
     let none = served_cn(site.addr(), &site.pki.ca, None);
     assert!(none.is_err(), "no SNI under strict-sni: {none:?}");
     let unknown = served_cn(site.addr(), &site.pki.ca, Some("other.example"));
-    assert!(unknown.is_err(), "unknown SNI under strict-sni: {unknown:?}");
+    assert!(
+        unknown.is_err(),
+        "unknown SNI under strict-sni: {unknown:?}"
+    );
     let s = s_client(site.addr(), &["-noservername"], b"");
     assert!(s.brief("Protocol version").is_none(), "{}", s.all());
     let c = site.curl("/", &[]);
     assert_eq!(c.code(), 200, "{}", c.all());
-    assert_eq!(site.backend.requests(), 1, "only the curl request got through");
+    assert_eq!(
+        site.backend.requests(),
+        1,
+        "only the curl request got through"
+    );
 });
 
 both_drivers!(rsa_and_ecdsa_certificates_for_one_name, |driver| {
@@ -209,7 +251,11 @@ both_drivers!(rsa_and_ecdsa_certificates_for_one_name, |driver| {
     let backend = HttpBackend::start("s1");
     // RSA first, so an ECDSA answer cannot be "the first one loaded".
     let lb = Ringlb::start(
-        &tls_cfg(&format!("crt {rsa_file} crt {ecdsa_file}"), backend.addr, ""),
+        &tls_cfg(
+            &format!("crt {rsa_file} crt {ecdsa_file}"),
+            backend.addr,
+            "",
+        ),
         driver,
     );
     let addr = lb.addr("fe");
@@ -222,7 +268,11 @@ both_drivers!(rsa_and_ecdsa_certificates_for_one_name, |driver| {
             ..ClientSpec::new(&pki.ca)
         };
         let t = Tls::connect(addr, both.config(true), "dual.example").unwrap();
-        assert_eq!(t.negotiated().leaf.as_ref(), Some(&ecdsa.der), "{versions:?}");
+        assert_eq!(
+            t.negotiated().leaf.as_ref(),
+            Some(&ecdsa.der),
+            "{versions:?}"
+        );
         let rsa_only = ClientSpec {
             rsa_only: true,
             ..both
@@ -232,10 +282,29 @@ both_drivers!(rsa_and_ecdsa_certificates_for_one_name, |driver| {
     }
     let args = ["-servername", "dual.example", "-CAfile", &pki.ca_file];
     let s = s_client(addr, &args, b"");
-    assert_eq!(s.brief("Peer certificate").as_deref(), Some("CN = dual-ecdsa"), "{}", s.all());
-    let s = s_client(addr, &[&args[..], &["-sigalgs", "RSA-PSS+SHA256"]].concat(), b"");
-    assert_eq!(s.brief("Peer certificate").as_deref(), Some("CN = dual-rsa"), "{}", s.all());
-    assert_eq!(s.brief("Signature type").as_deref(), Some("RSA-PSS"), "{}", s.all());
+    assert_eq!(
+        s.brief("Peer certificate").as_deref(),
+        Some("CN = dual-ecdsa"),
+        "{}",
+        s.all()
+    );
+    let s = s_client(
+        addr,
+        &[&args[..], &["-sigalgs", "RSA-PSS+SHA256"]].concat(),
+        b"",
+    );
+    assert_eq!(
+        s.brief("Peer certificate").as_deref(),
+        Some("CN = dual-rsa"),
+        "{}",
+        s.all()
+    );
+    assert_eq!(
+        s.brief("Signature type").as_deref(),
+        Some("RSA-PSS"),
+        "{}",
+        s.all()
+    );
 });
 
 // Client certificates
@@ -294,7 +363,13 @@ both_drivers!(client_certificates_none_optional_required, |driver| {
         driver,
     );
     let (cert, key) = good.write_pair(&pki.dir, "alice");
-    let c = curl(lb.addr("fe"), "site.example", "/", &pki.ca_file, &["--cert", &cert, "--key", &key]);
+    let c = curl(
+        lb.addr("fe"),
+        "site.example",
+        "/",
+        &pki.ca_file,
+        &["--cert", &cert, "--key", &key],
+    );
     assert_eq!(c.code(), 200, "{}", c.all());
     let c = curl(lb.addr("fe"), "site.example", "/", &pki.ca_file, &[]);
     assert_ne!(c.code(), 200, "curl without a certificate: {}", c.all());
@@ -342,7 +417,12 @@ both_drivers!(alpn_http11_and_h2_held_back, |driver| {
         &["-servername", "site.example", "-alpn", "h2,http/1.1"],
         b"",
     );
-    assert_eq!(s.brief("ALPN protocol").as_deref(), Some("http/1.1"), "{}", s.all());
+    assert_eq!(
+        s.brief("ALPN protocol").as_deref(),
+        Some("http/1.1"),
+        "{}",
+        s.all()
+    );
 });
 
 // Resumption
@@ -397,7 +477,10 @@ both_drivers!(resumption_across_cores, |driver| {
         ..site.client()
     };
     let (resumed, of) = resumed_share(site.addr(), &spec, 6);
-    assert_eq!(resumed, 0, "no-tls-tickets + cachesize 0 still resumed {resumed}/{of}");
+    assert_eq!(
+        resumed, 0,
+        "no-tls-tickets + cachesize 0 still resumed {resumed}/{of}"
+    );
 });
 
 /// HAProxy's key-file format: base64 lines of 80 bytes (name, AES key, HMAC key).
@@ -422,7 +505,11 @@ both_drivers!(ticket_keys_file_resumes_on_a_second_process, |driver| {
     let backend = HttpBackend::start("s1");
     let start = |keys: &str| {
         Ringlb::start(
-            &tls_cfg(&format!("crt {crt} tls-ticket-keys {keys}"), backend.addr, ""),
+            &tls_cfg(
+                &format!("crt {crt} tls-ticket-keys {keys}"),
+                backend.addr,
+                "",
+            ),
             driver,
         )
     };
@@ -479,8 +566,7 @@ fn time_to_close(s: &mut TcpStream, limit: Duration) -> (Duration, usize) {
 /// wait on.
 fn half_client_hello(ca: &Ca) -> Vec<u8> {
     let cfg = ClientSpec::new(ca).config(true);
-    let mut c =
-        rustls::ClientConnection::new(cfg, "site.example".try_into().unwrap()).unwrap();
+    let mut c = rustls::ClientConnection::new(cfg, "site.example".try_into().unwrap()).unwrap();
     let mut out = Vec::new();
     c.write_tls(&mut out).unwrap();
     out.truncate(40);
@@ -508,22 +594,25 @@ both_drivers!(stalled_handshake_closed_by_timeout_client, |driver| {
     assert_eq!(backend.connections(), 0);
 });
 
-both_drivers!(plain_http_on_tls_port_closed_without_disturbing_others, |driver| {
-    let site = Site::start("crt {crt}", driver);
-    let mut good = site.connect(&site.client());
-    assert_eq!(good.get("site.example", "/one").unwrap().status, 200);
-    let mut plain = Client::connect(site.addr());
-    plain.send("GET / HTTP/1.1\r\nHost: site.example\r\n\r\n");
-    let (took, got) = time_to_close(&mut plain.conn.stream, Duration::from_secs(4));
-    assert!(took < Duration::from_secs(3), "closed after {took:?}");
-    // At most a TLS alert record (starts 0x15), never an HTTP answer.
-    let _ = got;
-    // The good client's connection is untouched and a new one works too.
-    assert_eq!(good.get("site.example", "/two").unwrap().status, 200);
-    let mut again = site.connect(&site.client());
-    assert_eq!(again.get("site.example", "/three").unwrap().status, 200);
-    assert_eq!(site.backend.requests(), 3);
-});
+both_drivers!(
+    plain_http_on_tls_port_closed_without_disturbing_others,
+    |driver| {
+        let site = Site::start("crt {crt}", driver);
+        let mut good = site.connect(&site.client());
+        assert_eq!(good.get("site.example", "/one").unwrap().status, 200);
+        let mut plain = Client::connect(site.addr());
+        plain.send("GET / HTTP/1.1\r\nHost: site.example\r\n\r\n");
+        let (took, got) = time_to_close(&mut plain.conn.stream, Duration::from_secs(4));
+        assert!(took < Duration::from_secs(3), "closed after {took:?}");
+        // At most a TLS alert record (starts 0x15), never an HTTP answer.
+        let _ = got;
+        // The good client's connection is untouched and a new one works too.
+        assert_eq!(good.get("site.example", "/two").unwrap().status, 200);
+        let mut again = site.connect(&site.client());
+        assert_eq!(again.get("site.example", "/three").unwrap().status, 200);
+        assert_eq!(site.backend.requests(), 3);
+    }
+);
 
 // Traffic
 
@@ -532,10 +621,9 @@ both_drivers!(large_bodies_and_keep_alive_through_tls, |driver| {
     let mut t = site.connect(&site.client());
     const MB: usize = 1 << 20;
     let body = pattern(MB);
-    let mut req = format!(
-        "POST /echo HTTP/1.1\r\nHost: site.example\r\nContent-Length: {MB}\r\n\r\n"
-    )
-    .into_bytes();
+    let mut req =
+        format!("POST /echo HTTP/1.1\r\nHost: site.example\r\nContent-Length: {MB}\r\n\r\n")
+            .into_bytes();
     req.extend_from_slice(&body);
     t.send(&req).unwrap();
     let r = t.read_response().unwrap();
@@ -553,12 +641,13 @@ both_drivers!(large_bodies_and_keep_alive_through_tls, |driver| {
     assert_eq!(site.backend.requests(), 7);
     // curl also reuses one connection for several URLs.
     let port = site.addr().port();
-    let c = site.curl(
-        "/c1",
-        &[&format!("https://site.example:{port}/c2")],
-    );
+    let c = site.curl("/c1", &[&format!("https://site.example:{port}/c2")]);
     assert!(c.stdout.matches("code=200").count() == 2, "{}", c.all());
-    assert!(c.stderr.contains("Re-using existing connection"), "{}", c.stderr);
+    assert!(
+        c.stderr.contains("Re-using existing connection"),
+        "{}",
+        c.stderr
+    );
     let _ = &site.leaf;
 });
 
@@ -590,7 +679,13 @@ both_drivers!(mode_tcp_terminates_tls_then_relays, |driver| {
     // openssl s_client as a plain TLS pipe.
     let s = s_client(
         lb.addr("fe"),
-        &["-servername", "site.example", "-CAfile", &pki.ca_file, "-quiet"],
+        &[
+            "-servername",
+            "site.example",
+            "-CAfile",
+            &pki.ca_file,
+            "-quiet",
+        ],
         b"hello\n",
     );
     assert!(s.stdout.contains("hello"), "{}", s.all());

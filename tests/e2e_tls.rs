@@ -695,3 +695,63 @@ both_drivers!(mode_tcp_terminates_tls_then_relays, |driver| {
     );
     assert!(s.stdout.contains("hello"), "{}", s.all());
 });
+
+both_drivers!(pipelined_requests_in_one_tls_write, |driver| {
+    // Three requests in one TLS record: the decrypted bytes past the first request must wait
+    // in the stream's buffer for the next one, not be lost.
+    let site = Site::start("crt {crt}", driver);
+    let mut t = site.connect(&site.client());
+    let reqs: String = (0..3)
+        .map(|i| format!("GET /p{i} HTTP/1.1\r\nHost: site.example\r\n\r\n"))
+        .collect();
+    t.send(reqs.as_bytes()).unwrap();
+    for i in 0..3 {
+        let r = t.read_response().unwrap();
+        assert_eq!(r.status, 200);
+        assert!(
+            lossy(&r.body).contains(&format!("target /p{i}\n")),
+            "response {i} out of order: {}",
+            lossy(&r.body)
+        );
+    }
+});
+
+/// Parallel clients for the concurrency test: well above the 2 cores, below any limit.
+const PARALLEL_CLIENTS: usize = 24;
+
+both_drivers!(
+    concurrent_tls_clients_each_get_their_own_answers,
+    |driver| {
+        let site = Site::start("crt {crt}", driver);
+        let addr = site.addr();
+        let cfg = site.client().config(true);
+        let workers: Vec<_> = (0..PARALLEL_CLIENTS)
+        .map(|c| {
+            let cfg = cfg.clone();
+            std::thread::spawn(move || {
+                for conn in 0..3 {
+                    let mut t = Tls::connect(addr, cfg.clone(), "site.example")
+                        .unwrap_or_else(|e| panic!("client {c} conn {conn}: {e}"));
+                    for r in 0..3 {
+                        let body = pattern(20_000 + c * 100 + r);
+                        let mut req = format!(
+                            "POST /echo HTTP/1.1\r\nHost: site.example\r\nContent-Length: {}\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        req.extend_from_slice(&body);
+                        t.send(&req).unwrap();
+                        let got = t.read_response().unwrap();
+                        assert_eq!(got.status, 200);
+                        assert!(got.body == body, "client {c} got another client's body");
+                    }
+                }
+            })
+        })
+        .collect();
+        for w in workers {
+            w.join().expect("a client thread failed");
+        }
+        assert_eq!(site.backend.requests(), PARALLEL_CLIENTS * 9);
+    }
+);

@@ -500,7 +500,7 @@ mod tests {
         let err = |s: &str| parse_matcher_t(&w(s)).err().unwrap_or_default();
         assert!(err("path_reg (").contains("invalid regex '('"));
         assert!(err("hdr_bge(host) x").contains("did you mean 'hdr_beg'"));
-        assert!(err("ssl_fc_sni x").contains("not supported"));
+        assert!(err("ssl_bc_sni x").contains("not supported"));
         assert!(err("hdr x").contains("needs a header name"));
         assert!(err("path").contains("missing pattern"));
         assert!(err("src example.com").contains("not an IP"));

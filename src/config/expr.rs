@@ -235,6 +235,7 @@ pub fn fetch_label(f: &Fetch) -> String {
         Fetch::SrcPort => "src_port".into(),
         Fetch::Dst => "dst".into(),
         Fetch::DstPort => "dst_port".into(),
+        Fetch::Ssl(f) => format!("{f:?}").to_ascii_lowercase(),
         // Fetches that read nothing of the request or response never reach a phase or mode
         // message; their debug form is enough.
         Fetch::Var(_) | Fetch::Env(_) | Fetch::Bool(_) | Fetch::Str(_) | Fetch::Int(_) => {

@@ -82,6 +82,37 @@ pub enum Fetch {
     Bool(bool),
     Str(String),
     Int(i64),
+    /// The client connection's TLS (`ssl_fc*`, `ssl_c_*`).
+    Ssl(SslFetch),
+}
+
+/// HAProxy's TLS fetches ringlb answers, from what the handshake settled (`tls::facts`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SslFetch {
+    /// `ssl_fc`: the connection is TLS.
+    Fc,
+    FcSni,
+    FcProtocol,
+    FcCipher,
+    FcAlpn,
+    FcSessionReused,
+    /// `ssl_c_used` (also `ssl_fc_has_crt`): the client sent a certificate.
+    CUsed,
+    CVerify,
+    /// `ssl_c_s_dn([entry[,occ]])`: the whole subject, or one entry of it (`CN`).
+    CSDn(Option<DnEntry>),
+    CIDn(Option<DnEntry>),
+    CSerial,
+    CSha1,
+    CNotBefore,
+    CNotAfter,
+}
+
+/// One entry of a distinguished name: `CN`, and which occurrence (1 = first, -1 = last).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnEntry {
+    pub key: String,
+    pub occ: i32,
 }
 
 #[derive(Clone, Debug)]
@@ -104,6 +135,8 @@ pub enum Conv {
         v6: u8,
     },
     Base64,
+    /// `hex`: each byte as two upper-case hex digits (binary samples such as `ssl_c_serial`).
+    Hex,
     /// `field(index,delimiters[,count])` and `word(...)`: 1-based, negative from the end.
     Field {
         index: i32,

@@ -9,6 +9,7 @@ use super::{fetch, logformat, matcher, Ctx, ReqView, ResView, ServerInfo, Vars};
 use crate::config::model::Acl;
 use crate::config::model_rules::{Action, HttpRule, Normalizer};
 use crate::http::{Head, HeadEdits, Version};
+use crate::tls::facts::ConnFacts;
 
 /// What rules change about one request or response; reused from request to request.
 #[derive(Debug, Default)]
@@ -41,6 +42,8 @@ pub struct Scene<'a> {
     pub backend: Option<&'a str>,
     pub server: Option<ServerInfo<'a>>,
     pub side: Side<'a>,
+    /// The client connection's TLS, when it has some.
+    pub tls: Option<&'a ConnFacts>,
 }
 
 impl<'a> Scene<'a> {
@@ -80,6 +83,7 @@ impl<'a> Scene<'a> {
             req,
             res,
             vars: Some(&txn.vars),
+            tls: self.tls,
         }
     }
 
@@ -109,6 +113,7 @@ impl<'a> Scene<'a> {
             req,
             res: None,
             vars: None,
+            tls: self.tls,
         }
     }
 

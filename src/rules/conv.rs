@@ -9,6 +9,14 @@ use base64::Engine;
 use super::Smp;
 use crate::config::model_rules::{Conv, MapFile, MapMatch};
 
+/// HAProxy's `hex`: upper-case digits, two per byte.
+fn hex_upper(b: &[u8]) -> Vec<u8> {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    b.iter()
+        .flat_map(|&x| [DIGITS[usize::from(x >> 4)], DIGITS[usize::from(x & 15)]])
+        .collect()
+}
+
 pub fn convert<'a>(c: &'a Conv, s: Smp<'a>) -> Option<Smp<'a>> {
     let text = |s: Smp<'a>| match s {
         Smp::Str(b) => b,
@@ -23,6 +31,7 @@ pub fn convert<'a>(c: &'a Conv, s: Smp<'a>) -> Option<Smp<'a>> {
                 .encode(text(s))
                 .into_bytes(),
         )),
+        Conv::Hex => Smp::Str(Cow::Owned(hex_upper(&text(s)))),
         Conv::Json => Smp::Str(Cow::Owned(json_escape(&text(s)))),
         Conv::Regsub { re, with, global } => {
             let t = text(s);
@@ -178,6 +187,12 @@ fn json_escape(s: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_upper_case_two_digits_per_byte() {
+        assert_eq!(hex_upper(&[0x00, 0x0a, 0xff, 0x7b]), b"000AFF7B");
+        assert_eq!(hex_upper(b""), b"");
+    }
 
     fn f(s: &str, i: i32, d: &str, c: u32, w: bool) -> String {
         let out = field(Cow::Borrowed(s.as_bytes()), i, d.as_bytes(), c, w).unwrap_or_default();

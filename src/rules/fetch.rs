@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::{auth, conv, head_lines, Ctx, ReqView, Smp};
-use crate::config::model_rules::{Conv, Expr, Fetch, HdrArg};
+use crate::config::model_rules::{Conv, DnEntry, Expr, Fetch, HdrArg, SslFetch};
 use crate::http::Version;
+use crate::tls::facts::ConnFacts;
 
 /// The expression's value: the fetch's single value (the last occurrence of a header unless an
 /// occurrence is given), converted. `None` when the fetch has nothing or a converter fails.
@@ -124,7 +125,55 @@ fn single<'a>(f: &'a Fetch, ctx: &Ctx<'a>) -> Option<Smp<'a>> {
         Fetch::Int(i) => Some(Smp::Int(*i)),
         Fetch::ReqHdr(h) => hdr_value(req_lines(ctx)?, h, h.occ),
         Fetch::ResHdr(h) => hdr_value(res_lines(ctx)?, h, h.occ),
+        Fetch::Ssl(f) => ssl(f, ctx.tls),
     }
+}
+
+/// A TLS fetch. On a connection without TLS, `ssl_fc` and `ssl_c_used` are false and the
+/// others have no value, as in HAProxy.
+fn ssl<'a>(f: &'a SslFetch, tls: Option<&'a ConnFacts>) -> Option<Smp<'a>> {
+    let s = |v: &'a str| Some(Smp::Str(Cow::Borrowed(v.as_bytes())));
+    let bin = |v: &'a [u8]| Some(Smp::Str(Cow::Borrowed(v)));
+    let cert = tls.and_then(|t| t.client.as_ref());
+    match f {
+        SslFetch::Fc => Some(Smp::Bool(tls.is_some())),
+        SslFetch::CUsed => Some(Smp::Bool(cert.is_some())),
+        SslFetch::FcSni => s(tls?.sni.as_deref()?),
+        SslFetch::FcProtocol => s(tls?.protocol?),
+        SslFetch::FcCipher => s(tls?.cipher?),
+        SslFetch::FcAlpn => bin(tls?.alpn.as_deref()?),
+        SslFetch::FcSessionReused => Some(Smp::Bool(tls?.resumed)),
+        // HAProxy: 0 (X509_V_OK) also when no certificate came, on a TLS connection.
+        SslFetch::CVerify => Some(Smp::Int(cert.map_or(0, |c| c.verify) as i64)),
+        SslFetch::CSDn(entry) => dn(&cert?.subject_dn, entry.as_ref()),
+        SslFetch::CIDn(entry) => dn(&cert?.issuer_dn, entry.as_ref()),
+        SslFetch::CSerial => bin(&cert?.serial),
+        SslFetch::CSha1 => bin(&cert?.sha1),
+        SslFetch::CNotBefore => s(&cert?.not_before),
+        SslFetch::CNotAfter => s(&cert?.not_after),
+    }
+}
+
+/// A distinguished name in its one-line form (`/C=FR/O=Example/CN=client`), or one entry of
+/// it: the `occ`-th `KEY=` (from the end when negative).
+fn dn<'a>(line: &'a str, entry: Option<&DnEntry>) -> Option<Smp<'a>> {
+    let Some(e) = entry else {
+        return Some(Smp::Str(Cow::Borrowed(line.as_bytes())));
+    };
+    let values = line
+        .split('/')
+        .filter_map(|part| part.split_once('='))
+        .filter(|(k, _)| k.eq_ignore_ascii_case(&e.key))
+        .map(|(_, v)| v);
+    let v = if e.occ > 0 {
+        values.clone().nth(e.occ as usize - 1)
+    } else {
+        let all: Vec<&str> = values.collect();
+        all.len()
+            .checked_sub(e.occ.unsigned_abs() as usize)
+            .and_then(|i| all.get(i).copied())
+    }?;
+    Some(Smp::Str(Cow::Borrowed(v.as_bytes())))
 }
 
 /// IPv4-mapped IPv6 clients are shown and matched as IPv4, as HAProxy does.
@@ -191,5 +240,22 @@ mod tests {
         assert_eq!(url_param(b"x=1&y=2&z", b"y"), Some(&b"2"[..]));
         assert_eq!(url_param(b"x=1&y=2&z", b"z"), Some(&b""[..]));
         assert_eq!(url_param(b"x=1", b"q"), None);
+    }
+
+    #[test]
+    fn dn_entries() {
+        let line = "/C=FR/O=Example/OU=a/OU=b/CN=client";
+        let e = |key: &str, occ| DnEntry {
+            key: key.into(),
+            occ,
+        };
+        let got = |entry: Option<DnEntry>| dn(line, entry.as_ref()).map(|s| s.bytes().into_owned());
+        assert_eq!(got(None), Some(line.as_bytes().to_vec()));
+        assert_eq!(got(Some(e("CN", 1))), Some(b"client".to_vec()));
+        assert_eq!(got(Some(e("ou", 2))), Some(b"b".to_vec()));
+        assert_eq!(got(Some(e("OU", -1))), Some(b"b".to_vec()));
+        assert_eq!(got(Some(e("OU", -2))), Some(b"a".to_vec()));
+        assert_eq!(got(Some(e("OU", 3))), None);
+        assert_eq!(got(Some(e("L", 1))), None);
     }
 }

@@ -30,6 +30,8 @@ pub mod reply;
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+
+use crate::tls::facts::ConnFacts;
 use std::sync::Arc;
 
 use crate::http::edit::HeaderLines;
@@ -163,11 +165,18 @@ pub struct Ctx<'a> {
     pub req: Option<ReqView<'a>>,
     pub res: Option<ResView<'a>>,
     pub vars: Option<&'a Vars>,
+    /// What the client connection's TLS handshake settled (`ssl_fc*`, `ssl_c_*`).
+    pub tls: Option<&'a ConnFacts>,
 }
 
 impl<'a> Ctx<'a> {
-    /// Addresses only (mode tcp routing).
-    pub fn conn(src: SocketAddr, dst: SocketAddr, frontend: &'a str) -> Ctx<'a> {
+    /// The connection only: addresses and TLS (mode tcp routing).
+    pub fn conn(
+        src: SocketAddr,
+        dst: SocketAddr,
+        frontend: &'a str,
+        tls: Option<&'a ConnFacts>,
+    ) -> Ctx<'a> {
         Ctx {
             src,
             dst,
@@ -177,6 +186,7 @@ impl<'a> Ctx<'a> {
             req: None,
             res: None,
             vars: None,
+            tls,
         }
     }
 }

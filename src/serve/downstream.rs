@@ -18,6 +18,7 @@ use crate::http::body::{BodyLimits, Cut, Direction, Moved};
 use crate::http::{BodyKind, HeadLimits, Request};
 use crate::io::{IoFail, ReadBuf};
 use crate::net::Stream;
+use crate::tls::facts::ConnFacts;
 
 /// Why no request head came.
 pub(super) enum HeadFail {
@@ -47,6 +48,8 @@ pub(super) trait Downstream {
     fn served(&self) -> u32;
     /// Since when the connection waited for this request: the record's `Ti` starts there.
     fn idle_since(&self) -> Instant;
+    /// What the client connection's TLS handshake settled, if it is TLS.
+    fn tls(&self) -> Option<&ConnFacts>;
 
     /// Reads until a complete request head is parsed into `req` (ranges over `head_bytes`).
     async fn read_head(&mut self, req: &mut Request, limits: &HeadLimits) -> Result<(), HeadFail>;

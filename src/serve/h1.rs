@@ -35,6 +35,7 @@ use crate::http::body::{self, BodyLimits, Cut, Direction, Moved};
 use crate::http::{parse_request, BodyKind, ChunkedDecoder, HeadLimits, Request};
 use crate::io::{timed, write_vec, IoFail, ReadBuf};
 use crate::net::Stream;
+use crate::tls::facts::ConnFacts;
 use crate::worker::deadline::Ended;
 use crate::worker::Worker;
 
@@ -276,6 +277,10 @@ impl Downstream for H1<'_> {
 
     fn idle_since(&self) -> Instant {
         self.idle_since
+    }
+
+    fn tls(&self) -> Option<&ConnFacts> {
+        self.client.tls_facts()
     }
 
     /// HAProxy: `timeout http-request` bounds the whole head (from the first wait of a new

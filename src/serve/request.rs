@@ -1,7 +1,6 @@
 //! Reading the request head and deciding what to do with it (and recording why a request
 //! ended here: a bad or missing head, a rule's answer).
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::downstream::{Downstream, HeadFail};
@@ -95,14 +94,8 @@ impl<'a, D: Downstream> Session<'a, D> {
         acls: &'a [Acl],
         route: Route<'a>,
     ) -> Result<(), Early> {
-        let scene = request_scene(
-            self.fe,
-            self.conn.head_bytes(),
-            &self.req,
-            self.conn.peer(),
-            self.conn.local(),
-            route.backend().map(|b| b.name.as_str()),
-        );
+        let backend = route.backend().map(|b| b.name.as_str());
+        let scene = request_scene(self.fe, &*self.conn, &self.req, backend);
         let rule = match action::run(list, acls, &scene, &mut self.txn) {
             Verdict::Continue => return Ok(()),
             Verdict::Reply(rule) => rule,
@@ -119,14 +112,7 @@ impl<'a, D: Downstream> Session<'a, D> {
 
     /// What request rules look at, before the edits.
     fn scene(&self, backend: Option<&'a str>) -> Scene<'_> {
-        request_scene(
-            self.fe,
-            self.conn.head_bytes(),
-            &self.req,
-            self.conn.peer(),
-            self.conn.local(),
-            backend,
-        )
+        request_scene(self.fe, &*self.conn, &self.req, backend)
     }
 
     /// Answers the client from a rule (after the tarpit delay). As HAProxy 2.6 does after
@@ -266,17 +252,17 @@ pub(super) fn rule_answer_kind(a: &crate::config::model_rules::Action) -> RuleAn
 
 /// The request side of a rule context; a free function so that `Session::txn` stays free to
 /// borrow mutably beside it.
-fn request_scene<'s>(
+fn request_scene<'s, D: Downstream>(
     fe: &'s Frontend,
-    buf: &'s [u8],
+    conn: &'s D,
     req: &'s Request,
-    peer: SocketAddr,
-    local: SocketAddr,
     backend: Option<&'s str>,
 ) -> Scene<'s> {
+    let buf = conn.head_bytes();
     Scene {
-        src: peer,
-        dst: local,
+        src: conn.peer(),
+        dst: conn.local(),
+        tls: conn.tls(),
         frontend: &fe.name,
         backend,
         server: None,

@@ -317,6 +317,7 @@ impl<'a, D: Downstream> Session<'a, D> {
         let scene = Scene {
             src: self.conn.peer(),
             dst: self.conn.local(),
+            tls: self.conn.tls(),
             frontend: &fe.name,
             backend: Some(&be.name),
             server,

@@ -60,6 +60,7 @@ pub static TABLE: &[Row] = &[
     ok("map_ip", Str, "map_ip(FILE)", |c| map(c, MapMatch::Ip)),
     ok("ipmask", Ip, "ipmask(24,64)", ipmask),
     ok("base64", Str, "base64", |c| none(c, Conv::Base64)),
+    ok("hex", Str, "hex", |c| none(c, Conv::Hex)),
     ok("field", Str, "field(1,/)", field),
     ok("word", Str, "word(1,/)", field),
     ok("length", Int, "length", |c| none(c, Conv::Length)),

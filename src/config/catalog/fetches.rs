@@ -9,7 +9,7 @@
 
 use super::{refusal, Handler, YET};
 use crate::config::expr::{var_name, ParseEnv, SmpType};
-use crate::config::model_rules::{Fetch, HdrArg, Needs};
+use crate::config::model_rules::{DnEntry, Fetch, HdrArg, Needs, SslFetch};
 use crate::config::suggest;
 use Needs::{Conn, Nothing, Request, Response};
 use SmpType::{Bool, Int, Ip, Str};
@@ -125,11 +125,21 @@ pub static TABLE: &[Row] = &[
     ok("always_false", Nothing, Bool, "always_false", |c, _| none(c, Fetch::Bool(false))),
     ok("str", Nothing, Str, "str(x)", |c, _| Ok(Fetch::Str(one_arg(c, "a string")?.to_string()))),
     ok("int", Nothing, Int, "int(1)", int),
-    no("ssl_fc"),
-    no("ssl_fc_sni"),
-    no("ssl_c_used"),
-    no("ssl_c_verify"),
-    no("ssl_fc_alpn"),
+    ok("ssl_fc", Conn, Bool, "ssl_fc", |c, _| none(c, ssl(SslFetch::Fc))),
+    sfx("ssl_fc_sni", Conn, Str, "ssl_fc_sni", |c, _| none(c, ssl(SslFetch::FcSni))),
+    ok("ssl_fc_protocol", Conn, Str, "ssl_fc_protocol", |c, _| none(c, ssl(SslFetch::FcProtocol))),
+    ok("ssl_fc_cipher", Conn, Str, "ssl_fc_cipher", |c, _| none(c, ssl(SslFetch::FcCipher))),
+    ok("ssl_fc_alpn", Conn, Str, "ssl_fc_alpn", |c, _| none(c, ssl(SslFetch::FcAlpn))),
+    ok("ssl_fc_session_reused", Conn, Bool, "ssl_fc_session_reused", |c, _| none(c, ssl(SslFetch::FcSessionReused))),
+    ok("ssl_c_used", Conn, Bool, "ssl_c_used", |c, _| none(c, ssl(SslFetch::CUsed))),
+    ok("ssl_fc_has_crt", Conn, Bool, "ssl_fc_has_crt", |c, _| none(c, ssl(SslFetch::CUsed))),
+    ok("ssl_c_verify", Conn, Int, "ssl_c_verify", |c, _| none(c, ssl(SslFetch::CVerify))),
+    ok("ssl_c_s_dn", Conn, Str, "ssl_c_s_dn(CN)", |c, _| dn(c).map(|e| ssl(SslFetch::CSDn(e)))),
+    ok("ssl_c_i_dn", Conn, Str, "ssl_c_i_dn(CN)", |c, _| dn(c).map(|e| ssl(SslFetch::CIDn(e)))),
+    ok("ssl_c_serial", Conn, Str, "ssl_c_serial,hex", |c, _| none(c, ssl(SslFetch::CSerial))),
+    ok("ssl_c_sha1", Conn, Str, "ssl_c_sha1,hex", |c, _| none(c, ssl(SslFetch::CSha1))),
+    ok("ssl_c_notbefore", Conn, Str, "ssl_c_notbefore", |c, _| none(c, ssl(SslFetch::CNotBefore))),
+    ok("ssl_c_notafter", Conn, Str, "ssl_c_notafter", |c, _| none(c, ssl(SslFetch::CNotAfter))),
     no("req.ssl_sni"),
     no("req_ssl_sni"),
     no("req.cook_cnt"),
@@ -149,7 +159,6 @@ pub static TABLE: &[Row] = &[
     no("sc_http_req_rate"),
     no("src_http_req_rate"),
     no("capture.req.hdr"),
-    no("ssl_c_s_dn"),
     no("url_ip"),
     no("url_port"),
     no("unique-id"),
@@ -157,8 +166,8 @@ pub static TABLE: &[Row] = &[
     no("date"),
 ];
 
-/// Families refused as a whole, beyond the rows above: HAProxy's TLS fetches (ringlb has no
-/// TLS), whatever their exact name.
+/// Families refused as a whole, beyond the rows above: HAProxy's other TLS fetches (the
+/// backend side `ssl_bc_*`, `ssl_f_*` of the frontend certificate...), whatever their name.
 pub const REFUSED_PREFIXES: &[(&str, &str)] = &[("ssl_", YET)];
 
 /// The row of `name`, if any.
@@ -217,6 +226,42 @@ fn none(c: &Call, f: Fetch) -> Result<Fetch, String> {
             c.name, c.name
         ))
     }
+}
+
+fn ssl(f: SslFetch) -> Fetch {
+    Fetch::Ssl(f)
+}
+
+/// `ssl_c_s_dn`, `ssl_c_s_dn(CN)`, `ssl_c_s_dn(CN,2)`: the whole name or one entry of it.
+/// HAProxy's third argument (the output format) is refused: only the one-line form exists.
+fn dn(c: &Call) -> Result<Option<DnEntry>, String> {
+    let (key, occ) = match c.args {
+        [] => return Ok(None),
+        [k] => (k, "1"),
+        [k, o] => (k, o.as_str()),
+        _ => {
+            return Err(format!(
+                "'{}' takes an entry and an occurrence at most (e.g. '{}(CN)'); the output format argument is not supported",
+                c.name, c.name
+            ))
+        }
+    };
+    let occ: i32 = occ.parse().ok().filter(|o| *o != 0).ok_or_else(|| {
+        format!(
+            "'{}({key},{occ})': the occurrence is a non-zero integer",
+            c.name
+        )
+    })?;
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "'{}({key})': the entry is a field name such as CN, O or OU",
+            c.name
+        ));
+    }
+    Ok(Some(DnEntry {
+        key: key.to_string(),
+        occ,
+    }))
 }
 
 fn one_arg<'a>(c: &Call<'a>, what: &str) -> Result<&'a str, String> {

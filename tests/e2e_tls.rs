@@ -861,3 +861,28 @@ both_drivers!(tls_fetches_reach_the_backend_as_headers, |driver| {
     );
     assert!(c.stdout.contains("header X-SNI: \n"), "{}", c.stdout);
 });
+
+/// HAProxy 2.6 names the resumption fetch `ssl_fc_is_resumed`; ringlb has only
+/// `ssl_fc_session_reused` (a name HAProxy refuses), so a HAProxy config using it does not load.
+#[test]
+#[ignore = "bug: ssl_fc_is_resumed (HAProxy's name) is refused by ringlb; it offers ssl_fc_session_reused, unknown to HAProxy"]
+fn ssl_fc_is_resumed_as_in_haproxy() {
+    let pki = Pki::new();
+    let (_, crt) = pki.server("site", "site", &["site.example"], Alg::Ecdsa);
+    let backend = HttpBackend::start("s1");
+    let cfg = tls_cfg(&format!("crt {crt}"), backend.addr, "").replace(
+        "    default_backend be",
+        "    http-request set-header X-Resumed %[ssl_fc_is_resumed]\n    default_backend be",
+    );
+    let lb = Ringlb::start(&cfg, "io_uring");
+    let spec = ClientSpec {
+        sessions: Some(session_store()),
+        ..ClientSpec::new(&pki.ca)
+    };
+    let cfg = spec.config(true);
+    for expected in ["0", "1"] {
+        let mut t = Tls::connect(lb.addr("fe"), cfg.clone(), "site.example").unwrap();
+        let r = t.get("site.example", "/").unwrap();
+        assert_eq!(r.seen_header("x-resumed").as_deref(), Some(expected));
+    }
+}

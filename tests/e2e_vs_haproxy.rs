@@ -2499,3 +2499,81 @@ both_drivers!(tls_version_limits_like_haproxy, |driver| {
         assert_same_tls(&format!("'{limit}'"), &hap, &ours);
     }
 });
+
+/// Rules copying TLS facts into headers: the forwarded values must match HAProxy's. Not
+/// `ssl_fc_session_reused`: HAProxy 2.6 has no such fetch (its name is `ssl_fc_is_resumed`,
+/// which ringlb lacks: see e2e_tls `ssl_fc_is_resumed_as_in_haproxy`).
+const TLS_FETCH_RULES: &str = "    http-request set-header X-SSL %[ssl_fc]\n    \
+    http-request set-header X-SNI %[ssl_fc_sni]\n    \
+    http-request set-header X-Proto %[ssl_fc_protocol]\n    \
+    http-request set-header X-Cipher %[ssl_fc_cipher]\n    \
+    http-request set-header X-ALPN %[ssl_fc_alpn]\n    \
+    http-request set-header X-Cert-Used %[ssl_c_used]\n    \
+    http-request set-header X-Has-Crt %[ssl_fc_has_crt]\n    \
+    http-request set-header X-Cert-Verify %[ssl_c_verify]\n    \
+    http-request set-header X-Cert-DN %[ssl_c_s_dn]\n    \
+    http-request set-header X-Cert-CN %[ssl_c_s_dn(CN)]\n    \
+    http-request set-header X-Cert-Issuer %[ssl_c_i_dn]\n    \
+    http-request set-header X-Cert-Serial %[ssl_c_serial,hex]\n    \
+    http-request set-header X-Cert-SHA1 %[ssl_c_sha1,hex]\n";
+
+/// The `x-*` headers the backend saw for one request on a fresh connection.
+fn fetched_headers(fe: SocketAddr, spec: &ClientSpec) -> Vec<String> {
+    let mut t = Tls::connect(fe, spec.config(true), "site.example").expect("handshake");
+    let r = t.get("site.example", "/fetch").expect("request");
+    assert_eq!(r.status, 200, "{}", r.head);
+    lossy(&r.body)
+        .lines()
+        .filter_map(|l| l.strip_prefix("header "))
+        .filter(|h| h.to_ascii_lowercase().starts_with("x-") && !h.starts_with("x-forwarded"))
+        // HAProxy writes header names in lower case (HTX); names are case-insensitive.
+        .map(|h| match h.split_once(": ") {
+            Some((n, v)) => format!("{}: {v}", n.to_ascii_lowercase()),
+            None => h.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+both_drivers!(tls_fetches_like_haproxy, |driver| {
+    if !haproxy_or_skip("tls_fetches_like_haproxy") {
+        return;
+    }
+    let pki = Pki::new();
+    let (_, crt) = pki.server("site", "site", &["site.example"], Alg::Ecdsa);
+    let alice = pki.ca.client("alice");
+    let opts = format!(
+        "crt {crt} ca-file {} verify optional alpn http/1.1\n{TLS_FETCH_RULES}",
+        pki.ca_file
+    );
+    let specs = [
+        ClientSpec {
+            versions: &[&rustls::version::TLS13],
+            alpn: &["http/1.1"],
+            client_cert: Some(&alice),
+            ..ClientSpec::new(&pki.ca)
+        },
+        ClientSpec {
+            versions: &[&rustls::version::TLS12],
+            ..ClientSpec::new(&pki.ca)
+        },
+    ];
+    let be = HttpBackend::start("s1");
+    let hap: Vec<Vec<String>> = (0..5)
+        .find_map(|_| {
+            let dir = TempDir::new();
+            let port = free_port();
+            let _h = Haproxy::start(&dir, &tls_vs_cfg(port, &opts, &be), port)?;
+            let fe = ([127, 0, 0, 1], port).into();
+            Some(specs.iter().map(|s| fetched_headers(fe, s)).collect())
+        })
+        .expect("haproxy could not bind a free port in 5 attempts");
+    let lb = Ringlb::start(&tls_vs_cfg(0, &opts, &be), driver);
+    let ours: Vec<Vec<String>> = specs
+        .iter()
+        .map(|s| fetched_headers(lb.addr("fe"), s))
+        .collect();
+    assert!(hap[0].contains(&"x-cert-cn: alice".to_string()), "{hap:?}");
+    for (i, (h, o)) in hap.iter().zip(&ours).enumerate() {
+        assert_eq!(o, h, "client {i}: ringlb (left) vs HAProxy (right)");
+    }
+});

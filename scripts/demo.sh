@@ -104,7 +104,8 @@ frontend demo
     bind 127.0.0.1:$TLS_PORT ssl crt $CERTS/key.pem alpn http/1.1
     acl valid_method method GET HEAD POST
     http-request deny if !valid_method
-    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Forwarded-Proto https if { ssl_fc }
+    http-request set-header X-Forwarded-Proto http unless { ssl_fc }
     http-response set-header X-Served-By ringlb
     use_backend api if { path_beg /api }
     use_backend api if { hdr(host) -i api.localhost }

@@ -2577,3 +2577,82 @@ both_drivers!(tls_fetches_like_haproxy, |driver| {
         assert_eq!(o, h, "client {i}: ringlb (left) vs HAProxy (right)");
     }
 });
+
+both_drivers!(tls_crt_list_and_crt_dir_like_haproxy, |driver| {
+    if !haproxy_or_skip("tls_crt_list_and_crt_dir_like_haproxy") {
+        return;
+    }
+    let pki = Pki::new();
+    let (_, a) = pki.server("a", "a", &["a.example"], Alg::Ecdsa);
+    let (_, b) = pki.server("b", "b", &["b.example"], Alg::Ecdsa);
+    let (_, wild) = pki.server("wild", "wild", &["*.wild.example"], Alg::Ecdsa);
+    // SNI filters replace the certificate's own names; `!name` excludes one.
+    let list = pki.dir.write(
+        "certs.list",
+        format!(
+            "# default first\n{a}\n{b} [alpn http/1.1] b.example alias.example\n\
+             {wild} *.wild.example !no.wild.example\n"
+        ),
+    );
+    let probes = [
+        Probe::sni("a.example"),
+        Probe::sni("b.example"),
+        Probe::sni("alias.example"),
+        Probe::sni("x.wild.example"),
+        Probe::sni("no.wild.example"),
+        Probe::sni("other.example"),
+        Probe {
+            alpn: &["h2", "http/1.1"],
+            ..Probe::sni("b.example")
+        },
+    ];
+    let opts = format!("crt-list {}", list.display());
+    let (hap, ours) = tls_outcomes(driver, &opts, &pki.ca, &probes);
+    assert!(
+        hap[2].ends_with("cn=b") && hap[6].contains("alpn=http/1.1"),
+        "{hap:?}"
+    );
+    assert_same_tls("crt-list", &hap, &ours);
+
+    // `crt DIR`: every certificate in it; the key may sit beside it as FILE.key.
+    let dir = TempDir::new();
+    let c = pki.ca.server("c", &["c.example"], Alg::Ecdsa);
+    dir.write("c.pem", &c.cert_pem);
+    dir.write("c.pem.key", &c.key_pem);
+    let d = pki.ca.server("d", &["d.example"], Alg::Rsa);
+    d.write_combined(&dir, "d.pem");
+    let probes = [Probe::sni("c.example"), Probe::sni("d.example")];
+    let opts = format!("crt {}", dir.path().display());
+    let (hap, ours) = tls_outcomes(driver, &opts, &pki.ca, &probes);
+    assert!(
+        hap[0].ends_with("cn=c") && hap[1].ends_with("cn=d"),
+        "{hap:?}"
+    );
+    assert_same_tls("crt DIR", &hap, &ours);
+});
+
+both_drivers!(tls_crl_file_like_haproxy, |driver| {
+    if !haproxy_or_skip("tls_crl_file_like_haproxy") {
+        return;
+    }
+    let pki = Pki::new();
+    let (_, crt) = pki.server("site", "site", &["site.example"], Alg::Ecdsa);
+    let kept = pki.ca.client_serial("kept", 7);
+    let revoked = pki.ca.client_serial("revoked", 9);
+    let crl = pki.dir.write("ca.crl", pki.ca.crl(&[9]));
+    let probes = [None, Some(&kept), Some(&revoked)].map(|cert| Probe {
+        cert,
+        ..Probe::sni("site.example")
+    });
+    for verify in ["optional", "required"] {
+        let opts = format!(
+            "crt {crt} ca-file {} crl-file {} verify {verify}",
+            pki.ca_file,
+            crl.display()
+        );
+        let (hap, ours) = tls_outcomes(driver, &opts, &pki.ca, &probes);
+        assert_eq!(hap[2], "refused", "HAProxy, a revoked certificate: {hap:?}");
+        assert!(hap[1].starts_with("200"), "{hap:?}");
+        assert_same_tls(&format!("crl-file, verify {verify}"), &hap, &ours);
+    }
+});

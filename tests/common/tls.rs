@@ -66,7 +66,51 @@ impl Ca {
         self.leaf(cn, &[], Alg::Ecdsa, ExtendedKeyUsagePurpose::ClientAuth)
     }
 
+    /// A client leaf with a chosen serial number (for CRLs).
+    pub fn client_serial(&self, cn: &str, serial: u64) -> Issued {
+        self.leaf_with(
+            cn,
+            &[],
+            Alg::Ecdsa,
+            ExtendedKeyUsagePurpose::ClientAuth,
+            Some(serial),
+        )
+    }
+
+    /// A CRL of this CA revoking `serials`, as PEM.
+    pub fn crl(&self, serials: &[u64]) -> String {
+        let then = rcgen::date_time_ymd(2020, 1, 1);
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: then,
+            next_update: rcgen::date_time_ymd(2990, 1, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|&n| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(n),
+                    revocation_time: then,
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        params.signed_by(&self.issuer).unwrap().pem().unwrap()
+    }
+
     fn leaf(&self, cn: &str, names: &[&str], alg: Alg, eku: ExtendedKeyUsagePurpose) -> Issued {
+        self.leaf_with(cn, names, alg, eku, None)
+    }
+
+    fn leaf_with(
+        &self,
+        cn: &str,
+        names: &[&str],
+        alg: Alg,
+        eku: ExtendedKeyUsagePurpose,
+        serial: Option<u64>,
+    ) -> Issued {
         let key = KeyPair::generate_for(match alg {
             Alg::Rsa => &PKCS_RSA_SHA256,
             Alg::Ecdsa => &PKCS_ECDSA_P256_SHA256,
@@ -76,6 +120,7 @@ impl Ca {
         let mut params = CertificateParams::new(names).unwrap();
         params.distinguished_name.push(DnType::CommonName, cn);
         params.extended_key_usages = vec![eku];
+        params.serial_number = serial.map(rcgen::SerialNumber::from);
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Issued {
             cert_pem: cert.pem(),

@@ -886,3 +886,77 @@ fn ssl_fc_is_resumed_as_in_haproxy() {
         assert_eq!(r.seen_header("x-resumed").as_deref(), Some(expected));
     }
 }
+
+/// Runs openssl (bounded), panicking with its output when it fails.
+fn openssl(dir: &TempDir, args: &[&str]) {
+    let out = std::process::Command::new("timeout")
+        .arg("10")
+        .arg("openssl")
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+both_drivers!(ocsp_response_beside_the_certificate_is_stapled, |driver| {
+    let pki = Pki::new();
+    let dir = &pki.dir;
+    let leaf = pki.ca.server_serial("site", &["site.example"], 0x1234);
+    let crt = leaf.write_combined(dir, "site.pem");
+    dir.write("site.crt", &leaf.cert_pem);
+    dir.write("ca.key", &pki.ca.key_pem);
+    // A "good" OCSP response signed by the CA itself, made offline with openssl's responder.
+    dir.write("index.txt", "V\t491231235959Z\t\t1234\tunknown\t/CN=site\n");
+    openssl(
+        dir,
+        &[
+            "ocsp", "-issuer", "ca.pem", "-cert", "site.crt", "-reqout", "req.der",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-rsigner",
+            "ca.pem",
+            "-rkey",
+            "ca.key",
+            "-CA",
+            "ca.pem",
+            "-reqin",
+            "req.der",
+            "-respout",
+            "site.pem.ocsp",
+            "-ndays",
+            "7",
+        ],
+    );
+    let backend = HttpBackend::start("s1");
+    let lb = Ringlb::start(&tls_cfg(&format!("crt {crt}"), backend.addr, ""), driver);
+    let s = s_client_args(
+        lb.addr("fe"),
+        &[
+            "-servername",
+            "site.example",
+            "-CAfile",
+            &pki.ca_file,
+            "-status",
+        ],
+        b"",
+    );
+    assert!(
+        s.stdout.contains("OCSP Response Status: successful")
+            && s.stdout.contains("Cert Status: good"),
+        "no stapled OCSP response:\n{}\n--- ringlb ---\n{}",
+        s.all(),
+        lb.output()
+    );
+});

@@ -38,6 +38,8 @@ pub enum Alg {
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
     pub pem: String,
+    /// The CA's key, for tools that sign as the CA (`openssl ocsp`).
+    pub key_pem: String,
     pub der: CertificateDer<'static>,
 }
 
@@ -51,6 +53,7 @@ impl Ca {
         let cert = params.self_signed(&key).unwrap();
         Ca {
             pem: cert.pem(),
+            key_pem: key.serialize_pem(),
             der: cert.der().clone(),
             issuer: Issuer::new(params, key),
         }
@@ -64,6 +67,17 @@ impl Ca {
     /// A client leaf with subject `CN=cn`.
     pub fn client(&self, cn: &str) -> Issued {
         self.leaf(cn, &[], Alg::Ecdsa, ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    /// A server leaf with a chosen serial number (for OCSP).
+    pub fn server_serial(&self, cn: &str, names: &[&str], serial: u64) -> Issued {
+        self.leaf_with(
+            cn,
+            names,
+            Alg::Ecdsa,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            Some(serial),
+        )
     }
 
     /// A client leaf with a chosen serial number (for CRLs).

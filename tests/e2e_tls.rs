@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use rustls::{HandshakeKind, ProtocolVersion};
@@ -960,3 +961,54 @@ both_drivers!(ocsp_response_beside_the_certificate_is_stapled, |driver| {
         lb.output()
     );
 });
+
+/// Idle connections held open on the TLS port while a good client connects: more than any
+/// per-core accept backlog a serial handshake loop could hide behind.
+const SILENT_CONNECTIONS: usize = 40;
+
+both_drivers!(
+    silent_and_trickling_handshakes_do_not_block_others,
+    |driver| {
+        let site = Site::start("crt {crt}", driver);
+        // Connections that say nothing, and one that sends its ClientHello a byte at a time.
+        let silent: Vec<TcpStream> = (0..SILENT_CONNECTIONS)
+            .map(|_| TcpStream::connect(site.addr()).unwrap())
+            .collect();
+        let t0 = Instant::now();
+        let mut good = site.connect(&site.client());
+        assert_eq!(good.get("site.example", "/").unwrap().status, 200);
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "a good client waited {:?} behind {SILENT_CONNECTIONS} silent ones",
+            t0.elapsed()
+        );
+        drop(silent);
+
+        let cfg = site.client().config(true);
+        let conn = rustls::ClientConnection::new(cfg, "site.example".try_into().unwrap()).unwrap();
+        let mut tcp = TcpStream::connect(site.addr()).unwrap();
+        tcp.set_nodelay(true).unwrap();
+        tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        let mut hello = Vec::new();
+        s.conn.write_tls(&mut hello).unwrap();
+        for b in &hello {
+            s.sock.write_all(std::slice::from_ref(b)).unwrap();
+            thread::sleep(Duration::from_millis(1));
+        }
+        while s.conn.is_handshaking() {
+            s.conn
+                .complete_io(&mut s.sock)
+                .expect("handshake after a trickled ClientHello");
+        }
+        s.write_all(b"GET /trickle HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        assert!(
+            lossy(&answer).starts_with("HTTP/1.1 200"),
+            "{}",
+            lossy(&answer)
+        );
+    }
+);

@@ -986,7 +986,7 @@ both_drivers!(
 
         let cfg = site.client().config(true);
         let conn = rustls::ClientConnection::new(cfg, "site.example".try_into().unwrap()).unwrap();
-        let mut tcp = TcpStream::connect(site.addr()).unwrap();
+        let tcp = TcpStream::connect(site.addr()).unwrap();
         tcp.set_nodelay(true).unwrap();
         tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut s = rustls::StreamOwned::new(conn, tcp);

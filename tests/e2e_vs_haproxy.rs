@@ -2502,7 +2502,7 @@ both_drivers!(tls_version_limits_like_haproxy, |driver| {
 
 /// Rules copying TLS facts into headers: the forwarded values must match HAProxy's. Not
 /// `ssl_fc_session_reused`: HAProxy 2.6 has no such fetch (its name is `ssl_fc_is_resumed`,
-/// which ringlb lacks: see e2e_tls `ssl_fc_is_resumed_as_in_haproxy`).
+/// which ringlb lacks: see e2e_tls_fetches `ssl_fc_is_resumed_as_in_haproxy`).
 const TLS_FETCH_RULES: &str = "    http-request set-header X-SSL %[ssl_fc]\n    \
     http-request set-header X-SNI %[ssl_fc_sni]\n    \
     http-request set-header X-Proto %[ssl_fc_protocol]\n    \

@@ -606,3 +606,12 @@ pub fn make_certs(dir: &std::path::Path) {
         assert!(dir.join(f).is_file(), "make-certs.sh did not write {f}");
     }
 }
+
+/// A frontend `fe` with one TLS bind (`opts` after `ssl`) in front of backend `be`.
+pub fn tls_cfg(opts: &str, backend: SocketAddr, global: &str) -> String {
+    format!(
+        "global\n    nbthread 2\n{global}\n\ndefaults\n    mode http\n    timeout connect 1s\n    \
+         timeout client 5s\n    timeout server 5s\n\nfrontend fe\n    bind 127.0.0.1:0 ssl {opts}\n    \
+         default_backend be\n\nbackend be\n    server s1 {backend}\n"
+    )
+}

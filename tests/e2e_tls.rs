@@ -872,3 +872,27 @@ both_drivers!(
         );
     }
 );
+
+both_drivers!(idle_keep_alive_tls_connection_closed_by_timeout, |driver| {
+    let pki = Pki::new();
+    let (_, crt) = pki.server("site", "site", &["site.example"], Alg::Ecdsa);
+    let backend = HttpBackend::start("s1");
+    let cfg = tls_cfg(&format!("crt {crt}"), backend.addr, "").replace(
+        "timeout client 5s",
+        "timeout client 5s\n    timeout http-keep-alive 300ms",
+    );
+    let lb = Ringlb::start(&cfg, driver);
+    let spec = ClientSpec::new(&pki.ca);
+    let mut t = Tls::connect(lb.addr("fe"), spec.config(true), "site.example").unwrap();
+    assert_eq!(t.get("site.example", "/").unwrap().status, 200);
+    let t0 = Instant::now();
+    let mut rest = Vec::new();
+    // EOF (with or without close_notify) once the keep-alive timeout passes.
+    let _ = t.s.read_to_end(&mut rest);
+    let took = t0.elapsed();
+    assert!(rest.is_empty(), "{}", lossy(&rest));
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+        "idle TLS connection closed after {took:?}, timeout http-keep-alive is 300ms"
+    );
+});

@@ -25,7 +25,7 @@ use crate::process::Control;
 use crate::serve::record::Sink;
 use crate::tls::server_config::{BindConfig, Shared};
 use crate::worker::limits::ConnLimits;
-use crate::worker::{listener, ListenSpec, StopKind, TlsBind, Worker};
+use crate::worker::{listener, CoreTls, ListenSpec, StopKind, TlsBind, Worker};
 use states::ServerStates;
 use std::rc::Rc;
 
@@ -234,7 +234,7 @@ fn resolve_listeners(model: &Model) -> Result<(Vec<ListenSpec>, Vec<socket2::Soc
     let mut specs = Vec::new();
     let mut held = Vec::new();
     for (fi, fe) in model.frontend_ids().zip(&model.frontends) {
-        for bind in &fe.binds {
+        for (n, bind) in fe.binds.iter().enumerate() {
             // Binding here first also turns "address in use" or "permission denied" into one
             // clear start-up error instead of one per core.
             let (addr, sock) = crate::net::reserve(bind.addr).map_err(|e| {
@@ -252,6 +252,7 @@ fn resolve_listeners(model: &Model) -> Result<(Vec<ListenSpec>, Vec<socket2::Soc
                 frontend: fi,
                 addr,
                 tls,
+                listener: u32::try_from(n + 1).unwrap_or(u32::MAX),
             });
         }
     }
@@ -441,13 +442,15 @@ async fn worker_main(setup: WorkerSetup) {
 }
 
 /// This core's rustls configs for a TLS bind.
-fn core_tls(spec: &ListenSpec) -> Result<Option<Rc<BindConfig>>, String> {
+fn core_tls(spec: &ListenSpec) -> Result<Option<Rc<CoreTls>>, String> {
     let Some(t) = &spec.tls else {
         return Ok(None);
     };
-    BindConfig::build(&t.settings, &t.shared)
-        .map(|c| Some(Rc::new(c)))
-        .map_err(|e| e.to_string())
+    let configs = BindConfig::build(&t.settings, &t.shared).map_err(|e| e.to_string())?;
+    Ok(Some(Rc::new(CoreTls {
+        configs,
+        listener: spec.listener,
+    })))
 }
 
 /// Applies health events on an idle core too (busy cores also apply them before every pick).

@@ -406,6 +406,10 @@ pub fn dh_param(_: &mut GlobalDraft, cx: &mut Cx) {
             cx.err(format!(
                 "'tune.ssl.default-dh-param {n}': must be at least 1024"
             ));
+        } else {
+            cx.warn(
+                "'tune.ssl.default-dh-param' has no effect: ringlb's TLS (rustls) offers no finite-field Diffie-Hellman, only ECDHE and X25519 key exchange",
+            );
         }
     }
 }

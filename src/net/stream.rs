@@ -19,7 +19,7 @@ use monoio::net::TcpStream;
 use monoio::BufResult;
 
 use super::mem::{MemAbort, MemStream};
-use super::tls::TlsStream;
+use super::tls::{HandshakeFail, TlsStream};
 use crate::tls::facts::ConnFacts;
 use crate::tls::server_config::BindConfig;
 use std::time::Duration;
@@ -69,18 +69,30 @@ impl Stream {
     }
 
     /// `accepted`, then the server side of a TLS handshake within `limit` (`timeout client`).
-    /// `None`: the connection is gone, or its handshake failed (it is closed, as HAProxy
-    /// does, after the alert rustls chose, if any).
+    /// On failure the connection is closed, as HAProxy does, after the alert rustls chose,
+    /// if any; the client's address comes with the error, for the log.
     pub async fn accepted_tls(
         s: TcpStream,
         configs: &BindConfig,
         limit: Option<Duration>,
-    ) -> Option<Stream> {
-        s.local_addr().ok()?;
-        s.peer_addr().ok()?;
+    ) -> Result<Stream, (HandshakeFail, SocketAddr)> {
+        let peer = match (s.local_addr(), s.peer_addr()) {
+            (Ok(_), Ok(peer)) => peer,
+            _ => return Err((HandshakeFail::Gone, UNKNOWN)),
+        };
         let _ = s.set_nodelay(true);
-        let tls = TlsStream::accept(s, configs, limit).await.ok()?;
-        Some(Stream::Tls(Box::new(tls)))
+        match TlsStream::accept(s, configs, limit).await {
+            Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
+            Err(e) => Err((e, peer)),
+        }
+    }
+
+    /// How long the TLS handshake took (zero without TLS): the record's `Th`.
+    pub fn handshake_time(&self) -> Duration {
+        match self {
+            Stream::Tls(t) => t.handshake_time(),
+            Stream::Tcp(_) | Stream::Mem(_) => Duration::ZERO,
+        }
     }
 
     /// What the TLS handshake settled, on a TLS connection.

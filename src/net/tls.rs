@@ -41,11 +41,15 @@ pub struct TlsStream {
     /// A write of ciphertext is in flight (the other half of a relay must not start one).
     writing: bool,
     facts: ConnFacts,
+    /// How long the handshake took, from the accept (the record's `Th`).
+    handshake: Duration,
 }
 
 /// Why a handshake did not complete.
 #[derive(Debug)]
 pub enum HandshakeFail {
+    /// Gone before the handshake started (the addresses could not be read).
+    Gone,
     /// Not within the limit (`timeout client`).
     Timeout,
     /// The client closed, or the socket failed.
@@ -61,10 +65,13 @@ impl TlsStream {
         configs: &BindConfig,
         limit: Option<Duration>,
     ) -> Result<TlsStream, HandshakeFail> {
-        match timed(limit, Self::handshake(tcp, configs)).await {
-            Ok(r) => r,
-            Err(_) => Err(HandshakeFail::Timeout),
-        }
+        let start = std::time::Instant::now();
+        let mut s = match timed(limit, Self::handshake(tcp, configs)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(HandshakeFail::Timeout),
+        };
+        s.handshake = start.elapsed();
+        Ok(s)
     }
 
     async fn handshake(
@@ -102,6 +109,7 @@ impl TlsStream {
             outgoing: Vec::with_capacity(CIPHERTEXT_BUF),
             writing: false,
             facts: ConnFacts::default(),
+            handshake: Duration::ZERO,
         };
         s.finish_handshake().await?;
         s.facts = ConnFacts::of(&s.conn);
@@ -132,6 +140,11 @@ impl TlsStream {
     /// What the handshake settled (for the `ssl_fc_*` / `ssl_c_*` fetches).
     pub fn facts(&self) -> &ConnFacts {
         &self.facts
+    }
+
+    /// How long the handshake took.
+    pub fn handshake_time(&self) -> Duration {
+        self.handshake
     }
 
     pub fn tcp(&self) -> &TcpStream {
@@ -257,6 +270,17 @@ impl TlsStream {
         self.conn.send_close_notify();
         self.send_ciphertext().await?;
         self.tcp.shutdown().await
+    }
+}
+
+impl HandshakeFail {
+    /// HAProxy 2.6's words for it in its connection error log line.
+    pub fn haproxy_message(&self) -> &'static str {
+        match self {
+            HandshakeFail::Timeout => "Timeout during SSL handshake",
+            HandshakeFail::Gone | HandshakeFail::Io(_) => "Connection closed during SSL handshake",
+            HandshakeFail::Tls(_) => "SSL handshake failure",
+        }
     }
 }
 

@@ -6,9 +6,10 @@ use std::rc::Rc;
 
 use monoio::net::TcpStream;
 
+use super::record;
 use crate::config::model::{Frontend, FrontendId, Mode};
 use crate::net::Stream;
-use crate::tls::server_config::BindConfig;
+use crate::worker::CoreTls;
 use crate::worker::Worker;
 
 /// A client connection counted against the global and frontend maxconn; dropping it releases
@@ -72,7 +73,7 @@ pub fn serve(
     frontend: FrontendId,
     client: TcpStream,
     guard: Option<ConnGuard>,
-    tls: Option<Rc<BindConfig>>,
+    tls: Option<Rc<CoreTls>>,
 ) -> impl Future<Output = ()> {
     // The socket goes in a box, unpacked as soon as the connection is admitted: an async fn
     // keeps room for its arguments as long as it lives, and this task lives as long as the
@@ -85,7 +86,7 @@ async fn run(
     frontend: FrontendId,
     accepted: Box<TcpStream>,
     guard: Option<ConnGuard>,
-    tls: Option<Rc<BindConfig>>,
+    tls: Option<Rc<CoreTls>>,
 ) {
     let guard = match guard {
         Some(g) => Some(g),
@@ -102,13 +103,15 @@ async fn run(
     let client = match tls {
         None => Stream::accepted(*accepted),
         // Boxed: the handshake's future is large, and over once the connection is served.
-        Some(configs) => {
-            Box::pin(Stream::accepted_tls(
-                *accepted,
-                &configs,
-                fe.timeouts.client,
-            ))
-            .await
+        Some(t) => {
+            let limit = fe.timeouts.client;
+            match Box::pin(Stream::accepted_tls(*accepted, &t.configs, limit)).await {
+                Ok(s) => Some(s),
+                Err((why, peer)) => {
+                    record::handshake_failed(&worker, fe, t.listener, peer, &why);
+                    None
+                }
+            }
         }
     };
     let Some(client) = client else {

@@ -11,7 +11,7 @@
 //! rewrites and the server side stay one code path.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::model::{BackendId, ServerId};
 use crate::http::body::{BodyLimits, Cut, Direction, Moved};
@@ -48,6 +48,8 @@ pub(super) trait Downstream {
     fn served(&self) -> u32;
     /// Since when the connection waited for this request: the record's `Ti` starts there.
     fn idle_since(&self) -> Instant;
+    /// The TLS handshake's duration for the connection's first request, else zero (`Th`).
+    fn handshake_time(&self) -> Duration;
     /// What the client connection's TLS handshake settled, if it is TLS.
     fn tls(&self) -> Option<&ConnFacts>;
 

@@ -246,6 +246,8 @@ impl<'a> H1<'a> {
         .unwrap_or((Ok(0), Vec::new()));
         let marks = Marks::new(self.idle_since);
         let mut rec = RequestRecord::new(self.frontend, self.client.peer_addr(), marks);
+        rec.tls = self.client.tls_facts().is_some();
+        rec.marks.handshake = self.client.handshake_time();
         rec.end(record::head_read_failed(&crate::io::IoFail::Timeout));
         rec.status = Some(408);
         if r.is_ok_and(|w| w == n) {
@@ -277,6 +279,14 @@ impl Downstream for H1<'_> {
 
     fn idle_since(&self) -> Instant {
         self.idle_since
+    }
+
+    fn handshake_time(&self) -> Duration {
+        if self.served == 0 {
+            self.client.handshake_time()
+        } else {
+            Duration::ZERO
+        }
     }
 
     fn tls(&self) -> Option<&ConnFacts> {

@@ -208,12 +208,17 @@ impl<'a, D: Downstream> Session<'a, D> {
         // The request's first bytes are here (or ready to be read).
         let marks = Marks {
             start: Some(Instant::now()),
+            handshake: conn.handshake_time(),
             ..Marks::new(conn.idle_since())
+        };
+        let rec = RequestRecord {
+            tls: conn.tls().is_some(),
+            ..RequestRecord::new(frontend, conn.peer(), marks)
         };
         Session {
             w,
             fe,
-            rec: RequestRecord::new(frontend, conn.peer(), marks),
+            rec,
             conn,
             sbuf,
             req,

@@ -9,11 +9,11 @@ use monoio::io::Canceller;
 use monoio::net::{TcpListener, TcpStream};
 
 use super::limits::CROSS_CORE_RECHECK;
+use super::CoreTls;
 use super::{ListenSpec, Worker};
 use crate::config::model::FrontendId;
 use crate::net::queue::{self, Queued};
 use crate::serve::accept as conn;
-use crate::tls::server_config::BindConfig;
 
 /// Pause after EMFILE/ENFILE: the connection stays in the kernel's queue, and retrying at once
 /// would spin at 100% CPU until a descriptor frees up.
@@ -28,7 +28,7 @@ pub async fn accept_loop(
     worker: Rc<Worker>,
     spec: ListenSpec,
     listener: TcpListener,
-    tls: Option<Rc<BindConfig>>,
+    tls: Option<Rc<CoreTls>>,
 ) {
     let mut warned_fds = false;
     loop {
@@ -66,7 +66,7 @@ fn start(
     frontend: FrontendId,
     stream: TcpStream,
     guard: Option<conn::ConnGuard>,
-    tls: Option<Rc<BindConfig>>,
+    tls: Option<Rc<CoreTls>>,
 ) {
     monoio::spawn(conn::serve(Rc::clone(worker), frontend, stream, guard, tls));
 }
@@ -106,7 +106,7 @@ fn drain_queue(
     worker: &Rc<Worker>,
     frontend: FrontendId,
     listener: &TcpListener,
-    tls: Option<&Rc<BindConfig>>,
+    tls: Option<&Rc<CoreTls>>,
 ) {
     if queue::set_nonblocking(listener) {
         accept_queued_all(worker, frontend, listener, tls);
@@ -118,7 +118,7 @@ fn accept_queued_all(
     worker: &Rc<Worker>,
     frontend: FrontendId,
     listener: &TcpListener,
-    tls: Option<&Rc<BindConfig>>,
+    tls: Option<&Rc<CoreTls>>,
 ) {
     for _ in 0..crate::net::LISTEN_BACKLOG {
         let Some(guard) = conn::ConnGuard::try_new(worker, frontend) else {

@@ -41,7 +41,7 @@ use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
 use crate::net::Dialer;
 use crate::serve::record::Sink;
-use crate::tls::server_config::Shared;
+use crate::tls::server_config::{BindConfig, Shared};
 use balance::Balancer;
 use deadline::Deadlines;
 use limits::ConnLimits;
@@ -177,6 +177,15 @@ pub struct ListenSpec {
     pub addr: SocketAddr,
     /// `ssl ...` on the bind: what its TLS loaded, shared by the cores.
     pub tls: Option<Arc<TlsBind>>,
+    /// Its number in the frontend, from 1 (HAProxy's listener name in logs).
+    pub listener: u32,
+}
+
+/// A TLS listener as one core serves it: its rustls configs, and its number in the frontend
+/// (1, 2, ... in bind order, as HAProxy names listeners in its logs: `fe/1`).
+pub struct CoreTls {
+    pub configs: BindConfig,
+    pub listener: u32,
 }
 
 /// A TLS bind's settings and what they loaded (certificates, ticket keys), read once for all

@@ -130,6 +130,8 @@ pub static TABLE: &[Row] = &[
     ok("ssl_fc_protocol", Conn, Str, "ssl_fc_protocol", |c, _| none(c, ssl(SslFetch::FcProtocol))),
     ok("ssl_fc_cipher", Conn, Str, "ssl_fc_cipher", |c, _| none(c, ssl(SslFetch::FcCipher))),
     ok("ssl_fc_alpn", Conn, Str, "ssl_fc_alpn", |c, _| none(c, ssl(SslFetch::FcAlpn))),
+    ok("ssl_fc_is_resumed", Conn, Bool, "ssl_fc_is_resumed", |c, _| none(c, ssl(SslFetch::FcSessionReused))),
+    // Not HAProxy's name (that is ssl_fc_is_resumed): a ringlb alias for the same value.
     ok("ssl_fc_session_reused", Conn, Bool, "ssl_fc_session_reused", |c, _| none(c, ssl(SslFetch::FcSessionReused))),
     ok("ssl_c_used", Conn, Bool, "ssl_c_used", |c, _| none(c, ssl(SslFetch::CUsed))),
     ok("ssl_fc_has_crt", Conn, Bool, "ssl_fc_has_crt", |c, _| none(c, ssl(SslFetch::CUsed))),

@@ -22,6 +22,15 @@ impl RequestRecord {
         (fe_name, be_name, srv_name)
     }
 
+    /// `%ft`'s transport mark: `~` after the frontend's name on a TLS connection.
+    fn tilde(&self) -> &'static str {
+        if self.tls {
+            "~"
+        } else {
+            ""
+        }
+    }
+
     /// `%rc`: the retries, `+` first when redispatched.
     fn retries_field(&self) -> String {
         let plus = if self.redispatched { "+" } else { "" };
@@ -35,12 +44,13 @@ impl RequestRecord {
         let (fe_name, be_name, srv_name) = self.names(model);
         let t = self.marks.timers();
         format!(
-            "{peer} [{date}] {fe_name} {be_name}/{srv_name} {}/{}/{} {bytes} {state} \
+            "{peer} [{date}] {fe_name}{tilde} {be_name}/{srv_name} {}/{}/{} {bytes} {state} \
              0/0/0/0/{retries} 0/0",
             t.tw,
             t.tc,
             t.tt,
             peer = self.peer,
+            tilde = self.tilde(),
             date = log_date(date),
             bytes = self.bytes_out,
             state = self.state(),
@@ -58,7 +68,7 @@ impl RequestRecord {
         let status = self.status.map_or(-1, i64::from);
         let line = self.request_line.as_deref().unwrap_or("<BADREQ>");
         format!(
-            "{peer} [{date}] {fe_name} {be_name}/{srv_name} {}/{}/{}/{}/{} {status} {bytes} - - \
+            "{peer} [{date}] {fe_name}{tilde} {be_name}/{srv_name} {}/{}/{}/{}/{} {status} {bytes} - - \
              {state}-- 0/0/0/0/{retries} 0/0 \"{line}\"",
             t.treq,
             t.tw,
@@ -66,6 +76,7 @@ impl RequestRecord {
             t.tr,
             t.ta,
             peer = self.peer,
+            tilde = self.tilde(),
             date = log_date(date),
             bytes = self.bytes_out,
             state = self.state(),

@@ -27,7 +27,7 @@ pub use state::*;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::model::{BackendId, FrontendId, Mode, ServerId};
 use crate::worker::Worker;
@@ -35,9 +35,11 @@ use crate::worker::Worker;
 /// The instants a request's timers come from. `None`: the phase was not reached.
 #[derive(Clone, Copy, Debug)]
 pub struct Marks {
-    /// Where `Ti` starts: the connection's accept (first request; ringlb has no handshake yet,
-    /// so `Th` is 0) or the end of the previous response.
+    /// Where `Ti` starts: the end of the connection's TLS handshake, or its accept without
+    /// TLS (first request), or the end of the previous response.
     pub idle_from: Instant,
+    /// `Th`: the TLS handshake, on a connection's first request (else zero).
+    pub handshake: Duration,
     /// The request's first bytes were there (`Ti` ends, `TR` and `Ta` start).
     pub start: Option<Instant>,
     /// The end of the request head was seen (`TR` ends, `Tw` starts once queued).
@@ -84,6 +86,7 @@ impl Marks {
     pub fn new(idle_from: Instant) -> Self {
         Marks {
             idle_from,
+            handshake: Duration::ZERO,
             start: None,
             head: None,
             queued: false,
@@ -95,7 +98,7 @@ impl Marks {
     }
 
     pub fn timers(&self) -> Timers {
-        let th = 0;
+        let th = self.handshake.as_millis() as i64;
         let ti = ms(Some(self.idle_from), self.start);
         let treq = ms(self.start, self.head);
         let tw = if self.queued {
@@ -140,6 +143,8 @@ pub struct RequestRecord {
     /// Index in the backend's `servers`, once one was tried.
     pub server: Option<ServerId>,
     pub peer: SocketAddr,
+    /// The client connection is TLS (HAProxy's `%ft` marks it with `~`).
+    pub tls: bool,
     /// The status sent to the client (a rule's answer, an error page, the server's).
     pub status: Option<u16>,
     /// Request bytes read from the client: head and body (HAProxy's `%U`).
@@ -165,6 +170,7 @@ impl RequestRecord {
             backend: None,
             server: None,
             peer,
+            tls: false,
             status: None,
             bytes_in: 0,
             bytes_out: 0,
@@ -221,6 +227,22 @@ impl Sink {
             Sink::Print => line::print_record(w, rec),
             Sink::Keep(kept) => kept.borrow_mut().push(rec.clone()),
         }
+    }
+}
+
+/// A TLS handshake that failed: no request, so no record; with `ringlb -d`, HAProxy 2.6's
+/// connection error line (`127.0.0.1:40118 [date] fe/1: SSL handshake failure`).
+pub fn handshake_failed(
+    w: &Worker,
+    fe: &crate::config::model::Frontend,
+    listener: u32,
+    peer: SocketAddr,
+    why: &crate::net::HandshakeFail,
+) {
+    if matches!(w.records, Sink::Print) {
+        let date = log_date(std::time::SystemTime::now());
+        let what = why.haproxy_message();
+        eprintln!("{peer} [{date}] {}/{listener}: {what}", fe.name);
     }
 }
 

@@ -133,6 +133,7 @@ fn timers_of_a_full_exchange() {
     let at = |ms: u64| Some(t0 + Duration::from_millis(ms));
     let marks = Marks {
         idle_from: t0,
+        handshake: Duration::from_millis(3),
         start: at(5),
         head: at(7),
         queued: true,
@@ -144,9 +145,10 @@ fn timers_of_a_full_exchange() {
     let t = marks.timers();
     assert_eq!(
         (t.th, t.ti, t.treq, t.tw, t.tc, t.tr, t.ta),
-        (0, 5, 2, 3, 4, 16, 40)
+        (3, 5, 2, 3, 4, 16, 40)
     );
-    assert_eq!((t.tq, t.tt), (7, 45));
+    // Tq and Tt include the TLS handshake (Th), as in HAProxy.
+    assert_eq!((t.tq, t.tt), (10, 48));
 }
 
 #[test]
@@ -191,6 +193,7 @@ fn proxied() -> RequestRecord {
     let at = |ms: u64| Some(t0 + Duration::from_millis(ms));
     let marks = Marks {
         idle_from: t0,
+        handshake: Duration::ZERO,
         start: at(1),
         head: at(2),
         queued: true,

@@ -115,10 +115,9 @@ both_drivers!(tls_fetches_reach_the_backend_as_headers, |driver| {
     assert!(c.stdout.contains("header X-SNI: \n"), "{}", c.stdout);
 });
 
-/// HAProxy 2.6 names the resumption fetch `ssl_fc_is_resumed`; ringlb has only
-/// `ssl_fc_session_reused` (a name HAProxy refuses), so a HAProxy config using it does not load.
+/// HAProxy 2.6 names the resumption fetch `ssl_fc_is_resumed` (ringlb's older
+/// `ssl_fc_session_reused` is an alias HAProxy lacks).
 #[test]
-#[ignore = "bug: ssl_fc_is_resumed (HAProxy's name) is refused by ringlb; it offers ssl_fc_session_reused, unknown to HAProxy"]
 fn ssl_fc_is_resumed_as_in_haproxy() {
     let pki = Pki::new();
     let (_, crt) = pki.server("site", "site", &["site.example"], Alg::Ecdsa);

@@ -2501,13 +2501,13 @@ both_drivers!(tls_version_limits_like_haproxy, |driver| {
 });
 
 /// Rules copying TLS facts into headers: the forwarded values must match HAProxy's. Not
-/// `ssl_fc_session_reused`: HAProxy 2.6 has no such fetch (its name is `ssl_fc_is_resumed`,
-/// which ringlb lacks: see e2e_tls_fetches `ssl_fc_is_resumed_as_in_haproxy`).
+/// `ssl_fc_session_reused`: HAProxy 2.6 has no such fetch (its name is `ssl_fc_is_resumed`).
 const TLS_FETCH_RULES: &str = "    http-request set-header X-SSL %[ssl_fc]\n    \
     http-request set-header X-SNI %[ssl_fc_sni]\n    \
     http-request set-header X-Proto %[ssl_fc_protocol]\n    \
     http-request set-header X-Cipher %[ssl_fc_cipher]\n    \
     http-request set-header X-ALPN %[ssl_fc_alpn]\n    \
+    http-request set-header X-Resumed %[ssl_fc_is_resumed]\n    \
     http-request set-header X-Cert-Used %[ssl_c_used]\n    \
     http-request set-header X-Has-Crt %[ssl_fc_has_crt]\n    \
     http-request set-header X-Cert-Verify %[ssl_c_verify]\n    \

@@ -10,6 +10,7 @@ Usage: scripts/demo.sh [--help]
 Builds ringlb and ringlb-bench (release), starts three demo backends (web-1, web-2, api-1),
 writes an HAProxy-syntax config into a temporary directory, runs `ringlb -f CFG -db`, and shows:
   - one request to / and one to /api (status line + x-server header),
+  - one https request to the TLS bind (certificates from scripts/make-certs.sh, curl --cacert),
   - which server answered each of 30 requests to /,
   - a 3-second wrk load (or 200 curl requests when wrk is missing),
   - the tail of ringlb's log.
@@ -17,6 +18,7 @@ Everything it started is stopped on exit, also on Ctrl-C.
 
 Environment:
   PORT               frontend port (default 8080, or the next free one above it)
+  TLS_PORT           the https bind's port (default: a free one)
   CARGO_TARGET_DIR   where cargo puts the binaries (default ./target)
   SKIP_BUILD=1       use the binaries already built
 USAGE
@@ -43,6 +45,7 @@ trap cleanup EXIT
 trap 'echo; echo "demo: interrupted" >&2; exit 130' INT TERM
 
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
+command -v openssl >/dev/null || die "openssl is needed for the demo's certificates (apt-get install openssl)"
 command -v cargo >/dev/null || die "cargo is needed (https://rustup.rs)"
 
 port_in_use() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
@@ -79,6 +82,11 @@ for name in web-1 web-2 api-1; do
 done
 
 FRONT_PORT=$(pick_port)
+TLS_PORT=${TLS_PORT:-$(free_port)}
+CERTS="$TMP/certs"
+step "making test certificates: scripts/make-certs.sh $CERTS"
+"$ROOT/scripts/make-certs.sh" "$CERTS" | sed 's/^/    /' || die "make-certs.sh failed"
+
 CFG="$TMP/demo.cfg"
 step "writing config $CFG"
 cat >"$CFG" <<CFG
@@ -93,9 +101,11 @@ defaults
 
 frontend demo
     bind 127.0.0.1:$FRONT_PORT
+    bind 127.0.0.1:$TLS_PORT ssl crt $CERTS/key.pem alpn http/1.1
     acl valid_method method GET HEAD POST
     http-request deny if !valid_method
-    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Forwarded-Proto https if { ssl_fc }
+    http-request set-header X-Forwarded-Proto http unless { ssl_fc }
     http-response set-header X-Served-By ringlb
     use_backend api if { path_beg /api }
     use_backend api if { hdr(host) -i api.localhost }
@@ -134,6 +144,14 @@ step "a few requests"
 show "$URL/"
 show "$URL/api/users"
 show -H "Host: api.localhost" "$URL/"
+
+step "one https request (TLS terminated by ringlb)"
+TLS_URL="https://localhost:$TLS_PORT/"
+printf '    $ curl -sv --cacert %s %s\n' "$CERTS/key.ca" "$TLS_URL"
+# curl -v writes the handshake on stderr: keep the lines that say what was negotiated.
+curl -sv --max-time 5 --cacert "$CERTS/key.ca" -o /dev/null -D - "$TLS_URL" 2>&1 | tr -d '\r' |
+    grep -Ei '^(\* SSL connection using|\* ALPN: server accepted|\*  subject:|HTTP/|x-server:)' |
+    sed 's/^\* *//; s/^/      /' || echo "      (no answer)"
 
 step "30 requests to / (which server answered)"
 for _ in $(seq 30); do

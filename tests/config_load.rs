@@ -25,7 +25,9 @@ fn show(d: &[Diagnostic]) -> String {
 fn example_configs_load() {
     let files = cfgs("configs");
     assert!(files.len() >= 4);
+    let certs = CertDir::new();
     for f in files {
+        let f = certs.localize(f);
         match config::load(std::slice::from_ref(&f)) {
             Ok(l) => {
                 let noisy: Vec<_> = l
@@ -37,6 +39,53 @@ fn example_configs_load() {
             }
             Err(d) => panic!("{} should load:\n{}", f.display(), show(&d)),
         }
+    }
+}
+
+/// The seed's https bind names `./key.pem` and `./key.ca`, relative to where ringlb runs; the
+/// loader here runs in the crate root. A config with such a bind is loaded as a copy whose
+/// `global` section first sets `crt-base`/`ca-base` to a directory where
+/// `scripts/make-certs.sh` made the files: the bind line stays as written.
+struct CertDir(PathBuf);
+
+impl CertDir {
+    fn new() -> CertDir {
+        let dir = std::env::temp_dir().join(format!("ringlb-config-load-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-certs.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg(&dir)
+            .output()
+            .expect("run scripts/make-certs.sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        CertDir(dir)
+    }
+
+    fn localize(&self, f: PathBuf) -> PathBuf {
+        let text = std::fs::read_to_string(&f).unwrap();
+        if !text.contains("ssl crt ./") {
+            return f;
+        }
+        let base = self.0.display();
+        let text = text.replacen(
+            "global\n",
+            &format!("global\n        crt-base {base}\n        ca-base {base}\n"),
+            1,
+        );
+        let copy = self.0.join(f.file_name().unwrap());
+        std::fs::write(&copy, text).unwrap();
+        copy
+    }
+}
+
+impl Drop for CertDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

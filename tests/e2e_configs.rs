@@ -215,7 +215,15 @@ fn start_example(file: &str, driver: &str) -> Env {
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let l = localize(file, &text);
-    let lb = Ringlb::start(&l.cfg, driver);
+    let lb = if has_tls_bind(&text) {
+        // The seed's `crt ./key.pem ca-file ./key.ca`: relative to where ringlb runs, made by
+        // the script a user runs.
+        let dir = TempDir::new();
+        make_certs(dir.path());
+        Ringlb::start_in_cwd(dir, &l.cfg, driver)
+    } else {
+        Ringlb::start(&l.cfg, driver)
+    };
     Env {
         file: file.to_string(),
         cfg: l.cfg,
@@ -224,6 +232,14 @@ fn start_example(file: &str, driver: &str) -> Env {
         tcp: l.tcp,
         binds: l.binds,
     }
+}
+
+/// Whether some `bind` line of `text` has the `ssl` option.
+fn has_tls_bind(text: &str) -> bool {
+    text.lines().any(|l| {
+        let w = words(l);
+        w.first().is_some_and(|x| x.1 == "bind") && w.iter().any(|x| x.1 == "ssl")
+    })
 }
 
 impl Env {
@@ -520,6 +536,81 @@ fn api_gateway(env: &Env) {
 
 /// The seed sample: both host ACL and default go to test_server, leastconn over three servers.
 fn seed_fixed(env: &Env) {
+    seed_fixed_plain(env);
+    seed_fixed_https(env);
+}
+
+/// The seed's https bind as written (`ssl crt ./key.pem ca-file ./key.ca verify optional
+/// alpn h2,http/1.1`), with the certificates `scripts/make-certs.sh` made, through curl.
+fn seed_fixed_https(env: &Env) {
+    let addrs = env.lb.addrs("https-in");
+    assert_eq!(
+        addrs.len(),
+        2,
+        "the plain and the https bind\n{}",
+        env.context()
+    );
+    let tls = addrs[1];
+    let dir = env.lb.dir.path();
+    let file = |f: &str| dir.join(f).display().to_string();
+    let ca = file("key.ca");
+    assert!(
+        env.lb.output().contains("h2 is not offered"),
+        "alpn h2 warns at load\n{}",
+        env.context()
+    );
+    // curl offers h2 and gets http/1.1; the seed's rules run as on the plain bind.
+    let c = curl(tls, "test.server.com", "/tls", &ca, &["--http2"]);
+    assert_eq!(c.code(), 200, "{}\n{}", c.all(), env.context());
+    assert!(c.stdout.contains("target /tls"), "{}", c.stdout);
+    assert!(
+        c.stdout.contains("header x-forwarded-for: 127.0.0.1"),
+        "{}",
+        c.stdout
+    );
+    assert!(
+        c.stderr.contains("ALPN: server accepted http/1.1"),
+        "{}",
+        c.stderr
+    );
+    // verify optional: a client certificate from key.ca is accepted, so is none.
+    let c = curl(
+        tls,
+        "test.server.com",
+        "/cert",
+        &ca,
+        &["--cert", &file("client.pem")],
+    );
+    assert_eq!(c.code(), 200, "{}", c.all());
+    // ...but one from another CA is refused.
+    let other = Ca::new("not the seed's CA");
+    let tmp = TempDir::new();
+    let (cert, key) = other.client("stranger").write_pair(&tmp, "stranger");
+    let c = curl(
+        tls,
+        "test.server.com",
+        "/bad",
+        &ca,
+        &["--cert", &cert, "--key", &key],
+    );
+    assert_ne!(c.code(), 200, "a certificate from another CA: {}", c.all());
+    // TLS 1.2 is limited to the seed's ECDHE-RSA-AES128-GCM-SHA256.
+    let c = curl(
+        tls,
+        "test.haproxy.com",
+        "/tls12",
+        &ca,
+        &["--tls-max", "1.2"],
+    );
+    assert_eq!(c.code(), 200, "{}", c.all());
+    assert!(
+        c.curl_tls().contains("ECDHE-RSA-AES128-GCM-SHA256"),
+        "{}",
+        c.curl_tls()
+    );
+}
+
+fn seed_fixed_plain(env: &Env) {
     let servers = ["server-001", "server-002", "server-003"];
     for host in [
         "test.server.com",

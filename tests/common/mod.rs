@@ -18,6 +18,7 @@ mod client;
 mod process;
 mod raw_backend;
 mod rule_configs;
+mod tls;
 mod wire;
 
 // Each test file uses a different part of the harness.
@@ -31,6 +32,8 @@ pub use process::*;
 pub use raw_backend::*;
 #[allow(unused_imports)]
 pub use rule_configs::*;
+#[allow(unused_imports)]
+pub use tls::*;
 #[allow(unused_imports)]
 pub use wire::*;
 

@@ -138,8 +138,30 @@ impl Ringlb {
         driver: &str,
         shown: &str,
     ) -> Ringlb {
+        Ringlb::start_files_cwd(dir, files, args, driver, shown, None)
+    }
+
+    /// Like `start_in`, run from `dir` itself, so that relative paths in the config (the
+    /// seed's `crt ./key.pem`) name files the test put there.
+    pub fn start_in_cwd(dir: TempDir, cfg: &str, driver: &str) -> Ringlb {
+        let cfg_path = dir.write("ringlb.cfg", cfg);
+        let cwd = dir.path().to_path_buf();
+        Ringlb::start_files_cwd(dir, &[cfg_path], &[], driver, cfg, Some(&cwd))
+    }
+
+    fn start_files_cwd(
+        dir: TempDir,
+        files: &[PathBuf],
+        args: &[String],
+        driver: &str,
+        shown: &str,
+        cwd: Option<&Path>,
+    ) -> Ringlb {
         let cfg_path = files[0].clone();
         let mut cmd = Command::new(bin());
+        if let Some(cwd) = cwd {
+            cmd.current_dir(cwd);
+        }
         for f in files {
             cmd.arg("-f").arg(f);
         }

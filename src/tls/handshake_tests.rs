@@ -174,12 +174,39 @@ fn alpn_follows_the_bind_list() {
         assert!(out.result.is_ok(), "{offered:?}: {:?}", out.result);
         assert_eq!(out.server.alpn_protocol(), want, "{offered:?}");
     }
-    // No protocol in common: rustls refuses (RFC 7301's no_application_protocol).
+    // No protocol in common: one rustls config refuses (RFC 7301's no_application_protocol);
+    // the accept path's `for_hello` picks the config without ALPN instead, as HAProxy goes on.
     let spec = ClientSpec {
         alpn: &["h3"],
         ..ClientSpec::new(&ca, HOST)
     };
     assert!(connect(spec.config(), HOST, srv).result.is_err());
+    let mut warnings = Vec::new();
+    let shared = Shared::load(&tls, &mut warnings).unwrap_or_else(|e| panic!("{e:?}"));
+    let configs = BindConfig::build(&tls, &shared).unwrap();
+    let out = via_for_hello(&configs, spec.config(), "host.example.com");
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    assert_eq!(out.server.alpn_protocol(), None);
+    // A client with a protocol in common still gets it through the same path.
+    let both = ClientSpec {
+        alpn: &["h3", "http/1.1"],
+        ..ClientSpec::new(&ca, HOST)
+    };
+    let out = via_for_hello(&configs, both.config(), "host.example.com");
+    assert_eq!(out.server.alpn_protocol(), Some(&b"http/1.1"[..]));
+}
+
+/// A handshake with the config `for_hello` picks for the client's hello, as the accept path.
+fn via_for_hello(configs: &BindConfig, client: Arc<rustls::ClientConfig>, sni: &str) -> Outcome {
+    let mut acceptor = rustls::server::Acceptor::default();
+    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
+    let mut c = rustls::ClientConnection::new(client.clone(), name).unwrap();
+    let mut hello_bytes = Vec::new();
+    c.write_tls(&mut hello_bytes).unwrap();
+    acceptor.read_tls(&mut &hello_bytes[..]).unwrap();
+    let accepted = acceptor.accept().ok().flatten().unwrap();
+    let cfg = configs.for_hello(&accepted.client_hello());
+    connect(client, Some(sni), cfg)
 }
 
 #[test]
@@ -367,16 +394,7 @@ fn crt_list_filters_and_per_entry_alpn() {
             alpn: &["h2", "http/1.1"],
             ..ClientSpec::new(&ca, Some(sni))
         };
-        let client = spec.config();
-        let mut acceptor = rustls::server::Acceptor::default();
-        let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
-        let mut c = rustls::ClientConnection::new(client.clone(), name).unwrap();
-        let mut hello_bytes = Vec::new();
-        c.write_tls(&mut hello_bytes).unwrap();
-        acceptor.read_tls(&mut &hello_bytes[..]).unwrap();
-        let accepted = acceptor.accept().ok().flatten().unwrap();
-        let cfg = configs.for_hello(&accepted.client_hello());
-        connect(client, Some(sni), cfg)
+        via_for_hello(&configs, spec.config(), sni)
             .server
             .alpn_protocol()
             .map(<[u8]>::to_vec)

@@ -189,7 +189,18 @@ pub struct BindConfig {
     pub default: Arc<ServerConfig>,
     /// Per certificate entry: its own config when its crt-list line overrides something.
     per_entry: Vec<Option<Arc<ServerConfig>>>,
+    /// The same configs offering no ALPN, for a client whose ALPN list shares nothing with
+    /// the bind's: HAProxy goes on without ALPN then, where rustls would refuse the handshake.
+    default_no_alpn: Arc<ServerConfig>,
+    per_entry_no_alpn: Vec<Option<Arc<ServerConfig>>>,
     store: Arc<CertStore>,
+}
+
+/// `c` offering no ALPN protocol.
+fn without_alpn(c: &Arc<ServerConfig>) -> Arc<ServerConfig> {
+    let mut bare = ServerConfig::clone(c);
+    bare.alpn_protocols.clear();
+    Arc::new(bare)
 }
 
 impl BindConfig {
@@ -205,19 +216,47 @@ impl BindConfig {
             let o = Overrides::entry(tls, shared, i);
             per_entry.push(Some(Arc::new(config(tls, shared, &o)?)));
         }
+        let per_entry_no_alpn = per_entry
+            .iter()
+            .map(|c| c.as_ref().map(without_alpn))
+            .collect();
         Ok(BindConfig {
+            default_no_alpn: without_alpn(&default),
             default,
             per_entry,
+            per_entry_no_alpn,
             store: shared.store.clone(),
         })
     }
 
-    /// The config that answers this ClientHello: its certificate entry's own, or the bind's.
+    /// The config that answers this ClientHello: its certificate entry's own, or the bind's;
+    /// without ALPN when the client offers protocols and none of them is the config's.
     pub fn for_hello(&self, hello: &ClientHello<'_>) -> Arc<ServerConfig> {
-        self.store
-            .lookup(hello.server_name(), hello.signature_schemes())
-            .and_then(|i| self.per_entry.get(i).cloned().flatten())
-            .unwrap_or_else(|| self.default.clone())
+        let entry = self
+            .store
+            .lookup(hello.server_name(), hello.signature_schemes());
+        let own = entry.and_then(|i| self.per_entry.get(i).cloned().flatten());
+        let config = own.as_ref().unwrap_or(&self.default);
+        if !no_common_alpn(hello, &config.alpn_protocols) {
+            return config.clone();
+        }
+        match own {
+            Some(_) => entry
+                .and_then(|i| self.per_entry_no_alpn.get(i).cloned().flatten())
+                .unwrap_or_else(|| self.default_no_alpn.clone()),
+            None => self.default_no_alpn.clone(),
+        }
+    }
+}
+
+/// The client offers ALPN protocols and the server offers some, none in common.
+fn no_common_alpn(hello: &ClientHello<'_>, ours: &[Vec<u8>]) -> bool {
+    if ours.is_empty() {
+        return false;
+    }
+    match hello.alpn() {
+        Some(mut offered) => !offered.any(|p| ours.iter().any(|o| o.as_slice() == p)),
+        None => false,
     }
 }
 

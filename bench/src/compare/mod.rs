@@ -411,6 +411,7 @@ fn idle_line(r: &IdleResult) -> String {
 fn run_load(opts: &CompareOpts, row: &mut Row) -> String {
     let load = LoadOpts {
         url: row.target.url.clone(),
+        cpu_pids: row.target.pids.clone(),
         ..opts.load.clone()
     };
     match load::run(&load) {

@@ -324,8 +324,14 @@ pub fn run(opts: &LoadOpts) -> Result<Summary, String> {
     if opts.tls.enabled || target.scheme == stream::Scheme::Https {
         let client = TlsClient::new(&opts.tls, target.host())?;
         target = target.with_tls(client);
-    } else if opts.tls.ca.is_some() || opts.tls.insecure || opts.tls.sni.is_some() || opts.tls.resume {
-        return Err("--ca, --insecure, --sni and --tls-resume need --tls (or an https:// URL)".to_string());
+    } else if opts.tls.ca.is_some()
+        || opts.tls.insecure
+        || opts.tls.sni.is_some()
+        || opts.tls.resume
+    {
+        return Err(
+            "--ca, --insecure, --sni and --tls-resume need --tls (or an https:// URL)".to_string(),
+        );
     }
     let spec = http::RequestSpec {
         method: opts.method(),
@@ -405,7 +411,9 @@ pub fn run(opts: &LoadOpts) -> Result<Summary, String> {
     };
     let mut summary = Summary::new(&stats, seconds);
     if let Some(h) = cpu_start {
-        let start = h.join().map_err(|_| "the CPU sampler panicked".to_string())?;
+        let start = h
+            .join()
+            .map_err(|_| "the CPU sampler panicked".to_string())?;
         match (start, cpu::seconds(&opts.cpu_pids)) {
             (Ok(a), Ok(b)) => summary.cpu_s = Some((b - a).max(0.0)),
             (Err(e), _) | (_, Err(e)) => eprintln!("ringlb-bench: --cpu-pid: {e}; no CPU figure"),

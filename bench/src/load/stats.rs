@@ -315,7 +315,10 @@ impl Summary {
                 self.cpu_us_per_request()
             ));
             if self.handshakes > 0 {
-                s.push_str(&format!(", {:.1} us/handshake", self.cpu_us_per_handshake()));
+                s.push_str(&format!(
+                    ", {:.1} us/handshake",
+                    self.cpu_us_per_handshake()
+                ));
             }
         }
         if self.unfinished > 0 {

@@ -23,7 +23,9 @@ use rustls::client::Resumption;
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, HandshakeKind, SignatureScheme};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, HandshakeKind, SignatureScheme,
+};
 
 /// Ciphertext read per TCP read: a little more than one full TLS record.
 const TLS_READ_BUF: usize = 18 * 1024;
@@ -356,7 +358,10 @@ impl TlsStream {
             let mut rest = &self.rbuf[self.rpos..];
             let n = self.tls.read_tls(&mut rest).map_err(HandshakeError::Io)?;
             self.rpos += n;
-            let state = self.tls.process_new_packets().map_err(HandshakeError::Tls)?;
+            let state = self
+                .tls
+                .process_new_packets()
+                .map_err(HandshakeError::Tls)?;
             self.plain = state.plaintext_bytes_to_read();
             self.peer_closed = state.peer_has_closed();
             if self.plain > 0 || self.peer_closed || n == 0 {

@@ -308,7 +308,6 @@ NGINX
         else
             echo "        listen 127.0.0.1:$port reuseport;"
         fi
-        cat <<NGINX
         if [[ $s == rules ]]; then
             for i in $(seq 1 20); do echo "        location /r$i/ { proxy_pass http://be; }"; done
         fi

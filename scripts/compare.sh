@@ -3,12 +3,16 @@
 # scenario at a time, interleaved rounds, via `ringlb-bench compare`. See --help.
 set -euo pipefail
 
-SCENARIOS="keepalive close body-1k body-64k body-1m post-64k idle-10k tcp leastconn-skew rules"
+SCENARIOS="keepalive close body-1k body-64k body-1m post-64k idle-10k tcp leastconn-skew rules tls-handshake-rsa tls-handshake-ecdsa tls-resume tls-keepalive"
+TLS_SCENARIOS="tls-handshake-rsa tls-handshake-ecdsa tls-resume tls-keepalive"
 RESULTS_SCENARIOS="keepalive close body-64k tcp idle-10k"
 
 usage() {
     cat <<USAGE
 Usage: scripts/compare.sh [SCENARIO ...]     run these scenarios (default: keepalive)
+       scripts/compare.sh tls                run the four tls-* scenarios
+       scripts/compare.sh --tls-results      run the four tls-* scenarios and rewrite the TLS
+                                             section of bench/RESULTS.md (bench/RESULTS.tls.md)
        scripts/compare.sh --results          regenerate bench/RESULTS.md and bench/report.html
                                              ($RESULTS_SCENARIOS, plus the wrk check)
        scripts/compare.sh --list | --help
@@ -25,6 +29,20 @@ Scenarios: $SCENARIOS
   tcp            mode tcp in HAProxy and ringlb (nginx only if its stream module is present)
   leastconn-skew balance leastconn over a fast and a slow (--delay) server: who answered, p99
   rules          20 acl + use_backend rules, the request matching the last one
+  tls-handshake-rsa    TLS termination, a new connection and a full TLS 1.3 handshake per
+                 request (no resumption offered), RSA-2048 certificate; goal: handshakes/s
+                 >= 1.3x the faster of haproxy and nginx
+  tls-handshake-ecdsa  the same with an ECDSA P-256 certificate (same goal)
+  tls-resume     a new connection per request, each resuming its previous session with a
+                 ticket (the resumed share is reported; ECDSA certificate); goal >= 1.0x
+                 haproxy (the issue sets none)
+  tls-keepalive  keep-alive over TLS, GET /, ECDSA certificate; goal >= 1.3x haproxy req/s,
+                 p99 no worse
+  The TLS scenarios leave out direct (the backend speaks plain HTTP) and add each proxy's CPU
+  time per handshake (tls-keepalive: per request) from /proc/PID/stat, with its ratio to
+  haproxy's. Certificates (a CA, RSA-2048 and ECDSA P-256 leaves for bench.test) are made once
+  per run with openssl in the scratch folder; every proxy serves the same files, and the
+  load generator verifies them against the CA (rustls, TLS 1.3, X25519).
 Goals for the scenarios without one above: >= 1.0x haproxy (idle-10k: bytes per connection
 no more than haproxy's).
 
@@ -36,6 +54,7 @@ Reports go to bench/out/ (text, JSON, HTML), with the machine, versions and comm
 Environment:
   TARGETS="direct haproxy nginx ringlb-io_uring ringlb-legacy"   targets, in round order
   DURATION=5 WARMUP=1 ROUNDS=3 CONNS=64 LOAD_THREADS=1 PROXY_THREADS=2
+  TLS_DURATION=3      seconds measured per run in the tls-* scenarios (the set takes ~4 min)
   SLOW_MS=5           leastconn-skew: the slow server's delay
   WRK_ROUNDS=3        --results: rounds of the wrk agreement check
   SKIP_BUILD=1        use the binaries already built
@@ -49,6 +68,7 @@ BENCH="$BIN_DIR/ringlb-bench"
 OUT_DIR="$ROOT/bench/out"
 TARGETS=${TARGETS:-direct haproxy nginx ringlb-io_uring ringlb-legacy}
 DURATION=${DURATION:-5}
+TLS_DURATION=${TLS_DURATION:-3}
 WARMUP=${WARMUP:-1}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
@@ -59,24 +79,27 @@ WRK_ROUNDS=${WRK_ROUNDS:-3}
 IDLE_CONNS=10000
 READY_TIMEOUT_S=10
 COMMAND="scripts/compare.sh $*"
-ENV_LINE="TARGETS=\"$TARGETS\" DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS CONNS=$CONNS LOAD_THREADS=$LOAD_THREADS PROXY_THREADS=$PROXY_THREADS"
+ENV_LINE="TARGETS=\"$TARGETS\" DURATION=$DURATION TLS_DURATION=$TLS_DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS CONNS=$CONNS LOAD_THREADS=$LOAD_THREADS PROXY_THREADS=$PROXY_THREADS"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'compare: error: %s\n' "$*" >&2; exit 1; }
 
 RESULTS=0
+TLS_RESULTS=0
 RUN=()
 for a in "$@"; do
     case "$a" in
         -h | --help) usage; exit 0 ;;
         --list) echo "$SCENARIOS"; exit 0 ;;
         --results) RESULTS=1 ;;
+        --tls-results) TLS_RESULTS=1; read -ra tls_set <<<"$TLS_SCENARIOS"; RUN+=("${tls_set[@]}") ;;
+        tls) read -ra tls_set <<<"$TLS_SCENARIOS"; RUN+=("${tls_set[@]}") ;;
         -*) die "unknown option '$a' (see --help)" ;;
         *) [[ " $SCENARIOS " == *" $a "* ]] || die "unknown scenario '$a' (--list shows them)"
            RUN+=("$a") ;;
     esac
 done
-((RESULTS)) && RUN=($RESULTS_SCENARIOS)
+((RESULTS)) && read -ra RUN <<<"$RESULTS_SCENARIOS"
 ((${#RUN[@]})) || RUN=(keepalive)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ringlb-compare.XXXXXX")
@@ -88,6 +111,7 @@ stop_all() {
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     PIDS=()
 }
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() { stop_all; rm -rf "$TMP"; }
 trap cleanup EXIT
 trap 'echo; echo "compare: interrupted" >&2; exit 130' INT TERM
@@ -95,13 +119,15 @@ trap 'echo; echo "compare: interrupted" >&2; exit 130' INT TERM
 install_missing() {
     local need=() sudo=""
     command -v haproxy >/dev/null || need+=(haproxy)
-    command -v nginx >/dev/null || need+=(nginx-light)
+    # nginx (not nginx-light): the TLS scenarios need its ssl module.
+    command -v nginx >/dev/null || need+=(nginx)
     command -v wrk >/dev/null || need+=(wrk)
     ((${#need[@]})) || return 0
     [[ $EUID -eq 0 ]] || sudo=sudo
     step "installing ${need[*]} with apt-get"
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null ||
+    if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null; }; then
         die "could not install ${need[*]}; install them and retry"
+    fi
 }
 
 build() {
@@ -147,6 +173,7 @@ machine() {
     echo "haproxy:  $( (haproxy -v 2>/dev/null || true) | sed -n 1p)"
     echo "nginx:    $( (nginx -v 2>&1 || true) | sed -n 1p)"
     echo "wrk:      $( (wrk --version 2>&1 || true) | sed -n 1p)"
+    echo "openssl:  $( (openssl version 2>/dev/null || true) | sed -n 1p) (HAProxy's and nginx's TLS; ringlb and the load generator use rustls 0.23 + aws-lc-rs)"
     echo "ringlb:   git $(cd "$ROOT" && git log -1 --format='%h %s' 2>/dev/null || echo unknown)"
     echo "binaries: ringlb built $(date -u -r "$BIN_DIR/ringlb" '+%Y-%m-%d %H:%M UTC'), ringlb-bench built $(date -u -r "$BENCH" '+%Y-%m-%d %H:%M UTC') (SKIP_BUILD=1 may use older ones than the commit above)"
     echo "setup:    one ringlb-bench backend thread, proxies with $PROXY_THREADS threads (nbthread /"
@@ -156,9 +183,17 @@ machine() {
 
 # ---- per scenario -------------------------------------------------------------------------
 
-# Sets: MODE PATH_ LOAD_ARGS BALANCE GOAL MAXCONN NOTES; fills $TMP/s
+is_tls() { [[ " $TLS_SCENARIOS " == *" $1 "* ]]; }
+
+# Sets: MODE PATH_ LOAD_ARGS BALANCE GOAL MAXCONN NOTES TLS_CERT RUN_S; fills $TMP/s
 scenario_params() {
     MODE=http PATH_=/ LOAD_ARGS=() BALANCE=roundrobin GOAL=1.0 MAXCONN=4096 NOTES=()
+    TLS_CERT="" RUN_S=$DURATION
+    if is_tls "$1"; then
+        # Every proxy serves the same certificate; the client verifies it against the CA.
+        TLS_CERT=ecdsa RUN_S=$TLS_DURATION
+        LOAD_ARGS=(--tls --ca "$TMP/tls/ca.pem" --sni "$TLS_NAME")
+    fi
     case "$1" in
         keepalive) GOAL="1.3 --goal-p99" ;;
         close) LOAD_ARGS=(--close); GOAL=1.2 ;;
@@ -176,6 +211,20 @@ scenario_params() {
         tcp) MODE=tcp ;;
         leastconn-skew) BALANCE=leastconn ;;
         rules) PATH_=/r20/x ;;
+        tls-handshake-rsa | tls-handshake-ecdsa)
+            [[ $1 == tls-handshake-rsa ]] && TLS_CERT=rsa
+            LOAD_ARGS+=(--close)
+            GOAL="1.3 --goal-base haproxy,nginx"
+            NOTES+=("a full TLS 1.3 handshake per request (new connection, no resumption offered), $TLS_CERT certificate, X25519; req/s = handshakes/s")
+            ;;
+        tls-resume)
+            LOAD_ARGS+=(--close --tls-resume)
+            NOTES+=("a new connection per request resuming the previous session of its connection slot with a ticket (TLS 1.3 PSK with X25519), $TLS_CERT certificate")
+            ;;
+        tls-keepalive)
+            GOAL="1.3 --goal-p99"
+            NOTES+=("keep-alive over TLS 1.3, $TLS_CERT certificate; CPU is per request")
+            ;;
     esac
 }
 
@@ -193,7 +242,11 @@ write_haproxy_cfg() { # write_haproxy_cfg SCENARIO PORT FILE [MAXCONN]
         echo "    timeout server  60s"
         echo
         echo "frontend fe"
-        echo "    bind 127.0.0.1:$port"
+        if [[ -n $TLS_CERT ]]; then
+            echo "    bind 127.0.0.1:$port ssl crt $TMP/tls/$TLS_CERT.pem"
+        else
+            echo "    bind 127.0.0.1:$port"
+        fi
         if [[ $s == rules ]]; then
             for i in $(seq 1 20); do echo "    acl r$i path_beg /r$i/"; done
             for i in $(seq 1 20); do echo "    use_backend b$i if r$i"; done
@@ -245,8 +298,20 @@ http {
     client_body_buffer_size 1m;
     upstream be { $lc $servers keepalive 256; }
     server {
-        listen 127.0.0.1:$port reuseport;
 NGINX
+        if [[ -n $TLS_CERT ]]; then
+            # The same files as HAProxy and ringlb; tickets on (nginx's default, said so),
+            # keys made at start-up and shared by the workers; no session cache, like ringlb.
+            cat <<NGINX
+        listen 127.0.0.1:$port ssl reuseport;
+        ssl_certificate $TMP/tls/$TLS_CERT.crt;
+        ssl_certificate_key $TMP/tls/$TLS_CERT.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets on;
+NGINX
+        else
+            echo "        listen 127.0.0.1:$port reuseport;"
+        fi
         if [[ $s == rules ]]; then
             for i in $(seq 1 20); do echo "        location /r$i/ { proxy_pass http://be; }"; done
         fi
@@ -281,12 +346,18 @@ start_backends() { # start_backends SCENARIO
 
 start_targets() { # start_targets SCENARIO; sets ACTIVE (targets that run), NOTES
     local s=$1 port d cfg
+    SCHEME=http
+    [[ -n $TLS_CERT ]] && SCHEME=https
     ACTIVE=()
     for t in $TARGETS; do
         case "$t" in
             direct)
                 if [[ $s == leastconn-skew || $s == rules ]]; then
                     NOTES+=("direct: left out (this scenario is about the proxy's routing)")
+                    continue
+                fi
+                if [[ -n $TLS_CERT ]]; then
+                    NOTES+=("direct: left out (the backend speaks plain HTTP; this scenario is TLS termination)")
                     continue
                 fi
                 ;;
@@ -297,7 +368,7 @@ start_targets() { # start_targets SCENARIO; sets ACTIVE (targets that run), NOTE
                 PIDS+=($!)
                 PIDOF[haproxy]=$!
                 wait_port "$port" haproxy $!
-                URL[haproxy]="http://127.0.0.1:$port$PATH_"
+                URL[haproxy]="$SCHEME://127.0.0.1:$port$PATH_"
                 ;;
             nginx)
                 if [[ $MODE == tcp ]] && ! nginx_has_stream; then
@@ -311,7 +382,7 @@ start_targets() { # start_targets SCENARIO; sets ACTIVE (targets that run), NOTE
                 wait_port "$port" nginx $!
                 PIDOF[nginx]="$!,$(pgrep -d, -P $! || true)"
                 PIDOF[nginx]=${PIDOF[nginx]%,}
-                URL[nginx]="http://127.0.0.1:$port$PATH_"
+                URL[nginx]="$SCHEME://127.0.0.1:$port$PATH_"
                 ;;
             ringlb-io_uring | ringlb-legacy)
                 d=${t#ringlb-}
@@ -322,7 +393,7 @@ start_targets() { # start_targets SCENARIO; sets ACTIVE (targets that run), NOTE
                 PIDS+=($!)
                 PIDOF[$t]=$!
                 wait_for "$TMP/$t.log" 'ready' "ringlb ($d)" $!
-                URL[$t]="http://127.0.0.1:$port$PATH_"
+                URL[$t]="$SCHEME://127.0.0.1:$port$PATH_"
                 ;;
             *) die "unknown target '$t'" ;;
         esac
@@ -368,8 +439,10 @@ run_scenario() {
         start_backends "$s"
         start_targets "$s"
     fi
-    local args=(compare --scenario "$s" --rounds "$ROUNDS" --goal $GOAL
-        -c "$CONNS" -t "$LOAD_THREADS" --no-pin -d "$DURATION" --warmup "$WARMUP"
+    local goal
+    read -ra goal <<<"$GOAL" # the ratio, then flags such as --goal-p99
+    local args=(compare --scenario "$s" --rounds "$ROUNDS" --goal "${goal[@]}"
+        -c "$CONNS" -t "$LOAD_THREADS" --no-pin -d "$RUN_S" --warmup "$WARMUP"
         --json "$base.json" --html "$base.html" --html-fragment "$TMP/$s.frag.html"
         --markdown "$TMP/$s.md" "${LOAD_ARGS[@]}")
     [[ $s == leastconn-skew ]] && args+=(--note "servers: s1 fast, s2 answers ${SLOW_MS} ms late; balance leastconn")
@@ -417,6 +490,34 @@ wrk_check() {
 
 machine_info() { cat "$TMP/machine.txt"; }
 
+# make_certs: a CA and two server certificates for $TLS_NAME signed by it (RSA-2048 and ECDSA
+# P-256), in $TMP/tls: NAME.crt and NAME.key for nginx, NAME.pem (certificate then key) for
+# HAProxy and ringlb (`crt FILE`), ca.pem for the load generator. Made once per run, so every
+# proxy of a scenario serves the very same certificate.
+TLS_NAME=bench.test
+make_certs() {
+    local d="$TMP/tls" k
+    mkdir -p "$d"
+    step "making the TLS certificates (openssl) in $d"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=ringlb bench CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+        -keyout "$d/ca.key" -out "$d/ca.pem" 2>"$d/openssl.log" || die "openssl: $(tail -3 "$d/openssl.log")"
+    printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
+        "$TLS_NAME" >"$d/leaf.ext"
+    for k in rsa ecdsa; do
+        local alg=(-newkey rsa:2048)
+        [[ $k == ecdsa ]] && alg=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+        openssl req "${alg[@]}" -nodes -subj "/CN=$TLS_NAME" -keyout "$d/$k.key" -out "$d/$k.csr" \
+            2>>"$d/openssl.log" || die "openssl ($k key): $(tail -3 "$d/openssl.log")"
+        openssl x509 -req -in "$d/$k.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+            -days 7 -extfile "$d/leaf.ext" -out "$d/$k.crt" 2>>"$d/openssl.log" ||
+            die "openssl ($k certificate): $(tail -3 "$d/openssl.log")"
+        cat "$d/$k.crt" "$d/$k.key" >"$d/$k.pem"
+    done
+    # nginx workers may run as another user and HAProxy reads the files after start-up checks.
+    chmod 644 "$d"/*.pem "$d"/*.crt "$d"/*.key
+}
+
 # ---- main ---------------------------------------------------------------------------------
 
 # One fd per idle client, two per proxied connection: raise the soft limit to the hard one.
@@ -430,6 +531,11 @@ DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 machine >"$TMP/machine.txt"
 echo "date:     $DATE" >>"$TMP/machine.txt"
 
+for s in "${RUN[@]}"; do
+    if is_tls "$s"; then
+        [[ -f "$TMP/tls/ca.pem" ]] || make_certs
+    fi
+done
 for s in "${RUN[@]}"; do run_scenario "$s"; done
 
 if ((RESULTS)); then
@@ -464,10 +570,49 @@ if ((RESULTS)); then
         echo
         cat "$TMP/wrk.md" 2>/dev/null || echo "(not run)"
     } >"$ROOT/bench/RESULTS.md"
+    # The TLS section comes from its own run (--tls-results); keep the latest one.
+    [[ -f "$ROOT/bench/RESULTS.tls.md" ]] && { echo; cat "$ROOT/bench/RESULTS.tls.md"; } >>"$ROOT/bench/RESULTS.md"
     { machine_info; echo "command:  $ENV_LINE $COMMAND"; } >"$TMP/intro.txt"
     frags=()
     for s in "${RUN[@]}"; do frags+=("$TMP/$s.frag.html"); done
     "$BENCH" report --title "ringlb benchmark results ($DATE)" --intro "$TMP/intro.txt" \
         --out "$ROOT/bench/report.html" "${frags[@]}"
     echo "written: bench/RESULTS.md, bench/report.html" >&2
+fi
+
+# The TLS section: bench/RESULTS.tls.md, also spliced into RESULTS.md in place of the previous
+# one (everything from its marker line on; the section is the last of the file).
+TLS_MARK='<!-- TLS section: scripts/compare.sh --tls-results -->'
+if ((TLS_RESULTS)); then
+    step "writing the TLS section of bench/RESULTS.md (bench/RESULTS.tls.md)"
+    {
+        echo "$TLS_MARK"
+        echo "## TLS termination (scripts/compare.sh --tls-results)"
+        echo
+        echo "Regenerated by \`scripts/compare.sh --tls-results\` (per-run lines and JSON in"
+        echo "bench/out/$STAMP-tls-*)."
+        echo
+        echo '```'
+        machine_info
+        echo "command:  $ENV_LINE $COMMAND"
+        echo '```'
+        echo
+        cat "$ROOT/bench/RESULTS.tls-intro.md" 2>/dev/null || true
+        for s in "${RUN[@]}"; do
+            is_tls "$s" || continue
+            echo
+            echo "### $s"
+            echo
+            cat "$TMP/$s.md"
+        done
+    } >"$ROOT/bench/RESULTS.tls.md"
+    results="$ROOT/bench/RESULTS.md"
+    if [[ -f "$results" ]]; then
+        awk -v mark="$TLS_MARK" '$0 == mark { exit } { print }' "$results" >"$TMP/results.head"
+        # Drop the blank lines the previous section left at the end of the head.
+        sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$TMP/results.head" >"$results"
+        echo >>"$results"
+    fi
+    cat "$ROOT/bench/RESULTS.tls.md" >>"$results"
+    echo "written: bench/RESULTS.tls.md, bench/RESULTS.md (TLS section)" >&2
 fi

@@ -56,13 +56,21 @@ OUTPUT:
     --goal R             for targets named ringlb*: req/s must be >= R x haproxy (idle:
                          bytes per connection <= haproxy's); the verdict is printed
     --goal-p99           also require p99 no worse than haproxy's
+    --goal-base LIST     compare the goal with the fastest (median req/s) of these targets
+                         instead of haproxy, e.g. haproxy,nginx (the p99 too)
     --json FILE          every run and the medians, as JSON
     --html FILE          a self-contained HTML report (inline SVG)
     --html-fragment FILE the report's <section> only (for `ringlb-bench report`)
     --markdown FILE      the table as markdown
 
-LOAD OPTIONS: as `ringlb-bench load` (-c, -t, --close, --rate, --warmup, -d, --body, -H...);
-the URL's path comes from each target. The progress line is off; one line per run instead.
+LOAD OPTIONS: as `ringlb-bench load` (-c, -t, --close, --rate, --warmup, -d, --body, -H,
+--tls, --ca, --insecure, --sni, --tls-resume...); the URL's path comes from each target. The
+progress line is off; one line per run instead.
+
+CPU: the --pid processes of each target are also read (utime + stime, /proc/PID/stat) at
+the start and the end of each measured window; the table adds their CPU microseconds per
+request (per handshake for TLS with --close) and its ratio to haproxy's (lower is cheaper).
+With TLS the table adds handshakes/s and the resumed share.
 ";
 
 #[derive(Clone, Debug)]
@@ -113,6 +121,39 @@ impl Row {
             .collect()
     }
 
+    /// Median over rounds of the handshakes per second.
+    pub fn med_hs_rate(&self) -> f64 {
+        median(&self.runs.iter().map(|s| s.hs_rate).collect::<Vec<_>>())
+    }
+
+    /// Resumed handshakes over all rounds, as a share of all handshakes (NaN without any).
+    pub fn resumed_share(&self) -> f64 {
+        let hs: u64 = self.runs.iter().map(|s| s.handshakes).sum();
+        let resumed: u64 = self.runs.iter().map(|s| s.resumed).sum();
+        if hs == 0 {
+            f64::NAN
+        } else {
+            resumed as f64 / hs as f64
+        }
+    }
+
+    /// Median over rounds of the --pid processes' CPU microseconds per request, or per
+    /// handshake with `per_handshake`.
+    pub fn med_cpu_us(&self, per_handshake: bool) -> f64 {
+        let v: Vec<f64> = self
+            .runs
+            .iter()
+            .map(|s| {
+                if per_handshake {
+                    s.cpu_us_per_handshake()
+                } else {
+                    s.cpu_us_per_request()
+                }
+            })
+            .collect();
+        median(&v)
+    }
+
     pub fn errors(&self) -> u64 {
         self.runs
             .iter()
@@ -160,6 +201,8 @@ pub struct CompareOpts {
     pub notes: Vec<String>,
     pub goal: Option<f64>,
     pub goal_p99: bool,
+    /// The targets the goal is measured against (the fastest of them); default `haproxy`.
+    pub goal_base: Vec<String>,
     pub json: Option<String>,
     pub html: Option<String>,
     pub html_fragment: Option<String>,
@@ -214,6 +257,7 @@ fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
         notes: Vec::new(),
         goal: None,
         goal_p99: false,
+        goal_base: vec!["haproxy".to_string()],
         json: None,
         html: None,
         html_fragment: None,
@@ -290,6 +334,18 @@ fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
                 );
             }
             "--goal-p99" => o.goal_p99 = true,
+            "--goal-base" => {
+                let v = load::value(&mut it, flag)?;
+                o.goal_base = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if o.goal_base.is_empty() {
+                    return Err(format!("--goal-base {v}: expected target names"));
+                }
+            }
             "--json" => o.json = Some(load::value(&mut it, flag)?),
             "--html" => o.html = Some(load::value(&mut it, flag)?),
             "--html-fragment" => o.html_fragment = Some(load::value(&mut it, flag)?),
@@ -411,11 +467,12 @@ fn idle_line(r: &IdleResult) -> String {
 fn run_load(opts: &CompareOpts, row: &mut Row) -> String {
     let load = LoadOpts {
         url: row.target.url.clone(),
+        cpu_pids: row.target.pids.clone(),
         ..opts.load.clone()
     };
     match load::run(&load) {
         Ok(s) => {
-            let line = format!(
+            let mut line = format!(
                 "{:>10.0} req/s  {:>8.1} MB/s  p50 {:.3} ms  p99 {:.3} ms  errors {}",
                 s.rps,
                 s.mbps,
@@ -423,6 +480,16 @@ fn run_load(opts: &CompareOpts, row: &mut Row) -> String {
                 s.pct(99.0),
                 s.errors_total + s.unfinished
             );
+            if s.handshakes > 0 && opts.load.close {
+                let share = 100.0 * s.resumed_share();
+                line.push_str(&format!("  {:.0} hs/s, {share:.0}% resumed", s.hs_rate));
+            }
+            if s.cpu_s.is_some() {
+                line.push_str(&format!(
+                    "  cpu {} us/req",
+                    stats::fmt(s.cpu_us_per_request(), 1)
+                ));
+            }
             row.runs.push(s);
             line
         }
@@ -488,5 +555,6 @@ pub fn describe(opts: &CompareOpts) -> Json {
         .with("hold_s", opts.hold.as_secs_f64())
         .with("cold", opts.cold)
         .with("load", opts.load.to_json())
+        .with("goal_base", opts.goal_base.clone())
         .with("notes", opts.notes.clone())
 }

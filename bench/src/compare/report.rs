@@ -69,7 +69,7 @@ pub fn table(opts: &CompareOpts, rows: &[Row]) -> String {
     if opts.idle.is_some() {
         idle_table(&mut s, rows);
     } else {
-        load_table(&mut s, rows);
+        load_table(&mut s, opts, rows);
     }
     for r in rows {
         if let Some(why) = &r.dead {
@@ -99,17 +99,48 @@ pub fn table(opts: &CompareOpts, rows: &[Row]) -> String {
     s
 }
 
-fn load_table(s: &mut String, rows: &[Row]) {
+/// What the extra columns of a load table show: TLS handshakes (with `--close` over TLS:
+/// one per request) and the --pid processes' CPU per request or per handshake.
+struct Extra {
+    handshakes: bool,
+    cpu: bool,
+}
+
+impl Extra {
+    fn of(opts: &CompareOpts, rows: &[Row]) -> Extra {
+        let runs = || rows.iter().flat_map(|r| r.runs.iter());
+        Extra {
+            handshakes: opts.load.close && runs().any(|s| s.handshakes > 0),
+            cpu: runs().any(|s| s.cpu_s.is_some()),
+        }
+    }
+}
+
+fn load_table(s: &mut String, opts: &CompareOpts, rows: &[Row]) {
     let base = find(rows, "haproxy");
     let direct = find(rows, "direct");
-    s.push_str("| target | req/s median | min–max | vs haproxy | vs direct | MB/s | p50 ms | p99 ms | p99.9 ms | max ms | p99 vs haproxy | errors |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let extra = Extra::of(opts, rows);
+    s.push_str("| target | req/s median | min–max | vs haproxy | vs direct | MB/s | p50 ms | p99 ms | p99.9 ms | max ms | p99 vs haproxy |");
+    let mut align = String::from("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    if extra.handshakes {
+        s.push_str(" handshakes/s | resumed |");
+        align.push_str("---:|---:|");
+    }
+    let unit = if extra.handshakes { "handshake" } else { "req" };
+    if extra.cpu {
+        let _ = write!(s, " CPU us/{unit} | CPU vs haproxy |");
+        align.push_str("---:|---:|");
+    }
+    s.push_str(" errors |\n");
+    align.push_str("---:|\n");
+    s.push_str(&align);
+    let base_cpu = base.map_or(f64::NAN, |b| b.med_cpu_us(extra.handshakes));
     for r in rows {
         let rps = r.med_rps();
         let (lo, hi) = spread(&r.rps());
-        let _ = writeln!(
+        let _ = write!(
             s,
-            "| {} | {} | {}–{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {}–{} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.target.name,
             fmt_rate(rps),
             fmt_rate(lo),
@@ -125,8 +156,20 @@ fn load_table(s: &mut String, rows: &[Row]) {
                 ratio(r.med_pct(99.0), base.map_or(f64::NAN, |b| b.med_pct(99.0))),
                 2
             ),
-            r.errors()
         );
+        if extra.handshakes {
+            let _ = write!(
+                s,
+                " {} | {}% |",
+                fmt_rate(r.med_hs_rate()),
+                fmt(100.0 * r.resumed_share(), 1)
+            );
+        }
+        if extra.cpu {
+            let cpu = r.med_cpu_us(extra.handshakes);
+            let _ = write!(s, " {} | {} |", fmt(cpu, 1), fmt(ratio(cpu, base_cpu), 2));
+        }
+        let _ = writeln!(s, " {} |", r.errors());
     }
     s.push('\n');
 }
@@ -168,8 +211,27 @@ pub fn verdicts(opts: &CompareOpts, rows: &[Row]) -> Vec<String> {
     let Some(goal) = opts.goal else {
         return Vec::new();
     };
-    let Some(base) = find(rows, "haproxy") else {
-        return vec!["goal: no `haproxy` target to compare with".to_string()];
+    // The goal's yardstick: the fastest (median req/s) of the --goal-base targets.
+    let base = opts
+        .goal_base
+        .iter()
+        .filter_map(|n| find(rows, n))
+        .filter(|r| !r.runs.is_empty() || !r.idle.is_empty())
+        .max_by(|a, b| a.med_rps().total_cmp(&b.med_rps()));
+    let Some(base) = base else {
+        return vec![format!(
+            "goal: no `{}` target to compare with",
+            opts.goal_base.join("` or `")
+        )];
+    };
+    let bname = if opts.goal_base.len() > 1 {
+        format!(
+            "{} (the faster of {})",
+            base.target.name,
+            opts.goal_base.join(", ")
+        )
+    } else {
+        base.target.name.clone()
     };
     let mut out = Vec::new();
     for r in rows.iter().filter(|r| r.target.name.starts_with("ringlb")) {
@@ -182,7 +244,7 @@ pub fn verdicts(opts: &CompareOpts, rows: &[Row]) -> Vec<String> {
                 "medians over rounds on the same processes, warm after the first"
             };
             format!(
-                "goal {}: {} B/conn vs haproxy {} B/conn ({which}; goal: no more than haproxy): {}",
+                "goal {}: {} B/conn vs {bname} {} B/conn ({which}; goal: no more than it): {}",
                 r.target.name,
                 fmt(mine, 0),
                 fmt(theirs, 0),
@@ -193,12 +255,16 @@ pub fn verdicts(opts: &CompareOpts, rows: &[Row]) -> Vec<String> {
             let p99 = ratio(r.med_pct(99.0), base.med_pct(99.0));
             let met = x >= goal && (!opts.goal_p99 || p99 <= 1.0);
             let p99_part = if opts.goal_p99 {
-                format!(", p99 {}x haproxy's (goal <= 1.00)", fmt(p99, 2))
+                format!(
+                    ", p99 {}x {}'s (goal <= 1.00)",
+                    fmt(p99, 2),
+                    base.target.name
+                )
             } else {
                 String::new()
             };
             format!(
-                "goal {}: {}x haproxy req/s (goal >= {goal:.2}){p99_part}: {}",
+                "goal {}: {}x {bname} req/s (goal >= {goal:.2}){p99_part}: {}",
                 r.target.name,
                 fmt(x, 2),
                 if met { "MET" } else { "**NOT MET**" }
@@ -225,6 +291,10 @@ pub fn json(opts: &CompareOpts, rows: &[Row]) -> Json {
                 .with("p99_ms_median", r.med_pct(99.0))
                 .with("p999_ms_median", r.med_pct(99.9))
                 .with("bytes_per_conn_median", median(&r.bytes_per_conn()))
+                .with("tls_handshakes_per_s_median", r.med_hs_rate())
+                .with("tls_resumed_share", r.resumed_share())
+                .with("cpu_us_per_request_median", r.med_cpu_us(false))
+                .with("cpu_us_per_handshake_median", r.med_cpu_us(true))
                 .with(
                     "runs",
                     Json::Arr(r.runs.iter().map(|s| s.to_json()).collect()),

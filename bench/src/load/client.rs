@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rustls::ClientConfig;
 
 use super::http::{self, Chunked, Framing, Head};
 use super::schedule::Schedule;
 use super::stats::{ErrorKind, Stats};
-use super::stream::{Stream, Target};
+use super::stream::{ConnectError, Stream, Target};
 
 /// Initial read buffer of a connection.
 const READ_BUF: usize = 64 * 1024;
@@ -87,6 +88,10 @@ enum Outcome {
 
 struct Conn {
     stream: Option<Stream>,
+    /// This connection's TLS config, the same for all its reconnects (its session store).
+    tls: Option<Arc<ClientConfig>>,
+    /// Set by a connect that ran a TLS handshake: whether it resumed; taken when recorded.
+    handshake: Option<bool>,
     buf: Vec<u8>,
     /// Unconsumed data is `buf[pos..]`.
     pos: usize,
@@ -98,6 +103,8 @@ async fn run_conn(plan: Arc<Plan>, live: Arc<Live>, stats: Rc<RefCell<Stats>>, i
         .map(|r| Schedule::new(plan.start, r, plan.conns, index));
     let mut conn = Conn {
         stream: None,
+        tls: plan.target.conn_tls(),
+        handshake: None,
         buf: Vec::with_capacity(READ_BUF),
         pos: 0,
     };
@@ -139,6 +146,11 @@ async fn run_conn(plan: Arc<Plan>, live: Arc<Live>, stats: Rc<RefCell<Stats>>, i
         let pause = {
             let mut pause = false;
             let mut st = stats.borrow_mut();
+            if let Some(resumed) = conn.handshake.take() {
+                if measured {
+                    st.handshake(resumed);
+                }
+            }
             match outcome {
                 Outcome::Done(head) => {
                     live.completed.fetch_add(1, Ordering::Relaxed);
@@ -204,12 +216,14 @@ fn record_response(st: &mut Stats, head: &Head, intended: Instant, done: Instant
 /// Sends the request (connecting first if needed) and reads the whole response.
 async fn exchange(plan: &Plan, conn: &mut Conn, stats: &RefCell<Stats>) -> Outcome {
     if conn.stream.is_none() {
-        match plan.target.connect().await {
-            Ok(s) => {
-                conn.stream = Some(s);
+        match plan.target.connect_with(conn.tls.as_ref()).await {
+            Ok(c) => {
+                conn.stream = Some(c.stream);
+                conn.handshake = c.tls_resumed;
                 stats.borrow_mut().connects += 1;
             }
-            Err(_) => return Outcome::Failed(ErrorKind::Connect),
+            Err(ConnectError::Tcp(_)) => return Outcome::Failed(ErrorKind::Connect),
+            Err(ConnectError::Tls(_)) => return Outcome::Failed(ErrorKind::Tls),
         }
     }
     let Some(stream) = conn.stream.as_mut() else {

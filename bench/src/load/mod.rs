@@ -4,7 +4,9 @@
 //! - this file: options and the run (threads, warm-up, the progress line, the summary);
 //! - `client.rs`: one thread's connections: send, read, record;
 //! - `http.rs`: request bytes and response framing;
-//! - `stream.rs`: target URL, connect, the stream enum (where TLS slots in);
+//! - `stream.rs`: target URL, connect, the stream enum (plain or TLS);
+//! - `tls.rs`: the TLS client (rustls, aws-lc-rs) and its stream over monoio's TcpStream;
+//! - `cpu.rs`: CPU time of other processes (`--cpu-pid`, a proxy's cost per request);
 //! - `ramp.rs`: `ringlb-bench ramp`, rising open-loop rates until p99 or errors break;
 //! - `schedule.rs`: open-loop send times (no coordinated omission);
 //! - `stats.rs`: histogram, errors by kind, the summary and its JSON.
@@ -13,11 +15,13 @@
 //! each keeps its own histogram, merged at the end.
 
 mod client;
+pub mod cpu;
 pub mod http;
 pub mod ramp;
 pub mod schedule;
 pub mod stats;
 pub mod stream;
+pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,12 +32,13 @@ use crate::runtime::{self, Driver};
 use client::{Live, Plan};
 pub use stats::Summary;
 use stream::Target;
+use tls::{TlsClient, TlsOpts};
 
 pub const USAGE: &str = "\
 ringlb-bench load: HTTP/1.1 load generator (monoio, thread-per-core)
 
 USAGE:
-    ringlb-bench load [OPTIONS] URL          URL: http://HOST:PORT/PATH
+    ringlb-bench load [OPTIONS] URL          URL: http://HOST:PORT/PATH or https://...
 
 LOAD:
     -c, --connections N  connections (default 64)
@@ -50,18 +55,35 @@ LOAD:
     --timeout S          per-request timeout in seconds (default 5)
     --driver D           io_uring | legacy (default io_uring)
 
+TLS (rustls client, aws-lc-rs, TLS 1.3 preferred, key exchange X25519 or P-256):
+    --tls                TLS on every connection (implied by an https:// URL)
+    --ca FILE            verify the server with the CA certificates in FILE (PEM)
+    --insecure           accept any server certificate (the handshake signature is still
+                         verified); one of --ca and --insecure is required
+    --sni NAME           server name sent (SNI) and verified (default: the URL's host;
+                         an IP address sends no SNI)
+    --tls-resume         each connection keeps the session tickets it receives and its
+                         next connection resumes with one (a returning client); without
+                         it every handshake is a full one (no resumption offered)
+    The three TLS modes:  --close                 a full handshake per request
+                          --close --tls-resume    a resumed handshake per request
+                          (neither)               keep-alive over TLS
+    The report adds handshakes, handshakes/s and the resumed share (rustls' HandshakeKind).
+
 REQUEST:
     -m, --method M       GET (default), POST, HEAD...
     --body SIZE          request body of SIZE bytes (e.g. 64k); implies POST unless -m
     -H, --header 'K: V'  extra header, repeatable (Host: overrides the URL's host)
 
 OUTPUT:
+    --cpu-pid PID[,PID]  also report the CPU time (utime + stime) of these processes over
+                         the measured window, per request and per TLS handshake
     --json FILE          write the summary as JSON
     -q, --quiet          no progress line
 
 Durations take s or ms suffixes (2, 2s, 500ms); sizes take k or m (64k = 65536).
 Errors are counted by kind: connect, timeout, reset (closed or reset mid-request),
-bad_status (not 2xx/3xx), parse. In open loop, requests still unanswered at the end
+bad_status (not 2xx/3xx), parse, tls (handshake failed). In open loop, requests still unanswered at the end
 are counted as `unfinished`, with their wait so far in the latencies.
 ";
 
@@ -85,6 +107,9 @@ pub struct LoadOpts {
     pub headers: Vec<(String, String)>,
     pub json: Option<String>,
     pub progress: bool,
+    pub tls: TlsOpts,
+    /// Processes whose CPU time is measured over the window (`--cpu-pid`).
+    pub cpu_pids: Vec<u32>,
 }
 
 impl Default for LoadOpts {
@@ -107,6 +132,8 @@ impl Default for LoadOpts {
             headers: Vec::new(),
             json: None,
             progress: true,
+            tls: TlsOpts::default(),
+            cpu_pids: Vec::new(),
         }
     }
 }
@@ -124,6 +151,8 @@ impl LoadOpts {
             .with("requests", self.requests)
             .with("method", self.method())
             .with("body", self.body)
+            .with("tls", self.tls.enabled || self.url.starts_with("https://"))
+            .with("tls_resume", self.tls.resume)
     }
 
     fn method(&self) -> String {
@@ -216,6 +245,19 @@ pub fn parse_load_flag<'a>(
             opts.method = Some(m);
         }
         "--body" => opts.body = size(flag, &value(it, flag)?)?,
+        "--tls" => opts.tls.enabled = true,
+        "--ca" => opts.tls.ca = Some(value(it, flag)?),
+        "--insecure" => opts.tls.insecure = true,
+        "--sni" => opts.tls.sni = Some(value(it, flag)?),
+        "--tls-resume" => opts.tls.resume = true,
+        "--cpu-pid" => {
+            let v = value(it, flag)?;
+            opts.cpu_pids = v
+                .split(',')
+                .map(|p| p.trim().parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| format!("--cpu-pid {v}: expected PID[,PID...]"))?;
+        }
         "-H" | "--header" => {
             let v = value(it, flag)?;
             let (k, val) = v
@@ -278,7 +320,19 @@ pub fn split(conns: usize, threads: usize, t: usize) -> (usize, usize) {
 
 /// Runs one load and returns its summary.
 pub fn run(opts: &LoadOpts) -> Result<Summary, String> {
-    let target = Target::parse(&opts.url)?;
+    let mut target = Target::parse(&opts.url)?;
+    if opts.tls.enabled || target.scheme == stream::Scheme::Https {
+        let client = TlsClient::new(&opts.tls, target.host())?;
+        target = target.with_tls(client);
+    } else if opts.tls.ca.is_some()
+        || opts.tls.insecure
+        || opts.tls.sni.is_some()
+        || opts.tls.resume
+    {
+        return Err(
+            "--ca, --insecure, --sni and --tls-resume need --tls (or an https:// URL)".to_string(),
+        );
+    }
     let spec = http::RequestSpec {
         method: opts.method(),
         path: target.path.clone(),
@@ -327,6 +381,15 @@ pub fn run(opts: &LoadOpts) -> Result<Summary, String> {
             .map_err(|e| format!("spawn thread: {e}"))?;
         handles.push(h);
     }
+    // The CPU of --cpu-pid is read when the measured window opens (by a helper thread, as
+    // the progress line holds this one) and again once the load threads are done.
+    let cpu_start = (!opts.cpu_pids.is_empty()).then(|| {
+        let (pids, from) = (opts.cpu_pids.clone(), measure_from);
+        std::thread::spawn(move || {
+            std::thread::sleep(from.saturating_duration_since(Instant::now()));
+            cpu::seconds(&pids)
+        })
+    });
     if opts.progress {
         progress(&plan, &live, &handles);
     }
@@ -346,7 +409,17 @@ pub fn run(opts: &LoadOpts) -> Result<Summary, String> {
                 .as_secs_f64()
         }
     };
-    Ok(Summary::new(&stats, seconds))
+    let mut summary = Summary::new(&stats, seconds);
+    if let Some(h) = cpu_start {
+        let start = h
+            .join()
+            .map_err(|_| "the CPU sampler panicked".to_string())?;
+        match (start, cpu::seconds(&opts.cpu_pids)) {
+            (Ok(a), Ok(b)) => summary.cpu_s = Some((b - a).max(0.0)),
+            (Err(e), _) | (_, Err(e)) => eprintln!("ringlb-bench: --cpu-pid: {e}; no CPU figure"),
+        }
+    }
+    Ok(summary)
 }
 
 /// Once a second on stderr: elapsed, phase, req/s, errors; until every thread is done.

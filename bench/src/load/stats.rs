@@ -30,15 +30,18 @@ pub enum ErrorKind {
     Status,
     /// A response that is not valid HTTP/1.1.
     Parse,
+    /// The TLS handshake failed (refused certificate, alert, protocol error, closed).
+    Tls,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 5] = [
+    pub const ALL: [ErrorKind; 6] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Reset,
         ErrorKind::Status,
         ErrorKind::Parse,
+        ErrorKind::Tls,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +51,7 @@ impl ErrorKind {
             ErrorKind::Reset => "reset",
             ErrorKind::Status => "bad_status",
             ErrorKind::Parse => "parse",
+            ErrorKind::Tls => "tls",
         }
     }
 
@@ -62,7 +66,7 @@ pub struct Stats {
     pub ok: u64,
     /// Response bytes (head and body) of those requests.
     pub bytes: u64,
-    pub errors: [u64; 5],
+    pub errors: [u64; ErrorKind::ALL.len()],
     /// Open-loop requests still unanswered when the run ended. Their latency so far (a lower
     /// bound) is in the histogram, so a stalled server is not hidden by the cut-off.
     pub unfinished: u64,
@@ -70,6 +74,10 @@ pub struct Stats {
     pub servers: Vec<(String, u64)>,
     /// Connections opened (first ones and reconnects).
     pub connects: u64,
+    /// TLS handshakes completed for requests inside the measured window.
+    pub handshakes: u64,
+    /// Those of them that resumed a session (rustls' `HandshakeKind::Resumed`).
+    pub resumed: u64,
 }
 
 impl Default for Stats {
@@ -79,7 +87,9 @@ impl Default for Stats {
                 .expect("static histogram bounds are valid"),
             ok: 0,
             bytes: 0,
-            errors: [0; 5],
+            errors: [0; ErrorKind::ALL.len()],
+            handshakes: 0,
+            resumed: 0,
             unfinished: 0,
             servers: Vec::new(),
             connects: 0,
@@ -94,6 +104,11 @@ impl Stats {
 
     pub fn error(&mut self, kind: ErrorKind) {
         self.errors[kind.index()] += 1;
+    }
+
+    pub fn handshake(&mut self, resumed: bool) {
+        self.handshakes += 1;
+        self.resumed += u64::from(resumed);
     }
 
     pub fn errors_total(&self) -> u64 {
@@ -119,6 +134,8 @@ impl Stats {
         }
         self.unfinished += other.unfinished;
         self.connects += other.connects;
+        self.handshakes += other.handshakes;
+        self.resumed += other.resumed;
         for (name, n) in &other.servers {
             match self.servers.iter_mut().find(|(m, _)| m == name) {
                 Some(e) => e.1 += n,
@@ -146,6 +163,12 @@ pub struct Summary {
     pub unfinished: u64,
     pub connects: u64,
     pub servers: Vec<(String, u64)>,
+    /// TLS handshakes of measured requests, the resumed ones, and handshakes per second.
+    pub handshakes: u64,
+    pub resumed: u64,
+    pub hs_rate: f64,
+    /// CPU seconds (utime + stime) the watched processes (`--cpu-pid`) used in the window.
+    pub cpu_s: Option<f64>,
 }
 
 impl Summary {
@@ -170,7 +193,30 @@ impl Summary {
             unfinished: stats.unfinished,
             connects: stats.connects,
             servers,
+            handshakes: stats.handshakes,
+            resumed: stats.resumed,
+            hs_rate: per_second(stats.handshakes, seconds),
+            cpu_s: None,
         }
+    }
+
+    /// The share of handshakes that resumed a session, 0..1; NaN without handshakes.
+    pub fn resumed_share(&self) -> f64 {
+        if self.handshakes == 0 {
+            f64::NAN
+        } else {
+            self.resumed as f64 / self.handshakes as f64
+        }
+    }
+
+    /// CPU microseconds of the watched processes per answered request; NaN when unknown.
+    pub fn cpu_us_per_request(&self) -> f64 {
+        per_unit_us(self.cpu_s, self.requests)
+    }
+
+    /// CPU microseconds of the watched processes per TLS handshake; NaN when unknown.
+    pub fn cpu_us_per_handshake(&self) -> f64 {
+        per_unit_us(self.cpu_s, self.handshakes)
     }
 
     /// Latency in ms at percentile `p` (one of `PERCENTILES`), or max for 100.
@@ -226,6 +272,10 @@ impl Summary {
             .with("unfinished", self.unfinished)
             .with("connects", self.connects)
             .with("servers", servers)
+            .with("tls_handshakes", self.handshakes)
+            .with("tls_resumed", self.resumed)
+            .with("tls_handshakes_per_s", self.hs_rate)
+            .with("cpu_s", self.cpu_s)
     }
 
     /// The human-readable report of `ringlb-bench load`.
@@ -250,6 +300,27 @@ impl Summary {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        if self.handshakes > 0 {
+            s.push_str(&format!(
+                "\ntls: {} handshakes, {:.0} handshakes/s, resumed {} ({:.1}%)",
+                self.handshakes,
+                self.hs_rate,
+                self.resumed,
+                100.0 * self.resumed_share()
+            ));
+        }
+        if let Some(cpu) = self.cpu_s {
+            s.push_str(&format!(
+                "\ncpu of --cpu-pid: {cpu:.2}s, {:.1} us/request",
+                self.cpu_us_per_request()
+            ));
+            if self.handshakes > 0 {
+                s.push_str(&format!(
+                    ", {:.1} us/handshake",
+                    self.cpu_us_per_handshake()
+                ));
+            }
+        }
         if self.unfinished > 0 {
             s.push_str(&format!(
                 "\nunfinished at the end: {} (counted in the latencies)",
@@ -265,6 +336,13 @@ impl Summary {
             s.push_str(&format!("\nx-server: {}", list.join(", ")));
         }
         s
+    }
+}
+
+fn per_unit_us(cpu_s: Option<f64>, n: u64) -> f64 {
+    match cpu_s {
+        Some(c) if n > 0 => c * 1e6 / n as f64,
+        _ => f64::NAN,
     }
 }
 

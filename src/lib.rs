@@ -61,5 +61,6 @@ pub mod net;
 pub mod process;
 pub mod rules;
 pub mod serve;
+pub mod stats;
 pub mod tls;
 pub mod worker;

@@ -1,0 +1,36 @@
+//! Stats: what the stats page, `;csv`, `;json` and the Prometheus exporter report.
+//!
+//! ```text
+//!  fields.rs     HAProxy 2.6's stats columns in its order (`Field`)
+//!  snapshot.rs   the report as plain data: `Snapshot` -> `ProxyStats` -> `Row` (one cell per
+//!                `Field`), latency `Distribution`s, the per-core view, `ProcessInfo`
+//! ```
+//!
+//! Counters are core-local: each core writes only its own (serve/record's `end_request`),
+//! and a report merges every core's on demand; nothing on the request path is shared.
+
+pub mod fields;
+pub mod snapshot;
+
+use std::time::Duration;
+
+/// How one report is rendered: the proxy's `stats` settings and the request's `;` options.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// `stats uri`: where the page is (links and the `;` options are built on it).
+    pub uri: String,
+    /// `stats hide-version`: no version or release date on the page.
+    pub hide_version: bool,
+    /// `stats show-legends`: explain the columns and the states.
+    pub show_legends: bool,
+    /// `stats show-node [NAME]`: the node's name (the host name when none was given).
+    pub show_node: Option<String>,
+    /// `stats show-desc [TEXT]`: a description under the title.
+    pub show_desc: Option<String>,
+    /// `stats refresh DELAY`, unless the request said `;norefresh`.
+    pub refresh: Option<Duration>,
+    /// `;up`: only servers that are up.
+    pub up_only: bool,
+    /// `stats scope NAME` lines: only these proxies (all when empty).
+    pub scope: Vec<String>,
+}

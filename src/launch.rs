@@ -35,6 +35,8 @@ pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
 const STOP_POLL: Duration = Duration::from_millis(50);
 /// How often an idle worker applies health events: bounds how stale its view can get.
 const HEALTH_TICK: Duration = Duration::from_millis(10);
+/// How often a core publishes its latency histograms (percentiles are this old at most).
+const LATENCY_PUBLISH: Duration = Duration::from_secs(1);
 /// io_uring submission queue entries per core.
 const URING_ENTRIES: u32 = 1024;
 
@@ -119,6 +121,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let limits = Arc::new(ConnLimits::new(&model));
     let model = Arc::new(model);
     let cpus = cpu_plan(&model, nbthread);
+    let stats = crate::stats::shared::StatsShared::new(&model, nbthread, &cpus);
     // One link more than there are workers: the launcher follows the servers' states too.
     let (checker, mut links) = crate::health::checker::start(
         Arc::clone(&model),
@@ -126,6 +129,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
         nbthread + 1,
         driver,
         opts.quiet,
+        Some(Arc::clone(&stats)),
     )?;
     let launcher_events = links.pop().flatten().map(|l| l.events);
     let (ready_tx, ready_rx) = bounded::<Result<(), String>>(nbthread);
@@ -143,6 +147,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
             specs: specs.clone(),
             ready: ready_tx.clone(),
             log_requests: opts.debug,
+            stats: Arc::clone(&stats),
         };
         let cpu = cpus.get(index).copied().flatten();
         let alive = alive_tx.clone();
@@ -341,6 +346,8 @@ struct WorkerSetup {
     health: Option<HealthLink>,
     /// `ringlb -d`: print each request's record.
     log_requests: bool,
+    /// Every core's counters (this one writes its own).
+    stats: Arc<crate::stats::shared::StatsShared>,
 }
 
 /// `_alive` is held until the thread ends (see `supervise`).
@@ -397,10 +404,20 @@ async fn worker_main(setup: WorkerSetup) {
         ready,
         health,
         log_requests,
+        stats,
     } = setup;
     let view = health.map(|link| HealthView::new(link, &model));
     let records = if log_requests { Sink::Print } else { Sink::Off };
-    let w = Worker::new(index, nbthread, model, limits, view, records, Dialer::Tcp);
+    let w = Worker::new(
+        index,
+        nbthread,
+        model,
+        limits,
+        view,
+        records,
+        Dialer::Tcp,
+        stats,
+    );
     if !w.tls_errors.is_empty() {
         let _ = ready.send(Err(w.tls_errors.join("\n")));
         return;
@@ -434,6 +451,7 @@ async fn worker_main(setup: WorkerSetup) {
     if w.health.is_some() {
         monoio::spawn(health_tick(w.clone()));
     }
+    monoio::spawn(publish_latency(w.clone()));
     let kind = wait_for_stop().await;
     w.begin_stop(kind);
     // The accept loops end on the stop: each accepts what is queued on its listener, then shuts
@@ -462,6 +480,14 @@ async fn health_tick(w: std::rc::Rc<Worker>) {
     loop {
         w.apply_health();
         monoio::time::sleep(HEALTH_TICK).await;
+    }
+}
+
+/// Hands this core's latency histograms to reports once a second (stats/latency.rs).
+async fn publish_latency(w: std::rc::Rc<Worker>) {
+    loop {
+        monoio::time::sleep(LATENCY_PUBLISH).await;
+        w.stats.publish_latency();
     }
 }
 

@@ -17,6 +17,7 @@ use ringlb::config::model::{BackendId, FrontendId, Mode, ServerId};
 use ringlb::net::{Dialer, Stream};
 use ringlb::serve::accept::serve_stream;
 use ringlb::serve::record::{RequestRecord, Sink};
+use ringlb::stats::shared::StatsShared;
 use ringlb::worker::limits::ConnLimits;
 use ringlb::worker::Worker;
 
@@ -73,6 +74,7 @@ impl InProc {
             monoio::spawn(server(n, theirs));
             Ok(ours)
         };
+        let stats = StatsShared::new(&model, 1, &[]);
         let worker = Worker::new(
             0,
             1,
@@ -81,6 +83,7 @@ impl InProc {
             None,
             Sink::Keep(Default::default()),
             Dialer::Mem(Rc::new(dial)),
+            stats,
         );
         InProc { worker, dials }
     }

@@ -22,10 +22,12 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use super::observe::Report;
 use super::probe::{self, Outcome, Plan, Timing};
+use super::table::CheckResult;
 use super::view::HealthLink;
 use super::HealthEvent;
 use crate::config::model::{BackendId, Model, OnError, ServerCheck, ServerId};
 use crate::launch::Driver;
+use crate::stats::shared::StatsShared;
 use crate::worker::limits::ConnLimits;
 use crate::worker::notify::Notify;
 
@@ -62,6 +64,7 @@ pub fn start(
     nbthread: usize,
     driver: Driver,
     quiet: bool,
+    stats: Option<Arc<StatsShared>>,
 ) -> Result<(Option<Checker>, Vec<Option<HealthLink>>), String> {
     if !super::needed(&model) {
         return Ok((None, (0..nbthread).map(|_| None).collect()));
@@ -86,6 +89,7 @@ pub fn start(
         out,
         reports: report_rx,
         quiet,
+        stats,
         stop: Arc::clone(&stop),
     };
     let handle = std::thread::Builder::new()
@@ -101,6 +105,7 @@ struct Setup {
     out: Vec<Sender<HealthEvent>>,
     reports: Receiver<Report>,
     quiet: bool,
+    stats: Option<Arc<StatsShared>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -171,6 +176,8 @@ struct State {
     /// disabled).
     servers: Vec<Vec<Option<Rc<Srv>>>>,
     quiet: bool,
+    /// Where reports read each server's last check (the stats page, metrics).
+    checks: Option<Arc<StatsShared>>,
     rng: Cell<u64>,
 }
 
@@ -181,6 +188,7 @@ async fn run(setup: Setup) {
         out,
         reports,
         quiet,
+        stats,
         stop,
     } = setup;
     let plans = model.backends.iter().map(Plan::of).collect();
@@ -217,6 +225,7 @@ async fn run(setup: Setup) {
         plans,
         servers,
         quiet,
+        checks: stats,
         rng: Cell::new(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id())),
     });
     let all: Vec<Rc<Srv>> = st.servers.iter().flatten().flatten().cloned().collect();
@@ -311,6 +320,25 @@ impl State {
         if up != srv.up.get() {
             self.transition(srv, up, o);
         }
+        self.publish(srv, ok, o);
+    }
+
+    /// Tells reports (the stats page, metrics) what this check showed.
+    fn publish(&self, srv: &Srv, ok: bool, o: &Outcome) {
+        let Some(stats) = &self.checks else { return };
+        let table = &stats.checks;
+        let r = CheckResult {
+            ok,
+            reason: o.reason,
+            code: o.code,
+            info: o.info.as_deref(),
+            took: o.took,
+            health: srv.health.get(),
+            up: srv.up.get(),
+            weight_pct: srv.weight_pct.get(),
+        };
+        let now = Instant::now();
+        table.update(srv.backend, srv.server, |st| st.apply(&r, now));
     }
 
     fn transition(self: &Rc<Self>, srv: &Rc<Srv>, up: bool, o: &Outcome) {

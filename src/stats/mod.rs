@@ -9,10 +9,23 @@
 //! Counters are core-local: each core writes only its own (serve/record's `end_request`),
 //! and a report merges every core's on demand; nothing on the request path is shared.
 
+pub mod collect;
+pub mod counters;
 pub mod fields;
+pub mod latency;
+pub mod shared;
 pub mod snapshot;
+mod tally;
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+/// Log lines sent and dropped (a slow sink), kept by the log module.
+#[derive(Debug, Default)]
+pub struct LogCounts {
+    pub sent: AtomicU64,
+    pub dropped: AtomicU64,
+}
 
 /// How one report is rendered: the proxy's `stats` settings and the request's `;` options.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

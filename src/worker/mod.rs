@@ -41,6 +41,7 @@ use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
 use crate::net::Dialer;
 use crate::serve::record::Sink;
+use crate::stats::shared::{CoreStats, StatsShared};
 use crate::tls::client_config::ClientTls;
 use crate::tls::server_config::{BindConfig, Shared};
 use balance::Balancer;
@@ -101,6 +102,8 @@ pub struct Worker {
     /// Servers whose TLS files could not be loaded on this core (`file:line: message`):
     /// launch refuses to start with any (`ringlb -c` checked them; a file changed since).
     pub tls_errors: Vec<String>,
+    /// This core's counters and histograms (stats/), read by reports on any core.
+    pub stats: CoreStats,
 }
 
 impl Worker {
@@ -113,6 +116,7 @@ impl Worker {
         health: Option<HealthView>,
         records: Sink,
         dialer: Dialer,
+        stats: Arc<StatsShared>,
     ) -> Rc<Self> {
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
         let mut tls_errors = Vec::new();
@@ -120,11 +124,18 @@ impl Worker {
             .backend_ids()
             .zip(&model.backends)
             .map(|(i, b)| BackendRt {
-                balancer: Rc::new(Balancer::new(b, i, Arc::clone(&limits), seed)),
+                balancer: Rc::new(Balancer::with_stats(
+                    b,
+                    i,
+                    Arc::clone(&limits),
+                    seed,
+                    Some((Arc::clone(&stats), index)),
+                )),
                 pool: Pool::new(b, i, Arc::clone(&limits), nbthread),
                 tls: server_tls(b, &mut tls_errors),
             })
             .collect();
+        let stats = CoreStats::new(stats, index, &model);
         Rc::new(Worker {
             index,
             nbthread,
@@ -143,6 +154,7 @@ impl Worker {
             records,
             dialer,
             tls_errors,
+            stats,
         })
     }
 

@@ -251,6 +251,7 @@ pub fn handshake_failed(
 pub fn end_request(w: &Worker, rec: &mut RequestRecord) -> Instant {
     let end = Instant::now();
     rec.marks.end = Some(end);
+    w.stats.request_ended(rec);
     w.records.consume(w, rec);
     end
 }

@@ -4,13 +4,20 @@
 //!  fields.rs     HAProxy 2.6's stats columns in its order (`Field`)
 //!  snapshot.rs   the report as plain data: `Snapshot` -> `ProxyStats` -> `Row` (one cell per
 //!                `Field`), latency `Distribution`s, the per-core view, `ProcessInfo`
+//!  state.rs      a server's state read from its status column; `;up` and `stats scope`
+//!  csv.rs        `;csv`, HAProxy's byte for byte
+//!  sample.rs     (tests) a snapshot read from HAProxy's own output, in testdata/
 //! ```
 //!
 //! Counters are core-local: each core writes only its own (serve/record's `end_request`),
 //! and a report merges every core's on demand; nothing on the request path is shared.
 
+pub mod csv;
 pub mod fields;
+#[cfg(test)]
+pub mod sample;
 pub mod snapshot;
+pub mod state;
 
 use std::time::Duration;
 

@@ -6,6 +6,7 @@
 //!                `Field`), latency `Distribution`s, the per-core view, `ProcessInfo`
 //!  state.rs      a server's state read from its status column; `;up` and `stats scope`
 //!  csv.rs        `;csv`, HAProxy's byte for byte
+//!  json.rs       `;json`, HAProxy's typed fields; one table of each field's type and tags
 //!  sample.rs     (tests) a snapshot read from HAProxy's own output, in testdata/
 //! ```
 //!
@@ -14,6 +15,7 @@
 
 pub mod csv;
 pub mod fields;
+pub mod json;
 #[cfg(test)]
 pub mod sample;
 pub mod snapshot;

@@ -7,6 +7,7 @@
 //!  state.rs      a server's state read from its status column; `;up` and `stats scope`
 //!  csv.rs        `;csv`, HAProxy's byte for byte
 //!  json.rs       `;json`, HAProxy's typed fields; one table of each field's type and tags
+//!  prom.rs       `/metrics`, HAProxy's exporter's families (one table: family -> Field), then ringlb_*
 //!  sample.rs     (tests) a snapshot read from HAProxy's own output, in testdata/
 //!
 //!  counters.rs   each core's own counters (single-writer atomics), `Rate`, `Gauge`
@@ -26,6 +27,7 @@ pub mod csv;
 pub mod fields;
 pub mod json;
 pub mod latency;
+pub mod prom;
 #[cfg(test)]
 pub mod sample;
 pub mod shared;

@@ -7,6 +7,7 @@
 //!  state.rs      a server's state read from its status column; `;up` and `stats scope`
 //!  csv.rs        `;csv`, HAProxy's byte for byte
 //!  json.rs       `;json`, HAProxy's typed fields; one table of each field's type and tags
+//!  html.rs       the stats page: HAProxy's tables and colours, plus latency percentiles and cores
 //!  prom.rs       `/metrics`, HAProxy's exporter's families (one table: family -> Field), then ringlb_*
 //!  sample.rs     (tests) a snapshot read from HAProxy's own output, in testdata/
 //!
@@ -25,6 +26,7 @@ pub mod collect;
 pub mod counters;
 pub mod csv;
 pub mod fields;
+pub mod html;
 pub mod json;
 pub mod latency;
 pub mod prom;

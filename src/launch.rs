@@ -408,16 +408,12 @@ async fn worker_main(setup: WorkerSetup) {
     } = setup;
     let view = health.map(|link| HealthView::new(link, &model));
     let records = if log_requests { Sink::Print } else { Sink::Off };
-    let w = Worker::new(
-        index,
-        nbthread,
+    let process = crate::worker::Process {
         model,
         limits,
-        view,
-        records,
-        Dialer::Tcp,
         stats,
-    );
+    };
+    let w = Worker::new(index, nbthread, process, view, records, Dialer::Tcp);
     if !w.tls_errors.is_empty() {
         let _ = ready.send(Err(w.tls_errors.join("\n")));
         return;

@@ -203,6 +203,9 @@ pub struct ProxyDraft {
     pub http_reuse: Option<HttpReuse>,
     pub check: BackendCheck,
     pub allbackups: bool,
+    /// `stats ...` lines (the stats page), `monitor-uri`.
+    pub stats: Option<super::model::StatsPage>,
+    pub monitor_uri: Option<String>,
     pub failed: Failed,
 }
 
@@ -234,6 +237,8 @@ impl ProxyDraft {
             http_reuse: None,
             check: BackendCheck::default(),
             allbackups: false,
+            stats: None,
+            monitor_uri: None,
             failed: Failed::default(),
         }
     }

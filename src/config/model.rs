@@ -224,6 +224,28 @@ pub struct Proxy {
     /// `http-request` (before `use_backend` in a frontend), `http-response`,
     /// `http-after-response`.
     pub rules: HttpRules,
+    /// `stats enable|uri|auth|...`: this proxy serves the stats page.
+    pub stats: Option<Arc<StatsPage>>,
+    /// `monitor-uri`: requests for it are answered 200 by ringlb (frontends).
+    pub monitor_uri: Option<String>,
+}
+
+/// A proxy's stats page (`stats ...` lines).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsPage {
+    /// `stats uri`: requests whose URI starts with it get the page.
+    pub uri: String,
+    pub realm: String,
+    /// `stats auth USER:PASSWORD` lines; none: no authentication.
+    pub users: Vec<(String, String)>,
+    pub refresh: Option<Duration>,
+    pub hide_version: bool,
+    pub show_legends: bool,
+    /// `stats show-node [NAME]`: `Some("")` for the node's own name.
+    pub show_node: Option<String>,
+    pub show_desc: Option<String>,
+    /// `stats scope`: only these proxies (all when empty).
+    pub scope: Vec<String>,
 }
 
 /// A frontend: its shared proxy settings (reached through `Deref`, so `fe.timeouts` reads as

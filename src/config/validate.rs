@@ -585,6 +585,8 @@ fn build_proxy(p: &ProxyDraft, mode: Mode, acls: Vec<Acl>, rules: HttpRules) -> 
         errorfiles: p.errorfiles.clone(),
         acls,
         rules,
+        stats: p.stats.clone().map(Arc::new),
+        monitor_uri: p.monitor_uri.clone(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! A report's data, gathered on demand on the core that serves it: every core's counters
-//! summed (maxima: the cores' maxima summed, an upper bound that is exact on one core),
+//! summed (maxima: the highest of the cores' maxima),
 //! the checker's table, the published latency histograms, the process.
 
 use std::time::Instant;
@@ -129,7 +129,7 @@ enum Which {
 }
 
 impl Which {
-    fn of<'c>(self, c: &'c CoreCounters) -> Option<&'c ProxyCounters> {
+    fn of(self, c: &CoreCounters) -> Option<&ProxyCounters> {
         match self {
             Which::Frontend(i) => c.frontends.get(i),
             Which::Backend(i) => c.backends.get(i),
@@ -158,7 +158,9 @@ fn common(cx: &Cx<'_>, row: &mut Row, pick: Which) {
     let s = |f: &dyn Fn(&ProxyCounters) -> u64| sum(cx, pick, f);
     let now = cx.now_s;
     row.set(F::Scur, s(&|p| p.sessions.cur()));
-    row.set(F::Smax, s(&|p| p.sessions.max()));
+    // The highest of the cores' own maxima: exact when one core at a time carries the peak,
+    // a lower bound otherwise (each core knows only its own concurrency).
+    row.set(F::Smax, highest(cx, pick, &|p| p.sessions.max()));
     row.set(F::Stot, s(&|p| p.stot.get()));
     row.set(F::Bin, s(&|p| p.bytes_in.get()));
     row.set(F::Bout, s(&|p| p.bytes_out.get()));
@@ -209,7 +211,7 @@ fn exchange_cols(cx: &Cx<'_>, row: &mut Row, pick: Which) {
     ] {
         let total = s(&|p| p.timer(t).sum_ms.get());
         let n = s(&|p| p.timer(t).count.get());
-        row.set(avg, if n == 0 { 0 } else { total / n });
+        row.set(avg, total.checked_div(n).unwrap_or(0));
         let m = highest(cx, pick, &|p| p.timer(t).max_ms.get());
         row.set(max, m);
     }
@@ -217,8 +219,17 @@ fn exchange_cols(cx: &Cx<'_>, row: &mut Row, pick: Which) {
     row.set(F::Reuse, s(&|p| p.reuse.get()));
 }
 
+/// ringlb never compresses (no `compression` keyword): HAProxy's compression counters of a
+/// frontend or backend are 0, truly.
+fn no_compression(row: &mut Row) {
+    for f in [F::CompIn, F::CompOut, F::CompByp, F::CompRsp] {
+        row.set(f, 0);
+    }
+}
+
 fn frontend_row(cx: &Cx<'_>, name: &str, fi: usize, fe: &Frontend) -> Row {
     let mut row = Row::new(RowKind::Frontend, name, "FRONTEND");
+    no_compression(&mut row);
     let pick = Which::Frontend(fi);
     common(cx, &mut row, pick);
     let s = |f: &dyn Fn(&ProxyCounters) -> u64| sum(cx, pick, f);
@@ -345,6 +356,7 @@ fn server_row(cx: &Cx<'_>, px: &str, bi: usize, b: &Backend, si: usize, s: &Serv
 
 fn backend_row(cx: &Cx<'_>, name: &str, bi: usize, b: &Backend, servers: &[Row]) -> Row {
     let mut row = Row::new(RowKind::Backend, name, "BACKEND");
+    no_compression(&mut row);
     let pick = Which::Backend(bi);
     common(cx, &mut row, pick);
     exchange_cols(cx, &mut row, pick);
@@ -359,7 +371,8 @@ fn backend_row(cx: &Cx<'_>, name: &str, bi: usize, b: &Backend, servers: &[Row])
         .enumerate()
         .filter(|(i, srv)| server_usable(srv, checks.and_then(|c| c.get(*i))))
         .collect();
-    let up = !usable.is_empty();
+    // HAProxy shows a backend without servers (a stats backend) as UP.
+    let up = !usable.is_empty() || b.servers.is_empty();
     row.set_str(F::Status, if up { "UP" } else { "DOWN" });
     let weight = |backup: bool| -> u64 {
         servers

@@ -32,6 +32,7 @@ pub mod latency;
 pub mod prom;
 #[cfg(test)]
 pub mod sample;
+pub mod service;
 pub mod shared;
 pub mod snapshot;
 pub mod state;

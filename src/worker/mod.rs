@@ -106,18 +106,29 @@ pub struct Worker {
     pub stats: CoreStats,
 }
 
+/// What every core is given of the process-wide state: the model, the maxconn counters, and
+/// the stats registry (each core writes only its own counters there).
+pub struct Process {
+    pub model: Arc<Model>,
+    pub limits: Arc<ConnLimits>,
+    pub stats: Arc<StatsShared>,
+}
+
 impl Worker {
     /// `dialer`: how server connections are opened (`Dialer::Tcp` but in in-process tests).
     pub fn new(
         index: usize,
         nbthread: usize,
-        model: Arc<Model>,
-        limits: Arc<ConnLimits>,
+        process: Process,
         health: Option<HealthView>,
         records: Sink,
         dialer: Dialer,
-        stats: Arc<StatsShared>,
     ) -> Rc<Self> {
+        let Process {
+            model,
+            limits,
+            stats,
+        } = process;
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
         let mut tls_errors = Vec::new();
         let backends = model

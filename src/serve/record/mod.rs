@@ -160,6 +160,9 @@ pub struct RequestRecord {
     pub marks: Marks,
     /// The request line, kept only when records are printed (`ringlb -d`).
     pub request_line: Option<String>,
+    /// Answered by ringlb itself: the name HAProxy logs in place of a server (`<STATS>`,
+    /// `<PROMEX>`), or `<MONITOR>` for a `monitor-uri` request, which is not logged.
+    pub service: Option<&'static str>,
 }
 
 impl RequestRecord {
@@ -179,6 +182,7 @@ impl RequestRecord {
             cause: None,
             marks,
             request_line: None,
+            service: None,
         }
     }
 
@@ -224,6 +228,8 @@ impl Sink {
     fn consume(&self, w: &Worker, rec: &RequestRecord) {
         match self {
             Sink::Off => {}
+            // HAProxy does not log `monitor-uri` requests.
+            Sink::Print if rec.service == Some("<MONITOR>") => {}
             Sink::Print => line::print_record(w, rec),
             Sink::Keep(kept) => kept.borrow_mut().push(rec.clone()),
         }

@@ -13,7 +13,9 @@
 use std::fmt::{self, Display, Write};
 
 use super::fields::Field;
-use super::snapshot::{Distribution, ProcessInfo, ProxyStats, Row, Snapshot, Value, BUCKETS_S};
+use super::snapshot::{
+    CoreRow, Distribution, ProcessInfo, ProxyStats, Row, Snapshot, Value, BUCKETS_S,
+};
 use super::state::{ServerState, PROM_CHECK_STATES, PROM_SERVER_STATES};
 
 /// The exporter's `scope` parameter values (`/metrics?scope=backend&scope=server`); `*` is all.
@@ -697,7 +699,10 @@ fn write_ringlb_process(out: &mut String, p: &ProcessInfo) {
 }
 
 /// One family per per-core number, labelled `core` (the worker's number from 0).
-const CORE_FAMILIES: [(&str, Kind, &str, fn(&super::snapshot::CoreRow) -> u64); 5] = [
+/// A per-core family: name, type, HELP, and the number it reads.
+type CoreFamily = (&'static str, Kind, &'static str, fn(&CoreRow) -> u64);
+
+const CORE_FAMILIES: [CoreFamily; 5] = [
     (
         "current_connections",
         Gauge,

@@ -112,5 +112,5 @@ pub fn backend_status_up_only(px: &ProxyStats, backend: &Row) -> String {
 
 /// Whether a report shows this proxy: `stats scope` lists names (all when empty).
 pub fn proxy_in_scope(px: &ProxyStats, scope: &[String]) -> bool {
-    scope.is_empty() || scope.iter().any(|s| *s == px.name)
+    scope.is_empty() || scope.contains(&px.name)
 }

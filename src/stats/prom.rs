@@ -21,6 +21,12 @@ use super::state::{ServerState, PROM_CHECK_STATES, PROM_SERVER_STATES};
 /// The exporter's `scope` parameter values (`/metrics?scope=backend&scope=server`); `*` is all.
 pub const SCOPES: [&str; 4] = ["global", "frontend", "backend", "server"];
 
+/// Whether `/metrics?scope=NAME` names a scope: HAProxy answers 400 to any other (an empty
+/// scope is valid and selects nothing).
+pub fn is_valid_scope(name: &str) -> bool {
+    name.is_empty() || name == "*" || SCOPES.contains(&name)
+}
+
 /// Every family.
 pub fn render(snap: &Snapshot) -> String {
     render_scoped(snap, &["*"])
@@ -1047,6 +1053,8 @@ mod tests {
         assert!(fe_be.contains("haproxy_frontend_") && fe_be.contains("ringlb_backend_"));
         assert!(!fe_be.contains("haproxy_server_") && !fe_be.contains("haproxy_process_"));
         assert_eq!(render_scoped(&snap, &["*"]), render(&snap));
+        assert_eq!(render_scoped(&snap, &[""]), "");
+        assert!(is_valid_scope("server") && is_valid_scope("") && !is_valid_scope("bogus"));
     }
 
     #[test]

@@ -605,9 +605,9 @@ fn duration_cell(out: &mut String, row: &Row, f: Field) {
     }
 }
 
-/// A limit: `-` when there is none.
+/// A limit: `-` when there is none (HAProxy's 0 means unlimited).
 fn limit_cell(out: &mut String, row: &Row, f: Field) {
-    if row.get(f) == &Value::Empty {
+    if matches!(row.get(f), Value::Empty | Value::U64(0)) {
         out.push_str("<td>-</td>");
     } else {
         cells(out, row, &[f]);
@@ -929,6 +929,8 @@ mod tests {
             );
             assert_eq!(columns(tr), 31, "{anchor}");
         }
+        // No session rate limit on fe: "-", as HAProxy.
+        assert!(row_of(&page, "fe/Frontend").contains("<td>-</td>"));
         let s3 = row_of(&page, "be/s3");
         assert!(s3.contains("s DOWN<div class=tips>DOWN for "), "{s3}");
         assert!(s3.contains(

@@ -18,8 +18,8 @@ use super::state;
 use super::RenderOptions;
 
 pub fn render(snap: &Snapshot, opts: &RenderOptions) -> String {
-    // A row is about 20 kB of JSON with HAProxy's field objects.
-    let mut out = String::with_capacity(20_000 * snap.rows().count() + 4);
+    // A row is about 12 kB of JSON with HAProxy's field objects.
+    let mut out = String::with_capacity(12_288 * snap.rows().count() + 4);
     out.push('[');
     let mut first_row = true;
     for px in snap

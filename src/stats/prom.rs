@@ -13,11 +13,19 @@
 use std::fmt::{self, Display, Write};
 
 use super::fields::Field;
-use super::snapshot::{Distribution, ProcessInfo, ProxyStats, Row, Snapshot, Value, BUCKETS_S};
+use super::snapshot::{
+    CoreRow, Distribution, ProcessInfo, ProxyStats, Row, Snapshot, Value, BUCKETS_S,
+};
 use super::state::{ServerState, PROM_CHECK_STATES, PROM_SERVER_STATES};
 
 /// The exporter's `scope` parameter values (`/metrics?scope=backend&scope=server`); `*` is all.
 pub const SCOPES: [&str; 4] = ["global", "frontend", "backend", "server"];
+
+/// Whether `/metrics?scope=NAME` names a scope: HAProxy answers 400 to any other (an empty
+/// scope is valid and selects nothing).
+pub fn is_valid_scope(name: &str) -> bool {
+    name.is_empty() || name == "*" || SCOPES.contains(&name)
+}
 
 /// Every family.
 pub fn render(snap: &Snapshot) -> String {
@@ -697,7 +705,10 @@ fn write_ringlb_process(out: &mut String, p: &ProcessInfo) {
 }
 
 /// One family per per-core number, labelled `core` (the worker's number from 0).
-const CORE_FAMILIES: [(&str, Kind, &str, fn(&super::snapshot::CoreRow) -> u64); 5] = [
+/// A per-core family: name, type, HELP, and the number it reads.
+type CoreFamily = (&'static str, Kind, &'static str, fn(&CoreRow) -> u64);
+
+const CORE_FAMILIES: [CoreFamily; 5] = [
     (
         "current_connections",
         Gauge,
@@ -1042,6 +1053,8 @@ mod tests {
         assert!(fe_be.contains("haproxy_frontend_") && fe_be.contains("ringlb_backend_"));
         assert!(!fe_be.contains("haproxy_server_") && !fe_be.contains("haproxy_process_"));
         assert_eq!(render_scoped(&snap, &["*"]), render(&snap));
+        assert_eq!(render_scoped(&snap, &[""]), "");
+        assert!(is_valid_scope("server") && is_valid_scope("") && !is_valid_scope("bogus"));
     }
 
     #[test]

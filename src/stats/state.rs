@@ -112,5 +112,36 @@ pub fn backend_status_up_only(px: &ProxyStats, backend: &Row) -> String {
 
 /// Whether a report shows this proxy: `stats scope` lists names (all when empty).
 pub fn proxy_in_scope(px: &ProxyStats, scope: &[String]) -> bool {
-    scope.is_empty() || scope.iter().any(|s| *s == px.name)
+    scope.is_empty() || scope.contains(&px.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_parses_haproxys_status_strings() {
+        use ServerState::*;
+        for (status, state, prom, hidden) in [
+            ("UP", Up, "UP", false),
+            ("UP 1/3", GoingDown, "UP", false),
+            ("DOWN 1/2", GoingUp, "DOWN", false),
+            ("DOWN", Down, "DOWN", true),
+            ("DOWN (agent)", Down, "DOWN", true),
+            ("NOLB", Nolb, "NOLB", false),
+            ("NOLB 1/3", Nolb, "NOLB", false),
+            ("DRAIN", Drain, "DRAIN", false),
+            ("DRAIN (agent)", Drain, "DRAIN", false),
+            ("MAINT", Maint, "MAINT", true),
+            ("MAINT (via be/s1)", Maint, "MAINT", true),
+            ("MAINT (resolution)", Maint, "MAINT", true),
+            ("no check", NoCheck, "UP", false),
+        ] {
+            let st = ServerState::parse(status);
+            assert_eq!(st, Some(state), "{status}");
+            assert_eq!(state.prom_label(), prom, "{status}");
+            assert_eq!(state.hidden_by_up_only(), hidden, "{status}");
+        }
+        assert_eq!(ServerState::parse("OPEN"), None);
+    }
 }

@@ -270,3 +270,84 @@ fn check_config(cfg: &str) -> std::process::Output {
         .output()
         .unwrap_or_else(|e| panic!("run ringlb: {e}"))
 }
+
+/// The stats page as a browser shows it: headless Chromium renders it to a PNG (the README's
+/// screenshot is made this way: `RINGLB_SCREENSHOT=FILE`, see scripts/stats-screenshot.sh).
+/// Under CI Chromium is installed (.ci/run); elsewhere a missing browser skips with a note.
+#[test]
+fn stats_page_renders_in_chromium() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {b}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        if std::env::var_os("CI").is_some() {
+            panic!("install chromium (.ci/run does)");
+        }
+        eprintln!("skipping: chromium is not installed (CI fails here instead)");
+        return;
+    };
+    let s1 = HttpBackend::start("s1");
+    let s2 = HttpBackend::start("s2");
+    let dead = refused_addr();
+    let cfg = http_cfg(&format!(
+        "frontend www\n    bind 127.0.0.1:0\n    default_backend app\n\n\
+         backend app\n    balance roundrobin\n    option httpchk GET /health\n    \
+         server s1 {} check inter 200\n    server s2 {} check inter 200\n    \
+         server s3 {dead} check inter 200 fall 1\n    server spare {} backup\n\n\
+         listen stats\n    bind 127.0.0.1:0\n    stats enable\n    stats uri /stats\n    \
+         stats show-legends\n    stats show-desc edge load balancer, 2 cores\n",
+        s1.addr, s2.addr, s1.addr
+    ));
+    let lb = Ringlb::start(&cfg, "io_uring");
+    for _ in 0..200 {
+        get_once(lb.addr("www"), "/size/2000");
+    }
+    // Checks have run and the cores have published their latency histograms.
+    std::thread::sleep(Duration::from_millis(1300));
+    let dir = TempDir::new();
+    let png = std::env::var("RINGLB_SCREENSHOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("stats.png"));
+    let url = format!("http://{}/stats", lb.addr("stats"));
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg("--window-size=1600,1100")
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(&url)
+        .output()
+        .unwrap_or_else(|e| panic!("run {chromium}: {e}"));
+    let bytes = std::fs::read(&png).unwrap_or_else(|e| {
+        panic!(
+            "no screenshot ({e}); chromium said:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(bytes.len() > 20_000, "a blank page? {} bytes", bytes.len());
+    // What the browser parsed: the DOM has the tables and the percentiles.
+    let dom = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(&url)
+        .output()
+        .unwrap_or_else(|e| panic!("run {chromium}: {e}"));
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for want in [
+        "Statistics Report",
+        "app",
+        "s3",
+        "p99",
+        "edge load balancer",
+    ] {
+        assert!(dom.contains(want), "'{want}' not in the rendered page");
+    }
+}

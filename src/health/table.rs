@@ -21,7 +21,10 @@ pub struct CheckState {
     pub status: Option<&'static str>,
     pub code: Option<u16>,
     pub duration: Option<Duration>,
+    /// The reason in words (`check_desc`: "Layer4 connection problem") and what the check
+    /// saw (`last_chk`: "Connection refused", the response's reason), empty when nothing.
     pub desc: String,
+    pub info: String,
     /// When the last check ran.
     pub last_check: Option<Instant>,
     /// When the state last changed (start-up counts as a change, as in HAProxy).
@@ -84,6 +87,8 @@ impl CheckTable {
                         CheckState {
                             checked: check.is_some(),
                             up: !s.disabled,
+                            // A server in maintenance from the start is down since then.
+                            down_since: s.disabled.then_some(now),
                             health: rise,
                             rise,
                             fall,
@@ -91,10 +96,10 @@ impl CheckTable {
                             code: None,
                             duration: None,
                             desc: String::new(),
+                            info: String::new(),
                             last_check: None,
                             last_change: now,
                             downtime: Duration::ZERO,
-                            down_since: None,
                             failed: 0,
                             went_down: 0,
                             weight_pct: 100,
@@ -144,10 +149,8 @@ impl CheckState {
         self.status = Some(status_code(r.reason, r.ok));
         self.code = r.code;
         self.duration = Some(r.took);
-        self.desc = match r.info {
-            Some(i) => format!("{}, info: \"{i}\"", r.reason),
-            None => r.reason.to_string(),
-        };
+        self.desc = r.reason.to_string();
+        self.info = r.info.unwrap_or("").to_string();
         self.last_check = Some(now);
         self.health = r.health;
         self.weight_pct = r.weight_pct;

@@ -174,6 +174,12 @@ fn reply(r: &Reply, ctx: &Ctx, errorfiles: &[&ErrorFiles], tarpit: bool) -> Answ
 }
 
 /// 401 with a Basic challenge: the proxy's 401 page, its WWW-Authenticate replaced.
+/// ringlb's error page for `status` (the proxies' errorfiles first), for answers built
+/// outside the rules (the stats page's services).
+pub fn error_page(status: u16, errorfiles: &[&ErrorFiles]) -> Answer {
+    page(status, errorfiles, false)
+}
+
 /// A 401 asking for Basic credentials in `realm` (auth rules, the stats page).
 pub fn auth(realm: &str, errorfiles: &[&ErrorFiles]) -> Answer {
     let mut a = page(401, errorfiles, false);

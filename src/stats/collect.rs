@@ -26,6 +26,7 @@ pub fn snapshot(w: &Worker) -> Snapshot {
         .collect();
     let lat = latency::merge(published.iter(), model);
     let cx = Cx {
+        started: shared.started_at,
         cores: &shared.cores,
         now_s,
         now: Instant::now(),
@@ -41,6 +42,7 @@ pub fn snapshot(w: &Worker) -> Snapshot {
 }
 
 struct Cx<'a> {
+    started: Instant,
     cores: &'a [Box<CoreCounters>],
     now_s: u64,
     now: Instant,
@@ -315,7 +317,6 @@ fn server_row(cx: &Cx<'_>, px: &str, bi: usize, b: &Backend, si: usize, s: &Serv
         row.set(F::Slim, u64::from(m));
     }
     row.set(F::Sid, si as u64 + 1);
-    row.set(F::Throttle, 0);
     row.set_str(F::Addr, &s.addr.to_string());
     row.set_str(F::Mode, mode_name(b.mode));
     if let Some(st) = st {
@@ -326,7 +327,6 @@ fn server_row(cx: &Cx<'_>, px: &str, bi: usize, b: &Backend, si: usize, s: &Serv
         if st.checked {
             row.set(F::Chkfail, st.failed);
             row.set(F::Chkdown, st.went_down);
-            row.set(F::Downtime, st.downtime_at(cx.now).as_secs());
             row.set(F::CheckRise, u64::from(st.rise));
             row.set(F::CheckFall, u64::from(st.fall));
             row.set(F::CheckHealth, u64::from(st.health));
@@ -340,9 +340,7 @@ fn server_row(cx: &Cx<'_>, px: &str, bi: usize, b: &Backend, si: usize, s: &Serv
             if let Some(d) = st.duration {
                 row.set(F::CheckDuration, d.as_millis() as u64);
             }
-            if let Some(t) = st.last_check {
-                row.set(F::LastChk, cx.now.saturating_duration_since(t).as_secs());
-            }
+            row.set_str(F::LastChk, &st.info);
         }
     }
     row.latency = cx
@@ -399,18 +397,23 @@ fn backend_row(cx: &Cx<'_>, name: &str, bi: usize, b: &Backend, servers: &[Row])
     row.set(F::Act, act);
     row.set(F::Bck, bck);
     row.set(F::Sid, 0);
-    row.set(F::Slim, 0);
+    row.set(F::Slim, fullconn(cx.model, bi));
     row.set_str(F::Mode, mode_name(b.mode));
     row.set_str(F::Algo, algo_name(&b.balance));
     let _ = now;
-    // The backend changed state when its last server did.
+    // The backend changed state when its last server did (or at start).
+    let started = cx.now.saturating_duration_since(cx.started).as_secs();
     let last = checks
         .into_iter()
         .flatten()
         .map(|c| cx.now.saturating_duration_since(c.last_change).as_secs())
-        .min();
-    if let Some(l) = last {
-        row.set(F::Lastchg, l);
+        .min()
+        .unwrap_or(started);
+    row.set(F::Lastchg, last);
+    if !b.servers.is_empty() {
+        // Down while no server is usable: since the last of them went down.
+        let down_for = if up { 0 } else { last };
+        row.set(F::Downtime, down_for);
     }
     row.set(
         F::Chkdown,
@@ -418,6 +421,25 @@ fn backend_row(cx: &Cx<'_>, name: &str, bi: usize, b: &Backend, servers: &[Row])
     );
     row.latency = cx.lat.backends.get(bi).and_then(latency::latency);
     row
+}
+
+/// HAProxy's default `fullconn` of a backend (its `slim`): a tenth of the `maxconn` of the
+/// frontends that may send it traffic, at least 1.
+fn fullconn(m: &Model, bi: usize) -> u64 {
+    let feeds = |f: &Frontend| {
+        f.default_backend.is_some_and(|b| b.index() == bi)
+            || f.switching.iter().any(|r| r.backend.index() == bi)
+            || m.backends
+                .get(bi)
+                .is_some_and(|b| b.listen_frontend && b.name == f.name)
+    };
+    let total: u64 = m
+        .frontends
+        .iter()
+        .filter(|f| feeds(f))
+        .map(|f| u64::from(f.maxconn))
+        .sum();
+    total.div_ceil(10).max(1)
 }
 
 fn cores(shared: &StatsShared) -> Vec<CoreRow> {

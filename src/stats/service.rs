@@ -105,14 +105,7 @@ pub fn answer(
 ) -> Answer {
     match what {
         Intercept::Monitor => ok("text/html", None, MONITOR_BODY.as_bytes()),
-        Intercept::Prometheus => {
-            let snap = collect::snapshot(w);
-            ok(
-                "text/plain; version=0.0.4",
-                None,
-                prom::render(&snap).as_bytes(),
-            )
-        }
+        Intercept::Prometheus => metrics(w, target, errorfiles),
         Intercept::Stats(page) => {
             if !authorized(page, authorization) {
                 return reply::auth(&page.realm, errorfiles);
@@ -120,6 +113,32 @@ pub fn answer(
             stats_page(w, page, target)
         }
     }
+}
+
+/// The `scope=` values of a query (`/metrics?scope=server&scope=backend`), as HAProxy reads
+/// them; `None` when there is none (everything is exported).
+pub fn metric_scopes(target: &[u8]) -> Option<Vec<String>> {
+    let query = target.splitn(2, |&b| b == b'?').nth(1)?;
+    let scopes: Vec<String> = query
+        .split(|&b| b == b'&')
+        .filter_map(|kv| kv.strip_prefix(b"scope="))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    (!scopes.is_empty()).then_some(scopes)
+}
+
+fn metrics(w: &Worker, target: &[u8], errorfiles: &[&ErrorFiles]) -> Answer {
+    let snap = collect::snapshot(w);
+    let body = match metric_scopes(target) {
+        None => prom::render(&snap),
+        Some(scopes) if scopes.iter().all(|s| prom::is_valid_scope(s)) => {
+            let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+            prom::render_scoped(&snap, &refs)
+        }
+        // HAProxy answers an unknown scope with 400.
+        Some(_) => return reply::error_page(400, errorfiles),
+    };
+    ok("text/plain; version=0.0.4", None, body.as_bytes())
 }
 
 fn stats_page(w: &Worker, page: &StatsPage, target: &[u8]) -> Answer {
@@ -238,6 +257,16 @@ mod tests {
         assert!(!authorized(&p, None));
         assert!(!authorized(&p, Some(b"Bearer abc")));
         assert!(authorized(&page(&[]), None));
+    }
+
+    #[test]
+    fn metric_scopes_from_the_query() {
+        assert_eq!(metric_scopes(b"/metrics"), None);
+        assert_eq!(metric_scopes(b"/metrics?x=1"), None);
+        assert_eq!(
+            metric_scopes(b"/metrics?scope=server&scope=backend"),
+            Some(vec!["server".to_string(), "backend".to_string()])
+        );
     }
 
     #[test]

@@ -351,3 +351,46 @@ fn stats_page_renders_in_chromium() {
         assert!(dom.contains(want), "'{want}' not in the rendered page");
     }
 }
+
+both_drivers!(queue_connect_and_reuse_are_counted, |driver| {
+    let slow = HttpBackend::start_slow("slow", 300);
+    let cfg = http_cfg(&format!(
+        "frontend fe\n    bind 127.0.0.1:0\n    default_backend app\n\n\
+         backend app\n    timeout queue 5s\n    server slow {} maxconn 1\n\n\
+         listen stats\n    bind 127.0.0.1:0\n    stats uri /st\n",
+        slow.addr
+    ));
+    let lb = Ringlb::start(&cfg, driver);
+    let (fe, st) = (lb.addr("fe"), lb.addr("stats"));
+    // One client connection sends 3 requests one after the other: the server connection is
+    // made once, then taken from the pool.
+    let mut c = Client::connect(fe);
+    for _ in 0..3 {
+        assert_eq!(c.get("/").status, 200);
+    }
+    drop(c);
+    // Then 3 at once: maxconn 1 queues two of them.
+    let waiting: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || get_once(fe, "/").status))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut seen_queue = 0;
+    while Instant::now() < deadline && seen_queue == 0 {
+        seen_queue = Csv::parse(&get_once(st, "/st;csv").text()).num("app/BACKEND", "qcur");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(seen_queue >= 1, "no request was seen queued");
+    for t in waiting {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    let c = Csv::parse(&get_once(st, "/st;csv").text());
+    assert_eq!(c.num("app/BACKEND", "qcur"), 0);
+    assert!(c.num("app/BACKEND", "qmax") >= 1);
+    let (connect, reuse) = (c.num("app/slow", "connect"), c.num("app/slow", "reuse"));
+    assert_eq!(connect + reuse, 6, "every request took a connection");
+    assert!(
+        reuse >= 2,
+        "the keep-alive requests reused theirs: connect {connect} reuse {reuse}"
+    );
+    assert_eq!(c.num("app/BACKEND", "reuse"), reuse);
+});

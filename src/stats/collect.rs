@@ -190,8 +190,8 @@ fn exchange_cols(cx: &Cx<'_>, row: &mut Row, pick: Which) {
     row.set(F::CliAbrt, s(&|p| p.cli_abort.get()));
     row.set(F::SrvAbrt, s(&|p| p.srv_abort.get()));
     row.set(F::Lbtot, s(&|p| p.lbtot.get()));
-    row.set(F::Qcur, 0);
-    row.set(F::Qmax, 0);
+    row.set(F::Qcur, s(&|p| p.queue.cur()));
+    row.set(F::Qmax, highest(cx, pick, &|p| p.queue.max()));
     let last = highest(cx, pick, &|p| p.last_session.get());
     let unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

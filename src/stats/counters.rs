@@ -118,6 +118,8 @@ impl Rate {
 pub struct ProxyCounters {
     /// Sessions open now (frontend: client connections; backend, server: requests in flight).
     pub sessions: Gauge,
+    /// Requests waiting for a server slot (backend: `qcur`, `qmax`).
+    pub queue: Gauge,
     /// Sessions in total (`stot`): connections for a frontend; requests (connection attempts
     /// for a server) for a backend and a server.
     pub stot: Counter,

@@ -38,6 +38,8 @@ pub mod snapshot;
 pub mod state;
 mod tally;
 
+pub use tally::QueueMark;
+
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 

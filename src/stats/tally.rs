@@ -4,7 +4,7 @@
 use super::counters::{ProxyCounters, Timer};
 use super::latency::Sample;
 use super::shared::CoreStats;
-use crate::config::model::{FrontendId, Mode};
+use crate::config::model::{BackendId, FrontendId, Mode, ServerId};
 use crate::serve::record::{By, Phase, RequestRecord};
 
 /// Unix seconds now (`lastsess`).
@@ -14,7 +14,60 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// A request counted in its backend's queue on this core, until dropped.
+pub struct QueueMark {
+    shared: std::sync::Arc<super::shared::StatsShared>,
+    core: usize,
+    backend: usize,
+}
+
+impl QueueMark {
+    fn gauge(&self) -> Option<&super::counters::Gauge> {
+        let c = self.shared.cores.get(self.core)?;
+        Some(&c.backends.get(self.backend)?.queue)
+    }
+}
+
+impl Drop for QueueMark {
+    fn drop(&mut self) {
+        if let Some(g) = self.gauge() {
+            g.down();
+        }
+    }
+}
+
 impl CoreStats {
+    /// A request starts waiting for a server slot of `backend`.
+    pub fn queued(&self, backend: BackendId) -> QueueMark {
+        let mark = QueueMark {
+            shared: std::sync::Arc::clone(&self.shared),
+            core: self.index,
+            backend: backend.index(),
+        };
+        if let Some(g) = mark.gauge() {
+            g.up();
+        }
+        mark
+    }
+
+    /// A server connection was taken for a request: a new one (`connect`) or an idle one
+    /// from the pool (`reuse`), counted on the backend and the server.
+    pub fn connection_used(&self, backend: BackendId, server: ServerId, reused: bool) {
+        let Some(c) = self.mine() else { return };
+        let be = c.backends.get(backend.index());
+        let srv = c
+            .servers
+            .get(backend.index())
+            .and_then(|l| l.get(server.index()));
+        for p in be.into_iter().chain(srv) {
+            if reused {
+                p.reuse.inc();
+            } else {
+                p.connect.inc();
+            }
+        }
+    }
+
     /// A client connection was admitted on `frontend`.
     pub fn conn_opened(&self, frontend: FrontendId) {
         let Some(c) = self.mine() else { return };

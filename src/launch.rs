@@ -54,7 +54,7 @@ pub fn request_stop(kind: StopKind) {
     STOP.fetch_max(v, Ordering::SeqCst);
 }
 
-fn stop_requested() -> Option<StopKind> {
+pub fn stop_requested() -> Option<StopKind> {
     match STOP.load(Ordering::Relaxed) {
         SOFT_STOP => Some(StopKind::Soft),
         GRACEFUL_STOP => Some(StopKind::Graceful),
@@ -122,6 +122,8 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let model = Arc::new(model);
     let cpus = cpu_plan(&model, nbthread);
     let stats = crate::stats::shared::StatsShared::new(&model, nbthread, &cpus);
+    // Bound now, with the listeners, while the process may still be root.
+    let mut api = crate::api::bind(&model)?;
     // One link more than there are workers: the launcher follows the servers' states too.
     let (checker, mut links) = crate::health::checker::start(
         Arc::clone(&model),
@@ -166,6 +168,18 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
         join_all(handles);
         stop_checker(checker);
         return Err(e);
+    }
+    let api_where = api.describe();
+    if let Err(e) = api.serve(Arc::clone(&model), Arc::clone(&stats)) {
+        request_stop(StopKind::Graceful);
+        join_all(handles);
+        stop_checker(checker);
+        return Err(e);
+    }
+    if !opts.quiet {
+        for where_ in &api_where {
+            eprintln!("ringlb: runtime API (stats socket) on {where_}");
+        }
     }
     announce(&model, &specs, nbthread, driver, opts.quiet);
     (opts.on_ready)();

@@ -36,6 +36,8 @@
 //!                 latency.rs (hdrhistograms, published each second), collect.rs (all cores ->
 //!                 `Snapshot` on demand), csv/json/html/prom.rs (HAProxy's formats),
 //!                 service.rs (the stats page, monitor-uri, the Prometheus exporter)
+//!  api::          the runtime API (`stats socket`): its own threads, blocking sockets, the
+//!                 commands (`show info`, `show stat`, `show servers state`, ...) over stats::
 //!  io             owned-buffer helpers (`ReadBuf`, timed I/O) shared by http, serve and tcp
 //! ```
 //!
@@ -58,6 +60,7 @@
 //! by the checker, once a second by each core, and by reports: never per request). Nothing on the request
 //! path takes a lock.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod health;

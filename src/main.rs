@@ -75,7 +75,15 @@ fn run(args: Args) -> Result<(), String> {
     }
     let control = process::handle_signals(args.quiet)?;
     let user = (model.global.user.clone(), model.global.group.clone());
+    let chroot = model.global.chroot.clone();
     let on_ready = Box::new(move || {
+        if let Some(dir) = &chroot {
+            if let Err(e) = process::enter_chroot(dir) {
+                // HAProxy refuses to run outside the chroot it was told to use.
+                eprintln!("ringlb: {e}");
+                std::process::exit(1);
+            }
+        }
         process::drop_privileges(user.0.as_deref(), user.1.as_deref());
         process::signal_old_processes(&args.soft_stop_pids, &args.hard_stop_pids);
         if let Some(fd) = ready_pipe {

@@ -148,6 +148,32 @@ fn warn_ignored(sig: i32) {
     );
 }
 
+/// `chroot DIR`: entered once every socket is bound and every file loaded, before privileges
+/// are dropped (it needs root), as HAProxy does. Without root it is a warning, as there.
+pub fn enter_chroot(dir: &Path) -> Result<(), String> {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!(
+            "ringlb: warning: 'chroot {}' ignored: not started as root",
+            dir.display()
+        );
+        return Ok(());
+    }
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| format!("chroot {}: invalid path", dir.display()))?;
+    // SAFETY: chroot and chdir take NUL-terminated paths we own; they affect the whole process.
+    let ok = unsafe { libc::chroot(c.as_ptr()) == 0 && libc::chdir(c"/".as_ptr()) == 0 };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot chroot to {}: {}",
+            dir.display(),
+            std::io::Error::last_os_error()
+        ))
+    }
+}
+
 /// After binding (privileged ports need root), switch to `user`/`group` as HAProxy does.
 /// Without root there is nothing to drop; HAProxy warns in that case, and so do we.
 pub fn drop_privileges(user: Option<&str>, group: Option<&str>) {

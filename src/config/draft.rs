@@ -51,6 +51,11 @@ pub struct GlobalDraft {
     /// `node NAME`, `description TEXT`: shown on the stats page.
     pub node: Option<String>,
     pub description: Option<String>,
+    /// `stats socket|timeout|maxconn` (the runtime API), `chroot`.
+    pub stats_sockets: Vec<super::model::StatsSocket>,
+    pub stats_timeout: Option<Duration>,
+    pub stats_maxconn: Option<u32>,
+    pub chroot: Option<PathBuf>,
 }
 
 /// Server settings shared by `server` and `default-server` lines.

@@ -102,10 +102,7 @@ const fn no(name: &'static str, sections: u8, why: &'static str) -> Keyword {
 const YET: &str = "not supported yet";
 /// Rule-like keywords beyond http-request/-response/-after-response.
 const RULES: &str = YET;
-const STATS_SOCKET: &str =
-    "not supported yet (no stats socket: the stats page, ';csv' and ';json' are served over HTTP with 'stats enable')";
-const STATS_ADMIN: &str =
-    "not supported yet (the stats page is read-only: no admin actions until the runtime API)";
+const STATS_ADMIN: &str = "not supported yet (the stats page is read-only: no admin actions)";
 const STATS_RULES: &str = "not supported yet (use 'stats auth' for the page's authentication)";
 const TLS: &str = "not supported yet (no TLS)";
 const LATER: &str = YET;
@@ -141,7 +138,7 @@ pub static TABLE: &[Keyword] = &[
     gl("tune.ssl.lifetime", global::ssl_lifetime),
     gl_inert("tune.ssl.default-dh-param", global::dh_param),
     no("nbproc", G, "removed in HAProxy 2.5; use 'nbthread'"),
-    no("chroot", G, LATER),
+    gl("chroot", stats::chroot),
     ok("stats enable", P, stats::enable),
     ok("stats uri", P, stats::uri),
     ok("stats realm", P, stats::realm),
@@ -154,12 +151,16 @@ pub static TABLE: &[Keyword] = &[
     ok("stats scope", P, stats::scope),
     no("stats admin", P, STATS_ADMIN),
     no("stats http-request", P, STATS_RULES),
-    no("stats", G, STATS_SOCKET),
+    gl("stats socket", stats::socket),
+    gl("stats timeout", stats::timeout),
+    gl("stats maxconn", stats::maxconn),
+    no("stats bind-process", G, "not supported: ringlb is one process; remove the line"),
+    no("stats", G, "unknown global 'stats' keyword: use socket, timeout or maxconn"),
     no("stats", P, "unknown 'stats' keyword: use enable, uri, realm, auth, refresh, hide-version, show-legends, show-node, show-desc or scope"),
     no("master-worker", G, LATER),
     no("lua-load", G, LATER),
-    gl_inert("ca-base", global::ca_base),
-    gl_inert("crt-base", global::crt_base),
+    gl("ca-base", global::ca_base),
+    gl("crt-base", global::crt_base),
     gl("ssl-server-verify", global::ssl_server_verify),
     no("hard-stop-after", G, LATER),
     gl("spread-checks", check::spread_checks),

@@ -92,6 +92,14 @@ pub struct Global {
     pub node: Option<String>,
     /// `description`: the process's description on the stats page.
     pub description: Option<String>,
+    /// `stats socket` lines: where the runtime API listens.
+    pub stats_sockets: Vec<StatsSocket>,
+    /// `stats timeout`: an idle runtime API connection is closed after this (HAProxy: 10s).
+    pub stats_timeout: Duration,
+    /// `stats maxconn`: runtime API connections at once (HAProxy: 10).
+    pub stats_maxconn: u32,
+    /// `chroot DIR`: entered once everything is bound and loaded, before dropping root.
+    pub chroot: Option<PathBuf>,
     /// `ssl-default-bind-*`, `tune.ssl.*`, `ca-base`, `crt-base`: what TLS binds inherit.
     pub tls: super::model_tls::GlobalTls,
 }
@@ -232,6 +240,32 @@ pub struct Proxy {
     pub stats: Option<Arc<StatsPage>>,
     /// `monitor-uri`: requests for it are answered 200 by ringlb (frontends).
     pub monitor_uri: Option<String>,
+}
+
+/// One `stats socket` line of the global section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsSocket {
+    pub addr: ApiAddr,
+    /// `mode 660`: the unix socket's permissions.
+    pub mode: Option<u32>,
+    pub level: ApiLevel,
+    pub loc: Loc,
+}
+
+/// Where a runtime API socket listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiAddr {
+    Unix(PathBuf),
+    Tcp(SocketAddr),
+}
+
+/// `level user|operator|admin`: what the socket's clients may do (HAProxy's default:
+/// operator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ApiLevel {
+    User,
+    Operator,
+    Admin,
 }
 
 /// A proxy's stats page (`stats ...` lines).

@@ -4,7 +4,7 @@
 
 use super::draft::{GlobalDraft, ProxyDraft};
 use super::keywords::Cx;
-use super::model::StatsPage;
+use super::model::{ApiAddr, ApiLevel, StatsPage, StatsSocket};
 
 /// HAProxy's default `stats uri`.
 pub const DEFAULT_URI: &str = "/haproxy?stats";
@@ -134,4 +134,89 @@ pub fn description(g: &mut GlobalDraft, cx: &mut Cx) {
         return cx.err("'description' needs a text");
     }
     g.description = Some(cx.args.join(" "));
+}
+
+/// Global `stats socket ADDR [mode OCTAL] [level user|operator|admin]`: the runtime API.
+/// ADDR is a path (`unix@` optional) or `ipv4@IP:PORT` / `ipv6@[IP]:PORT` / `IP:PORT`.
+pub fn socket(g: &mut GlobalDraft, cx: &mut Cx) {
+    let Some((first, params)) = cx.args.split_first() else {
+        return cx.err("'stats socket' needs a path or an address, e.g. 'stats socket /run/ringlb.sock mode 660 level admin'");
+    };
+    let Some(addr) = api_addr(first, cx) else {
+        return;
+    };
+    let mut sock = StatsSocket {
+        addr,
+        mode: None,
+        level: ApiLevel::Operator,
+        loc: cx.loc.clone(),
+    };
+    let mut rest = params.iter();
+    while let Some(p) = rest.next() {
+        let value = rest.clone().next().map(String::as_str);
+        match (p.as_str(), value) {
+            ("mode", Some(v)) => match u32::from_str_radix(v, 8) {
+                Ok(m) if m <= 0o7777 => sock.mode = Some(m),
+                _ => return cx.err(format!("'stats socket ... mode {v}': expected an octal mode such as 660")),
+            },
+            ("level", Some(v)) => {
+                sock.level = match v {
+                    "user" => ApiLevel::User,
+                    "operator" => ApiLevel::Operator,
+                    "admin" => ApiLevel::Admin,
+                    _ => {
+                        let hint = super::suggest::hint(v, ["user", "operator", "admin"]);
+                        return cx.err(format!("'stats socket ... level {v}': unknown level{hint}; use user, operator or admin"));
+                    }
+                }
+            }
+            ("mode" | "level", None) => return cx.err(format!("'stats socket ... {p}' needs a value")),
+            ("expose-fd", _) => return cx.err("'stats socket ... expose-fd listeners' is not supported yet: ringlb does not hand its listening sockets over at a reload (-x)"),
+            (other, _) => return cx.err(format!("'stats socket ... {other}' is not supported yet (supported: mode, level)")),
+        }
+        rest.next();
+    }
+    g.stats_sockets.push(sock);
+}
+
+fn api_addr(text: &str, cx: &mut Cx) -> Option<ApiAddr> {
+    let text = text.strip_prefix("unix@").unwrap_or(text);
+    if text.starts_with('/') || text.starts_with('.') {
+        return Some(ApiAddr::Unix(text.into()));
+    }
+    let bare = text
+        .strip_prefix("ipv4@")
+        .or_else(|| text.strip_prefix("ipv6@"))
+        .unwrap_or(text);
+    match bare.parse::<std::net::SocketAddr>() {
+        Ok(a) => Some(ApiAddr::Tcp(a)),
+        Err(_) => {
+            cx.err(format!("'stats socket {text}': expected a path (/run/ringlb.sock) or IP:PORT (ipv4@127.0.0.1:9999)"));
+            None
+        }
+    }
+}
+
+/// Global `stats timeout DELAY`.
+pub fn timeout(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(d) = cx.one("a delay, e.g. 'stats timeout 30s'") {
+        g.stats_timeout = cx.duration(d);
+    }
+}
+
+/// Global `stats maxconn N`.
+pub fn maxconn(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(n) = cx.one("a number of connections") {
+        g.stats_maxconn = cx.number("the connection count", n);
+    }
+}
+
+/// Global `chroot DIR`: must exist now (HAProxy refuses to start otherwise).
+pub fn chroot(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(d) = cx.one("a directory, e.g. 'chroot /var/lib/haproxy'") {
+        if !std::path::Path::new(d).is_dir() {
+            cx.warn(format!("'chroot {d}': no such directory now; ringlb will fail to start unless it exists then"));
+        }
+        g.chroot = Some(d.into());
+    }
 }

@@ -337,6 +337,12 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         tls: g.tls,
         node: g.node,
         description: g.description,
+        stats_sockets: g.stats_sockets,
+        stats_timeout: g
+            .stats_timeout
+            .unwrap_or(std::time::Duration::from_secs(10)),
+        stats_maxconn: g.stats_maxconn.unwrap_or(10),
+        chroot: g.chroot,
     }
 }
 

@@ -15,8 +15,11 @@ use crate::worker::Worker;
 
 /// Everything a report shows, now.
 pub fn snapshot(w: &Worker) -> Snapshot {
-    let shared = &*w.stats.shared;
-    let model = &*w.model;
+    snapshot_of(&w.stats.shared, &w.model, w.is_stopping())
+}
+
+/// The same, from the shared registry alone (the runtime API's thread has no worker).
+pub fn snapshot_of(shared: &StatsShared, model: &Model, stopping: bool) -> Snapshot {
     let now_s = shared.now_s();
     let checks = shared.checks.read();
     let published: Vec<LatencyTables> = shared
@@ -35,7 +38,7 @@ pub fn snapshot(w: &Worker) -> Snapshot {
         lat: &lat,
     };
     Snapshot {
-        process: process(shared, model, w),
+        process: process(shared, model, stopping),
         proxies: proxies(&cx),
         cores: cores(shared),
     }
@@ -72,10 +75,16 @@ fn proxies(cx: &Cx<'_>) -> Vec<ProxyStats> {
         }
     }
     out.sort_by_key(|(line, _)| *line);
+    // HAProxy numbers its hidden CLI proxy first when there is a `stats socket`.
+    let first = if m.global.stats_sockets.is_empty() {
+        1
+    } else {
+        2
+    };
     out.into_iter()
         .enumerate()
         .map(|(n, (_, mut p))| {
-            p.iid = n as u64 + 1;
+            p.iid = n as u64 + first;
             for r in p
                 .frontend
                 .iter_mut()
@@ -459,7 +468,7 @@ fn cores(shared: &StatsShared) -> Vec<CoreRow> {
         .collect()
 }
 
-fn process(shared: &StatsShared, model: &Model, w: &Worker) -> ProcessInfo {
+fn process(shared: &StatsShared, model: &Model, stopping: bool) -> ProcessInfo {
     let now_s = shared.now_s();
     let cores = &shared.cores;
     let total = |f: &dyn Fn(&CoreCounters) -> u64| cores.iter().map(|c| f(c)).sum::<u64>();
@@ -493,7 +502,7 @@ fn process(shared: &StatsShared, model: &Model, w: &Worker) -> ProcessInfo {
         ssl_failed_handshakes: total(&|c| c.ssl_failed.get()),
         log_lines_sent: sent,
         log_lines_dropped: dropped,
-        stopping: w.is_stopping(),
+        stopping,
     }
 }
 

@@ -1,0 +1,186 @@
+//! The runtime API's commands, with HAProxy 2.6's reply texts. Every reply ends with an
+//! empty line, as HAProxy's do (that is how scripts know a reply is complete).
+
+use super::{info, Api};
+use crate::config::model::ApiLevel;
+use crate::stats::snapshot::{RowKind, Snapshot};
+use crate::stats::{collect, csv, json, RenderOptions};
+
+pub enum Outcome {
+    Reply(String),
+    Quit,
+}
+
+/// The commands ringlb answers, as `help` lists them (HAProxy's wording).
+const HELP: &[(&str, &str)] = &[
+    ("help [<command>]", "list matching or all commands"),
+    ("prompt", "toggle interactive mode with prompt"),
+    ("quit", "disconnect"),
+    (
+        "show backend",
+        "list backends in the current running config",
+    ),
+    (
+        "show info [desc|json|typed|float]*",
+        "report information about the running process",
+    ),
+    (
+        "show servers state [<backend>]",
+        "dump volatile server information (all or for a single backend)",
+    ),
+    (
+        "show stat [desc|json|no-maint|typed|up]*",
+        "report counters for each proxy and server",
+    ),
+];
+
+/// Commands HAProxy has that change servers or sessions: refused by name until ringlb
+/// carries such changes to every core.
+const NOT_YET: &[&str] = &[
+    "disable server",
+    "enable server",
+    "set server",
+    "disable health",
+    "enable health",
+    "disable agent",
+    "enable agent",
+    "set maxconn",
+    "set weight",
+    "add server",
+    "del server",
+    "shutdown sessions",
+    "shutdown session",
+    "clear counters",
+    "disable frontend",
+    "enable frontend",
+    "set rate-limit",
+];
+
+fn help_text(filter: &str) -> String {
+    let mut out = String::new();
+    for (cmd, what) in HELP {
+        if filter.is_empty() || cmd.starts_with(filter) {
+            out.push_str(&format!("  {cmd:<40}: {what}\n"));
+        }
+    }
+    out
+}
+
+/// Runs one command; `interactive` is the connection's prompt mode.
+pub fn run(api: &Api, level: ApiLevel, cmd: &str, interactive: &mut bool) -> Outcome {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let reply = match words.as_slice() {
+        [] => String::new(),
+        ["quit"] => return Outcome::Quit,
+        ["prompt"] => {
+            *interactive = !*interactive;
+            String::new()
+        }
+        ["help", rest @ ..] => {
+            let f = rest.join(" ");
+            format!(
+                "The following commands are valid at this level:\n{}",
+                help_text(&f)
+            )
+        }
+        ["show", "info", opts @ ..] => info::show_info(&snap(api), api, opts),
+        ["show", "stat", args @ ..] => show_stat(api, args),
+        ["show", "backend"] => show_backend(api),
+        ["show", "servers", "state", rest @ ..] => info::servers_state(api, rest.first().copied()),
+        _ => return Outcome::Reply(unknown(cmd, level)),
+    };
+    Outcome::Reply(reply + "\n")
+}
+
+fn unknown(cmd: &str, _level: ApiLevel) -> String {
+    if let Some(known) = NOT_YET.iter().find(|k| cmd.starts_with(*k)) {
+        return format!(
+            "'{known}' is not supported yet by ringlb: the runtime API only reports for now (show info, show stat, show servers state, show backend).\n\n"
+        );
+    }
+    let first = cmd.split_whitespace().next().unwrap_or("");
+    let close = help_text(first);
+    let list = if close.is_empty() {
+        help_text("")
+    } else {
+        close
+    };
+    format!("Unknown command, but maybe one of the following ones is a better match:\n{list}\n")
+}
+
+fn snap(api: &Api) -> Snapshot {
+    collect::snapshot_of(
+        &api.stats,
+        &api.model,
+        crate::launch::stop_requested().is_some(),
+    )
+}
+
+fn show_backend(api: &Api) -> String {
+    let mut out = String::from("# name\n");
+    for b in &api.model.backends {
+        out.push_str(&b.name);
+        out.push('\n');
+    }
+    out
+}
+
+/// `show stat [{<iid>|<proxy>} {<type>} {<sid>}] [typed|json|up|no-maint]*`: the `;csv`
+/// report (or `;json`), filtered as HAProxy filters it: a proxy by number or name (-1: all),
+/// a type mask (1 frontends, 2 backends, 4 servers; -1: all), a server number (-1: all).
+fn show_stat(api: &Api, args: &[&str]) -> String {
+    let mut words: Vec<&str> = args.to_vec();
+    let json_out = take_flag(&mut words, "json");
+    let up_only = take_flag(&mut words, "up");
+    let no_maint = take_flag(&mut words, "no-maint");
+    let mut s = snap(api);
+    if let [px, kind, sid] = words.as_slice() {
+        filter(&mut s, px, kind, sid);
+    }
+    if no_maint {
+        for p in &mut s.proxies {
+            p.servers
+                .retain(|r| r.text(crate::stats::fields::Field::Status) != "MAINT");
+        }
+    }
+    let opts = RenderOptions {
+        up_only,
+        ..RenderOptions::default()
+    };
+    if json_out {
+        json::render(&s, &opts)
+    } else {
+        csv::render(&s, &opts)
+    }
+}
+
+fn take_flag(words: &mut Vec<&str>, flag: &str) -> bool {
+    let before = words.len();
+    words.retain(|w| *w != flag);
+    words.len() != before
+}
+
+fn filter(s: &mut Snapshot, px: &str, kind: &str, sid: &str) {
+    let mask: i64 = kind.parse().unwrap_or(-1);
+    let sid: i64 = sid.parse().unwrap_or(-1);
+    if px != "-1" {
+        s.proxies
+            .retain(|p| p.name == px || px.parse::<u64>().is_ok_and(|n| n == p.iid));
+    }
+    let wants = |k: RowKind| mask < 0 || mask & (1 << k.code()) != 0;
+    for p in &mut s.proxies {
+        if !wants(RowKind::Frontend) {
+            p.frontend = None;
+        }
+        if !wants(RowKind::Backend) {
+            p.backend = None;
+        }
+        if !wants(RowKind::Server) {
+            p.servers.clear();
+        } else if sid >= 0 {
+            let sid = sid as u64;
+            p.servers
+                .retain(|r| r.get(crate::stats::fields::Field::Sid).as_u64() == Some(sid));
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The runtime API: HAProxy's stats socket (`stats socket PATH|IP:PORT`), on a thread of its
+//! own, off the request path.
+//!
+//! ```text
+//!  mod.rs       binding the sockets (before privileges are dropped), the accept threads,
+//!               one connection: non-interactive (one line of `;`-separated commands, the
+//!               replies, close) or `prompt` mode (a `> ` prompt after each reply)
+//!  commands.rs  the commands and HAProxy 2.6's reply texts
+//!  info.rs      `show info`; `show servers state`
+//! ```
+//!
+//! Why plain threads and blocking sockets: a command is rare and small, and nothing here
+//! may take time from a core's reactor; the data it reports comes from `stats::collect`,
+//! which reads the cores' counters without stopping them.
+
+mod commands;
+mod info;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::config::model::{ApiAddr, ApiLevel, Model};
+use crate::stats::shared::StatsShared;
+
+/// What a command sees: the configuration, every core's stats, the socket's level.
+pub struct Api {
+    pub model: Arc<Model>,
+    pub stats: Arc<StatsShared>,
+    /// Connections open now (at most `stats maxconn`).
+    open: AtomicUsize,
+}
+
+/// A bound socket, not yet accepting.
+enum Bound {
+    Unix(UnixListener, PathBuf),
+    Tcp(TcpListener),
+}
+
+/// The bound runtime API sockets; `serve` starts answering, `Drop` removes unix socket files.
+pub struct Sockets {
+    bound: Vec<(Bound, ApiLevel)>,
+    paths: Vec<PathBuf>,
+}
+
+/// Binds every `stats socket` line (while the process may still be root, before `chroot`).
+pub fn bind(model: &Model) -> Result<Sockets, String> {
+    let mut bound = Vec::new();
+    let mut paths = Vec::new();
+    for s in &model.global.stats_sockets {
+        let b = match &s.addr {
+            ApiAddr::Unix(path) => {
+                // A socket file left by a previous run would make bind fail (HAProxy
+                // replaces it too).
+                if std::fs::symlink_metadata(path).is_ok_and(|m| {
+                    use std::os::unix::fs::FileTypeExt;
+                    m.file_type().is_socket()
+                }) {
+                    let _ = std::fs::remove_file(path);
+                }
+                let l = UnixListener::bind(path).map_err(|e| {
+                    format!(
+                        "{}: cannot bind stats socket {}: {e}",
+                        s.loc,
+                        path.display()
+                    )
+                })?;
+                if let Some(mode) = s.mode {
+                    let perms = std::fs::Permissions::from_mode(mode);
+                    std::fs::set_permissions(path, perms).map_err(|e| {
+                        format!(
+                            "{}: stats socket {}: cannot set mode: {e}",
+                            s.loc,
+                            path.display()
+                        )
+                    })?;
+                }
+                paths.push(path.clone());
+                Bound::Unix(l, path.clone())
+            }
+            ApiAddr::Tcp(addr) => Bound::Tcp(
+                TcpListener::bind(addr)
+                    .map_err(|e| format!("{}: cannot bind stats socket {addr}: {e}", s.loc))?,
+            ),
+        };
+        bound.push((b, s.level));
+    }
+    Ok(Sockets { bound, paths })
+}
+
+impl Sockets {
+    pub fn is_empty(&self) -> bool {
+        self.bound.is_empty()
+    }
+
+    /// Where the TCP sockets listen (for the start-up lines).
+    pub fn describe(&self) -> Vec<String> {
+        self.bound
+            .iter()
+            .map(|(b, _)| match b {
+                Bound::Unix(_, p) => p.display().to_string(),
+                Bound::Tcp(l) => l
+                    .local_addr()
+                    .map_or_else(|_| "?".into(), |a| a.to_string()),
+            })
+            .collect()
+    }
+
+    /// Starts one accept thread per socket; they live as long as the process.
+    pub fn serve(&mut self, model: Arc<Model>, stats: Arc<StatsShared>) -> Result<(), String> {
+        let api = Arc::new(Api {
+            model,
+            stats,
+            open: AtomicUsize::new(0),
+        });
+        for (b, level) in self.bound.drain(..) {
+            let api = Arc::clone(&api);
+            std::thread::Builder::new()
+                .name("ringlb-api".into())
+                .spawn(move || accept_loop(&api, b, level))
+                .map_err(|e| format!("cannot start the stats socket thread: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Sockets {
+    fn drop(&mut self) {
+        for p in &self.paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn accept_loop(api: &Arc<Api>, b: Bound, level: ApiLevel) {
+    loop {
+        let conn: Box<dyn Conn> = match &b {
+            Bound::Unix(l, _) => match l.accept() {
+                Ok((s, _)) => Box::new(s),
+                Err(_) => continue,
+            },
+            Bound::Tcp(l) => match l.accept() {
+                Ok((s, _)) => Box::new(s),
+                Err(_) => continue,
+            },
+        };
+        let max = api.model.global.stats_maxconn as usize;
+        if api.open.fetch_add(1, Ordering::SeqCst) >= max {
+            // Over `stats maxconn`: closed at once, as HAProxy refuses the connection.
+            api.open.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let mine = Arc::clone(api);
+        let spawned = std::thread::Builder::new()
+            .name("ringlb-api-conn".into())
+            .spawn(move || {
+                serve_conn(&mine, conn, level);
+                mine.open.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            api.open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A client connection of either kind.
+trait Conn: std::io::Read + Write + Send {
+    fn set_timeout(&self, t: std::time::Duration);
+    fn try_clone_box(&self) -> Option<Box<dyn Conn>>;
+}
+
+impl Conn for std::os::unix::net::UnixStream {
+    fn set_timeout(&self, t: std::time::Duration) {
+        let _ = self.set_read_timeout(Some(t));
+        let _ = self.set_write_timeout(Some(t));
+    }
+    fn try_clone_box(&self) -> Option<Box<dyn Conn>> {
+        self.try_clone().ok().map(|c| Box::new(c) as Box<dyn Conn>)
+    }
+}
+
+impl Conn for std::net::TcpStream {
+    fn set_timeout(&self, t: std::time::Duration) {
+        let _ = self.set_read_timeout(Some(t));
+        let _ = self.set_write_timeout(Some(t));
+    }
+    fn try_clone_box(&self) -> Option<Box<dyn Conn>> {
+        self.try_clone().ok().map(|c| Box::new(c) as Box<dyn Conn>)
+    }
+}
+
+/// Longest command line read (HAProxy's buffer is of this order too).
+const MAX_LINE: u64 = 16 * 1024;
+
+/// One client: lines of commands until it leaves, `quit`, or (non-interactive) the first
+/// line has been answered. An idle client is closed after `stats timeout`.
+fn serve_conn(api: &Api, conn: Box<dyn Conn>, level: ApiLevel) {
+    conn.set_timeout(api.model.global.stats_timeout);
+    let Some(mut out) = conn.try_clone_box() else {
+        return;
+    };
+    let mut reader = BufReader::new(conn);
+    let mut interactive = false;
+    loop {
+        let mut line = String::new();
+        match (&mut reader).take(MAX_LINE).read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut reply = String::new();
+        let mut quit = false;
+        for cmd in line.trim_end_matches(['\r', '\n']).split(';') {
+            match commands::run(api, level, cmd.trim(), &mut interactive) {
+                commands::Outcome::Reply(text) => reply.push_str(&text),
+                commands::Outcome::Quit => {
+                    quit = true;
+                    break;
+                }
+            }
+        }
+        if interactive && !quit {
+            reply.push_str("> ");
+        }
+        if out.write_all(reply.as_bytes()).is_err() || quit || !interactive {
+            return;
+        }
+    }
+}

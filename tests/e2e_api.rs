@@ -1,0 +1,267 @@
+//! The runtime API (`stats socket`) end to end, beside HAProxy 2.6 for the same config and
+//! traffic: the replies of `show info`, `show stat` (filters), `show servers state`,
+//! `show backend`, non-interactive and prompt modes, what is refused; the exporter reading
+//! the socket; Debian's stock haproxy.cfg.
+
+mod common;
+#[allow(dead_code)]
+#[path = "termination/proxies.rs"]
+mod proxies;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Sends one line to a unix stats socket and reads the reply until the socket closes.
+fn ask(path: &Path, line: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut s = loop {
+        match UnixStream::connect(path) {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "connect {}: {e}", path.display());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn cfg(sock: &Path, fe: &str, s1: SocketAddr, s2: SocketAddr) -> String {
+    format!(
+        "global\n    nbthread 2\n    stats socket {} mode 600 level admin\n    stats timeout 5s\n\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
+         frontend fe\n    bind {fe}\n    default_backend be\n\n\
+         backend be\n    server s1 {s1} check inter 200\n    server s2 {s2}\n\n\
+         backend other\n    server o1 {s2}\n",
+        sock.display()
+    )
+}
+
+/// The same replies from ringlb and HAProxy, for the same config and 5 requests.
+struct Both {
+    ours: Vec<String>,
+    theirs: Vec<String>,
+}
+
+fn both(driver: &str, commands: &[&str]) -> Option<Both> {
+    if !proxies::haproxy_or_skip() {
+        return None;
+    }
+    let s1 = HttpBackend::start("s1");
+    let s2 = HttpBackend::start("s2");
+    let dir = TempDir::new();
+    let sock = dir.path().join("ringlb.sock");
+    let lb = Ringlb::start(&cfg(&sock, "127.0.0.1:0", s1.addr, s2.addr), driver);
+    for _ in 0..5 {
+        get_once(lb.addr("fe"), "/");
+    }
+    // Both proxies' checks have run.
+    std::thread::sleep(Duration::from_millis(500));
+    let ours = commands.iter().map(|c| ask(&sock, c)).collect();
+    drop(lb);
+    let hsock = dir.path().join("haproxy.sock");
+    let theirs = loop {
+        let port = proxies::free_port();
+        let c = cfg(&hsock, &format!("127.0.0.1:{port}"), s1.addr, s2.addr);
+        let Some(h) = proxies::Haproxy::start(&c, port) else {
+            continue;
+        };
+        for _ in 0..5 {
+            get_once(([127, 0, 0, 1], port).into(), "/");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let r = commands.iter().map(|c| ask(&hsock, c)).collect();
+        drop(h);
+        break r;
+    };
+    Some(Both { ours, theirs })
+}
+
+/// `show servers state` lines without the time since the last change (column 10).
+fn without_times(reply: &str) -> Vec<String> {
+    reply
+        .lines()
+        .map(|l| {
+            let mut w: Vec<&str> = l.split(' ').collect();
+            if w.len() > 9 && !l.starts_with('#') {
+                w[9] = "<t>";
+            }
+            w.join(" ")
+        })
+        .collect()
+}
+
+both_drivers!(replies_as_haproxy, |driver| {
+    let Some(b) = both(
+        driver,
+        &[
+            "show servers state",
+            "show backend",
+            "show servers state other",
+            "show servers state nope",
+            "show stat -1 4 -1",
+            "show info",
+        ],
+    ) else {
+        return;
+    };
+    assert_eq!(without_times(&b.ours[0]), without_times(&b.theirs[0]));
+    assert_eq!(b.ours[1], b.theirs[1], "show backend");
+    assert_eq!(without_times(&b.ours[2]), without_times(&b.theirs[2]));
+    assert_eq!(b.ours[3], b.theirs[3], "unknown backend");
+    // `show stat` with a type filter: the same header and the same server rows.
+    let names = |csv: &str| -> Vec<String> {
+        csv.lines()
+            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(names(&b.ours[4]), names(&b.theirs[4]), "show stat -1 4 -1");
+    assert!(b.ours[4].ends_with("\n\n"));
+    // `show info`: every field ringlb prints is HAProxy's, in HAProxy's order.
+    let fields = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter_map(|l| l.split_once(": ").map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    let (o, t) = (fields(&b.ours[5]), fields(&b.theirs[5]));
+    let in_theirs: Vec<&String> = o.iter().filter(|k| t.contains(k)).collect();
+    assert_eq!(
+        in_theirs.len(),
+        o.len(),
+        "fields HAProxy does not print: {o:?}"
+    );
+    let order: Vec<&String> = t.iter().filter(|k| o.contains(k)).collect();
+    assert_eq!(order, o.iter().collect::<Vec<_>>(), "field order");
+    let value = |t: &str, k: &str| {
+        t.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}: ")).map(str::to_string))
+    };
+    // (CumReq differs: HAProxy counts the socket's own commands as requests.)
+    for k in ["Nbthread", "CurrConns", "Nbproc", "Stopping"] {
+        assert_eq!(
+            value(&b.ours[5], k),
+            value(&b.theirs[5], k),
+            "show info {k}"
+        );
+    }
+});
+
+#[test]
+fn modes_and_refusals() {
+    let s1 = HttpBackend::start("s1");
+    let dir = TempDir::new();
+    let sock = dir.path().join("api.sock");
+    let lb = Ringlb::start(&cfg(&sock, "127.0.0.1:0", s1.addr, s1.addr), "io_uring");
+    let _ = lb.addr("fe");
+    // Non-interactive: `;` separates commands; each reply ends with an empty line.
+    assert_eq!(
+        ask(&sock, "show backend;show backend"),
+        "# name\nbe\nother\n\n# name\nbe\nother\n\n"
+    );
+    // Prompt mode: a `> ` after each reply, until quit.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"prompt\nshow backend\nquit\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert_eq!(out, "\n> # name\nbe\nother\n\n> ");
+    let u = ask(&sock, "bogus");
+    assert!(
+        u.starts_with("Unknown command, but maybe one of the following ones is a better match:\n"),
+        "{u}"
+    );
+    let d = ask(&sock, "disable server be/s1");
+    assert!(d.contains("'disable server' is not supported yet"), "{d}");
+    let mode = std::fs::metadata(&sock).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(mode.permissions().mode() & 0o777, 0o600, "mode 600");
+    drop(lb);
+}
+
+#[test]
+fn exporter_reads_the_socket() {
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v prometheus-haproxy-exporter"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("install prometheus-haproxy-exporter (.ci/run does)");
+        }
+        eprintln!("skipping: prometheus-haproxy-exporter is not installed");
+        return;
+    }
+    let s1 = HttpBackend::start("s1");
+    let dir = TempDir::new();
+    let sock = dir.path().join("api.sock");
+    let lb = Ringlb::start(&cfg(&sock, "127.0.0.1:0", s1.addr, s1.addr), "io_uring");
+    for _ in 0..3 {
+        get_once(lb.addr("fe"), "/");
+    }
+    let port = proxies::free_port();
+    let mut child = std::process::Command::new("prometheus-haproxy-exporter")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!("--haproxy.scrape-uri=unix:{}", sock.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("Listening on") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("exporter listening");
+    let text = get_once(([127, 0, 0, 1], port).into(), "/metrics").text();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.contains("\nhaproxy_up 1\n"), "{text:.3000}");
+    let answered: u64 = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("haproxy_server_http_responses_total{backend=\"be\",code=\"2xx\"")
+        })
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
+        .sum();
+    assert_eq!(answered, 3, "{text}");
+}
+
+/// Debian's own /etc/haproxy/haproxy.cfg (from the haproxy package) loads unmodified.
+#[test]
+fn debian_stock_config_loads() {
+    let stock = PathBuf::from("/etc/haproxy/haproxy.cfg");
+    if !stock.exists() {
+        if std::env::var_os("CI").is_some() {
+            panic!("install haproxy (.ci/run does): its stock config is the test");
+        }
+        eprintln!("skipping: no /etc/haproxy/haproxy.cfg");
+        return;
+    }
+    let out = std::process::Command::new(bin())
+        .args(["-c", "-f"])
+        .arg(&stock)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -119,6 +119,8 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let limits = Arc::new(ConnLimits::new(&model));
     let model = Arc::new(model);
     let cpus = cpu_plan(&model, nbthread);
+    let logger = crate::log::Logger::start(&model)?;
+    let hub = logger.as_ref().map(crate::log::Logger::hub);
     // One link more than there are workers: the launcher follows the servers' states too.
     let (checker, mut links) = crate::health::checker::start(
         Arc::clone(&model),
@@ -126,6 +128,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
         nbthread + 1,
         driver,
         opts.quiet,
+        hub.clone(),
     )?;
     let launcher_events = links.pop().flatten().map(|l| l.events);
     let (ready_tx, ready_rx) = bounded::<Result<(), String>>(nbthread);
@@ -143,6 +146,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
             specs: specs.clone(),
             ready: ready_tx.clone(),
             log_requests: opts.debug,
+            log: hub.clone(),
         };
         let cpu = cpus.get(index).copied().flatten();
         let alive = alive_tx.clone();
@@ -154,12 +158,14 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     }
     drop(ready_tx);
     drop(alive_tx);
+    drop(hub);
     let started = wait_ready(&ready_rx, nbthread);
     drop(reservations); // every core holds the ports now
     if let Err(e) = started {
         request_stop(StopKind::Graceful);
         join_all(handles);
         stop_checker(checker);
+        stop_logger(logger);
         return Err(e);
     }
     announce(&model, &specs, nbthread, driver, opts.quiet);
@@ -174,6 +180,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     );
     join_all(handles);
     stop_checker(checker);
+    stop_logger(logger);
     Ok(())
 }
 
@@ -220,6 +227,13 @@ fn print_warnings(lines: &[String]) {
 fn stop_checker(checker: Option<crate::health::checker::Checker>) {
     if let Some(c) = checker {
         c.stop();
+    }
+}
+
+/// The logger writes what the cores queued before they ended, then stops.
+fn stop_logger(logger: Option<crate::log::Logger>) {
+    if let Some(l) = logger {
+        l.stop();
     }
 }
 
@@ -341,6 +355,8 @@ struct WorkerSetup {
     health: Option<HealthLink>,
     /// `ringlb -d`: print each request's record.
     log_requests: bool,
+    /// The way to the logger thread, when some proxy logs.
+    log: Option<crate::log::LogHub>,
 }
 
 /// `_alive` is held until the thread ends (see `supervise`).
@@ -397,9 +413,14 @@ async fn worker_main(setup: WorkerSetup) {
         ready,
         health,
         log_requests,
+        log,
     } = setup;
     let view = health.map(|link| HealthView::new(link, &model));
-    let records = if log_requests { Sink::Print } else { Sink::Off };
+    let records = match log {
+        Some(hub) => Sink::Log(Box::new(crate::log::CoreLog::new(hub, log_requests))),
+        None if log_requests => Sink::Print,
+        None => Sink::Off,
+    };
     let w = Worker::new(index, nbthread, model, limits, view, records, Dialer::Tcp);
     if !w.tls_errors.is_empty() {
         let _ = ready.send(Err(w.tls_errors.join("\n")));
@@ -434,6 +455,9 @@ async fn worker_main(setup: WorkerSetup) {
     if w.health.is_some() {
         monoio::spawn(health_tick(w.clone()));
     }
+    if w.records.log().is_some() {
+        monoio::spawn(log_tick(w.clone()));
+    }
     let kind = wait_for_stop().await;
     w.begin_stop(kind);
     // The accept loops end on the stop: each accepts what is queued on its listener, then shuts
@@ -443,6 +467,19 @@ async fn worker_main(setup: WorkerSetup) {
         task.await;
     }
     drain(&w, kind).await;
+    if let Some(log) = w.records.log() {
+        log.flush();
+    }
+}
+
+/// Hands the core's log lines over at least every `FLUSH_EVERY`, busy or not.
+async fn log_tick(w: std::rc::Rc<Worker>) {
+    loop {
+        monoio::time::sleep(crate::log::FLUSH_EVERY).await;
+        if let Some(log) = w.records.log() {
+            log.flush();
+        }
+    }
 }
 
 /// This core's rustls configs for a TLS bind.

@@ -32,6 +32,8 @@
 //!                 every core opens), server_config.rs (ServerConfig per core), accept.rs
 //!                 (ClientHello -> connection), facts.rs (ssl_fc_* / ssl_c_* values);
 //!                 client_config.rs (a `server ... ssl`'s ClientConfig per core)
+//!  log::          access and event logs: per-core batches (core.rs) -> one logger thread
+//!                 (thread.rs) that frames (syslog.rs) and sends to UDP / unix / stdout targets
 //!  io             owned-buffer helpers (`ReadBuf`, timed I/O) shared by http, serve and tcp
 //! ```
 //!
@@ -57,6 +59,7 @@ pub mod health;
 pub mod http;
 pub mod io;
 pub mod launch;
+pub mod log;
 pub mod net;
 pub mod process;
 pub mod rules;

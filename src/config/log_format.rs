@@ -61,7 +61,6 @@ const VARS: &[(&str, LogVar)] = &[
     ("fi", LogVar::FrontendIp),
     ("fp", LogVar::FrontendPort),
     ("ft", LogVar::FrontendTransport),
-    ("lc", LogVar::LogCounter),
     ("hr", LogVar::ReqHeaders),
     ("hrl", LogVar::ReqHeadersClf),
     ("hs", LogVar::ResHeaders),
@@ -70,7 +69,6 @@ const VARS: &[(&str, LogVar)] = &[
     ("pid", LogVar::Pid),
     ("r", LogVar::RequestLine),
     ("rc", LogVar::Retries),
-    ("rt", LogVar::RequestCounter),
     ("s", LogVar::Server),
     ("sc", LogVar::SrvConn),
     ("si", LogVar::ServerIp),
@@ -89,6 +87,8 @@ const REFUSED: &[(&str, &str)] = &[
     ("bi", "the connection's source address to the server is not recorded"),
     ("bp", "the connection's source address to the server is not recorded"),
     ("sslc", "TLS details are not logged yet"),
+    ("lc", "log counters are not counted across cores"),
+    ("rt", "request counters are not counted across cores"),
     ("sslv", "TLS details are not logged yet"),
 ];
 

@@ -10,6 +10,7 @@
 //! Checked servers start UP with health = rise, so the first failed check marks them DOWN
 //! (HAProxy 2.6 does the same; verified by running it beside ringlb).
 
+use crate::config::model_log::{LEVEL_ALERT, LEVEL_EMERG, LEVEL_NOTICE};
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -62,6 +63,7 @@ pub fn start(
     nbthread: usize,
     driver: Driver,
     quiet: bool,
+    log: Option<crate::log::LogHub>,
 ) -> Result<(Option<Checker>, Vec<Option<HealthLink>>), String> {
     if !super::needed(&model) {
         return Ok((None, (0..nbthread).map(|_| None).collect()));
@@ -86,6 +88,7 @@ pub fn start(
         out,
         reports: report_rx,
         quiet,
+        log,
         stop: Arc::clone(&stop),
     };
     let handle = std::thread::Builder::new()
@@ -101,6 +104,7 @@ struct Setup {
     out: Vec<Sender<HealthEvent>>,
     reports: Receiver<Report>,
     quiet: bool,
+    log: Option<crate::log::LogHub>,
     stop: Arc<AtomicBool>,
 }
 
@@ -171,6 +175,8 @@ struct State {
     /// disabled).
     servers: Vec<Vec<Option<Rc<Srv>>>>,
     quiet: bool,
+    /// The backends' log targets get the transitions too (HAProxy's levels).
+    log: Option<crate::log::LogHub>,
     rng: Cell<u64>,
 }
 
@@ -181,6 +187,7 @@ async fn run(setup: Setup) {
         out,
         reports,
         quiet,
+        log,
         stop,
     } = setup;
     let plans = model.backends.iter().map(Plan::of).collect();
@@ -217,6 +224,7 @@ async fn run(setup: Setup) {
         plans,
         servers,
         quiet,
+        log,
         rng: Cell::new(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id())),
     });
     let all: Vec<Rc<Srv>> = st.servers.iter().flatten().flatten().cloned().collect();
@@ -372,11 +380,9 @@ impl State {
         n
     }
 
-    /// HAProxy's wording, on stderr until logging lands (the observability issue).
+    /// HAProxy's wording, on stderr (unless quiet) and to the backend's log targets: `notice`
+    /// for UP, `alert` for DOWN, `emerg` when the backend has no server left.
     fn log_transition(&self, srv: &Srv, up: bool, o: &Outcome) {
-        if self.quiet {
-            return;
-        }
         let Some(be) = self.model.backend(srv.backend) else {
             return;
         };
@@ -420,9 +426,22 @@ impl State {
                 " {active} active and {backup} backup servers left.{on_backup}{sessions} 0 requeued."
             ));
         }
+        let none_left = !up && active == 0 && backup == 0;
+        if let Some(hub) = &self.log {
+            let set = hub.plan.backend(srv.backend);
+            let level = if up { LEVEL_NOTICE } else { LEVEL_ALERT };
+            hub.event(set, level, &line);
+            if none_left {
+                let msg = format!("backend {} has no server available!", be.name);
+                hub.event(set, LEVEL_EMERG, &msg);
+            }
+        }
+        if self.quiet {
+            return;
+        }
         let pid = std::process::id();
         eprintln!("[WARNING]  ({pid}) : {line}");
-        if !up && active == 0 && backup == 0 {
+        if none_left {
             eprintln!(
                 "[ALERT]    ({pid}) : backend '{}' has no server available!",
                 be.name

@@ -139,6 +139,9 @@ fn by_mode<'a>(
     fe: &'a Frontend,
     client: Stream,
 ) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
+    if let Some(log) = worker.records.log() {
+        log.connect(worker, frontend, client.peer_addr(), client.local_addr());
+    }
     match fe.mode {
         Mode::Tcp => Box::pin(super::tcp::serve(worker, frontend, client)),
         Mode::Http => Box::pin(super::serve(worker, frontend, fe, client)),

@@ -15,8 +15,7 @@ pub const HTTPLOG_CLF: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp
                                %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS \
                                %hrl %hsl";
 /// `option tcplog`.
-pub const TCPLOG: &str =
-    "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
+pub const TCPLOG: &str = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
 
 /// The log-format separator, kept as its own node.
 pub const SEP: &str = " ";
@@ -84,8 +83,14 @@ const VARS: &[(&str, LogVar)] = &[
 
 /// HAProxy variables ringlb refuses, with why.
 const REFUSED: &[(&str, &str)] = &[
-    ("bi", "the connection's source address to the server is not recorded"),
-    ("bp", "the connection's source address to the server is not recorded"),
+    (
+        "bi",
+        "the connection's source address to the server is not recorded",
+    ),
+    (
+        "bp",
+        "the connection's source address to the server is not recorded",
+    ),
     ("sslc", "TLS details are not logged yet"),
     ("lc", "log counters are not counted across cores"),
     ("rt", "request counters are not counted across cores"),
@@ -202,7 +207,11 @@ fn apply_flags(list: &str, flags: &mut LogFlags) -> Result<(), String> {
             "Q" => flags.quote = on,
             "X" => flags.hex = on,
             "E" => flags.escape = on,
-            _ => return Err(format!("unknown log-format flag '{name}' (flags are Q, X, E)")),
+            _ => {
+                return Err(format!(
+                    "unknown log-format flag '{name}' (flags are Q, X, E)"
+                ))
+            }
         }
     }
     Ok(())

@@ -2,12 +2,12 @@
 //! defaults, splits `listen` into a frontend and a backend, resolves names to indexes, and checks
 //! what needs the whole configuration (bind conflicts, modes, the file-descriptor budget).
 
-use super::log_resolve::{system_hostname, DEFAULT_LOG_TAG};
 use super::cond::{self, AclRef, CondDraft};
 use super::draft::{GlobalDraft, HttpRuleDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::expr::ParseEnv;
 use super::keywords::{self, Target};
+use super::log_resolve::{system_hostname, DEFAULT_LOG_TAG};
 use super::model::*;
 use super::model_rules::{HttpRule, Phase, User, Userlist};
 use super::suggest;

@@ -415,15 +415,15 @@ impl State {
                 " {active} active and {backup} backup servers online.{on_backup} 0 sessions requeued."
             ));
         } else {
-            // In-flight requests are only counted across cores for servers with a maxconn.
+            // In-flight requests are only counted across cores for servers with a maxconn
+            // (others say 0, what HAProxy says of an idle server); there is no queue to count.
             let sessions = self
                 .limits
                 .server(srv.backend, srv.server)
                 .and_then(|l| l.used())
-                .map(|n| format!(" {n} sessions active,"))
-                .unwrap_or_default();
+                .unwrap_or(0);
             line.push_str(&format!(
-                " {active} active and {backup} backup servers left.{on_backup}{sessions} 0 requeued."
+                " {active} active and {backup} backup servers left.{on_backup} {sessions} sessions active, 0 requeued, 0 remaining in queue."
             ));
         }
         let none_left = !up && active == 0 && backup == 0;

@@ -31,7 +31,9 @@ pub struct CoreLog {
 
 impl std::fmt::Debug for CoreLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CoreLog").field("print", &self.print).finish()
+        f.debug_struct("CoreLog")
+            .field("print", &self.print)
+            .finish()
     }
 }
 

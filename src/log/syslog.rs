@@ -162,7 +162,15 @@ mod tests {
             hostname: host,
         };
         let mut out = Vec::new();
-        frame(&mut out, &target(format, len), 6, &o, now, b"hello world", true);
+        frame(
+            &mut out,
+            &target(format, len),
+            6,
+            &o,
+            now,
+            b"hello world",
+            true,
+        );
         String::from_utf8_lossy(&out).into_owned()
     }
 
@@ -184,7 +192,10 @@ mod tests {
             framed(Some(SyslogFormat::Rfc5424), None, 1024),
             "<134>1 2026-12-04T01:10:58.263096+00:00 - haproxy 42 - - hello world\n"
         );
-        assert_eq!(framed(Some(SyslogFormat::Short), None, 1024), "<6>hello world\n");
+        assert_eq!(
+            framed(Some(SyslogFormat::Short), None, 1024),
+            "<6>hello world\n"
+        );
         assert_eq!(framed(Some(SyslogFormat::Raw), None, 1024), "hello world\n");
         assert_eq!(framed(Some(SyslogFormat::Raw), None, 5), "hello\n");
     }

@@ -267,7 +267,12 @@ impl<'a, D: Downstream> Session<'a, D> {
             self.keep_request_line();
         }
         if let Some(c) = self.rec.captures.as_deref_mut() {
-            c.headers(&self.fe.log.captures, true, self.conn.head_bytes(), &self.req.headers);
+            c.headers(
+                &self.fe.log.captures,
+                true,
+                self.conn.head_bytes(),
+                &self.req.headers,
+            );
         }
         let plan = match self.plan() {
             Ok(p) => p,

@@ -48,3 +48,6 @@ impl LogCounters {
         self.dropped.load(Ordering::Relaxed)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -60,7 +60,7 @@ pub fn encode(v: &[u8], len: usize) -> String {
     let v = v.get(..len).unwrap_or(v);
     let mut out = String::with_capacity(v.len());
     for &b in v {
-        if b < 0x20 || b >= 0x7f || matches!(b, b'"' | b'#' | b'{' | b'|' | b'}') {
+        if !(0x20..0x7f).contains(&b) || matches!(b, b'"' | b'#' | b'{' | b'|' | b'}') {
             let _ = write!(out, "#{b:02X}");
         } else {
             out.push(char::from(b));

@@ -95,7 +95,7 @@ both_drivers!(httplog_lines_match_haproxy_field_by_field, |driver| {
         return;
     }
     let be = HttpBackend::start("s1");
-    let captures = "    capture request header Host len 20\n    capture request header User-Agent len 7\n    capture response header Content-Type len 30\n";
+    let captures = "    capture request header Host len 20\n    capture request header User-Agent len 7\n    capture response header Content-Type len 30\n    http-request capture req.hdr(user-agent),upper len 6\n";
     let config = |bind: &str, log: &str| http_config(bind, log, be.addr, captures);
     let paths = ["/", "/status/404", "/deny", "/nosrv"];
     let (ours, theirs, sizes) = both(driver, &config, "format raw local0", &paths);

@@ -86,6 +86,7 @@ pub fn build(a: &Action, ctx: &Ctx, errorfiles: &[&ErrorFiles], proxy: &str) -> 
         | Action::SetMethod(_)
         | Action::SetStatus { .. }
         | Action::SetVar(..)
+        | Action::Capture { .. }
         | Action::UnsetVar(_) => page(500, errorfiles, false),
     }
 }

@@ -43,8 +43,9 @@ pub fn global_log(g: &mut GlobalDraft, cx: &mut Cx) {
 
 pub fn proxy_log(p: &mut ProxyDraft, cx: &mut Cx) {
     if let Some(e) = parse_log(cx) {
+        // `log global` in defaults and again in the proxy logs once (HAProxy 2.6 does).
         if e == LogEntry::Global && p.log.entries.contains(&LogEntry::Global) {
-            return cx.err("only one 'log global' per section (HAProxy allows one)");
+            return;
         }
         p.log.entries.push(e);
     }

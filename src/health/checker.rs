@@ -416,14 +416,15 @@ impl State {
             ));
         } else {
             // In-flight requests are only counted across cores for servers with a maxconn
-            // (others say 0, what HAProxy says of an idle server); there is no queue to count.
+            // (others say 0, what HAProxy says of an idle server). HAProxy's "N remaining in
+            // queue" is left out: queues are per core (README, Health checks).
             let sessions = self
                 .limits
                 .server(srv.backend, srv.server)
                 .and_then(|l| l.used())
                 .unwrap_or(0);
             line.push_str(&format!(
-                " {active} active and {backup} backup servers left.{on_backup} {sessions} sessions active, 0 requeued, 0 remaining in queue."
+                " {active} active and {backup} backup servers left.{on_backup} {sessions} sessions active, 0 requeued."
             ));
         }
         let none_left = !up && active == 0 && backup == 0;

@@ -17,6 +17,8 @@ use crate::worker::Worker;
 /// A batch goes when it holds this many lines or bytes...
 const FLUSH_LINES: usize = 64;
 const FLUSH_BYTES: usize = 32 * 1024;
+/// Room for the line that crosses FLUSH_BYTES.
+const LINE_ROOM: usize = 4096;
 /// ...or at the latest this long after its first line (the flush tick).
 pub const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
@@ -67,10 +69,16 @@ impl CoreLog {
 
     /// Hands the batch to the logger thread (nothing when it is empty).
     pub fn flush(&self) {
-        let b = self.batch.take();
-        if !b.entries.is_empty() {
-            self.hub.send(b);
+        if self.batch.borrow().entries.is_empty() {
+            return;
         }
+        // The next batch starts at its full size: no regrowth while lines come in.
+        let fresh = Batch {
+            text: Vec::with_capacity(FLUSH_BYTES + LINE_ROOM),
+            entries: Vec::with_capacity(FLUSH_LINES),
+        };
+        let b = self.batch.replace(fresh);
+        self.hub.send(b);
     }
 
     /// A finished request or tcp connection, logged as its frontend says.

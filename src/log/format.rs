@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::model::{Mode, Model};
 use crate::config::model_log::{LogFlags, LogLine, LogNode, LogVar};
-use crate::serve::record::{civil_from_days, CaptureValues, RequestRecord};
+use crate::serve::record::{civil_from_days, CaptureValues, RequestRecord, Timers};
 
 /// What a line is made of besides the record.
 pub struct Facts<'a> {
@@ -29,7 +29,22 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
+/// What several variables read, worked out once per line.
+struct Derived<'m> {
+    t: Timers,
+    fe: &'m str,
+    be: &'m str,
+    srv: &'m str,
+}
+
 pub fn render(line: &LogLine, f: &Facts, out: &mut Vec<u8>) {
+    let (fe, be, srv) = f.rec.names(f.model);
+    let d = Derived {
+        t: f.rec.marks.timers(),
+        fe,
+        be,
+        srv,
+    };
     // HAProxy starts as if after a separator: a leading one is not printed.
     let mut after_sep = true;
     for n in &line.nodes {
@@ -46,7 +61,7 @@ pub fn render(line: &LogLine, f: &Facts, out: &mut Vec<u8>) {
             }
             LogNode::Var(v, flags) => {
                 let before = out.len();
-                var(*v, *flags, f, out);
+                var(*v, *flags, f, &d, out);
                 if out.len() > before {
                     after_sep = false;
                 }
@@ -77,10 +92,9 @@ fn request_date(f: &Facts) -> SystemTime {
     }
 }
 
-fn var(v: LogVar, fl: LogFlags, f: &Facts, out: &mut Vec<u8>) {
+fn var(v: LogVar, fl: LogFlags, f: &Facts, d: &Derived, out: &mut Vec<u8>) {
     let rec = f.rec;
-    let t = rec.marks.timers();
-    let (fe, be, srv) = rec.names(f.model);
+    let (t, fe, be, srv) = (&d.t, d.fe, d.be, d.srv);
     match v {
         LogVar::BytesOut => num(out, fl, rec.bytes_out as i64),
         LogVar::BytesIn => num(out, fl, rec.bytes_in as i64),
@@ -108,7 +122,7 @@ fn var(v: LogVar, fl: LogFlags, f: &Facts, out: &mut Vec<u8>) {
         LogVar::Tt => num(out, fl, t.tt),
         // Tu: Tt less the idle time; Td: what Tt leaves after Tq, Tw, Tc and Tr.
         LogVar::Tu => num(out, fl, if t.tt < 0 { -1 } else { t.tt - t.ti.max(0) }),
-        LogVar::Td => num(out, fl, data_time(&t)),
+        LogVar::Td => num(out, fl, data_time(t)),
         LogVar::GmtDate | LogVar::LocalDate => gmt_date(out, accept_date(f)),
         LogVar::RequestGmtDate | LogVar::RequestLocalDate => gmt_date(out, request_date(f)),
         LogVar::AcceptDate => log_date(out, accept_date(f)),
@@ -132,14 +146,10 @@ fn var(v: LogVar, fl: LogFlags, f: &Facts, out: &mut Vec<u8>) {
             num(out, fl, i64::from(rec.retries))
         }
         LogVar::Frontend => text(out, fl, Some(fe.as_bytes())),
-        LogVar::FrontendTransport => {
-            let name = if rec.tls {
-                format!("{fe}~")
-            } else {
-                fe.to_string()
-            };
-            text(out, fl, Some(name.as_bytes()))
+        LogVar::FrontendTransport if rec.tls => {
+            text(out, fl, Some(format!("{fe}~").as_bytes()))
         }
+        LogVar::FrontendTransport => text(out, fl, Some(fe.as_bytes())),
         LogVar::Backend => text(out, fl, Some(be.as_bytes())),
         LogVar::Server => text(out, fl, Some(srv.as_bytes())),
         LogVar::ClientIp => ip(out, fl, Some(rec.peer)),
@@ -163,7 +173,7 @@ fn var(v: LogVar, fl: LogFlags, f: &Facts, out: &mut Vec<u8>) {
     }
 }
 
-fn data_time(t: &crate::serve::record::Timers) -> i64 {
+fn data_time(t: &Timers) -> i64 {
     if t.tt < 0 {
         return -1;
     }
@@ -215,7 +225,11 @@ fn ip(out: &mut Vec<u8>, fl: LogFlags, a: Option<SocketAddr>) {
         };
         return;
     }
-    text(out, fl, Some(a.ip().to_string().as_bytes()));
+    // An address has nothing to escape: written as it is, quoted if asked.
+    let q: &[u8] = if fl.quote { b"\"" } else { b"" };
+    out.extend_from_slice(q);
+    let _ = write!(out, "{}", a.ip());
+    out.extend_from_slice(q);
 }
 
 fn port(out: &mut Vec<u8>, fl: LogFlags, a: Option<SocketAddr>) {

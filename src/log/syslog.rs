@@ -27,6 +27,21 @@ pub struct Origin<'a> {
     pub hostname: Option<&'a str>,
 }
 
+/// A batch's header dates, formatted once for all its messages.
+pub struct Dates {
+    pub bsd: String,
+    pub iso: String,
+}
+
+impl Dates {
+    pub fn of(now: SystemTime) -> Self {
+        Dates {
+            bsd: bsd_date(now),
+            iso: iso_date(now),
+        }
+    }
+}
+
 /// The format a target uses: `local` unless written, `rfc3164` when `log-send-hostname` is set.
 pub fn format_of(t: &LogTarget, hostname_sent: bool) -> SyslogFormat {
     match t.format {
@@ -36,26 +51,26 @@ pub fn format_of(t: &LogTarget, hostname_sent: bool) -> SyslogFormat {
     }
 }
 
-/// Appends the framed message to `out` (cleared first).
+/// Appends the framed message to `out`.
 pub fn frame(
     out: &mut Vec<u8>,
     t: &LogTarget,
     level: u8,
     o: &Origin,
-    now: SystemTime,
+    d: &Dates,
     msg: &[u8],
     cut: bool,
 ) {
-    out.clear();
+    let start = out.len();
     let pri = u32::from(t.facility) * 8 + u32::from(level);
     let fmt = format_of(t, o.hostname.is_some());
     // Writing into a Vec cannot fail.
     let _ = match fmt {
-        SyslogFormat::Local => write!(out, "<{pri}>{} {}[{}]: ", bsd_date(now), o.tag, o.pid),
+        SyslogFormat::Local => write!(out, "<{pri}>{} {}[{}]: ", d.bsd, o.tag, o.pid),
         SyslogFormat::Rfc3164 => write!(
             out,
             "<{pri}>{} {} {}[{}]: ",
-            bsd_date(now),
+            d.bsd,
             o.hostname.unwrap_or("localhost"),
             o.tag,
             o.pid
@@ -63,20 +78,20 @@ pub fn frame(
         SyslogFormat::Rfc5424 => write!(
             out,
             "<{pri}>1 {} {} {} {} - - ",
-            iso_date(now),
+            d.iso,
             o.hostname.unwrap_or("-"),
             o.tag,
             o.pid
         ),
         SyslogFormat::Priority => write!(out, "<{pri}>"),
         SyslogFormat::Short => write!(out, "<{level}>"),
-        SyslogFormat::Timed => write!(out, "<{level}>{} ", iso_date(now)),
-        SyslogFormat::Iso => write!(out, "{} ", iso_date(now)),
+        SyslogFormat::Timed => write!(out, "<{level}>{} ", d.iso),
+        SyslogFormat::Iso => write!(out, "{} ", d.iso),
         SyslogFormat::Raw => Ok(()),
     };
     out.extend_from_slice(msg);
     if cut {
-        out.truncate(t.len);
+        out.truncate(start + t.len);
     }
     out.push(b'\n');
 }
@@ -167,7 +182,7 @@ mod tests {
             &target(format, len),
             6,
             &o,
-            now,
+            &Dates::of(now),
             b"hello world",
             true,
         );

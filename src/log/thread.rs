@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use super::plan::{LogPlan, SetId};
-use super::syslog::{frame, Origin};
+use super::syslog::{frame, Dates, Origin};
 use super::target::Open;
 use super::LogCounters;
 use crate::config::model::Model;
@@ -110,41 +110,60 @@ impl Logger {
     }
 }
 
+/// Each target's framed messages of one batch, back to back, and where each ends.
+#[derive(Default)]
+struct Outbox {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
 fn run(rx: &Receiver<Batch>, plan: &LogPlan, counters: &LogCounters) {
     let mut open: Vec<Open> = plan.targets.iter().map(Open::new).collect();
-    let mut buf = Vec::with_capacity(2048);
+    let mut boxes: Vec<Outbox> = plan.targets.iter().map(|_| Outbox::default()).collect();
     while let Ok(batch) = rx.recv() {
-        let now = SystemTime::now();
+        frame_batch(&batch, plan, &open, &mut boxes);
         let (mut sent, mut dropped) = (0u64, 0u64);
-        let mut start = 0usize;
-        for e in &batch.entries {
-            let end = e.end as usize;
-            let msg = batch.text.get(start..end).unwrap_or(&[]);
-            start = end;
-            let Some(set) = plan.sets.get(e.set as usize) else {
+        for (o, b) in open.iter_mut().zip(boxes.iter_mut()) {
+            if b.ends.is_empty() {
                 continue;
-            };
-            let origin = Origin {
-                tag: &set.tag,
-                pid: plan.pid,
-                hostname: plan.hostname.as_deref(),
-            };
-            for &ti in &set.targets {
-                let (Some(t), Some(o)) = (plan.targets.get(ti), open.get_mut(ti)) else {
-                    continue;
-                };
-                let Some(level) = t.accepts(e.level) else {
-                    continue;
-                };
-                frame(&mut buf, t, level, &origin, now, msg, o.cuts());
-                if o.send(&buf) {
-                    sent += 1;
-                } else {
-                    dropped += 1;
-                }
             }
+            let n = o.send_all(&b.text, &b.ends);
+            sent += n as u64;
+            dropped += (b.ends.len() - n) as u64;
+            b.text.clear();
+            b.ends.clear();
         }
         counters.sent.fetch_add(sent, Ordering::Relaxed);
         counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+    }
+}
+
+/// Frames every message of `batch` into the outbox of each target that takes it.
+fn frame_batch(batch: &Batch, plan: &LogPlan, open: &[Open], boxes: &mut [Outbox]) {
+    let dates = Dates::of(SystemTime::now());
+    let mut start = 0usize;
+    for e in &batch.entries {
+        let end = e.end as usize;
+        let msg = batch.text.get(start..end).unwrap_or(&[]);
+        start = end;
+        let Some(set) = plan.sets.get(e.set as usize) else {
+            continue;
+        };
+        let origin = Origin {
+            tag: &set.tag,
+            pid: plan.pid,
+            hostname: plan.hostname.as_deref(),
+        };
+        for &ti in &set.targets {
+            let (Some(t), Some(o), Some(b)) = (plan.targets.get(ti), open.get(ti), boxes.get_mut(ti))
+            else {
+                continue;
+            };
+            let Some(level) = t.accepts(e.level) else {
+                continue;
+            };
+            frame(&mut b.text, t, level, &origin, &dates, msg, o.cuts());
+            b.ends.push(b.text.len());
+        }
     }
 }

@@ -103,9 +103,10 @@ impl Logger {
         self.hub.clone()
     }
 
-    /// Writes what is still queued, then ends the thread.
+    /// Writes what is still queued, then ends the thread. An empty batch is the stop: hubs
+    /// never send one, and some may outlive the workers (a runtime's unfinished tasks).
     pub fn stop(self) {
-        drop(self.hub);
+        let _ = self.hub.tx.send(Batch::default());
         let _ = self.thread.join();
     }
 }
@@ -121,6 +122,9 @@ fn run(rx: &Receiver<Batch>, plan: &LogPlan, counters: &LogCounters) {
     let mut open: Vec<Open> = plan.targets.iter().map(Open::new).collect();
     let mut boxes: Vec<Outbox> = plan.targets.iter().map(|_| Outbox::default()).collect();
     while let Ok(batch) = rx.recv() {
+        if batch.entries.is_empty() {
+            return;
+        }
         frame_batch(&batch, plan, &open, &mut boxes);
         let (mut sent, mut dropped) = (0u64, 0u64);
         for (o, b) in open.iter_mut().zip(boxes.iter_mut()) {

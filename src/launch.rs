@@ -35,6 +35,8 @@ pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
 const STOP_POLL: Duration = Duration::from_millis(50);
 /// How often an idle worker applies health events: bounds how stale its view can get.
 const HEALTH_TICK: Duration = Duration::from_millis(10);
+/// How often a core publishes its latency histograms (percentiles are this old at most).
+const LATENCY_PUBLISH: Duration = Duration::from_secs(1);
 /// io_uring submission queue entries per core.
 const URING_ENTRIES: u32 = 1024;
 
@@ -121,6 +123,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let cpus = cpu_plan(&model, nbthread);
     let logger = crate::log::Logger::start(&model)?;
     let hub = logger.as_ref().map(crate::log::Logger::hub);
+    let stats = crate::stats::shared::StatsShared::new(&model, nbthread, &cpus);
     // One link more than there are workers: the launcher follows the servers' states too.
     let (checker, mut links) = crate::health::checker::start(
         Arc::clone(&model),
@@ -129,6 +132,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
         driver,
         opts.quiet,
         hub.clone(),
+        Some(Arc::clone(&stats)),
     )?;
     let launcher_events = links.pop().flatten().map(|l| l.events);
     let (ready_tx, ready_rx) = bounded::<Result<(), String>>(nbthread);
@@ -147,6 +151,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
             ready: ready_tx.clone(),
             log_requests: opts.debug,
             log: hub.clone(),
+            stats: Arc::clone(&stats),
         };
         let cpu = cpus.get(index).copied().flatten();
         let alive = alive_tx.clone();
@@ -357,6 +362,8 @@ struct WorkerSetup {
     log_requests: bool,
     /// The way to the logger thread, when some proxy logs.
     log: Option<crate::log::LogHub>,
+    /// Every core's counters (this one writes its own).
+    stats: Arc<crate::stats::shared::StatsShared>,
 }
 
 /// `_alive` is held until the thread ends (see `supervise`).
@@ -414,6 +421,7 @@ async fn worker_main(setup: WorkerSetup) {
         health,
         log_requests,
         log,
+        stats,
     } = setup;
     let view = health.map(|link| HealthView::new(link, &model));
     let records = match log {
@@ -421,7 +429,12 @@ async fn worker_main(setup: WorkerSetup) {
         None if log_requests => Sink::Print,
         None => Sink::Off,
     };
-    let w = Worker::new(index, nbthread, model, limits, view, records, Dialer::Tcp);
+    let process = crate::worker::Process {
+        model,
+        limits,
+        stats,
+    };
+    let w = Worker::new(index, nbthread, process, view, records, Dialer::Tcp);
     if !w.tls_errors.is_empty() {
         let _ = ready.send(Err(w.tls_errors.join("\n")));
         return;
@@ -458,6 +471,7 @@ async fn worker_main(setup: WorkerSetup) {
     if w.records.log().is_some() {
         monoio::spawn(log_tick(w.clone()));
     }
+    monoio::spawn(publish_latency(w.clone()));
     let kind = wait_for_stop().await;
     w.begin_stop(kind);
     // The accept loops end on the stop: each accepts what is queued on its listener, then shuts
@@ -499,6 +513,14 @@ async fn health_tick(w: std::rc::Rc<Worker>) {
     loop {
         w.apply_health();
         monoio::time::sleep(HEALTH_TICK).await;
+    }
+}
+
+/// Hands this core's latency histograms to reports once a second (stats/latency.rs).
+async fn publish_latency(w: std::rc::Rc<Worker>) {
+    loop {
+        monoio::time::sleep(LATENCY_PUBLISH).await;
+        w.stats.publish_latency();
     }
 }
 

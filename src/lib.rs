@@ -34,6 +34,10 @@
 //!                 client_config.rs (a `server ... ssl`'s ClientConfig per core)
 //!  log::          access and event logs: per-core batches (core.rs) -> one logger thread
 //!                 (thread.rs) that frames (syslog.rs) and sends to UDP / unix / stdout targets
+//!  stats::        counters.rs (each core's own, single-writer), tally.rs (events -> counts),
+//!                 latency.rs (hdrhistograms, published each second), collect.rs (all cores ->
+//!                 `Snapshot` on demand), csv/json/html/prom.rs (HAProxy's formats),
+//!                 service.rs (the stats page, monitor-uri, the Prometheus exporter)
 //!  io             owned-buffer helpers (`ReadBuf`, timed I/O) shared by http, serve and tcp
 //! ```
 //!
@@ -46,11 +50,14 @@
 //! - **HTTP/2**: a second connection level beside `serve/h1.rs`, whose streams each implement
 //!   `serve::downstream::Downstream` and drive the same `Session` pipeline.
 //! - **Stats and logs**: every request ends in one `serve::record::RequestRecord`, consumed at
-//!   one place (`record::end_request`) by the worker's `record::Sink`: logs, core-local
-//!   counters and histograms are sinks there, merged across cores on demand.
+//!   one place (`record::end_request`): the core's counters and histograms (`stats::`,
+//!   merged across cores on demand by the core serving a report) and the worker's
+//!   `record::Sink` (logs).
 //!
 //! What crosses threads: the `Model` (in an `Arc`, read-only), health events and passive reports
-//! (crossbeam channels), the maxconn atomics, and, later, stats snapshots. Nothing on the request
+//! (crossbeam channels), the maxconn atomics, each core's stats counters (written by that core
+//! only, read by reports) and the checker's table and published histograms (mutexes taken
+//! by the checker, once a second by each core, and by reports: never per request). Nothing on the request
 //! path takes a lock.
 
 pub mod cli;

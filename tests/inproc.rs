@@ -17,8 +17,9 @@ use ringlb::config::model::{BackendId, FrontendId, Mode, ServerId};
 use ringlb::net::{Dialer, Stream};
 use ringlb::serve::accept::serve_stream;
 use ringlb::serve::record::{RequestRecord, Sink};
+use ringlb::stats::shared::StatsShared;
 use ringlb::worker::limits::ConnLimits;
-use ringlb::worker::Worker;
+use ringlb::worker::{Process, Worker};
 
 const PEER: &str = "127.0.0.1:40000";
 const LOCAL: &str = "127.0.0.1:8080";
@@ -73,11 +74,15 @@ impl InProc {
             monoio::spawn(server(n, theirs));
             Ok(ours)
         };
+        let process = Process {
+            stats: StatsShared::new(&model, 1, &[]),
+            model: Arc::new(model),
+            limits,
+        };
         let worker = Worker::new(
             0,
             1,
-            Arc::new(model),
-            limits,
+            process,
             None,
             Sink::Keep(Default::default()),
             Dialer::Mem(Rc::new(dial)),

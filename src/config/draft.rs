@@ -51,6 +51,9 @@ pub struct GlobalDraft {
     pub log_send_hostname: Option<Option<String>>,
     pub spread_checks: Option<u8>,
     pub tls: super::model_tls::GlobalTls,
+    /// `node NAME`, `description TEXT`: shown on the stats page.
+    pub node: Option<String>,
+    pub description: Option<String>,
 }
 
 /// Server settings shared by `server` and `default-server` lines.
@@ -236,6 +239,9 @@ pub struct ProxyDraft {
     pub check: BackendCheck,
     pub allbackups: bool,
     pub log: LogDraft,
+    /// `stats ...` lines (the stats page), `monitor-uri`.
+    pub stats: Option<super::model::StatsPage>,
+    pub monitor_uri: Option<String>,
     pub failed: Failed,
 }
 
@@ -268,6 +274,8 @@ impl ProxyDraft {
             check: BackendCheck::default(),
             allbackups: false,
             log: LogDraft::default(),
+            stats: None,
+            monitor_uri: None,
             failed: Failed::default(),
         }
     }

@@ -8,7 +8,7 @@ use super::draft::{GlobalDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::model::Loc;
 use super::syntax::{Line, SectionKind};
-use super::{check, global, http_rules, log, proxy, server, suggest};
+use super::{check, global, http_rules, log, proxy, server, stats, suggest};
 use std::time::Duration;
 
 pub const G: u8 = 1;
@@ -102,7 +102,11 @@ const fn no(name: &'static str, sections: u8, why: &'static str) -> Keyword {
 const YET: &str = "not supported yet";
 /// Rule-like keywords beyond http-request/-response/-after-response.
 const RULES: &str = YET;
-const STATS: &str = "not supported yet (no stats page or stats socket)";
+const STATS_SOCKET: &str =
+    "not supported yet (no stats socket: the stats page, ';csv' and ';json' are served over HTTP with 'stats enable')";
+const STATS_ADMIN: &str =
+    "not supported yet (the stats page is read-only: no admin actions until the runtime API)";
+const STATS_RULES: &str = "not supported yet (use 'stats auth' for the page's authentication)";
 const TLS: &str = "not supported yet (no TLS)";
 const LATER: &str = YET;
 /// The idle-pool keywords are server options in HAProxy too.
@@ -140,7 +144,20 @@ pub static TABLE: &[Keyword] = &[
     gl_inert("tune.ssl.default-dh-param", global::dh_param),
     no("nbproc", G, "removed in HAProxy 2.5; use 'nbthread'"),
     no("chroot", G, LATER),
-    no("stats", G | P, STATS),
+    ok("stats enable", P, stats::enable),
+    ok("stats uri", P, stats::uri),
+    ok("stats realm", P, stats::realm),
+    ok("stats auth", P, stats::auth),
+    ok("stats refresh", P, stats::refresh),
+    ok("stats hide-version", P, stats::hide_version),
+    ok("stats show-legends", P, stats::show_legends),
+    ok("stats show-node", P, stats::show_node),
+    ok("stats show-desc", P, stats::show_desc),
+    ok("stats scope", P, stats::scope),
+    no("stats admin", P, STATS_ADMIN),
+    no("stats http-request", P, STATS_RULES),
+    no("stats", G, STATS_SOCKET),
+    no("stats", P, "unknown 'stats' keyword: use enable, uri, realm, auth, refresh, hide-version, show-legends, show-node, show-desc or scope"),
     no("master-worker", G, LATER),
     no("lua-load", G, LATER),
     gl_inert("ca-base", global::ca_base),
@@ -148,6 +165,8 @@ pub static TABLE: &[Keyword] = &[
     gl("ssl-server-verify", global::ssl_server_verify),
     no("hard-stop-after", G, LATER),
     gl("spread-checks", check::spread_checks),
+    gl("node", stats::node),
+    gl("description", stats::description),
     no("ulimit-n", G, "raise the limit with 'ulimit -n' before starting ringlb"),
     no("uid", G, "use 'user'"),
     no("gid", G, "use 'group'"),
@@ -233,7 +252,7 @@ pub static TABLE: &[Keyword] = &[
     no("cookie", D | B | L, "not supported yet (no cookie persistence)"),
     no("stick-table", F | B | L, LATER),
     no("stick", B | L, LATER),
-    no("monitor-uri", D | F | L, LATER),
+    ok("monitor-uri", D | F | L, stats::monitor_uri),
     no("monitor", F | L, LATER),
     no("use-server", B | L, RULES),
     no("hash-type", D | B | L, LATER),

@@ -45,6 +45,7 @@ pub mod proxy;
 pub mod regexes;
 pub mod server;
 pub mod server_tls;
+pub mod stats;
 pub mod suggest;
 pub mod syntax;
 pub mod validate;

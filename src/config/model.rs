@@ -93,6 +93,10 @@ pub struct Global {
     pub log_hostname: Option<String>,
     /// `spread-checks`: percent of random jitter on every check interval (0..=50).
     pub spread_checks: u8,
+    /// `node`: the name the stats page shows (the host name when unset).
+    pub node: Option<String>,
+    /// `description`: the process's description on the stats page.
+    pub description: Option<String>,
     /// `ssl-default-bind-*`, `tune.ssl.*`, `ca-base`, `crt-base`: what TLS binds inherit.
     pub tls: super::model_tls::GlobalTls,
 }
@@ -224,6 +228,28 @@ pub struct Proxy {
     pub rules: HttpRules,
     /// Where and what this proxy logs (`log`, `option httplog`, `capture` ...).
     pub log: ProxyLog,
+    /// `stats enable|uri|auth|...`: this proxy serves the stats page.
+    pub stats: Option<Arc<StatsPage>>,
+    /// `monitor-uri`: requests for it are answered 200 by ringlb (frontends).
+    pub monitor_uri: Option<String>,
+}
+
+/// A proxy's stats page (`stats ...` lines).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsPage {
+    /// `stats uri`: requests whose URI starts with it get the page.
+    pub uri: String,
+    pub realm: String,
+    /// `stats auth USER:PASSWORD` lines; none: no authentication.
+    pub users: Vec<(String, String)>,
+    pub refresh: Option<Duration>,
+    pub hide_version: bool,
+    pub show_legends: bool,
+    /// `stats show-node [NAME]`: `Some("")` for the node's own name.
+    pub show_node: Option<String>,
+    pub show_desc: Option<String>,
+    /// `stats scope`: only these proxies (all when empty).
+    pub scope: Vec<String>,
 }
 
 /// A frontend: its shared proxy settings (reached through `Deref`, so `fe.timeouts` reads as

@@ -293,6 +293,15 @@ pub enum Action {
     /// `normalize-uri NORMALIZER`: rewrites the target so that equivalent spellings of a path
     /// meet the same rules (`rules::normalize`).
     NormalizeUri(Normalizer),
+    /// `use-service NAME`: ringlb answers the request itself with a built-in service.
+    UseService(Service),
+}
+
+/// The built-in services of `http-request use-service`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// `prometheus-exporter`: metrics in Prometheus' text format, HAProxy's names.
+    PrometheusExporter,
 }
 
 impl Action {
@@ -305,6 +314,7 @@ impl Action {
                 | Action::Auth { .. }
                 | Action::Redirect(_)
                 | Action::Return(_)
+                | Action::UseService(_)
         )
     }
 }

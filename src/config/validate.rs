@@ -340,6 +340,8 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
             .map(|name| name.unwrap_or_else(system_hostname)),
         spread_checks: g.spread_checks.unwrap_or(0),
         tls: g.tls,
+        node: g.node,
+        description: g.description,
     }
 }
 
@@ -606,6 +608,8 @@ fn build_proxy(
         errorfiles: p.errorfiles.clone(),
         acls,
         rules,
+        stats: p.stats.clone().map(Arc::new),
+        monitor_uri: p.monitor_uri.clone(),
     }
 }
 

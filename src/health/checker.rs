@@ -23,10 +23,12 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use super::observe::Report;
 use super::probe::{self, Outcome, Plan, Timing};
+use super::table::CheckResult;
 use super::view::HealthLink;
 use super::HealthEvent;
 use crate::config::model::{BackendId, Model, OnError, ServerCheck, ServerId};
 use crate::launch::Driver;
+use crate::stats::shared::StatsShared;
 use crate::worker::limits::ConnLimits;
 use crate::worker::notify::Notify;
 
@@ -64,6 +66,7 @@ pub fn start(
     driver: Driver,
     quiet: bool,
     log: Option<crate::log::LogHub>,
+    stats: Option<Arc<StatsShared>>,
 ) -> Result<(Option<Checker>, Vec<Option<HealthLink>>), String> {
     if !super::needed(&model) {
         return Ok((None, (0..nbthread).map(|_| None).collect()));
@@ -89,6 +92,7 @@ pub fn start(
         reports: report_rx,
         quiet,
         log,
+        stats,
         stop: Arc::clone(&stop),
     };
     let handle = std::thread::Builder::new()
@@ -105,6 +109,7 @@ struct Setup {
     reports: Receiver<Report>,
     quiet: bool,
     log: Option<crate::log::LogHub>,
+    stats: Option<Arc<StatsShared>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -177,6 +182,8 @@ struct State {
     quiet: bool,
     /// The backends' log targets get the transitions too (HAProxy's levels).
     log: Option<crate::log::LogHub>,
+    /// Where reports read each server's last check (the stats page, metrics).
+    checks: Option<Arc<StatsShared>>,
     rng: Cell<u64>,
 }
 
@@ -188,6 +195,7 @@ async fn run(setup: Setup) {
         reports,
         quiet,
         log,
+        stats,
         stop,
     } = setup;
     let plans = model.backends.iter().map(Plan::of).collect();
@@ -225,6 +233,7 @@ async fn run(setup: Setup) {
         servers,
         quiet,
         log,
+        checks: stats,
         rng: Cell::new(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id())),
     });
     let all: Vec<Rc<Srv>> = st.servers.iter().flatten().flatten().cloned().collect();
@@ -319,6 +328,25 @@ impl State {
         if up != srv.up.get() {
             self.transition(srv, up, o);
         }
+        self.publish(srv, ok, o);
+    }
+
+    /// Tells reports (the stats page, metrics) what this check showed.
+    fn publish(&self, srv: &Srv, ok: bool, o: &Outcome) {
+        let Some(stats) = &self.checks else { return };
+        let table = &stats.checks;
+        let r = CheckResult {
+            ok,
+            reason: o.reason,
+            code: o.code,
+            info: o.info.as_deref(),
+            took: o.took,
+            health: srv.health.get(),
+            up: srv.up.get(),
+            weight_pct: srv.weight_pct.get(),
+        };
+        let now = Instant::now();
+        table.update(srv.backend, srv.server, |st| st.apply(&r, now));
     }
 
     fn transition(self: &Rc<Self>, srv: &Rc<Srv>, up: bool, o: &Outcome) {

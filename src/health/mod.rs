@@ -17,6 +17,7 @@
 pub mod checker;
 pub mod observe;
 pub mod probe;
+pub mod table;
 pub mod view;
 
 use crate::config::model::{BackendId, Model, ServerId};

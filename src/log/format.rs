@@ -146,9 +146,7 @@ fn var(v: LogVar, fl: LogFlags, f: &Facts, d: &Derived, out: &mut Vec<u8>) {
             num(out, fl, i64::from(rec.retries))
         }
         LogVar::Frontend => text(out, fl, Some(fe.as_bytes())),
-        LogVar::FrontendTransport if rec.tls => {
-            text(out, fl, Some(format!("{fe}~").as_bytes()))
-        }
+        LogVar::FrontendTransport if rec.tls => text(out, fl, Some(format!("{fe}~").as_bytes())),
         LogVar::FrontendTransport => text(out, fl, Some(fe.as_bytes())),
         LogVar::Backend => text(out, fl, Some(be.as_bytes())),
         LogVar::Server => text(out, fl, Some(srv.as_bytes())),

@@ -159,7 +159,8 @@ fn frame_batch(batch: &Batch, plan: &LogPlan, open: &[Open], boxes: &mut [Outbox
             hostname: plan.hostname.as_deref(),
         };
         for &ti in &set.targets {
-            let (Some(t), Some(o), Some(b)) = (plan.targets.get(ti), open.get(ti), boxes.get_mut(ti))
+            let (Some(t), Some(o), Some(b)) =
+                (plan.targets.get(ti), open.get(ti), boxes.get_mut(ti))
             else {
                 continue;
             };

@@ -222,6 +222,7 @@ fn apply(a: &Action, scene: &Scene, txn: &mut Txn) {
         | Action::Auth { .. }
         | Action::Redirect(_)
         | Action::Return(_)
+        | Action::UseService(_)
         | Action::NormalizeUri(_) => {}
     }
 }

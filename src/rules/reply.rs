@@ -87,7 +87,9 @@ pub fn build(a: &Action, ctx: &Ctx, errorfiles: &[&ErrorFiles], proxy: &str) -> 
         | Action::SetStatus { .. }
         | Action::SetVar(..)
         | Action::Capture { .. }
-        | Action::UnsetVar(_) => page(500, errorfiles, false),
+        | Action::UnsetVar(_)
+        // Answered by the service itself (serve/request.rs), never built here.
+        | Action::UseService(_) => page(500, errorfiles, false),
     }
 }
 
@@ -173,7 +175,14 @@ fn reply(r: &Reply, ctx: &Ctx, errorfiles: &[&ErrorFiles], tarpit: bool) -> Answ
 }
 
 /// 401 with a Basic challenge: the proxy's 401 page, its WWW-Authenticate replaced.
-fn auth(realm: &str, errorfiles: &[&ErrorFiles]) -> Answer {
+/// ringlb's error page for `status` (the proxies' errorfiles first), for answers built
+/// outside the rules (the stats page's services).
+pub fn error_page(status: u16, errorfiles: &[&ErrorFiles]) -> Answer {
+    page(status, errorfiles, false)
+}
+
+/// A 401 asking for Basic credentials in `realm` (auth rules, the stats page).
+pub fn auth(realm: &str, errorfiles: &[&ErrorFiles]) -> Answer {
     let mut a = page(401, errorfiles, false);
     let Some(eol) = a.bytes.windows(2).position(|w| w == b"\r\n") else {
         return a;

@@ -32,6 +32,7 @@ impl ConnGuard {
             return None;
         }
         worker.conns.set(worker.conns.get() + 1);
+        worker.stats.conn_opened(frontend);
         Some(ConnGuard {
             worker: Rc::clone(worker),
             frontend,
@@ -62,6 +63,7 @@ impl Drop for ConnGuard {
         self.worker
             .conns
             .set(self.worker.conns.get().saturating_sub(1));
+        self.worker.stats.conn_closed(self.frontend);
         self.worker.conn_closed.notify_all();
     }
 }
@@ -106,8 +108,13 @@ async fn run(
         Some(t) => {
             let limit = fe.timeouts.client;
             match Box::pin(Stream::accepted_tls(*accepted, &t.configs, limit)).await {
-                Ok(s) => Some(s),
+                Ok(s) => {
+                    let resumed = s.tls_facts().is_some_and(|f| f.resumed);
+                    worker.stats.handshake(frontend, true, resumed);
+                    Some(s)
+                }
                 Err((why, peer)) => {
+                    worker.stats.handshake(frontend, false, false);
                     record::handshake_failed(&worker, fe, t.listener, peer, &why);
                     None
                 }

@@ -163,6 +163,11 @@ impl<'a, D: Downstream> Session<'a, D> {
         rec.server = trace.server.or(rec.server);
         rec.retries += trace.retries;
         rec.redispatched |= trace.redispatched;
+        if let Ok(a) = &got {
+            self.w
+                .stats
+                .connection_used(backend, a.lease.server, a.reused);
+        }
         got
     }
 

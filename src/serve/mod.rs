@@ -40,6 +40,7 @@ pub mod accept;
 mod downstream;
 mod exchange;
 mod h1;
+mod intercept;
 pub mod record;
 mod request;
 mod response;
@@ -103,6 +104,9 @@ enum Early {
     /// A rule answered (deny, return, redirect, auth, tarpit), with the tarpit delay and
     /// whether the client may keep its connection afterwards.
     Answer(crate::rules::reply::Answer, Option<Duration>, bool),
+    /// ringlb answers itself (stats page, monitor-uri, a service), and whether the client may
+    /// keep its connection afterwards.
+    Intercept(crate::stats::service::Intercept, bool),
 }
 
 /// What was decided about a request once its head was read.
@@ -274,6 +278,14 @@ impl<'a, D: Downstream> Session<'a, D> {
                 &self.req.headers,
             );
         }
+        if self.is_monitor_request() {
+            let keep_alive = self
+                .unrouted()
+                .client_keep_alive(self.req.keep_alive, self.w.is_stopping());
+            return self
+                .intercept(crate::stats::service::Intercept::Monitor, keep_alive)
+                .await;
+        }
         let plan = match self.plan() {
             Ok(p) => p,
             Err(Early::NoBackend) => {
@@ -284,6 +296,9 @@ impl<'a, D: Downstream> Session<'a, D> {
             }
             Err(Early::Answer(a, tarpit, client_keep_alive)) => {
                 return self.answer(a, tarpit, client_keep_alive).await
+            }
+            Err(Early::Intercept(what, client_keep_alive)) => {
+                return self.intercept(what, client_keep_alive).await
             }
         };
         self.build_request_head(&plan);

@@ -62,6 +62,7 @@ impl<'a, D: Downstream> Session<'a, D> {
             self.keep_captures();
             ran?;
         }
+        self.check_stats(fe.stats.as_ref(), self.unrouted())?;
         let backend = {
             let scene = self.scene(None);
             let ctx = if has_rules {
@@ -74,8 +75,11 @@ impl<'a, D: Downstream> Session<'a, D> {
         self.rec.backend = Some(backend);
         let be = model.backend(backend).ok_or(Early::NoBackend)?;
         let route = Route::new(fe, be);
-        if !be.rules.request.is_empty() && !route.same_proxy() {
-            self.run_request_rules(be.rules.request.as_slice(), &be.acls, route)?;
+        if !route.same_proxy() {
+            if !be.rules.request.is_empty() {
+                self.run_request_rules(be.rules.request.as_slice(), &be.acls, route)?;
+            }
+            self.check_stats(be.stats.as_ref(), route)?;
         }
         Ok(Plan {
             backend,
@@ -116,6 +120,15 @@ impl<'a, D: Downstream> Session<'a, D> {
             Verdict::Continue => return Ok(()),
             Verdict::Reply(rule) => rule,
         };
+        if let crate::config::model_rules::Action::UseService(svc) = rule.action {
+            let keep_alive = route.client_keep_alive(self.req.keep_alive, self.w.is_stopping());
+            let what = match svc {
+                crate::config::model_rules::Service::PrometheusExporter => {
+                    crate::stats::service::Intercept::Prometheus
+                }
+            };
+            return Err(Early::Intercept(what, keep_alive));
+        }
         self.rec
             .end(record::rule_answered(rule_answer_kind(&rule.action), false));
         // Whether the client may keep its connection after the answer, as after a response from
@@ -259,7 +272,9 @@ pub(super) fn rule_answer_kind(a: &crate::config::model_rules::Action) -> RuleAn
     use crate::config::model_rules::Action;
     match a {
         Action::Tarpit(_) => RuleAnswer::Tarpit,
-        Action::Return(_) | Action::Redirect(_) | Action::Auth { .. } => RuleAnswer::Local,
+        Action::Return(_) | Action::Redirect(_) | Action::Auth { .. } | Action::UseService(_) => {
+            RuleAnswer::Local
+        }
         // A strict normalizer's 400 is a refusal, as a deny.
         Action::Deny(_) | Action::NormalizeUri(_) => RuleAnswer::Deny,
         // Not terminal: never answers (reply.rs answers 500 if it were asked to).

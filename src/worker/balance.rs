@@ -11,6 +11,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::stats::shared::StatsShared;
+
 use crate::config::model::{Backend, BackendId, Balance, Server, ServerId};
 use crate::worker::limits::ConnLimits;
 use crate::worker::notify::Notify;
@@ -60,10 +62,23 @@ pub struct Balancer {
     pub polling: Cell<bool>,
     rng: Cell<u64>,
     first_rr: Cell<usize>,
+    /// The stats of this core, where leases count sessions open on servers and the backend.
+    stats: Option<(Arc<StatsShared>, usize)>,
 }
 
 impl Balancer {
     pub fn new(backend: &Backend, id: BackendId, limits: Arc<ConnLimits>, seed: u64) -> Self {
+        Self::with_stats(backend, id, limits, seed, None)
+    }
+
+    /// `stats`: the shared stats and this core's index in them.
+    pub fn with_stats(
+        backend: &Backend,
+        id: BackendId,
+        limits: Arc<ConnLimits>,
+        seed: u64,
+        stats: Option<(Arc<StatsShared>, usize)>,
+    ) -> Self {
         let slots = backend.servers.iter().map(ServerSlot::new).collect();
         Balancer {
             algo: backend.balance.clone(),
@@ -75,6 +90,26 @@ impl Balancer {
             polling: Cell::new(false),
             rng: Cell::new(seed | 1),
             first_rr: Cell::new(0),
+            stats,
+        }
+    }
+
+    /// Counts a session opening (`open`) or closing on a server and its backend (`scur`).
+    fn count_session(&self, server: ServerId, open: bool) {
+        let Some((shared, core)) = &self.stats else {
+            return;
+        };
+        let Some(c) = shared.cores.get(*core) else {
+            return;
+        };
+        let b = self.backend.index();
+        let srv = c.servers.get(b).and_then(|l| l.get(server.index()));
+        for g in c.backends.get(b).into_iter().chain(srv) {
+            if open {
+                g.sessions.up();
+            } else {
+                g.sessions.down();
+            }
         }
     }
 
@@ -126,6 +161,7 @@ impl Balancer {
             return None;
         }
         s.inflight.set(s.inflight.get() + 1);
+        self.count_session(server, true);
         Some(ServerLease {
             balancer: Rc::clone(self),
             server,
@@ -273,6 +309,7 @@ impl Drop for ServerLease {
         if let Some(l) = b.limits.server(b.backend, self.server) {
             l.release();
         }
+        b.count_session(self.server, false);
         self.balancer.freed.notify_all();
     }
 }

@@ -98,6 +98,8 @@ pub async fn acquire_traced(
     let mut pinned: Option<ServerId> = None;
     let mut avoid: Option<ServerId> = None;
     let mut tried = 0;
+    // Counted in the backend's queue (`qcur`) while it waits for a slot, until it returns.
+    let mut queued: Option<crate::stats::QueueMark> = None;
     loop {
         // The checker's latest word, so no pick lands on a server it already marked down.
         w.apply_health();
@@ -107,15 +109,19 @@ pub async fn acquire_traced(
                 Pick::Server(i) => i,
                 Pick::NoServer => return Err(ConnectError::NoServer),
                 Pick::Full => {
+                    queued.get_or_insert_with(|| w.stats.queued(backend));
                     wait_for_slot(w, backend, queue_deadline).await?;
                     continue;
                 }
             },
         };
         let Some(lease) = rt.balancer.try_lease(server) else {
+            queued.get_or_insert_with(|| w.stats.queued(backend));
             wait_for_slot(w, backend, queue_deadline).await?;
             continue;
         };
+        // The slot is taken: the request leaves the queue.
+        queued = None;
         let slot_at = Instant::now();
         trace.slot = Some(slot_at);
         trace.server = Some(server);

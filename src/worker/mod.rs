@@ -41,6 +41,7 @@ use crate::health::observe::Outcome;
 use crate::health::view::HealthView;
 use crate::net::Dialer;
 use crate::serve::record::Sink;
+use crate::stats::shared::{CoreStats, StatsShared};
 use crate::tls::client_config::ClientTls;
 use crate::tls::server_config::{BindConfig, Shared};
 use balance::Balancer;
@@ -101,6 +102,16 @@ pub struct Worker {
     /// Servers whose TLS files could not be loaded on this core (`file:line: message`):
     /// launch refuses to start with any (`ringlb -c` checked them; a file changed since).
     pub tls_errors: Vec<String>,
+    /// This core's counters and histograms (stats/), read by reports on any core.
+    pub stats: CoreStats,
+}
+
+/// What every core is given of the process-wide state: the model, the maxconn counters, and
+/// the stats registry (each core writes only its own counters there).
+pub struct Process {
+    pub model: Arc<Model>,
+    pub limits: Arc<ConnLimits>,
+    pub stats: Arc<StatsShared>,
 }
 
 impl Worker {
@@ -108,23 +119,34 @@ impl Worker {
     pub fn new(
         index: usize,
         nbthread: usize,
-        model: Arc<Model>,
-        limits: Arc<ConnLimits>,
+        process: Process,
         health: Option<HealthView>,
         records: Sink,
         dialer: Dialer,
     ) -> Rc<Self> {
+        let Process {
+            model,
+            limits,
+            stats,
+        } = process;
         let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1);
         let mut tls_errors = Vec::new();
         let backends = model
             .backend_ids()
             .zip(&model.backends)
             .map(|(i, b)| BackendRt {
-                balancer: Rc::new(Balancer::new(b, i, Arc::clone(&limits), seed)),
+                balancer: Rc::new(Balancer::with_stats(
+                    b,
+                    i,
+                    Arc::clone(&limits),
+                    seed,
+                    Some((Arc::clone(&stats), index)),
+                )),
                 pool: Pool::new(b, i, Arc::clone(&limits), nbthread),
                 tls: server_tls(b, &mut tls_errors),
             })
             .collect();
+        let stats = CoreStats::new(stats, index, &model);
         Rc::new(Worker {
             index,
             nbthread,
@@ -143,6 +165,7 @@ impl Worker {
             records,
             dialer,
             tls_errors,
+            stats,
         })
     }
 

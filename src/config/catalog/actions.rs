@@ -10,7 +10,7 @@ use crate::config::expr::{self, ParseEnv};
 use crate::config::http_rules::{
     anchored_regex, header_name, no_more, normalizer, redirect, reply, set_status,
 };
-use crate::config::model_rules::{Action, LogFormat, Phase};
+use crate::config::model_rules::{Action, LogFormat, Phase, Service};
 use crate::config::suggest;
 
 /// `http-request`.
@@ -102,6 +102,7 @@ pub static TABLE: &[Row] = &[
     ok("unset-var", BOTH, "unset-var(txn.x)", unset_var),
     ok("normalize-uri", REQ, "normalize-uri path-merge-slashes", |a| Ok(Action::NormalizeUri(normalizer(a.rest)?))),
     ok("capture", REQ, "capture req.hdr(user-agent) len 64", capture),
+    ok("use-service", REQ, "use-service prometheus-exporter", use_service),
     no("track-sc0"),
     no("track-sc1"),
     no("track-sc2"),
@@ -116,7 +117,6 @@ pub static TABLE: &[Row] = &[
     no("cache-use"),
     no("cache-store"),
     no("lua"),
-    no("use-service"),
     no("wait-for-body"),
     no("wait-for-handshake"),
     no("early-hint"),
@@ -317,6 +317,23 @@ pub fn markdown() -> String {
         &["action", "example", "may appear in"],
         rows.chain(prefixes),
     )
+}
+
+/// `use-service prometheus-exporter`, the one built-in service (HAProxy's `lua.NAME` services
+/// need Lua, which ringlb does not run).
+fn use_service(a: &Args) -> Result<Action, String> {
+    match a.rest {
+        [name] if name == "prometheus-exporter" => Ok(Action::UseService(Service::PrometheusExporter)),
+        [name] if name.starts_with("lua.") => Err(format!(
+            "'use-service {name}': Lua services are not supported; ringlb's built-in service is 'prometheus-exporter'"
+        )),
+        [name] => {
+            let hint = suggest::hint(name, ["prometheus-exporter"]);
+            Err(format!("'use-service {name}': unknown service{hint}; ringlb has 'prometheus-exporter'"))
+        }
+        [] => Err("'use-service' needs a service name: 'use-service prometheus-exporter'".into()),
+        [_, rest @ ..] => Err(format!("'use-service': unexpected '{}'", rest.join(" "))),
+    }
 }
 
 #[cfg(test)]

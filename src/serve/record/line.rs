@@ -18,7 +18,9 @@ impl RequestRecord {
         let srv_name = be
             .zip(self.server)
             .and_then(|(b, s)| b.server(s))
-            .map_or("<NOSRV>", |s| s.name.as_str());
+            .map(|s| s.name.as_str())
+            .or(self.service)
+            .unwrap_or("<NOSRV>");
         (fe_name, be_name, srv_name)
     }
 

@@ -166,6 +166,9 @@ pub struct RequestRecord {
     pub marks: Marks,
     /// The request line, kept only when records are printed or logged.
     pub request_line: Option<String>,
+    /// Answered by ringlb itself: the name HAProxy logs in place of a server (`<STATS>`,
+    /// `<PROMEX>`), or `<MONITOR>` for a `monitor-uri` request, which is not logged.
+    pub service: Option<&'static str>,
 }
 
 impl RequestRecord {
@@ -187,6 +190,7 @@ impl RequestRecord {
             cause: None,
             marks,
             request_line: None,
+            service: None,
         }
     }
 
@@ -248,6 +252,8 @@ impl Sink {
     fn consume(&self, w: &Worker, rec: &RequestRecord) {
         match self {
             Sink::Off => {}
+            // HAProxy does not log `monitor-uri` requests.
+            Sink::Print if rec.service == Some("<MONITOR>") => {}
             Sink::Print => line::print_record(w, rec),
             Sink::Keep(kept) => kept.borrow_mut().push(rec.clone()),
             Sink::Log(log) => {
@@ -281,6 +287,7 @@ pub fn handshake_failed(
 pub fn end_request(w: &Worker, rec: &mut RequestRecord) -> Instant {
     let end = Instant::now();
     rec.marks.end = Some(end);
+    w.stats.request_ended(rec);
     w.records.consume(w, rec);
     end
 }

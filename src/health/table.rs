@@ -1,0 +1,173 @@
+//! The checker's view of each server for reports (stats page, CSV, metrics): state, last
+//! check, transitions and downtime. Written by the checker thread after each check, read by
+//! the core that renders a report; one mutex, never taken on the request path.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::model::{BackendId, Model, ServerId};
+
+/// One server's last known check state.
+#[derive(Clone, Debug)]
+pub struct CheckState {
+    /// The server has `check` (else its state is its configuration's: "no check").
+    pub checked: bool,
+    pub up: bool,
+    /// HAProxy's rise/fall counter, 0 to rise+fall-1.
+    pub health: u32,
+    pub rise: u32,
+    pub fall: u32,
+    /// The last check's result (`L4OK`, `L7STS` ...), its HTTP code, its duration and text.
+    pub status: Option<&'static str>,
+    pub code: Option<u16>,
+    pub duration: Option<Duration>,
+    /// The reason in words (`check_desc`: "Layer4 connection problem") and what the check
+    /// saw (`last_chk`: "Connection refused", the response's reason), empty when nothing.
+    pub desc: String,
+    pub info: String,
+    /// When the last check ran.
+    pub last_check: Option<Instant>,
+    /// When the state last changed (start-up counts as a change, as in HAProxy).
+    pub last_change: Instant,
+    /// Time spent down before `down_since`, and since when it is down now.
+    pub downtime: Duration,
+    pub down_since: Option<Instant>,
+    /// Failed checks (`chkfail`) and transitions to DOWN (`chkdown`).
+    pub failed: u64,
+    pub went_down: u64,
+    /// Percent of the weight in effect (slow start).
+    pub weight_pct: u8,
+}
+
+impl CheckState {
+    /// Total time down, counting the current outage.
+    pub fn downtime_at(&self, now: Instant) -> Duration {
+        self.downtime
+            + self
+                .down_since
+                .map_or(Duration::ZERO, |d| now.saturating_duration_since(d))
+    }
+}
+
+/// HAProxy's short check status for a probe's reason.
+pub fn status_code(reason: &str, ok: bool) -> &'static str {
+    match reason {
+        "Layer4 check passed" => "L4OK",
+        "Layer4 timeout" => "L4TOUT",
+        "Layer4 connection problem" => "L4CON",
+        "Layer6 check passed" => "L6OK",
+        "Layer6 timeout" => "L6TOUT",
+        "Layer6 invalid response" => "L6RSP",
+        "Layer7 check passed" => "L7OK",
+        "Layer7 timeout" => "L7TOUT",
+        "Layer7 invalid response" => "L7RSP",
+        "Layer7 wrong status" => "L7STS",
+        _ if ok => "L7OK",
+        _ => "SOCKERR",
+    }
+}
+
+/// Every server's state, per backend, per server.
+pub struct CheckTable {
+    servers: Mutex<Vec<Vec<CheckState>>>,
+}
+
+impl CheckTable {
+    pub fn new(model: &Model) -> Self {
+        let now = Instant::now();
+        let servers = model
+            .backends
+            .iter()
+            .map(|b| {
+                b.servers
+                    .iter()
+                    .map(|s| {
+                        let check = s.check.filter(|_| !s.disabled);
+                        let (rise, fall) = check.map_or((0, 0), |c| (c.rise, c.fall));
+                        CheckState {
+                            checked: check.is_some(),
+                            up: !s.disabled,
+                            // A server in maintenance from the start is down since then.
+                            down_since: s.disabled.then_some(now),
+                            health: rise,
+                            rise,
+                            fall,
+                            status: None,
+                            code: None,
+                            duration: None,
+                            desc: String::new(),
+                            info: String::new(),
+                            last_check: None,
+                            last_change: now,
+                            downtime: Duration::ZERO,
+                            failed: 0,
+                            went_down: 0,
+                            weight_pct: 100,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        CheckTable {
+            servers: Mutex::new(servers),
+        }
+    }
+
+    /// A copy of every server's state.
+    pub fn read(&self) -> Vec<Vec<CheckState>> {
+        self.servers.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Applies `f` to one server's state (the checker, after a check).
+    pub fn update(&self, backend: BackendId, server: ServerId, f: impl FnOnce(&mut CheckState)) {
+        if let Ok(mut all) = self.servers.lock() {
+            if let Some(s) = all
+                .get_mut(backend.index())
+                .and_then(|l| l.get_mut(server.index()))
+            {
+                f(s);
+            }
+        }
+    }
+}
+
+/// What one check changed: its result, and the server's state after it.
+pub struct CheckResult<'a> {
+    pub ok: bool,
+    pub reason: &'a str,
+    pub code: Option<u16>,
+    pub info: Option<&'a str>,
+    pub took: Duration,
+    pub health: u32,
+    pub up: bool,
+    pub weight_pct: u8,
+}
+
+impl CheckState {
+    /// Records a check and the transition it caused, if any.
+    pub fn apply(&mut self, r: &CheckResult<'_>, now: Instant) {
+        self.status = Some(status_code(r.reason, r.ok));
+        self.code = r.code;
+        self.duration = Some(r.took);
+        self.desc = r.reason.to_string();
+        self.info = r.info.unwrap_or("").to_string();
+        self.last_check = Some(now);
+        self.health = r.health;
+        self.weight_pct = r.weight_pct;
+        if !r.ok {
+            self.failed += 1;
+        }
+        if r.up != self.up {
+            self.last_change = now;
+            if r.up {
+                if let Some(d) = self.down_since.take() {
+                    self.downtime += now.saturating_duration_since(d);
+                }
+            } else {
+                self.went_down += 1;
+                self.down_since = Some(now);
+            }
+            self.up = r.up;
+        }
+    }
+}

@@ -123,7 +123,11 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let cpus = cpu_plan(&model, nbthread);
     let logger = crate::log::Logger::start(&model)?;
     let hub = logger.as_ref().map(crate::log::Logger::hub);
-    let stats = crate::stats::shared::StatsShared::new(&model, nbthread, &cpus);
+    let mut stats = crate::stats::shared::StatsShared::new(&model, nbthread, &cpus);
+    // Still the only handle: the reports read the logger's counters from here.
+    if let Some(s) = Arc::get_mut(&mut stats) {
+        s.log = logger.as_ref().map(crate::log::Logger::counters);
+    }
     // One link more than there are workers: the launcher follows the servers' states too.
     let (checker, mut links) = crate::health::checker::start(
         Arc::clone(&model),
@@ -185,6 +189,9 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     );
     join_all(handles);
     stop_checker(checker);
+    if let (Some(l), Some(StopKind::Soft)) = (&logger, stop_requested()) {
+        crate::log::events::proxies_stopped(&l.hub(), &model, &stats);
+    }
     stop_logger(logger);
     Ok(())
 }

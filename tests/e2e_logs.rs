@@ -274,12 +274,21 @@ both_drivers!(tcplog_lines_match_haproxy, |driver| {
     };
     let syslog = Syslog::start();
     let target = format!("{} format raw local0", syslog.addr);
+    // The line of the connection that talked (HAProxy also logs the harness's readiness probe,
+    // which sent nothing).
+    let talked = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .into_iter()
+            .filter(|l| fields(message(l)).get(5).is_some_and(|b| b != "0"))
+            .take(1)
+            .collect()
+    };
     let theirs = {
         let dir = TempDir::new();
         let port = free_port();
         let _h = Haproxy::start(&dir, &config(&format!("127.0.0.1:{port}"), &target), port);
         talk(([127, 0, 0, 1], port).into());
-        syslog.collect(1, " fe ", WAIT)
+        talked(syslog.collect(2, " fe ", Duration::from_secs(2)))
     };
     let ours = {
         let r = Ringlb::start(&config("127.0.0.1:0", &target), driver);
@@ -466,4 +475,67 @@ both_drivers!(a_stuck_log_target_never_slows_requests, |driver| {
         kept > 0 && kept < N,
         "kept {kept} of {N}: the rest were dropped"
     );
+});
+
+// After a soft stop (SIGUSR1) every proxy says it stopped, at warning, to its own targets.
+both_drivers!(soft_stop_messages_match_haproxy, |driver| {
+    if !haproxy_present() {
+        return;
+    }
+    let be = HttpBackend::start("s1");
+    let config = |bind: &str, log: &str| http_config(bind, log, be.addr, "    log-tag fetag\n");
+    let grab = |syslog: &Syslog| {
+        let mut got: Vec<String> = syslog
+            .collect(4, "stopped", WAIT)
+            .iter()
+            .filter(|l| !l.contains("<HTTPCLIENT>"))
+            .map(|l| {
+                let pri = l.split('>').next().unwrap_or("");
+                let tag = l.split(' ').nth(3).unwrap_or("");
+                // FE counts differ by the harness's readiness probe on HAProxy.
+                let msg: String = message(l)
+                    .chars()
+                    .map(|c| if c.is_ascii_digit() { '9' } else { c })
+                    .collect();
+                format!("{pri}> {tag} {msg}")
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    let theirs = {
+        let syslog = Syslog::start();
+        let dir = TempDir::new();
+        let port = free_port();
+        let cfg = config(
+            &format!("127.0.0.1:{port}"),
+            &format!("{} local0", syslog.addr),
+        );
+        let h = Haproxy::start(&dir, &cfg, port);
+        get(([127, 0, 0, 1], port).into(), "/");
+        h.soft_stop();
+        grab(&syslog)
+    };
+    let ours = {
+        let syslog = Syslog::start();
+        let cfg = config("127.0.0.1:0", &format!("{} local0", syslog.addr));
+        let mut r = Ringlb::start(&cfg, driver);
+        get(r.addr("fe"), "/");
+        get(r.addr("fe"), "/");
+        r.signal(10); // SIGUSR1
+        let _ = r.wait_exit(WAIT);
+        let got = grab(&syslog);
+        assert!(
+            got.iter().any(|l| l.contains("Proxy be stopped")),
+            "{got:#?}"
+        );
+        got
+    };
+    assert_eq!(ours.len(), 3, "{ours:#?}");
+    let tags = |v: &[String]| {
+        v.iter()
+            .map(|l| l.replace("ringlb[", "haproxy["))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tags(&ours), tags(&theirs));
 });

@@ -11,6 +11,7 @@
 //!              frames each message for each target and sends it, non-blocking
 //!  syslog.rs   framing: local / rfc3164 / rfc5424 / priority / short / timed / iso / raw
 //!  target.rs   the open sockets: UDP, unix datagram, stdout, stderr
+//!  events.rs   HAProxy's messages at a soft stop (`Proxy www stopped ...`)
 //! ```
 //!
 //! Flow: `end_request` -> `Sink::Log` -> `CoreLog::record` (format, no syscall) -> batch ->
@@ -19,35 +20,21 @@
 //! would block or is unreachable) are counted in `LogCounters`, never waited for.
 
 pub mod core;
+pub mod events;
 pub mod format;
 pub mod plan;
 pub mod syslog;
 pub mod target;
 pub mod thread;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+/// Messages written to a target, and messages lost (each counted once per target it was
+/// for): the stats module's `LogCounts`, shared by the cores, the logger thread and the
+/// reports (`StatsShared::log`, the stats page, metrics).
+pub use crate::stats::LogCounts as LogCounters;
 
 pub use self::core::{CoreLog, FLUSH_EVERY};
 pub use plan::{LogPlan, SetId};
 pub use thread::{LogHub, Logger};
-
-/// Messages written to a target, and messages lost (each counted once per target it was
-/// for). Shared by the cores, the logger thread and whoever reports them (stats, metrics).
-#[derive(Debug, Default)]
-pub struct LogCounters {
-    pub sent: AtomicU64,
-    pub dropped: AtomicU64,
-}
-
-impl LogCounters {
-    pub fn sent(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
-    }
-
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-}
 
 #[cfg(test)]
 mod tests;

@@ -103,6 +103,11 @@ impl Logger {
         self.hub.clone()
     }
 
+    /// The counters (for `StatsShared::log`).
+    pub fn counters(&self) -> Arc<LogCounters> {
+        Arc::clone(&self.hub.counters)
+    }
+
     /// Writes what is still queued, then ends the thread. An empty batch is the stop: hubs
     /// never send one, and some may outlive the workers (a runtime's unfinished tasks).
     pub fn stop(self) {

@@ -115,6 +115,16 @@ impl Haproxy {
     }
 }
 
+impl Haproxy {
+    /// `kill -USR1`: HAProxy's soft stop.
+    pub fn soft_stop(&self) {
+        let _ = Command::new("kill")
+            .arg("-USR1")
+            .arg(self.child.id().to_string())
+            .status();
+    }
+}
+
 impl Drop for Haproxy {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -539,3 +539,58 @@ both_drivers!(soft_stop_messages_match_haproxy, |driver| {
     };
     assert_eq!(tags(&ours), tags(&theirs));
 });
+
+// Without `option httplog`/`tcplog`/`log-format`, HAProxy's default line at accept.
+both_drivers!(default_format_is_haproxys_connect_line, |driver| {
+    if !haproxy_present() {
+        return;
+    }
+    let be = HttpBackend::start("s1");
+    let config = |bind: &str, log: &str| {
+        http_config(bind, log, be.addr, "").replace("    option httplog\n", "")
+    };
+    let grab = |syslog: &Syslog| -> Vec<String> {
+        syslog
+            .collect(3, "Connect from", Duration::from_secs(2))
+            .iter()
+            .map(|l| {
+                fields(message(l))
+                    .iter()
+                    .map(|f| normalise(f))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    let theirs = {
+        let syslog = Syslog::start();
+        let dir = TempDir::new();
+        let port = free_port();
+        let cfg = config(
+            &format!("127.0.0.1:{port}"),
+            &format!("{} local0", syslog.addr),
+        );
+        let _h = Haproxy::start(&dir, &cfg, port);
+        get(([127, 0, 0, 1], port).into(), "/");
+        grab(&syslog)
+    };
+    let ours = {
+        let syslog = Syslog::start();
+        let r = Ringlb::start(
+            &config("127.0.0.1:0", &format!("{} local0", syslog.addr)),
+            driver,
+        );
+        get(r.addr("fe"), "/");
+        grab(&syslog)
+    };
+    // HAProxy's list also has the harness's readiness probe.
+    assert_eq!(ours.len(), 1, "{ours:#?}");
+    assert!(
+        theirs.contains(&ours[0]),
+        "ringlb {ours:#?}\nHAProxy {theirs:#?}"
+    );
+    assert_eq!(
+        ours[0],
+        "Connect from 127.0.0.1:PORT to 127.0.0.1:PORT (fe/HTTP)"
+    );
+});

@@ -104,9 +104,24 @@ pub fn parse_log(cx: &mut Cx) -> Option<LogEntry> {
             return None;
         }
     };
+    let (len, format, i) = log_options(cx, &args[1..])?;
+    let (facility, level, minlevel) = facility_and_levels(cx, address, &args[1 + i..])?;
+    Some(LogEntry::Target(LogTarget {
+        dest,
+        format,
+        facility,
+        level,
+        minlevel,
+        len,
+        loc: cx.loc.clone(),
+    }))
+}
+
+/// `[len N] [format F]` before the facility; also how many words they took.
+fn log_options(cx: &mut Cx, args: &[String]) -> Option<(usize, Option<SyslogFormat>, usize)> {
     let mut len = DEFAULT_LOG_LEN;
     let mut format = None;
-    let mut i = 1;
+    let mut i = 0;
     while let Some(w) = args.get(i).map(String::as_str) {
         let v = args.get(i + 1).map(String::as_str).unwrap_or("");
         match w {
@@ -139,7 +154,12 @@ pub fn parse_log(cx: &mut Cx) -> Option<LogEntry> {
         }
         i += 2;
     }
-    let Some(facility) = args.get(i) else {
+    Some((len, format, i))
+}
+
+/// `FACILITY [LEVEL [MINLEVEL]]` as numbers (level: debug, minlevel: emerg when absent).
+fn facility_and_levels(cx: &mut Cx, address: &str, args: &[String]) -> Option<(u8, u8, u8)> {
+    let Some(facility) = args.first() else {
         cx.err(format!(
             "'log {address}' needs a facility, e.g. 'log {address} local0'"
         ));
@@ -152,7 +172,7 @@ pub fn parse_log(cx: &mut Cx) -> Option<LogEntry> {
         ));
         return None;
     };
-    let levels = &args[i + 1..];
+    let levels = &args[1..];
     if levels.len() > 2 {
         cx.err(format!(
             "'log': too many words after the facility: '{}' (at most LEVEL and MINLEVEL)",
@@ -174,15 +194,11 @@ pub fn parse_log(cx: &mut Cx) -> Option<LogEntry> {
             }
         }
     }
-    Some(LogEntry::Target(LogTarget {
-        dest,
-        format,
-        facility: facility_no as u8,
-        level: nums.first().copied().unwrap_or(LEVEL_DEBUG),
-        minlevel: nums.get(1).copied().unwrap_or(LEVEL_EMERG),
-        len,
-        loc: cx.loc.clone(),
-    }))
+    Some((
+        facility_no as u8,
+        nums.first().copied().unwrap_or(LEVEL_DEBUG),
+        nums.get(1).copied().unwrap_or(LEVEL_EMERG),
+    ))
 }
 
 /// `127.0.0.1[:port]`, `::1` / `[::1]:port` / `::1:port`, `/dev/log`, `stdout`, `stderr`,

@@ -4,11 +4,12 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use super::dates::{gmt_date, log_date, unix_secs};
 use crate::config::model::{Mode, Model};
 use crate::config::model_log::{LogFlags, LogLine, LogNode, LogVar};
-use crate::serve::record::{civil_from_days, CaptureValues, RequestRecord, Timers};
+use crate::serve::record::{CaptureValues, RequestRecord, Timers};
 
 /// What a line is made of besides the record.
 pub struct Facts<'a> {
@@ -24,10 +25,6 @@ pub struct Facts<'a> {
     pub hostname: &'a str,
     pub pid: u32,
 }
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 /// What several variables read, worked out once per line.
 struct Derived<'m> {
@@ -314,60 +311,4 @@ fn path_only(path: &str) -> &str {
         }
         None => path,
     }
-}
-
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
-}
-
-struct Civil {
-    y: i64,
-    month: &'static str,
-    d: u32,
-    secs: u64,
-    millis: u32,
-}
-
-fn civil(t: SystemTime) -> Civil {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let secs = since.as_secs();
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    Civil {
-        y,
-        month: MONTHS.get(m.saturating_sub(1) as usize).unwrap_or(&"Jan"),
-        d,
-        secs: secs % 86_400,
-        millis: since.subsec_millis(),
-    }
-}
-
-/// `%t`, `%tr`: `04/Dec/2026:01:16:32.141`.
-fn log_date(out: &mut Vec<u8>, t: SystemTime) {
-    let c = civil(t);
-    let _ = write!(
-        out,
-        "{:02}/{}/{}:{:02}:{:02}:{:02}.{:03}",
-        c.d,
-        c.month,
-        c.y,
-        c.secs / 3600,
-        c.secs / 60 % 60,
-        c.secs % 60,
-        c.millis
-    );
-}
-
-/// `%T`, `%trg`: `04/Dec/2026:01:16:32 +0000`.
-fn gmt_date(out: &mut Vec<u8>, t: SystemTime) {
-    let c = civil(t);
-    let _ = write!(
-        out,
-        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
-        c.d,
-        c.month,
-        c.y,
-        c.secs / 3600,
-        c.secs / 60 % 60,
-        c.secs % 60
-    );
 }

@@ -9,6 +9,7 @@
 //!              over when full or on a 10 ms tick (`record::Sink::Log` calls it)
 //!  thread.rs   the logger thread (`Logger`, `LogHub`): a bounded channel of batches; it
 //!              frames each message for each target and sends it, non-blocking
+//!  dates.rs    the dates lines and headers print (UTC)
 //!  syslog.rs   framing: local / rfc3164 / rfc5424 / priority / short / timed / iso / raw
 //!  target.rs   the open sockets: UDP, unix datagram, stdout, stderr
 //!  events.rs   HAProxy's messages at a soft stop (`Proxy www stopped ...`)
@@ -20,6 +21,7 @@
 //! would block or is unreachable) are counted in `LogCounters`, never waited for.
 
 pub mod core;
+pub mod dates;
 pub mod events;
 pub mod format;
 pub mod plan;

@@ -14,10 +14,10 @@
 //! never cut, as in HAProxy). Dates are UTC, as everywhere in ringlb's logs.
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
+use super::dates::{bsd_date, iso_date};
 use crate::config::model_log::{LogTarget, SyslogFormat};
-use crate::serve::record::civil_from_days;
 
 /// What every header may carry besides the target's own settings.
 pub struct Origin<'a> {
@@ -96,62 +96,12 @@ pub fn frame(
     out.push(b'\n');
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// Seconds and microseconds since the epoch, and the civil date and time of day.
-struct Civil {
-    y: i64,
-    m: u32,
-    d: u32,
-    secs_of_day: u64,
-    micros: u32,
-}
-
-fn civil(t: SystemTime) -> Civil {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    Civil {
-        y,
-        m,
-        d,
-        secs_of_day: secs % 86_400,
-        micros: since.subsec_micros(),
-    }
-}
-
-fn hms(s: u64) -> String {
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-}
-
-/// `Dec  4 01:10:58` (RFC 3164: the day padded with a space).
-pub fn bsd_date(t: SystemTime) -> String {
-    let c = civil(t);
-    let month = MONTHS.get(c.m.saturating_sub(1) as usize).unwrap_or(&"Jan");
-    format!("{month} {:>2} {}", c.d, hms(c.secs_of_day))
-}
-
-/// `2026-12-04T01:10:58.263096+00:00`.
-pub fn iso_date(t: SystemTime) -> String {
-    let c = civil(t);
-    format!(
-        "{}-{:02}-{:02}T{}.{:06}+00:00",
-        c.y,
-        c.m,
-        c.d,
-        hms(c.secs_of_day),
-        c.micros
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::model::Loc;
     use crate::config::model_log::LogDest;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn target(format: Option<SyslogFormat>, len: usize) -> LogTarget {
         LogTarget {

@@ -594,3 +594,72 @@ both_drivers!(default_format_is_haproxys_connect_line, |driver| {
         "Connect from 127.0.0.1:PORT to 127.0.0.1:PORT (fe/HTTP)"
     );
 });
+
+// A failed TLS handshake logs HAProxy's connection error line; dontlognull leaves out the
+// client that sent nothing, log-separate-errors raises the level.
+both_drivers!(tls_handshake_failures_match_haproxy, |driver| {
+    if !haproxy_present() {
+        return;
+    }
+    let be = HttpBackend::start("s1");
+    let dir = TempDir::new();
+    let ca = Ca::new("logs-ca");
+    let crt = ca
+        .server("logs.test", &["logs.test"], Alg::Ecdsa)
+        .write_combined(&dir, "site");
+    let config = |bind: &str, log: &str| {
+        let tls_bind = format!("{bind} ssl crt {crt}");
+        http_config(
+            &tls_bind,
+            log,
+            be.addr,
+            "    option dontlognull\n    option log-separate-errors\n",
+        )
+    };
+    let poke = |addr: SocketAddr| {
+        use std::io::{Read, Write};
+        // Not TLS: a handshake failure.
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        let _ = s.set_read_timeout(Some(WAIT));
+        let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+        let _ = s.read(&mut [0u8; 64]);
+        // Nothing at all: left out under dontlognull.
+        empty_connection(addr);
+    };
+    let grab = |syslog: &Syslog| -> Vec<String> {
+        syslog
+            .collect(2, "SSL handshake", Duration::from_secs(2))
+            .iter()
+            .map(|l| {
+                let pri = l.split('>').next().unwrap_or("");
+                let f: Vec<String> = fields(message(l)).iter().map(|f| normalise(f)).collect();
+                format!("{pri}> {}", f.join(" "))
+            })
+            .collect()
+    };
+    let theirs = {
+        let syslog = Syslog::start();
+        let port = free_port();
+        let cfg = config(
+            &format!("127.0.0.1:{port}"),
+            &format!("{} local0", syslog.addr),
+        );
+        let _h = Haproxy::start(&dir, &cfg, port);
+        poke(([127, 0, 0, 1], port).into());
+        grab(&syslog)
+    };
+    let ours = {
+        let syslog = Syslog::start();
+        let r = Ringlb::start(
+            &config("127.0.0.1:0", &format!("{} local0", syslog.addr)),
+            driver,
+        );
+        poke(r.addr("fe"));
+        grab(&syslog)
+    };
+    assert_eq!(
+        ours,
+        vec!["<131> 127.0.0.1:PORT [DATE] fe/1: SSL handshake failure".to_string()]
+    );
+    assert_eq!(ours, theirs);
+});

@@ -10,7 +10,7 @@ use super::format::{render, Facts};
 use super::thread::{Batch, Entry, LogHub};
 use super::LogCounters;
 use crate::config::model::{FrontendId, Mode};
-use crate::config::model_log::{LineFormat, LEVEL_ERR, LEVEL_INFO};
+use crate::config::model_log::{LineFormat, ProxyLog, LEVEL_ERR, LEVEL_INFO};
 use crate::serve::record::{By, RequestRecord};
 use crate::worker::Worker;
 
@@ -119,6 +119,22 @@ impl CoreLog {
         };
         let set = self.hub.plan.frontend(rec.frontend);
         self.push(set, level, |out| render(line, &facts, out));
+    }
+
+    /// A failed TLS handshake's line, at `info` (`err` with `option log-separate-errors`);
+    /// `silent` ones are left out under `option dontlognull`, as HAProxy does for a client
+    /// that sent nothing.
+    pub fn handshake_failed(&self, frontend: FrontendId, log: &ProxyLog, silent: bool, line: &str) {
+        if log.targets.is_empty() || (silent && log.dontlognull) {
+            return;
+        }
+        let level = if log.separate_errors {
+            LEVEL_ERR
+        } else {
+            LEVEL_INFO
+        };
+        let set = self.hub.plan.frontend(frontend);
+        self.push(set, level, |out| out.extend_from_slice(line.as_bytes()));
     }
 
     /// HAProxy's default format, logged at accept when no option chose another:

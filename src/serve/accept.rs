@@ -115,7 +115,7 @@ async fn run(
                 }
                 Err((why, peer)) => {
                     worker.stats.handshake(frontend, false, false);
-                    record::handshake_failed(&worker, fe, t.listener, peer, &why);
+                    record::handshake_failed(&worker, frontend, t.listener, peer, &why);
                     None
                 }
             }

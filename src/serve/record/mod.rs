@@ -256,6 +256,7 @@ impl Sink {
             Sink::Print if rec.service == Some("<MONITOR>") => {}
             Sink::Print => line::print_record(w, rec),
             Sink::Keep(kept) => kept.borrow_mut().push(rec.clone()),
+            Sink::Log(_) if rec.service == Some("<MONITOR>") => {}
             Sink::Log(log) => {
                 if log.print {
                     line::print_record(w, rec);
@@ -266,19 +267,32 @@ impl Sink {
     }
 }
 
-/// A TLS handshake that failed: no request, so no record; with `ringlb -d`, HAProxy 2.6's
-/// connection error line (`127.0.0.1:40118 [date] fe/1: SSL handshake failure`).
+/// A TLS handshake that failed: no request, so no record, but HAProxy 2.6's connection error
+/// line (`127.0.0.1:40118 [date] fe/1: SSL handshake failure`) for the log targets and
+/// `ringlb -d`.
 pub fn handshake_failed(
     w: &Worker,
-    fe: &crate::config::model::Frontend,
+    frontend: FrontendId,
     listener: u32,
     peer: SocketAddr,
     why: &crate::net::HandshakeFail,
 ) {
+    let Some(fe) = w.model.frontend(frontend) else {
+        return;
+    };
+    let date = log_date(std::time::SystemTime::now());
+    let line = format!(
+        "{peer} [{date}] {}/{listener}: {}",
+        fe.name,
+        why.haproxy_message()
+    );
+    if let Some(log) = w.records.log() {
+        // A client that closed or stayed silent most often sent nothing: dontlognull's case.
+        let silent = !matches!(why, crate::net::HandshakeFail::Tls(_));
+        log.handshake_failed(frontend, &fe.log, silent, &line);
+    }
     if matches!(&w.records, Sink::Print) || w.records.log().is_some_and(|l| l.print) {
-        let date = log_date(std::time::SystemTime::now());
-        let what = why.haproxy_message();
-        eprintln!("{peer} [{date}] {}/{listener}: {what}", fe.name);
+        eprintln!("{line}");
     }
 }
 

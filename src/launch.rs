@@ -121,7 +121,13 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let limits = Arc::new(ConnLimits::new(&model));
     let model = Arc::new(model);
     let cpus = cpu_plan(&model, nbthread);
-    let stats = crate::stats::shared::StatsShared::new(&model, nbthread, &cpus);
+    let logger = crate::log::Logger::start(&model)?;
+    let hub = logger.as_ref().map(crate::log::Logger::hub);
+    let mut stats = crate::stats::shared::StatsShared::new(&model, nbthread, &cpus);
+    // Still the only handle: the reports read the logger's counters from here.
+    if let Some(s) = Arc::get_mut(&mut stats) {
+        s.log = logger.as_ref().map(crate::log::Logger::counters);
+    }
     // Bound now, with the listeners, while the process may still be root.
     let mut api = crate::api::bind(&model)?;
     // One link more than there are workers: the launcher follows the servers' states too.
@@ -131,6 +137,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
         nbthread + 1,
         driver,
         opts.quiet,
+        hub.clone(),
         Some(Arc::clone(&stats)),
     )?;
     let launcher_events = links.pop().flatten().map(|l| l.events);
@@ -149,6 +156,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
             specs: specs.clone(),
             ready: ready_tx.clone(),
             log_requests: opts.debug,
+            log: hub.clone(),
             stats: Arc::clone(&stats),
         };
         let cpu = cpus.get(index).copied().flatten();
@@ -161,12 +169,14 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     }
     drop(ready_tx);
     drop(alive_tx);
+    drop(hub);
     let started = wait_ready(&ready_rx, nbthread);
     drop(reservations); // every core holds the ports now
     if let Err(e) = started {
         request_stop(StopKind::Graceful);
         join_all(handles);
         stop_checker(checker);
+        stop_logger(logger);
         return Err(e);
     }
     let api_where = api.describe();
@@ -193,6 +203,10 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     );
     join_all(handles);
     stop_checker(checker);
+    if let (Some(l), Some(StopKind::Soft)) = (&logger, stop_requested()) {
+        crate::log::events::proxies_stopped(&l.hub(), &model, &stats);
+    }
+    stop_logger(logger);
     Ok(())
 }
 
@@ -239,6 +253,13 @@ fn print_warnings(lines: &[String]) {
 fn stop_checker(checker: Option<crate::health::checker::Checker>) {
     if let Some(c) = checker {
         c.stop();
+    }
+}
+
+/// The logger writes what the cores queued before they ended, then stops.
+fn stop_logger(logger: Option<crate::log::Logger>) {
+    if let Some(l) = logger {
+        l.stop();
     }
 }
 
@@ -360,6 +381,8 @@ struct WorkerSetup {
     health: Option<HealthLink>,
     /// `ringlb -d`: print each request's record.
     log_requests: bool,
+    /// The way to the logger thread, when some proxy logs.
+    log: Option<crate::log::LogHub>,
     /// Every core's counters (this one writes its own).
     stats: Arc<crate::stats::shared::StatsShared>,
 }
@@ -418,10 +441,15 @@ async fn worker_main(setup: WorkerSetup) {
         ready,
         health,
         log_requests,
+        log,
         stats,
     } = setup;
     let view = health.map(|link| HealthView::new(link, &model));
-    let records = if log_requests { Sink::Print } else { Sink::Off };
+    let records = match log {
+        Some(hub) => Sink::Log(Box::new(crate::log::CoreLog::new(hub, log_requests))),
+        None if log_requests => Sink::Print,
+        None => Sink::Off,
+    };
     let process = crate::worker::Process {
         model,
         limits,
@@ -461,6 +489,9 @@ async fn worker_main(setup: WorkerSetup) {
     if w.health.is_some() {
         monoio::spawn(health_tick(w.clone()));
     }
+    if w.records.log().is_some() {
+        monoio::spawn(log_tick(w.clone()));
+    }
     monoio::spawn(publish_latency(w.clone()));
     let kind = wait_for_stop().await;
     w.begin_stop(kind);
@@ -471,6 +502,19 @@ async fn worker_main(setup: WorkerSetup) {
         task.await;
     }
     drain(&w, kind).await;
+    if let Some(log) = w.records.log() {
+        log.flush();
+    }
+}
+
+/// Hands the core's log lines over at least every `FLUSH_EVERY`, busy or not.
+async fn log_tick(w: std::rc::Rc<Worker>) {
+    loop {
+        monoio::time::sleep(crate::log::FLUSH_EVERY).await;
+        if let Some(log) = w.records.log() {
+            log.flush();
+        }
+    }
 }
 
 /// This core's rustls configs for a TLS bind.

@@ -32,6 +32,8 @@
 //!                 every core opens), server_config.rs (ServerConfig per core), accept.rs
 //!                 (ClientHello -> connection), facts.rs (ssl_fc_* / ssl_c_* values);
 //!                 client_config.rs (a `server ... ssl`'s ClientConfig per core)
+//!  log::          access and event logs: per-core batches (core.rs) -> one logger thread
+//!                 (thread.rs) that frames (syslog.rs) and sends to UDP / unix / stdout targets
 //!  stats::        counters.rs (each core's own, single-writer), tally.rs (events -> counts),
 //!                 latency.rs (hdrhistograms, published each second), collect.rs (all cores ->
 //!                 `Snapshot` on demand), csv/json/html/prom.rs (HAProxy's formats),
@@ -67,6 +69,7 @@ pub mod health;
 pub mod http;
 pub mod io;
 pub mod launch;
+pub mod log;
 pub mod net;
 pub mod process;
 pub mod rules;

@@ -46,6 +46,9 @@ pub struct GlobalDraft {
     pub maxhdr: Option<usize>,
     pub driver: Option<DriverChoice>,
     pub logs: Vec<LogTarget>,
+    pub log_tag: Option<String>,
+    /// `log-send-hostname`: `Some(None)` for the system's host name.
+    pub log_send_hostname: Option<Option<String>>,
     pub spread_checks: Option<u8>,
     pub tls: super::model_tls::GlobalTls,
     /// `node NAME`, `description TEXT`: shown on the stats page.
@@ -145,6 +148,35 @@ impl ServerOpts {
     }
 }
 
+/// A proxy's `log` line: a target, or `log global` (expanded by `validate`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogEntry {
+    Global,
+    Target(LogTarget),
+}
+
+/// The line layout an option or `log-format` chose.
+#[derive(Clone, Debug)]
+pub enum LogLineDraft {
+    Http,
+    HttpClf,
+    Tcp,
+    Custom(super::model_log::LogLine),
+}
+
+/// A proxy's log settings as read (inherited from defaults like the rest).
+#[derive(Clone, Debug, Default)]
+pub struct LogDraft {
+    pub entries: Vec<LogEntry>,
+    pub tag: Option<String>,
+    /// The last of `option httplog`, `option tcplog`, `log-format`, and where it was.
+    pub line: Option<(LogLineDraft, Loc)>,
+    pub dontlognull: bool,
+    pub separate_errors: bool,
+    pub dontlog_normal: bool,
+    pub captures: super::model_log::Captures,
+}
+
 #[derive(Clone, Debug)]
 pub struct RuleDraft {
     pub backend: String,
@@ -211,6 +243,7 @@ pub struct ProxyDraft {
     pub http_reuse: Option<HttpReuse>,
     pub check: BackendCheck,
     pub allbackups: bool,
+    pub log: LogDraft,
     /// `stats ...` lines (the stats page), `monitor-uri`.
     pub stats: Option<super::model::StatsPage>,
     pub monitor_uri: Option<String>,
@@ -245,6 +278,7 @@ impl ProxyDraft {
             http_reuse: None,
             check: BackendCheck::default(),
             allbackups: false,
+            log: LogDraft::default(),
             stats: None,
             monitor_uri: None,
             failed: Failed::default(),

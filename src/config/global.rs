@@ -2,7 +2,7 @@
 
 use super::draft::GlobalDraft;
 use super::keywords::Cx;
-use super::model::{CpuMap, DriverChoice, LogTarget};
+use super::model::{CpuMap, DriverChoice};
 use super::{bind_tls, suggest};
 
 /// `tune.bufsize` lower bound: smaller buffers cannot hold a usual request head.
@@ -176,105 +176,6 @@ pub fn driver(g: &mut GlobalDraft, cx: &mut Cx) {
             ));
         }
     };
-}
-
-const FACILITIES: [&str; 24] = [
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
-    "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
-    "local5", "local6", "local7",
-];
-const LEVELS: [&str; 8] = [
-    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
-];
-const FORMATS: [&str; 8] = [
-    "local", "rfc3164", "rfc5424", "priority", "short", "timed", "iso", "raw",
-];
-
-pub fn log(g: &mut GlobalDraft, cx: &mut Cx) {
-    if let Some(t) = parse_log(cx) {
-        g.logs.push(t);
-    }
-}
-
-/// `log ADDR [len N] [format F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]`; `None` for `log global`
-/// or on error (reported).
-pub fn parse_log(cx: &mut Cx) -> Option<LogTarget> {
-    let args = cx.args;
-    let Some(address) = args.first() else {
-        cx.err("'log' needs a target: 'log global' or 'log ADDRESS FACILITY [LEVEL]', e.g. 'log 127.0.0.1 local0'");
-        return None;
-    };
-    if address == "global" {
-        if args.len() > 1 {
-            cx.err(format!(
-                "'log global' takes no argument; unexpected '{}'",
-                args[1..].join(" ")
-            ));
-        }
-        return None;
-    }
-    let mut i = 1;
-    while let Some(w) = args.get(i) {
-        match w.as_str() {
-            "len" => {
-                let v = args.get(i + 1).map(String::as_str).unwrap_or("");
-                if !v.parse::<u32>().is_ok_and(|n| n >= 80) {
-                    cx.err(format!(
-                        "'log ... len {v}': the length must be a number of at least 80"
-                    ));
-                }
-            }
-            "format" => {
-                let v = args.get(i + 1).map(String::as_str).unwrap_or("");
-                if !FORMATS.contains(&v) {
-                    let hint = suggest::hint(v, FORMATS);
-                    cx.err(format!(
-                        "'log ... format {v}': unknown format; use one of {}{hint}",
-                        FORMATS.join(", ")
-                    ));
-                }
-            }
-            "sample" => {}
-            _ => break,
-        }
-        i += 2;
-    }
-    let Some(facility) = args.get(i) else {
-        cx.err(format!(
-            "'log {address}' needs a facility, e.g. 'log {address} local0'"
-        ));
-        return None;
-    };
-    if !FACILITIES.contains(&facility.as_str()) {
-        let hint = suggest::hint(facility, FACILITIES);
-        cx.err(format!(
-            "'log': unknown facility '{facility}'{hint} (local0 to local7 are usual)"
-        ));
-        return None;
-    }
-    let levels = &args[i + 1..];
-    for l in levels {
-        if !LEVELS.contains(&l.as_str()) {
-            let hint = suggest::hint(l, LEVELS);
-            cx.err(format!(
-                "'log': unknown level '{l}'{hint}; levels are {}",
-                LEVELS.join(", ")
-            ));
-            return None;
-        }
-    }
-    if levels.len() > 2 {
-        cx.err(format!(
-            "'log': too many words after the facility: '{}'",
-            levels.join(" ")
-        ));
-        return None;
-    }
-    Some(LogTarget {
-        address: address.clone(),
-        facility: facility.clone(),
-        level: levels.first().cloned(),
-    })
 }
 
 /// Words of `ssl-default-bind-options` besides the version options.

@@ -49,10 +49,24 @@ fn rule(p: &mut ProxyDraft, cx: &mut Cx, phase: Phase) {
             cx.kw, cx.kw
         ));
     };
-    let action = match parse_action(name, rest, &p.env, phase) {
+    let mut action = match parse_action(name, rest, &p.env, phase) {
         Ok(a) => a,
         Err(e) => return cx.err(format!("{} {name}: {e}", cx.kw)),
     };
+    if let Action::Capture { len, slot, .. } = &mut action {
+        if !p.is_frontend() {
+            return cx.err(format!(
+                "{} capture: captures belong to a frontend or listen section (the 'id' form for backends is not supported yet)",
+                cx.kw
+            ));
+        }
+        let captures = &mut p.log.captures.request;
+        *slot = captures.len();
+        captures.push(super::model_log::Capture {
+            what: super::model_log::CaptureOf::Sample,
+            len: *len,
+        });
+    }
     if let Some(hint) = lost_backreference(name, rest) {
         cx.warn(format!("{} {name}: {hint}", cx.kw));
     }

@@ -8,7 +8,7 @@ use super::draft::{GlobalDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::model::Loc;
 use super::syntax::{Line, SectionKind};
-use super::{check, global, http_rules, proxy, server, stats, suggest};
+use super::{check, global, http_rules, log, proxy, server, stats, suggest};
 use std::time::Duration;
 
 pub const G: u8 = 1;
@@ -126,7 +126,9 @@ pub static TABLE: &[Keyword] = &[
     gl("tune.http.maxhdr", global::maxhdr),
     gl("ringlb.driver", global::driver),
     gl("expose-experimental-directives", global::expose_experimental),
-    gl_inert("log", global::log),
+    gl("log", log::global_log),
+    gl("log-tag", log::global_tag),
+    gl("log-send-hostname", log::send_hostname),
     gl("ssl-default-bind-options", global::ssl_options),
     gl("ssl-default-server-options", global::ssl_options),
     gl("ssl-default-bind-ciphers", global::bind_ciphers),
@@ -210,12 +212,19 @@ pub static TABLE: &[Keyword] = &[
     ok("option forwardfor", P, proxy::forwardfor),
     ok("http-reuse", D | B | L, proxy::http_reuse),
     ok("errorfile", P, proxy::errorfile),
-    inert("option httplog", P, proxy::httplog),
-    inert("option tcplog", P, proxy::no_args),
-    inert("option dontlognull", D | F | L, proxy::no_args),
-    inert("option dontlog-normal", D | F | L, proxy::no_args),
-    inert("option log-separate-errors", D | F | L, proxy::no_args),
-    inert("log", P, proxy::log),
+    ok("option httplog", P, log::httplog),
+    ok("option tcplog", P, log::tcplog),
+    ok("log-format", P, log::log_format),
+    ok("option dontlognull", D | F | L, log::dontlognull),
+    ok("no option dontlognull", D | F | L, log::dontlognull),
+    ok("option dontlog-normal", D | F | L, log::dontlog_normal),
+    ok("no option dontlog-normal", D | F | L, log::dontlog_normal),
+    ok("option log-separate-errors", D | F | L, log::separate_errors),
+    ok("no option log-separate-errors", D | F | L, log::separate_errors),
+    ok("log", P, log::proxy_log),
+    ok("no log", P, log::no_log),
+    ok("log-tag", P, log::proxy_tag),
+    ok("capture", F | L, log::capture),
     inert("description", P, proxy::any_args),
     ok("option httpchk", D | B | L, proxy::httpchk),
     ok("http-check expect", D | B | L, check::http_expect),
@@ -244,7 +253,6 @@ pub static TABLE: &[Keyword] = &[
     no("cookie", D | B | L, "not supported yet (no cookie persistence)"),
     no("stick-table", F | B | L, LATER),
     no("stick", B | L, LATER),
-    no("capture", F | L, LATER),
     ok("monitor-uri", D | F | L, stats::monitor_uri),
     no("monitor", F | L, LATER),
     no("use-server", B | L, RULES),
@@ -253,7 +261,8 @@ pub static TABLE: &[Keyword] = &[
     no("fullconn", D | B | L, LATER),
     no("dispatch", B | L, "use a 'server' line"),
     no("server-template", B | L, LATER),
-    no("log-format", P, LATER),
+    no("log-format-sd", P, "structured data in rfc5424 logs is not supported yet"),
+    no("error-log-format", P, LATER),
     no("unique-id-format", P, LATER),
     no("unique-id-header", P, LATER),
     no("filter", F | B | L, LATER),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use super::ids::{BackendId, FrontendId, ServerId};
+pub use super::model_log::{LogTarget, ProxyLog};
 pub use super::model_rules::{Expr, Fetch, HttpRules};
 
 /// Where a directive came from, kept for messages printed after loading (e.g. at bind time).
@@ -84,8 +85,12 @@ pub struct Global {
     pub maxhdr: usize,
     /// `ringlb.driver` (ringlb's own keyword); the RINGLB_DRIVER environment variable wins.
     pub driver: DriverChoice,
-    /// `log` targets: parsed and validated now, used once logging lands.
+    /// `log` targets (where `log global` sends).
     pub logs: Vec<LogTarget>,
+    /// `log-tag`: the syslog tag (HAProxy: the program's name; here `ringlb`).
+    pub log_tag: String,
+    /// `log-send-hostname [NAME]`: the host name in syslog headers, `None` when not sent.
+    pub log_hostname: Option<String>,
     /// `spread-checks`: percent of random jitter on every check interval (0..=50).
     pub spread_checks: u8,
     /// `node`: the name the stats page shows (the host name when unset).
@@ -109,13 +114,6 @@ pub struct CpuMap {
     /// 1-based thread numbers this line applies to.
     pub threads: Vec<usize>,
     pub cpus: Vec<usize>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogTarget {
-    pub address: String,
-    pub facility: String,
-    pub level: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,6 +234,8 @@ pub struct Proxy {
     /// `http-request` (before `use_backend` in a frontend), `http-response`,
     /// `http-after-response`.
     pub rules: HttpRules,
+    /// Where and what this proxy logs (`log`, `option httplog`, `capture` ...).
+    pub log: ProxyLog,
     /// `stats enable|uri|auth|...`: this proxy serves the stats page.
     pub stats: Option<Arc<StatsPage>>,
     /// `monitor-uri`: requests for it are answered 200 by ringlb (frontends).

@@ -282,6 +282,13 @@ pub enum Action {
         reason: Option<String>,
     },
     SetVar(Arc<str>, Expr),
+    /// `http-request capture SAMPLE len N`: the sample goes to the frontend's request
+    /// capture `slot` (`%hr`), cut at `len`.
+    Capture {
+        expr: Expr,
+        len: usize,
+        slot: usize,
+    },
     UnsetVar(Arc<str>),
     /// `normalize-uri NORMALIZER`: rewrites the target so that equivalent spellings of a path
     /// meet the same rules (`rules::normalize`).

@@ -6,7 +6,7 @@ use super::draft::{ProxyDraft, RuleDraft};
 use super::files::{self, FileError};
 use super::keywords::Cx;
 use super::model::{Acl, Bind, CheckKind, ForwardFor, HttpCheck, HttpConnMode, HttpReuse, Mode};
-use super::{addr, bind_tls, catalog, cond, global, suggest};
+use super::{addr, bind_tls, catalog, cond, suggest};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -284,24 +284,7 @@ pub fn errorfile(p: &mut ProxyDraft, cx: &mut Cx) {
     }
 }
 
-pub fn httplog(_: &mut ProxyDraft, cx: &mut Cx) {
-    if !matches!(cx.args, [] | [_]) || cx.args.first().is_some_and(|a| a != "clf") {
-        return cx.err("'option httplog' takes only the optional word 'clf'");
-    }
-    if cx.in_backend_only() {
-        cx.warn("'option httplog' is ignored in a backend: it only applies to frontends (move it to the frontend, listen or defaults section)");
-    }
-}
-
-pub fn no_args(_: &mut ProxyDraft, cx: &mut Cx) {
-    cx.none();
-}
-
 pub fn any_args(_: &mut ProxyDraft, _: &mut Cx) {}
-
-pub fn log(_: &mut ProxyDraft, cx: &mut Cx) {
-    global::parse_log(cx);
-}
 
 /// `option httpchk [METHOD] [URI] [VERSION]`; one argument is the URI, as in HAProxy.
 pub fn httpchk(p: &mut ProxyDraft, cx: &mut Cx) {

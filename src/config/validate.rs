@@ -7,6 +7,7 @@ use super::draft::{GlobalDraft, HttpRuleDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::expr::ParseEnv;
 use super::keywords::{self, Target};
+use super::log_resolve::{system_hostname, DEFAULT_LOG_TAG};
 use super::model::*;
 use super::model_rules::{HttpRule, Phase, User, Userlist};
 use super::suggest;
@@ -333,6 +334,10 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         maxhdr: g.maxhdr.unwrap_or(DEFAULT_MAXHDR),
         driver: g.driver.unwrap_or(DriverChoice::Auto),
         logs: g.logs,
+        log_tag: g.log_tag.unwrap_or_else(|| DEFAULT_LOG_TAG.to_string()),
+        log_hostname: g
+            .log_send_hostname
+            .map(|name| name.unwrap_or_else(system_hostname)),
         spread_checks: g.spread_checks.unwrap_or(0),
         tls: g.tls,
         node: g.node,
@@ -393,8 +398,16 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
     let rules = build_rules(p, &p.http_rules, &mut acls, diags);
     let mut servers = p.servers.clone();
     let sni_exprs = super::server_tls::finish_servers(&mut servers, &global.tls, diags);
+    // A listen section's log settings are reported once, by its frontend.
+    let mut quiet = Diags::default();
+    let log_diags = if p.kind == SectionKind::Listen {
+        &mut quiet
+    } else {
+        &mut *diags
+    };
+    let proxy = build_proxy(p, mode, acls, rules, global, log_diags);
     Backend {
-        proxy: build_proxy(p, mode, acls, rules),
+        proxy,
         balance: p.balance.clone().unwrap_or(Balance::RoundRobin),
         servers,
         sni_exprs,
@@ -571,7 +584,7 @@ fn build_frontend(
         build_rules(p, &p.http_rules, &mut acls, diags)
     };
     Some(Frontend {
-        proxy: build_proxy(p, mode, acls, rules),
+        proxy: build_proxy(p, mode, acls, rules, global, diags),
         binds: super::bind_tls::validate_binds(&p.binds, &global.tls, diags),
         maxconn,
         switching,
@@ -581,8 +594,16 @@ fn build_frontend(
 
 /// The settings a frontend and a backend both carry, from the section (defaults applied).
 /// `acls` and `rules` come built, because each side resolves its own conditions into them.
-fn build_proxy(p: &ProxyDraft, mode: Mode, acls: Vec<Acl>, rules: HttpRules) -> Proxy {
+fn build_proxy(
+    p: &ProxyDraft,
+    mode: Mode,
+    acls: Vec<Acl>,
+    rules: HttpRules,
+    global: &Global,
+    diags: &mut Diags,
+) -> Proxy {
     Proxy {
+        log: super::log_resolve::proxy_log(p, mode, global, diags),
         name: p.name.clone(),
         loc: p.loc.clone(),
         mode,

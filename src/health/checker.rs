@@ -10,6 +10,7 @@
 //! Checked servers start UP with health = rise, so the first failed check marks them DOWN
 //! (HAProxy 2.6 does the same; verified by running it beside ringlb).
 
+use crate::config::model_log::{LEVEL_ALERT, LEVEL_EMERG, LEVEL_NOTICE};
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -64,6 +65,7 @@ pub fn start(
     nbthread: usize,
     driver: Driver,
     quiet: bool,
+    log: Option<crate::log::LogHub>,
     stats: Option<Arc<StatsShared>>,
 ) -> Result<(Option<Checker>, Vec<Option<HealthLink>>), String> {
     if !super::needed(&model) {
@@ -89,6 +91,7 @@ pub fn start(
         out,
         reports: report_rx,
         quiet,
+        log,
         stats,
         stop: Arc::clone(&stop),
     };
@@ -105,6 +108,7 @@ struct Setup {
     out: Vec<Sender<HealthEvent>>,
     reports: Receiver<Report>,
     quiet: bool,
+    log: Option<crate::log::LogHub>,
     stats: Option<Arc<StatsShared>>,
     stop: Arc<AtomicBool>,
 }
@@ -176,6 +180,8 @@ struct State {
     /// disabled).
     servers: Vec<Vec<Option<Rc<Srv>>>>,
     quiet: bool,
+    /// The backends' log targets get the transitions too (HAProxy's levels).
+    log: Option<crate::log::LogHub>,
     /// Where reports read each server's last check (the stats page, metrics).
     checks: Option<Arc<StatsShared>>,
     rng: Cell<u64>,
@@ -188,6 +194,7 @@ async fn run(setup: Setup) {
         out,
         reports,
         quiet,
+        log,
         stats,
         stop,
     } = setup;
@@ -225,6 +232,7 @@ async fn run(setup: Setup) {
         plans,
         servers,
         quiet,
+        log,
         checks: stats,
         rng: Cell::new(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id())),
     });
@@ -400,11 +408,9 @@ impl State {
         n
     }
 
-    /// HAProxy's wording, on stderr until logging lands (the observability issue).
+    /// HAProxy's wording, on stderr (unless quiet) and to the backend's log targets: `notice`
+    /// for UP, `alert` for DOWN, `emerg` when the backend has no server left.
     fn log_transition(&self, srv: &Srv, up: bool, o: &Outcome) {
-        if self.quiet {
-            return;
-        }
         let Some(be) = self.model.backend(srv.backend) else {
             return;
         };
@@ -437,20 +443,34 @@ impl State {
                 " {active} active and {backup} backup servers online.{on_backup} 0 sessions requeued."
             ));
         } else {
-            // In-flight requests are only counted across cores for servers with a maxconn.
+            // In-flight requests are only counted across cores for servers with a maxconn
+            // (others say 0, what HAProxy says of an idle server). HAProxy's "N remaining in
+            // queue" is left out: queues are per core (README, Health checks).
             let sessions = self
                 .limits
                 .server(srv.backend, srv.server)
                 .and_then(|l| l.used())
-                .map(|n| format!(" {n} sessions active,"))
-                .unwrap_or_default();
+                .unwrap_or(0);
             line.push_str(&format!(
-                " {active} active and {backup} backup servers left.{on_backup}{sessions} 0 requeued."
+                " {active} active and {backup} backup servers left.{on_backup} {sessions} sessions active, 0 requeued."
             ));
+        }
+        let none_left = !up && active == 0 && backup == 0;
+        if let Some(hub) = &self.log {
+            let set = hub.plan.backend(srv.backend);
+            let level = if up { LEVEL_NOTICE } else { LEVEL_ALERT };
+            hub.event(set, level, &line);
+            if none_left {
+                let msg = format!("backend {} has no server available!", be.name);
+                hub.event(set, LEVEL_EMERG, &msg);
+            }
+        }
+        if self.quiet {
+            return;
         }
         let pid = std::process::id();
         eprintln!("[WARNING]  ({pid}) : {line}");
-        if !up && active == 0 && backup == 0 {
+        if none_left {
             eprintln!(
                 "[ALERT]    ({pid}) : backend '{}' has no server available!",
                 be.name

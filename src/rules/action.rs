@@ -16,6 +16,8 @@ use crate::tls::facts::ConnFacts;
 pub struct Txn {
     pub edits: HeadEdits,
     pub vars: Vars,
+    /// `http-request capture` values, by request capture slot, for the request's record.
+    pub captures: Vec<(usize, Vec<u8>)>,
 }
 
 /// The side of the exchange a rule list looks at.
@@ -208,6 +210,11 @@ fn apply(a: &Action, scene: &Scene, txn: &mut Txn) {
             }
         }
         Action::UnsetVar(name) => txn.vars.unset(name),
+        Action::Capture { expr, slot, .. } => {
+            if let Some(v) = fetch::sample(expr, &scene.ctx(txn)) {
+                txn.captures.push((*slot, v.bytes().to_vec()));
+            }
+        }
         // Terminal actions, allow and normalize-uri are handled by `run`.
         Action::Allow
         | Action::Deny(_)

@@ -86,6 +86,7 @@ pub fn build(a: &Action, ctx: &Ctx, errorfiles: &[&ErrorFiles], proxy: &str) -> 
         | Action::SetMethod(_)
         | Action::SetStatus { .. }
         | Action::SetVar(..)
+        | Action::Capture { .. }
         | Action::UnsetVar(_)
         // Answered by the service itself (serve/request.rs), never built here.
         | Action::UseService(_) => page(500, errorfiles, false),

@@ -115,7 +115,7 @@ async fn run(
                 }
                 Err((why, peer)) => {
                     worker.stats.handshake(frontend, false, false);
-                    record::handshake_failed(&worker, fe, t.listener, peer, &why);
+                    record::handshake_failed(&worker, frontend, t.listener, peer, &why);
                     None
                 }
             }
@@ -146,6 +146,9 @@ fn by_mode<'a>(
     fe: &'a Frontend,
     client: Stream,
 ) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
+    if let Some(log) = worker.records.log() {
+        log.connect(worker, frontend, client.peer_addr(), client.local_addr());
+    }
     match fe.mode {
         Mode::Tcp => Box::pin(super::tcp::serve(worker, frontend, client)),
         Mode::Http => Box::pin(super::serve(worker, frontend, fe, client)),

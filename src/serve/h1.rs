@@ -247,6 +247,7 @@ impl<'a> H1<'a> {
         let marks = Marks::new(self.idle_since);
         let mut rec = RequestRecord::new(self.frontend, self.client.peer_addr(), marks);
         rec.tls = self.client.tls_facts().is_some();
+        rec.local = Some(self.client.local_addr());
         rec.marks.handshake = self.client.handshake_time();
         rec.end(record::head_read_failed(&crate::io::IoFail::Timeout));
         rec.status = Some(408);

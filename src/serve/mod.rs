@@ -217,8 +217,12 @@ impl<'a, D: Downstream> Session<'a, D> {
             handshake: conn.handshake_time(),
             ..Marks::new(conn.idle_since())
         };
+        let captures = &fe.log.captures;
         let rec = RequestRecord {
             tls: conn.tls().is_some(),
+            local: Some(conn.local()),
+            captures: (!captures.is_empty() && w.records.log().is_some())
+                .then(|| Box::new(record::CaptureValues::new(captures))),
             ..RequestRecord::new(frontend, conn.peer(), marks)
         };
         Session {
@@ -265,6 +269,14 @@ impl<'a, D: Downstream> Session<'a, D> {
         self.rec.bytes_in = self.req.head_len as u64;
         if self.w.records.wants_request_line() {
             self.keep_request_line();
+        }
+        if let Some(c) = self.rec.captures.as_deref_mut() {
+            c.headers(
+                &self.fe.log.captures,
+                true,
+                self.conn.head_bytes(),
+                &self.req.headers,
+            );
         }
         if self.is_monitor_request() {
             let keep_alive = self

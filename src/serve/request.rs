@@ -54,8 +54,13 @@ impl<'a, D: Downstream> Session<'a, D> {
         let has_rules = !fe.rules.request.is_empty();
         self.txn.edits.clear();
         self.txn.vars.clear();
+        self.txn.captures.clear();
         if has_rules {
-            self.run_request_rules(fe.rules.request.as_slice(), &fe.acls, self.unrouted())?;
+            let ran =
+                self.run_request_rules(fe.rules.request.as_slice(), &fe.acls, self.unrouted());
+            // A request the rules answered keeps what they captured before (HAProxy's too).
+            self.keep_captures();
+            ran?;
         }
         self.check_stats(fe.stats.as_ref(), self.unrouted())?;
         let backend = {
@@ -250,6 +255,18 @@ impl<'a, D: Downstream> Session<'a, D> {
     }
 }
 
+impl<D: Downstream> Session<'_, D> {
+    /// Moves the `http-request capture` values into the record (dropped when nothing logs).
+    fn keep_captures(&mut self) {
+        let taken = std::mem::take(&mut self.txn.captures);
+        if let Some(c) = self.rec.captures.as_deref_mut() {
+            for (slot, v) in &taken {
+                c.sample(&self.fe.log.captures, *slot, v);
+            }
+        }
+    }
+}
+
 /// Which kind of answer a terminal rule gives, for the record's termination state.
 pub(super) fn rule_answer_kind(a: &crate::config::model_rules::Action) -> RuleAnswer {
     use crate::config::model_rules::Action;
@@ -272,7 +289,8 @@ pub(super) fn rule_answer_kind(a: &crate::config::model_rules::Action) -> RuleAn
         | Action::SetMethod(_)
         | Action::SetStatus { .. }
         | Action::SetVar(..)
-        | Action::UnsetVar(_) => RuleAnswer::Internal,
+        | Action::UnsetVar(_)
+        | Action::Capture { .. } => RuleAnswer::Internal,
     }
 }
 

@@ -61,6 +61,10 @@ impl<'a, D: Downstream> Session<'a, D> {
                 }
                 Ok(()) => {
                     self.rec.marks.response = Some(std::time::Instant::now());
+                    if let Some(c) = self.rec.captures.as_deref_mut() {
+                        let (buf, headers) = (self.sbuf.bytes(), &self.resp.headers);
+                        c.headers(&self.fe.log.captures, false, buf, headers);
+                    }
                     let seen = Seen::of_status(self.resp.status);
                     self.w.observe(plan.backend, ex.lease.server, seen);
                     return Ok(());

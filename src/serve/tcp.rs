@@ -33,6 +33,7 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
     };
     let (peer, local) = (client.peer_addr(), client.local_addr());
     let mut rec = tcp_record(frontend, peer);
+    rec.local = Some(local);
     rec.marks.handshake = client.handshake_time();
     rec.tls = client.tls_facts().is_some();
     let ctx = Ctx::conn(peer, local, &fe.name, client.tls_facts());

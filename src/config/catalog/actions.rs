@@ -101,8 +101,8 @@ pub static TABLE: &[Row] = &[
     ok("set-var", BOTH, "set-var(txn.x) str(a)", set_var),
     ok("unset-var", BOTH, "unset-var(txn.x)", unset_var),
     ok("normalize-uri", REQ, "normalize-uri path-merge-slashes", |a| Ok(Action::NormalizeUri(normalizer(a.rest)?))),
+    ok("capture", REQ, "capture req.hdr(user-agent) len 64", capture),
     ok("use-service", REQ, "use-service prometheus-exporter", use_service),
-    no("capture"),
     no("track-sc0"),
     no("track-sc1"),
     no("track-sc2"),
@@ -251,6 +251,35 @@ fn set_var(a: &Args) -> Result<Action, String> {
     let e = expr::parse_expr(e, a.env)?;
     expr::check_phase(&e, a.phase)?;
     Ok(Action::SetVar(var, e))
+}
+
+/// `capture SAMPLE len N`; the slot is the frontend's next request capture (`http_rules`).
+fn capture(a: &Args) -> Result<Action, String> {
+    let (e, len) =
+        match a.rest {
+            [e, l, n] if l == "len" => (e, n),
+            [_, i, _] if i == "id" => return Err(
+                "the 'id' form is not supported yet; write 'capture SAMPLE len N' in the frontend"
+                    .into(),
+            ),
+            _ => {
+                return Err(
+                    "expects 'capture SAMPLE len LENGTH', e.g. capture req.hdr(user-agent) len 64"
+                        .into(),
+                )
+            }
+        };
+    let len = match len.parse::<usize>() {
+        Ok(n) if n > 0 => n,
+        _ => return Err(format!("the length '{len}' must be a number of at least 1")),
+    };
+    let expr = expr::parse_expr(e, a.env)?;
+    expr::check_phase(&expr, a.phase)?;
+    Ok(Action::Capture {
+        expr,
+        len,
+        slot: usize::MAX,
+    })
 }
 
 fn unset_var(a: &Args) -> Result<Action, String> {

@@ -10,7 +10,7 @@ use crate::worker::Worker;
 impl RequestRecord {
     /// `backend/server` names as HAProxy logs them: the frontend's name before routing,
     /// `<NOSRV>` before a server was tried.
-    fn names<'m>(&self, model: &'m Model) -> (&'m str, &'m str, &'m str) {
+    pub fn names<'m>(&self, model: &'m Model) -> (&'m str, &'m str, &'m str) {
         let fe = model.frontend(self.frontend);
         let fe_name = fe.map_or("-", |f| f.name.as_str());
         let be = self.backend.and_then(|b| model.backend(b));
@@ -126,7 +126,7 @@ pub fn log_date(t: SystemTime) -> String {
 }
 
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31): Howard Hinnant's algorithm.
-pub(super) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

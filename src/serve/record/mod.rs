@@ -19,10 +19,12 @@
 //! which caused the session to terminate": a deeper layer that saw the failure records it, and
 //! what the caller does next (an error page that cannot be written, say) does not overwrite it.
 
+mod capture;
 mod line;
 mod state;
 
-pub use line::log_date;
+pub use capture::CaptureValues;
+pub use line::{civil_from_days, log_date};
 pub use state::*;
 
 use std::cell::RefCell;
@@ -143,6 +145,10 @@ pub struct RequestRecord {
     /// Index in the backend's `servers`, once one was tried.
     pub server: Option<ServerId>,
     pub peer: SocketAddr,
+    /// The address the client connected to (`%fi:%fp`), where known.
+    pub local: Option<SocketAddr>,
+    /// The frontend's captures, when it has any (`%hr`, `%hs`).
+    pub captures: Option<Box<CaptureValues>>,
     /// The client connection is TLS (HAProxy's `%ft` marks it with `~`).
     pub tls: bool,
     /// The status sent to the client (a rule's answer, an error page, the server's).
@@ -158,7 +164,7 @@ pub struct RequestRecord {
     /// The first cause that ended the request; `None` is a normal end.
     pub cause: Option<TermState>,
     pub marks: Marks,
-    /// The request line, kept only when records are printed (`ringlb -d`).
+    /// The request line, kept only when records are printed or logged.
     pub request_line: Option<String>,
     /// Answered by ringlb itself: the name HAProxy logs in place of a server (`<STATS>`,
     /// `<PROMEX>`), or `<MONITOR>` for a `monitor-uri` request, which is not logged.
@@ -173,6 +179,8 @@ impl RequestRecord {
             backend: None,
             server: None,
             peer,
+            local: None,
+            captures: None,
             tls: false,
             status: None,
             bytes_in: 0,
@@ -209,6 +217,8 @@ pub enum Sink {
     Print,
     /// Kept in order, for in-process tests to read (`Sink::take`).
     Keep(RefCell<Vec<RequestRecord>>),
+    /// Logged as the frontend says (`crate::log`), and printed too with `ringlb -d`.
+    Log(Box<crate::log::CoreLog>),
 }
 
 impl Sink {
@@ -221,8 +231,22 @@ impl Sink {
     pub fn take(&self) -> Vec<RequestRecord> {
         match self {
             Sink::Keep(kept) => kept.take(),
-            Sink::Off | Sink::Print => Vec::new(),
+            Sink::Off | Sink::Print | Sink::Log(_) => Vec::new(),
         }
+    }
+
+    /// The core's logger, when logs are on.
+    pub fn log(&self) -> Option<&crate::log::CoreLog> {
+        match self {
+            Sink::Log(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The process's log counters (sent, dropped), when logs are on: every core's sink points
+    /// to the same ones.
+    pub fn log_counters(&self) -> Option<&std::sync::Arc<crate::log::LogCounters>> {
+        self.log().map(|l| l.counters())
     }
 
     fn consume(&self, w: &Worker, rec: &RequestRecord) {
@@ -232,23 +256,43 @@ impl Sink {
             Sink::Print if rec.service == Some("<MONITOR>") => {}
             Sink::Print => line::print_record(w, rec),
             Sink::Keep(kept) => kept.borrow_mut().push(rec.clone()),
+            Sink::Log(_) if rec.service == Some("<MONITOR>") => {}
+            Sink::Log(log) => {
+                if log.print {
+                    line::print_record(w, rec);
+                }
+                log.record(w, rec);
+            }
         }
     }
 }
 
-/// A TLS handshake that failed: no request, so no record; with `ringlb -d`, HAProxy 2.6's
-/// connection error line (`127.0.0.1:40118 [date] fe/1: SSL handshake failure`).
+/// A TLS handshake that failed: no request, so no record, but HAProxy 2.6's connection error
+/// line (`127.0.0.1:40118 [date] fe/1: SSL handshake failure`) for the log targets and
+/// `ringlb -d`.
 pub fn handshake_failed(
     w: &Worker,
-    fe: &crate::config::model::Frontend,
+    frontend: FrontendId,
     listener: u32,
     peer: SocketAddr,
     why: &crate::net::HandshakeFail,
 ) {
-    if matches!(w.records, Sink::Print) {
-        let date = log_date(std::time::SystemTime::now());
-        let what = why.haproxy_message();
-        eprintln!("{peer} [{date}] {}/{listener}: {what}", fe.name);
+    let Some(fe) = w.model.frontend(frontend) else {
+        return;
+    };
+    let date = log_date(std::time::SystemTime::now());
+    let line = format!(
+        "{peer} [{date}] {}/{listener}: {}",
+        fe.name,
+        why.haproxy_message()
+    );
+    if let Some(log) = w.records.log() {
+        // A client that closed or stayed silent most often sent nothing: dontlognull's case.
+        let silent = !matches!(why, crate::net::HandshakeFail::Tls(_));
+        log.handshake_failed(frontend, &fe.log, silent, &line);
+    }
+    if matches!(&w.records, Sink::Print) || w.records.log().is_some_and(|l| l.print) {
+        eprintln!("{line}");
     }
 }
 

@@ -180,7 +180,8 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
         return Err(e);
     }
     let api_where = api.describe();
-    if let Err(e) = api.serve(Arc::clone(&model), Arc::clone(&stats)) {
+    let admin = checker.as_ref().map(crate::health::checker::Checker::admin);
+    if let Err(e) = api.serve(Arc::clone(&model), Arc::clone(&stats), admin) {
         request_stop(StopKind::Graceful);
         join_all(handles);
         stop_checker(checker);

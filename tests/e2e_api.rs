@@ -178,8 +178,8 @@ fn modes_and_refusals() {
         u.starts_with("Unknown command, but maybe one of the following ones is a better match:\n"),
         "{u}"
     );
-    let d = ask(&sock, "disable server be/s1");
-    assert!(d.contains("'disable server' is not supported yet"), "{d}");
+    let d = ask(&sock, "disable health be/s1");
+    assert!(d.contains("'disable health' is not supported yet"), "{d}");
     let mode = std::fs::metadata(&sock).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600, "mode 600");
@@ -265,3 +265,97 @@ fn debian_stock_config_loads() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+both_drivers!(change_replies_as_haproxy, |driver| {
+    let Some(b) = both(
+        driver,
+        &[
+            "disable server nobe/s1",
+            "disable server be",
+            "disable server be/zz",
+            "set server be/s1 state bogus",
+            "set server be/s1 weight 300",
+            "set server be/s1 weight x",
+            "set server be/s1",
+            "set server be/s1 state drain",
+            "set server be/s1 weight 50%",
+            "set weight be/s1 2",
+            "enable server be/s1",
+        ],
+    ) else {
+        return;
+    };
+    for (i, (o, t)) in b.ours.iter().zip(&b.theirs).enumerate() {
+        assert_eq!(o, t, "reply {i}");
+    }
+});
+
+/// Status, weight and whether a server takes requests, read from `show stat`.
+fn server_row(sock: &Path, server: &str) -> (String, String) {
+    let csv = ask(sock, "show stat -1 4 -1");
+    let header: Vec<&str> = csv
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("be,{server},")))
+        .unwrap_or_else(|| panic!("no row for {server}: {csv}"));
+    let cells: Vec<&str> = line.split(',').collect();
+    (
+        cells[col("status")].to_string(),
+        cells[col("weight")].to_string(),
+    )
+}
+
+both_drivers!(drain_maint_and_weight_reach_every_core, |driver| {
+    let s1 = HttpBackend::start("s1");
+    let s2 = HttpBackend::start("s2");
+    let dir = TempDir::new();
+    let sock = dir.path().join("api.sock");
+    let lb = Ringlb::start(&cfg(&sock, "127.0.0.1:0", s1.addr, s2.addr), driver);
+    let fe = lb.addr("fe");
+    // New connections, so that both cores serve them.
+    let spread = |n: usize| -> std::collections::BTreeMap<String, usize> {
+        tally((0..n).map(|_| get_once(fe, "/").server()))
+    };
+    let before = spread(20);
+    assert!(
+        before.contains_key("s1") && before.contains_key("s2"),
+        "{before:?}"
+    );
+    assert_eq!(ask(&sock, "set server be/s1 state drain"), "\n");
+    // The change reaches every core within a health tick.
+    std::thread::sleep(Duration::from_millis(100));
+    let drained = spread(20);
+    assert_eq!(
+        drained.get("s1"),
+        None,
+        "a draining server took requests: {drained:?}"
+    );
+    assert_eq!(server_row(&sock, "s1"), ("DRAIN".into(), "0".into()));
+    assert_eq!(ask(&sock, "set server be/s1 state maint"), "\n");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server_row(&sock, "s1").0, "MAINT");
+    assert_eq!(spread(10).get("s1"), None);
+    assert_eq!(
+        ask(
+            &sock,
+            "set server be/s1 state ready;set server be/s1 weight 3"
+        ),
+        "\n\n"
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let back = spread(40);
+    let (n1, n2) = (
+        back.get("s1").copied().unwrap_or(0),
+        back.get("s2").copied().unwrap_or(0),
+    );
+    assert!(n1 > n2, "weight 3 against 1: {back:?}");
+    assert_eq!(server_row(&sock, "s1").1, "3");
+    assert!(server_row(&sock, "s1").0.starts_with("UP"));
+});

@@ -34,18 +34,13 @@ const HELP: &[(&str, &str)] = &[
     ),
 ];
 
-/// Commands HAProxy has that change servers or sessions: refused by name until ringlb
-/// carries such changes to every core.
+/// Commands HAProxy has that ringlb does not run yet: refused by name.
 const NOT_YET: &[&str] = &[
-    "disable server",
-    "enable server",
-    "set server",
     "disable health",
     "enable health",
     "disable agent",
     "enable agent",
     "set maxconn",
-    "set weight",
     "add server",
     "del server",
     "shutdown sessions",
@@ -87,16 +82,17 @@ pub fn run(api: &Api, level: ApiLevel, cmd: &str, interactive: &mut bool) -> Out
         ["show", "stat", args @ ..] => show_stat(api, args),
         ["show", "backend"] => show_backend(api),
         ["show", "servers", "state", rest @ ..] => info::servers_state(api, rest.first().copied()),
-        _ => return Outcome::Reply(unknown(cmd, level)),
+        w => match super::change::run(api, level, w) {
+            Some(r) => r,
+            None => return Outcome::Reply(unknown(cmd, level)),
+        },
     };
     Outcome::Reply(reply + "\n")
 }
 
 fn unknown(cmd: &str, _level: ApiLevel) -> String {
     if let Some(known) = NOT_YET.iter().find(|k| cmd.starts_with(*k)) {
-        return format!(
-            "'{known}' is not supported yet by ringlb: the runtime API only reports for now (show info, show stat, show servers state, show backend).\n\n"
-        );
+        return format!("'{known}' is not supported yet by ringlb (see 'help' for what is).\n\n");
     }
     let first = cmd.split_whitespace().next().unwrap_or("");
     let close = help_text(first);

@@ -7,12 +7,15 @@
 //!               replies, close) or `prompt` mode (a `> ` prompt after each reply)
 //!  commands.rs  the commands and HAProxy 2.6's reply texts
 //!  info.rs      `show info`; `show servers state`
+//!  change.rs    `disable|enable server`, `set server B/S state|weight`, `set weight`: sent
+//!               to the checker thread, which tells every core (health/admin.rs)
 //! ```
 //!
 //! Why plain threads and blocking sockets: a command is rare and small, and nothing here
 //! may take time from a core's reactor; the data it reports comes from `stats::collect`,
 //! which reads the cores' counters without stopping them.
 
+mod change;
 mod commands;
 mod info;
 
@@ -33,6 +36,8 @@ pub struct Api {
     pub stats: Arc<StatsShared>,
     /// Connections open now (at most `stats maxconn`).
     open: AtomicUsize,
+    /// Where server changes go: the checker thread, which tells every core.
+    pub admin: Option<crossbeam_channel::Sender<crate::health::admin::AdminCmd>>,
 }
 
 /// A bound socket, not yet accepting.
@@ -111,11 +116,17 @@ impl Sockets {
     }
 
     /// Starts one accept thread per socket; they live as long as the process.
-    pub fn serve(&mut self, model: Arc<Model>, stats: Arc<StatsShared>) -> Result<(), String> {
+    pub fn serve(
+        &mut self,
+        model: Arc<Model>,
+        stats: Arc<StatsShared>,
+        admin: Option<crossbeam_channel::Sender<crate::health::admin::AdminCmd>>,
+    ) -> Result<(), String> {
         let api = Arc::new(Api {
             model,
             stats,
             open: AtomicUsize::new(0),
+            admin,
         });
         for (b, level) in self.bound.drain(..) {
             let api = Arc::clone(&api);

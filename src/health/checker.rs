@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
+use super::admin::{Admin, AdminCmd};
 use super::observe::Report;
 use super::probe::{self, Outcome, Plan, Timing};
 use super::table::CheckResult;
@@ -45,12 +46,19 @@ const RAMP_STEPS: u32 = 20;
 pub struct Checker {
     stop: Arc<AtomicBool>,
     handle: JoinHandle<()>,
+    /// Where the runtime API sends operator changes (health/admin.rs).
+    admin: Sender<AdminCmd>,
 }
 
 impl Checker {
     pub fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.handle.join();
+    }
+
+    /// A sender of operator changes to every server (the runtime API's).
+    pub fn admin(&self) -> Sender<AdminCmd> {
+        self.admin.clone()
     }
 
     pub fn thread_id(&self) -> std::thread::ThreadId {
@@ -85,7 +93,9 @@ pub fn start(
         }));
     }
     let stop = Arc::new(AtomicBool::new(false));
+    let (admin_tx, admin_rx) = unbounded();
     let setup = Setup {
+        admin: admin_rx,
         model,
         limits,
         out,
@@ -99,10 +109,18 @@ pub fn start(
         .name("ringlb-checker".into())
         .spawn(move || thread_main(setup, driver))
         .map_err(|e| format!("cannot start the health checker thread: {e}"))?;
-    Ok((Some(Checker { stop, handle }), links))
+    Ok((
+        Some(Checker {
+            stop,
+            handle,
+            admin: admin_tx,
+        }),
+        links,
+    ))
 }
 
 struct Setup {
+    admin: Receiver<AdminCmd>,
     model: Arc<Model>,
     limits: Arc<ConnLimits>,
     out: Vec<Sender<HealthEvent>>,
@@ -184,11 +202,14 @@ struct State {
     log: Option<crate::log::LogHub>,
     /// Where reports read each server's last check (the stats page, metrics).
     checks: Option<Arc<StatsShared>>,
+    /// Every server's operator state (runtime API).
+    admin: Vec<Vec<Admin>>,
     rng: Cell<u64>,
 }
 
 async fn run(setup: Setup) {
     let Setup {
+        admin: admin_rx,
         model,
         limits,
         out,
@@ -225,6 +246,7 @@ async fn run(setup: Setup) {
                 .collect()
         })
         .collect();
+    let admin = super::admin::table(&model);
     let st = Rc::new(State {
         model,
         limits,
@@ -234,6 +256,7 @@ async fn run(setup: Setup) {
         quiet,
         log,
         checks: stats,
+        admin,
         rng: Cell::new(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id())),
     });
     let all: Vec<Rc<Srv>> = st.servers.iter().flatten().flatten().cloned().collect();
@@ -251,6 +274,9 @@ async fn run(setup: Setup) {
     }
     while !stop.load(Ordering::Relaxed) {
         drain_reports(&st, &reports);
+        while let Ok(cmd) = admin_rx.try_recv() {
+            st.admin_change(cmd);
+        }
         monoio::time::sleep(POLL).await;
     }
 }
@@ -370,15 +396,54 @@ impl State {
     }
 
     fn broadcast(&self, srv: &Srv, up: bool, weight_pct: u8) {
+        self.broadcast_server(srv.backend, srv.server, up, weight_pct);
+    }
+
+    /// Tells every core a server's state: usable when its checks (if any) say `up` and it is
+    /// not in maintenance; its weight the operator's, 0 while draining.
+    fn broadcast_server(&self, backend: BackendId, server: ServerId, up: bool, weight_pct: u8) {
+        let admin = self
+            .admin
+            .get(backend.index())
+            .and_then(|l| l.get(server.index()));
+        let maint = admin.is_some_and(|a| a.maint.get());
+        let weight = admin.map_or_else(
+            || self.model.server(backend, server).map_or(0, |s| s.weight),
+            Admin::weight_in_effect,
+        );
         let ev = HealthEvent {
-            backend: srv.backend,
-            server: srv.server,
-            up,
+            backend,
+            server,
+            up: up && !maint,
             weight_pct,
+            weight,
         };
         for tx in &self.out {
             // A worker that has exited has dropped its receiver; nothing to tell it.
             let _ = tx.send(ev);
+        }
+    }
+
+    /// An operator's change (runtime API): applied, told to every core and to the reports.
+    fn admin_change(&self, cmd: AdminCmd) {
+        let Some(a) = self
+            .admin
+            .get(cmd.backend.index())
+            .and_then(|l| l.get(cmd.server.index()))
+        else {
+            return;
+        };
+        a.apply(cmd.change);
+        let checked = self.checked(cmd.backend, cmd.server);
+        let up = checked.as_ref().is_none_or(|c| c.up.get());
+        let pct = checked.as_ref().map_or(100, |c| c.weight_pct.get());
+        self.broadcast_server(cmd.backend, cmd.server, up, pct);
+        if let Some(stats) = &self.checks {
+            let (maint, drain, weight) = (a.maint.get(), a.drain.get(), a.weight.get());
+            let now = Instant::now();
+            stats.checks.update(cmd.backend, cmd.server, |st| {
+                st.set_admin(maint, drain, weight, now)
+            });
         }
     }
 

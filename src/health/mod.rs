@@ -14,6 +14,7 @@
 //! Only plain data crosses threads (`HealthEvent`, `observe::Report`). The checker never
 //! touches a worker's state and workers never wait on the checker.
 
+pub mod admin;
 pub mod checker;
 pub mod observe;
 pub mod probe;
@@ -28,15 +29,19 @@ pub struct HealthEvent {
     pub backend: BackendId,
     pub server: ServerId,
     pub up: bool,
-    /// Percent of the configured weight in effect (below 100 during `slowstart`).
+    /// Percent of `weight` in effect (below 100 during `slowstart`).
     pub weight_pct: u8,
+    /// The server's weight before slow start: configured, set by an operator, 0 draining.
+    pub weight: u32,
 }
 
 /// Whether any server is checked or observed: without that no checker thread starts.
 pub fn needed(model: &Model) -> bool {
-    model
-        .backends
-        .iter()
-        .flat_map(|b| &b.servers)
-        .any(|s| s.check.is_some() && !s.disabled)
+    // The runtime API changes servers through the checker too.
+    !model.global.stats_sockets.is_empty()
+        || model
+            .backends
+            .iter()
+            .flat_map(|b| &b.servers)
+            .any(|s| s.check.is_some() && !s.disabled)
 }

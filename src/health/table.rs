@@ -37,6 +37,11 @@ pub struct CheckState {
     pub went_down: u64,
     /// Percent of the weight in effect (slow start).
     pub weight_pct: u8,
+    /// The operator's state (runtime API): maintenance (a `disabled` server starts in it),
+    /// draining, and the weight set.
+    pub maint: bool,
+    pub drain: bool,
+    pub admin_weight: u32,
 }
 
 impl CheckState {
@@ -103,6 +108,9 @@ impl CheckTable {
                             failed: 0,
                             went_down: 0,
                             weight_pct: 100,
+                            maint: s.disabled,
+                            drain: false,
+                            admin_weight: s.weight,
                         }
                     })
                     .collect()
@@ -144,6 +152,24 @@ pub struct CheckResult<'a> {
 }
 
 impl CheckState {
+    /// An operator's change; entering or leaving maintenance is a state change (downtime).
+    pub fn set_admin(&mut self, maint: bool, drain: bool, weight: u32, now: Instant) {
+        if maint != self.maint {
+            self.last_change = now;
+            if maint {
+                self.went_down += 1;
+                self.down_since.get_or_insert(now);
+            } else if self.up || !self.checked {
+                if let Some(d) = self.down_since.take() {
+                    self.downtime += now.saturating_duration_since(d);
+                }
+            }
+        }
+        self.maint = maint;
+        self.drain = drain;
+        self.admin_weight = weight;
+    }
+
     /// Records a check and the transition it caused, if any.
     pub fn apply(&mut self, r: &CheckResult<'_>, now: Instant) {
         self.status = Some(status_code(r.reason, r.ok));

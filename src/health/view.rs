@@ -47,6 +47,7 @@ impl HealthView {
             };
             slot.usable.set(ev.up);
             slot.weight_pct.set(ev.weight_pct);
+            slot.weight.set(ev.weight);
             if ev.up {
                 // A server that came back may take queued requests.
                 b.balancer.freed.notify_all();

@@ -141,6 +141,7 @@ mod tests {
             server: ServerId::new(0),
             up: false,
             weight_pct: 100,
+            weight: 1,
         });
         let text = st.dump().join("\n");
         assert!(text.contains("SIGHUP: Server app/s1 is DOWN."), "{text}");

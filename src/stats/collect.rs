@@ -283,15 +283,22 @@ fn algo_name(b: &Balance) -> &'static str {
 /// HAProxy's status text of a server: UP, DOWN, the way between ("UP 1/3", "DOWN 1/2"),
 /// MAINT for a disabled server, "no check" for one never checked.
 pub fn server_status(s: &Server, st: Option<&CheckState>) -> String {
-    if s.disabled {
+    if st.map_or(s.disabled, |c| c.maint) {
         return "MAINT".into();
     }
+    let draining = st.is_some_and(|c| c.drain);
     let Some(st) = st.filter(|c| c.checked) else {
-        return "no check".into();
+        return if draining {
+            "DRAIN".into()
+        } else {
+            "no check".into()
+        };
     };
     let top = st.rise + st.fall - 1;
     if st.up {
-        if st.health >= top {
+        if draining {
+            "DRAIN".into()
+        } else if st.health >= top {
             "UP".into()
         } else {
             format!("UP {}/{}", st.health + 1 - st.rise, st.fall)
@@ -303,9 +310,12 @@ pub fn server_status(s: &Server, st: Option<&CheckState>) -> String {
     }
 }
 
-/// The server is taking traffic (UP, going down, or not checked and not in maintenance).
+/// The server is taking traffic (UP, going down, or not checked; not in maintenance).
 pub fn server_usable(s: &Server, st: Option<&CheckState>) -> bool {
-    !s.disabled && st.is_none_or(|c| !c.checked || c.up)
+    match st {
+        None => !s.disabled,
+        Some(c) => !c.maint && (!c.checked || c.up),
+    }
 }
 
 fn server_row(cx: &Cx<'_>, px: &str, bi: usize, b: &Backend, si: usize, s: &Server) -> Row {
@@ -317,9 +327,15 @@ fn server_row(cx: &Cx<'_>, px: &str, bi: usize, b: &Backend, si: usize, s: &Serv
     let st = cx.checks.get(bi).and_then(|l| l.get(si));
     row.set_str(F::Status, &server_status(s, st));
     let pct = st.map_or(100, |c| u64::from(c.weight_pct));
-    let weight = u64::from(s.weight) * pct / 100;
+    let user_weight = st.map_or(s.weight, |c| c.admin_weight);
+    let draining = st.is_some_and(|c| c.drain);
+    let weight = if draining {
+        0
+    } else {
+        u64::from(user_weight) * pct / 100
+    };
     row.set(F::Weight, weight);
-    row.set(F::Uweight, u64::from(s.weight));
+    row.set(F::Uweight, u64::from(user_weight));
     row.set(F::Act, u64::from(!s.backup));
     row.set(F::Bck, u64::from(s.backup));
     if let Some(m) = s.maxconn {
@@ -386,9 +402,8 @@ fn backend_row(cx: &Cx<'_>, name: &str, bi: usize, b: &Backend, servers: &[Row])
             .iter()
             .zip(&b.servers)
             .filter(|(r, srv)| {
-                srv.backup == backup
-                    && server_usable(srv, None)
-                    && !r.text(F::Status).starts_with("DOWN")
+                let status = r.text(F::Status);
+                srv.backup == backup && status != "MAINT" && !status.starts_with("DOWN")
             })
             .map(|(r, _)| r.num(F::Weight))
             .sum()

@@ -38,8 +38,8 @@ pub struct ServerSlot {
     pub inflight: Cell<u32>,
     /// Not disabled and not down (this core's health view, set by `health::view`).
     pub usable: Cell<bool>,
-    /// Configured weight.
-    pub weight: u32,
+    /// Weight: the configured one, or an operator's (runtime API; 0 while draining).
+    pub weight: Cell<u32>,
     /// Percent of `weight` in effect: below 100 while `slowstart` ramps a server back up.
     pub weight_pct: Cell<u8>,
     pub backup: bool,
@@ -271,7 +271,7 @@ impl Balancer {
 
 impl ServerSlot {
     fn is_usable(&self) -> bool {
-        self.usable.get() && self.weight > 0
+        self.usable.get() && self.weight.get() > 0
     }
 
     /// The weight in effect, in hundredths: during a slow start that share of the configured
@@ -279,14 +279,14 @@ impl ServerSlot {
     /// smooth even for weight 1.
     pub fn effective_weight(&self) -> u32 {
         let pct = u32::from(self.weight_pct.get().min(100));
-        (self.weight * pct).max(1)
+        (self.weight.get() * pct).max(1)
     }
 
     fn new(s: &Server) -> Self {
         ServerSlot {
             inflight: Cell::new(0),
             usable: Cell::new(!s.disabled),
-            weight: s.weight,
+            weight: Cell::new(s.weight),
             weight_pct: Cell::new(100),
             backup: s.backup,
             current: Cell::new(0),

@@ -1,0 +1,133 @@
+//! Operator changes to servers from the runtime API (`disable server`, `set server ... state
+//! ready|drain|maint`, `set server ... weight`): sent to the checker thread, which owns every
+//! server's state, and broadcast from there to every core like a health transition.
+//!
+//! A server takes requests when it is not in maintenance and its checks (if any) say UP; its
+//! weight in effect is 0 while it drains (no new requests; those in flight finish), else the
+//! weight the operator set (the configured one at start).
+
+use std::cell::Cell;
+
+use crate::config::model::{BackendId, Model, ServerId};
+
+/// The state an operator asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminState {
+    Ready,
+    Drain,
+    Maint,
+}
+
+/// One change, for one server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    State(AdminState),
+    Weight(u32),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct AdminCmd {
+    pub backend: BackendId,
+    pub server: ServerId,
+    pub change: Change,
+}
+
+/// One server's operator state, kept by the checker.
+pub struct Admin {
+    pub maint: Cell<bool>,
+    pub drain: Cell<bool>,
+    pub weight: Cell<u32>,
+}
+
+impl Admin {
+    /// The weight the cores use before slow start: 0 while draining.
+    pub fn weight_in_effect(&self) -> u32 {
+        if self.drain.get() {
+            0
+        } else {
+            self.weight.get()
+        }
+    }
+
+    pub fn apply(&self, c: Change) {
+        match c {
+            Change::State(AdminState::Ready) => {
+                self.maint.set(false);
+                self.drain.set(false);
+            }
+            Change::State(AdminState::Drain) => {
+                self.maint.set(false);
+                self.drain.set(true);
+            }
+            Change::State(AdminState::Maint) => self.maint.set(true),
+            Change::Weight(w) => self.weight.set(w),
+        }
+    }
+}
+
+/// Every server's operator state, per backend, per server: a `disabled` server starts in
+/// maintenance, as in HAProxy.
+pub fn table(model: &Model) -> Vec<Vec<Admin>> {
+    model
+        .backends
+        .iter()
+        .map(|b| {
+            b.servers
+                .iter()
+                .map(|s| Admin {
+                    maint: Cell::new(s.disabled),
+                    drain: Cell::new(false),
+                    weight: Cell::new(s.weight),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// HAProxy's largest server weight.
+pub const MAX_WEIGHT: u32 = 256;
+
+/// `set server B/S weight N[%]`: the new weight, from the configured one for a percentage.
+pub fn parse_weight(text: &str, configured: u32) -> Result<u32, &'static str> {
+    let (num, pct) = match text.strip_suffix('%') {
+        Some(n) => (n, true),
+        None => (text, false),
+    };
+    let n: u32 = num
+        .parse()
+        .map_err(|_| "Require <weight> or <weight%>.\n")?;
+    let w = if pct { configured * n / 100 } else { n };
+    if w > MAX_WEIGHT {
+        return Err("Absolute weight can only be between 0 and 256 inclusive.\n");
+    }
+    Ok(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_absolute_and_relative() {
+        assert_eq!(parse_weight("10", 4), Ok(10));
+        assert_eq!(parse_weight("50%", 4), Ok(2));
+        assert!(parse_weight("300", 1).is_err());
+        assert!(parse_weight("x", 1).is_err());
+    }
+
+    #[test]
+    fn drain_weighs_nothing_and_ready_restores() {
+        let a = Admin {
+            maint: Cell::new(false),
+            drain: Cell::new(false),
+            weight: Cell::new(3),
+        };
+        a.apply(Change::State(AdminState::Drain));
+        assert_eq!(a.weight_in_effect(), 0);
+        a.apply(Change::State(AdminState::Maint));
+        assert!(a.maint.get());
+        a.apply(Change::State(AdminState::Ready));
+        assert!(!a.maint.get() && !a.drain.get());
+        assert_eq!(a.weight_in_effect(), 3);
+    }
+}

@@ -15,10 +15,10 @@
 //! are double-buffered: `poll_write` appends to `pending` while the previous bytes are being
 //! written, up to `WRITE_HIGH`; `poll_flush` hands `pending` to the kernel.
 //!
-//! Every read and write is bounded by `timeout client`: a client that stops reading (a
-//! zero-window TCP stall) or writing mid-frame fails the connection instead of holding it.
-//! An idle connection is not timed here but by the connection level (mod.rs), which sends
-//! GOAWAY first.
+//! Every write is bounded by `timeout client`: a client that stops reading (a zero TCP
+//! window) fails the connection instead of holding it. Reads are not timed here: an idle
+//! connection always has one posted, and is timed by the connection level (mod.rs), which
+//! sends GOAWAY first; a stream whose client stops sending is timed by the stream.
 
 use std::future::Future;
 use std::io;
@@ -87,13 +87,10 @@ impl PollStream {
         let mut buf = std::mem::take(&mut self.rbuf);
         buf.clear();
         buf.reserve(READ_CHUNK);
-        let limit = self.limit;
         Box::pin(async move {
             let mut half = half;
-            match timed(limit, half.read(buf)).await {
-                Ok((r, buf)) => (half, r, buf),
-                Err(_) => (half, Err(io::ErrorKind::TimedOut.into()), Vec::new()),
-            }
+            let (r, buf) = half.read(buf).await;
+            (half, r, buf)
         })
     }
 

@@ -53,8 +53,10 @@ const MAX_PENDING_ACCEPT_RESETS: usize = 20;
 const MAX_LOCAL_ERROR_RESETS: usize = 1024;
 /// Encoded DATA h2 buffers per stream before `poll_capacity` waits.
 const SEND_BUFFER: usize = 64 * 1024;
-/// How often the accept loop looks at its idle time when nothing else wakes it.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// How long the accept loop sleeps while streams are in flight (the end of each wakes it).
+const BUSY_CHECK: Duration = Duration::from_secs(60);
+/// How long a connection that was sent GOAWAY and has no stream left may stay.
+const GOODBYE_LINGER: Duration = Duration::from_secs(2);
 
 /// What a connection's streams share: its addresses and TLS facts, the settings they need,
 /// and the count of streams in flight (an idle connection is one with none).
@@ -122,11 +124,10 @@ async fn run(w: Rc<Worker>, frontend: FrontendId, client: Stream) {
     accept_streams(&w, frontend, &conn, &frames, h2).await;
 }
 
-/// What woke the accept loop.
+/// What woke the accept loop: a stream (or the connection's end), or a reason to look at
+/// its state again (a stop, a flood, a stream ended, a timer).
 enum Event {
     Stream(Option<Result<(http::Request<RecvStream>, SendResponse<Bytes>), h2::Error>>),
-    Stop,
-    Flood,
     Tick,
 }
 
@@ -141,22 +142,34 @@ async fn accept_streams(
     mut h2: Connection<PollStream, Bytes>,
 ) {
     let mut served = 0u32;
-    let mut going_away = false;
+    // Since when GOAWAY was sent.
+    let mut going_away: Option<Instant> = None;
     loop {
-        if w.is_stopping() && !going_away {
-            h2.graceful_shutdown();
-            going_away = true;
+        let idle_left = idle_left(conn);
+        let goodbye = if frames.is_flooded() {
+            Some(Reason::ENHANCE_YOUR_CALM)
+        } else if w.is_stopping() || idle_left.is_some_and(|l| l.is_zero()) {
+            Some(Reason::NO_ERROR)
+        } else {
+            None
+        };
+        if let (Some(reason), None) = (goodbye, going_away) {
+            say_goodbye(&mut h2, reason);
+            going_away = Some(Instant::now());
         }
-        if !going_away && is_idle_too_long(conn) {
-            h2.graceful_shutdown();
-            going_away = true;
+        if going_away.is_some_and(|t| lingered(conn, t)) {
+            break;
         }
+        let sleep_for = match going_away {
+            Some(_) => GOODBYE_LINGER,
+            None => idle_left.unwrap_or(BUSY_CHECK),
+        };
         let event = monoio::select! {
             s = h2.accept() => Event::Stream(s),
-            _ = w.stop.notified(), if !going_away => Event::Stop,
-            _ = frames.notify.notified() => Event::Flood,
+            _ = w.stop.notified(), if going_away.is_none() => Event::Tick,
+            _ = frames.notify.notified() => Event::Tick,
             _ = conn.ended.notified() => Event::Tick,
-            _ = monoio::time::sleep(IDLE_CHECK) => Event::Tick,
+            _ = monoio::time::sleep(sleep_for) => Event::Tick,
         };
         match event {
             Event::Stream(Some(Ok((req, respond)))) => {
@@ -164,29 +177,33 @@ async fn accept_streams(
                 served = served.saturating_add(1);
             }
             Event::Stream(_) => break,
-            Event::Stop => {
-                h2.graceful_shutdown();
-                going_away = true;
-            }
-            Event::Flood => {
-                h2.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
-                going_away = true;
-            }
             Event::Tick => {}
-        }
-        if frames.is_flooded() && !going_away {
-            h2.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
-            going_away = true;
         }
     }
 }
 
-/// No stream in flight for `timeout client`: HAProxy closes such a connection (GOAWAY first).
-fn is_idle_too_long(conn: &Conn) -> bool {
-    let Some(limit) = conn.client_timeout else {
-        return false;
-    };
-    conn.active.get() == 0 && conn.idle_since.get().elapsed() >= limit
+/// GOAWAY: graceful (NO_ERROR: streams already open finish; h2 sends the final GOAWAY after a
+/// PING round trip), or at once for a flood.
+fn say_goodbye(h2: &mut Connection<PollStream, Bytes>, reason: Reason) {
+    if reason == Reason::NO_ERROR {
+        h2.graceful_shutdown();
+    } else {
+        h2.abrupt_shutdown(reason);
+    }
+}
+
+/// After GOAWAY, with no stream left, a client that does not close (or answer the PING that
+/// ends a graceful shutdown) is given `GOODBYE_LINGER`, then dropped.
+fn lingered(conn: &Conn, since: Instant) -> bool {
+    conn.active.get() == 0 && since.elapsed() >= GOODBYE_LINGER
+}
+
+/// With no stream in flight, how long until the connection has been idle for `timeout
+/// client`: HAProxy closes such a connection then (GOAWAY first). None while streams are in
+/// flight or without the timeout.
+fn idle_left(conn: &Conn) -> Option<Duration> {
+    let limit = conn.client_timeout?;
+    (conn.active.get() == 0).then(|| limit.saturating_sub(conn.idle_since.get().elapsed()))
 }
 
 /// Counts a stream in flight for as long as it lives.

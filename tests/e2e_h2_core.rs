@@ -364,3 +364,37 @@ both_drivers!(
         still_served(&site);
     }
 );
+
+both_drivers!(
+    soft_stop_sends_goaway_and_lets_open_streams_finish,
+    |driver| {
+        let mut site = Site::start(driver, "", "5s");
+        let a = site.h2c();
+        let slow = std::thread::spawn(move || curl_h2c(&[url(a, "/delay/1500")], &[], b""));
+        site.backend
+            .wait_for("the slow request", Duration::from_secs(5), |c| c.heads >= 1);
+        let mut idle = raw_connect(a);
+        std::thread::sleep(Duration::from_millis(100));
+        site.lb.signal(libc::SIGUSR1);
+        // An idle connection is told at once (NO_ERROR); the busy one finishes its stream.
+        assert_eq!(
+            goaway_code(&mut idle, Duration::from_secs(3)),
+            Some(0),
+            "{}",
+            site.lb.output()
+        );
+        let c = slow.join().expect("curl thread");
+        assert!(
+            c.ok && c.stderr.contains("< HTTP/2 200"),
+            "{}\n{}",
+            c.all(),
+            site.lb.output()
+        );
+        assert!(c.stdout.contains("target /delay/1500"), "{}", c.stdout);
+        assert!(
+            site.lb.wait_exit(Duration::from_secs(10)).is_some(),
+            "{}",
+            site.lb.output()
+        );
+    }
+);

@@ -54,6 +54,9 @@ pub struct GlobalDraft {
     pub logs: Vec<LogTarget>,
     pub spread_checks: Option<u8>,
     pub tls: super::model_tls::GlobalTls,
+    /// `node NAME`, `description TEXT`: shown on the stats page.
+    pub node: Option<String>,
+    pub description: Option<String>,
 }
 
 /// Server settings shared by `server` and `default-server` lines.

@@ -167,6 +167,8 @@ pub static TABLE: &[Keyword] = &[
     gl("ssl-server-verify", global::ssl_server_verify),
     no("hard-stop-after", G, LATER),
     gl("spread-checks", check::spread_checks),
+    gl("node", stats::node),
+    gl("description", stats::description),
     no("ulimit-n", G, "raise the limit with 'ulimit -n' before starting ringlb"),
     no("uid", G, "use 'user'"),
     no("gid", G, "use 'group'"),

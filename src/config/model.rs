@@ -90,6 +90,10 @@ pub struct Global {
     pub logs: Vec<LogTarget>,
     /// `spread-checks`: percent of random jitter on every check interval (0..=50).
     pub spread_checks: u8,
+    /// `node`: the name the stats page shows (the host name when unset).
+    pub node: Option<String>,
+    /// `description`: the process's description on the stats page.
+    pub description: Option<String>,
     /// `ssl-default-bind-*`, `tune.ssl.*`, `ca-base`, `crt-base`: what TLS binds inherit.
     pub tls: super::model_tls::GlobalTls,
 }

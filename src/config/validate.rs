@@ -337,6 +337,8 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         logs: g.logs,
         spread_checks: g.spread_checks.unwrap_or(0),
         tls: g.tls,
+        node: g.node,
+        description: g.description,
     }
 }
 

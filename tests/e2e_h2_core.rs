@@ -235,11 +235,13 @@ both_drivers!(
 // Raw frames, for what curl will not send.
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const DATA: u8 = 0;
 const HEADERS: u8 = 1;
 const RST_STREAM: u8 = 3;
 const SETTINGS: u8 = 4;
 const PING: u8 = 6;
 const GOAWAY: u8 = 7;
+const WINDOW_UPDATE: u8 = 8;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
 
 fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
@@ -396,5 +398,88 @@ both_drivers!(
             "{}",
             site.lb.output()
         );
+    }
+);
+
+/// `GET path` for `localhost` (`:path` as a literal with an indexed name).
+fn get_path_block(path: &str) -> Vec<u8> {
+    let mut b = vec![0x82, 0x86, 0x04, path.len() as u8];
+    b.extend_from_slice(path.as_bytes());
+    b.extend_from_slice(&[0x01, 9]);
+    b.extend_from_slice(b"localhost");
+    b
+}
+
+/// Frames as (type, flags, stream, payload length), read until `done` says so or `within`.
+fn read_frames(
+    s: &mut TcpStream,
+    within: Duration,
+    mut done: impl FnMut(u8, u8, u32, usize) -> bool,
+) -> bool {
+    let deadline = Instant::now() + within;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    while Instant::now() < deadline {
+        while buf.len() >= 9 {
+            let len =
+                (usize::from(buf[0]) << 16) | (usize::from(buf[1]) << 8) | usize::from(buf[2]);
+            if buf.len() < 9 + len {
+                break;
+            }
+            let id = u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff;
+            if done(buf[3], buf[4], id, len) {
+                return true;
+            }
+            buf.drain(..9 + len);
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+both_drivers!(
+    a_stream_whose_window_stays_shut_stalls_no_other_and_is_reset,
+    |driver| {
+        let site = Site::start(driver, "", "1s");
+        let mut s = TcpStream::connect(site.h2c()).expect("connect");
+        s.set_read_timeout(Some(Duration::from_millis(200))).ok();
+        // Every stream starts with a zero window; only stream 3's (and the connection's) opens.
+        let mut hello = PREFACE.to_vec();
+        hello.extend(frame(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 0]));
+        hello.extend(frame(HEADERS, 0x5, 1, &get_path_block("/size/1000000")));
+        hello.extend(frame(HEADERS, 0x5, 3, &get_path_block("/size/1000000")));
+        hello.extend(frame(WINDOW_UPDATE, 0, 3, &(1u32 << 30).to_be_bytes()));
+        hello.extend(frame(WINDOW_UPDATE, 0, 0, &(1u32 << 30).to_be_bytes()));
+        s.write_all(&hello).expect("write");
+        let (mut got1, mut got3) = (0usize, 0usize);
+        let whole = read_frames(&mut s, Duration::from_secs(5), |kind, flags, id, len| {
+            if kind == DATA {
+                if id == 1 {
+                    got1 += len;
+                } else {
+                    got3 += len;
+                }
+            }
+            kind == DATA && id == 3 && flags & 1 == 1
+        });
+        assert!(
+            whole,
+            "stream 3 complete: {got3} bytes\n{}",
+            site.lb.output()
+        );
+        assert_eq!((got1, got3), (0, 1_000_000));
+        // Stream 1 waits for room under `timeout client` (1s), then is reset.
+        let reset = read_frames(&mut s, Duration::from_secs(5), |kind, _, id, _| {
+            kind == RST_STREAM && id == 1
+        });
+        assert!(reset, "stream 1 reset\n{}", site.lb.output());
+        still_served(&site);
     }
 );

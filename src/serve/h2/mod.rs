@@ -124,13 +124,6 @@ async fn run(w: Rc<Worker>, frontend: FrontendId, client: Stream) {
     accept_streams(&w, frontend, &conn, &frames, h2).await;
 }
 
-/// What woke the accept loop: a stream (or the connection's end), or a reason to look at
-/// its state again (a stop, a flood, a stream ended, a timer).
-enum Event {
-    Stream(Option<Result<(http::Request<RecvStream>, SendResponse<Bytes>), h2::Error>>),
-    Tick,
-}
-
 /// Takes the client's streams until the connection ends; each gets its own task. Also polls
 /// the connection (h2 makes progress for every stream only while it is polled), also after
 /// a GOAWAY, until the streams still open have finished.
@@ -164,20 +157,23 @@ async fn accept_streams(
             Some(_) => GOODBYE_LINGER,
             None => idle_left.unwrap_or(BUSY_CHECK),
         };
-        let event = monoio::select! {
-            s = h2.accept() => Event::Stream(s),
-            _ = w.stop.notified(), if going_away.is_none() => Event::Tick,
-            _ = frames.notify.notified() => Event::Tick,
-            _ = conn.ended.notified() => Event::Tick,
-            _ = monoio::time::sleep(sleep_for) => Event::Tick,
+        // True when the connection is over; the other wake-ups only make the loop look again.
+        let over = monoio::select! {
+            s = h2.accept() => match s {
+                Some(Ok((req, respond))) => {
+                    start_stream(w, frontend, conn, req, respond, served);
+                    served = served.saturating_add(1);
+                    false
+                }
+                _ => true,
+            },
+            _ = w.stop.notified(), if going_away.is_none() => false,
+            _ = frames.notify.notified() => false,
+            _ = conn.ended.notified() => false,
+            _ = monoio::time::sleep(sleep_for) => false,
         };
-        match event {
-            Event::Stream(Some(Ok((req, respond)))) => {
-                start_stream(w, frontend, conn, req, respond, served);
-                served = served.saturating_add(1);
-            }
-            Event::Stream(_) => break,
-            Event::Tick => {}
+        if over {
+            break;
         }
     }
 }

@@ -181,13 +181,18 @@ impl Work {
 
 /// Serves one client connection in mode http. Not an `async fn`: the connection's future is
 /// `H1::run`'s alone, with no copy of the arguments beside it (see h1.rs on memory).
+/// `h2_preface`: a connection that opens with HTTP/2's preface is served as HTTP/2 (HAProxy
+/// does so on an HTTP bind unless it says `proto h1`).
 pub fn serve<'a>(
     w: &'a Rc<Worker>,
     frontend: FrontendId,
     fe: &'a Frontend,
     client: Stream,
+    h2_preface: bool,
 ) -> impl Future<Output = ()> + 'a {
-    Box::new(H1::new(w, frontend, fe, client)).run()
+    let mut h1 = Box::new(H1::new(w, frontend, fe, client));
+    h1.h2_preface = h2_preface;
+    h1.run()
 }
 
 /// The status of a response ringlb wrote itself (`HTTP/1.1 NNN ...`), 0 if it has none.

@@ -75,7 +75,18 @@ pub(super) struct Conn {
 
 /// Serves one client connection as HTTP/2.
 pub fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) -> impl Future<Output = ()> {
-    run(Rc::clone(w), frontend, client)
+    run(Rc::clone(w), frontend, client, Vec::new())
+}
+
+/// Serves as HTTP/2 a connection read as HTTP/1 until its first bytes showed the preface:
+/// `early` holds them.
+pub fn serve_after_preface(
+    w: &Rc<Worker>,
+    frontend: FrontendId,
+    client: Stream,
+    early: Vec<u8>,
+) -> impl Future<Output = ()> {
+    run(Rc::clone(w), frontend, client, early)
 }
 
 /// The server side of h2 as `tune.h2.*` and `tune.bufsize` say.
@@ -99,7 +110,7 @@ fn builder(g: &Global) -> h2::server::Builder {
     b
 }
 
-async fn run(w: Rc<Worker>, frontend: FrontendId, client: Stream) {
+async fn run(w: Rc<Worker>, frontend: FrontendId, client: Stream, early: Vec<u8>) {
     let Some(fe) = w.model.frontend(frontend) else {
         return;
     };
@@ -115,7 +126,7 @@ async fn run(w: Rc<Worker>, frontend: FrontendId, client: Stream) {
         ended: Notify::default(),
     });
     let frames = Rc::new(FrameCounter::default());
-    let io = PollStream::new(client, fe.timeouts.client, Rc::clone(&frames));
+    let io = PollStream::new(client, early, fe.timeouts.client, Rc::clone(&frames));
     // The client's preface and SETTINGS within `timeout client`.
     let h2 = match timed(fe.timeouts.client, builder(&w.model.global).handshake(io)).await {
         Ok(Ok(c)) => c,

@@ -53,8 +53,6 @@ const MAX_PENDING_ACCEPT_RESETS: usize = 20;
 const MAX_LOCAL_ERROR_RESETS: usize = 1024;
 /// Encoded DATA h2 buffers per stream before `poll_capacity` waits.
 const SEND_BUFFER: usize = 64 * 1024;
-/// How long the accept loop sleeps while streams are in flight (the end of each wakes it).
-const BUSY_CHECK: Duration = Duration::from_secs(60);
 /// How long a connection that was sent GOAWAY and has no stream left may stay.
 const GOODBYE_LINGER: Duration = Duration::from_secs(2);
 
@@ -164,9 +162,10 @@ async fn accept_streams(
         if going_away.is_some_and(|t| lingered(conn, t)) {
             break;
         }
+        // No timer while streams are in flight (the end of each wakes this loop).
         let sleep_for = match going_away {
-            Some(_) => GOODBYE_LINGER,
-            None => idle_left.unwrap_or(BUSY_CHECK),
+            Some(_) => Some(GOODBYE_LINGER),
+            None => idle_left,
         };
         // True when the connection is over; the other wake-ups only make the loop look again.
         let over = monoio::select! {
@@ -181,11 +180,20 @@ async fn accept_streams(
             _ = w.stop.notified(), if going_away.is_none() => false,
             _ = frames.notify.notified() => false,
             _ = conn.ended.notified() => false,
-            _ = monoio::time::sleep(sleep_for) => false,
+            _ = sleep_or_never(sleep_for) => false,
         };
         if over {
             break;
         }
+    }
+}
+
+/// A timer only when there is something to time: a monoio timer costs a wheel insertion and
+/// removal, and the accept loop turns once per stream.
+async fn sleep_or_never(d: Option<Duration>) {
+    match d {
+        Some(d) => monoio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -257,6 +257,9 @@ fn start_stream(
             return;
         };
         let mut ds = H2Stream::new(Rc::clone(&in_flight.0), req, respond, served);
+        if ds.reset_if_malformed() {
+            return;
+        }
         let session = Session::new(&w, fe, frontend, &mut ds, None);
         // Whatever the pipeline says of the connection (keep-alive, close, a tunnel, which
         // HTTP/2 cannot ask for) ends this stream only.

@@ -158,10 +158,18 @@ mod tests {
             Some("GET /only-path HTTP/1.1\r\nhost: h.example\r\n\r\n")
         );
         let b = http::Request::builder().uri("/").header("x", " padded");
-        assert_eq!(head(b, false), Err(Refused(400)));
+        assert_eq!(head(b, false), Err(Refused::Malformed));
+        let b = http::Request::builder().uri("/").header("x", "tab\t");
+        assert_eq!(head(b, false), Err(Refused::Malformed));
         let b = http::Request::builder()
             .method("CONNECT")
             .uri("a.example:443");
-        assert_eq!(head(b, false), Err(Refused(501)));
+        assert_eq!(head(b, false), Err(Refused::Status(501)));
+        let b = http::Request::builder().method("CONNECT").uri("/");
+        assert_eq!(
+            head(b, false),
+            Err(Refused::Malformed),
+            "CONNECT without :authority"
+        );
     }
 }

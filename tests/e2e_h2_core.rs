@@ -242,6 +242,7 @@ const RST_STREAM: u8 = 3;
 const SETTINGS: u8 = 4;
 const PING: u8 = 6;
 const GOAWAY: u8 = 7;
+const CONTINUATION: u8 = 9;
 const WINDOW_UPDATE: u8 = 8;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
 
@@ -505,5 +506,39 @@ both_drivers!(
         // `proto h1`: the preface is an HTTP/1 request like any other, of a version not served.
         let c = curl_h2c(&[url(h1_only, "/pk")], &[], b"");
         assert!(!c.ok, "{}", c.all());
+    }
+);
+
+both_drivers!(
+    continuation_flood_and_oversized_heads_are_refused,
+    |driver| {
+        let site = Site::start(driver, "", "5s");
+        // A head over `tune.bufsize` (HPACK decoding is bounded by it): 431, the connection goes on.
+        let big = format!("x-big: {}", "a".repeat(20_000));
+        let c = curl_h2c(
+            &[url(site.h2c(), "/big")],
+            &["-H", &big, "-o", "/dev/null"],
+            b"",
+        );
+        assert!(c.stderr.contains("< HTTP/2 431"), "{}", c.stderr);
+        // A head that never ends: CONTINUATION after CONTINUATION (CVE-2024-27316's kind).
+        let mut s = raw_connect(site.h2c());
+        let mut field = vec![0x00, 0x01, b'a', 100];
+        field.extend_from_slice(&[b'b'; 100]);
+        let fragment: Vec<u8> = field.repeat(10);
+        let mut flood = frame(HEADERS, 0x1, 1, &get_block());
+        for _ in 0..2000 {
+            flood.extend(frame(CONTINUATION, 0, 1, &fragment));
+        }
+        let _ = s.write_all(&flood);
+        // GOAWAY, or the connection closed: either way it ends, and others are served.
+        let ended = goaway_code(&mut s, Duration::from_secs(5));
+        eprintln!("continuation flood: {ended:?}");
+        let closed = ended.is_some() || {
+            let mut byte = [0u8; 1];
+            matches!(s.read(&mut byte), Ok(0) | Err(_))
+        };
+        assert!(closed, "{}", site.lb.output());
+        still_served(&site);
     }
 );

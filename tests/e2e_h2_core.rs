@@ -531,14 +531,9 @@ both_drivers!(
             flood.extend(frame(CONTINUATION, 0, 1, &fragment));
         }
         let _ = s.write_all(&flood);
-        // GOAWAY, or the connection closed: either way it ends, and others are served.
+        // GOAWAY (h2 answers ENHANCE_YOUR_CALM), and others are served.
         let ended = goaway_code(&mut s, Duration::from_secs(5));
-        eprintln!("continuation flood: {ended:?}");
-        let closed = ended.is_some() || {
-            let mut byte = [0u8; 1];
-            matches!(s.read(&mut byte), Ok(0) | Err(_))
-        };
-        assert!(closed, "{}", site.lb.output());
+        assert!(ended.is_some(), "{}", site.lb.output());
         still_served(&site);
     }
 );

@@ -31,7 +31,7 @@ impl Site {
              frontend tls\n    bind 127.0.0.1:0 ssl crt {crt} alpn h2,http/1.1\n    \
              http-request set-header x-alpn %[ssl_fc_alpn]\n    default_backend be\n\n\
              frontend plain\n    bind 127.0.0.1:0\n    bind 127.0.0.1:0 proto h1\n    default_backend be\n\n\
-             frontend h2c\n    bind 127.0.0.1:0 proto h2\n    \
+             frontend h2c\n    bind 127.0.0.1:0 proto h2\n    stats enable\n    stats uri /stats\n    \
              http-request deny deny_status 403 if {{ path_beg /forbidden }}\n    default_backend be\n\n\
              backend be\n    server s1 {}\n",
             backend.addr
@@ -165,7 +165,25 @@ both_drivers!(h2c_prior_knowledge_bodies_trailers_and_rules, |driver| {
         b"",
     );
     assert_eq!(c.stdout.trim(), "1000000", "{}", c.all());
+    // Counted as requests like HTTP/1 ones (the stats page, itself over h2).
+    let c = curl_h2c(&[url(a, "/stats;csv")], &[], b"");
+    let req_tot = csv_field(&c.stdout, "h2c", "FRONTEND", "req_tot");
+    assert!(req_tot >= 6, "req_tot {req_tot}\n{}", c.stdout);
+    let hrsp_4xx = csv_field(&c.stdout, "h2c", "FRONTEND", "hrsp_4xx");
+    assert_eq!(hrsp_4xx, 1, "the 403\n{}", c.stdout);
 });
+
+/// A number in the stats CSV: the row of `px`/`sv`, the column named `field`.
+fn csv_field(csv: &str, px: &str, sv: &str, field: &str) -> u64 {
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap_or("").trim_start_matches("# ");
+    let Some(col) = header.split(',').position(|h| h == field) else {
+        panic!("no column {field}: {header}");
+    };
+    let row = lines.find(|l| l.starts_with(&format!("{px},{sv},")));
+    let value = row.and_then(|r| r.split(',').nth(col));
+    value.and_then(|v| v.parse().ok()).unwrap_or(0)
+}
 
 both_drivers!(
     many_streams_on_one_connection_with_bodies_both_ways,

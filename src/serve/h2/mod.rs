@@ -71,7 +71,7 @@ pub(super) struct Conn {
     pub bufsize: usize,
     active: Cell<usize>,
     idle_since: Cell<Instant>,
-    /// Woken when a stream ends.
+    /// Woken when the last stream in flight ends.
     ended: Notify,
     /// Request states of ended streams, whose lists and buffers keep their capacity for the
     /// next streams (as an HTTP/1 connection keeps one between requests).
@@ -242,9 +242,13 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         let c = &self.0;
-        c.active.set(c.active.get().saturating_sub(1));
-        c.idle_since.set(Instant::now());
-        c.ended.notify_all();
+        let left = c.active.get().saturating_sub(1);
+        c.active.set(left);
+        if left == 0 {
+            // Only the last one: the accept loop then starts timing the idle connection.
+            c.idle_since.set(Instant::now());
+            c.ended.notify_all();
+        }
     }
 }
 

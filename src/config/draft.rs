@@ -44,6 +44,12 @@ pub struct GlobalDraft {
     pub pidfile: Option<PathBuf>,
     pub bufsize: Option<usize>,
     pub maxhdr: Option<usize>,
+    /// `tune.h2.header-table-size`, `initial-window-size`, `max-concurrent-streams`,
+    /// `max-frame-size`, as written.
+    pub h2_header_table_size: Option<u32>,
+    pub h2_initial_window_size: Option<u32>,
+    pub h2_max_concurrent_streams: Option<u32>,
+    pub h2_max_frame_size: Option<u32>,
     pub driver: Option<DriverChoice>,
     pub logs: Vec<LogTarget>,
     pub log_tag: Option<String>,

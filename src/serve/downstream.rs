@@ -3,8 +3,8 @@
 //! The pipeline (`Session`: head -> rules -> plan -> server exchange -> response -> record)
 //! asks its downstream for a request head and a body source, and gives it a response head and
 //! a body sink. It never touches the client connection itself. An HTTP/1 connection (h1.rs)
-//! is one downstream, one request at a time; an HTTP/2 stream will be another, many per
-//! connection, each driving its own `Session`.
+//! is one downstream, one request at a time; an HTTP/2 stream (h2/stream.rs) is another, many
+//! per connection, each driving its own `Session`.
 //!
 //! Heads travel as HTTP/1.1 bytes (`head_bytes`, parsed by `http::parse_request` into ranges
 //! over them): an HTTP/2 stream hands its decoded fields over in that form, so the rules, the
@@ -52,6 +52,11 @@ pub(super) trait Downstream {
     fn handshake_time(&self) -> Duration;
     /// What the client connection's TLS handshake settled, if it is TLS.
     fn tls(&self) -> Option<&ConnFacts>;
+    /// An HTTP/2 stream (its head was written as HTTP/1.1 for the pipeline; its record's
+    /// request line says HTTP/2.0, as HAProxy logs it).
+    fn is_h2(&self) -> bool {
+        false
+    }
 
     /// Reads until a complete request head is parsed into `req` (ranges over `head_bytes`).
     async fn read_head(&mut self, req: &mut Request, limits: &HeadLimits) -> Result<(), HeadFail>;

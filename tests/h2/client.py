@@ -16,8 +16,11 @@ knowledge, or `--tls` (ALPN h2, verified against `--ca`, SNI `--sni`).
   slow-reader  one stream whose window is never reopened (its response stalls), then another
                stream on the same connection and a request on another connection must
                complete; a third connection that never reads at all is held open meanwhile
+  hold         one stream to a slow path; prints `sent`, then reports the GOAWAY a soft stop
+               sends and whether the stream still finished
+  settings     the server's SETTINGS, by name
   attack KIND  a flood (rapid-reset, continuation, settings, ping, empty-data, zero-window,
-               hpack-bomb) on one connection while a bystander connection keeps making
+               hpack-bomb; `idle` sends nothing at all) on one connection while a bystander connection keeps making
                requests; reports whether and how the flooded connection was closed (GOAWAY
                and its error code), and the bystander's successes and failures
 """
@@ -77,6 +80,29 @@ def authority(args):
     return args.authority or (args.sni if args.tls else f"{args.host}:{args.port}")
 
 
+def flatten(obj, prefix=""):
+    """`key=value` lines (nested keys joined with dots, list items by index): what the Rust
+    tests read, with no JSON parser there. Values never hold a newline."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from flatten(v, f"{prefix}{k}.")
+    elif isinstance(obj, (list, tuple)):
+        yield f"{prefix}len={len(obj)}"
+        for i, v in enumerate(obj):
+            yield from flatten(v, f"{prefix}{i}.")
+    else:
+        v = "" if obj is None else str(obj).lower() if isinstance(obj, bool) else str(obj)
+        yield f"{prefix[:-1]}={v.encode('unicode_escape').decode('ascii')}"
+
+
+def emit(obj):
+    """The result: JSON on stderr for people, flat lines on stdout for the tests."""
+    print(json.dumps(obj), file=sys.stderr)
+    for line in flatten(obj):
+        print(line)
+    sys.stdout.flush()
+
+
 # ---- a well-behaved client (h2's connection layer) -----------------------------------------
 
 class Client:
@@ -94,6 +120,20 @@ class Client:
         self.conn.increment_flow_control_window(window)
         self.flush()
         self.goaway = None
+        # The server's SETTINGS first: its SETTINGS_MAX_CONCURRENT_STREAMS bounds how many
+        # streams `run` opens at once.
+        end = time.monotonic() + 5
+        seen = False
+        while not seen and time.monotonic() < end:
+            data = self.sock.recv(1 << 16)
+            if not data:
+                raise ConnectionError("closed before the server's SETTINGS")
+            for ev in self.conn.receive_data(data):
+                if isinstance(ev, h2.events.RemoteSettingsChanged):
+                    seen = True
+                elif isinstance(ev, h2.events.ConnectionTerminated):
+                    raise ConnectionError(f"GOAWAY {ev.error_code} before any request")
+            self.flush()
 
     def flush(self):
         data = self.conn.data_to_send()
@@ -189,7 +229,8 @@ class Client:
         if st is None:
             return
         results[st["i"]] = {"status": st["status"], "headers": st["headers"],
-                            "body": bytes(st["body"]).decode("latin-1"), "error": st["error"],
+                            "body": bytes(st["body"]).decode("latin-1"), "body_hex": bytes(st["body"]).hex(),
+                            "error": st["error"],
                             "trailers": st.get("trailers", []),
                             "ms": round((time.monotonic() - st["started"]) * 1000, 1)}
 
@@ -207,7 +248,7 @@ def cmd_batch(args):
     c = Client(args)
     out = c.run(reqs)
     c.close()
-    print(json.dumps({"responses": out, "goaway": c.goaway}))
+    emit(({"responses": out, "goaway": c.goaway}))
 
 
 def cmd_streams(args):
@@ -235,7 +276,7 @@ def cmd_streams(args):
         if r["error"] or r["status"] != 200 or got != want:
             bad.append({"i": i, "path": reqs[i]["path"], "status": r["status"], "error": r["error"],
                         "sent_or_expected": len(want), "received": len(got)})
-    print(json.dumps({"streams": args.n, "ok": args.n - len(bad), "bad": bad[:20],
+    emit(({"streams": args.n, "ok": args.n - len(bad), "bad": bad[:20],
                       "bytes_up": sum(len(r.get("body", b"")) for r in reqs),
                       "bytes_down": sum(len(e) for e in expect),
                       "seconds": round(time.monotonic() - t0, 3), "goaway": c.goaway}))
@@ -346,13 +387,121 @@ def cmd_slow_reader(args):
         deaf_alive = False
     deaf.close()
     s.close()
-    print(json.dumps({
+    emit(({
         "stalled_stream_bytes": got[1], "stalled_stream_ended": ended[1], "stalled_status": status.get(1),
         "other_stream_status": status.get(3), "other_stream_bytes": got[3], "other_stream_ended": ended[3],
         "other_stream_ms": round((t3 - t_stall) * 1000, 1) if t3 and t_stall else None,
         "other_connection": other, "deaf_connection_still_open": deaf_alive,
         "expected_small": args.small, "errors": errors,
     }))
+
+
+# ---- soft stop, settings -------------------------------------------------------------------
+
+def cmd_hold(args):
+    """A stream to a slow path; prints `sent` as soon as its HEADERS are out (the test then
+    stops the proxy softly), and reports the GOAWAY and whether the stream still finished.
+    Raw frames: h2's state machine refuses every frame after a first (graceful) GOAWAY."""
+    s = connect(args)
+    s.settimeout(0.2)
+    s.sendall(PREFACE + frame(SETTINGS, 0, 0))
+    s.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 1, never_indexed([
+        (":method", "GET"), (":scheme", "https" if args.tls else "http"), (":authority", authority(args)),
+        (":path", args.path)])))
+    print("sent", flush=True)
+    res = {"status": None, "body_len": 0, "ended": False, "goaways": [], "goaway_before_end": False,
+           "closed": False, "errors": []}
+    dec = hpack.Decoder()
+    buf = b""
+    deadline = time.monotonic() + args.deadline
+    ended_at = None
+    while time.monotonic() < deadline:
+        if ended_at and time.monotonic() - ended_at > 3:
+            break
+        try:
+            data = s.recv(1 << 16)
+        except socket.timeout:
+            continue
+        except OSError as e:
+            res["errors"].append(repr(e))
+            break
+        if not data:
+            res["closed"] = True
+            break
+        buf += data
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            ftype, flags, sid, payload = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + n]
+            buf = buf[9 + n:]
+            if ftype == SETTINGS and not flags & ACK:
+                s.sendall(frame(SETTINGS, ACK, 0))
+            elif ftype == PING and not flags & ACK:
+                s.sendall(frame(PING, ACK, 0, payload))
+            elif ftype == HEADERS and sid == 1:
+                block = payload
+                if flags & 0x8:  # PADDED
+                    block = block[1:len(block) - block[0]]
+                if flags & 0x20:  # PRIORITY
+                    block = block[5:]
+                hs = dict(dec.decode(block))
+                if ":status" in hs:
+                    res["status"] = int(hs[":status"])
+            elif ftype == DATA and sid == 1:
+                res["body_len"] += len(payload)
+                if payload:
+                    s.sendall(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", len(payload)))
+                              + frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", len(payload))))
+            elif ftype == RST_STREAM:
+                res["errors"].append(f"RST_STREAM {ERROR_NAMES.get(struct.unpack('>I', payload)[0])}")
+                res["ended"] = True
+                ended_at = time.monotonic()
+            elif ftype == GOAWAY:
+                last, code = struct.unpack(">II", payload[:8])
+                res["goaways"].append({"code": ERROR_NAMES.get(code, str(code)), "last_stream_id": last & 0x7FFFFFFF})
+                if not res["ended"]:
+                    res["goaway_before_end"] = True
+            if ftype in (HEADERS, DATA) and sid == 1 and flags & END_STREAM:
+                res["ended"] = True
+                ended_at = time.monotonic()
+    s.close()
+    emit(res)
+
+
+SETTING_NAMES = {1: "header_table_size", 2: "enable_push", 3: "max_concurrent_streams",
+                 4: "initial_window_size", 5: "max_frame_size", 6: "max_header_list_size",
+                 8: "enable_connect_protocol"}
+
+
+def cmd_settings(args):
+    """The server's first SETTINGS frame, by name (absent: the protocol default applies)."""
+    s = connect(args)
+    s.settimeout(5)
+    s.sendall(PREFACE + frame(SETTINGS, 0, 0))
+    buf = b""
+    values = {}
+    while True:
+        data = s.recv(1 << 16)
+        if not data:
+            break
+        buf += data
+        done = False
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            ftype, flags, payload = buf[3], buf[4], buf[9:9 + n]
+            buf = buf[9 + n:]
+            if ftype == SETTINGS and not flags & ACK:
+                for i in range(0, len(payload), 6):
+                    ident, value = struct.unpack(">HI", payload[i:i + 6])
+                    values[SETTING_NAMES.get(ident, str(ident))] = value
+                done = True
+        if done:
+            break
+    s.close()
+    emit({"settings": values})
 
 
 # ---- attacks -------------------------------------------------------------------------------
@@ -424,13 +573,14 @@ class Reader(threading.Thread):
                 self.settings_seen.set()
                 return
             self.buf += data
-            while len(self.buf) >= 9:
-                n = int.from_bytes(self.buf[:3], "big")
-                if len(self.buf) < 9 + n:
+            off, buf = 0, self.buf
+            while len(buf) - off >= 9:
+                n = int.from_bytes(buf[off:off + 3], "big")
+                if len(buf) - off < 9 + n:
                     break
-                ftype, flags = self.buf[3], self.buf[4]
-                payload = self.buf[9:9 + n]
-                self.buf = self.buf[9 + n:]
+                ftype, flags = buf[off + 3], buf[off + 4]
+                payload = buf[off + 9:off + 9 + n]
+                off += 9 + n
                 self.frames[ftype] = self.frames.get(ftype, 0) + 1
                 if ftype == SETTINGS and not flags & ACK:
                     self.settings_seen.set()
@@ -443,6 +593,7 @@ class Reader(threading.Thread):
                     self.rst_streams += 1
                 elif ftype == HEADERS:
                     self.statuses += 1
+            self.buf = buf[off:]
 
 
 def cmd_attack(args):
@@ -503,6 +654,9 @@ def cmd_attack(args):
                 path = never_indexed([(":method", "GET"), (":scheme", scheme), (":authority", authority(args)),
                                       (":path", "/size/1000000")])
                 yield frame(HEADERS, END_HEADERS | END_STREAM, 1 + 2 * i, path), 1
+        elif kind == "idle":
+            # Nothing at all after the preface: `timeout client` must close it.
+            return
         elif kind == "hpack-bomb":
             # One 4 KB value into the dynamic table (incremental indexing), then header blocks
             # that repeat it by index: each 16 KB block stands for 64 MB of headers.
@@ -555,7 +709,7 @@ def cmd_attack(args):
         before = rd.frames.get(PING, 0)
         try:
             s.sendall(frame(PING, 0, 0, b"liveness"))
-            end = time.monotonic() + 2
+            end = time.monotonic() + 5
             while time.monotonic() < end and rd.frames.get(PING, 0) == before:
                 time.sleep(0.05)
             still_served = rd.frames.get(PING, 0) > before
@@ -565,7 +719,7 @@ def cmd_attack(args):
         s.close()
     except OSError:
         pass
-    print(json.dumps({
+    emit(({
         "attack": kind, "frames_sent": sent_frames, "flood_seconds": round(flood_s, 3), "stopped": stop,
         "goaway": rd.goaway, "closed": rd.closed, "still_served": still_served,
         "goaway_after_flood_s": round(rd.t_goaway - t0 - flood_s, 3) if rd.t_goaway else None,
@@ -585,6 +739,10 @@ def main():
     p.add_argument("--authority", help=":authority (default host:port, or the SNI name over TLS)")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("batch")
+    ho = sub.add_parser("hold")
+    ho.add_argument("--path", default="/delay/1500")
+    ho.add_argument("--deadline", type=float, default=15.0)
+    sub.add_parser("settings")
     st = sub.add_parser("streams")
     st.add_argument("n", type=int)
     st.add_argument("--max-body", type=int, default=200_000)
@@ -601,7 +759,8 @@ def main():
     at.add_argument("--wait", type=float, default=8.0, help="seconds to wait for GOAWAY after the flood")
     at.add_argument("--zw-streams", type=int, default=20)
     args = p.parse_args()
-    {"batch": cmd_batch, "streams": cmd_streams, "slow-reader": cmd_slow_reader, "attack": cmd_attack}[args.cmd](args)
+    {"batch": cmd_batch, "streams": cmd_streams, "slow-reader": cmd_slow_reader, "attack": cmd_attack,
+     "hold": cmd_hold, "settings": cmd_settings}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -258,6 +258,7 @@ fn resolve_listeners(model: &Model) -> Result<(Vec<ListenSpec>, Vec<socket2::Soc
                 addr,
                 tls,
                 listener: u32::try_from(n + 1).unwrap_or(u32::MAX),
+                proto: bind.proto,
             });
         }
     }

@@ -327,6 +327,45 @@ both_drivers!(
             "HAProxy families ringlb does not print ({}): {missing:?}",
             missing.len()
         );
+        // Every HAProxy series ringlb prints (name and labels) is one HAProxy prints for the
+        // same config: same names, label names and label values.
+        // (The build's version label is each program's own.)
+        let series = |t: &str| -> BTreeSet<String> {
+            metrics(t)
+                .into_keys()
+                .map(|k| {
+                    if k.starts_with("haproxy_process_build_info") {
+                        "haproxy_process_build_info".to_string()
+                    } else {
+                        k
+                    }
+                })
+                .collect()
+        };
+        let (os, ts) = (series(&ours_text), series(&theirs_text));
+        let not_haproxys: Vec<&String> = os.difference(&ts).collect();
+        assert!(
+            not_haproxys.is_empty(),
+            "series HAProxy does not print: {not_haproxys:#?}"
+        );
+        let server_series = |s: &BTreeSet<String>| -> BTreeSet<String> {
+            s.iter()
+                .filter(|k| {
+                    k.starts_with("haproxy_server_")
+                        || k.starts_with("haproxy_backend_")
+                        || k.starts_with("haproxy_frontend_")
+                })
+                .cloned()
+                .collect()
+        };
+        let missing_px: Vec<String> = server_series(&ts)
+            .difference(&server_series(&os))
+            .cloned()
+            .collect();
+        assert!(
+            missing_px.is_empty(),
+            "frontend/backend/server series HAProxy prints and ringlb does not: {missing_px:#?}"
+        );
         // Every family ringlb prints is HAProxy's name or its own, clearly prefixed.
         assert!(
             ours_text.contains("# TYPE ringlb_backend_total_time_seconds histogram"),

@@ -394,3 +394,19 @@ both_drivers!(queue_connect_and_reuse_are_counted, |driver| {
     );
     assert_eq!(c.num("app/BACKEND", "reuse"), reuse);
 });
+
+#[test]
+fn node_and_description_on_the_page() {
+    let s1 = HttpBackend::start("s1");
+    let cfg = format!(
+        "global\n    node edge-7\n    description the front tier\n\ndefaults\n    mode http\n    \
+         timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
+         listen stats\n    bind 127.0.0.1:0\n    stats uri /st\n    stats show-node\n    \
+         stats show-desc\n    server s1 {}\n",
+        s1.addr
+    );
+    let lb = Ringlb::start(&cfg, "io_uring");
+    let page = get_once(lb.addr("stats"), "/st").text();
+    assert!(page.contains("edge-7"), "node name missing");
+    assert!(page.contains("the front tier"), "description missing");
+}

@@ -6,7 +6,7 @@
 
 use super::error::Diags;
 use super::keywords::Cx;
-use super::model::{Bind, Loc};
+use super::model::{Bind, BindProto, Loc, Mode};
 use super::model_tls::{BindTls, CertSource, GlobalTls, TlsVersion, Verify, VersionOptions};
 use super::suggest;
 
@@ -70,7 +70,6 @@ const OTHER_OPTIONS: &[&str] = &[
     "name",
     "namespace",
     "nice",
-    "proto",
     "process",
     "severity-output",
     "tcp-ut",
@@ -247,9 +246,8 @@ fn refuse(w: &str, cx: &mut Cx) {
     cx.err(format!("unknown bind option '{w}'{hint}"));
 }
 
-/// The bind's settings as they apply: paths resolved, global defaults merged, `h2` held back
-/// (with a warning) until HTTP/2 is served.
-pub fn finish(tls: &BindTls, g: &GlobalTls, loc: &Loc, diags: &mut Diags) -> BindTls {
+/// The bind's settings as they apply: paths resolved, global defaults merged.
+pub fn finish(tls: &BindTls, g: &GlobalTls) -> BindTls {
     let bases = g.bases.clone();
     let certs = tls
         .certs
@@ -268,14 +266,7 @@ pub fn finish(tls: &BindTls, g: &GlobalTls, loc: &Loc, diags: &mut Diags) -> Bin
         .crl_file
         .as_ref()
         .map(|p| bases.ca_path(&p.to_string_lossy()));
-    let mut alpn = tls.alpn.clone();
-    if alpn.iter().any(|p| p == "h2") {
-        diags.warn(
-            loc,
-            "'alpn': h2 is not offered until ringlb serves HTTP/2; clients will negotiate http/1.1",
-        );
-        alpn.retain(|p| p != "h2");
-    }
+    let alpn = tls.alpn.clone();
     BindTls {
         certs,
         bases,
@@ -311,18 +302,26 @@ pub fn check(tls: &BindTls, loc: &Loc, diags: &mut Diags) {
 
 /// A frontend's binds with their TLS settings finished and checked, each bind line once (one
 /// line may give several addresses).
-pub fn validate_binds(binds: &[Bind], g: &GlobalTls, diags: &mut Diags) -> Vec<Bind> {
+pub fn validate_binds(binds: &[Bind], g: &GlobalTls, mode: Mode, diags: &mut Diags) -> Vec<Bind> {
     let mut checked: Vec<&Loc> = Vec::new();
     let mut out = Vec::with_capacity(binds.len());
     for b in binds {
+        if mode == Mode::Tcp && b.proto.is_some() && !checked.contains(&&b.loc) {
+            // HAProxy 2.6: "MUX protocol 'h2' is not usable for 'bind ...'".
+            diags.error(
+                &b.loc,
+                "'proto h1' and 'proto h2' need 'mode http': this frontend is 'mode tcp'",
+            );
+        }
         let Some(tls) = &b.tls else {
+            checked.push(&b.loc);
             out.push(b.clone());
             continue;
         };
         let mut repeat = Diags::default();
         let first = !checked.contains(&&b.loc);
         let d = if first { &mut *diags } else { &mut repeat };
-        let tls = finish(tls, g, &b.loc, d);
+        let tls = finish(tls, g);
         if first {
             check(&tls, &b.loc, d);
             checked.push(&b.loc);
@@ -333,4 +332,53 @@ pub fn validate_binds(binds: &[Bind], g: &GlobalTls, diags: &mut Diags) -> Vec<B
         });
     }
     out
+}
+
+/// The multiplexers `proto` may name (HAProxy 2.6's `haproxy -vv` list).
+const PROTOS: [&str; 3] = ["h1", "h2", "none"];
+
+/// Takes `proto NAME` out of a bind's options, and `alpn LIST` when the bind has no `ssl`
+/// (HAProxy accepts it there and it has no effect: cleartext HTTP/2 needs `proto h2`). The
+/// remaining options come back for `parse_options`.
+pub fn take_proto(
+    opts: &[String],
+    cx: &mut Cx,
+) -> (Result<Option<BindProto>, Reported>, Vec<String>) {
+    let ssl = opts.iter().any(|o| o == "ssl");
+    let mut proto = Ok(None);
+    let mut rest = Vec::with_capacity(opts.len());
+    let mut words = opts.iter();
+    while let Some(w) = words.next() {
+        match w.as_str() {
+            "proto" => proto = parse_proto(words.next().map(String::as_str), cx),
+            "alpn" if !ssl => {
+                let _ = words.next();
+                cx.warn("'alpn' has no effect on a bind without 'ssl'; cleartext HTTP/2 (h2c) needs 'proto h2'");
+            }
+            _ => rest.push(w.clone()),
+        }
+    }
+    (proto, rest)
+}
+
+fn parse_proto(name: Option<&str>, cx: &mut Cx) -> Result<Option<BindProto>, Reported> {
+    match name {
+        Some("h1") => Ok(Some(BindProto::H1)),
+        Some("h2") => Ok(Some(BindProto::H2)),
+        Some("none") => {
+            cx.err("'proto none' is not supported by ringlb; remove it (a 'mode tcp' frontend relays bytes as they are)");
+            Err(Reported)
+        }
+        Some(other) => {
+            let hint = suggest::hint(other, PROTOS);
+            cx.err(format!(
+                "'proto {other}': unknown MUX protocol, expected h1 or h2{hint}"
+            ));
+            Err(Reported)
+        }
+        None => {
+            cx.err("bind option 'proto' needs a value: h1 or h2");
+            Err(Reported)
+        }
+    }
 }

@@ -105,20 +105,18 @@ fn curves_and_ecdhe_reach_the_model() {
 }
 
 #[test]
-fn h2_is_held_back_with_a_warning_and_a_plain_bind_stays_plain() {
+fn h2_is_offered_and_a_plain_bind_stays_plain() {
     let f = files();
     let crt = s(&f.dir.path("site.pem"));
     let text = frontend(&format!(
-        "bind 127.0.0.1:0 ssl crt {crt} alpn h2,http/1.1\n  bind 127.0.0.1:0"
+        "bind 127.0.0.1:0 ssl crt {crt} alpn h2,http/1.1\n  bind 127.0.0.1:0 proto h2"
     ));
     let (m, msgs) = serving(&text).unwrap_or_else(|e| panic!("{e:?}"));
-    assert_eq!(tls_of(&m).alpn, ["http/1.1"]);
-    assert!(m.frontends[0].binds[1].tls.is_none());
-    assert_eq!(msgs.len(), 1, "{msgs:?}");
-    assert!(
-        msgs[0].starts_with("t.cfg:7: warning: 'alpn': h2 is not offered"),
-        "{msgs:?}"
-    );
+    assert_eq!(tls_of(&m).alpn, ["h2", "http/1.1"]);
+    let plain = &m.frontends[0].binds[1];
+    assert!(plain.tls.is_none());
+    assert_eq!(plain.proto, Some(crate::config::model::BindProto::H2));
+    assert!(msgs.is_empty(), "{msgs:?}");
 }
 
 #[test]

@@ -44,10 +44,19 @@ pub struct GlobalDraft {
     pub pidfile: Option<PathBuf>,
     pub bufsize: Option<usize>,
     pub maxhdr: Option<usize>,
+    /// `tune.h2.header-table-size`, `initial-window-size`, `max-concurrent-streams`,
+    /// `max-frame-size`, as written.
+    pub h2_header_table_size: Option<u32>,
+    pub h2_initial_window_size: Option<u32>,
+    pub h2_max_concurrent_streams: Option<u32>,
+    pub h2_max_frame_size: Option<u32>,
     pub driver: Option<DriverChoice>,
     pub logs: Vec<LogTarget>,
     pub spread_checks: Option<u8>,
     pub tls: super::model_tls::GlobalTls,
+    /// `node NAME`, `description TEXT`: shown on the stats page.
+    pub node: Option<String>,
+    pub description: Option<String>,
 }
 
 /// Server settings shared by `server` and `default-server` lines.

@@ -8,7 +8,7 @@ use super::draft::{GlobalDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::model::Loc;
 use super::syntax::{Line, SectionKind};
-use super::{check, global, http_rules, proxy, server, stats, suggest};
+use super::{check, global, h2_tune, http_rules, proxy, server, stats, suggest};
 use std::time::Duration;
 
 pub const G: u8 = 1;
@@ -127,6 +127,10 @@ pub static TABLE: &[Keyword] = &[
     gl("pidfile", global::pidfile),
     gl("tune.bufsize", global::bufsize),
     gl("tune.http.maxhdr", global::maxhdr),
+    gl("tune.h2.header-table-size", h2_tune::header_table_size),
+    gl("tune.h2.initial-window-size", h2_tune::initial_window_size),
+    gl("tune.h2.max-concurrent-streams", h2_tune::max_concurrent_streams),
+    gl("tune.h2.max-frame-size", h2_tune::max_frame_size),
     gl("ringlb.driver", global::driver),
     gl("expose-experimental-directives", global::expose_experimental),
     gl_inert("log", global::log),
@@ -163,6 +167,8 @@ pub static TABLE: &[Keyword] = &[
     gl("ssl-server-verify", global::ssl_server_verify),
     no("hard-stop-after", G, LATER),
     gl("spread-checks", check::spread_checks),
+    gl("node", stats::node),
+    gl("description", stats::description),
     no("ulimit-n", G, "raise the limit with 'ulimit -n' before starting ringlb"),
     no("uid", G, "use 'user'"),
     no("gid", G, "use 'group'"),

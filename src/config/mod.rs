@@ -31,6 +31,7 @@ pub mod error;
 pub mod expr;
 pub mod files;
 pub mod global;
+pub mod h2_tune;
 pub mod http_rules;
 pub mod ids;
 pub mod keywords;

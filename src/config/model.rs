@@ -82,12 +82,18 @@ pub struct Global {
     pub bufsize: usize,
     /// `tune.http.maxhdr`: the most header lines in one message (HAProxy: 101).
     pub maxhdr: usize,
+    /// `tune.h2.*`.
+    pub h2: H2Tune,
     /// `ringlb.driver` (ringlb's own keyword); the RINGLB_DRIVER environment variable wins.
     pub driver: DriverChoice,
     /// `log` targets: parsed and validated now, used once logging lands.
     pub logs: Vec<LogTarget>,
     /// `spread-checks`: percent of random jitter on every check interval (0..=50).
     pub spread_checks: u8,
+    /// `node`: the name the stats page shows (the host name when unset).
+    pub node: Option<String>,
+    /// `description`: the process's description on the stats page.
+    pub description: Option<String>,
     /// `ssl-default-bind-*`, `tune.ssl.*`, `ca-base`, `crt-base`: what TLS binds inherit.
     pub tls: super::model_tls::GlobalTls,
 }
@@ -201,6 +207,30 @@ pub struct Bind {
     pub loc: Loc,
     /// `ssl ...`: the bind's TLS settings, paths resolved and global defaults merged.
     pub tls: Option<super::model_tls::BindTls>,
+    /// `proto h1|h2`: the protocol forced on the bind's connections; `None`: by ALPN on a TLS
+    /// bind (h2 when offered and chosen), HTTP/1 otherwise.
+    pub proto: Option<BindProto>,
+}
+
+/// A bind's `proto` (HAProxy's multiplexer names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindProto {
+    H1,
+    /// HTTP/2 with prior knowledge (cleartext h2c, or TLS without ALPN).
+    H2,
+}
+
+/// `tune.h2.*`: what ringlb's HTTP/2 frontend announces (HAProxy 2.6's names and defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct H2Tune {
+    /// `tune.h2.header-table-size` (SETTINGS_HEADER_TABLE_SIZE): 4096.
+    pub header_table_size: u32,
+    /// `tune.h2.initial-window-size`: 65535, per stream.
+    pub initial_window_size: u32,
+    /// `tune.h2.max-concurrent-streams`: 100; 0 in the config means no limit.
+    pub max_concurrent_streams: u32,
+    /// `tune.h2.max-frame-size`: the larger of 16384 and `tune.bufsize`, never above it.
+    pub max_frame_size: u32,
 }
 
 pub type AclId = usize;

@@ -36,14 +36,16 @@ pub fn bind(p: &mut ProxyDraft, cx: &mut Cx) {
         return cx.err("'bind' needs an address, e.g. 'bind *:80' or 'bind 127.0.0.1:8080'");
     };
     // Options first, then the address: both are reported when both are wrong.
-    let tls = bind_tls::parse_options(opts, cx);
+    let (proto, opts) = bind_tls::take_proto(opts, cx);
+    let tls = bind_tls::parse_options(&opts, cx);
     match addr::parse_bind(address) {
         Ok(addrs) => {
-            if let Ok(tls) = tls {
+            if let (Ok(tls), Ok(proto)) = (tls, proto) {
                 p.binds.extend(addrs.into_iter().map(|addr| Bind {
                     addr,
                     loc: cx.loc.clone(),
                     tls: tls.clone(),
+                    proto,
                 }))
             }
         }

@@ -2,7 +2,7 @@
 //! any `stats` line enables the page with HAProxy's defaults (uri `/haproxy?stats`, realm
 //! `HAProxy Statistics`), and a `defaults` section's settings are inherited.
 
-use super::draft::ProxyDraft;
+use super::draft::{GlobalDraft, ProxyDraft};
 use super::keywords::Cx;
 use super::model::StatsPage;
 
@@ -119,4 +119,19 @@ pub fn monitor_uri(p: &mut ProxyDraft, cx: &mut Cx) {
         }
         p.monitor_uri = Some(u.to_string());
     }
+}
+
+/// Global `node NAME`.
+pub fn node(g: &mut GlobalDraft, cx: &mut Cx) {
+    if let Some(n) = cx.one("a node name, e.g. 'node lb1'") {
+        g.node = Some(n.to_string());
+    }
+}
+
+/// Global `description TEXT...`.
+pub fn description(g: &mut GlobalDraft, cx: &mut Cx) {
+    if cx.args.is_empty() {
+        return cx.err("'description' needs a text");
+    }
+    g.description = Some(cx.args.join(" "));
 }

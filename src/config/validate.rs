@@ -321,6 +321,7 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         }
         None => u32::try_from(most.clamp(1, MAX_DEFAULT_MAXCONN)).unwrap_or(1),
     };
+    let h2 = super::h2_tune::finish(&g);
     Global {
         daemon: g.daemon,
         user: g.user,
@@ -331,10 +332,13 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         pidfile: g.pidfile,
         bufsize: g.bufsize.unwrap_or(DEFAULT_BUFSIZE),
         maxhdr: g.maxhdr.unwrap_or(DEFAULT_MAXHDR),
+        h2,
         driver: g.driver.unwrap_or(DriverChoice::Auto),
         logs: g.logs,
         spread_checks: g.spread_checks.unwrap_or(0),
         tls: g.tls,
+        node: g.node,
+        description: g.description,
     }
 }
 
@@ -564,7 +568,7 @@ fn build_frontend(
     };
     Some(Frontend {
         proxy: build_proxy(p, mode, acls, rules),
-        binds: super::bind_tls::validate_binds(&p.binds, &global.tls, diags),
+        binds: super::bind_tls::validate_binds(&p.binds, &global.tls, mode, diags),
         maxconn,
         switching,
         default_backend,

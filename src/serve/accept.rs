@@ -7,7 +7,7 @@ use std::rc::Rc;
 use monoio::net::TcpStream;
 
 use super::record;
-use crate::config::model::{Frontend, FrontendId, Mode};
+use crate::config::model::{BindProto, Frontend, FrontendId, Mode};
 use crate::net::Stream;
 use crate::worker::CoreTls;
 use crate::worker::Worker;
@@ -68,6 +68,14 @@ impl Drop for ConnGuard {
     }
 }
 
+/// How a listener's connections are served: TLS first (this core's configs), and the
+/// protocol its `proto` forces.
+#[derive(Clone, Default)]
+pub struct How {
+    pub tls: Option<Rc<CoreTls>>,
+    pub proto: Option<BindProto>,
+}
+
 /// Serves one accepted connection. `guard` is its slot when the accept loop could take one at
 /// once; otherwise the connection waits here for one.
 pub fn serve(
@@ -75,12 +83,12 @@ pub fn serve(
     frontend: FrontendId,
     client: TcpStream,
     guard: Option<ConnGuard>,
-    tls: Option<Rc<CoreTls>>,
+    how: How,
 ) -> impl Future<Output = ()> {
     // The socket goes in a box, unpacked as soon as the connection is admitted: an async fn
     // keeps room for its arguments as long as it lives, and this task lives as long as the
     // connection. Its addresses are looked up then and kept by the stream itself.
-    run(worker, frontend, Box::new(client), guard, tls)
+    run(worker, frontend, Box::new(client), guard, how)
 }
 
 async fn run(
@@ -88,7 +96,7 @@ async fn run(
     frontend: FrontendId,
     accepted: Box<TcpStream>,
     guard: Option<ConnGuard>,
-    tls: Option<Rc<CoreTls>>,
+    How { tls, proto }: How,
 ) {
     let guard = match guard {
         Some(g) => Some(g),
@@ -124,7 +132,7 @@ async fn run(
     let Some(client) = client else {
         return;
     };
-    by_mode(&worker, frontend, fe, client).await;
+    by_mode(&worker, frontend, fe, client, proto).await;
 }
 
 /// Serves an admitted connection by its frontend's mode: in-process tests enter here with an
@@ -133,7 +141,15 @@ pub async fn serve_stream(worker: Rc<Worker>, frontend: FrontendId, client: Stre
     let Some(fe) = worker.model.frontend(frontend) else {
         return;
     };
-    by_mode(&worker, frontend, fe, client).await;
+    by_mode(&worker, frontend, fe, client, None).await;
+}
+
+/// Serves an admitted connection as HTTP/2 (in-process tests of a `proto h2` bind).
+pub async fn serve_stream_h2(worker: Rc<Worker>, frontend: FrontendId, client: Stream) {
+    let Some(fe) = worker.model.frontend(frontend) else {
+        return;
+    };
+    by_mode(&worker, frontend, fe, client, Some(BindProto::H2)).await;
 }
 
 /// The connection's future for its frontend's mode, boxed: each mode's future is large, a
@@ -145,9 +161,25 @@ fn by_mode<'a>(
     frontend: FrontendId,
     fe: &'a Frontend,
     client: Stream,
+    proto: Option<BindProto>,
 ) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
     match fe.mode {
         Mode::Tcp => Box::pin(super::tcp::serve(worker, frontend, client)),
+        Mode::Http if speaks_h2(&client, proto) => {
+            Box::pin(super::h2::serve(worker, frontend, client))
+        }
         Mode::Http => Box::pin(super::serve(worker, frontend, fe, client)),
+    }
+}
+
+/// HTTP/2 when the bind says `proto h2`, or when TLS negotiated `h2` by ALPN (and the bind
+/// does not force `proto h1`); HTTP/1 otherwise, also when ALPN chose `http/1.1` or nothing.
+fn speaks_h2(client: &Stream, proto: Option<BindProto>) -> bool {
+    match proto {
+        Some(p) => p == BindProto::H2,
+        None => client
+            .tls_facts()
+            .and_then(|f| f.alpn.as_deref())
+            .is_some_and(|a| a == b"h2"),
     }
 }

@@ -52,6 +52,11 @@ pub(super) trait Downstream {
     fn handshake_time(&self) -> Duration;
     /// What the client connection's TLS handshake settled, if it is TLS.
     fn tls(&self) -> Option<&ConnFacts>;
+    /// An HTTP/2 stream (its head was written as HTTP/1.1 for the pipeline; its record's
+    /// request line says HTTP/2.0, as HAProxy logs it).
+    fn is_h2(&self) -> bool {
+        false
+    }
 
     /// Reads until a complete request head is parsed into `req` (ranges over `head_bytes`).
     async fn read_head(&mut self, req: &mut Request, limits: &HeadLimits) -> Result<(), HeadFail>;

@@ -40,6 +40,7 @@ pub mod accept;
 mod downstream;
 mod exchange;
 mod h1;
+mod h2;
 mod intercept;
 pub mod record;
 mod request;
@@ -342,6 +343,13 @@ impl<'a, D: Downstream> Session<'a, D> {
             .split(|&b| b == b'\r' || b == b'\n')
             .next()
             .unwrap_or(&[]);
-        self.rec.request_line = Some(String::from_utf8_lossy(line).into_owned());
+        let mut line = String::from_utf8_lossy(line).into_owned();
+        if self.conn.is_h2() {
+            if let Some(start) = line.strip_suffix(" HTTP/1.1").map(str::len) {
+                line.truncate(start);
+                line.push_str(" HTTP/2.0");
+            }
+        }
+        self.rec.request_line = Some(line);
     }
 }

@@ -473,8 +473,8 @@ fn process(shared: &StatsShared, model: &Model, w: &Worker) -> ProcessInfo {
         release_date: "",
         pid: std::process::id(),
         nbthread: cores.len(),
-        node: hostname(),
-        description: String::new(),
+        node: model.global.node.clone().unwrap_or_else(hostname),
+        description: model.global.description.clone().unwrap_or_default(),
         start_time: shared
             .started
             .duration_since(std::time::UNIX_EPOCH)

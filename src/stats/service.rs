@@ -148,13 +148,8 @@ fn stats_page(w: &Worker, page: &StatsPage, target: &[u8]) -> Answer {
         uri: page.uri.clone(),
         hide_version: page.hide_version,
         show_legends: page.show_legends,
-        show_node: page.show_node.as_ref().map(|n| {
-            if n.is_empty() {
-                collect::hostname()
-            } else {
-                n.clone()
-            }
-        }),
+        // An empty name or text: the global `node` / `description` (html.rs reads them).
+        show_node: page.show_node.clone(),
         show_desc: page.show_desc.clone(),
         refresh,
         up_only: req.up_only,

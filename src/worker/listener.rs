@@ -43,7 +43,11 @@ pub async fn accept_loop(
                 // The slot is taken here, before the next accept, so that a burst of accepts
                 // cannot run past maxconn before the spawned tasks get to count themselves.
                 let guard = conn::ConnGuard::try_new(&worker, spec.frontend);
-                start(&worker, spec.frontend, stream, guard, tls.clone());
+                let how = conn::How {
+                    tls: tls.clone(),
+                    proto: spec.proto,
+                };
+                start(&worker, spec.frontend, stream, guard, how);
             }
             Err(e) if is_fd_exhaustion(&e) => {
                 if !warned_fds {
@@ -58,7 +62,11 @@ pub async fn accept_loop(
             break;
         }
     }
-    drain_queue(&worker, spec.frontend, &listener, tls.as_ref());
+    let how = conn::How {
+        tls,
+        proto: spec.proto,
+    };
+    drain_queue(&worker, spec.frontend, &listener, &how);
 }
 
 fn start(
@@ -66,9 +74,9 @@ fn start(
     frontend: FrontendId,
     stream: TcpStream,
     guard: Option<conn::ConnGuard>,
-    tls: Option<Rc<CoreTls>>,
+    how: conn::How,
 ) {
-    monoio::spawn(conn::serve(Rc::clone(worker), frontend, stream, guard, tls));
+    monoio::spawn(conn::serve(Rc::clone(worker), frontend, stream, guard, how));
 }
 
 /// One accept, given up when the worker stops. The accept is cancelled and then awaited, so a
@@ -102,14 +110,9 @@ async fn accept_unless_stopped(
 /// Dropping it only queues an asynchronous close on io_uring, and connections that land on it
 /// meanwhile would be reset. What still arrives between the last accept and the shutdown is
 /// reset, until listening sockets are handed over on reload.
-fn drain_queue(
-    worker: &Rc<Worker>,
-    frontend: FrontendId,
-    listener: &TcpListener,
-    tls: Option<&Rc<CoreTls>>,
-) {
+fn drain_queue(worker: &Rc<Worker>, frontend: FrontendId, listener: &TcpListener, how: &conn::How) {
     if queue::set_nonblocking(listener) {
-        accept_queued_all(worker, frontend, listener, tls);
+        accept_queued_all(worker, frontend, listener, how);
     }
     queue::shutdown(listener);
 }
@@ -118,14 +121,14 @@ fn accept_queued_all(
     worker: &Rc<Worker>,
     frontend: FrontendId,
     listener: &TcpListener,
-    tls: Option<&Rc<CoreTls>>,
+    how: &conn::How,
 ) {
     for _ in 0..crate::net::LISTEN_BACKLOG {
         let Some(guard) = conn::ConnGuard::try_new(worker, frontend) else {
             return;
         };
         match queue::accept_queued(listener) {
-            Queued::Conn(stream) => start(worker, frontend, stream, Some(guard), tls.cloned()),
+            Queued::Conn(stream) => start(worker, frontend, stream, Some(guard), how.clone()),
             Queued::Skipped => {}
             Queued::Empty => return,
         }

@@ -237,6 +237,8 @@ pub struct ListenSpec {
     pub tls: Option<Arc<TlsBind>>,
     /// Its number in the frontend, from 1 (HAProxy's listener name in logs).
     pub listener: u32,
+    /// `proto h1|h2` on the bind.
+    pub proto: Option<crate::config::model::BindProto>,
 }
 
 /// A TLS listener as one core serves it: its rustls configs, and its number in the frontend

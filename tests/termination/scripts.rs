@@ -176,7 +176,10 @@ pub fn run_both(case: &Case, server: SocketAddr, driver: &str) -> ((Logged, Got)
     let logged_h = wait_line("haproxy", 0, || h.lines.lock().unwrap().clone());
     drop(h);
 
-    let cfg = config(case, "127.0.0.1:0", server);
+    // A port from `free_port`, not the kernel's: a kernel-chosen port may be one `free_port`
+    // handed out and released, that a parallel test's readiness probe (Haproxy::start)
+    // then connects to, which ringlb would log as a request-less `CR` line before this case's.
+    let cfg = config(case, &format!("127.0.0.1:{}", free_port()), server);
     let dir = TempDir::new();
     let path = dir.write("ringlb.cfg", &cfg);
     let lb = Ringlb::start_files_args(dir, &[path], &["-d".to_string()], driver, &cfg);

@@ -545,11 +545,14 @@ class Bystander(threading.Thread):
 
 
 class Reader(threading.Thread):
-    """Reads the flooded connection, parses frames, notes GOAWAY and the close."""
+    """Reads the flooded connection, parses frames, notes GOAWAY and the close. It answers the
+    server's PINGs, as any client does (a graceful GOAWAY is followed by one, and the server
+    may wait for its ACK before the final GOAWAY); `lock` serialises its writes with the
+    flood's."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, lock):
         super().__init__(daemon=True)
-        self.sock, self.buf = sock, b""
+        self.sock, self.buf, self.lock = sock, b"", lock
         self.goaway = None
         self.closed = None  # "eof" / "reset" / None
         self.frames = {}
@@ -584,6 +587,12 @@ class Reader(threading.Thread):
                 self.frames[ftype] = self.frames.get(ftype, 0) + 1
                 if ftype == SETTINGS and not flags & ACK:
                     self.settings_seen.set()
+                elif ftype == PING and not flags & ACK and payload != b"liveness":
+                    try:
+                        with self.lock:
+                            self.sock.sendall(frame(PING, ACK, 0, payload))
+                    except OSError:
+                        pass
                 elif ftype == GOAWAY and self.goaway is None:
                     last, code = struct.unpack(">II", payload[:8])
                     self.goaway = {"code": ERROR_NAMES.get(code, str(code)), "last_stream_id": last & 0x7FFFFFFF,
@@ -603,7 +612,8 @@ def cmd_attack(args):
     time.sleep(0.2)
     s = connect(args)
     s.settimeout(args.send_timeout)
-    rd = Reader(s)
+    lock = threading.Lock()
+    rd = Reader(s, lock)
     rd.start()
     settings = b""
     if kind == "zero-window":
@@ -685,7 +695,8 @@ def cmd_attack(args):
             if time.monotonic() - t0 > args.max_seconds:
                 stop = "time cap reached"
                 break
-            s.sendall(chunk)
+            with lock:
+                s.sendall(chunk)
             sent_frames += n
         else:
             stop = "all sent"
@@ -697,7 +708,7 @@ def cmd_attack(args):
     # Wait for the verdict: GOAWAY and close, or nothing (until --wait seconds).
     deadline = time.monotonic() + args.wait
     while time.monotonic() < deadline and not rd.closed:
-        if rd.goaway and time.monotonic() - rd.t_goaway > 1.0:
+        if rd.goaway and time.monotonic() - rd.t_goaway > 3.0:
             break
         time.sleep(0.05)
     time.sleep(0.3)  # the bystander keeps going a little after the verdict

@@ -24,9 +24,106 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The httpwg tests ringlb is allowed to fail, each with its reason. Empty: ringlb's target
-/// is all of them (issue 12).
-const EXCEPTIONS: &[(&str, &str)] = &[];
+/// The httpwg tests ringlb is allowed to fail, each with its reason. ringlb's target is all
+/// of them (issue 12): each entry is work left, not a choice. Measured when branch h2 (the h2
+/// crate 0.4.21 over ringlb's poll adapter) was merged: 86-87 of 107 on either driver.
+const EXCEPTIONS: &[(&str, &str)] = &[
+    // The h2 crate answers these connection errors with GOAWAY(PROTOCOL_ERROR), where RFC 9113
+    // names another code: the connection is closed as it must be, with the wrong code. h2's
+    // codec/framed_read.rs maps every frame that fails to load to PROTOCOL_ERROR.
+    (
+        "RFC 9113 :: 4. http frames :: invalid header block fragment",
+        "h2 0.4.21: PROTOCOL_ERROR, not COMPRESSION_ERROR (section 4.3)",
+    ),
+    (
+        "RFC 9113 :: 6. frame definitions :: sends ping frame with invalid length",
+        "h2 0.4.21: PROTOCOL_ERROR, not FRAME_SIZE_ERROR (section 6.7)",
+    ),
+    (
+        "RFC 9113 :: 6. frame definitions :: sends priority frame with invalid length",
+        "h2 0.4.21: PROTOCOL_ERROR, not FRAME_SIZE_ERROR (section 6.3)",
+    ),
+    (
+        "RFC 9113 :: 6. frame definitions :: sends rst stream frame with invalid length",
+        "h2 0.4.21: PROTOCOL_ERROR, not FRAME_SIZE_ERROR (section 6.4)",
+    ),
+    (
+        "RFC 9113 :: 6. frame definitions :: sends settings frame with ack and payload",
+        "h2 0.4.21: PROTOCOL_ERROR, not FRAME_SIZE_ERROR (section 6.5)",
+    ),
+    (
+        "RFC 9113 :: 6. frame definitions :: sends settings frame with invalid length",
+        "h2 0.4.21: PROTOCOL_ERROR, not FRAME_SIZE_ERROR (section 6.5)",
+    ),
+    (
+        "RFC 9113 :: 6. frame definitions :: sends window update frame with invalid length",
+        "h2 0.4.21: PROTOCOL_ERROR, not FRAME_SIZE_ERROR (section 6.9)",
+    ),
+    (
+        "RFC 9113 :: 6. frame definitions :: sends settings initial window size with exceeded max window size value",
+        "h2 0.4.21: PROTOCOL_ERROR, not FLOW_CONTROL_ERROR (section 6.5.2)",
+    ),
+    (
+        "RFC 9113 :: 6. frame definitions :: sends settings initial window size with invalid value",
+        "h2 0.4.21: PROTOCOL_ERROR, not FLOW_CONTROL_ERROR (section 6.5.2)",
+    ),
+    // Frames on streams that are closed or half-closed (remote): STREAM_CLOSED is due (section
+    // 5.1); h2 answers PROTOCOL_ERROR for these.
+    (
+        "RFC 9113 :: 5. streams and multiplexing :: closed sends headers frame",
+        "h2 0.4.21: PROTOCOL_ERROR, not STREAM_CLOSED (section 5.1)",
+    ),
+    (
+        "RFC 9113 :: 5. streams and multiplexing :: closed sends headers frame after rst stream",
+        "h2 0.4.21: PROTOCOL_ERROR, not STREAM_CLOSED (section 5.1)",
+    ),
+    (
+        "RFC 9113 :: 5. streams and multiplexing :: half closed remote sends data frame",
+        "h2 0.4.21: PROTOCOL_ERROR, not STREAM_CLOSED (section 5.1)",
+    ),
+    (
+        "RFC 9113 :: 5. streams and multiplexing :: half closed remote sends headers frame",
+        "h2 0.4.21: PROTOCOL_ERROR, not STREAM_CLOSED (section 5.1); HAProxy 2.6 fails it too",
+    ),
+    (
+        "RFC 9113 :: 6. frame definitions :: sends data frame on invalid stream state",
+        "h2 0.4.21: PROTOCOL_ERROR, not STREAM_CLOSED (section 5.1)",
+    ),
+    (
+        "RFC 9113 :: 8. expressing http semantics in http2 :: client sends push promise frame",
+        "no connection error for a client's PUSH_PROMISE (section 8.4): no GOAWAY, the \
+         connection stays open (passes now and then within a full run)",
+    ),
+    (
+        "RFC 9113 :: 7. error codes :: sends goaway frame with unknown error code",
+        "the client's GOAWAY (last stream 0, no stream open) ends the connection at once; \
+         httpwg wants a PING answered after it. HAProxy 2.6 closes too",
+    ),
+    // Malformed requests (section 8.1.1) ringlb forwards instead of resetting the stream: the
+    // h2 crate does not check these, and ringlb's h2 request head does not yet.
+    (
+        "RFC 9113 :: 8. expressing http semantics in http2 :: sends headers frame with leading space in field value",
+        "forwarded; section 8.2.1 makes it malformed. HAProxy 2.6 forwards it too",
+    ),
+    (
+        "RFC 9113 :: 8. expressing http semantics in http2 :: sends headers frame with trailing tab in field value",
+        "forwarded; section 8.2.1 makes it malformed. HAProxy 2.6 forwards it too",
+    ),
+    (
+        "RFC 9113 :: 8. expressing http semantics in http2 :: sends headers frame with mismatched host authority",
+        "forwarded (:authority wins); section 8.3.1 says a server SHOULD treat it as \
+         malformed. HAProxy 2.6 forwards it too",
+    ),
+    (
+        "RFC 9113 :: 8. expressing http semantics in http2 :: sends headers frame with pseudo header in trailer",
+        "forwarded; section 8.1 makes pseudo-headers in trailers malformed. HAProxy 2.6 \
+         answers INTERNAL_ERROR",
+    ),
+    (
+        "RFC 9113 :: 8. expressing http semantics in http2 :: sends connect without authority",
+        "answered; section 8.5 makes a CONNECT without :authority malformed",
+    ),
+];
 
 /// How many tests httpwg-cli 0.2.5 runs (httpwg 0.2.7).
 const HTTPWG_TESTS: usize = 107;
@@ -110,9 +207,17 @@ fn run_httpwg(bin: &PathBuf, addr: SocketAddr) -> Score {
     let mut s = Score::default();
     let lines: Vec<&str> = text.lines().collect();
     let mut failed = BTreeSet::new();
+    // Sequential: a panic belongs to the test that was running last.
+    let mut current = String::new();
+    let mut panics: std::collections::BTreeMap<String, String> = Default::default();
     for (i, l) in lines.iter().enumerate() {
         if let Some(n) = l.split_once("Running test: ").map(|x| x.1) {
-            s.run.insert(n.trim().to_string());
+            current = n.trim().to_string();
+            s.run.insert(current.clone());
+        } else if let Some(m) = l.trim().strip_prefix("Message:") {
+            panics
+                .entry(current.clone())
+                .or_insert_with(|| format!("httpwg panicked: {}", m.trim()));
         } else if let Some(n) = l.split_once("Test passed: ").map(|x| x.1) {
             s.passed.insert(n.trim().to_string());
         } else if let Some(n) = l.split_once("Test failed: ").map(|x| x.1) {
@@ -131,7 +236,11 @@ fn run_httpwg(bin: &PathBuf, addr: SocketAddr) -> Score {
     }
     for n in &s.run {
         if !s.passed.contains(n) && !failed.contains(n) {
-            s.failed.push((n.clone(), "httpwg panicked (no verdict line)".into()));
+            let why = panics
+                .get(n)
+                .cloned()
+                .unwrap_or_else(|| "httpwg panicked (no verdict line)".into());
+            s.failed.push((n.clone(), why));
         }
     }
     s.failed.sort();

@@ -152,7 +152,7 @@ install_missing() {
 build() {
     [[ "${SKIP_BUILD:-0}" == 1 ]] && return 0
     step "building ringlb and ringlb-bench (release)"
-    (cd "$ROOT" && cargo build --release --bin ringlb -p ringlb-bench) || die "the build failed"
+    (cd "$ROOT" && cargo build --release -p ringlb -p ringlb-bench) || die "the build failed"
 }
 
 # shellcheck source=scripts/lib.sh

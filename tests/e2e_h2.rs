@@ -61,21 +61,45 @@ on_all!(curl_http2_over_tls_alpn, |target| {
     let (s, _be) = plain_setup(target, "10s");
     // h2 by ALPN...
     let c = curl_h2(s.tls, Some(&s.ca), "/over-h2?x=1", &["--http2"]);
-    assert_eq!((c.version.as_str(), c.code), ("2", 200), "{}\n{}", c.stderr, s.context());
-    assert!(c.stderr.contains("ALPN: server accepted h2"), "{}", c.stderr);
-    assert!(c.body.contains("target /over-h2?x=1"), "{}", c.body);
-    assert!(c.body.contains("version HTTP/1.1"), "the server speaks HTTP/1.1: {}", c.body);
+    assert_eq!(
+        (c.version.as_str(), c.code),
+        ("2", 200),
+        "{}\n{}",
+        c.stderr,
+        s.context()
+    );
     assert!(
-        c.body.contains(&format!("header host: {SNI}:{}", s.tls.port())),
+        c.stderr.contains("ALPN: server accepted h2"),
+        "{}",
+        c.stderr
+    );
+    assert!(c.body.contains("target /over-h2?x=1"), "{}", c.body);
+    assert!(
+        c.body.contains("version HTTP/1.1"),
+        "the server speaks HTTP/1.1: {}",
+        c.body
+    );
+    assert!(
+        c.body
+            .contains(&format!("header host: {SNI}:{}", s.tls.port())),
         ":authority becomes Host (RFC 9113 8.3.1): {}",
         c.body
     );
     // ...and HTTP/1.1 on the same bind, side by side.
     let c = curl_h2(s.tls, Some(&s.ca), "/over-h1", &["--http1.1"]);
     assert_eq!((c.version.as_str(), c.code), ("1.1", 200), "{}", c.stderr);
-    assert!(c.stderr.contains("ALPN: server accepted http/1.1"), "{}", c.stderr);
+    assert!(
+        c.stderr.contains("ALPN: server accepted http/1.1"),
+        "{}",
+        c.stderr
+    );
     // A POST body over h2.
-    let c = curl_h2(s.tls, Some(&s.ca), "/echo", &["--http2", "--data-binary", "posted over h2"]);
+    let c = curl_h2(
+        s.tls,
+        Some(&s.ca),
+        "/echo",
+        &["--http2", "--data-binary", "posted over h2"],
+    );
     assert_eq!((c.version.as_str(), c.code), ("2", 200), "{}", c.stderr);
     assert_eq!(c.body, "posted over h2");
 });
@@ -83,13 +107,23 @@ on_all!(curl_http2_over_tls_alpn, |target| {
 on_all!(curl_http2_prior_knowledge, |target| {
     let (s, _be) = plain_setup(target, "10s");
     let c = curl_h2(s.h2c, None, "/h2c", &["--http2-prior-knowledge"]);
-    assert_eq!((c.version.as_str(), c.code), ("2", 200), "{}\n{}", c.stderr, s.context());
+    assert_eq!(
+        (c.version.as_str(), c.code),
+        ("2", 200),
+        "{}\n{}",
+        c.stderr,
+        s.context()
+    );
     assert!(c.body.contains("target /h2c"), "{}", c.body);
     let c = curl_h2(
         s.h2c,
         None,
         "/echo",
-        &["--http2-prior-knowledge", "--data-binary", "posted over h2c"],
+        &[
+            "--http2-prior-knowledge",
+            "--data-binary",
+            "posted over h2c",
+        ],
     );
     assert_eq!((c.version.as_str(), c.code), ("2", 200), "{}", c.stderr);
     assert_eq!(c.body, "posted over h2c");
@@ -101,7 +135,11 @@ on_all!(curl_http2_prior_knowledge, |target| {
 // Many streams on one connection
 
 fn many_streams(s: &Setup, via: Via, n: usize) {
-    let r = py(&via, &["streams", &n.to_string(), "--max-body", "100000"], "");
+    let r = py(
+        &via,
+        &["streams", &n.to_string(), "--max-body", "100000"],
+        "",
+    );
     assert_eq!(
         r.num("ok"),
         n as i64,
@@ -187,10 +225,12 @@ fn answer(status: u16, headers: &[(String, String)], body: &str) -> Answer {
         let mut lines: Vec<String> = body
             .lines()
             .filter(|l| !l.starts_with("conn "))
-            .map(|l| match l.strip_prefix("header ").and_then(|h| h.split_once(':')) {
-                Some((n, v)) => format!("header {}:{v}", n.to_ascii_lowercase()),
-                None => l.to_string(),
-            })
+            .map(
+                |l| match l.strip_prefix("header ").and_then(|h| h.split_once(':')) {
+                    Some((n, v)) => format!("header {}:{v}", n.to_ascii_lowercase()),
+                    None => l.to_string(),
+                },
+            )
             .filter(|l| {
                 let name = l.strip_prefix("header ").and_then(|h| h.split(':').next());
                 !name.is_some_and(|n| FRAMING.contains(&n))
@@ -291,9 +331,14 @@ fn same_answers(s: &Setup, asks: &[Ask]) {
     for (i, a) in asks.iter().enumerate() {
         let h1 = over_h1(s, a);
         assert_eq!(
-            h1, h2c[i],
+            h1,
+            h2c[i],
             "{} {} (Host {}): HTTP/1.1 (left) and h2c (right) differ on {}\n{}",
-            a.method, a.path, a.host, s.name, s.context()
+            a.method,
+            a.path,
+            a.host,
+            s.name,
+            s.context()
         );
         assert_eq!(
             h1, tls[i],
@@ -305,7 +350,11 @@ fn same_answers(s: &Setup, asks: &[Ask]) {
 
 on_all!(same_rules_same_answers_acls, |target| {
     let be = HttpBackend::start("s1");
-    let s = Setup::start(target, &h2_cfg("", "10s", ACL_RULES_FE, ACL_RULES_BE), be.addr);
+    let s = Setup::start(
+        target,
+        &h2_cfg("", "10s", ACL_RULES_FE, ACL_RULES_BE),
+        be.addr,
+    );
     same_answers(
         &s,
         &[
@@ -578,6 +627,10 @@ on_all!(tune_h2_settings_advertised, |target| {
     assert_eq!(r.num("settings.max_frame_size"), 32768, "{}", ctx());
     // And the connection works with them: more streams than allowed at once still all get
     // answers (the client waits for free slots).
-    let r = py(&s.via_h2c(), &["streams", "120", "--max-body", "150000"], "");
+    let r = py(
+        &s.via_h2c(),
+        &["streams", "120", "--max-body", "150000"],
+        "",
+    );
     assert_eq!(r.num("ok"), 120, "{}\n{}", r.report(), s.context());
 });

@@ -133,7 +133,11 @@ fn httpwg_bin() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
     let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("httpwg")).collect())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("httpwg"))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(h) = home {
         candidates.push(h.join("bin/httpwg"));
@@ -319,7 +323,10 @@ fn httpwg_haproxy_score() {
         let port = proxies::free_port();
         if let Some(h) = proxies::Haproxy::start(&cfg(&format!("127.0.0.1:{port}"), be.addr), port)
         {
-            break (run_httpwg(&bin, SocketAddr::from(([127, 0, 0, 1], port))), h);
+            break (
+                run_httpwg(&bin, SocketAddr::from(([127, 0, 0, 1], port))),
+                h,
+            );
         }
     };
     let r = report("HAProxy 2.6", &s);

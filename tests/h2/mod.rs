@@ -394,7 +394,14 @@ pub struct Curl {
 /// over TLS when `ca` is given (resolving SNI to the address).
 pub fn curl_h2(addr: SocketAddr, tls_ca: Option<&str>, path: &str, args: &[&str]) -> Curl {
     let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "-v", "--max-time", "10", "-w", "\n%{http_version} %{http_code}"]);
+    cmd.args([
+        "-sS",
+        "-v",
+        "--max-time",
+        "10",
+        "-w",
+        "\n%{http_version} %{http_code}",
+    ]);
     let url = match tls_ca {
         Some(ca) => {
             cmd.args([

@@ -17,7 +17,8 @@
 //!  net::          sockets and streams: SO_REUSEPORT listeners; `Stream`, the one connection
 //!                 type (TCP; an in-memory pair for in-process tests); `Dialer`
 //!  serve::        a client connection's life: accept.rs, tcp.rs (mode tcp relay), h1.rs (the
-//!                 HTTP/1 connection level), then per request a `Session` (request ->
+//!                 HTTP/1 connection level), h2/ (HTTP/2: one task per stream, by ALPN or
+//!                 `proto h2`), then per request a `Session` (request ->
 //!                 exchange -> response, its `Route`, its record) behind the `Downstream`
 //!                 interface
 //!  http::         HTTP/1.1 framing only, no sockets: parse.rs, chunked.rs, head.rs (rewrite),
@@ -45,8 +46,10 @@
 //!   the stream (relay, HTTP/1, sessions) is unchanged. Backend TLS: the same `TlsStream`
 //!   on its client side, opened by `Dialer::connect_tls` from `worker::connect` with the
 //!   core's own `tls::client_config` for that server (`server ... ssl`).
-//! - **HTTP/2**: a second connection level beside `serve/h1.rs`, whose streams each implement
-//!   `serve::downstream::Downstream` and drive the same `Session` pipeline.
+//! - **HTTP/2**: `serve/h2/`, a second connection level beside `serve/h1.rs` (the `h2` crate
+//!   over ringlb's own poll adapter on `net::Stream`, no tokio runtime), whose streams each
+//!   implement `serve::downstream::Downstream` and drive the same `Session` pipeline; the
+//!   connection and all its streams stay on the accepting core.
 //! - **Stats and logs**: every request ends in one `serve::record::RequestRecord`, consumed at
 //!   one place (`record::end_request`): the core's counters and histograms (`stats::`,
 //!   merged across cores on demand by the core serving a report) and the worker's

@@ -30,6 +30,7 @@ impl Site {
              timeout client {timeout_client}\n    timeout server 5s\n\n\
              frontend tls\n    bind 127.0.0.1:0 ssl crt {crt} alpn h2,http/1.1\n    \
              http-request set-header x-alpn %[ssl_fc_alpn]\n    default_backend be\n\n\
+             frontend plain\n    bind 127.0.0.1:0\n    bind 127.0.0.1:0 proto h1\n    default_backend be\n\n\
              frontend h2c\n    bind 127.0.0.1:0 proto h2\n    \
              http-request deny deny_status 403 if {{ path_beg /forbidden }}\n    default_backend be\n\n\
              backend be\n    server s1 {}\n",
@@ -481,5 +482,28 @@ both_drivers!(
         });
         assert!(reset, "stream 1 reset\n{}", site.lb.output());
         still_served(&site);
+    }
+);
+
+both_drivers!(
+    a_plain_bind_detects_the_h2_preface_unless_proto_h1,
+    |driver| {
+        let site = Site::start(driver, "", "5s");
+        let binds = site.lb.addrs("plain");
+        let (plain, h1_only) = (binds[0], binds[1]);
+        let c = curl_h2c(&[url(plain, "/pk")], &[], b"");
+        assert!(
+            c.ok && c.stderr.contains("< HTTP/2 200"),
+            "{}\n{}",
+            c.all(),
+            site.lb.output()
+        );
+        assert!(c.stdout.contains("target /pk"), "{}", c.stdout);
+        let mut http1 = Client::connect(plain);
+        let r = http1.get("/h1");
+        assert_eq!(r.status, 200);
+        // `proto h1`: the preface is an HTTP/1 request like any other, of a version not served.
+        let c = curl_h2c(&[url(h1_only, "/pk")], &[], b"");
+        assert!(!c.ok, "{}", c.all());
     }
 );

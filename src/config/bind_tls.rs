@@ -338,7 +338,8 @@ pub fn validate_binds(binds: &[Bind], g: &GlobalTls, mode: Mode, diags: &mut Dia
 const PROTOS: [&str; 3] = ["h1", "h2", "none"];
 
 /// Takes `proto NAME` out of a bind's options, and `alpn LIST` when the bind has no `ssl`
-/// (HAProxy accepts it there and it has no effect: cleartext HTTP/2 needs `proto h2`). The
+/// (HAProxy accepts it there and it has no effect: cleartext HTTP/2 comes by its preface or
+/// `proto h2`). The
 /// remaining options come back for `parse_options`.
 pub fn take_proto(
     opts: &[String],
@@ -353,7 +354,7 @@ pub fn take_proto(
             "proto" => proto = parse_proto(words.next().map(String::as_str), cx),
             "alpn" if !ssl => {
                 let _ = words.next();
-                cx.warn("'alpn' has no effect on a bind without 'ssl'; cleartext HTTP/2 (h2c) needs 'proto h2'");
+                cx.warn("'alpn' has no effect on a bind without 'ssl'; cleartext HTTP/2 (h2c) is served to clients that open with its preface, or to all with 'proto h2'");
             }
             _ => rest.push(w.clone()),
         }

@@ -168,7 +168,10 @@ fn by_mode<'a>(
         Mode::Http if speaks_h2(&client, proto) => {
             Box::pin(super::h2::serve(worker, frontend, client))
         }
-        Mode::Http => Box::pin(super::serve(worker, frontend, fe, client)),
+        Mode::Http => {
+            let preface = proto != Some(BindProto::H1);
+            Box::pin(super::serve(worker, frontend, fe, client, preface))
+        }
     }
 }
 

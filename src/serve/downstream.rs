@@ -3,8 +3,8 @@
 //! The pipeline (`Session`: head -> rules -> plan -> server exchange -> response -> record)
 //! asks its downstream for a request head and a body source, and gives it a response head and
 //! a body sink. It never touches the client connection itself. An HTTP/1 connection (h1.rs)
-//! is one downstream, one request at a time; an HTTP/2 stream will be another, many per
-//! connection, each driving its own `Session`.
+//! is one downstream, one request at a time; an HTTP/2 stream (h2/stream.rs) is another, many
+//! per connection, each driving its own `Session`.
 //!
 //! Heads travel as HTTP/1.1 bytes (`head_bytes`, parsed by `http::parse_request` into ranges
 //! over them): an HTTP/2 stream hands its decoded fields over in that form, so the rules, the

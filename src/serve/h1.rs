@@ -58,6 +58,9 @@ pub(super) struct H1<'a> {
     /// The last request's state while the connection is busy: its lists and buffers keep their
     /// capacity for the next request. Dropped when the connection goes idle for long.
     pub work: Option<Box<Work>>,
+    /// A first request that is HTTP/2's connection preface switches to HTTP/2 (the bind does
+    /// not say `proto h1`).
+    pub h2_preface: bool,
 }
 
 impl<'a> H1<'a> {
@@ -73,6 +76,7 @@ impl<'a> H1<'a> {
             head_deadline: None,
             idle_since: Instant::now(),
             work: None,
+            h2_preface: false,
         }
     }
 
@@ -83,6 +87,19 @@ impl<'a> H1<'a> {
         loop {
             if self.await_request_start().await.is_err() {
                 break;
+            }
+            if self.served == 0 && self.h2_preface && self.opens_with_h2_preface().await {
+                let (w, frontend) = (self.w, self.frontend);
+                let early = self.cbuf.bytes().to_vec();
+                // Boxed: only such a connection pays for the HTTP/2 connection's future.
+                Box::pin(super::h2::serve_after_preface(
+                    w,
+                    frontend,
+                    self.client,
+                    early,
+                ))
+                .await;
+                return;
             }
             let (w, fe, frontend) = (self.w, self.fe, self.frontend);
             let work = self.work.take();
@@ -219,6 +236,20 @@ impl<'a> H1<'a> {
             }
             _ => Err(()),
         }
+    }
+
+    /// Whether the connection's first bytes (read now: they are waiting) are HTTP/2's preface.
+    /// They stay in `cbuf` for whichever protocol serves them.
+    async fn opens_with_h2_preface(&mut self) -> bool {
+        if self.cbuf.is_empty() {
+            let limit = Route::frontend_only(self.fe).head_limit();
+            // Boxed: the read holds a monoio timer (see wait_idle).
+            let read = Box::pin(self.cbuf.read_from(&mut self.client, limit)).await;
+            if !read.is_ok_and(|n| n > 0) {
+                return false;
+            }
+        }
+        is_h2_preface(self.cbuf.bytes())
     }
 
     /// Gives back what a long-idle connection does not need until its next request: the read
@@ -406,6 +437,11 @@ impl Downstream for H1<'_> {
     fn keep_server(&mut self, kept: KeptServer) {
         self.own = Some(Box::new(kept));
     }
+}
+
+/// HTTP/2's connection preface begins so (RFC 9113 3.4): no HTTP/1 request does.
+fn is_h2_preface(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PRI * HTTP/2.0\r\n")
 }
 
 /// The right of an idle connection to keep its read buffer (and a read posted with it) for

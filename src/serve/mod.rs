@@ -3,12 +3,17 @@
 //!
 //! ```text
 //!  accept.rs      a client connection counted against maxconn, then handed to its mode
+//!                 (tcp, HTTP/1, or HTTP/2 by ALPN or `proto h2`)
 //!  tcp.rs         mode tcp: pick a server, relay both ways (also an HTTP tunnel's relay)
 //!  h1.rs          connection level, HTTP/1: the client stream, read buffer, requests served,
 //!                 deadlines, pipelining, idle waits (`H1`); one `Session` per request
+//!  h2/            connection level, HTTP/2 (by ALPN h2, or a `proto h2` bind): the h2 crate
+//!                 over a poll adapter of the client stream, GOAWAY on idle/stop/flood, one
+//!                 task and one `Session` per stream (h2/mod.rs has its own map)
 //!  downstream.rs  the interface between the levels (`Downstream`): a request head and a
-//!                 body source in, a response head and a body sink out. `H1` implements it;
-//!                 an HTTP/2 stream will too, and TLS sits below both (a `net::Stream` variant)
+//!                 body source in, a response head and a body sink out. `H1` implements it,
+//!                 and so does an HTTP/2 stream (`H2Stream`); TLS sits below both (a
+//!                 `net::Stream` variant)
 //!
 //!  request level (`Session`, this file), one file per stage; the settings a frontend and its
 //!  backend decide together (connection mode, errorfiles, forwardfor, tarpit, tunnel and body
@@ -130,7 +135,7 @@ struct Plan<'a> {
 }
 
 /// One request's life, from its head to its record: the request level. It reaches the client
-/// only through its `Downstream` (an HTTP/1 connection now, an HTTP/2 stream later).
+/// only through its `Downstream` (an HTTP/1 connection, or an HTTP/2 stream).
 struct Session<'a, D: Downstream> {
     w: &'a Rc<Worker>,
     fe: &'a Frontend,
@@ -176,13 +181,18 @@ impl Work {
 
 /// Serves one client connection in mode http. Not an `async fn`: the connection's future is
 /// `H1::run`'s alone, with no copy of the arguments beside it (see h1.rs on memory).
+/// `h2_preface`: a connection that opens with HTTP/2's preface is served as HTTP/2 (HAProxy
+/// does so on an HTTP bind unless it says `proto h1`).
 pub fn serve<'a>(
     w: &'a Rc<Worker>,
     frontend: FrontendId,
     fe: &'a Frontend,
     client: Stream,
+    h2_preface: bool,
 ) -> impl Future<Output = ()> + 'a {
-    Box::new(H1::new(w, frontend, fe, client)).run()
+    let mut h1 = Box::new(H1::new(w, frontend, fe, client));
+    h1.h2_preface = h2_preface;
+    h1.run()
 }
 
 /// The status of a response ringlb wrote itself (`HTTP/1.1 NNN ...`), 0 if it has none.

@@ -67,12 +67,19 @@ pub struct PollStream {
 }
 
 impl PollStream {
-    /// `already`: bytes read from the client before the switch to HTTP/2 (none today).
-    pub fn new(s: Stream, limit: Option<Duration>, frames: Rc<FrameCounter>) -> Self {
+    /// `early`: bytes read from the client before the switch to HTTP/2 (a preface found on
+    /// a connection read as HTTP/1), given to h2 first.
+    pub fn new(
+        s: Stream,
+        early: Vec<u8>,
+        limit: Option<Duration>,
+        frames: Rc<FrameCounter>,
+    ) -> Self {
         let (r, w) = s.into_split();
+        frames.saw(&early);
         PollStream {
             read: Side::Idle(r),
-            rbuf: Vec::new(),
+            rbuf: early,
             rpos: 0,
             write: Side::Idle(w),
             pending: Vec::new(),

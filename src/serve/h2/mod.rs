@@ -53,8 +53,6 @@ const MAX_PENDING_ACCEPT_RESETS: usize = 20;
 const MAX_LOCAL_ERROR_RESETS: usize = 1024;
 /// Encoded DATA h2 buffers per stream before `poll_capacity` waits.
 const SEND_BUFFER: usize = 64 * 1024;
-/// How long the accept loop sleeps while streams are in flight (the end of each wakes it).
-const BUSY_CHECK: Duration = Duration::from_secs(60);
 /// How long a connection that was sent GOAWAY and has no stream left may stay.
 const GOODBYE_LINGER: Duration = Duration::from_secs(2);
 
@@ -75,7 +73,18 @@ pub(super) struct Conn {
 
 /// Serves one client connection as HTTP/2.
 pub fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) -> impl Future<Output = ()> {
-    run(Rc::clone(w), frontend, client)
+    run(Rc::clone(w), frontend, client, Vec::new())
+}
+
+/// Serves as HTTP/2 a connection read as HTTP/1 until its first bytes showed the preface:
+/// `early` holds them.
+pub fn serve_after_preface(
+    w: &Rc<Worker>,
+    frontend: FrontendId,
+    client: Stream,
+    early: Vec<u8>,
+) -> impl Future<Output = ()> {
+    run(Rc::clone(w), frontend, client, early)
 }
 
 /// The server side of h2 as `tune.h2.*` and `tune.bufsize` say.
@@ -99,7 +108,7 @@ fn builder(g: &Global) -> h2::server::Builder {
     b
 }
 
-async fn run(w: Rc<Worker>, frontend: FrontendId, client: Stream) {
+async fn run(w: Rc<Worker>, frontend: FrontendId, client: Stream, early: Vec<u8>) {
     let Some(fe) = w.model.frontend(frontend) else {
         return;
     };
@@ -115,7 +124,7 @@ async fn run(w: Rc<Worker>, frontend: FrontendId, client: Stream) {
         ended: Notify::default(),
     });
     let frames = Rc::new(FrameCounter::default());
-    let io = PollStream::new(client, fe.timeouts.client, Rc::clone(&frames));
+    let io = PollStream::new(client, early, fe.timeouts.client, Rc::clone(&frames));
     // The client's preface and SETTINGS within `timeout client`.
     let h2 = match timed(fe.timeouts.client, builder(&w.model.global).handshake(io)).await {
         Ok(Ok(c)) => c,
@@ -153,9 +162,10 @@ async fn accept_streams(
         if going_away.is_some_and(|t| lingered(conn, t)) {
             break;
         }
+        // No timer while streams are in flight (the end of each wakes this loop).
         let sleep_for = match going_away {
-            Some(_) => GOODBYE_LINGER,
-            None => idle_left.unwrap_or(BUSY_CHECK),
+            Some(_) => Some(GOODBYE_LINGER),
+            None => idle_left,
         };
         // True when the connection is over; the other wake-ups only make the loop look again.
         let over = monoio::select! {
@@ -170,11 +180,20 @@ async fn accept_streams(
             _ = w.stop.notified(), if going_away.is_none() => false,
             _ = frames.notify.notified() => false,
             _ = conn.ended.notified() => false,
-            _ = monoio::time::sleep(sleep_for) => false,
+            _ = sleep_or_never(sleep_for) => false,
         };
         if over {
             break;
         }
+    }
+}
+
+/// A timer only when there is something to time: a monoio timer costs a wheel insertion and
+/// removal, and the accept loop turns once per stream.
+async fn sleep_or_never(d: Option<Duration>) {
+    match d {
+        Some(d) => monoio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 

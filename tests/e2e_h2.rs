@@ -634,3 +634,84 @@ on_all!(tune_h2_settings_advertised, |target| {
     );
     assert_eq!(r.num("ok"), 120, "{}\n{}", r.report(), s.context());
 });
+
+// Routing, balancing and stats see h2 streams as requests
+
+/// One `;csv` cell: `pxname/svname` row, `col` column.
+fn csv_num(text: &str, row: &str, col: &str) -> i64 {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("").trim_start_matches("# ");
+    let i = header
+        .split(',')
+        .position(|c| c == col)
+        .unwrap_or_else(|| panic!("no column {col}: {text}"));
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|c| c.len() > i && format!("{}/{}", c[0], c[1]) == row)
+        .and_then(|c| c[i].parse().ok())
+        .unwrap_or_else(|| panic!("no number for {row} {col}: {text}"))
+}
+
+on_all!(routing_balancing_stats_count_h2_streams, |target| {
+    let s1 = HttpBackend::start("s1");
+    let s2 = HttpBackend::start("s2");
+    let a3 = HttpBackend::start("a3");
+    let template = format!(
+        "global\n    nbthread 2\n\ndefaults\n    mode http\n    timeout connect 1s\n    \
+         timeout client 10s\n    timeout server 10s\n\nfrontend fe\n{}    \
+         acl host_stats hdr(host) -i stats.local\n    use_backend stats if host_stats\n    \
+         use_backend api if {{ path_beg /api }}\n    default_backend be\n\n\
+         backend stats\n    stats enable\n    stats uri /stats\n\n\
+         backend be\n    balance roundrobin\n    server s1 {{BE}}\n    server s2 {}\n\n\
+         backend api\n    server a3 {}\n",
+        binds(),
+        s2.addr,
+        a3.addr
+    );
+    let s = Setup::start(target, &template, s1.addr);
+    let mut asks: Vec<Ask> = (0..20).map(|_| ask("GET", "/", "app.local")).collect();
+    asks.extend((0..10).map(|_| ask("GET", "/api/x", "app.local")));
+    let h2c = over_h2(&s.via_h2c(), &asks);
+    let tls = over_h2(&s.via_tls(), &asks[..10]);
+    for a in asks.iter().take(5) {
+        over_h1(&s, a);
+    }
+    let server = |r: &Answer| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n == "x-server")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut seen = std::collections::BTreeMap::new();
+    for (i, r) in h2c.iter().chain(tls.iter()).enumerate() {
+        assert_eq!(r.status, 200, "{r:?}");
+        *seen.entry(server(r)).or_insert(0) += 1;
+        if (20..30).contains(&i) {
+            assert_eq!(server(r), "a3", "path_beg /api routes h2 streams: {r:?}");
+        }
+    }
+    assert_eq!(seen.get("a3"), Some(&10), "{seen:?}");
+    assert!(
+        seen.get("s1").copied().unwrap_or(0) > 0 && seen.get("s2").copied().unwrap_or(0) > 0,
+        "roundrobin spreads the streams of one connection over both servers: {seen:?}"
+    );
+    // The stats count every stream as a request: 20 + 10 h2c, 10 over TLS, 5 HTTP/1.1.
+    let mut c = Client::connect(s.h1);
+    c.send("GET /stats;csv HTTP/1.1\r\nHost: stats.local\r\n\r\n");
+    let r = c.read_response();
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let text = r.text();
+    let total = csv_num(&text, "fe/FRONTEND", "req_tot");
+    assert!(
+        (45..=46).contains(&total),
+        "req_tot {total} (45, or 46 with the stats request)\n{text}"
+    );
+    assert_eq!(csv_num(&text, "be/BACKEND", "hrsp_2xx"), 35, "{text}");
+    assert_eq!(csv_num(&text, "api/a3", "hrsp_2xx"), 10, "{text}");
+    assert_eq!(
+        csv_num(&text, "be/s1", "hrsp_2xx") + csv_num(&text, "be/s2", "hrsp_2xx"),
+        35,
+        "{text}"
+    );
+});

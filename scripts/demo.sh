@@ -10,7 +10,8 @@ Usage: scripts/demo.sh [--help]
 Builds ringlb and ringlb-bench (release), starts three demo backends (web-1, web-2, api-1),
 writes an HAProxy-syntax config into a temporary directory, runs `ringlb -f CFG -db`, and shows:
   - one request to / and one to /api (status line + x-server header),
-  - one https request to the TLS bind (certificates from scripts/make-certs.sh, curl --cacert),
+  - one https request to the TLS bind over HTTP/1.1 (certificates from scripts/make-certs.sh,
+    curl --cacert),
   - one HTTP/2 request to the same bind (curl --http2; the bind offers alpn h2,http/1.1) and
     the protocol it negotiated (HTTP/1.1 when h2 is not offered),
   - which server answered each of 30 requests to /,
@@ -147,11 +148,11 @@ show "$URL/"
 show "$URL/api/users"
 show -H "Host: api.localhost" "$URL/"
 
-step "one https request (TLS terminated by ringlb)"
+step "one https request over HTTP/1.1 (TLS terminated by ringlb)"
 TLS_URL="https://localhost:$TLS_PORT/"
-printf '    $ curl -sv --cacert %s %s\n' "$CERTS/key.ca" "$TLS_URL"
+printf '    $ curl -sv --http1.1 --cacert %s %s\n' "$CERTS/key.ca" "$TLS_URL"
 # curl -v writes the handshake on stderr: keep the lines that say what was negotiated.
-curl -sv --max-time 5 --cacert "$CERTS/key.ca" -o /dev/null -D - "$TLS_URL" 2>&1 | tr -d '\r' |
+curl -sv --http1.1 --max-time 5 --cacert "$CERTS/key.ca" -o /dev/null -D - "$TLS_URL" 2>&1 | tr -d '\r' |
     grep -Ei '^(\* SSL connection using|\* ALPN: server accepted|\*  subject:|HTTP/|x-server:)' |
     sed 's/^\* *//; s/^/      /' || echo "      (no answer)"
 

@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 /// A python3 that can `import h2`: `python3` on PATH first, then the system one (Debian's
 /// `python3-h2` installs there, and a pyenv `python3` on PATH would not see it).
@@ -425,6 +424,3 @@ pub fn curl_h2(addr: SocketAddr, tls_ca: Option<&str>, path: &str, args: &[&str]
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
-
-/// The bounded wait a test allows after a flood for the verdict.
-pub const VERDICT_WAIT: Duration = Duration::from_secs(8);

@@ -31,7 +31,7 @@ impl Site {
              frontend tls\n    bind 127.0.0.1:0 ssl crt {crt} alpn h2,http/1.1\n    \
              http-request set-header x-alpn %[ssl_fc_alpn]\n    default_backend be\n\n\
              frontend plain\n    bind 127.0.0.1:0\n    bind 127.0.0.1:0 proto h1\n    default_backend be\n\n\
-             frontend h2c\n    bind 127.0.0.1:0 proto h2\n    \
+             frontend h2c\n    bind 127.0.0.1:0 proto h2\n    stats enable\n    stats uri /stats\n    \
              http-request deny deny_status 403 if {{ path_beg /forbidden }}\n    default_backend be\n\n\
              backend be\n    server s1 {}\n",
             backend.addr
@@ -165,7 +165,25 @@ both_drivers!(h2c_prior_knowledge_bodies_trailers_and_rules, |driver| {
         b"",
     );
     assert_eq!(c.stdout.trim(), "1000000", "{}", c.all());
+    // Counted as requests like HTTP/1 ones (the stats page, itself over h2).
+    let c = curl_h2c(&[url(a, "/stats;csv")], &[], b"");
+    let req_tot = csv_field(&c.stdout, "h2c", "FRONTEND", "req_tot");
+    assert!(req_tot >= 6, "req_tot {req_tot}\n{}", c.stdout);
+    let hrsp_4xx = csv_field(&c.stdout, "h2c", "FRONTEND", "hrsp_4xx");
+    assert_eq!(hrsp_4xx, 1, "the 403\n{}", c.stdout);
 });
+
+/// A number in the stats CSV: the row of `px`/`sv`, the column named `field`.
+fn csv_field(csv: &str, px: &str, sv: &str, field: &str) -> u64 {
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap_or("").trim_start_matches("# ");
+    let Some(col) = header.split(',').position(|h| h == field) else {
+        panic!("no column {field}: {header}");
+    };
+    let row = lines.find(|l| l.starts_with(&format!("{px},{sv},")));
+    let value = row.and_then(|r| r.split(',').nth(col));
+    value.and_then(|v| v.parse().ok()).unwrap_or(0)
+}
 
 both_drivers!(
     many_streams_on_one_connection_with_bodies_both_ways,
@@ -242,6 +260,7 @@ const RST_STREAM: u8 = 3;
 const SETTINGS: u8 = 4;
 const PING: u8 = 6;
 const GOAWAY: u8 = 7;
+const CONTINUATION: u8 = 9;
 const WINDOW_UPDATE: u8 = 8;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
 
@@ -505,5 +524,34 @@ both_drivers!(
         // `proto h1`: the preface is an HTTP/1 request like any other, of a version not served.
         let c = curl_h2c(&[url(h1_only, "/pk")], &[], b"");
         assert!(!c.ok, "{}", c.all());
+    }
+);
+
+both_drivers!(
+    continuation_flood_and_oversized_heads_are_refused,
+    |driver| {
+        let site = Site::start(driver, "", "5s");
+        // A head over `tune.bufsize` (HPACK decoding is bounded by it): 431, the connection goes on.
+        let big = format!("x-big: {}", "a".repeat(20_000));
+        let c = curl_h2c(
+            &[url(site.h2c(), "/big")],
+            &["-H", &big, "-o", "/dev/null"],
+            b"",
+        );
+        assert!(c.stderr.contains("< HTTP/2 431"), "{}", c.stderr);
+        // A head that never ends: CONTINUATION after CONTINUATION (CVE-2024-27316's kind).
+        let mut s = raw_connect(site.h2c());
+        let mut field = vec![0x00, 0x01, b'a', 100];
+        field.extend_from_slice(&[b'b'; 100]);
+        let fragment: Vec<u8> = field.repeat(10);
+        let mut flood = frame(HEADERS, 0x1, 1, &get_block());
+        for _ in 0..2000 {
+            flood.extend(frame(CONTINUATION, 0, 1, &fragment));
+        }
+        let _ = s.write_all(&flood);
+        // GOAWAY (h2 answers ENHANCE_YOUR_CALM), and others are served.
+        let ended = goaway_code(&mut s, Duration::from_secs(5));
+        assert!(ended.is_some(), "{}", site.lb.output());
+        still_served(&site);
     }
 );

@@ -176,7 +176,7 @@ pub static TABLE: &[Row] = &[
     no("source", LATER),
     no("maxqueue", LATER),
     no("minconn", LATER),
-    no("proto", LATER),
+    no("proto", "not supported yet: servers are spoken to in HTTP/1.1 (HTTP/2 is served to clients only); remove it"),
     no("check-send-proxy", LATER),
     no("tfo", LATER),
     no("namespace", LATER),

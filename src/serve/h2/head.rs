@@ -5,9 +5,10 @@
 //! pseudo-headers after fields, a missing `:method`/`:scheme`/`:path`, connection-specific
 //! fields (`connection`, `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`,
 //! `te` other than `trailers`) and a `content-length` the DATA frames contradict. Left here,
-//! answered 400 as HAProxy does: field values with leading or trailing white space (8.2.1),
-//! a `host` that names another authority than `:authority` (8.3.1), CONNECT (not tunnelled
-//! over HTTP/2 by ringlb: 501).
+//! and malformed too, so also a stream error PROTOCOL_ERROR (RFC 9113 8.1.1; no request
+//! reaches the pipeline): field values with leading or trailing white space (8.2.1), a `host`
+//! that names another authority than `:authority` (8.3.1), a second `host`, CONNECT without
+//! `:authority` (8.5). A well-formed CONNECT gets 501: ringlb does not tunnel over HTTP/2.
 //!
 //! The head written: `METHOD :path HTTP/1.1`, then `host` (from `:authority`, else the
 //! client's `host` field), the fields in order (`cookie` fields joined with "; ", 8.2.3), then
@@ -19,15 +20,23 @@ use http::Method;
 
 /// Why a request head cannot be written.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Refused(pub u16);
+pub enum Refused {
+    /// Malformed (RFC 9113 8.1.1): the stream is reset with PROTOCOL_ERROR.
+    Malformed,
+    /// Well-formed, not served: answered with this status.
+    Status(u16),
+}
 
 /// Writes the HTTP/1.1 head of an HTTP/2 request into `out`. `body_follows`: the HEADERS frame
 /// did not end the stream.
 pub fn write_request(parts: &Parts, body_follows: bool, out: &mut Vec<u8>) -> Result<(), Refused> {
-    if parts.method == Method::CONNECT {
-        return Err(Refused(501));
-    }
     let authority = parts.uri.authority().map(|a| a.as_str());
+    if parts.method == Method::CONNECT {
+        return Err(match authority {
+            Some(_) => Refused::Status(501),
+            None => Refused::Malformed,
+        });
+    }
     let host = host_field(parts, authority)?;
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     out.clear();
@@ -43,7 +52,7 @@ pub fn write_request(parts: &Parts, body_follows: bool, out: &mut Vec<u8>) -> Re
     for (name, value) in &parts.headers {
         let v = value.as_bytes();
         if v.first().is_some_and(is_ws) || v.last().is_some_and(is_ws) {
-            return Err(Refused(400));
+            return Err(Refused::Malformed);
         }
         match name.as_str() {
             "host" => {}
@@ -84,10 +93,10 @@ fn host_field<'p>(
     let mut hosts = parts.headers.get_all(http::header::HOST).iter();
     let first = hosts.next().map(|h| h.as_bytes());
     if hosts.next().is_some() {
-        return Err(Refused(400));
+        return Err(Refused::Malformed);
     }
     match (authority, first) {
-        (Some(a), Some(h)) if !a.as_bytes().eq_ignore_ascii_case(h) => Err(Refused(400)),
+        (Some(a), Some(h)) if !a.as_bytes().eq_ignore_ascii_case(h) => Err(Refused::Malformed),
         (Some(a), _) => Ok(Some(a.as_bytes())),
         (None, h) => Ok(h),
     }
@@ -136,7 +145,7 @@ mod tests {
         let b = http::Request::builder()
             .uri("http://a.example/x")
             .header("host", "b.example");
-        assert_eq!(head(b, false), Err(Refused(400)));
+        assert_eq!(head(b, false), Err(Refused::Malformed));
     }
 
     #[test]
@@ -149,10 +158,18 @@ mod tests {
             Some("GET /only-path HTTP/1.1\r\nhost: h.example\r\n\r\n")
         );
         let b = http::Request::builder().uri("/").header("x", " padded");
-        assert_eq!(head(b, false), Err(Refused(400)));
+        assert_eq!(head(b, false), Err(Refused::Malformed));
+        let b = http::Request::builder().uri("/").header("x", "tab\t");
+        assert_eq!(head(b, false), Err(Refused::Malformed));
         let b = http::Request::builder()
             .method("CONNECT")
             .uri("a.example:443");
-        assert_eq!(head(b, false), Err(Refused(501)));
+        assert_eq!(head(b, false), Err(Refused::Status(501)));
+        let b = http::Request::builder().method("CONNECT").uri("/");
+        assert_eq!(
+            head(b, false),
+            Err(Refused::Malformed),
+            "CONNECT without :authority"
+        );
     }
 }

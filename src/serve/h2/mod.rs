@@ -35,7 +35,7 @@ use bytes::Bytes;
 use h2::server::{Connection, SendResponse};
 use h2::{Reason, RecvStream};
 
-use super::Session;
+use super::{Session, Work};
 use crate::config::model::{FrontendId, Global};
 use crate::io::timed;
 use crate::net::Stream;
@@ -53,6 +53,10 @@ const MAX_PENDING_ACCEPT_RESETS: usize = 20;
 const MAX_LOCAL_ERROR_RESETS: usize = 1024;
 /// Encoded DATA h2 buffers per stream before `poll_capacity` waits.
 const SEND_BUFFER: usize = 64 * 1024;
+/// Request states an HTTP/2 connection keeps for its next streams: enough for a burst of
+/// a browser's page, few enough that an idle connection holds little (their buffers are
+/// released at the end of each request; their header lists stay).
+const SPARE_WORK: usize = 8;
 /// How long a connection that was sent GOAWAY and has no stream left may stay.
 const GOODBYE_LINGER: Duration = Duration::from_secs(2);
 
@@ -67,8 +71,11 @@ pub(super) struct Conn {
     pub bufsize: usize,
     active: Cell<usize>,
     idle_since: Cell<Instant>,
-    /// Woken when a stream ends.
+    /// Woken when the last stream in flight ends.
     ended: Notify,
+    /// Request states of ended streams, whose lists and buffers keep their capacity for the
+    /// next streams (as an HTTP/1 connection keeps one between requests).
+    spare: std::cell::RefCell<Vec<Work>>,
 }
 
 /// Serves one client connection as HTTP/2.
@@ -122,6 +129,7 @@ async fn run(w: Rc<Worker>, frontend: FrontendId, client: Stream, early: Vec<u8>
         active: Cell::new(0),
         idle_since: Cell::new(Instant::now()),
         ended: Notify::default(),
+        spare: std::cell::RefCell::new(Vec::new()),
     });
     let frames = Rc::new(FrameCounter::default());
     let io = PollStream::new(client, early, fe.timeouts.client, Rc::clone(&frames));
@@ -234,9 +242,13 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         let c = &self.0;
-        c.active.set(c.active.get().saturating_sub(1));
-        c.idle_since.set(Instant::now());
-        c.ended.notify_all();
+        let left = c.active.get().saturating_sub(1);
+        c.active.set(left);
+        if left == 0 {
+            // Only the last one: the accept loop then starts timing the idle connection.
+            c.idle_since.set(Instant::now());
+            c.ended.notify_all();
+        }
     }
 }
 
@@ -257,10 +269,19 @@ fn start_stream(
             return;
         };
         let mut ds = H2Stream::new(Rc::clone(&in_flight.0), req, respond, served);
-        let session = Session::new(&w, fe, frontend, &mut ds, None);
+        if ds.reset_if_malformed() {
+            return;
+        }
+        let conn = &in_flight.0;
+        let work = conn.spare.borrow_mut().pop().map(Box::new);
+        let session = Session::new(&w, fe, frontend, &mut ds, work);
         // Whatever the pipeline says of the connection (keep-alive, close, a tunnel, which
         // HTTP/2 cannot ask for) ends this stream only.
-        let _ = Box::pin(session.serve()).await;
+        let (_, work, _) = Box::pin(session.serve()).await;
         ds.finish();
+        let mut spare = conn.spare.borrow_mut();
+        if spare.len() < SPARE_WORK {
+            spare.push(*work);
+        }
     });
 }

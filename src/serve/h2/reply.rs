@@ -231,9 +231,14 @@ impl Reply {
     /// The pipeline is done with the stream: a response cut short is reset, so the client
     /// does not take it for whole.
     pub fn finish(&mut self) {
+        self.reset(Reason::INTERNAL_ERROR);
+    }
+
+    /// Resets the stream unless its response ended.
+    pub fn reset(&mut self, reason: Reason) {
         match std::mem::replace(&mut self.state, State::Done) {
-            State::Head(mut respond) => respond.send_reset(Reason::INTERNAL_ERROR),
-            State::Body(mut tx) => tx.send_reset(Reason::INTERNAL_ERROR),
+            State::Head(mut respond) => respond.send_reset(reason),
+            State::Body(mut tx) => tx.send_reset(reason),
             State::Done => {}
         }
     }

@@ -52,22 +52,23 @@ pub fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<Head>, ()> 
     let mut fields = HeaderMap::with_capacity(r.headers.len());
     let mut framing = Framing::UntilClose;
     for h in r.headers.iter() {
-        let name = h.name.to_ascii_lowercase();
-        if name == "transfer-encoding" && h.value.eq_ignore_ascii_case(b"chunked") {
+        let is = |n: &str| h.name.eq_ignore_ascii_case(n);
+        if is("transfer-encoding") && h.value.eq_ignore_ascii_case(b"chunked") {
             framing = Framing::Chunked;
         }
-        if name == "content-length" && framing != Framing::Chunked {
+        if is("content-length") && framing != Framing::Chunked {
             let n = std::str::from_utf8(h.value)
                 .ok()
                 .and_then(|v| v.trim().parse().ok());
             framing = Framing::Length(n.ok_or(())?);
         }
-        if HOP_BY_HOP.contains(&name.as_str()) {
+        if HOP_BY_HOP.iter().any(|n| is(n)) {
             continue;
         }
-        // A field h2 cannot carry (never written by ringlb or accepted from a server) is left out.
+        // A field h2 cannot carry (never written by ringlb or accepted from a server) is left
+        // out. `from_bytes` lowercases the name.
         if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
+            HeaderName::from_bytes(h.name.as_bytes()),
             HeaderValue::from_bytes(h.value),
         ) {
             fields.append(n, v);

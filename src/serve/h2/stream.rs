@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use h2::RecvStream;
 
+use super::head::Refused;
 use super::reply::Reply;
 use super::resp::Framing;
 use super::Conn;
@@ -27,8 +28,8 @@ use crate::tls::facts::ConnFacts;
 
 pub struct H2Stream {
     conn: Rc<Conn>,
-    /// The request's head as HTTP/1.1 bytes (`Err`: the status it is refused with).
-    head: Result<Vec<u8>, u16>,
+    /// The request's head as HTTP/1.1 bytes, or why it is refused.
+    head: Result<Vec<u8>, Refused>,
     body: RecvStream,
     reply: Reply,
     /// Streams of the connection before this one.
@@ -45,10 +46,8 @@ impl H2Stream {
     ) -> Self {
         let (parts, body) = req.into_parts();
         let mut bytes = Vec::new();
-        let head = match super::head::write_request(&parts, !body.is_end_stream(), &mut bytes) {
-            Ok(()) => Ok(bytes),
-            Err(r) => Err(r.0),
-        };
+        let head =
+            super::head::write_request(&parts, !body.is_end_stream(), &mut bytes).map(|()| bytes);
         let head_request = parts.method == http::Method::HEAD;
         let bufsize = conn.bufsize;
         H2Stream {
@@ -64,6 +63,16 @@ impl H2Stream {
     /// The pipeline is done: a response it did not end is reset.
     pub fn finish(&mut self) {
         self.reply.finish();
+    }
+
+    /// A malformed request is not one for the pipeline: its stream is reset (PROTOCOL_ERROR)
+    /// and true comes back.
+    pub fn reset_if_malformed(&mut self) -> bool {
+        let malformed = matches!(self.head, Err(Refused::Malformed));
+        if malformed {
+            self.reply.reset(h2::Reason::PROTOCOL_ERROR);
+        }
+        malformed
     }
 
     /// Moves the request body to the server, as HTTP/1 framing `kind` says.
@@ -215,7 +224,10 @@ impl Downstream for H2Stream {
     }
 
     async fn read_head(&mut self, req: &mut Request, limits: &HeadLimits) -> Result<(), HeadFail> {
-        let head = self.head.as_ref().map_err(|s| HeadFail::Answer(*s))?;
+        let head = self.head.as_ref().map_err(|r| match r {
+            Refused::Status(s) => HeadFail::Answer(*s),
+            Refused::Malformed => HeadFail::Answer(400),
+        })?;
         req.clear();
         match parse_request(head, limits, req) {
             Ok(true) => Ok(()),

@@ -3,14 +3,17 @@
 # scenario at a time, interleaved rounds, via `ringlb-bench compare`. See --help.
 set -euo pipefail
 
-SCENARIOS="keepalive close body-1k body-64k body-1m post-64k idle-10k tcp leastconn-skew rules tls-handshake-rsa tls-handshake-ecdsa tls-resume tls-keepalive"
+SCENARIOS="keepalive close body-1k body-64k body-1m post-64k idle-10k tcp leastconn-skew rules tls-handshake-rsa tls-handshake-ecdsa tls-resume tls-keepalive h2-tls h2c"
 TLS_SCENARIOS="tls-handshake-rsa tls-handshake-ecdsa tls-resume tls-keepalive"
+H2_SCENARIOS="h2-tls h2c"
 RESULTS_SCENARIOS="keepalive close body-64k tcp idle-10k"
 
 usage() {
     cat <<USAGE
 Usage: scripts/compare.sh [SCENARIO ...]     run these scenarios (default: keepalive)
        scripts/compare.sh tls                run the four tls-* scenarios
+       scripts/compare.sh h2                 run the two HTTP/2 scenarios (h2-tls h2c)
+       scripts/compare.sh --h2-results       run them and rewrite bench/RESULTS.h2.md
        scripts/compare.sh --tls-results      run the four tls-* scenarios and rewrite the TLS
                                              section of bench/RESULTS.md (bench/RESULTS.tls.md)
        scripts/compare.sh --results          regenerate bench/RESULTS.md and bench/report.html
@@ -38,6 +41,15 @@ Scenarios: $SCENARIOS
                  haproxy (the issue sets none)
   tls-keepalive  keep-alive over TLS, GET /, ECDSA certificate; goal >= 1.3x haproxy req/s,
                  p99 no worse
+  h2-tls         HTTP/2 over TLS (ALPN h2, ECDSA P-256 certificate), GET /, many streams per
+                 connection: h2load -c H2_CONNS -m H2_STREAMS -n H2_REQUESTS; goal >= 1.3x
+                 haproxy req/s, p99 no worse
+  h2c            the same over cleartext h2 with prior knowledge (HAProxy and ringlb:
+                 `bind ... proto h2`; nginx: `listen ... http2`); same goal
+  The h2 scenarios run h2load (nghttp2-client) instead of ringlb-bench's HTTP/1.1 load:
+  every round runs each target in turn (interleaved), p50/p99 come from h2load's per-request
+  log (--log-file), CPU per request from /proc/PID/stat; direct is left out (the backend
+  speaks HTTP/1.1 only). Reports: bench/out/STAMP-SCENARIO.md (and .txt, the raw rounds).
   The TLS scenarios leave out direct (the backend speaks plain HTTP) and add each proxy's CPU
   time per handshake (tls-keepalive: per request) from /proc/PID/stat, with its ratio to
   haproxy's. Certificates (a CA, RSA-2048 and ECDSA P-256 leaves for bench.test) are made once
@@ -56,6 +68,8 @@ Environment:
   DURATION=5 WARMUP=1 ROUNDS=3 CONNS=64 LOAD_THREADS=1 PROXY_THREADS=2
   TLS_DURATION=3      seconds measured per run in the tls-* scenarios (the set takes ~4 min)
   SLOW_MS=5           leastconn-skew: the slow server's delay
+  H2_CONNS=16 H2_STREAMS=32 H2_REQUESTS=200000   h2load's -c, -m (streams per connection)
+                      and -n (requests per round) in the h2 scenarios; H2_WARMUP=10000
   WRK_ROUNDS=3        --results: rounds of the wrk agreement check
   SKIP_BUILD=1        use the binaries already built
   CARGO_TARGET_DIR    where cargo puts the binaries (default ./target)
@@ -75,6 +89,10 @@ CONNS=${CONNS:-64}
 LOAD_THREADS=${LOAD_THREADS:-1}
 PROXY_THREADS=${PROXY_THREADS:-2}
 SLOW_MS=${SLOW_MS:-5}
+H2_CONNS=${H2_CONNS:-16}
+H2_STREAMS=${H2_STREAMS:-32}
+H2_REQUESTS=${H2_REQUESTS:-200000}
+H2_WARMUP=${H2_WARMUP:-10000}
 WRK_ROUNDS=${WRK_ROUNDS:-3}
 IDLE_CONNS=10000
 READY_TIMEOUT_S=10
@@ -86,6 +104,7 @@ die() { printf 'compare: error: %s\n' "$*" >&2; exit 1; }
 
 RESULTS=0
 TLS_RESULTS=0
+H2_RESULTS=0
 RUN=()
 for a in "$@"; do
     case "$a" in
@@ -94,6 +113,8 @@ for a in "$@"; do
         --results) RESULTS=1 ;;
         --tls-results) TLS_RESULTS=1; read -ra tls_set <<<"$TLS_SCENARIOS"; RUN+=("${tls_set[@]}") ;;
         tls) read -ra tls_set <<<"$TLS_SCENARIOS"; RUN+=("${tls_set[@]}") ;;
+        h2) read -ra h2_set <<<"$H2_SCENARIOS"; RUN+=("${h2_set[@]}") ;;
+        --h2-results) H2_RESULTS=1; read -ra h2_set <<<"$H2_SCENARIOS"; RUN+=("${h2_set[@]}") ;;
         -*) die "unknown option '$a' (see --help)" ;;
         *) [[ " $SCENARIOS " == *" $a "* ]] || die "unknown scenario '$a' (--list shows them)"
            RUN+=("$a") ;;
@@ -122,6 +143,7 @@ install_missing() {
     # nginx (not nginx-light): the TLS scenarios need its ssl module.
     command -v nginx >/dev/null || need+=(nginx)
     command -v wrk >/dev/null || need+=(wrk)
+    command -v h2load >/dev/null || need+=(nghttp2-client)
     ((${#need[@]})) || return 0
     [[ $EUID -eq 0 ]] || sudo=sudo
     step "installing ${need[*]} with apt-get"
@@ -133,7 +155,7 @@ install_missing() {
 build() {
     [[ "${SKIP_BUILD:-0}" == 1 ]] && return 0
     step "building ringlb and ringlb-bench (release)"
-    (cd "$ROOT" && cargo build --release --bin ringlb -p ringlb-bench) || die "the build failed"
+    (cd "$ROOT" && cargo build --release -p ringlb -p ringlb-bench) || die "the build failed"
 }
 
 # shellcheck source=scripts/lib.sh
@@ -173,6 +195,7 @@ machine() {
     echo "haproxy:  $( (haproxy -v 2>/dev/null || true) | sed -n 1p)"
     echo "nginx:    $( (nginx -v 2>&1 || true) | sed -n 1p)"
     echo "wrk:      $( (wrk --version 2>&1 || true) | sed -n 1p)"
+    echo "h2load:   $( (h2load --version 2>&1 || true) | sed -n 1p)"
     echo "openssl:  $( (openssl version 2>/dev/null || true) | sed -n 1p) (HAProxy's and nginx's TLS; ringlb and the load generator use rustls 0.23 + aws-lc-rs)"
     echo "ringlb:   git $(cd "$ROOT" && git log -1 --format='%h %s' 2>/dev/null || echo unknown)"
     echo "binaries: ringlb built $(date -u -r "$BIN_DIR/ringlb" '+%Y-%m-%d %H:%M UTC'), ringlb-bench built $(date -u -r "$BENCH" '+%Y-%m-%d %H:%M UTC') (SKIP_BUILD=1 may use older ones than the commit above)"
@@ -184,11 +207,12 @@ machine() {
 # ---- per scenario -------------------------------------------------------------------------
 
 is_tls() { [[ " $TLS_SCENARIOS " == *" $1 "* ]]; }
+is_h2() { [[ " $H2_SCENARIOS " == *" $1 "* ]]; }
 
 # Sets: MODE PATH_ LOAD_ARGS BALANCE GOAL MAXCONN NOTES TLS_CERT RUN_S; fills $TMP/s
 scenario_params() {
     MODE=http PATH_=/ LOAD_ARGS=() BALANCE=roundrobin GOAL=1.0 MAXCONN=4096 NOTES=()
-    TLS_CERT="" RUN_S=$DURATION
+    TLS_CERT="" RUN_S=$DURATION H2=0
     if is_tls "$1"; then
         # Every proxy serves the same certificate; the client verifies it against the CA.
         TLS_CERT=ecdsa RUN_S=$TLS_DURATION
@@ -221,6 +245,11 @@ scenario_params() {
             LOAD_ARGS+=(--close --tls-resume)
             NOTES+=("a new connection per request resuming the previous session of its connection slot with a ticket (TLS 1.3 PSK with X25519), $TLS_CERT certificate")
             ;;
+        h2-tls | h2c)
+            H2=1 GOAL=1.3
+            [[ $1 == h2-tls ]] && TLS_CERT=ecdsa
+            NOTES+=("h2load -c $H2_CONNS -m $H2_STREAMS -n $H2_REQUESTS -t $LOAD_THREADS: $H2_CONNS connections, up to $H2_STREAMS concurrent streams each; servers are HTTP/1.1")
+            ;;
         tls-keepalive)
             GOAL="1.3 --goal-p99"
             NOTES+=("keep-alive over TLS 1.3, $TLS_CERT certificate; CPU is per request")
@@ -242,8 +271,12 @@ write_haproxy_cfg() { # write_haproxy_cfg SCENARIO PORT FILE [MAXCONN]
         echo "    timeout server  60s"
         echo
         echo "frontend fe"
-        if [[ -n $TLS_CERT ]]; then
+        if [[ -n $TLS_CERT ]] && ((H2)); then
+            echo "    bind 127.0.0.1:$port ssl crt $TMP/tls/$TLS_CERT.pem alpn h2,http/1.1"
+        elif [[ -n $TLS_CERT ]]; then
             echo "    bind 127.0.0.1:$port ssl crt $TMP/tls/$TLS_CERT.pem"
+        elif ((H2)); then
+            echo "    bind 127.0.0.1:$port proto h2"
         else
             echo "    bind 127.0.0.1:$port"
         fi
@@ -299,18 +332,20 @@ http {
     upstream be { $lc $servers keepalive 256; }
     server {
 NGINX
+        local h2=""
+        ((H2)) && h2=" http2"
         if [[ -n $TLS_CERT ]]; then
             # The same files as HAProxy and ringlb; tickets on (nginx's default, said so),
             # keys made at start-up and shared by the workers; no session cache, like ringlb.
             cat <<NGINX
-        listen 127.0.0.1:$port ssl reuseport;
+        listen 127.0.0.1:$port ssl$h2 reuseport;
         ssl_certificate $TMP/tls/$TLS_CERT.crt;
         ssl_certificate_key $TMP/tls/$TLS_CERT.key;
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_tickets on;
 NGINX
         else
-            echo "        listen 127.0.0.1:$port reuseport;"
+            echo "        listen 127.0.0.1:$port$h2 reuseport;"
         fi
         if [[ $s == rules ]]; then
             for i in $(seq 1 20); do echo "        location /r$i/ { proxy_pass http://be; }"; done
@@ -354,6 +389,10 @@ start_targets() { # start_targets SCENARIO; sets ACTIVE (targets that run), NOTE
             direct)
                 if [[ $s == leastconn-skew || $s == rules ]]; then
                     NOTES+=("direct: left out (this scenario is about the proxy's routing)")
+                    continue
+                fi
+                if ((H2)); then
+                    NOTES+=("direct: left out (the backend speaks HTTP/1.1 only)")
                     continue
                 fi
                 if [[ -n $TLS_CERT ]]; then
@@ -431,6 +470,10 @@ run_scenario() {
     local s=$1 t base="$OUT_DIR/$STAMP-$1" cold=0
     step "scenario $s"
     scenario_params "$s"
+    if ((H2)); then
+        run_h2_scenario "$s"
+        return
+    fi
     if [[ $s == idle-10k ]]; then
         cold=1
         idle_cold_rounds "$s"
@@ -490,6 +533,107 @@ wrk_check() {
 
 machine_info() { cat "$TMP/machine.txt"; }
 
+# ---- the h2 scenarios: h2load instead of ringlb-bench --------------------------------------
+
+# cpu_ticks PIDS: utime + stime (clock ticks) of the comma-separated processes, all threads.
+cpu_ticks() {
+    local p t=0 v
+    for p in ${1//,/ }; do
+        # Fields after the command name, which is in parentheses and may hold spaces.
+        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+
+# h2load_run TARGET ROUND N: one h2load run; appends "target round req/s p50 p99 cpu_us
+# succeeded failed" to $TMP/$S.rec and prints a progress line.
+h2load_run() {
+    local t=$1 r=$2 n=$3 out="$TMP/h2load-$1-$2" before after
+    before=$(cpu_ticks "${PIDOF[$t]}")
+    h2load -c "$H2_CONNS" -m "$H2_STREAMS" -n "$n" -t "$LOAD_THREADS" --log-file "$out.log" \
+        "${URL[$t]}" >"$out.out" 2>&1 || true
+    after=$(cpu_ticks "${PIDOF[$t]}")
+    [[ $r == warmup ]] && return 0
+    local rps ok failed p50 p99 cpu
+    rps=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$out.out")
+    ok=$(awk '/^requests:/ { print $8 }' "$out.out")
+    failed=$(awk '/^requests:/ { print $10 }' "$out.out")
+    [[ -n $rps && -n $ok ]] || die "h2load against $t printed no result: $(tail -5 "$out.out")"
+    read -r p50 p99 < <(awk -F'\t' '{ print $3 }' "$out.log" | sort -n |
+        awk '{ a[NR] = $1 } END { if (NR == 0) { print "0 0"; exit }
+            i = int(NR * 0.50); if (i < 1) i = 1; j = int(NR * 0.99); if (j < 1) j = 1
+            printf "%.3f %.3f\n", a[i] / 1000, a[j] / 1000 }')
+    cpu=$(awk -v d=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
+        'BEGIN { v = 0; if (n > 0) v = d / hz * 1e6 / n; printf "%.2f", v }')
+    echo "$t $r $rps $p50 $p99 $cpu $ok $failed" >>"$TMP/$S.rec"
+    printf '    round %s/%s %-16s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  CPU %7.2f us/req  failed %s\n' \
+        "$r" "$ROUNDS" "$t" "$rps" "$p50" "$p99" "$cpu" "$failed" >&2
+}
+
+# run_h2_scenario SCENARIO: start, warm up, interleaved rounds, report, stop.
+run_h2_scenario() {
+    local s=$1 base="$OUT_DIR/$STAMP-$1" t r
+    S=$s
+    start_backends "$s"
+    start_targets "$s"
+    : >"$TMP/$s.rec"
+    for t in "${ACTIVE[@]}"; do
+        printf '    warm-up %s: %s requests (%s)\n' "$t" "$H2_WARMUP" "${URL[$t]}" >&2
+        h2load_run "$t" warmup "$H2_WARMUP"
+        grep -q '^Application protocol: h2' "$TMP/h2load-$t-warmup.out" ||
+            die "$t did not speak h2: $(tail -5 "$TMP/h2load-$t-warmup.out")"
+    done
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for t in "${ACTIVE[@]}"; do h2load_run "$t" "$r" "$H2_REQUESTS"; done
+    done
+    stop_all
+    {
+        echo "#### $s: h2load -c $H2_CONNS -m $H2_STREAMS -n $H2_REQUESTS -t $LOAD_THREADS, $ROUNDS interleaved rounds"
+        echo
+        for n in "${NOTES[@]}"; do echo "- $n"; done
+        echo
+        awk -v goal="$GOAL" -v order="${ACTIVE[*]}" '
+            function median(list,   n, v, i, j, tmp) {
+                n = split(list, v, " ")
+                for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { tmp = v[i]; v[i] = v[j]; v[j] = tmp }
+                return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+            }
+            function lo(list,   n, v, i, m) { n = split(list, v, " "); m = v[1]; for (i = 2; i <= n; i++) if (v[i] + 0 < m + 0) m = v[i]; return m }
+            function hi(list,   n, v, i, m) { n = split(list, v, " "); m = v[1]; for (i = 2; i <= n; i++) if (v[i] + 0 > m + 0) m = v[i]; return m }
+            { rps[$1] = rps[$1] " " $3; p50[$1] = p50[$1] " " $4; p99[$1] = p99[$1] " " $5; cpu[$1] = cpu[$1] " " $6; fail[$1] += $8 }
+            END {
+                n = split(order, ts, " ")
+                base = 0; bp99 = 0; bcpu = 0
+                if ("haproxy" in rps) { base = median(rps["haproxy"]); bp99 = median(p99["haproxy"]); bcpu = median(cpu["haproxy"]) }
+                print "| target | req/s (median) | min–max | vs haproxy | p50 ms | p99 ms | p99 vs haproxy | CPU us/req | CPU vs haproxy | failed |"
+                print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+                for (i = 1; i <= n; i++) {
+                    t = ts[i]; if (!(t in rps)) continue
+                    m = median(rps[t]); q = median(p99[t]); c = median(cpu[t])
+                    r1 = "-"; r2 = "-"; r3 = "-"
+                    if (base > 0) r1 = sprintf("%.2fx", m / base)
+                    if (bp99 > 0) r2 = sprintf("%.2fx", q / bp99)
+                    if (bcpu > 0) r3 = sprintf("%.2fx", c / bcpu)
+                    printf "| %s | %.0f | %.0f–%.0f | %s | %.3f | %.3f | %s | %.2f | %s | %d |\n", t, m, lo(rps[t]), hi(rps[t]), r1, median(p50[t]), q, r2, c, r3, fail[t]
+                }
+                print ""
+                for (i = 1; i <= n; i++) {
+                    t = ts[i]; if (t !~ /^ringlb/ || !(t in rps)) continue
+                    if (base == 0) { printf "- %s: goal >= %sx haproxy req/s with p99 no worse: no haproxy in this run\n", t, goal; continue }
+                    m = median(rps[t]) / base; q = median(p99[t])
+                    verdict = "NOT MET"
+                    if (m >= goal && q <= bp99) verdict = "MET"
+                    printf "- %s: %.2fx haproxy req/s, p99 %.3f ms vs %.3f ms: **%s** (goal >= %sx, p99 no worse)\n", t, m, q, bp99, verdict, goal
+                }
+            }' "$TMP/$s.rec"
+    } >"$TMP/$s.md"
+    cat "$TMP/$s.md"
+    { echo '```'; machine_info; echo "command:  $ENV_LINE H2_CONNS=$H2_CONNS H2_STREAMS=$H2_STREAMS H2_REQUESTS=$H2_REQUESTS $COMMAND"; echo '```'; echo; cat "$TMP/$s.md"; } >"$base.md"
+    { echo "# target round req/s p50_ms p99_ms cpu_us_per_req succeeded failed"; cat "$TMP/$s.rec"; } >"$base.txt"
+    echo "report: ${base#"$ROOT"/}.{md,txt}" >&2
+}
+
 # make_certs: a CA and two server certificates for $TLS_NAME signed by it (RSA-2048 and ECDSA
 # P-256), in $TMP/tls: NAME.crt and NAME.key for nginx, NAME.pem (certificate then key) for
 # HAProxy and ringlb (`crt FILE`), ca.pem for the load generator. Made once per run, so every
@@ -532,7 +676,7 @@ machine >"$TMP/machine.txt"
 echo "date:     $DATE" >>"$TMP/machine.txt"
 
 for s in "${RUN[@]}"; do
-    if is_tls "$s"; then
+    if is_tls "$s" || [[ $s == h2-tls ]]; then
         [[ -f "$TMP/tls/ca.pem" ]] || make_certs
     fi
 done
@@ -615,4 +759,30 @@ if ((TLS_RESULTS)); then
     fi
     cat "$ROOT/bench/RESULTS.tls.md" >>"$results"
     echo "written: bench/RESULTS.tls.md, bench/RESULTS.md (TLS section)" >&2
+fi
+
+if ((H2_RESULTS)); then
+    step "writing bench/RESULTS.h2.md"
+    {
+        echo "# HTTP/2 on the frontend (scripts/compare.sh --h2-results)"
+        echo
+        echo "Regenerated by \`scripts/compare.sh --h2-results\` (nothing here is edited by hand; the"
+        echo "per-round lines are in bench/out/$STAMP-h2*.txt). Goal for ringlb: >= 1.3x HAProxy req/s"
+        echo "with p99 no worse. Medians of interleaved rounds; p50/p99 from h2load's per-request log;"
+        echo "CPU per request is the proxy's user+system time (all threads, nginx's workers) over the"
+        echo "round divided by its requests."
+        echo
+        echo '```'
+        machine_info
+        echo "command:  $ENV_LINE H2_CONNS=$H2_CONNS H2_STREAMS=$H2_STREAMS H2_REQUESTS=$H2_REQUESTS $COMMAND"
+        echo '```'
+        for s in "${RUN[@]}"; do
+            is_h2 "$s" || continue
+            echo
+            echo "## $s"
+            echo
+            cat "$TMP/$s.md"
+        done
+    } >"$ROOT/bench/RESULTS.h2.md"
+    echo "written: bench/RESULTS.h2.md" >&2
 fi

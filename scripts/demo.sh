@@ -10,7 +10,10 @@ Usage: scripts/demo.sh [--help]
 Builds ringlb and ringlb-bench (release), starts three demo backends (web-1, web-2, api-1),
 writes an HAProxy-syntax config into a temporary directory, runs `ringlb -f CFG -db`, and shows:
   - one request to / and one to /api (status line + x-server header),
-  - one https request to the TLS bind (certificates from scripts/make-certs.sh, curl --cacert),
+  - one https request to the TLS bind over HTTP/1.1 (certificates from scripts/make-certs.sh,
+    curl --cacert),
+  - one HTTP/2 request to the same bind (curl --http2; the bind offers alpn h2,http/1.1) and
+    the protocol it negotiated (HTTP/1.1 when h2 is not offered),
   - which server answered each of 30 requests to /,
   - a 3-second wrk load (or 200 curl requests when wrk is missing),
   - the tail of ringlb's log.
@@ -101,7 +104,7 @@ defaults
 
 frontend demo
     bind 127.0.0.1:$FRONT_PORT
-    bind 127.0.0.1:$TLS_PORT ssl crt $CERTS/key.pem alpn http/1.1
+    bind 127.0.0.1:$TLS_PORT ssl crt $CERTS/key.pem alpn h2,http/1.1
     acl valid_method method GET HEAD POST
     http-request deny if !valid_method
     http-request set-header X-Forwarded-Proto https if { ssl_fc }
@@ -145,13 +148,28 @@ show "$URL/"
 show "$URL/api/users"
 show -H "Host: api.localhost" "$URL/"
 
-step "one https request (TLS terminated by ringlb)"
+step "one https request over HTTP/1.1 (TLS terminated by ringlb)"
 TLS_URL="https://localhost:$TLS_PORT/"
-printf '    $ curl -sv --cacert %s %s\n' "$CERTS/key.ca" "$TLS_URL"
+printf '    $ curl -sv --http1.1 --cacert %s %s\n' "$CERTS/key.ca" "$TLS_URL"
 # curl -v writes the handshake on stderr: keep the lines that say what was negotiated.
-curl -sv --max-time 5 --cacert "$CERTS/key.ca" -o /dev/null -D - "$TLS_URL" 2>&1 | tr -d '\r' |
+curl -sv --http1.1 --max-time 5 --cacert "$CERTS/key.ca" -o /dev/null -D - "$TLS_URL" 2>&1 | tr -d '\r' |
     grep -Ei '^(\* SSL connection using|\* ALPN: server accepted|\*  subject:|HTTP/|x-server:)' |
     sed 's/^\* *//; s/^/      /' || echo "      (no answer)"
+
+step "one HTTP/2 request to the same bind (curl --http2: ALPN offers h2, then http/1.1)"
+printf '    $ curl -s --http2 --cacert %s -w %%{http_version} %s\n' "$CERTS/key.ca" "$TLS_URL"
+if curl -V 2>/dev/null | grep -qi 'HTTP2'; then
+    H2_OUT=$(curl -sv --http2 --max-time 5 --cacert "$CERTS/key.ca" -o /dev/null -D - \
+        -w 'negotiated=%{http_version}\n' "$TLS_URL" 2>&1 | tr -d '\r') || true
+    grep -Ei '^(\* ALPN: server accepted|HTTP/|x-server:)' <<<"$H2_OUT" | sed 's/^\* *//; s/^/      /' || true
+    case "$(sed -n 's/^negotiated=//p' <<<"$H2_OUT")" in
+        2) echo "      => HTTP/2 negotiated (ALPN h2)" ;;
+        "" | 0) echo "      => no answer" ;;
+        *) echo "      => HTTP/$(sed -n 's/^negotiated=//p' <<<"$H2_OUT") negotiated: this ringlb does not offer h2 (see its load-time warning)" ;;
+    esac
+else
+    echo "      (skipped: this curl has no HTTP/2 support)"
+fi
 
 step "30 requests to / (which server answered)"
 for _ in $(seq 30); do

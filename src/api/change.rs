@@ -1,4 +1,4 @@
-//! The commands that change servers, with HAProxy 2.6's replies. A change is sent to the
+//! The commands that change servers (state, weight, health checks on or off), with HAProxy 2.6's replies. A change is sent to the
 //! checker thread (the one owner of every server's state), which broadcasts it to every core
 //! as it does health transitions: no core is ever locked or waited for.
 
@@ -12,6 +12,21 @@ pub fn run(api: &Api, level: ApiLevel, words: &[&str]) -> Option<String> {
     let (target, change) = match words {
         ["disable", "server", rest @ ..] => (rest.first(), Ok(Some(Change::State(AdminState::Maint)))),
         ["enable", "server", rest @ ..] => (rest.first(), Ok(Some(Change::State(AdminState::Ready)))),
+        ["disable", "health", rest @ ..] => (rest.first(), Ok(Some(Change::Health(false)))),
+        ["enable", "health", rest @ ..] => {
+            let checked = find(api, rest.first().copied())
+                .ok()
+                .and_then(|(b, s)| api.model.server(b, s))
+                .is_some_and(|s| s.check.is_some() && !s.disabled);
+            let change = if checked || rest.is_empty() {
+                Ok(Some(Change::Health(true)))
+            } else if find(api, rest.first().copied()).is_ok() {
+                Err("Health check was not configured on this server, cannot enable.\n".to_string())
+            } else {
+                Ok(None)
+            };
+            (rest.first(), change)
+        }
         ["set", "weight", t, w] => (Some(t), weight(api, t, w)),
         ["set", "weight", rest @ ..] => (rest.first(), Err("Require <backend>/<server> and <weight> or <weight%>.\n".to_string())),
         ["set", "server", t, "state", s] => (Some(t), state(s)),

@@ -36,8 +36,6 @@ const HELP: &[(&str, &str)] = &[
 
 /// Commands HAProxy has that ringlb does not run yet: refused by name.
 const NOT_YET: &[&str] = &[
-    "disable health",
-    "enable health",
     "disable agent",
     "enable agent",
     "set maxconn",

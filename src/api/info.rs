@@ -167,7 +167,9 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
                         (Some(_), _) if c.failed > 0 && !c.up => 2,
                         _ => 3,
                     };
-                    (check_status_number(c.status), result, c.health, 6)
+                    // CONFIGURED (2), and ENABLED (4) unless `disable health`.
+                    let state = if c.check_enabled { 6 } else { 2 };
+                    (check_status_number(c.status), result, c.health, state)
                 }
                 _ => (1, 0, s.check.map_or(2, |k| k.rise), 0),
             };

@@ -23,6 +23,8 @@ pub enum AdminState {
 pub enum Change {
     State(AdminState),
     Weight(u32),
+    /// `enable health` / `disable health`: probes run or pause (checked servers only).
+    Health(bool),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +63,8 @@ impl Admin {
             }
             Change::State(AdminState::Maint) => self.maint.set(true),
             Change::Weight(w) => self.weight.set(w),
+            // The checker's own state, not the operator's (checker.rs).
+            Change::Health(_) => {}
         }
     }
 }

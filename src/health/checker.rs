@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use super::admin::{Admin, AdminCmd};
+use super::admin::{Admin, AdminCmd, Change};
 use super::observe::Report;
 use super::probe::{self, Outcome, Plan, Timing};
 use super::table::CheckResult;
@@ -168,6 +168,8 @@ struct Srv {
     weight_pct: Cell<u8>,
     /// Bumped at every transition so a running slow-start ramp knows it is stale.
     generation: Cell<u64>,
+    /// `disable health` (runtime API): no probe runs, the last state stays, as in HAProxy.
+    paused: Cell<bool>,
 }
 
 impl Srv {
@@ -241,6 +243,7 @@ async fn run(setup: Setup) {
                         wake: Notify::default(),
                         weight_pct: Cell::new(100),
                         generation: Cell::new(0),
+                        paused: Cell::new(false),
                     }))
                 })
                 .collect()
@@ -284,10 +287,15 @@ async fn run(setup: Setup) {
 async fn server_task(st: Rc<State>, srv: Rc<Srv>, first: Duration) {
     monoio::time::sleep(first).await;
     loop {
-        let timing = st.timing(&srv);
-        let plan = &st.plans[srv.backend.index()];
-        let o = probe::run(plan, srv.target, srv.tls.as_ref(), timing).await;
-        st.record(&srv, o.ok, &o);
+        if !srv.paused.get() {
+            let timing = st.timing(&srv);
+            let plan = &st.plans[srv.backend.index()];
+            let o = probe::run(plan, srv.target, srv.tls.as_ref(), timing).await;
+            // Paused while the probe ran: its result is ignored too.
+            if !srv.paused.get() {
+                st.record(&srv, o.ok, &o);
+            }
+        }
         let wait = st.jitter(srv.interval());
         let _ = monoio::time::timeout(wait, srv.wake.notified()).await;
     }
@@ -433,8 +441,20 @@ impl State {
         else {
             return;
         };
-        a.apply(cmd.change);
         let checked = self.checked(cmd.backend, cmd.server);
+        if let Change::Health(on) = cmd.change {
+            if let Some(c) = &checked {
+                c.paused.set(!on);
+                c.wake.notify_all();
+            }
+            if let Some(stats) = &self.checks {
+                stats
+                    .checks
+                    .update(cmd.backend, cmd.server, |st| st.check_enabled = on);
+            }
+            return;
+        }
+        a.apply(cmd.change);
         let up = checked.as_ref().is_none_or(|c| c.up.get());
         let pct = checked.as_ref().map_or(100, |c| c.weight_pct.get());
         self.broadcast_server(cmd.backend, cmd.server, up, pct);

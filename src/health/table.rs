@@ -42,6 +42,8 @@ pub struct CheckState {
     pub maint: bool,
     pub drain: bool,
     pub admin_weight: u32,
+    /// Probes run (`disable health` pauses them).
+    pub check_enabled: bool,
 }
 
 impl CheckState {
@@ -111,6 +113,7 @@ impl CheckTable {
                             maint: s.disabled,
                             drain: false,
                             admin_weight: s.weight,
+                            check_enabled: true,
                         }
                     })
                     .collect()

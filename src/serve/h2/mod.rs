@@ -74,7 +74,9 @@ pub(super) struct Conn {
     /// Woken when the last stream in flight ends.
     ended: Notify,
     /// Request states of ended streams, whose lists and buffers keep their capacity for the
-    /// next streams (as an HTTP/1 connection keeps one between requests).
+    /// next streams (as an HTTP/1 connection keeps one between requests). Boxed: a `Session`
+    /// takes and gives back its `Work` in a box, which then moves without copying.
+    #[allow(clippy::vec_box)]
     spare: std::cell::RefCell<Vec<Box<Work>>>,
 }
 

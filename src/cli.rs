@@ -21,6 +21,9 @@ Options (as in HAProxy):
   -vv            print the version, build options and the monoio drivers this machine supports
   -sf <pid>...   once listening, ask these processes to finish softly (SIGUSR1): a reload
   -st <pid>...   once listening, ask these processes to stop now (SIGTERM)
+  -x <socket>    before binding, take the listening sockets of the old process from its
+                 stats socket ('stats socket PATH expose-fd listeners'): with -sf, a reload
+                 that loses no queued connection (README: Signals and reloads)
   -h, --help     this text
 
 Environment:
@@ -53,6 +56,8 @@ pub struct Args {
     pub help: bool,
     pub soft_stop_pids: Vec<i32>,
     pub hard_stop_pids: Vec<i32>,
+    /// `-x SOCKET`: the old process's stats socket, to take its listening sockets from.
+    pub take_sockets: Option<PathBuf>,
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
@@ -72,6 +77,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "-D" => out.daemon = true,
             "-p" => out.pidfile = Some(it.next().ok_or("-p needs a file name")?.into()),
             "-q" => out.quiet = true,
+            "-x" => {
+                out.take_sockets = Some(
+                    it.next()
+                        .ok_or("-x needs the old process's stats socket (expose-fd listeners)")?
+                        .into(),
+                )
+            }
             "-v" | "-V" => out.version = out.version.max(1),
             "-vv" => out.version = 2,
             "-h" | "--help" | "-help" => out.help = true,

@@ -50,7 +50,8 @@ enum Bound {
 pub struct Sockets {
     /// Each socket, its level, and whether it says `expose-fd listeners`.
     bound: Vec<(Bound, ApiLevel, bool)>,
-    paths: Vec<PathBuf>,
+    /// Unix socket files, with the (device, inode) each had once bound.
+    paths: Vec<(PathBuf, Option<(u64, u64)>)>,
 }
 
 /// Binds every `stats socket` line (while the process may still be root, before `chroot`).
@@ -85,7 +86,7 @@ pub fn bind(model: &Model) -> Result<Sockets, String> {
                         )
                     })?;
                 }
-                paths.push(path.clone());
+                paths.push((path.clone(), file_id(path)));
                 Bound::Unix(l, path.clone())
             }
             ApiAddr::Tcp(addr) => Bound::Tcp(
@@ -142,10 +143,22 @@ impl Sockets {
 
 impl Drop for Sockets {
     fn drop(&mut self) {
-        for p in &self.paths {
-            let _ = std::fs::remove_file(p);
+        for (p, id) in &self.paths {
+            // After a reload the new process has bound the same path (a new file): that one
+            // is not ours to remove, or the next `-x` would find no socket.
+            if id.is_some() && file_id(p) == *id {
+                let _ = std::fs::remove_file(p);
+            }
         }
     }
+}
+
+/// A file's identity, to tell our socket file from a newer process's at the same path.
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 fn accept_loop(api: &Arc<Api>, b: Bound, level: ApiLevel, expose_fd: bool) {

@@ -21,13 +21,13 @@ use crate::config::model::{DriverChoice, Model};
 use crate::config::model_tls::BindTls;
 use crate::health::view::{HealthLink, HealthView};
 use crate::health::HealthEvent;
+use crate::net::handover::Received;
 use crate::net::Dialer;
 use crate::process::Control;
 use crate::serve::record::Sink;
 use crate::tls::server_config::{BindConfig, Shared};
 use crate::worker::limits::ConnLimits;
 use crate::worker::{listener, CoreTls, ListenSpec, StopKind, TlsBind, Worker};
-use crate::net::handover::Received;
 use states::ServerStates;
 use std::rc::Rc;
 
@@ -163,7 +163,10 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
             model: Arc::clone(&model),
             limits: Arc::clone(&limits),
             specs: specs.clone(),
-            adopted: adopted.get_mut(index).map(std::mem::take).unwrap_or_default(),
+            adopted: adopted
+                .get_mut(index)
+                .map(std::mem::take)
+                .unwrap_or_default(),
             ready: ready_tx.clone(),
             log_requests: opts.debug,
             log: hub.clone(),
@@ -182,8 +185,8 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     drop(hub);
     let started = wait_ready(&ready_rx, nbthread);
     drop(reservations); // every core holds the ports now
-    // Old sockets for binds this config no longer has: ours close now; the old process's
-    // close when it stops (it drops its copies then, net/handover.rs).
+                        // Old sockets for binds this config no longer has: ours close now; the old process's
+                        // close when it stops (it drops its copies then, net/handover.rs).
     drop(unmatched);
     if let Err(e) = started {
         request_stop(StopKind::Graceful);

@@ -223,7 +223,11 @@ both_drivers!(x_reload_to_a_changed_and_a_new_bind, |driver| {
         "{}",
         b.output()
     );
-    assert!(a.wait_exit(Duration::from_secs(10)).is_some(), "{}", a.output());
+    assert!(
+        a.wait_exit(Duration::from_secs(10)).is_some(),
+        "{}",
+        a.output()
+    );
     assert_eq!(get_once(b.addr("fe"), "/kept").status, 200);
     assert_eq!(get_once(b.addr("added"), "/added").status, 200);
     // The bind the new config dropped: its old sockets are closed once the old process is gone.
@@ -259,6 +263,10 @@ both_drivers!(x_without_expose_fd_warns_and_binds, |driver| {
         "no warning about -x:\n{}",
         b.output()
     );
-    assert!(a.wait_exit(Duration::from_secs(10)).is_some(), "{}", a.output());
+    assert!(
+        a.wait_exit(Duration::from_secs(10)).is_some(),
+        "{}",
+        a.output()
+    );
     assert_eq!(get_once(b.addr("fe"), "/after").status, 200);
 });

@@ -107,19 +107,25 @@ pub fn receive(path: &Path) -> io::Result<Vec<Received>> {
     (&conn).read_exact(&mut count).map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!("no socket count in the reply ({e}): is the stats socket 'expose-fd listeners'?"),
+            format!(
+                "no socket count in the reply ({e}): is the stats socket 'expose-fd listeners'?"
+            ),
         )
     })?;
     let count = u32::from_ne_bytes(count);
     if count > MAX_SOCKETS {
-        return Err(io::Error::other(format!("{count} sockets announced: not a ringlb reply")));
+        return Err(io::Error::other(format!(
+            "{count} sockets announced: not a ringlb reply"
+        )));
     }
     let mut out = Vec::new();
     while out.len() < count as usize {
         let want = (count as usize - out.len()).min(MAX_SEND_FD);
         let (fds, meta) = recv_fds(conn.as_raw_fd(), want)?;
         if fds.is_empty() {
-            return Err(io::Error::other("the old process closed the connection mid-way"));
+            return Err(io::Error::other(
+                "the old process closed the connection mid-way",
+            ));
         }
         for (i, fd) in fds.into_iter().enumerate() {
             let core = meta
@@ -238,7 +244,9 @@ fn recv_fds(sock: RawFd, max: usize) -> io::Result<(Vec<OwnedFd>, Vec<u8>)> {
         }
     }
     if msg.msg_flags & libc::MSG_CTRUNC != 0 && fds.is_empty() {
-        return Err(io::Error::other("descriptors lost: control message truncated"));
+        return Err(io::Error::other(
+            "descriptors lost: control message truncated",
+        ));
     }
     Ok((fds, payload))
 }

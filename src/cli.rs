@@ -119,6 +119,14 @@ mod tests {
     }
 
     #[test]
+    fn x_takes_the_old_stats_socket() {
+        let a = p("-f a.cfg -x /run/lb.sock -sf 12").unwrap();
+        assert_eq!(a.take_sockets, Some("/run/lb.sock".into()));
+        assert_eq!(a.soft_stop_pids, vec![12]);
+        assert!(p("-f a.cfg -x").is_err());
+    }
+
+    #[test]
     fn haproxy_flags() {
         let a = p("-f a.cfg -f dir -c -db -p /tmp/x.pid -sf 12 13 -q").unwrap();
         assert_eq!(a.files, vec![PathBuf::from("a.cfg"), PathBuf::from("dir")]);

@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn errors_are_clear() {
-        assert!(p("-x").unwrap_err().contains("unknown option '-x'"));
+        assert!(p("-z").unwrap_err().contains("unknown option '-z'"));
         assert!(p("-c").unwrap_err().contains("no configuration file"));
         assert!(p("-f").unwrap_err().contains("-f needs"));
     }

@@ -7,7 +7,7 @@
 //! that listened on it, as a native-endian u32. That is HAProxy's framing (a count, then
 //! batches of 252 with one record per descriptor); the records differ (HAProxy sends the
 //! namespace and interface, which ringlb does not support), so ringlb and HAProxy cannot
-//! take each other's sockets. The address is not sent: the receiver asks the socket itself
+//! take each other's sockets. SCM_RIGHTS goes through `nix`. The address is not sent: the receiver asks the socket itself
 //! (getsockname), as HAProxy does.
 //!
 //! The new process (`-x PATH`): `receive` connects, asks, and returns every socket with its
@@ -19,7 +19,7 @@
 //! API thread's own. It keeps the kernel socket alive, which matters only once handed over
 //! (then the new process holds it too); `forget_all` drops them at the stop.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -27,6 +27,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, UnixAddr};
 
 /// Descriptors per message: HAProxy's MAX_SEND_FD (the kernel's SCM_MAX_FD is 253).
 pub const MAX_SEND_FD: usize = 252;
@@ -149,105 +152,50 @@ fn local_addr(fd: &OwnedFd) -> Option<SocketAddr> {
     sock.local_addr().ok()?.as_socket()
 }
 
-/// Room for the control message of one batch.
-fn cmsg_space(n: usize) -> usize {
-    // SAFETY: CMSG_SPACE only computes a size.
-    unsafe { libc::CMSG_SPACE((n * std::mem::size_of::<RawFd>()) as u32) as usize }
-}
-
+/// One batch out: the descriptors as SCM_RIGHTS, `payload` (4 bytes each) as the data.
 fn send_fds(sock: RawFd, fds: &[RawFd], payload: &[u8]) -> io::Result<()> {
-    let mut control = vec![0u8; cmsg_space(fds.len())];
-    let mut iov = libc::iovec {
-        iov_base: payload.as_ptr() as *mut libc::c_void,
-        iov_len: payload.len(),
-    };
-    // SAFETY: msghdr is plain data; zeroed is a valid empty header, filled in below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = control.len() as _;
-    // SAFETY: `control` has room for one cmsg of `fds.len()` descriptors (cmsg_space), so
-    // CMSG_FIRSTHDR is non-null and CMSG_DATA points inside it; `iov` and `payload` outlive
-    // the sendmsg call, which only reads them.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() {
-            return Err(io::Error::other("no room for the control message"));
-        }
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(fds) as u32) as _;
-        std::ptr::copy_nonoverlapping(
-            fds.as_ptr().cast::<u8>(),
-            libc::CMSG_DATA(cmsg),
-            std::mem::size_of_val(fds),
-        );
-        loop {
-            if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) >= 0 {
-                return Ok(());
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
+    let iov = [IoSlice::new(payload)];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    loop {
+        match sendmsg::<UnixAddr>(sock, &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// One batch: up to `max` descriptors and their payload (4 bytes each).
+/// One batch in: up to `max` descriptors and their payload (4 bytes each).
 fn recv_fds(sock: RawFd, max: usize) -> io::Result<(Vec<OwnedFd>, Vec<u8>)> {
     let mut payload = vec![0u8; max * 4];
-    let mut control = vec![0u8; cmsg_space(max)];
-    let mut iov = libc::iovec {
-        iov_base: payload.as_mut_ptr().cast(),
-        iov_len: payload.len(),
-    };
-    // SAFETY: as in send_fds.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = control.len() as _;
-    // SAFETY: recvmsg writes at most iov_len bytes into `payload` and msg_controllen bytes
-    // into `control`, both alive and owned here. MSG_CMSG_CLOEXEC: the descriptors are not
-    // inherited by anything we might exec.
-    let n = loop {
-        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if n >= 0 {
-            break n as usize;
+    let mut space = nix::cmsg_space!([RawFd; MAX_SEND_FD]);
+    let mut raw = Vec::new();
+    let n = {
+        let mut iov = [IoSliceMut::new(&mut payload)];
+        // MSG_CMSG_CLOEXEC: the descriptors are not inherited by anything we might exec.
+        let msg = loop {
+            match recvmsg::<UnixAddr>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+            {
+                Ok(m) => break m,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        // A truncated control message (ENOBUFS here) means descriptors were lost.
+        for c in msg.cmsgs().map_err(io::Error::from)? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                raw.extend(fds);
+            }
         }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
+        msg.bytes
     };
     payload.truncate(n);
-    let mut fds = Vec::new();
-    // SAFETY: the CMSG_* walk stays within `msg_controllen` bytes of `control`, which the
-    // kernel filled; each SCM_RIGHTS descriptor is new in this process and owned by nobody
-    // else, so wrapping it in OwnedFd (closed on drop) is sound. The data may be unaligned:
-    // read_unaligned.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(cmsg);
-                let len = (*cmsg).cmsg_len as usize - (data as usize - cmsg as usize);
-                let count = len / std::mem::size_of::<RawFd>();
-                for i in 0..count {
-                    let fd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
-                    fds.push(OwnedFd::from_raw_fd(fd));
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    if msg.msg_flags & libc::MSG_CTRUNC != 0 && fds.is_empty() {
-        return Err(io::Error::other(
-            "descriptors lost: control message truncated",
-        ));
-    }
+    let fds = raw
+        .into_iter()
+        // SAFETY: each SCM_RIGHTS descriptor is new in this process and owned by nothing
+        // else, so wrapping it in OwnedFd (closed on drop) is sound.
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
     Ok((fds, payload))
 }
 

@@ -27,9 +27,19 @@ fn free_port() -> u16 {
 /// A config with the runtime API on `sock` (`expose-fd listeners` when `expose`) and one
 /// frontend per `binds` entry, all to `server`.
 fn cfg(sock: &Path, expose: bool, binds: &[(&str, u16)], server: SocketAddr) -> String {
+    cfg_threads(2, sock, expose, binds, server)
+}
+
+fn cfg_threads(
+    threads: usize,
+    sock: &Path,
+    expose: bool,
+    binds: &[(&str, u16)],
+    server: SocketAddr,
+) -> String {
     let expose = if expose { " expose-fd listeners" } else { "" };
     let mut out = format!(
-        "global\n    nbthread 2\n    stats socket {} level admin{expose}\n\n\
+        "global\n    nbthread {threads}\n    stats socket {} level admin{expose}\n\n\
          defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    \
          timeout server 5s\n    timeout http-keep-alive 5s\n\n",
         sock.display()
@@ -270,3 +280,54 @@ both_drivers!(x_without_expose_fd_warns_and_binds, |driver| {
     );
     assert_eq!(get_once(b.addr("fe"), "/after").status, 200);
 });
+
+both_drivers!(
+    x_reload_to_fewer_then_more_threads_loses_nothing,
+    |driver| {
+        let be = HttpBackend::start("s1");
+        let port = free_port();
+        let dir = TempDir::new();
+        let sock = dir.path().join("api.sock");
+        let text = cfg_threads(3, &sock, true, &[("fe", port)], be.addr);
+        let path = dir.write("ringlb.cfg", &text);
+        let mut lb =
+            Ringlb::start_files(TempDir::new(), std::slice::from_ref(&path), driver, &text);
+        let addr = lb.addr("fe");
+        let (load, threads) = start_load(addr);
+        thread::sleep(Duration::from_millis(200));
+        // 3 cores -> 1 (it adopts all 3 sockets) -> 4 (1 adopted, 3 bound fresh) -> 2.
+        for (threads_now, took) in [(1, 3), (4, 3), (2, 4)] {
+            let text = cfg_threads(threads_now, &sock, true, &[("fe", port)], be.addr);
+            std::fs::write(&path, &text).unwrap();
+            let mut next = Ringlb::start_files_args(
+                TempDir::new(),
+                std::slice::from_ref(&path),
+                &reload_args(&sock, lb.pid()),
+                driver,
+                &text,
+            );
+            let want = format!("took {took} listening socket(s)");
+            assert!(next.output().contains(&want), "{want}?\n{}", next.output());
+            assert!(
+                lb.wait_exit(Duration::from_secs(10)).is_some(),
+                "{}",
+                lb.output()
+            );
+            std::mem::swap(&mut lb, &mut next);
+            thread::sleep(Duration::from_millis(200));
+        }
+        load.stop.store(true, Ordering::SeqCst);
+        for t in threads {
+            let _ = t.join();
+        }
+        let lost = load.lost.load(Ordering::SeqCst);
+        assert_eq!(
+            lost,
+            0,
+            "lost {lost}; last: {}\n{}",
+            load.last_error.lock().unwrap(),
+            lb.output()
+        );
+        assert_eq!(get_once(addr, "/after").status, 200);
+    }
+);

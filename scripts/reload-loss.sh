@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Requests lost per reload: ringlb `-sf` beside HAProxy `-sf`, under keep-alive and
-# new-connection-per-request load. See --help.
+# Requests lost per reload: ringlb `-sf` beside HAProxy `-sf`, each also with `-x` (the
+# listening sockets handed over), under keep-alive and new-connection-per-request load.
+# See --help.
 set -euo pipefail
 
 usage() {
@@ -10,7 +11,9 @@ Usage: scripts/reload-loss.sh [options]
 Reloads each proxy RELOADS times under load and prints, per reload, the requests the load
 client did not get a good answer to. A reload is what an operator runs: a new process on the
 same config with -sf OLDPID (ringlb -f CFG -sf PID, haproxy -f CFG -sf PID); the old process
-finishes softly (SIGUSR1) and exits.
+finishes softly (SIGUSR1) and exits. The targets ringlb-x and haproxy-x reload seamlessly:
+their config has 'stats socket SOCK expose-fd listeners' and the new process also gets
+'-x SOCK', so it takes the old process's listening sockets instead of binding its own.
 
 For each reload, one run of 'ringlb-bench load' (open loop, a fixed rate, so both proxies get
 the same offered load) lasts WINDOW seconds, and the reload starts RELOAD_AT seconds into it;
@@ -30,7 +33,8 @@ Options (or the environment variables in capitals):
   --reload-at S       when the reload starts in the window   RELOAD_AT=1
   --timeout S         the load client's per-request timeout  TIMEOUT=2
   -m, --modes LIST    keepalive and/or close                 MODES="keepalive close"
-  -t, --targets LIST  ringlb and/or haproxy                  TARGETS="ringlb haproxy"
+  -t, --targets LIST  ringlb, haproxy, ringlb-x, haproxy-x   TARGETS="ringlb haproxy
+                                                             ringlb-x haproxy-x"
   --threads N         threads of each proxy (nbthread)       PROXY_THREADS=2
   --driver D          ringlb's driver: io_uring or legacy    RINGLB_DRIVER=io_uring
   --no-build          use the release binaries already built SKIP_BUILD=1
@@ -39,8 +43,8 @@ Options (or the environment variables in capitals):
   -h, --help          this text
 
 Needs: haproxy (2.6) on PATH; builds target/release/ringlb and ringlb-bench. Loopback only.
-Connections that the kernel queued on the old process's listener when it closes are reset
-(HAProxy loses those too); handing the listening sockets over is what removes that loss.
+Without -x, connections that the kernel queued on the old process's listener when it closes
+are reset (HAProxy loses those too); -x (the *-x targets) hands the sockets over instead.
 USAGE
 }
 
@@ -55,7 +59,7 @@ WINDOW=${WINDOW:-4}
 RELOAD_AT=${RELOAD_AT:-1}
 TIMEOUT=${TIMEOUT:-2}
 MODES=${MODES:-keepalive close}
-TARGETS=${TARGETS:-ringlb haproxy}
+TARGETS=${TARGETS:-ringlb haproxy ringlb-x haproxy-x}
 PROXY_THREADS=${PROXY_THREADS:-2}
 DRIVER=${RINGLB_DRIVER:-io_uring}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -86,8 +90,8 @@ done
 awk -v w="$WINDOW" -v r="$RELOAD_AT" -v t="$TIMEOUT" 'BEGIN { exit !(r + t + 0.5 < w) }' ||
     die "RELOAD_AT + TIMEOUT must end at least 0.5 s before WINDOW, or stuck requests go uncounted"
 for m in $MODES; do [[ $m == keepalive || $m == close ]] || die "unknown mode '$m'"; done
-for t in $TARGETS; do [[ $t == ringlb || $t == haproxy ]] || die "unknown target '$t'"; done
-[[ " $TARGETS " != *" haproxy "* ]] || command -v haproxy >/dev/null || die "haproxy is not on PATH"
+for t in $TARGETS; do [[ $t =~ ^(ringlb|haproxy)(-x)?$ ]] || die "unknown target '$t'"; done
+[[ " $TARGETS " != *" haproxy"* ]] || command -v haproxy >/dev/null || die "haproxy is not on PATH"
 
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh" # free_port, cleanup (PIDS, TMP)
@@ -162,14 +166,23 @@ backend app
     server s1 127.0.0.1:$BACKEND_PORT
 CFG
 URL="http://127.0.0.1:$PORT/"
+# The -x targets' config: the same, with a stats socket that hands the listeners over.
+SOCK="$TMP/api.sock"
+CFG_X="$TMP/proxy-x.cfg"
+sed "s|^global\$|global\n    stats socket $SOCK level admin expose-fd listeners|" "$CFG" >"$CFG_X"
 
-# start_proxy TARGET LOG [-sf PID]: starts one proxy process; sets STARTED to its pid.
+# start_proxy TARGET LOG [-sf PID]: starts one proxy process; sets STARTED to its pid. A -x
+# target's reload (given -sf) also takes the old process's sockets: -x SOCK.
 start_proxy() {
-    local target=$1 log=$2
+    local target=$1 log=$2 cfg=$CFG take=()
     shift 2
-    case "$target" in
-        ringlb) RINGLB_DRIVER=$DRIVER "$RINGLB" -f "$CFG" -db "$@" >"$log" 2>&1 & ;;
-        haproxy) haproxy -f "$CFG" -db "$@" >"$log" 2>&1 & ;;
+    if [[ $target == *-x ]]; then
+        cfg=$CFG_X
+        (($#)) && take=(-x "$SOCK")
+    fi
+    case "${target%-x}" in
+        ringlb) RINGLB_DRIVER=$DRIVER "$RINGLB" -f "$cfg" -db "${take[@]}" "$@" >"$log" 2>&1 & ;;
+        haproxy) haproxy -f "$cfg" -db "${take[@]}" "$@" >"$log" 2>&1 & ;;
     esac
     STARTED=$!
     PIDS+=("$STARTED")
@@ -177,7 +190,7 @@ start_proxy() {
 
 # ready TARGET LOG: the process that logs to LOG listens.
 ready() {
-    case "$1" in
+    case "${1%-x}" in
         ringlb) line_appears "$2" "ready: " ;;
         # HAProxy -db prints nothing when it starts well: wait until the port answers.
         haproxy) for ((i = 0; i < START_TIMEOUT_S * 20; i++)); do
@@ -246,14 +259,14 @@ echo "Requests lost per reload ($RATE req/s offered, $CONNS connections, ${WINDO
 echo "proxies with $PROXY_THREADS threads, ringlb driver $DRIVER; $(nproc) CPUs, $(uname -r), $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f1-3))"
 echo
 printf '| %-8s |' reload
-for c in "${COLS[@]}"; do printf ' %-17s |' "$c"; done
+for c in "${COLS[@]}"; do printf ' %-20s |' "$c"; done
 echo
 printf '|----------|'
-for _ in "${COLS[@]}"; do printf -- '-------------------|'; done
+for _ in "${COLS[@]}"; do printf -- '----------------------|'; done
 echo
 row() {
     printf '| %-8s |' "$1"
-    for c in "${COLS[@]}"; do printf ' %17s |' "${LOST[$c/$2]:-?}"; done
+    for c in "${COLS[@]}"; do printf ' %20s |' "${LOST[$c/$2]:-?}"; done
     echo
 }
 row "baseline" base
@@ -262,7 +275,7 @@ printf '| %-8s |' total
 for c in "${COLS[@]}"; do
     t=0
     for ((i = 1; i <= RELOADS; i++)); do t=$((t + ${LOST[$c/$i]:-0})); done
-    printf ' %17s |' "$t ($(awk -v t="$t" -v n="$RELOADS" 'BEGIN { printf "%.1f", t / n }')/reload)"
+    printf ' %20s |' "$t ($(awk -v t="$t" -v n="$RELOADS" 'BEGIN { printf "%.1f", t / n }')/reload)"
 done
 echo
 echo

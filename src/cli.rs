@@ -21,6 +21,9 @@ Options (as in HAProxy):
   -vv            print the version, build options and the monoio drivers this machine supports
   -sf <pid>...   once listening, ask these processes to finish softly (SIGUSR1): a reload
   -st <pid>...   once listening, ask these processes to stop now (SIGTERM)
+  -x <socket>    before binding, take the listening sockets of the old process from its
+                 stats socket ('stats socket PATH expose-fd listeners'): with -sf, a reload
+                 that loses no queued connection (README: Signals and reloads)
   -h, --help     this text
 
 Environment:
@@ -53,6 +56,8 @@ pub struct Args {
     pub help: bool,
     pub soft_stop_pids: Vec<i32>,
     pub hard_stop_pids: Vec<i32>,
+    /// `-x SOCKET`: the old process's stats socket, to take its listening sockets from.
+    pub take_sockets: Option<PathBuf>,
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
@@ -72,6 +77,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "-D" => out.daemon = true,
             "-p" => out.pidfile = Some(it.next().ok_or("-p needs a file name")?.into()),
             "-q" => out.quiet = true,
+            "-x" => {
+                out.take_sockets = Some(
+                    it.next()
+                        .ok_or("-x needs the old process's stats socket (expose-fd listeners)")?
+                        .into(),
+                )
+            }
             "-v" | "-V" => out.version = out.version.max(1),
             "-vv" => out.version = 2,
             "-h" | "--help" | "-help" => out.help = true,
@@ -107,6 +119,14 @@ mod tests {
     }
 
     #[test]
+    fn x_takes_the_old_stats_socket() {
+        let a = p("-f a.cfg -x /run/lb.sock -sf 12").unwrap();
+        assert_eq!(a.take_sockets, Some("/run/lb.sock".into()));
+        assert_eq!(a.soft_stop_pids, vec![12]);
+        assert!(p("-f a.cfg -x").is_err());
+    }
+
+    #[test]
     fn haproxy_flags() {
         let a = p("-f a.cfg -f dir -c -db -p /tmp/x.pid -sf 12 13 -q").unwrap();
         assert_eq!(a.files, vec![PathBuf::from("a.cfg"), PathBuf::from("dir")]);
@@ -117,7 +137,7 @@ mod tests {
 
     #[test]
     fn errors_are_clear() {
-        assert!(p("-x").unwrap_err().contains("unknown option '-x'"));
+        assert!(p("-z").unwrap_err().contains("unknown option '-z'"));
         assert!(p("-c").unwrap_err().contains("no configuration file"));
         assert!(p("-f").unwrap_err().contains("-f needs"));
     }

@@ -7,6 +7,7 @@
 //! the launcher's own thread serves the signal thread's other requests (the SIGHUP dump of the
 //! servers' states, kept current in `states.rs` from the checker's broadcast).
 
+mod handover;
 mod states;
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -20,6 +21,7 @@ use crate::config::model::{DriverChoice, Model};
 use crate::config::model_tls::BindTls;
 use crate::health::view::{HealthLink, HealthView};
 use crate::health::HealthEvent;
+use crate::net::handover::Received;
 use crate::net::Dialer;
 use crate::process::Control;
 use crate::serve::record::Sink;
@@ -111,13 +113,20 @@ pub struct Options {
     pub on_ready: Box<dyn FnOnce() + Send>,
     /// Requests from the signal thread (see `process::handle_signals`).
     pub control: Receiver<Control>,
+    /// `-x SOCKET`: the old process's stats socket to take the listening sockets from.
+    pub take_sockets: Option<std::path::PathBuf>,
 }
 
 /// Runs the workers until a stop; returns the process exit status.
 pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let driver = choose_driver(model.global.driver)?;
     let nbthread = model.global.nbthread.unwrap_or_else(default_threads).max(1);
-    let (specs, reservations) = resolve_listeners(&model)?;
+    let received = match &opts.take_sockets {
+        Some(path) => handover::take(path, opts.quiet),
+        None => Vec::new(),
+    };
+    let (specs, reservations, matched, unmatched) = resolve_listeners(&model, received)?;
+    let mut adopted = handover::spread(matched, nbthread);
     let limits = Arc::new(ConnLimits::new(&model));
     let model = Arc::new(model);
     let cpus = cpu_plan(&model, nbthread);
@@ -154,6 +163,10 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
             model: Arc::clone(&model),
             limits: Arc::clone(&limits),
             specs: specs.clone(),
+            adopted: adopted
+                .get_mut(index)
+                .map(std::mem::take)
+                .unwrap_or_default(),
             ready: ready_tx.clone(),
             log_requests: opts.debug,
             log: hub.clone(),
@@ -172,6 +185,9 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     drop(hub);
     let started = wait_ready(&ready_rx, nbthread);
     drop(reservations); // every core holds the ports now
+                        // Old sockets for binds this config no longer has: ours close now; the old process's
+                        // close when it stops (it drops its copies then, net/handover.rs).
+    drop(unmatched);
     if let Err(e) = started {
         request_stop(StopKind::Graceful);
         join_all(handles);
@@ -270,21 +286,44 @@ fn default_threads() -> usize {
         .unwrap_or(1)
 }
 
-/// Every bind of every frontend, with port 0 turned into one real port for all cores.
-fn resolve_listeners(model: &Model) -> Result<(Vec<ListenSpec>, Vec<socket2::Socket>), String> {
+/// What `resolve_listeners` returns: the specs, the port reservations, per spec the old
+/// process's sockets for its address (`-x`), and the old sockets no bind wants.
+type Resolved = (
+    Vec<ListenSpec>,
+    Vec<socket2::Socket>,
+    Vec<Vec<Received>>,
+    Vec<Received>,
+);
+
+/// Every bind of every frontend, with port 0 turned into one real port for all cores, and
+/// the sockets received from the old process (`-x`) sorted out by address.
+fn resolve_listeners(model: &Model, mut received: Vec<Received>) -> Result<Resolved, String> {
     let mut specs = Vec::new();
     let mut held = Vec::new();
+    let mut matched = Vec::new();
     for (fi, fe) in model.frontend_ids().zip(&model.frontends) {
         for (n, bind) in fe.binds.iter().enumerate() {
-            // Binding here first also turns "address in use" or "permission denied" into one
-            // clear start-up error instead of one per core.
-            let (addr, sock) = crate::net::reserve(bind.addr).map_err(|e| {
-                format!(
-                    "{}: cannot bind {} for proxy '{}': {e}",
-                    bind.loc, bind.addr, fe.name
-                )
-            })?;
-            held.push(sock);
+            // Port 0 means "any port": an old socket cannot be the one meant.
+            let (mine, rest): (Vec<_>, Vec<_>) = received
+                .into_iter()
+                .partition(|r| bind.addr.port() != 0 && r.addr == bind.addr);
+            received = rest;
+            let addr = if mine.is_empty() {
+                // Binding here first also turns "address in use" or "permission denied" into
+                // one clear start-up error instead of one per core.
+                let (addr, sock) = crate::net::reserve(bind.addr).map_err(|e| {
+                    format!(
+                        "{}: cannot bind {} for proxy '{}': {e}",
+                        bind.loc, bind.addr, fe.name
+                    )
+                })?;
+                held.push(sock);
+                addr
+            } else {
+                // The old sockets hold the address: nothing to reserve.
+                bind.addr
+            };
+            matched.push(mine);
             let tls = match &bind.tls {
                 Some(settings) => Some(Arc::new(load_tls(settings, &bind.loc.to_string())?)),
                 None => None,
@@ -298,7 +337,7 @@ fn resolve_listeners(model: &Model) -> Result<(Vec<ListenSpec>, Vec<socket2::Soc
             });
         }
     }
-    Ok((specs, held))
+    Ok((specs, held, matched, received))
 }
 
 /// Loads a TLS bind's files once for every core (`ringlb -c` checked them already; a file
@@ -378,6 +417,8 @@ struct WorkerSetup {
     model: Arc<Model>,
     limits: Arc<ConnLimits>,
     specs: Vec<ListenSpec>,
+    /// Per spec, the old process's sockets this core adopts (`-x`); none: it binds its own.
+    adopted: Vec<Vec<std::os::fd::OwnedFd>>,
     ready: Sender<Result<(), String>>,
     /// This core's end of the health-check broadcast, when some server is checked.
     health: Option<HealthLink>,
@@ -440,6 +481,7 @@ async fn worker_main(setup: WorkerSetup) {
         model,
         limits,
         specs,
+        mut adopted,
         ready,
         health,
         log_requests,
@@ -462,8 +504,10 @@ async fn worker_main(setup: WorkerSetup) {
         let _ = ready.send(Err(w.tls_errors.join("\n")));
         return;
     }
+    // Offered to a later `-x` only when some stats socket may hand them over.
+    let exported = w.model.global.stats_sockets.iter().any(|s| s.expose_fd);
     let mut listeners = Vec::with_capacity(specs.len());
-    for spec in specs {
+    for (n, spec) in specs.into_iter().enumerate() {
         let tls = match core_tls(&spec) {
             Ok(t) => t,
             Err(e) => {
@@ -471,8 +515,9 @@ async fn worker_main(setup: WorkerSetup) {
                 return;
             }
         };
-        match crate::net::listener(spec.addr).and_then(monoio::net::TcpListener::from_std) {
-            Ok(l) => listeners.push((spec, l, tls)),
+        let old = adopted.get_mut(n).map(std::mem::take).unwrap_or_default();
+        match handover::open(spec.addr, old, exported.then_some(index)) {
+            Ok(ls) => listeners.extend(ls.into_iter().map(|l| (spec.clone(), l, tls.clone()))),
             Err(e) => {
                 let _ = ready.send(Err(format!(
                     "worker {index}: cannot listen on {}: {e}",
@@ -500,9 +545,12 @@ async fn worker_main(setup: WorkerSetup) {
     // The accept loops end on the stop: each accepts what is queued on its listener, then shuts
     // it. The sockets must leave now, not when the process exits, or the kernel keeps queueing
     // connections on them that nobody accepts (and resets them at exit) while the cores drain.
+    // Once handed over to a new process (`-x`), they only stop accepting: the queues are the
+    // new process's now (worker/listener.rs).
     for task in accepting {
         task.await;
     }
+    crate::net::handover::forget_all();
     drain(&w, kind).await;
     if let Some(log) = w.records.log() {
         log.flush();

@@ -10,12 +10,14 @@
 //!                 catalog/ holds the tables of fetches, converters, actions, server options
 //!                 and balance algorithms
 //!  launch::       one pinned thread per core, each with its own monoio runtime (io_uring, or
-//!                 the legacy epoll driver); signals, soft stop, the health checker thread
+//!                 the legacy epoll driver); signals, soft stop, the health checker thread;
+//!                 handover.rs: `-x`, the old process's listeners spread over the cores
 //!  process::      daemon mode, pidfile, user/group, the old process's stop on reload
 //!  worker::       one Worker per core: listeners and accept loops, balancers, backend pools,
 //!                 connect/retry/queue, maxconn counters (the only cross-core atomics)
 //!  net::          sockets and streams: SO_REUSEPORT listeners; `Stream`, the one connection
-//!                 type (TCP; an in-memory pair for in-process tests); `Dialer`
+//!                 type (TCP; an in-memory pair for in-process tests); `Dialer`;
+//!                 handover.rs: `_getsocks` / `-x`, listeners passed with SCM_RIGHTS
 //!  serve::        a client connection's life: accept.rs, tcp.rs (mode tcp relay), h1.rs (the
 //!                 HTTP/1 connection level), h2/ (HTTP/2: one task per stream, by ALPN or
 //!                 `proto h2`), then per request a `Session` (request ->

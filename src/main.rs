@@ -97,6 +97,7 @@ fn run(args: Args) -> Result<(), String> {
             debug: args.debug,
             on_ready,
             control,
+            take_sockets: args.take_sockets.clone(),
         },
     );
     if let Some(p) = &pidfile {

@@ -233,10 +233,6 @@ fn what_ringlb_does_not_do_is_refused_by_name() {
     let cases = [
         ("backend b\n    stats admin if TRUE\n", "stats admin"),
         (
-            "global\n    stats socket /tmp/x.sock expose-fd listeners\n",
-            "expose-fd",
-        ),
-        (
             "backend b\n    stats http-request deny\n",
             "stats http-request",
         ),

@@ -48,8 +48,10 @@ enum Bound {
 
 /// The bound runtime API sockets; `serve` starts answering, `Drop` removes unix socket files.
 pub struct Sockets {
-    bound: Vec<(Bound, ApiLevel)>,
-    paths: Vec<PathBuf>,
+    /// Each socket, its level, and whether it says `expose-fd listeners`.
+    bound: Vec<(Bound, ApiLevel, bool)>,
+    /// Unix socket files, with the (device, inode) each had once bound.
+    paths: Vec<(PathBuf, Option<(u64, u64)>)>,
 }
 
 /// Binds every `stats socket` line (while the process may still be root, before `chroot`).
@@ -84,7 +86,7 @@ pub fn bind(model: &Model) -> Result<Sockets, String> {
                         )
                     })?;
                 }
-                paths.push(path.clone());
+                paths.push((path.clone(), file_id(path)));
                 Bound::Unix(l, path.clone())
             }
             ApiAddr::Tcp(addr) => Bound::Tcp(
@@ -92,7 +94,7 @@ pub fn bind(model: &Model) -> Result<Sockets, String> {
                     .map_err(|e| format!("{}: cannot bind stats socket {addr}: {e}", s.loc))?,
             ),
         };
-        bound.push((b, s.level));
+        bound.push((b, s.level, s.expose_fd));
     }
     Ok(Sockets { bound, paths })
 }
@@ -106,7 +108,7 @@ impl Sockets {
     pub fn describe(&self) -> Vec<String> {
         self.bound
             .iter()
-            .map(|(b, _)| match b {
+            .map(|(b, _, _)| match b {
                 Bound::Unix(_, p) => p.display().to_string(),
                 Bound::Tcp(l) => l
                     .local_addr()
@@ -128,11 +130,11 @@ impl Sockets {
             open: AtomicUsize::new(0),
             admin,
         });
-        for (b, level) in self.bound.drain(..) {
+        for (b, level, expose_fd) in self.bound.drain(..) {
             let api = Arc::clone(&api);
             std::thread::Builder::new()
                 .name("ringlb-api".into())
-                .spawn(move || accept_loop(&api, b, level))
+                .spawn(move || accept_loop(&api, b, level, expose_fd))
                 .map_err(|e| format!("cannot start the stats socket thread: {e}"))?;
         }
         Ok(())
@@ -141,13 +143,25 @@ impl Sockets {
 
 impl Drop for Sockets {
     fn drop(&mut self) {
-        for p in &self.paths {
-            let _ = std::fs::remove_file(p);
+        for (p, id) in &self.paths {
+            // After a reload the new process has bound the same path (a new file): that one
+            // is not ours to remove, or the next `-x` would find no socket.
+            if id.is_some() && file_id(p) == *id {
+                let _ = std::fs::remove_file(p);
+            }
         }
     }
 }
 
-fn accept_loop(api: &Arc<Api>, b: Bound, level: ApiLevel) {
+/// A file's identity, to tell our socket file from a newer process's at the same path.
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+fn accept_loop(api: &Arc<Api>, b: Bound, level: ApiLevel, expose_fd: bool) {
     loop {
         let conn: Box<dyn Conn> = match &b {
             Bound::Unix(l, _) => match l.accept() {
@@ -169,7 +183,7 @@ fn accept_loop(api: &Arc<Api>, b: Bound, level: ApiLevel) {
         let spawned = std::thread::Builder::new()
             .name("ringlb-api-conn".into())
             .spawn(move || {
-                serve_conn(&mine, conn, level);
+                serve_conn(&mine, conn, level, expose_fd);
                 mine.open.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
@@ -182,6 +196,10 @@ fn accept_loop(api: &Arc<Api>, b: Bound, level: ApiLevel) {
 trait Conn: std::io::Read + Write + Send {
     fn set_timeout(&self, t: std::time::Duration);
     fn try_clone_box(&self) -> Option<Box<dyn Conn>>;
+    /// The unix stream, which alone can carry descriptors (`_getsocks`).
+    fn as_unix(&self) -> Option<&std::os::unix::net::UnixStream> {
+        None
+    }
 }
 
 impl Conn for std::os::unix::net::UnixStream {
@@ -191,6 +209,9 @@ impl Conn for std::os::unix::net::UnixStream {
     }
     fn try_clone_box(&self) -> Option<Box<dyn Conn>> {
         self.try_clone().ok().map(|c| Box::new(c) as Box<dyn Conn>)
+    }
+    fn as_unix(&self) -> Option<&std::os::unix::net::UnixStream> {
+        Some(self)
     }
 }
 
@@ -209,7 +230,7 @@ const MAX_LINE: u64 = 16 * 1024;
 
 /// One client: lines of commands until it leaves, `quit`, or (non-interactive) the first
 /// line has been answered. An idle client is closed after `stats timeout`.
-fn serve_conn(api: &Api, conn: Box<dyn Conn>, level: ApiLevel) {
+fn serve_conn(api: &Api, conn: Box<dyn Conn>, level: ApiLevel, expose_fd: bool) {
     conn.set_timeout(api.model.global.stats_timeout);
     let Some(mut out) = conn.try_clone_box() else {
         return;
@@ -221,6 +242,18 @@ fn serve_conn(api: &Api, conn: Box<dyn Conn>, level: ApiLevel) {
         match (&mut reader).take(MAX_LINE).read_line(&mut line) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
+        }
+        if line.trim() == "_getsocks" {
+            // HAProxy's internal command for `-x`: the listening sockets, then the connection
+            // ends. On a socket without `expose-fd listeners` (or a TCP one, which cannot carry
+            // descriptors) nothing is sent, as HAProxy does: the new process sees no count,
+            // warns, and binds on its own.
+            if let (true, Some(unix)) = (expose_fd, reader.get_ref().as_unix()) {
+                if let Err(e) = crate::net::handover::send(unix) {
+                    eprintln!("ringlb: _getsocks: cannot send the listening sockets: {e}");
+                }
+            }
+            return;
         }
         let mut reply = String::new();
         let mut quit = false;

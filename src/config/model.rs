@@ -275,6 +275,8 @@ pub struct StatsSocket {
     /// `mode 660`: the unix socket's permissions.
     pub mode: Option<u32>,
     pub level: ApiLevel,
+    /// `expose-fd listeners`: `_getsocks` hands the listening sockets to a new process (`-x`).
+    pub expose_fd: bool,
     pub loc: Loc,
 }
 

@@ -136,7 +136,8 @@ pub fn description(g: &mut GlobalDraft, cx: &mut Cx) {
     g.description = Some(cx.args.join(" "));
 }
 
-/// Global `stats socket ADDR [mode OCTAL] [level user|operator|admin]`: the runtime API.
+/// Global `stats socket ADDR [mode OCTAL] [level user|operator|admin] [expose-fd listeners]`:
+/// the runtime API (`expose-fd listeners`: a reload with `-x` may take the listening sockets).
 /// ADDR is a path (`unix@` optional) or `ipv4@IP:PORT` / `ipv6@[IP]:PORT` / `IP:PORT`.
 pub fn socket(g: &mut GlobalDraft, cx: &mut Cx) {
     let Some((first, params)) = cx.args.split_first() else {
@@ -149,6 +150,7 @@ pub fn socket(g: &mut GlobalDraft, cx: &mut Cx) {
         addr,
         mode: None,
         level: ApiLevel::Operator,
+        expose_fd: false,
         loc: cx.loc.clone(),
     };
     let mut rest = params.iter();
@@ -171,8 +173,9 @@ pub fn socket(g: &mut GlobalDraft, cx: &mut Cx) {
                 }
             }
             ("mode" | "level", None) => return cx.err(format!("'stats socket ... {p}' needs a value")),
-            ("expose-fd", _) => return cx.err("'stats socket ... expose-fd listeners' is not supported yet: ringlb does not hand its listening sockets over at a reload (-x)"),
-            (other, _) => return cx.err(format!("'stats socket ... {other}' is not supported yet (supported: mode, level)")),
+            ("expose-fd", Some("listeners")) => sock.expose_fd = true,
+            ("expose-fd", v) => return cx.err(format!("'stats socket ... expose-fd {}': only 'expose-fd listeners' exists", v.unwrap_or(""))),
+            (other, _) => return cx.err(format!("'stats socket ... {other}' is not supported yet (supported: mode, level, expose-fd listeners)")),
         }
         rest.next();
     }

@@ -12,6 +12,7 @@
 //! - `queue.rs`: a listener's queue taken in at a stop, then the listener shut down
 
 mod dial;
+pub mod handover;
 mod mem;
 pub mod queue;
 mod stream;

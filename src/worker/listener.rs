@@ -22,7 +22,8 @@ const FD_EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(5);
 
 /// Accepts until the worker stops, then takes in what is already queued (`drain_queue`) and
-/// returns, which closes the listener.
+/// returns, which closes the listener; or, once the socket was handed to a new process, just
+/// returns.
 /// `tls`: this core's rustls configs when the bind says `ssl`.
 pub async fn accept_loop(
     worker: Rc<Worker>,
@@ -61,6 +62,15 @@ pub async fn accept_loop(
         if worker.is_stopping() {
             break;
         }
+    }
+    if crate::net::handover::handed_over() {
+        // A newer process took this socket (`-x`): it accepts from the same queue, so what is
+        // queued is its to serve. Neither drain it (those clients would get our
+        // `Connection: close` and a core that is going away) nor shut it down: shutdown acts
+        // on the socket, not on our descriptor, and would stop the new process's listener
+        // and reset its queue. Dropping the listener closes only our descriptor; the kernel
+        // socket lives on in the new process.
+        return;
     }
     let how = conn::How {
         tls,
@@ -109,7 +119,7 @@ async fn accept_unless_stopped(
 /// SO_REUSEPORT group, so the kernel sends new connections to the other process's sockets.
 /// Dropping it only queues an asynchronous close on io_uring, and connections that land on it
 /// meanwhile would be reset. What still arrives between the last accept and the shutdown is
-/// reset, until listening sockets are handed over on reload.
+/// reset: a reload with `-x` hands the sockets over instead (see `accept_loop`).
 fn drain_queue(worker: &Rc<Worker>, frontend: FrontendId, listener: &TcpListener, how: &conn::How) {
     if queue::set_nonblocking(listener) {
         accept_queued_all(worker, frontend, listener, how);

@@ -5,20 +5,6 @@ use crate::health::table::CheckState;
 use crate::stats::collect;
 use crate::stats::snapshot::Snapshot;
 
-/// The open-files limit (`Ulimit-n`, `Maxsock`).
-fn nofile() -> u64 {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 {
-        r.rlim_cur
-    } else {
-        0
-    }
-}
-
 fn uptime(s: u64) -> String {
     format!(
         "{}d {}h{:02}m{:02}s",
@@ -45,7 +31,7 @@ pub fn show_info(s: &Snapshot, api: &Api, opts: &[&str]) -> String {
         .sum::<usize>()
         + api.model.global.stats_sockets.len();
     let bytes_out: u64 = s.cores.iter().map(|c| c.bytes_out).sum();
-    let ulimit = nofile();
+    let ulimit = crate::config::validate::nofile_limit();
     let fields: Vec<(&str, String)> = vec![
         ("Name", p.name.to_string()),
         ("Version", p.version.to_string()),
@@ -139,7 +125,7 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
             return "Can't find backend.\n".into();
         }
     }
-    let snap = collect::snapshot_of(&api.stats, m, false);
+    let slots = collect::proxy_slots(m);
     let checks = api.stats.checks.read();
     let now = std::time::Instant::now();
     let mut out = String::from(STATE_HEADER);
@@ -147,10 +133,9 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
         if only.is_some_and(|o| o != b.name) {
             continue;
         }
-        let be_id = snap
-            .proxies
+        let be_id = slots
             .iter()
-            .find(|p| p.name == b.name)
+            .find(|p| p.backend == Some(bi))
             .map_or(0, |p| p.iid);
         for (si, s) in b.servers.iter().enumerate() {
             let st: Option<&CheckState> = checks.get(bi).and_then(|l| l.get(si));

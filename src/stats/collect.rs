@@ -2,15 +2,17 @@
 //! summed (maxima: the highest of the cores' maxima),
 //! the checker's table, the published latency histograms, the process.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use super::counters::{CoreCounters, ProxyCounters, Timer};
 use super::fields::Field as F;
 use super::latency::{self, LatencyTables};
 use super::shared::StatsShared;
 use super::snapshot::{CoreRow, ProcessInfo, ProxyStats, Row, RowKind, Snapshot};
+use crate::config::log_resolve::system_hostname;
 use crate::config::model::{Backend, Balance, Frontend, Mode, Model, Server};
 use crate::health::table::CheckState;
+use crate::log::dates::unix_secs;
 use crate::worker::Worker;
 
 /// Everything a report shows, now.
@@ -54,27 +56,31 @@ struct Cx<'a> {
     lat: &'a LatencyTables,
 }
 
-/// The proxies in configuration order; a `listen` section is one proxy with both rows.
-fn proxies(cx: &Cx<'_>) -> Vec<ProxyStats> {
-    let m = cx.model;
-    let mut out: Vec<(u32, ProxyStats)> = Vec::new();
+/// One proxy as reports list it: its frontend and/or backend (a `listen` section has both),
+/// and HAProxy's number for it (`iid`).
+pub struct ProxySlot {
+    pub frontend: Option<usize>,
+    pub backend: Option<usize>,
+    pub iid: u64,
+}
+
+/// The proxies in configuration order, numbered as HAProxy numbers them.
+pub fn proxy_slots(m: &Model) -> Vec<ProxySlot> {
+    let mut out: Vec<(u32, Option<usize>, Option<usize>)> = Vec::new();
     for (i, fe) in m.frontends.iter().enumerate() {
         let be = m
             .backends
             .iter()
             .position(|b| b.listen_frontend && b.name == fe.name);
-        out.push((
-            fe.loc.line,
-            proxy(cx, Some((i, fe)), be.map(|b| (b, &m.backends[b]))),
-        ));
+        out.push((fe.loc.line, Some(i), be));
     }
     for (i, be) in m.backends.iter().enumerate() {
         let is_listen = be.listen_frontend && m.frontends.iter().any(|f| f.name == be.name);
         if !is_listen {
-            out.push((be.loc.line, proxy(cx, None, Some((i, be)))));
+            out.push((be.loc.line, None, Some(i)));
         }
     }
-    out.sort_by_key(|(line, _)| *line);
+    out.sort_by_key(|(line, _, _)| *line);
     // HAProxy numbers its hidden CLI proxy first when there is a `stats socket`.
     let first = if m.global.stats_sockets.is_empty() {
         1
@@ -83,8 +89,24 @@ fn proxies(cx: &Cx<'_>) -> Vec<ProxyStats> {
     };
     out.into_iter()
         .enumerate()
-        .map(|(n, (_, mut p))| {
-            p.iid = n as u64 + first;
+        .map(|(n, (_, frontend, backend))| ProxySlot {
+            frontend,
+            backend,
+            iid: n as u64 + first,
+        })
+        .collect()
+}
+
+/// The proxies in configuration order; a `listen` section is one proxy with both rows.
+fn proxies(cx: &Cx<'_>) -> Vec<ProxyStats> {
+    let m = cx.model;
+    proxy_slots(m)
+        .into_iter()
+        .map(|slot| {
+            let fe = slot.frontend.and_then(|i| Some((i, m.frontends.get(i)?)));
+            let be = slot.backend.and_then(|i| Some((i, m.backends.get(i)?)));
+            let mut p = proxy(cx, fe, be);
+            p.iid = slot.iid;
             for r in p
                 .frontend
                 .iter_mut()
@@ -202,9 +224,7 @@ fn exchange_cols(cx: &Cx<'_>, row: &mut Row, pick: Which) {
     row.set(F::Qcur, s(&|p| p.queue.cur()));
     row.set(F::Qmax, highest(cx, pick, &|p| p.queue.max()));
     let last = highest(cx, pick, &|p| p.last_session.get());
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let unix = unix_secs(SystemTime::now());
     // HAProxy: seconds since the last session, -1 when there never was one.
     row.set_i64(
         F::Lastsess,
@@ -384,7 +404,6 @@ fn backend_row(cx: &Cx<'_>, name: &str, bi: usize, b: &Backend, servers: &[Row])
     common(cx, &mut row, pick);
     exchange_cols(cx, &mut row, pick);
     let s = |f: &dyn Fn(&ProxyCounters) -> u64| sum(cx, pick, f);
-    let now = cx.now_s;
     row.set(F::Dreq, s(&|p| p.denied_req.get()));
     row.set(F::ReqTot, s(&|p| p.req_tot.get()));
     let checks = cx.checks.get(bi);
@@ -424,7 +443,6 @@ fn backend_row(cx: &Cx<'_>, name: &str, bi: usize, b: &Backend, servers: &[Row])
     row.set(F::Slim, fullconn(cx.model, bi));
     row.set_str(F::Mode, mode_name(b.mode));
     row.set_str(F::Algo, algo_name(&b.balance));
-    let _ = now;
     // The backend changed state when its last server did (or at start).
     let started = cx.now.saturating_duration_since(cx.started).as_secs();
     let last = checks
@@ -497,12 +515,9 @@ fn process(shared: &StatsShared, model: &Model, stopping: bool) -> ProcessInfo {
         release_date: "",
         pid: std::process::id(),
         nbthread: cores.len(),
-        node: model.global.node.clone().unwrap_or_else(hostname),
+        node: model.global.node.clone().unwrap_or_else(system_hostname),
         description: model.global.description.clone().unwrap_or_default(),
-        start_time: shared
-            .started
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        start_time: unix_secs(shared.started),
         uptime_s: shared.started_at.elapsed().as_secs(),
         maxconn: u64::from(model.global.maxconn),
         curr_conns: total(&|c| c.conns.cur()),
@@ -519,16 +534,4 @@ fn process(shared: &StatsShared, model: &Model, stopping: bool) -> ProcessInfo {
         log_lines_dropped: dropped,
         stopping,
     }
-}
-
-/// The host name (HAProxy's default `node`).
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `len` bytes into the buffer we own.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }

@@ -7,13 +7,6 @@ use super::shared::CoreStats;
 use crate::config::model::{BackendId, FrontendId, Mode, ServerId};
 use crate::serve::record::{By, Phase, RequestRecord};
 
-/// Unix seconds now (`lastsess`).
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// A request counted in its backend's queue on this core, until dropped.
 pub struct QueueMark {
     shared: std::sync::Arc<super::shared::StatsShared>,
@@ -124,7 +117,8 @@ impl CoreStats {
             count_frontend(fe, rec, http, now);
         }
         let Some(b) = rec.backend else { return };
-        let unix = unix_now();
+        // `lastsess` is in Unix seconds.
+        let unix = crate::log::dates::unix_secs(std::time::SystemTime::now());
         if let Some(be) = c.backends.get(b.index()) {
             count_backend(be, rec, http, now, unix);
         }

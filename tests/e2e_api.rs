@@ -194,15 +194,7 @@ fn modes_and_refusals() {
 
 #[test]
 fn exporter_reads_the_socket() {
-    let found = std::process::Command::new("sh")
-        .args(["-c", "command -v prometheus-haproxy-exporter"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("install prometheus-haproxy-exporter (.ci/run does)");
-        }
-        eprintln!("skipping: prometheus-haproxy-exporter is not installed");
+    if !tool_or_skip("prometheus-haproxy-exporter") {
         return;
     }
     let s1 = HttpBackend::start("s1");

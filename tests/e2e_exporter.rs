@@ -19,22 +19,6 @@ use std::time::{Duration, Instant};
 const EXPORTER: &str = "prometheus-haproxy-exporter";
 const PROMTOOL: &str = "promtool";
 
-/// True when `tool` runs; without it, fails under CI and skips elsewhere.
-fn tool_or_skip(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("install {tool} (.ci/run does)");
-    }
-    eprintln!("skipping: {tool} is not installed (CI fails here instead)");
-    false
-}
-
 /// The config both proxies run: two backends of one server each (so that the split is the
 /// same on both, whatever core takes a request), and a stats listener.
 fn cfg(fe: &str, stats: &str, s1: SocketAddr, s2: SocketAddr) -> String {
@@ -122,6 +106,24 @@ fn metrics(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Runs `f` with the frontend and stats addresses of HAProxy 2.6 on the same config (on
+/// fresh ports, retried if one was taken meanwhile); HAProxy stops when `f` returns.
+fn on_haproxy<T>(s1: SocketAddr, s2: SocketAddr, f: impl FnOnce(SocketAddr, SocketAddr) -> T) -> T {
+    loop {
+        let (fe, st) = (proxies::free_port(), proxies::free_port());
+        let c = cfg(
+            &format!("127.0.0.1:{fe}"),
+            &format!("127.0.0.1:{st}"),
+            s1,
+            s2,
+        );
+        let Some(_h) = proxies::Haproxy::start(&c, fe) else {
+            continue;
+        };
+        return f(([127, 0, 0, 1], fe).into(), ([127, 0, 0, 1], st).into());
+    }
+}
+
 /// What the exporter reports from ringlb and from HAProxy for the same traffic.
 fn both_scrapes(driver: &str) -> Option<(BTreeMap<String, String>, BTreeMap<String, String>)> {
     if !proxies::haproxy_or_skip() || !tool_or_skip(EXPORTER) {
@@ -132,22 +134,10 @@ fn both_scrapes(driver: &str) -> Option<(BTreeMap<String, String>, BTreeMap<Stri
     let lb = Ringlb::start(&cfg("127.0.0.1:0", "127.0.0.1:0", s1.addr, s2.addr), driver);
     traffic(lb.addr("fe"));
     let ours = Exporter::start(&format!("http://{}/stats;csv", lb.addr("stats"))).scrape();
-    let theirs = loop {
-        let (fe, st) = (proxies::free_port(), proxies::free_port());
-        let c = cfg(
-            &format!("127.0.0.1:{fe}"),
-            &format!("127.0.0.1:{st}"),
-            s1.addr,
-            s2.addr,
-        );
-        let Some(h) = proxies::Haproxy::start(&c, fe) else {
-            continue;
-        };
-        traffic(([127, 0, 0, 1], fe).into());
-        let m = Exporter::start(&format!("http://127.0.0.1:{st}/stats;csv")).scrape();
-        drop(h);
-        break m;
-    };
+    let theirs = on_haproxy(s1.addr, s2.addr, |fe, st| {
+        traffic(fe);
+        Exporter::start(&format!("http://{st}/stats;csv")).scrape()
+    });
     Some((ours, theirs))
 }
 
@@ -286,20 +276,10 @@ both_drivers!(
             );
             std::thread::sleep(Duration::from_millis(100));
         };
-        let theirs_text = loop {
-            let (fe, st) = (proxies::free_port(), proxies::free_port());
-            let c = cfg(
-                &format!("127.0.0.1:{fe}"),
-                &format!("127.0.0.1:{st}"),
-                s1.addr,
-                s2.addr,
-            );
-            let Some(_h) = proxies::Haproxy::start(&c, fe) else {
-                continue;
-            };
-            traffic(([127, 0, 0, 1], fe).into());
-            break get_once(([127, 0, 0, 1], fe).into(), "/metrics").text();
-        };
+        let theirs_text = on_haproxy(s1.addr, s2.addr, |fe, _| {
+            traffic(fe);
+            get_once(fe, "/metrics").text()
+        });
         let ours = promtool_complaints(&ours_text);
         let theirs = promtool_complaints(&theirs_text);
         let extra: Vec<&String> = ours.difference(&theirs).collect();

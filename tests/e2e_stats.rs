@@ -295,12 +295,7 @@ fn check_config(cfg: &str) -> std::process::Output {
 fn stats_page_renders_in_chromium() {
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|b| {
-            std::process::Command::new("sh")
-                .args(["-c", &format!("command -v {b}")])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+        .find(|b| has_tool(b))
     else {
         if std::env::var_os("CI").is_some() {
             panic!("install chromium (.ci/run does)");

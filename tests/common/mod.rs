@@ -19,6 +19,7 @@ mod process;
 mod raw_backend;
 mod rule_configs;
 mod tls;
+mod tools;
 mod wire;
 
 // Each test file uses a different part of the harness.
@@ -34,6 +35,8 @@ pub use raw_backend::*;
 pub use rule_configs::*;
 #[allow(unused_imports)]
 pub use tls::*;
+#[allow(unused_imports)]
+pub use tools::*;
 #[allow(unused_imports)]
 pub use wire::*;
 

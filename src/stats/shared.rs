@@ -50,6 +50,11 @@ impl StatsShared {
     pub fn now_s(&self) -> u64 {
         self.started_at.elapsed().as_secs()
     }
+
+    /// The same clock at `t` (an instant the caller already took: no clock read).
+    pub fn secs_at(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.started_at).as_secs()
+    }
 }
 
 /// One core's handle: its own counters to write, its histograms to fill and publish.

@@ -107,7 +107,11 @@ impl CoreStats {
     /// server, and its latencies added to this core's histograms.
     pub fn request_ended(&self, rec: &RequestRecord) {
         let Some(c) = self.mine() else { return };
-        let now = self.shared.now_s();
+        // The record's end was stamped just now: the rates' clock needs no second read.
+        let now = rec
+            .marks
+            .end
+            .map_or_else(|| self.shared.now_s(), |t| self.shared.secs_at(t));
         c.req_tot.inc();
         c.bytes_in.add(rec.bytes_in);
         c.bytes_out.add(rec.bytes_out);

@@ -91,6 +91,12 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "h2 0.4.21: PROTOCOL_ERROR, not STREAM_CLOSED (section 5.1)",
     ),
     (
+        "RFC 9113 :: 7. error codes :: sends goaway frame with unknown error code",
+        "h2 0.4.21 closes the connection once the client's GOAWAY has come and no stream is \
+         open; httpwg's PING that follows then finds it gone (a race: failed once on the \
+         legacy driver in a clean-clone CI run, passes otherwise)",
+    ),
+    (
         "RFC 9113 :: 8. expressing http semantics in http2 :: client sends push promise frame",
         "no connection error for a client's PUSH_PROMISE (section 8.4): no GOAWAY, the \
          connection stays open (passes now and then within a full run)",

@@ -24,6 +24,13 @@ Options (as in HAProxy):
   -x <socket>    before binding, take the listening sockets of the old process from its
                  stats socket ('stats socket PATH expose-fd listeners'): with -sf, a reload
                  that loses no queued connection (README: Signals and reloads)
+  -W             master-worker mode (as 'master-worker' in the global section): a master
+                 process supervises one worker, reloads it on SIGUSR2 without losing a
+                 connection, and stops with it
+  -Ws            -W, and tell systemd (Type=notify) when ready, reloading and stopping
+  -S <bind>[,opt,value]...
+                 the master CLI, in master-worker mode: a unix socket path or
+                 [ipv4@]IP:PORT; options mode,600 level,user|operator|admin uid,N gid,N
   -h, --help     this text
 
 Environment:
@@ -34,8 +41,17 @@ Signals:
                  response says Connection: close), close idle connections, then exit
   SIGTERM/INT    the same within 10 s, then exit; a second one exits at once
   SIGHUP         log every server's state (UP/DOWN) and keep running
-  SIGUSR2/QUIT   logged and ignored (master-worker mode is not supported yet)
+  SIGUSR2/QUIT   logged and ignored (SIGUSR2 reloads a master, below)
   SIGPIPE        ignored
+
+Signals to the master (-W, -Ws, 'master-worker'):
+  SIGUSR2/HUP    reload: read the configuration again; if it loads, start a new worker that
+                 takes the listening sockets, then soft-stop the old one; if not, print the
+                 errors and keep the old worker serving
+  SIGUSR1        soft-stop the workers, exit once they have
+  SIGTERM/INT    pass SIGTERM to the workers, exit once they have
+  A worker that dies makes the master stop with its status ('master-worker
+  no-exit-on-failure': the master stays, and a reload starts a worker)
 
 Exit status:
   0  clean stop, or -c found the configuration valid, or -v/-vv/--help
@@ -58,6 +74,12 @@ pub struct Args {
     pub hard_stop_pids: Vec<i32>,
     /// `-x SOCKET`: the old process's stats socket, to take its listening sockets from.
     pub take_sockets: Option<PathBuf>,
+    /// `-W` / `-Ws`: master-worker mode.
+    pub master_worker: bool,
+    /// `-Ws`: sd_notify to systemd.
+    pub systemd: bool,
+    /// `-S` arguments, as written (parsed by master/cli.rs).
+    pub master_cli: Vec<String>,
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
@@ -84,6 +106,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                         .into(),
                 )
             }
+            "-W" => out.master_worker = true,
+            "-Ws" => {
+                out.master_worker = true;
+                out.systemd = true;
+            }
+            "-S" => out
+                .master_cli
+                .push(it.next().ok_or("-S needs a socket path or IP:PORT")?),
             "-v" | "-V" => out.version = out.version.max(1),
             "-vv" => out.version = 2,
             "-h" | "--help" | "-help" => out.help = true,
@@ -124,6 +154,16 @@ mod tests {
         assert_eq!(a.take_sockets, Some("/run/lb.sock".into()));
         assert_eq!(a.soft_stop_pids, vec![12]);
         assert!(p("-f a.cfg -x").is_err());
+    }
+
+    #[test]
+    fn master_worker_flags() {
+        let a = p("-Ws -f a.cfg -S /run/m.sock,mode,600 -S 127.0.0.1:9999").unwrap();
+        assert!(a.master_worker && a.systemd);
+        assert_eq!(a.master_cli, vec!["/run/m.sock,mode,600", "127.0.0.1:9999"]);
+        let w = p("-W -f a.cfg").unwrap();
+        assert!(w.master_worker && !w.systemd);
+        assert!(p("-f a.cfg -S").unwrap_err().contains("-S needs"));
     }
 
     #[test]

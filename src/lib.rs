@@ -13,6 +13,9 @@
 //!                 the legacy epoll driver); signals, soft stop, the health checker thread;
 //!                 handover.rs: `-x`, the old process's listeners spread over the cores
 //!  process::      daemon mode, pidfile, user/group, the old process's stop on reload
+//!  master::       master-worker mode (-W, -Ws, `master-worker`): a master that serves no
+//!                 traffic, re-executes this binary as its worker, reloads on SIGUSR2 by a
+//!                 `-x` hand-over between workers, the master CLI (-S), sd_notify
 //!  worker::       one Worker per core: listeners and accept loops, balancers, backend pools,
 //!                 connect/retry/queue, maxconn counters (the only cross-core atomics)
 //!  net::          sockets and streams: SO_REUSEPORT listeners; `Stream`, the one connection
@@ -75,6 +78,7 @@ pub mod http;
 pub mod io;
 pub mod launch;
 pub mod log;
+pub mod master;
 pub mod net;
 pub mod process;
 pub mod rules;

@@ -5,9 +5,12 @@ use std::process::ExitCode;
 use ringlb::cli::{self, Args};
 use ringlb::config;
 use ringlb::launch::{self, Options};
+use ringlb::master;
 use ringlb::process;
 
 fn main() -> ExitCode {
+    // First, before any thread: it edits the environment.
+    let role = master::Role::from_env();
     let args = match cli::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
@@ -23,8 +26,8 @@ fn main() -> ExitCode {
         print_version(args.version);
         return ExitCode::SUCCESS;
     }
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+    match run(args, role) {
+        Ok(code) => code,
         Err(e) => {
             if !e.is_empty() {
                 eprintln!("ringlb: {e}");
@@ -34,7 +37,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
+/// `role`: set when a master started this process as its worker (master/child.rs).
+fn run(args: Args, role: Option<master::Role>) -> Result<ExitCode, String> {
     let loaded = match config::load(&args.files) {
         Ok(l) => l,
         Err(diags) => {
@@ -57,14 +61,30 @@ fn run(args: Args) -> Result<(), String> {
     }
     if args.check {
         println!("Configuration file is valid");
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
-    let model = loaded.model;
-    let daemon = (args.daemon || model.global.daemon) && !args.foreground;
-    let pidfile = args
-        .pidfile
-        .clone()
-        .or_else(|| model.global.pidfile.clone());
+    let mut model = loaded.model;
+    if role.is_none() && master::wanted(&args, &model) {
+        let code = master::run(args, model)?;
+        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+    }
+    if !args.master_cli.is_empty() && role.is_none() && !args.quiet {
+        eprintln!("[WARNING]  ({}) : a master CLI socket was defined (-S), but master-worker mode (-W) is not enabled.", std::process::id());
+    }
+    // A worker: its master daemonized, wrote the pid file and signals the old worker.
+    let worker = role.is_some();
+    if let Some(r) = &role {
+        r.guard();
+        model.global.stats_sockets.push(r.internal_socket());
+    }
+    let daemon = (args.daemon || model.global.daemon) && !args.foreground && !worker;
+    let pidfile = if worker {
+        None
+    } else {
+        args.pidfile
+            .clone()
+            .or_else(|| model.global.pidfile.clone())
+    };
     let ready_pipe = if daemon {
         Some(process::daemonize()?)
     } else {
@@ -89,6 +109,11 @@ fn run(args: Args) -> Result<(), String> {
         if let Some(fd) = ready_pipe {
             process::tell_parent_ready(fd);
         }
+        if let Some(mut r) = role {
+            // Dropping privileges cleared PR_SET_PDEATHSIG: set again.
+            r.guard();
+            r.tell_ready();
+        }
     });
     let result = launch::run(
         model,
@@ -103,7 +128,7 @@ fn run(args: Args) -> Result<(), String> {
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);
     }
-    result
+    result.map(|()| ExitCode::SUCCESS)
 }
 
 fn print_version(level: u8) {

@@ -77,11 +77,12 @@ pub enum Control {
 /// Installs the signal handling; the launcher receives the requests only it can serve.
 ///
 /// No signal ends the process except the ones meant to: SIGUSR1 soft stop, SIGTERM/SIGINT
-/// graceful stop (a second one exits at once). SIGHUP dumps the servers' states; SIGUSR2 and
-/// SIGQUIT, which HAProxy gives meanings ringlb lacks, are logged and ignored. SIGPIPE,
+/// graceful stop (a second one exits at once). SIGHUP dumps the servers' states; SIGUSR2
+/// (which reloads a master: master/, not this process) and SIGQUIT (HAProxy's pool dump,
+/// which ringlb lacks) are logged and ignored. SIGPIPE,
 /// SIGTTOU and SIGTTIN are ignored outright (see `IGNORED`).
 pub fn handle_signals(quiet: bool) -> Result<Receiver<Control>, String> {
-    ignore(&IGNORED);
+    ignore_stray_signals();
     let mut signals =
         Signals::new(HANDLED).map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let (tx, rx) = unbounded();
@@ -126,6 +127,11 @@ const HANDLED: [i32; 6] = [SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGUSR2, SIGQUIT];
 ///   every restarted write; ignored, the write proceeds.
 const IGNORED: [i32; 3] = [libc::SIGPIPE, libc::SIGTTOU, libc::SIGTTIN];
 
+/// `IGNORED`, for the master too (master-worker mode), which handles the others itself.
+pub fn ignore_stray_signals() {
+    ignore(&IGNORED);
+}
+
 fn ignore(sigs: &[i32]) {
     for &sig in sigs {
         // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
@@ -138,7 +144,7 @@ fn ignore(sigs: &[i32]) {
 /// One line for a signal that HAProxy gives a meaning ringlb does not have (yet).
 fn warn_ignored(sig: i32) {
     let (name, why) = match sig {
-        SIGUSR2 => ("SIGUSR2", "it reloads HAProxy's master-worker mode, which ringlb does not support yet; reload with 'ringlb -f CFG -sf PID'"),
+        SIGUSR2 => ("SIGUSR2", "it reloads a master (master-worker mode, -W), and this process is none: send it to the master, or reload with 'ringlb -f CFG -x SOCKET -sf PID'"),
         SIGQUIT => ("SIGQUIT", "it dumps HAProxy's memory pools; ringlb has none to dump"),
         _ => ("a signal", "ringlb defines no action for it"),
     };

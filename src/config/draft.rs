@@ -65,6 +65,8 @@ pub struct GlobalDraft {
     pub stats_timeout: Option<Duration>,
     pub stats_maxconn: Option<u32>,
     pub chroot: Option<PathBuf>,
+    /// `master-worker [no-exit-on-failure]`.
+    pub master_worker: Option<super::model::MasterWorker>,
 }
 
 /// Server settings shared by `server` and `default-server` lines.

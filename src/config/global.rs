@@ -133,6 +133,19 @@ fn parse_set(text: &str) -> Result<Vec<usize>, String> {
     }
 }
 
+/// `master-worker [no-exit-on-failure]`, as `-W` on the command line.
+pub fn master_worker(g: &mut GlobalDraft, cx: &mut Cx) {
+    let no_exit_on_failure = match cx.args {
+        [] => false,
+        [a] if a == "no-exit-on-failure" => true,
+        _ => {
+            // HAProxy 2.6's own wording.
+            return cx.err("'master-worker' only supports 'no-exit-on-failure' option");
+        }
+    };
+    g.master_worker = Some(super::model::MasterWorker { no_exit_on_failure });
+}
+
 pub fn pidfile(g: &mut GlobalDraft, cx: &mut Cx) {
     g.pidfile = cx.one("a file path").map(Into::into);
 }

@@ -163,7 +163,7 @@ pub static TABLE: &[Keyword] = &[
     no("stats bind-process", G, "not supported: ringlb is one process; remove the line"),
     no("stats", G, "unknown global 'stats' keyword: use socket, timeout or maxconn"),
     no("stats", P, "unknown 'stats' keyword: use enable, uri, realm, auth, refresh, hide-version, show-legends, show-node, show-desc or scope"),
-    no("master-worker", G, LATER),
+    gl("master-worker", global::master_worker),
     no("lua-load", G, LATER),
     gl("ca-base", global::ca_base),
     gl("crt-base", global::crt_base),

@@ -109,6 +109,17 @@ pub struct Global {
     pub chroot: Option<PathBuf>,
     /// `ssl-default-bind-*`, `tune.ssl.*`, `ca-base`, `crt-base`: what TLS binds inherit.
     pub tls: super::model_tls::GlobalTls,
+    /// `master-worker`: run as a master that supervises one worker (as `-W`); `None`
+    /// when the line is absent.
+    pub master_worker: Option<MasterWorker>,
+}
+
+/// The `master-worker` line's option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MasterWorker {
+    /// `no-exit-on-failure`: a worker that dies leaves the master running (waiting for a
+    /// reload) instead of stopping it with the worker's status.
+    pub no_exit_on_failure: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -277,6 +288,9 @@ pub struct StatsSocket {
     pub level: ApiLevel,
     /// `expose-fd listeners`: `_getsocks` hands the listening sockets to a new process (`-x`).
     pub expose_fd: bool,
+    /// Not a `stats socket` line: the socket a master gives its worker (master-worker mode,
+    /// `master::child`). HAProxy numbers no CLI proxy for that one.
+    pub internal: bool,
     pub loc: Loc,
 }
 

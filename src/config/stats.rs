@@ -151,6 +151,7 @@ pub fn socket(g: &mut GlobalDraft, cx: &mut Cx) {
         mode: None,
         level: ApiLevel::Operator,
         expose_fd: false,
+        internal: false,
         loc: cx.loc.clone(),
     };
     let mut rest = params.iter();

@@ -350,6 +350,7 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
             .unwrap_or(std::time::Duration::from_secs(10)),
         stats_maxconn: g.stats_maxconn.unwrap_or(10),
         chroot: g.chroot,
+        master_worker: g.master_worker,
     }
 }
 

@@ -81,8 +81,9 @@ pub fn proxy_slots(m: &Model) -> Vec<ProxySlot> {
         }
     }
     out.sort_by_key(|(line, _, _)| *line);
-    // HAProxy numbers its hidden CLI proxy first when there is a `stats socket`.
-    let first = if m.global.stats_sockets.is_empty() {
+    // HAProxy numbers its hidden CLI proxy first when there is a `stats socket` (a
+    // master-worker's internal one aside).
+    let first = if m.global.stats_sockets.iter().all(|s| s.internal) {
         1
     } else {
         2

@@ -15,6 +15,7 @@
 
 mod backend;
 mod client;
+mod load;
 mod process;
 mod raw_backend;
 mod rule_configs;
@@ -27,6 +28,8 @@ mod wire;
 pub use backend::*;
 #[allow(unused_imports)]
 pub use client::*;
+#[allow(unused_imports)]
+pub use load::*;
 #[allow(unused_imports)]
 pub use process::*;
 #[allow(unused_imports)]

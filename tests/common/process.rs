@@ -138,7 +138,19 @@ impl Ringlb {
         driver: &str,
         shown: &str,
     ) -> Ringlb {
-        Ringlb::start_files_cwd(dir, files, args, driver, shown, None)
+        Ringlb::start_files_cwd(dir, files, args, &[], driver, shown, None)
+    }
+
+    /// Like `start_files_args`, with environment variables added (e.g. NOTIFY_SOCKET).
+    pub fn start_files_env(
+        dir: TempDir,
+        files: &[PathBuf],
+        args: &[String],
+        env: &[(&str, &str)],
+        driver: &str,
+        shown: &str,
+    ) -> Ringlb {
+        Ringlb::start_files_cwd(dir, files, args, env, driver, shown, None)
     }
 
     /// Like `start_in`, run from `dir` itself, so that relative paths in the config (the
@@ -146,13 +158,14 @@ impl Ringlb {
     pub fn start_in_cwd(dir: TempDir, cfg: &str, driver: &str) -> Ringlb {
         let cfg_path = dir.write("ringlb.cfg", cfg);
         let cwd = dir.path().to_path_buf();
-        Ringlb::start_files_cwd(dir, &[cfg_path], &[], driver, cfg, Some(&cwd))
+        Ringlb::start_files_cwd(dir, &[cfg_path], &[], &[], driver, cfg, Some(&cwd))
     }
 
     fn start_files_cwd(
         dir: TempDir,
         files: &[PathBuf],
         args: &[String],
+        env: &[(&str, &str)],
         driver: &str,
         shown: &str,
         cwd: Option<&Path>,
@@ -164,6 +177,9 @@ impl Ringlb {
         }
         for f in files {
             cmd.arg("-f").arg(f);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         let mut child = cmd
             .arg("-db")

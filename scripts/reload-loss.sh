@@ -14,6 +14,9 @@ same config with -sf OLDPID (ringlb -f CFG -sf PID, haproxy -f CFG -sf PID); the
 finishes softly (SIGUSR1) and exits. The targets ringlb-x and haproxy-x reload seamlessly:
 their config has 'stats socket SOCK expose-fd listeners' and the new process also gets
 '-x SOCK', so it takes the old process's listening sockets instead of binding its own.
+The targets ringlb-W and haproxy-W run master-worker mode (-W): one master for the whole
+run, and a reload is SIGUSR2 to it (its new worker takes the old one's sockets); the reload
+is over once the master logs 'Loading success.' and the old worker's exit.
 
 For each reload, one run of 'ringlb-bench load' (open loop, a fixed rate, so both proxies get
 the same offered load) lasts WINDOW seconds, and the reload starts RELOAD_AT seconds into it;
@@ -33,8 +36,8 @@ Options (or the environment variables in capitals):
   --reload-at S       when the reload starts in the window   RELOAD_AT=1
   --timeout S         the load client's per-request timeout  TIMEOUT=2
   -m, --modes LIST    keepalive and/or close                 MODES="keepalive close"
-  -t, --targets LIST  ringlb, haproxy, ringlb-x, haproxy-x   TARGETS="ringlb haproxy
-                                                             ringlb-x haproxy-x"
+  -t, --targets LIST  ringlb, haproxy, ringlb-x, haproxy-x,  TARGETS="ringlb haproxy
+                      ringlb-W, haproxy-W                    ringlb-x haproxy-x"
   --threads N         threads of each proxy (nbthread)       PROXY_THREADS=2
   --driver D          ringlb's driver: io_uring or legacy    RINGLB_DRIVER=io_uring
   --no-build          use the release binaries already built SKIP_BUILD=1
@@ -90,7 +93,7 @@ done
 awk -v w="$WINDOW" -v r="$RELOAD_AT" -v t="$TIMEOUT" 'BEGIN { exit !(r + t + 0.5 < w) }' ||
     die "RELOAD_AT + TIMEOUT must end at least 0.5 s before WINDOW, or stuck requests go uncounted"
 for m in $MODES; do [[ $m == keepalive || $m == close ]] || die "unknown mode '$m'"; done
-for t in $TARGETS; do [[ $t =~ ^(ringlb|haproxy)(-x)?$ ]] || die "unknown target '$t'"; done
+for t in $TARGETS; do [[ $t =~ ^(ringlb|haproxy)(-x|-W)?$ ]] || die "unknown target '$t'"; done
 [[ " $TARGETS " != *" haproxy"* ]] || command -v haproxy >/dev/null || die "haproxy is not on PATH"
 
 # shellcheck source=scripts/lib.sh
@@ -172,7 +175,8 @@ CFG_X="$TMP/proxy-x.cfg"
 sed "s|^global\$|global\n    stats socket $SOCK level admin expose-fd listeners|" "$CFG" >"$CFG_X"
 
 # start_proxy TARGET LOG [-sf PID]: starts one proxy process; sets STARTED to its pid. A -x
-# target's reload (given -sf) also takes the old process's sockets: -x SOCK.
+# target's reload (given -sf) also takes the old process's sockets: -x SOCK. A -W target
+# starts its master (reloaded by reload_master, never with -sf).
 start_proxy() {
     local target=$1 log=$2 cfg=$CFG take=()
     shift 2
@@ -180,7 +184,8 @@ start_proxy() {
         cfg=$CFG_X
         (($#)) && take=(-x "$SOCK")
     fi
-    case "${target%-x}" in
+    [[ $target == *-W ]] && take=(-W)
+    case "${target%-[xW]}" in
         ringlb) RINGLB_DRIVER=$DRIVER "$RINGLB" -f "$cfg" -db "${take[@]}" "$@" >"$log" 2>&1 & ;;
         haproxy) haproxy -f "$cfg" -db "${take[@]}" "$@" >"$log" 2>&1 & ;;
     esac
@@ -190,7 +195,7 @@ start_proxy() {
 
 # ready TARGET LOG: the process that logs to LOG listens.
 ready() {
-    case "${1%-x}" in
+    case "${1%-[xW]}" in
         ringlb) line_appears "$2" "ready: " ;;
         # HAProxy -db prints nothing when it starts well: wait until the port answers.
         haproxy) for ((i = 0; i < START_TIMEOUT_S * 20; i++)); do
@@ -217,6 +222,25 @@ lost() {
         | @tsv' "$1"
 }
 
+# lines_appear FILE TEXT N: true once FILE has N lines containing TEXT, false after
+# START_TIMEOUT_S.
+lines_appear() {
+    local i
+    for ((i = 0; i < START_TIMEOUT_S * 20; i++)); do
+        (($(grep -cF "$2" "$1" 2>/dev/null || true) >= $3)) && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# reload_master TARGET LOG PID N: the Nth reload of a -W target's master: SIGUSR2, then its
+# new worker serves and the old one has exited (both proxies log these two lines).
+reload_master() {
+    kill -USR2 "$3"
+    lines_appear "$2" "Loading success." $(($4 + 1)) || die "$1: reload $4 did not load: $(tail -5 "$2")"
+    lines_appear "$2" "Former worker" "$4" || die "$1: the old worker still runs ${START_TIMEOUT_S}s after reload $4"
+}
+
 declare -A LOST DETAIL
 # measure TARGET MODE: a baseline window, then RELOADS windows each with one reload.
 measure() {
@@ -233,9 +257,13 @@ measure() {
         json="$TMP/$target-$mode-$i.json"
         load "$mode" "$json"
         sleep "$RELOAD_AT"
-        start_proxy "$target" "$TMP/$target-$mode-$i.log" -sf "$old"
-        wait_gone "$old" || die "$target: old process $old still running ${START_TIMEOUT_S}s after the reload"
-        old=$STARTED
+        if [[ $target == *-W ]]; then
+            reload_master "$target" "$TMP/$target-$mode-0.log" "$old" "$i"
+        else
+            start_proxy "$target" "$TMP/$target-$mode-$i.log" -sf "$old"
+            wait_gone "$old" || die "$target: old process $old still running ${START_TIMEOUT_S}s after the reload"
+            old=$STARTED
+        fi
         wait "$LOADPID" || die "the load client failed: $(cat "$json.out")"
         IFS=$'\t' read -r LOST[$target/$mode/$i] _ DETAIL[$target/$mode/$i] < <(lost "$json")
         printf '    reload %2d: %s lost%s\n' "$i" "${LOST[$target/$mode/$i]}" \

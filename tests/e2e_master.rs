@@ -40,11 +40,16 @@ fn start(driver: &str, text: &str, extra: &[&str], env: &[(&str, &str)]) -> Setu
     let cli = dir.path().join("master.sock");
     let mut args: Vec<String> = vec!["-S".into(), cli.display().to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
+    // The master's private directory goes in `dir` too: a master killed with SIGKILL (as
+    // the harness stops every process) cannot remove it.
+    let tmp = dir.path().display().to_string();
+    let mut env = env.to_vec();
+    env.push(("TMPDIR", &tmp));
     let lb = Ringlb::start_files_env(
         TempDir::new(),
         std::slice::from_ref(&path),
         &args,
-        env,
+        &env,
         driver,
         text,
     );

@@ -20,11 +20,15 @@ pub const ENV_READY_FD: &str = "RINGLB_MWORKER_READY_FD";
 pub const ENV_SOCKET: &str = "RINGLB_MWORKER_SOCKET";
 /// The master's pid: a worker whose parent is another process has lost its master.
 pub const ENV_MASTER: &str = "RINGLB_MWORKER_MASTER";
+/// Set for a daemonized master's first worker: once it serves, its stderr (still the
+/// terminal the master was started from) goes to /dev/null, as the master's does.
+pub const ENV_DETACH: &str = "RINGLB_MWORKER_DETACH";
 
 pub struct Role {
     ready: Option<OwnedFd>,
     socket: PathBuf,
     master: i32,
+    detach: bool,
 }
 
 impl Role {
@@ -36,7 +40,8 @@ impl Role {
         let fd: Option<RawFd> = std::env::var(ENV_READY_FD)
             .ok()
             .and_then(|v| v.parse().ok());
-        for k in [ENV_MASTER, ENV_SOCKET, ENV_READY_FD] {
+        let detach = std::env::var_os(ENV_DETACH).is_some();
+        for k in [ENV_MASTER, ENV_SOCKET, ENV_READY_FD, ENV_DETACH] {
             std::env::remove_var(k);
         }
         // SAFETY: the master made this descriptor for us alone (its end of the pipe is the
@@ -55,6 +60,7 @@ impl Role {
             ready,
             socket,
             master,
+            detach,
         })
     }
 
@@ -100,6 +106,16 @@ impl Role {
             let mut pipe = std::fs::File::from(fd);
             // A master that is gone cannot be told; PDEATHSIG ends this worker then.
             let _ = writeln!(pipe, "{}", env!("CARGO_PKG_VERSION"));
+        }
+        if self.detach {
+            // SAFETY: dup2 of a descriptor we just opened onto stderr; the new one is closed.
+            unsafe {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 {
+                    libc::dup2(null, 2);
+                    libc::close(null);
+                }
+            }
         }
     }
 }

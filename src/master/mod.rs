@@ -111,6 +111,7 @@ fn supervise(args: Args, model: &Model, ready_pipe: Option<i32>) -> Result<i32, 
             exe,
             args: worker_args(&args),
             dir: dir.0.clone(),
+            detach: ready_pipe.is_some(),
         },
         events: tx,
         procs,
@@ -373,6 +374,8 @@ impl Master {
             process::signal_old_processes(&first.soft, &first.hard);
             if let Some(fd) = first.ready_pipe {
                 process::tell_parent_ready(fd);
+                // Later workers inherit the master's stderr, /dev/null from now on.
+                self.plan.detach = false;
             }
         }
         self.run_queued_reload();

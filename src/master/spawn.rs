@@ -10,7 +10,7 @@ use std::process::{Command, ExitStatus};
 
 use crossbeam_channel::Sender;
 
-use super::child::{ENV_MASTER, ENV_READY_FD, ENV_SOCKET};
+use super::child::{ENV_DETACH, ENV_MASTER, ENV_READY_FD, ENV_SOCKET};
 use super::Event;
 
 /// What every worker is started with.
@@ -22,6 +22,8 @@ pub struct Plan {
     pub args: Vec<String>,
     /// The master's private directory for the workers' internal sockets.
     pub dir: PathBuf,
+    /// The master daemonized: the worker started before it detached detaches once ready.
+    pub detach: bool,
 }
 
 /// Starts worker number `seq`, taking the listening sockets of the worker at `take` when
@@ -44,8 +46,12 @@ pub fn worker(
     cmd.env(ENV_MASTER, master.to_string())
         .env(ENV_SOCKET, &socket)
         .env(ENV_READY_FD, write_end.as_raw_fd().to_string())
+        .env_remove(ENV_DETACH)
         // systemd accepts notifications from the master (NotifyAccess=main).
         .env_remove("NOTIFY_SOCKET");
+    if plan.detach {
+        cmd.env(ENV_DETACH, "1");
+    }
     let fd = write_end.as_raw_fd();
     // SAFETY: the closure runs in the child between fork and exec and calls only
     // async-signal-safe functions (fcntl, prctl, getppid, _exit) on values copied in.

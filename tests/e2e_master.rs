@@ -463,3 +463,35 @@ fn the_systemd_unit_verifies() {
         .collect();
     assert!(out.status.success() && ours.is_empty(), "{text}");
 }
+
+both_drivers!(a_worker_that_fails_to_start_keeps_the_old_one, |driver| {
+    let be = HttpBackend::start("s1");
+    let port = free_port();
+    let text = cfg("", port, be.addr);
+    let s = start(driver, &text, &["-W"], &[]);
+    let addr = s.lb.addr("fe");
+    let (before, _) = workers(&s.cli);
+    // The config loads, but its new bind's port is taken: the new worker cannot start.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().port();
+    let more =
+        format!("{text}\nfrontend more\n    bind 127.0.0.1:{busy}\n    default_backend app\n");
+    std::fs::write(&s.path, more).unwrap();
+    s.lb.signal(libc::SIGUSR2);
+    wait_count(&s.lb, "Loading failure!", 1, Duration::from_secs(10));
+    assert!(
+        s.lb.output().contains("before it served"),
+        "{}",
+        s.lb.output()
+    );
+    assert_eq!(get_once(addr, "/still").status, 200);
+    assert_eq!(workers(&s.cli).0, before);
+    // Two reloads asked at once: the second waits for the first, both run.
+    std::fs::write(&s.path, &text).unwrap();
+    assert_eq!(cli(&s.cli, "reload"), "");
+    s.lb.signal(libc::SIGUSR2);
+    wait_count(&s.lb, "Loading success.", 3, Duration::from_secs(15));
+    wait_count(&s.lb, "Former worker", 2, Duration::from_secs(15));
+    assert!(cli(&s.cli, "show proc").contains("master          3 [failed: 0]"));
+    assert_eq!(get_once(addr, "/after").status, 200);
+});

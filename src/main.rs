@@ -39,6 +39,25 @@ fn main() -> ExitCode {
 
 /// `role`: set when a master started this process as its worker (master/child.rs).
 fn run(args: Args, role: Option<master::Role>) -> Result<ExitCode, String> {
+    let loaded = load(&args)?;
+    if args.check {
+        println!("Configuration file is valid");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let model = loaded.model;
+    if role.is_none() && master::wanted(&args, &model) {
+        let code = master::run(args, model)?;
+        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+    }
+    if !args.master_cli.is_empty() && role.is_none() && !args.quiet {
+        eprintln!("[WARNING]  ({}) : a master CLI socket was defined (-S), but master-worker mode (-W) is not enabled.", std::process::id());
+    }
+    serve(args, model, role)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration, its errors and warnings printed as `file:line: message`.
+fn load(args: &Args) -> Result<config::Loaded, String> {
     let loaded = match config::load(&args.files) {
         Ok(l) => l,
         Err(diags) => {
@@ -59,18 +78,11 @@ fn run(args: Args, role: Option<master::Role>) -> Result<ExitCode, String> {
             eprintln!("{w}");
         }
     }
-    if args.check {
-        println!("Configuration file is valid");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut model = loaded.model;
-    if role.is_none() && master::wanted(&args, &model) {
-        let code = master::run(args, model)?;
-        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
-    }
-    if !args.master_cli.is_empty() && role.is_none() && !args.quiet {
-        eprintln!("[WARNING]  ({}) : a master CLI socket was defined (-S), but master-worker mode (-W) is not enabled.", std::process::id());
-    }
+    Ok(loaded)
+}
+
+/// One process serving traffic, alone or as a master's worker.
+fn serve(args: Args, mut model: config::Model, role: Option<master::Role>) -> Result<(), String> {
     // A worker: its master daemonized, wrote the pid file and signals the old worker.
     let worker = role.is_some();
     if let Some(r) = &role {
@@ -128,7 +140,7 @@ fn run(args: Args, role: Option<master::Role>) -> Result<ExitCode, String> {
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);
     }
-    result.map(|()| ExitCode::SUCCESS)
+    result
 }
 
 fn print_version(level: u8) {

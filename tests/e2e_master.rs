@@ -152,10 +152,7 @@ both_drivers!(w_serves_and_show_proc_has_haproxy_columns, |driver| {
         Some("#<PID>          <type>          <reloads>       <uptime>        <version>      "),
         "{proc_text}"
     );
-    let master = format!(
-        "{:<15} master          0 [failed: 0]   0d00h00m0",
-        s.lb.pid()
-    );
+    let master = format!("{:<15} master          0 [failed: 0]   0d00h0", s.lb.pid());
     assert!(lines[1].starts_with(&master), "{proc_text}");
     assert_eq!(lines[2], "# workers");
     assert!(proc_text.ends_with("# programs\n\n"), "{proc_text:?}");

@@ -57,9 +57,12 @@ pub enum Event {
         pid: i32,
         version: String,
     },
+    /// A worker ended. It stays a zombie until `child` is waited for, after it has left the
+    /// table: its pid cannot be reused by another process while the master may signal it.
     Exited {
         pid: i32,
         status: ExitStatus,
+        child: std::process::Child,
     },
 }
 
@@ -184,8 +187,8 @@ fn alert(msg: &str) {
 }
 
 fn kill(pid: i32, sig: i32) {
-    // SAFETY: kill only sends a signal; `pid` is our own child, not yet reaped (its waiter
-    // thread reports the exit, and only then is it removed from the table).
+    // SAFETY: kill only sends a signal; `pid` is our own child, not yet reaped (a worker is
+    // reaped only once out of the table, Event::Exited).
     if pid > 0 && unsafe { libc::kill(pid, sig) } != 0 {
         warning(&format!(
             "cannot signal worker {pid}: {}",

@@ -66,7 +66,7 @@ pub fn worker(
             Ok(())
         });
     }
-    let mut child = cmd
+    let child = cmd
         .spawn()
         .map_err(|e| format!("cannot start a worker ({}): {e}", plan.exe.display()))?;
     drop(write_end);
@@ -82,13 +82,42 @@ pub fn worker(
                 let version = line.trim().to_string();
                 let _ = tx.send(Event::Ready { pid, version });
             }
-            let status = child
-                .wait()
-                .unwrap_or_else(|_| ExitStatus::from_raw(1 << 8));
-            let _ = tx.send(Event::Exited { pid, status });
+            let status = wait_unreaped(pid).unwrap_or_else(|_| ExitStatus::from_raw(1 << 8));
+            let _ = tx.send(Event::Exited { pid, status, child });
         })
         .map_err(|e| format!("cannot start the thread that waits for worker {pid}: {e}"))?;
     Ok((pid, socket))
+}
+
+/// Waits for `pid` to end without reaping it (WNOWAIT): its status, in wait(2)'s encoding.
+fn wait_unreaped(pid: i32) -> std::io::Result<ExitStatus> {
+    loop {
+        // SAFETY: siginfo_t is plain data, all zeroes is a valid value; waitid fills it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes only `info`; WNOWAIT leaves the child waitable.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                libc::id_t::try_from(pid).unwrap_or(0),
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 {
+            // SAFETY: for a CLD_* siginfo from waitid, si_status is the field set.
+            let status = unsafe { info.si_status() };
+            let raw = match info.si_code {
+                libc::CLD_EXITED => (status & 0xff) << 8,
+                libc::CLD_DUMPED => status | 0x80,
+                _ => status,
+            };
+            return Ok(ExitStatus::from_raw(raw));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 /// A pipe, both ends close-on-exec (the worker's end is made inheritable in its child only).

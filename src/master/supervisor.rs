@@ -54,7 +54,7 @@ impl Master {
                 Event::Signal(sig) => self.on_signal(sig),
                 Event::Reload => self.reload(),
                 Event::Ready { pid, version } => self.on_ready(pid, &version),
-                Event::Exited { pid, status } => self.on_exit(pid, status),
+                Event::Exited { pid, status, child } => self.on_exit(pid, status, child),
             }
         }
     }
@@ -222,8 +222,11 @@ impl Master {
         self.run_queued_reload();
     }
 
-    fn on_exit(&mut self, pid: i32, status: ExitStatus) {
-        let Some(w) = self.table().remove(pid) else {
+    fn on_exit(&mut self, pid: i32, status: ExitStatus, mut child: std::process::Child) {
+        let removed = self.table().remove(pid);
+        // Reaped only now, out of the table (see Event::Exited).
+        let _ = child.wait();
+        let Some(w) = removed else {
             return;
         };
         let (code, why) = spawn::describe(status);

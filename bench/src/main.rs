@@ -10,6 +10,7 @@ mod backend;
 mod compare;
 mod json;
 mod load;
+mod meta;
 mod runtime;
 
 use std::process::ExitCode;
@@ -27,10 +28,19 @@ SUBCOMMANDS:
     compare     one scenario against several targets in interleaved rounds (table, JSON, HTML)
     report      one HTML page from several compare --html-fragment files
     help        print this help (or `ringlb-bench <SUBCOMMAND> --help`)
+    --version   print the version and the commit it was built from
+
+Every `--option VALUE` may also be written `--option=VALUE`.
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Output piped into `head` or a closed pager ends the program quietly, as for any Unix
+    // tool, instead of a panic in println!.
+    // SAFETY: setting a signal's disposition to the default, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let args = split_equals(std::env::args().skip(1));
     let Some((cmd, rest)) = args.split_first() else {
         eprint!("{USAGE}");
         return ExitCode::from(2);
@@ -41,6 +51,10 @@ fn main() -> ExitCode {
         "ramp" => load::ramp::main(rest),
         "compare" => compare::main(rest),
         "report" => compare::report_main(rest),
+        "--version" | "-V" | "version" => {
+            println!("ringlb-bench {}", meta::VERSION);
+            Ok(())
+        }
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -54,4 +68,19 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `--opt=value` as `--opt value`, so every subcommand's parser takes both spellings.
+fn split_equals(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in args {
+        match a.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") && flag.len() > 2 => {
+                out.push(flag.to_string());
+                out.push(value.to_string());
+            }
+            _ => out.push(a),
+        }
+    }
+    out
 }

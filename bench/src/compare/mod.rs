@@ -13,7 +13,9 @@ pub mod stats;
 
 use std::time::Duration;
 
-use crate::json::Json;
+use hdrhistogram::Histogram;
+
+use crate::json::{self, Json, With};
 use crate::load::{self, LoadOpts, Summary};
 pub use idle::{IdleHow, IdleResult};
 pub use report::report_main;
@@ -62,6 +64,11 @@ OUTPUT:
     --html FILE          a self-contained HTML report (inline SVG)
     --html-fragment FILE the report's <section> only (for `ringlb-bench report`)
     --markdown FILE      the table as markdown
+    --hgrm DIR           each target's latencies over all rounds as HdrHistogram
+                         percentile text, DIR/SCENARIO-TARGET.hgrm (values in ms)
+    --about KEY=VALUE    a fact about the run for the JSON's \"about\" (e.g. haproxy=2.6.12,
+                         commit=abc1234), repeatable; machine, time and this harness's
+                         version and commit are always recorded
 
 LOAD OPTIONS: as `ringlb-bench load` (-c, -t, --close, --rate, --warmup, -d, --body, -H,
 --tls, --ca, --insecure, --sni, --tls-resume...); the URL's path comes from each target. The
@@ -103,13 +110,33 @@ impl Row {
         median(&self.runs.iter().map(|s| s.mbps).collect::<Vec<_>>())
     }
 
-    /// Median over rounds of the latency at percentile `p` (100 = max).
-    pub fn med_pct(&self, p: f64) -> f64 {
-        median(&self.runs.iter().map(|s| s.pct(p)).collect::<Vec<_>>())
+    /// Every round's requests in one histogram (percentiles of all of them, not a median of
+    /// each round's); `None` when no round kept its histogram.
+    pub fn merged(&self) -> Option<Histogram<u64>> {
+        let mut hists = self.runs.iter().filter_map(|s| s.hist.as_ref());
+        let mut all = hists.next()?.clone();
+        for h in hists {
+            let _ = all.add(h);
+        }
+        Some(all)
     }
 
-    /// Median over rounds of each point of the latency curve.
+    /// Latency in ms at percentile `p` over every round's requests together.
+    pub fn all_pct(&self, p: f64) -> f64 {
+        match self.merged() {
+            Some(h) => load::stats::hist_pct_ms(&h, p),
+            None => median(&self.runs.iter().map(|s| s.pct(p)).collect::<Vec<_>>()),
+        }
+    }
+
+    /// The latency curve over every round's requests together (else the median per point).
     pub fn curve(&self) -> Vec<(f64, f64)> {
+        if let Some(h) = self.merged() {
+            return load::stats::CURVE
+                .iter()
+                .map(|&p| (p, load::stats::hist_pct_ms(&h, p)))
+                .collect();
+        }
         let Some(first) = self.runs.first() else {
             return Vec::new();
         };
@@ -204,6 +231,8 @@ pub struct CompareOpts {
     /// The targets the goal is measured against (the fastest of them); default `haproxy`.
     pub goal_base: Vec<String>,
     pub json: Option<String>,
+    pub hgrm: Option<String>,
+    pub about: Vec<(String, String)>,
     pub html: Option<String>,
     pub html_fragment: Option<String>,
     pub markdown: Option<String>,
@@ -222,6 +251,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
     if let Some(p) = &opts.json {
         write(p, &(report::json(&opts, &rows).to_string() + "\n"))?;
+    }
+    if let Some(dir) = &opts.hgrm {
+        for r in &rows {
+            if let Some(h) = r.merged() {
+                let name = format!("{dir}/{}-{}.hgrm", opts.scenario, r.target.name);
+                write(&name, &load::stats::hgrm(&h))?;
+            }
+        }
     }
     let section = report::html_section(&opts, &rows);
     if let Some(p) = &opts.html_fragment {
@@ -259,6 +296,8 @@ fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
         goal_p99: false,
         goal_base: vec!["haproxy".to_string()],
         json: None,
+        hgrm: None,
+        about: Vec::new(),
         html: None,
         html_fragment: None,
         markdown: None,
@@ -347,6 +386,14 @@ fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
                 }
             }
             "--json" => o.json = Some(load::value(&mut it, flag)?),
+            "--hgrm" => o.hgrm = Some(load::value(&mut it, flag)?),
+            "--about" => {
+                let v = load::value(&mut it, flag)?;
+                let (k, val) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--about {v}: expected KEY=VALUE"))?;
+                o.about.push((k.to_string(), val.to_string()));
+            }
             "--html" => o.html = Some(load::value(&mut it, flag)?),
             "--html-fragment" => o.html_fragment = Some(load::value(&mut it, flag)?),
             "--markdown" => o.markdown = Some(load::value(&mut it, flag)?),
@@ -547,7 +594,7 @@ fn alive(pid: u32) -> bool {
 
 /// The options that matter for reading the numbers, for the reports.
 pub fn describe(opts: &CompareOpts) -> Json {
-    Json::obj()
+    json::obj()
         .with("scenario", opts.scenario.as_str())
         .with("rounds", opts.rounds)
         .with("idle", opts.idle)

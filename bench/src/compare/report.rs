@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::stats::{fmt, fmt_rate, median, ratio, spread};
 use super::{describe, CompareOpts, Row};
-use crate::json::Json;
+use crate::json::{self, Json, With};
 
 /// Colours of the targets in the charts, in order.
 const COLOURS: [&str; 8] = [
@@ -148,12 +148,12 @@ fn load_table(s: &mut String, opts: &CompareOpts, rows: &[Row]) {
             fmt(ratio(rps, base.map_or(f64::NAN, Row::med_rps)), 2),
             fmt(ratio(rps, direct.map_or(f64::NAN, Row::med_rps)), 2),
             fmt(r.med_mbps(), 1),
-            fmt(r.med_pct(50.0), 3),
-            fmt(r.med_pct(99.0), 3),
-            fmt(r.med_pct(99.9), 3),
-            fmt(r.med_pct(100.0), 1),
+            fmt(r.all_pct(50.0), 3),
+            fmt(r.all_pct(99.0), 3),
+            fmt(r.all_pct(99.9), 3),
+            fmt(r.all_pct(100.0), 1),
             fmt(
-                ratio(r.med_pct(99.0), base.map_or(f64::NAN, |b| b.med_pct(99.0))),
+                ratio(r.all_pct(99.0), base.map_or(f64::NAN, |b| b.all_pct(99.0))),
                 2
             ),
         );
@@ -252,7 +252,7 @@ pub fn verdicts(opts: &CompareOpts, rows: &[Row]) -> Vec<String> {
             )
         } else {
             let x = ratio(r.med_rps(), base.med_rps());
-            let p99 = ratio(r.med_pct(99.0), base.med_pct(99.0));
+            let p99 = ratio(r.all_pct(99.0), base.all_pct(99.0));
             let met = x >= goal && (!opts.goal_p99 || p99 <= 1.0);
             let p99_part = if opts.goal_p99 {
                 format!(
@@ -280,16 +280,16 @@ pub fn json(opts: &CompareOpts, rows: &[Row]) -> Json {
         .iter()
         .map(|r| {
             let (lo, hi) = spread(&r.rps());
-            Json::obj()
+            json::obj()
                 .with("name", r.target.name.as_str())
                 .with("url", r.target.url.as_str())
                 .with("dead", r.dead.clone())
                 .with("rps_median", r.med_rps())
                 .with("rps_min", lo)
                 .with("rps_max", hi)
-                .with("p50_ms_median", r.med_pct(50.0))
-                .with("p99_ms_median", r.med_pct(99.0))
-                .with("p999_ms_median", r.med_pct(99.9))
+                .with("p50_ms_all_rounds", r.all_pct(50.0))
+                .with("p99_ms_all_rounds", r.all_pct(99.0))
+                .with("p999_ms_all_rounds", r.all_pct(99.9))
                 .with("bytes_per_conn_median", median(&r.bytes_per_conn()))
                 .with("tls_handshakes_per_s_median", r.med_hs_rate())
                 .with("tls_resumed_share", r.resumed_share())
@@ -297,18 +297,23 @@ pub fn json(opts: &CompareOpts, rows: &[Row]) -> Json {
                 .with("cpu_us_per_handshake_median", r.med_cpu_us(true))
                 .with(
                     "runs",
-                    Json::Arr(r.runs.iter().map(|s| s.to_json()).collect()),
+                    Json::Array(r.runs.iter().map(|s| s.to_json()).collect()),
                 )
                 .with(
                     "idle",
-                    Json::Arr(r.idle.iter().map(|i| i.to_json()).collect()),
+                    Json::Array(r.idle.iter().map(|i| i.to_json()).collect()),
                 )
         })
         .collect();
-    Json::obj()
+    let about = opts
+        .about
+        .iter()
+        .fold(crate::meta::about(), |j, (k, v)| j.with(k, v.as_str()));
+    json::obj()
+        .with("about", about)
         .with("options", describe(opts))
         .with("headline", headline(opts))
-        .with("targets", Json::Arr(targets))
+        .with("targets", Json::Array(targets))
         .with("verdicts", verdicts(opts, rows))
 }
 

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::json::Json;
+use crate::json::{self, Json, With};
 use crate::runtime::{self, Driver};
 use client::{Live, Plan};
 pub use stats::Summary;
@@ -78,7 +78,8 @@ REQUEST:
 OUTPUT:
     --cpu-pid PID[,PID]  also report the CPU time (utime + stime) of these processes over
                          the measured window, per request and per TLS handshake
-    --json FILE          write the summary as JSON
+    --json FILE          write the summary as JSON (with the machine, time and versions)
+    --hgrm FILE          write the latencies as HdrHistogram percentile text (ms)
     -q, --quiet          no progress line
 
 Durations take s or ms suffixes (2, 2s, 500ms); sizes take k or m (64k = 65536).
@@ -106,6 +107,7 @@ pub struct LoadOpts {
     pub body: usize,
     pub headers: Vec<(String, String)>,
     pub json: Option<String>,
+    pub hgrm: Option<String>,
     pub progress: bool,
     pub tls: TlsOpts,
     /// Processes whose CPU time is measured over the window (`--cpu-pid`).
@@ -131,6 +133,7 @@ impl Default for LoadOpts {
             body: 0,
             headers: Vec::new(),
             json: None,
+            hgrm: None,
             progress: true,
             tls: TlsOpts::default(),
             cpu_pids: Vec::new(),
@@ -140,7 +143,7 @@ impl Default for LoadOpts {
 
 impl LoadOpts {
     pub fn to_json(&self) -> Json {
-        Json::obj()
+        json::obj()
             .with("url", self.url.as_str())
             .with("connections", self.conns)
             .with("threads", self.threads)
@@ -173,6 +176,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 return Ok(());
             }
             "--json" => opts.json = Some(value(&mut it, a)?),
+            "--hgrm" => opts.hgrm = Some(value(&mut it, a)?),
             "-q" | "--quiet" => opts.progress = false,
             _ if a.starts_with('-') => {
                 if !parse_load_flag(&mut opts, a, &mut it)? {
@@ -189,11 +193,22 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
     let summary = run(&opts)?;
     println!("{}", summary.print());
+    if let (Some(path), Some(h)) = (&opts.hgrm, &summary.hist) {
+        std::fs::write(path, stats::hgrm(h)).map_err(|e| format!("write {path}: {e}"))?;
+    }
     if let Some(path) = &opts.json {
-        let j = Json::obj()
+        let j = json::obj()
+            .with("about", crate::meta::about())
             .with("options", opts.to_json())
             .with("result", summary.to_json());
         std::fs::write(path, j.to_string() + "\n").map_err(|e| format!("write {path}: {e}"))?;
+    }
+    if summary.requests == 0 && summary.errors_total > 0 {
+        // A script must not mistake a run against a dead target for a measurement.
+        return Err(format!(
+            "every request failed ({} errors, 0 answered)",
+            summary.errors_total
+        ));
     }
     Ok(())
 }

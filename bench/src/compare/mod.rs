@@ -64,8 +64,8 @@ OUTPUT:
     --html FILE          a self-contained HTML report (inline SVG)
     --html-fragment FILE the report's <section> only (for `ringlb-bench report`)
     --markdown FILE      the table as markdown
-    --hgrm DIR           each target's latencies over all rounds as HdrHistogram
-                         percentile text, DIR/SCENARIO-TARGET.hgrm (values in ms)
+    --hgrm PREFIX        each target's latencies over all rounds as HdrHistogram
+                         percentile text, PREFIX-TARGET.hgrm (values in ms)
     --about KEY=VALUE    a fact about the run for the JSON's \"about\" (e.g. haproxy=2.6.12,
                          commit=abc1234), repeatable; machine, time and this harness's
                          version and commit are always recorded
@@ -252,10 +252,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
     if let Some(p) = &opts.json {
         write(p, &(report::json(&opts, &rows).to_string() + "\n"))?;
     }
-    if let Some(dir) = &opts.hgrm {
+    if let Some(prefix) = &opts.hgrm {
         for r in &rows {
             if let Some(h) = r.merged() {
-                let name = format!("{dir}/{}-{}.hgrm", opts.scenario, r.target.name);
+                let name = format!("{prefix}-{}.hgrm", r.target.name);
                 write(&name, &load::stats::hgrm(&h))?;
             }
         }

@@ -490,8 +490,8 @@ run_scenario() {
         --markdown "$TMP/$s.md" --hgrm "$base" "${LOAD_ARGS[@]}")
     # The versions of what is compared, for the JSON (the harness adds machine, time, commit).
     args+=(--about "ringlb_commit=$(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo unknown)")
-    command -v haproxy >/dev/null && args+=(--about "haproxy=$(haproxy -v | head -1)")
-    command -v nginx >/dev/null && args+=(--about "nginx=$(nginx -v 2>&1 | head -1)")
+    command -v haproxy >/dev/null && args+=(--about "haproxy=$(haproxy -v | sed -n 1p)")
+    command -v nginx >/dev/null && args+=(--about "nginx=$(nginx -v 2>&1 | sed -n 1p)")
     [[ $s == leastconn-skew ]] && args+=(--note "servers: s1 fast, s2 answers ${SLOW_MS} ms late; balance leastconn")
     [[ $s == rules ]] && args+=(--note "20 acl path_beg + use_backend rules; the request matches the 20th (nginx: 20 prefix locations, which nginx matches with a tree, not in order)")
     for t in "${ACTIVE[@]}"; do

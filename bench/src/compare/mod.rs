@@ -7,6 +7,7 @@
 //! - `idle.rs`: the idle-connections scenario (memory per connection from /proc);
 //! - `report.rs`: the table (text/markdown), the JSON, the HTML with inline SVG.
 
+mod html;
 mod idle;
 mod report;
 pub mod stats;
@@ -260,12 +261,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    let section = report::html_section(&opts, &rows);
+    let section = html::html_section(&opts, &rows);
     if let Some(p) = &opts.html_fragment {
         write(p, &section)?;
     }
     if let Some(p) = &opts.html {
-        write(p, &report::html_page(&opts.scenario, &[section]))?;
+        write(p, &html::html_page(&opts.scenario, &[section]))?;
     }
     Ok(())
 }

@@ -313,32 +313,13 @@ pub fn json(opts: &CompareOpts, rows: &[Row]) -> Json {
 }
 
 /// `ringlb-bench report`: one page from several `--html-fragment` files.
-pub fn report_main(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "\
-ringlb-bench report: one self-contained HTML page from compare --html-fragment files
-
-USAGE:
-    ringlb-bench report --out FILE [--title TEXT] [--intro FILE] FRAGMENT...
-
---intro FILE is plain text shown first (in <pre>), e.g. the machine and the command.
-";
-    let (mut out, mut title, mut intro, mut frags) =
-        (None, "ringlb-bench report".to_string(), None, Vec::new());
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return Ok(());
-            }
-            "--out" => out = Some(crate::load::value(&mut it, a)?),
-            "--title" => title = crate::load::value(&mut it, a)?,
-            "--intro" => intro = Some(crate::load::value(&mut it, a)?),
-            f if f.starts_with('-') => return Err(format!("report: unknown option '{f}'")),
-            f => frags.push(f.to_string()),
-        }
-    }
-    let out = out.ok_or("report: --out FILE is required")?;
+pub fn report_main(cmd: crate::cli::ReportCmd) -> Result<(), String> {
+    let crate::cli::ReportCmd {
+        out,
+        title,
+        intro,
+        fragments: frags,
+    } = cmd;
     let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("read {p}: {e}"));
     let mut sections = Vec::new();
     if let Some(p) = intro {

@@ -212,13 +212,41 @@ fn json_names_the_machine_and_hgrm_is_hdrhistogram_text() {
 }
 
 #[test]
-fn version_and_a_closed_pipe() {
+fn version_completions_usage_errors_and_a_closed_pipe() {
     let out = Command::new(BIN).arg("--version").output().expect("run");
     let v = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && v.starts_with("ringlb-bench "),
         "{v}"
     );
+    assert!(v.contains("(git "), "the commit it was built from: {v}");
+    for (shell, mark) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef ringlb-bench"),
+        ("fish", "complete -c ringlb-bench"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["completions", shell])
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains(mark),
+            "{shell}: {text}"
+        );
+        assert!(
+            text.contains("connections"),
+            "{shell} completes load's options"
+        );
+    }
+    // A bad value names its option; exit status 2 (usage).
+    let out = Command::new(BIN)
+        .args(["load", "-c", "0", "http://127.0.0.1:1/"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--connections"), "{err}");
     // Help text into a pipe whose reader is already gone (as `| head` leaves it): the program
     // ends on SIGPIPE like any Unix tool, not with a panic in println! (exit 101).
     let mut fds = [0; 2];

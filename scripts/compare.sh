@@ -487,7 +487,11 @@ run_scenario() {
     local args=(compare --scenario "$s" --rounds "$ROUNDS" --goal "${goal[@]}"
         -c "$CONNS" -t "$LOAD_THREADS" --no-pin -d "$RUN_S" --warmup "$WARMUP"
         --json "$base.json" --html "$base.html" --html-fragment "$TMP/$s.frag.html"
-        --markdown "$TMP/$s.md" "${LOAD_ARGS[@]}")
+        --markdown "$TMP/$s.md" --hgrm "$base" "${LOAD_ARGS[@]}")
+    # The versions of what is compared, for the JSON (the harness adds machine, time, commit).
+    args+=(--about "ringlb_commit=$(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo unknown)")
+    command -v haproxy >/dev/null && args+=(--about "haproxy=$(haproxy -v | sed -n 1p)")
+    command -v nginx >/dev/null && args+=(--about "nginx=$(nginx -v 2>&1 | sed -n 1p)")
     [[ $s == leastconn-skew ]] && args+=(--note "servers: s1 fast, s2 answers ${SLOW_MS} ms late; balance leastconn")
     [[ $s == rules ]] && args+=(--note "20 acl path_beg + use_backend rules; the request matches the 20th (nginx: 20 prefix locations, which nginx matches with a tree, not in order)")
     for t in "${ACTIVE[@]}"; do
@@ -500,7 +504,7 @@ run_scenario() {
     [[ $s == keepalive ]] && ((RESULTS)) && wrk_check
     stop_all
     { echo '```'; machine_info; echo "command:  $ENV_LINE $COMMAND"; echo '```'; echo; cat "$TMP/$s.md"; } >"$base.md"
-    echo "report: ${base#"$ROOT"/}.{md,json,html}" >&2
+    echo "report: ${base#"$ROOT"/}.{md,json,html} and ${base#"$ROOT"/}-TARGET.hgrm" >&2
 }
 
 # The harness against wrk on the same target (keepalive, same connections and duration).
@@ -698,8 +702,9 @@ if ((RESULTS)); then
         echo
         echo "Goals for ringlb: >= 1.3x HAProxy req/s on keepalive with p99 no worse, >= 1.2x on close,"
         echo ">= 1.0x on the others (idle-10k: no more memory per connection than HAProxy, cold). Each table"
-        echo "ends with a plain MET / NOT MET line per ringlb driver. Medians of the rounds; min–max"
-        echo "is the spread over rounds; ratios are of medians. Latency is from the load generator"
+        echo "ends with a plain MET / NOT MET line per ringlb driver. req/s and CPU are medians of the"
+        echo "rounds (min–max: the spread over rounds); latency percentiles are over every round's requests"
+        echo "together (one merged histogram per target, also in bench/out/*.hgrm). Latency is from the load generator"
         echo "(closed loop: from each send; the harness also has an open-loop mode, see bench/README.md)."
         echo
         cat "$ROOT/bench/RESULTS.intro.md" 2>/dev/null || true

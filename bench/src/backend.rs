@@ -23,36 +23,6 @@ use socket2::{Domain, Socket, Type};
 /// Accept backlog of every listener: large, so a connection burst from wrk is not dropped.
 const LISTEN_BACKLOG: i32 = 4096;
 
-const USAGE: &str = "\
-ringlb-bench backend: fast HTTP/1.1 backend (thread-per-core, monoio)
-
-USAGE:
-    ringlb-bench backend [OPTIONS]
-
-OPTIONS:
-    --listen ADDR       address to listen on, repeatable (default 127.0.0.1:0);
-                        port 0 picks a free port shared by all threads
-    --threads N         worker threads, each pinned to a core (default 1)
-    --cores LIST        cores to pin to, e.g. 1 or 0,1 (default: thread i on core i)
-    --no-pin            do not pin threads
-    --driver D          io_uring | legacy (default io_uring)
-    --ring R            io_uring ring setup: coop (default) | defer | plain
-    --name NAME         sent as `x-server: NAME`, and the body of `GET /` (default backend)
-    --fail-rate P       answer this fraction (0..1) of requests with 503
-    --close             close the connection after every response
-    --delay MS          answer every request MS milliseconds late (a slow server)
-    -h, --help          print this help
-
-ROUTES:
-    /size/N     200, N bytes of body
-    /status     200, \"OK\\n\"
-    /delay/MS   200 after MS milliseconds
-    /echo       200, the request body (Content-Length or chunked)
-    anything else: 200, body \"NAME\\n\"
-
-On start it prints one line per listener to stdout: `listening on IP:PORT`.
-";
-
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Driver {
     IoUring,
@@ -100,89 +70,9 @@ impl Default for Opts {
     }
 }
 
-pub fn main(args: &[String]) -> Result<(), String> {
-    let Some(opts) = parse_args(args)? else {
-        print!("{USAGE}");
-        return Ok(());
-    };
+/// Runs the backend until killed (`cli::BackendCmd` gives the options).
+pub fn main(opts: Opts) -> Result<(), String> {
     launch(Arc::new(opts))
-}
-
-/// Returns `None` when help was asked for.
-fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
-    let mut opts = Opts::default();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = |what: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value ({what})"))
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--listen" => {
-                let v = value("IP:PORT")?;
-                let addr = v
-                    .parse()
-                    .map_err(|_| format!("--listen {v}: expected IP:PORT, e.g. 127.0.0.1:8000"))?;
-                opts.listen.push(addr);
-            }
-            "--threads" => opts.threads = parse_num(flag, &value("N")?, 1..=1024)?,
-            "--cores" => {
-                let v = value("LIST")?;
-                let cores = v
-                    .split(',')
-                    .map(|c| parse_num(flag, c.trim(), 0..=4095))
-                    .collect::<Result<Vec<_>, _>>()?;
-                opts.cores = Some(cores);
-            }
-            "--no-pin" => opts.pin = false,
-            "--driver" => {
-                opts.driver = match value("io_uring|legacy")?.as_str() {
-                    "io_uring" | "iouring" | "uring" => Driver::IoUring,
-                    "legacy" | "epoll" => Driver::Legacy,
-                    v => return Err(format!("--driver {v}: expected io_uring or legacy")),
-                }
-            }
-            "--ring" => {
-                opts.ring = match value("coop|defer|plain")?.as_str() {
-                    "coop" => Ring::Coop,
-                    "defer" => Ring::Defer,
-                    "plain" => Ring::Plain,
-                    v => return Err(format!("--ring {v}: expected coop, defer or plain")),
-                }
-            }
-            "--name" => opts.name = value("NAME")?,
-            "--fail-rate" => {
-                let v = value("P")?;
-                opts.fail_rate = match v.parse::<f64>() {
-                    Ok(p) if (0.0..=1.0).contains(&p) => p,
-                    _ => return Err(format!("--fail-rate {v}: expected a number from 0 to 1")),
-                };
-            }
-            "--close" => opts.close = true,
-            "--delay" => opts.delay_ms = parse_num(flag, &value("MS")?, 0..=60_000)? as u64,
-            other => return Err(format!("backend: unknown option '{other}' (see --help)")),
-        }
-    }
-    if opts.listen.is_empty() {
-        opts.listen.push(SocketAddr::from(([127, 0, 0, 1], 0)));
-    }
-    if opts.name.bytes().any(|b| b < b' ' || b == 0x7f) {
-        return Err("--name must not contain control characters".to_string());
-    }
-    Ok(Some(opts))
-}
-
-fn parse_num(flag: &str, v: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {
-    match v.parse::<usize>() {
-        Ok(n) if range.contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{flag} {v}: expected a number from {} to {}",
-            range.start(),
-            range.end()
-        )),
-    }
 }
 
 /// A new non-blocking TCP socket with SO_REUSEPORT, bound to `addr`.

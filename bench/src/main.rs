@@ -1,51 +1,45 @@
 //! ringlb-bench: the benchmark harness of ringlb.
 //!
-//! Subcommands:
+//! Subcommands (the command line is `cli/`, clap):
 //! - `backend`: a fast thread-per-core HTTP/1.1 backend (monoio), used by the demo, the
 //!   benchmarks and the end-to-end tests. See `backend.rs` for its module map.
-//! - `load`: the HTTP/1.1 load generator (`load/mod.rs`).
+//! - `load`, `ramp`: the HTTP/1.1 load generator (`load/mod.rs`).
 //! - `compare`, `report`: interleaved comparisons and their reports (`compare/mod.rs`).
+//! - `completions SHELL`: a shell completion script.
 
 mod backend;
+mod cli;
 mod compare;
 mod json;
 mod load;
+mod meta;
 mod runtime;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-ringlb-bench: benchmark harness for ringlb
+use clap::Parser;
 
-USAGE:
-    ringlb-bench <SUBCOMMAND> [OPTIONS]
-
-SUBCOMMANDS:
-    backend     run a fast HTTP/1.1 backend (demo and benchmark target)
-    load        HTTP/1.1 load generator (closed or open loop, percentiles, JSON)
-    ramp        rising open-loop rates until p99 or errors break a threshold
-    compare     one scenario against several targets in interleaved rounds (table, JSON, HTML)
-    report      one HTML page from several compare --html-fragment files
-    help        print this help (or `ringlb-bench <SUBCOMMAND> --help`)
-";
+use cli::{Cli, Cmd};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((cmd, rest)) = args.split_first() else {
-        eprint!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let result = match cmd.as_str() {
-        "backend" => backend::main(rest),
-        "load" => load::main(rest),
-        "ramp" => load::ramp::main(rest),
-        "compare" => compare::main(rest),
-        "report" => compare::report_main(rest),
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
+    // Output piped into `head` or a closed pager ends the program quietly, as for any Unix
+    // tool, instead of a panic in println!.
+    // SAFETY: setting a signal's disposition to the default, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Usage errors: clap's message and exit status 2; --help and --version: exit 0.
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Backend(c) => backend::main(c.into_opts()),
+        Cmd::Load(c) => load::main(c.into_opts()),
+        Cmd::Ramp(c) => load::ramp::main(c.into_ramp()),
+        Cmd::Compare(c) => c.into_opts().and_then(compare::main),
+        Cmd::Report(c) => compare::report_main(c),
+        Cmd::Completions { shell } => {
+            cli::completions(shell);
             Ok(())
         }
-        other => Err(format!("unknown subcommand '{other}'\n\n{USAGE}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

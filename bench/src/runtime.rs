@@ -9,16 +9,6 @@ pub enum Driver {
     Legacy,
 }
 
-impl Driver {
-    pub fn parse(v: &str) -> Result<Driver, String> {
-        match v {
-            "io_uring" | "iouring" | "uring" => Ok(Driver::IoUring),
-            "legacy" | "epoll" => Ok(Driver::Legacy),
-            _ => Err(format!("--driver {v}: expected io_uring or legacy")),
-        }
-    }
-}
-
 /// Runs `make()`'s future to completion on a new runtime of `driver` on this thread.
 pub fn block_on<F: Future>(driver: Driver, make: impl Fn() -> F) -> Result<F::Output, String> {
     if driver == Driver::IoUring {

@@ -104,19 +104,24 @@ fn serve(config: Arc<ServerConfig>, tcp: TcpStream) {
 
 /// Runs `load ARGS URL` and returns its stdout (the run must succeed).
 fn load(args: &[&str], url: &str) -> String {
+    let (ok, stdout, stderr) = load_status(args, url);
+    assert!(ok, "{stdout}{stderr}");
+    stdout
+}
+
+/// Runs `load ARGS URL`: (exit status success, stdout, stderr).
+fn load_status(args: &[&str], url: &str) -> (bool, String, String) {
     let out = Command::new(BIN)
         .arg("load")
         .args(args)
         .args(["--no-pin", "-q", "-c", "4", url])
         .output()
         .expect("run load");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
+    (
         out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The number after `word` in `text` (e.g. `requests in` lines: "N requests").
@@ -205,7 +210,7 @@ fn a_certificate_the_ca_does_not_sign_is_a_tls_error() {
     let s = Server::start("refused");
     let other = Server::start("other-ca");
     let url = format!("https://127.0.0.1:{}/", s.port);
-    let out = load(
+    let (ok, out, err) = load_status(
         &[
             "-d",
             "0.3",
@@ -218,6 +223,8 @@ fn a_certificate_the_ca_does_not_sign_is_a_tls_error() {
         ],
         &url,
     );
+    // Every request failed: the summary says why, the exit status says it failed.
+    assert!(!ok && err.contains("every request failed"), "{err}");
     assert!(number_before(&out, "requests in") == 0.0, "{out}");
     let tls_errors = number_after(&out, "tls ");
     assert!(tls_errors > 0.0, "{out}");

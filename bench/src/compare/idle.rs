@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::json::Json;
+use crate::json::{self, Json, With};
 use crate::load::http::{self, Framing};
 use crate::load::stream::{Stream, Target};
 use crate::runtime::{self, Driver};
@@ -52,7 +52,7 @@ impl IdleResult {
     }
 
     pub fn to_json(&self) -> Json {
-        Json::obj()
+        json::obj()
             .with("opened", self.opened)
             .with("failed", self.failed)
             .with("fds_delta", self.fds_delta.map(|d| d as f64))

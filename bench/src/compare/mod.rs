@@ -7,71 +7,20 @@
 //! - `idle.rs`: the idle-connections scenario (memory per connection from /proc);
 //! - `report.rs`: the table (text/markdown), the JSON, the HTML with inline SVG.
 
+mod html;
 mod idle;
 mod report;
 pub mod stats;
 
 use std::time::Duration;
 
-use crate::json::Json;
+use hdrhistogram::Histogram;
+
+use crate::json::{self, Json, With};
 use crate::load::{self, LoadOpts, Summary};
 pub use idle::{IdleHow, IdleResult};
 pub use report::report_main;
 use stats::median;
-
-pub const USAGE: &str = "\
-ringlb-bench compare: one scenario against several targets, interleaved rounds
-
-USAGE:
-    ringlb-bench compare --target NAME=URL [--target NAME=URL ...] [OPTIONS] [LOAD OPTIONS]
-
-TARGETS:
-    --target NAME=URL    a target, repeatable; rounds run them in the order given.
-                         Ratios are taken to the targets named `haproxy` and `direct`.
-    --pid NAME=PID[,PID] processes of a target: a target whose processes died is reported
-                         and skipped; the idle scenario reads their memory and fds
-
-ROUNDS:
-    --rounds N           rounds (default 3); each round runs every target once
-    --pause S            pause between runs, letting sockets settle (default 0.5)
-    --idle N             idle scenario: instead of a load, open N connections that send
-                         nothing, wait --hold, then read VmRSS and the fd count of --pid
-    --hold S             idle scenario: wait after the last connect (default 2)
-    --idle-request       idle scenario: each connection first sends one GET of the URL's
-                         path and reads its response, then idles (keep-alive clients)
-    --idle-server-port P idle scenario: also count the established connections to port P
-                         (e.g. the backend's: the target's server connections), with ss
-    --idle-record FILE   idle scenario: also append each measurement to FILE, one line per
-                         run (NAME OPENED FAILED FDS_ADDED RSS_BEFORE_KIB RSS_ADDED_KIB)
-    --idle-replay FILE   idle scenario: measure nothing; report the measurements in FILE
-                         instead, the k-th line of a target being its round k. With
-                         --idle-record per run, lets a caller start every target afresh
-                         for every round and still get one table
-    --cold               idle scenario: the caller started every target afresh for every
-                         round, so each round is the cold cost; the reports say so
-
-OUTPUT:
-    --scenario NAME      scenario name for the reports (default custom)
-    --note TEXT          a line printed under the table and in the reports, repeatable
-    --goal R             for targets named ringlb*: req/s must be >= R x haproxy (idle:
-                         bytes per connection <= haproxy's); the verdict is printed
-    --goal-p99           also require p99 no worse than haproxy's
-    --goal-base LIST     compare the goal with the fastest (median req/s) of these targets
-                         instead of haproxy, e.g. haproxy,nginx (the p99 too)
-    --json FILE          every run and the medians, as JSON
-    --html FILE          a self-contained HTML report (inline SVG)
-    --html-fragment FILE the report's <section> only (for `ringlb-bench report`)
-    --markdown FILE      the table as markdown
-
-LOAD OPTIONS: as `ringlb-bench load` (-c, -t, --close, --rate, --warmup, -d, --body, -H,
---tls, --ca, --insecure, --sni, --tls-resume...); the URL's path comes from each target. The
-progress line is off; one line per run instead.
-
-CPU: the --pid processes of each target are also read (utime + stime, /proc/PID/stat) at
-the start and the end of each measured window; the table adds their CPU microseconds per
-request (per handshake for TLS with --close) and its ratio to haproxy's (lower is cheaper).
-With TLS the table adds handshakes/s and the resumed share.
-";
 
 #[derive(Clone, Debug)]
 pub struct TargetSpec {
@@ -103,13 +52,33 @@ impl Row {
         median(&self.runs.iter().map(|s| s.mbps).collect::<Vec<_>>())
     }
 
-    /// Median over rounds of the latency at percentile `p` (100 = max).
-    pub fn med_pct(&self, p: f64) -> f64 {
-        median(&self.runs.iter().map(|s| s.pct(p)).collect::<Vec<_>>())
+    /// Every round's requests in one histogram (percentiles of all of them, not a median of
+    /// each round's); `None` when no round kept its histogram.
+    pub fn merged(&self) -> Option<Histogram<u64>> {
+        let mut hists = self.runs.iter().filter_map(|s| s.hist.as_ref());
+        let mut all = hists.next()?.clone();
+        for h in hists {
+            let _ = all.add(h);
+        }
+        Some(all)
     }
 
-    /// Median over rounds of each point of the latency curve.
+    /// Latency in ms at percentile `p` over every round's requests together.
+    pub fn all_pct(&self, p: f64) -> f64 {
+        match self.merged() {
+            Some(h) => load::stats::hist_pct_ms(&h, p),
+            None => median(&self.runs.iter().map(|s| s.pct(p)).collect::<Vec<_>>()),
+        }
+    }
+
+    /// The latency curve over every round's requests together (else the median per point).
     pub fn curve(&self) -> Vec<(f64, f64)> {
+        if let Some(h) = self.merged() {
+            return load::stats::CURVE
+                .iter()
+                .map(|&p| (p, load::stats::hist_pct_ms(&h, p)))
+                .collect();
+        }
         let Some(first) = self.runs.first() else {
             return Vec::new();
         };
@@ -204,16 +173,14 @@ pub struct CompareOpts {
     /// The targets the goal is measured against (the fastest of them); default `haproxy`.
     pub goal_base: Vec<String>,
     pub json: Option<String>,
+    pub hgrm: Option<String>,
+    pub about: Vec<(String, String)>,
     pub html: Option<String>,
     pub html_fragment: Option<String>,
     pub markdown: Option<String>,
 }
 
-pub fn main(args: &[String]) -> Result<(), String> {
-    let Some(opts) = parse_args(args)? else {
-        print!("{USAGE}");
-        return Ok(());
-    };
+pub fn main(opts: CompareOpts) -> Result<(), String> {
     let rows = run(&opts)?;
     let text = report::table(&opts, &rows);
     println!("\n{text}");
@@ -223,161 +190,26 @@ pub fn main(args: &[String]) -> Result<(), String> {
     if let Some(p) = &opts.json {
         write(p, &(report::json(&opts, &rows).to_string() + "\n"))?;
     }
-    let section = report::html_section(&opts, &rows);
+    if let Some(prefix) = &opts.hgrm {
+        for r in &rows {
+            if let Some(h) = r.merged() {
+                let name = format!("{prefix}-{}.hgrm", r.target.name);
+                write(&name, &load::stats::hgrm(&h))?;
+            }
+        }
+    }
+    let section = html::html_section(&opts, &rows);
     if let Some(p) = &opts.html_fragment {
         write(p, &section)?;
     }
     if let Some(p) = &opts.html {
-        write(p, &report::html_page(&opts.scenario, &[section]))?;
+        write(p, &html::html_page(&opts.scenario, &[section]))?;
     }
     Ok(())
 }
 
 fn write(path: &str, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("write {path}: {e}"))
-}
-
-fn parse_args(args: &[String]) -> Result<Option<CompareOpts>, String> {
-    let mut load = LoadOpts {
-        progress: false,
-        ..LoadOpts::default()
-    };
-    let mut o = CompareOpts {
-        load: LoadOpts::default(),
-        targets: Vec::new(),
-        rounds: 3,
-        pause: Duration::from_millis(500),
-        idle: None,
-        hold: Duration::from_secs(2),
-        idle_how: IdleHow::default(),
-        idle_record: None,
-        idle_replay: None,
-        cold: false,
-        scenario: "custom".to_string(),
-        notes: Vec::new(),
-        goal: None,
-        goal_p99: false,
-        goal_base: vec!["haproxy".to_string()],
-        json: None,
-        html: None,
-        html_fragment: None,
-        markdown: None,
-    };
-    let mut pids: Vec<(String, Vec<u32>)> = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let flag = a.as_str();
-        match flag {
-            "-h" | "--help" => return Ok(None),
-            "--target" => {
-                let v = load::value(&mut it, flag)?;
-                let (name, url) = v
-                    .split_once('=')
-                    .filter(|(n, _)| !n.is_empty())
-                    .ok_or_else(|| format!("--target {v}: expected NAME=URL"))?;
-                load::stream::Target::parse(url)?;
-                o.targets.push(TargetSpec {
-                    name: name.to_string(),
-                    url: url.to_string(),
-                    pids: Vec::new(),
-                });
-            }
-            "--pid" => {
-                let v = load::value(&mut it, flag)?;
-                let (name, list) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--pid {v}: expected NAME=PID[,PID]"))?;
-                let list = list
-                    .split(',')
-                    .map(|p| p.trim().parse::<u32>())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|_| format!("--pid {v}: expected NAME=PID[,PID]"))?;
-                pids.push((name.to_string(), list));
-            }
-            "--rounds" => {
-                let v = load::value(&mut it, flag)?;
-                o.rounds = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| n >= 1)
-                    .ok_or_else(|| format!("--rounds {v}: expected a number >= 1"))?;
-            }
-            "--pause" => o.pause = load::duration(flag, &load::value(&mut it, flag)?)?,
-            "--idle" => {
-                let v = load::value(&mut it, flag)?;
-                o.idle =
-                    Some(v.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
-                        format!("--idle {v}: expected a number of connections >= 1")
-                    })?);
-            }
-            "--hold" => o.hold = load::duration(flag, &load::value(&mut it, flag)?)?,
-            "--idle-request" => o.idle_how.request = true,
-            "--idle-server-port" => {
-                let v = load::value(&mut it, flag)?;
-                o.idle_how.server_port = Some(
-                    v.parse()
-                        .map_err(|_| format!("--idle-server-port {v}: expected a port"))?,
-                );
-            }
-            "--idle-record" => o.idle_record = Some(load::value(&mut it, flag)?),
-            "--idle-replay" => o.idle_replay = Some(load::value(&mut it, flag)?),
-            "--cold" => o.cold = true,
-            "--scenario" => o.scenario = load::value(&mut it, flag)?,
-            "--note" => o.notes.push(load::value(&mut it, flag)?),
-            "--goal" => {
-                let v = load::value(&mut it, flag)?;
-                o.goal = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|&r: &f64| r > 0.0)
-                        .ok_or_else(|| format!("--goal {v}: expected a ratio like 1.3"))?,
-                );
-            }
-            "--goal-p99" => o.goal_p99 = true,
-            "--goal-base" => {
-                let v = load::value(&mut it, flag)?;
-                o.goal_base = v
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                if o.goal_base.is_empty() {
-                    return Err(format!("--goal-base {v}: expected target names"));
-                }
-            }
-            "--json" => o.json = Some(load::value(&mut it, flag)?),
-            "--html" => o.html = Some(load::value(&mut it, flag)?),
-            "--html-fragment" => o.html_fragment = Some(load::value(&mut it, flag)?),
-            "--markdown" => o.markdown = Some(load::value(&mut it, flag)?),
-            _ => {
-                if !load::parse_load_flag(&mut load, flag, &mut it)? {
-                    return Err(format!("compare: unknown option '{flag}' (see --help)"));
-                }
-            }
-        }
-    }
-    if o.targets.is_empty() {
-        return Err("compare: no --target (see --help)".to_string());
-    }
-    for (name, list) in pids {
-        let t = o
-            .targets
-            .iter_mut()
-            .find(|t| t.name == name)
-            .ok_or_else(|| format!("--pid {name}=...: no target named {name}"))?;
-        t.pids = list;
-    }
-    let idle_only = o.idle_record.is_some()
-        || o.idle_replay.is_some()
-        || o.cold
-        || o.idle_how.request
-        || o.idle_how.server_port.is_some();
-    if o.idle.is_none() && idle_only {
-        return Err("compare: --idle-record, --idle-replay, --idle-request, --idle-server-port and --cold need --idle".to_string());
-    }
-    o.load = load;
-    Ok(Some(o))
 }
 
 /// The rounds: every target once per round, in the order given.
@@ -547,7 +379,7 @@ fn alive(pid: u32) -> bool {
 
 /// The options that matter for reading the numbers, for the reports.
 pub fn describe(opts: &CompareOpts) -> Json {
-    Json::obj()
+    json::obj()
         .with("scenario", opts.scenario.as_str())
         .with("rounds", opts.rounds)
         .with("idle", opts.idle)

@@ -4,15 +4,10 @@
 use std::fmt::Write;
 
 use super::stats::{fmt, fmt_rate, median, ratio, spread};
-use super::{describe, CompareOpts, Row};
-use crate::json::Json;
+use super::{describe, html, CompareOpts, Row};
+use crate::json::{self, Json, With};
 
-/// Colours of the targets in the charts, in order.
-const COLOURS: [&str; 8] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f",
-];
-
-fn find<'a>(rows: &'a [Row], name: &str) -> Option<&'a Row> {
+pub(super) fn find<'a>(rows: &'a [Row], name: &str) -> Option<&'a Row> {
     rows.iter().find(|r| r.target.name == name)
 }
 
@@ -148,12 +143,12 @@ fn load_table(s: &mut String, opts: &CompareOpts, rows: &[Row]) {
             fmt(ratio(rps, base.map_or(f64::NAN, Row::med_rps)), 2),
             fmt(ratio(rps, direct.map_or(f64::NAN, Row::med_rps)), 2),
             fmt(r.med_mbps(), 1),
-            fmt(r.med_pct(50.0), 3),
-            fmt(r.med_pct(99.0), 3),
-            fmt(r.med_pct(99.9), 3),
-            fmt(r.med_pct(100.0), 1),
+            fmt(r.all_pct(50.0), 3),
+            fmt(r.all_pct(99.0), 3),
+            fmt(r.all_pct(99.9), 3),
+            fmt(r.all_pct(100.0), 1),
             fmt(
-                ratio(r.med_pct(99.0), base.map_or(f64::NAN, |b| b.med_pct(99.0))),
+                ratio(r.all_pct(99.0), base.map_or(f64::NAN, |b| b.all_pct(99.0))),
                 2
             ),
         );
@@ -252,7 +247,7 @@ pub fn verdicts(opts: &CompareOpts, rows: &[Row]) -> Vec<String> {
             )
         } else {
             let x = ratio(r.med_rps(), base.med_rps());
-            let p99 = ratio(r.med_pct(99.0), base.med_pct(99.0));
+            let p99 = ratio(r.all_pct(99.0), base.all_pct(99.0));
             let met = x >= goal && (!opts.goal_p99 || p99 <= 1.0);
             let p99_part = if opts.goal_p99 {
                 format!(
@@ -280,16 +275,16 @@ pub fn json(opts: &CompareOpts, rows: &[Row]) -> Json {
         .iter()
         .map(|r| {
             let (lo, hi) = spread(&r.rps());
-            Json::obj()
+            json::obj()
                 .with("name", r.target.name.as_str())
                 .with("url", r.target.url.as_str())
                 .with("dead", r.dead.clone())
                 .with("rps_median", r.med_rps())
                 .with("rps_min", lo)
                 .with("rps_max", hi)
-                .with("p50_ms_median", r.med_pct(50.0))
-                .with("p99_ms_median", r.med_pct(99.0))
-                .with("p999_ms_median", r.med_pct(99.9))
+                .with("p50_ms_all_rounds", r.all_pct(50.0))
+                .with("p99_ms_all_rounds", r.all_pct(99.0))
+                .with("p999_ms_all_rounds", r.all_pct(99.9))
                 .with("bytes_per_conn_median", median(&r.bytes_per_conn()))
                 .with("tls_handshakes_per_s_median", r.med_hs_rate())
                 .with("tls_resumed_share", r.resumed_share())
@@ -297,288 +292,42 @@ pub fn json(opts: &CompareOpts, rows: &[Row]) -> Json {
                 .with("cpu_us_per_handshake_median", r.med_cpu_us(true))
                 .with(
                     "runs",
-                    Json::Arr(r.runs.iter().map(|s| s.to_json()).collect()),
+                    Json::Array(r.runs.iter().map(|s| s.to_json()).collect()),
                 )
                 .with(
                     "idle",
-                    Json::Arr(r.idle.iter().map(|i| i.to_json()).collect()),
+                    Json::Array(r.idle.iter().map(|i| i.to_json()).collect()),
                 )
         })
         .collect();
-    Json::obj()
+    let about = opts
+        .about
+        .iter()
+        .fold(crate::meta::about(), |j, (k, v)| j.with(k, v.as_str()));
+    json::obj()
+        .with("about", about)
         .with("options", describe(opts))
         .with("headline", headline(opts))
-        .with("targets", Json::Arr(targets))
+        .with("targets", Json::Array(targets))
         .with("verdicts", verdicts(opts, rows))
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The report's `<section>`: charts, the table, the notes.
-pub fn html_section(opts: &CompareOpts, rows: &[Row]) -> String {
-    let mut s = format!(
-        "<section>\n<h2>{}</h2>\n<p>{}</p>\n",
-        esc(&opts.scenario),
-        esc(&headline(opts))
-    );
-    if opts.idle.is_some() {
-        let bars: Vec<Bar> = rows
-            .iter()
-            .map(|r| Bar::of(&r.target.name, &r.bytes_per_conn()))
-            .collect();
-        s.push_str(&bar_chart(
-            "memory per idle connection (bytes, median; whisker min–max)",
-            &bars,
-        ));
-    } else {
-        let bars: Vec<Bar> = rows
-            .iter()
-            .map(|r| Bar::of(&r.target.name, &r.rps()))
-            .collect();
-        s.push_str(&bar_chart(
-            "throughput (req/s, median; whisker min–max)",
-            &bars,
-        ));
-        let curves: Vec<(String, Vec<(f64, f64)>)> = rows
-            .iter()
-            .map(|r| (r.target.name.clone(), r.curve()))
-            .collect();
-        s.push_str(&latency_chart(&curves));
-    }
-    s.push_str("<pre>");
-    s.push_str(&esc(&table(opts, rows)));
-    s.push_str("</pre>\n</section>\n");
-    s
-}
-
-/// A whole page around `sections`.
-pub fn html_page(title: &str, sections: &[String]) -> String {
-    let mut s = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\n\
-         body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}\n\
-         pre{{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:12px}}\n\
-         svg{{display:block;margin:1em 0}} section{{border-top:1px solid #ccc;margin-top:2em}}\n\
-         </style></head><body>\n<h1>{}</h1>\n",
-        esc(title),
-        esc(title)
-    );
-    for sec in sections {
-        s.push_str(sec);
-    }
-    s.push_str("</body></html>\n");
-    s
-}
-
-struct Bar {
-    name: String,
-    median: f64,
-    lo: f64,
-    hi: f64,
-}
-
-impl Bar {
-    fn of(name: &str, v: &[f64]) -> Bar {
-        let (lo, hi) = spread(v);
-        Bar {
-            name: name.to_string(),
-            median: median(v),
-            lo,
-            hi,
-        }
-    }
-}
-
-const CHART_W: f64 = 720.0;
-const LABEL_W: f64 = 150.0;
-const BAR_H: f64 = 26.0;
-
-fn bar_chart(title: &str, bars: &[Bar]) -> String {
-    let top = bars
-        .iter()
-        .map(|b| b.hi.max(b.median))
-        .filter(|x| x.is_finite())
-        .fold(0.0, f64::max)
-        .max(1.0);
-    let plot_w = CHART_W - LABEL_W - 90.0;
-    let h = 30.0 + BAR_H * bars.len() as f64 + 10.0;
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{CHART_W}\" height=\"{h}\" font-size=\"12\">\n\
-         <text x=\"0\" y=\"16\" font-weight=\"bold\">{}</text>\n",
-        esc(title)
-    );
-    for (i, b) in bars.iter().enumerate() {
-        let y = 30.0 + BAR_H * i as f64;
-        let x = |v: f64| LABEL_W + plot_w * v / top;
-        let _ = writeln!(
-            s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
-            LABEL_W - 6.0,
-            y + 15.0,
-            esc(&b.name)
-        );
-        if b.median.is_finite() {
-            let _ = write!(
-                s,
-                "<rect x=\"{LABEL_W}\" y=\"{}\" width=\"{:.1}\" height=\"{}\" fill=\"{}\"/>\n\
-                 <line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#000\"/>\n\
-                 <text x=\"{:.1}\" y=\"{}\">{}</text>\n",
-                y + 3.0,
-                (x(b.median) - LABEL_W).max(0.0),
-                BAR_H - 8.0,
-                COLOURS[i % COLOURS.len()],
-                x(b.lo),
-                x(b.hi),
-                y + 12.0,
-                y + 12.0,
-                x(b.hi) + 6.0,
-                y + 15.0,
-                fmt_rate(b.median)
-            );
-        }
-    }
-    s.push_str("</svg>\n");
-    s
-}
-
-/// Latency against percentile on a "nines" axis (50, 90, 99, 99.9 ... evenly spaced) and a
-/// logarithmic latency axis, one curve per target.
-fn latency_chart(curves: &[(String, Vec<(f64, f64)>)]) -> String {
-    const W: f64 = CHART_W;
-    const H: f64 = 320.0;
-    const L: f64 = 60.0;
-    const R: f64 = 150.0;
-    const T: f64 = 30.0;
-    const B: f64 = 40.0;
-    /// The axis ends at 99.999 (five nines); max is drawn there too.
-    const NINES: f64 = 5.0;
-    let nines = |p: f64| {
-        if p >= 100.0 {
-            NINES
-        } else {
-            (-(1.0 - p / 100.0).log10()).clamp(0.0, NINES)
-        }
-    };
-    let values: Vec<f64> = curves
-        .iter()
-        .flat_map(|(_, c)| c.iter().map(|(_, v)| *v))
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .collect();
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(0.0, f64::max);
-    if values.is_empty() {
-        return String::new();
-    }
-    let (dlo, dhi) = (
-        lo.log10().floor(),
-        hi.log10().ceil().max(lo.log10().floor() + 1.0),
-    );
-    let x = |p: f64| L + (W - L - R) * nines(p) / NINES;
-    let y = |v: f64| T + (H - T - B) * (1.0 - (v.max(lo).log10() - dlo) / (dhi - dlo));
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" font-size=\"12\">\n\
-         <text x=\"0\" y=\"16\" font-weight=\"bold\">latency by percentile (ms, log scale; median of rounds)</text>\n"
-    );
-    for (i, label) in ["0", "90", "99", "99.9", "99.99", "99.999"]
-        .iter()
-        .enumerate()
-    {
-        let xx = L + (W - L - R) * i as f64 / NINES;
-        let _ = writeln!(
-            s,
-            "<line x1=\"{xx:.1}\" x2=\"{xx:.1}\" y1=\"{T}\" y2=\"{}\" stroke=\"#ddd\"/>\
-             <text x=\"{xx:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>",
-            H - B,
-            H - B + 16.0
-        );
-    }
-    let mut d = dlo;
-    while d <= dhi {
-        let v = 10f64.powf(d);
-        let yy = y(v);
-        let _ = writeln!(
-            s,
-            "<line x1=\"{L}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#ddd\"/>\
-             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            W - R,
-            L - 4.0,
-            yy + 4.0,
-            if v < 1.0 {
-                format!("{v}")
-            } else {
-                format!("{v:.0}")
-            }
-        );
-        d += 1.0;
-    }
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">percentile</text>",
-        L + (W - L - R) / 2.0,
-        H - 6.0
-    );
-    for (i, (name, c)) in curves.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
-        let pts: Vec<String> = c
-            .iter()
-            .filter(|(_, v)| v.is_finite() && *v > 0.0)
-            .map(|(p, v)| format!("{:.1},{:.1}", x(*p), y(*v)))
-            .collect();
-        let _ = write!(
-            s,
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\n\
-             <rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{colour}\"/>\
-             <text x=\"{}\" y=\"{}\">{}</text>\n",
-            pts.join(" "),
-            W - R + 10.0,
-            T + 18.0 * i as f64,
-            W - R + 26.0,
-            T + 18.0 * i as f64 + 10.0,
-            esc(name)
-        );
-    }
-    s.push_str("</svg>\n");
-    s
-}
-
 /// `ringlb-bench report`: one page from several `--html-fragment` files.
-pub fn report_main(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "\
-ringlb-bench report: one self-contained HTML page from compare --html-fragment files
-
-USAGE:
-    ringlb-bench report --out FILE [--title TEXT] [--intro FILE] FRAGMENT...
-
---intro FILE is plain text shown first (in <pre>), e.g. the machine and the command.
-";
-    let (mut out, mut title, mut intro, mut frags) =
-        (None, "ringlb-bench report".to_string(), None, Vec::new());
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return Ok(());
-            }
-            "--out" => out = Some(crate::load::value(&mut it, a)?),
-            "--title" => title = crate::load::value(&mut it, a)?,
-            "--intro" => intro = Some(crate::load::value(&mut it, a)?),
-            f if f.starts_with('-') => return Err(format!("report: unknown option '{f}'")),
-            f => frags.push(f.to_string()),
-        }
-    }
-    let out = out.ok_or("report: --out FILE is required")?;
+pub fn report_main(cmd: crate::cli::ReportCmd) -> Result<(), String> {
+    let crate::cli::ReportCmd {
+        out,
+        title,
+        intro,
+        fragments: frags,
+    } = cmd;
     let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("read {p}: {e}"));
     let mut sections = Vec::new();
     if let Some(p) = intro {
-        sections.push(format!("<pre>{}</pre>\n", esc(&read(&p)?)));
+        sections.push(format!("<pre>{}</pre>\n", html::esc(&read(&p)?)));
     }
     for f in frags {
         sections.push(read(&f)?);
     }
-    std::fs::write(&out, html_page(&title, &sections)).map_err(|e| format!("write {out}: {e}"))
+    std::fs::write(&out, html::html_page(&title, &sections))
+        .map_err(|e| format!("write {out}: {e}"))
 }

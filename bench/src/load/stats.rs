@@ -3,7 +3,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::json::Json;
+use crate::json::{self, Json, With};
 
 /// Latencies are recorded in microseconds, from 1 us to 1 hour, 3 significant digits.
 const HIST_MAX_US: u64 = 3_600_000_000;
@@ -169,6 +169,9 @@ pub struct Summary {
     pub hs_rate: f64,
     /// CPU seconds (utime + stime) the watched processes (`--cpu-pid`) used in the window.
     pub cpu_s: Option<f64>,
+    /// The latencies themselves (us), so a comparison can merge its rounds' requests into
+    /// one distribution instead of taking the median of each round's p99.
+    pub hist: Option<Histogram<u64>>,
 }
 
 impl Summary {
@@ -197,6 +200,7 @@ impl Summary {
             resumed: stats.resumed,
             hs_rate: per_second(stats.handshakes, seconds),
             cpu_s: None,
+            hist: Some(stats.hist.clone()),
         }
     }
 
@@ -241,26 +245,26 @@ impl Summary {
 
     pub fn to_json(&self) -> Json {
         let pairs = |v: &[(f64, f64)]| {
-            Json::Arr(
+            Json::Array(
                 v.iter()
-                    .map(|(p, ms)| Json::Arr(vec![Json::Num(*p), Json::Num(*ms)]))
+                    .map(|(p, ms)| Json::Array(vec![Json::from(*p), Json::from(*ms)]))
                     .collect(),
             )
         };
         let errors = self
             .errors
             .iter()
-            .fold(Json::obj(), |j, (k, n)| j.with(k, *n));
+            .fold(json::obj(), |j, (k, n)| j.with(k, *n));
         let servers = self
             .servers
             .iter()
-            .fold(Json::obj(), |j, (k, n)| j.with(k, *n));
-        let mut lat = Json::obj();
+            .fold(json::obj(), |j, (k, n)| j.with(k, *n));
+        let mut lat = json::obj();
         for (p, ms) in &self.pct_ms {
             lat = lat.with(&format!("p{p}"), *ms);
         }
         lat = lat.with("mean", self.mean_ms).with("max", self.max_ms);
-        Json::obj()
+        json::obj()
             .with("seconds", self.seconds)
             .with("requests", self.requests)
             .with("rps", self.rps)
@@ -344,6 +348,75 @@ fn per_unit_us(cpu_s: Option<f64>, n: u64) -> f64 {
         Some(c) if n > 0 => c * 1e6 / n as f64,
         _ => f64::NAN,
     }
+}
+
+/// Latency in ms at percentile `p` of a histogram in us (max for 100); NaN when empty.
+pub fn hist_pct_ms(hist: &Histogram<u64>, p: f64) -> f64 {
+    if hist.is_empty() {
+        f64::NAN
+    } else if p >= 100.0 {
+        us_to_ms(hist.max())
+    } else {
+        us_to_ms(hist.value_at_percentile(p))
+    }
+}
+
+/// HdrHistogram's percentile distribution text (`.hgrm`, values in ms), the format of Java's
+/// `outputPercentileDistribution` that HdrHistogram's plotter and other tools read.
+pub fn hgrm(hist: &Histogram<u64>) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "{:>12} {:>14} {:>10} {:>14}\n\n",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    );
+    for v in hist.iter_quantiles(5) {
+        let q = v.quantile_iterated_to();
+        let value = us_to_ms(v.value_iterated_to());
+        if q < 1.0 {
+            let _ = writeln!(
+                out,
+                "{value:>12.3} {q:>2.12} {:>10} {:>14.2}",
+                total_at(hist, v.value_iterated_to()),
+                1.0 / (1.0 - q)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{value:>12.3} {q:>2.12} {:>10}",
+                total_at(hist, v.value_iterated_to())
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "#[Mean    = {:>12.3}, StdDeviation   = {:>12.3}]",
+        hist.mean() / 1000.0,
+        hist.stdev() / 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "#[Max     = {:>12.3}, Total count    = {:>12}]",
+        us_to_ms(hist.max()),
+        hist.len()
+    );
+    let _ = writeln!(
+        out,
+        "#[Buckets = {:>12}, SubBuckets     = {:>12}]",
+        hist.buckets(),
+        sub_buckets(hist.sigfig())
+    );
+    out
+}
+
+/// The sub-bucket count HdrHistogram derives from the significant figures (2048 for 3).
+fn sub_buckets(sigfig: u8) -> u64 {
+    let single_unit = 2.0 * 10f64.powi(i32::from(sigfig));
+    1u64 << (single_unit.log2().ceil() as u32)
+}
+
+/// Recorded values at or below `us`.
+fn total_at(hist: &Histogram<u64>, us: u64) -> u64 {
+    hist.count_between(hist.low(), us)
 }
 
 pub fn us_to_ms(us: u64) -> f64 {

@@ -492,3 +492,36 @@ both_drivers!(a_worker_that_fails_to_start_keeps_the_old_one, |driver| {
     assert!(cli(&s.cli, "show proc").contains("master          3 [failed: 0]"));
     assert_eq!(get_once(addr, "/after").status, 200);
 });
+
+/// One command line over TCP (`-S IP:PORT`), its whole reply.
+fn cli_tcp(addr: SocketAddr, line: &str) -> String {
+    let mut c = std::net::TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect");
+    c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    c.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let _ = c.shutdown(std::net::Shutdown::Write);
+    let mut out = String::new();
+    c.read_to_string(&mut out)
+        .expect("read the master CLI's reply");
+    out
+}
+
+both_drivers!(a_user_level_master_cli_only_shows, |driver| {
+    let be = HttpBackend::start("s1");
+    let text = cfg("", free_port(), be.addr);
+    let port = free_port();
+    let tcp = format!("ipv4@127.0.0.1:{port},level,user");
+    let s = start(driver, &text, &["-W", "-S", &tcp], &[]);
+    let at: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert_eq!(cli_tcp(at, "show cli level"), "user\n\n");
+    assert_eq!(cli_tcp(at, "reload"), "Permission denied\n\n");
+    assert_eq!(cli_tcp(at, "operator"), "Permission denied\n\n");
+    assert_eq!(
+        cli_tcp(at, "@1 disable server app/s1"),
+        "Permission denied\n\n"
+    );
+    assert_eq!(cli_tcp(at, "@1 show backend"), "# name\napp\n\n");
+    assert!(cli_tcp(at, "show proc").contains(" worker "));
+    // The unix socket is admin (the default); it may lower itself.
+    assert_eq!(cli(&s.cli, "operator; show cli level"), "operator\n\n");
+    assert_eq!(count(&s.lb, "Reloading ringlb"), 0);
+});

@@ -65,6 +65,7 @@ pub struct GlobalDraft {
     pub stats_timeout: Option<Duration>,
     pub stats_maxconn: Option<u32>,
     pub chroot: Option<PathBuf>,
+    pub server_state: super::model::ServerStateFiles,
 }
 
 /// Server settings shared by `server` and `default-server` lines.
@@ -249,6 +250,9 @@ pub struct ProxyDraft {
     pub http_reuse: Option<HttpReuse>,
     pub check: BackendCheck,
     pub allbackups: bool,
+    /// `load-server-state-from-file`, `server-state-file-name` (config/server_state.rs).
+    pub state_load: Option<super::server_state::StateLoad>,
+    pub state_file_name: Option<String>,
     pub log: LogDraft,
     /// `stats ...` lines (the stats page), `monitor-uri`.
     pub stats: Option<super::model::StatsPage>,
@@ -284,6 +288,8 @@ impl ProxyDraft {
             http_reuse: None,
             check: BackendCheck::default(),
             allbackups: false,
+            state_load: None,
+            state_file_name: None,
             log: LogDraft::default(),
             stats: None,
             monitor_uri: None,

@@ -8,9 +8,7 @@ use super::draft::{GlobalDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::model::Loc;
 use super::syntax::{Line, SectionKind};
-use super::{
-    check, global, h2_tune, http_rules, log, proxy, server, server_state, stats, suggest,
-};
+use super::{check, global, h2_tune, http_rules, log, proxy, server, server_state, stats, suggest};
 use std::time::Duration;
 
 pub const G: u8 = 1;

@@ -235,7 +235,11 @@ fn apply_backend(be: &mut Backend, path: &Path, lines: &[&StateLine], diags: &mu
         let (start, forced_drain) = next_start(s.disabled, s.weight, checked, v);
         be.servers[si].start = start;
         if forced_drain {
-            let msg = format!("Server {}/{} remains in forced drain mode.", be.name, l.srv_name());
+            let msg = format!(
+                "Server {}/{} remains in forced drain mode.",
+                be.name,
+                l.srv_name()
+            );
             diags.warn(&at(path, l.line), msg);
         }
         if was_usable && !usable(&start) {

@@ -128,10 +128,7 @@ mod tests {
         let lines = parse(&text).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].line, 4);
-        assert_eq!(
-            (lines[0].be_name(), lines[0].srv_name()),
-            ("app", "s2")
-        );
+        assert_eq!((lines[0].be_name(), lines[0].srv_name()), ("app", "s2"));
         let v = lines[0].values().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((v.op_state, v.admin, v.uweight), (2, ADMIN_FDRAIN, 1));
         let v = lines[1].values().unwrap_or_else(|e| panic!("{e}"));

@@ -484,9 +484,13 @@ impl State {
         let mut n = (0, 0);
         for (i, s) in be.server_ids().zip(&be.servers) {
             let checked = self.checked(backend, i);
-            let admin = self.admin.get(backend.index()).and_then(|l| l.get(i.index()));
-            let (maint, weight) =
-                admin.map_or((s.disabled, s.weight), |a| (a.maint.get(), a.weight_in_effect()));
+            let admin = self
+                .admin
+                .get(backend.index())
+                .and_then(|l| l.get(i.index()));
+            let (maint, weight) = admin.map_or((s.disabled, s.weight), |a| {
+                (a.maint.get(), a.weight_in_effect())
+            });
             let up = !maint && weight > 0 && checked.is_none_or(|c| c.up.get());
             match (up, s.backup) {
                 (true, false) => n.0 += 1,

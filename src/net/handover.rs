@@ -88,6 +88,8 @@ pub fn send(conn: &UnixStream) -> io::Result<()> {
         send_fds(conn.as_raw_fd(), &raw, &meta)?;
     }
     HANDED_OVER.store(true, Ordering::SeqCst);
+    // Then the TLS ticket keys, so that sessions resume across the reload.
+    super::ticket_handover::send(conn);
     Ok(())
 }
 
@@ -100,8 +102,15 @@ pub struct Received {
     pub core: u32,
 }
 
-/// `-x PATH`: asks the old process at `path` for its listening sockets.
-pub fn receive(path: &Path) -> io::Result<Vec<Received>> {
+/// What the old process handed over.
+pub struct Handover {
+    pub sockets: Vec<Received>,
+    /// Its TLS binds' random ticket keys (none from an older ringlb).
+    pub tickets: super::ticket_handover::Inherited,
+}
+
+/// `-x PATH`: asks the old process at `path` for its listening sockets (and ticket keys).
+pub fn receive(path: &Path) -> io::Result<Handover> {
     let conn = UnixStream::connect(path)?;
     conn.set_read_timeout(Some(RECEIVE_TIMEOUT))?;
     conn.set_write_timeout(Some(RECEIVE_TIMEOUT))?;
@@ -141,7 +150,10 @@ pub fn receive(path: &Path) -> io::Result<Vec<Received>> {
             }
         }
     }
-    Ok(out)
+    Ok(Handover {
+        sockets: out,
+        tickets: super::ticket_handover::receive(&conn),
+    })
 }
 
 fn local_addr(fd: &OwnedFd) -> Option<SocketAddr> {

@@ -3,7 +3,7 @@
 //! Start here. Every module, in the order a request meets them:
 //!
 //! ```text
-//!  main.rs, cli   the command line (-f, -c, -d, -D ...), exit codes
+//!  main.rs, cli   the command line (-f, -c, -d, -D ...), exit codes; build_info: -vv's build facts
 //!  config::       haproxy-style .cfg files -> Model: syntax.rs (tokens with file:line) ->
 //!                 keywords.rs (one table of every keyword: where it may appear, its parser,
 //!                 or why it is refused) -> validate.rs -> model.rs (plain, immutable, Send);
@@ -68,6 +68,7 @@
 //! path takes a lock.
 
 pub mod api;
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod health;

@@ -65,6 +65,10 @@ pub fn show_info(s: &Snapshot, api: &Api, opts: &[&str]) -> String {
         ("CompressBpsIn", "0".into()),
         ("CompressBpsOut", "0".into()),
         ("CompressBpsRateLim", "0".into()),
+        // hatop requires both. Tasks: ringlb's are one per connection and per listener (the
+        // Jobs below); monoio does not expose a run queue, so it is 0.
+        ("Tasks", (p.curr_conns + listeners as u64).to_string()),
+        ("Run_queue", "0".into()),
         ("node", p.node.clone()),
         ("description", p.description.clone()),
         ("Stopping", u8::from(p.stopping).to_string()),

@@ -2,6 +2,7 @@
 //! or man are installed, names every option of `ringlb --help` and every signal ringlb
 //! handles; `-vv` names the build.
 
+#[allow(unused_macros, unused_imports)]
 mod common;
 
 use common::*;

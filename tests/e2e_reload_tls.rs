@@ -2,7 +2,8 @@
 //! are random, so the new process takes the old one's over the stats socket with the
 //! listeners, and a client's ticket from before the reload resumes after it (TLS 1.3 and 1.2,
 //! a rustls client keeping its session store across the reload). With `tls-ticket-keys FILE`
-//! both processes read the file. The control: a restart without `-x` resumes nothing.
+//! both processes read the file. The controls: a restart without `-x` resumes nothing, and a
+//! stats socket below level admin hands the listeners over but not the keys.
 
 mod common;
 
@@ -19,9 +20,10 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-fn cfg(sock: &Path, port: u16, opts: &str, server: SocketAddr) -> String {
+/// `opts` on the TLS bind; `level`, the stats socket's.
+fn cfg(sock: &Path, level: &str, port: u16, opts: &str, server: SocketAddr) -> String {
     format!(
-        "global\n    nbthread 2\n    stats socket {} level admin expose-fd listeners\n\n\
+        "global\n    nbthread 2\n    stats socket {} level {level} expose-fd listeners\n\n\
          defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
          frontend fe\n    bind 127.0.0.1:{port} ssl {opts}\n    default_backend app\n\n\
          backend app\n    server s1 {server}\n",
@@ -59,6 +61,7 @@ fn client(
 /// by `restart`, then whether each version resumed.
 fn across(
     driver: &str,
+    level: &str,
     opts: &str,
     restart: impl FnOnce(&Path, &str, &mut Ringlb, &str) -> Ringlb,
 ) -> Vec<(&'static str, HandshakeKind)> {
@@ -68,7 +71,7 @@ fn across(
     let dir = TempDir::new();
     let sock = dir.path().join("api.sock");
     let port = free_port();
-    let text = cfg(&sock, port, &opts.replace("{crt}", &crt), be.addr);
+    let text = cfg(&sock, level, port, &opts.replace("{crt}", &crt), be.addr);
     let path = dir.write("ringlb.cfg", &text);
     let mut old = Ringlb::start_files(TempDir::new(), std::slice::from_ref(&path), driver, &text);
     let addr = old.addr("fe");
@@ -124,7 +127,7 @@ fn x_reload(
 both_drivers!(
     a_ticket_from_before_an_x_reload_resumes_after_it,
     |driver| {
-        let kinds = across(driver, "crt {crt}", x_reload(driver, 1));
+        let kinds = across(driver, "admin", "crt {crt}", x_reload(driver, 1));
         for (name, kind) in kinds {
             assert_eq!(kind, HandshakeKind::Resumed, "{name} after the -x reload");
         }
@@ -138,7 +141,7 @@ both_drivers!(with_a_key_file_both_processes_read_it, |driver| {
         ringlb::tls::tickets::random_key_file(3).unwrap(),
     );
     let opts = format!("crt {{crt}} tls-ticket-keys {}", file.display());
-    for (name, kind) in across(driver, &opts, x_reload(driver, 0)) {
+    for (name, kind) in across(driver, "admin", &opts, x_reload(driver, 0)) {
         assert_eq!(kind, HandshakeKind::Resumed, "{name} after the -x reload");
     }
 });
@@ -149,11 +152,18 @@ both_drivers!(without_x_a_restart_resumes_nothing, |driver| {
         assert!(old.wait_exit(Duration::from_secs(10)).is_some());
         Ringlb::start_files(TempDir::new(), &[path.into()], driver, text)
     };
-    for (name, kind) in across(driver, "crt {crt}", restart) {
+    for (name, kind) in across(driver, "admin", "crt {crt}", restart) {
         assert_eq!(
             kind,
             HandshakeKind::Full,
             "{name}: fresh keys cannot open old tickets"
         );
+    }
+});
+
+both_drivers!(keys_go_to_a_level_admin_socket_only, |driver| {
+    // The listeners still cross (a lossless reload), the keys do not: fresh ones.
+    for (name, kind) in across(driver, "operator", "crt {crt}", x_reload(driver, 0)) {
+        assert_eq!(kind, HandshakeKind::Full, "{name}");
     }
 });

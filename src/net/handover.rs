@@ -68,8 +68,9 @@ pub fn forget_all() {
     }
 }
 
-/// The `_getsocks` reply on `conn`, a unix stream socket.
-pub fn send(conn: &UnixStream) -> io::Result<()> {
+/// The `_getsocks` reply on `conn`, a unix stream socket; `with_keys` (a level admin socket)
+/// adds the TLS ticket keys.
+pub fn send(conn: &UnixStream, with_keys: bool) -> io::Result<()> {
     // Our own duplicates of the duplicates: the lock is not held while sending, and a
     // `forget_all` meanwhile cannot close what is being sent.
     let fds: Vec<(u32, OwnedFd)> = {
@@ -89,7 +90,9 @@ pub fn send(conn: &UnixStream) -> io::Result<()> {
     }
     HANDED_OVER.store(true, Ordering::SeqCst);
     // Then the TLS ticket keys, so that sessions resume across the reload.
-    super::ticket_handover::send(conn);
+    if with_keys {
+        super::ticket_handover::send(conn);
+    }
     Ok(())
 }
 

@@ -8,8 +8,9 @@
 //! native-endian like the rest of the exchange. An old process that predates the trailer
 //! closes the connection instead: the new one reads end-of-file and uses fresh keys, as it
 //! does on anything it cannot read. The keys cross the stats socket that already hands over
-//! the listeners (`expose-fd listeners`, level admin, its file mode): nothing is written to
-//! disk, nothing is logged.
+//! the listeners (`expose-fd listeners`), and only one of level admin: whoever holds them
+//! can open every ticket (so the session secrets inside). Nothing is written to disk,
+//! nothing is logged.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;

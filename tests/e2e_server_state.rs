@@ -149,6 +149,15 @@ both_drivers!(ringlb_restarts_with_its_own_dump, |driver| {
     let c = cfg(&sock, "127.0.0.1:0", &servers.addrs(), Some(&state));
     let lb = Ringlb::start(&c, driver);
     check_restarted(&sock, &lb);
+    // HAProxy's words at start, with the state file's line.
+    let out = lb.output();
+    for (line, text) in [
+        (3, "Server be/s1 is DOWN, changed from server-state after a reload. 3 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."),
+        (4, "Server be/s2 remains in forced drain mode."),
+    ] {
+        let want = format!("{}:{line}: warning: {text}", state.display());
+        assert!(out.contains(&want), "no '{want}' in:\n{out}");
+    }
     // s1 was down: its checks bring it up, but it stays in maintenance until told otherwise.
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(stat(&sock)["s1"].0, "MAINT");

@@ -335,6 +335,65 @@ mod tests {
         assert_eq!(next_start(false, 6, false, vals(2, 0, 3, 5)).0.weight, 6);
     }
 
+    fn load(cfg: &str) -> Result<crate::config::Loaded, String> {
+        crate::config::load_str("state.cfg", cfg).map_err(|d| {
+            d.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    const LINE: &str = "127.0.0.1 2 8 1 1 0 1 0 2 0 0 0 0 - 1 - 0 0 - - 0";
+
+    #[test]
+    fn a_backend_reads_its_own_file_under_the_base() {
+        let dir = std::env::temp_dir().join(format!("ringlb-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text =
+            format!("1\n# header\n3 app 1 s1 {LINE}\n9 app 2 s2 {LINE}\n3 other 1 s1 {LINE}\n");
+        std::fs::write(dir.join("app.state"), text).unwrap();
+        let cfg = format!(
+            "global\n    server-state-base {}\ndefaults\n    mode http\n    timeout connect 1s\n    \
+             timeout client 1s\n    timeout server 1s\n    load-server-state-from-file local\n\
+             backend app\n    server-state-file-name app.state\n    server s1 127.0.0.1:1\n    \
+             server s2 127.0.0.1:2\nbackend none\n    load-server-state-from-file none\n    \
+             server s1 127.0.0.1:3\n",
+            dir.display()
+        );
+        let loaded = load(&cfg).unwrap_or_else(|e| panic!("{e}"));
+        let app = &loaded.model.backends[0];
+        assert!(app.servers[0].start.drain && app.servers[1].start.drain);
+        assert!(!loaded.model.backends[1].servers[0].start.drain);
+        let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+        let file = dir.join("app.state").display().to_string();
+        // app's id is 1 (no stats socket): line 4 says 9, line 5 names another backend.
+        assert!(warnings.contains(&format!(
+            "{file}:4: warning: Proxy 'app': backend ID mismatch: from server state file: '9', from running config '1'"
+        )), "{warnings:#?}");
+        assert!(warnings.contains(&format!(
+            "{file}:5: warning: Proxy 'app': backend name mismatch: from server state file: 'other', from running config 'app'"
+        )), "{warnings:#?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn keyword_errors_name_the_line() {
+        let e = load("defaults\n    load-server-state-from-file sometimes\n").err();
+        let e = e.unwrap_or_default();
+        assert!(
+            e.contains("state.cfg:2: 'load-server-state-from-file' expects 'global', 'local' or 'none', not 'sometimes'"),
+            "{e}"
+        );
+        let e = load("global\n    server-state-file\n")
+            .err()
+            .unwrap_or_default();
+        assert!(
+            e.contains("state.cfg:2: 'server-state-file' needs a file name"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn down_only_for_checked_servers_and_paused_checks_stay_paused() {
         assert!(!next_start(false, 1, false, vals(0, 0, 1, 1)).0.down);

@@ -260,7 +260,7 @@ fn problems_are_warnings_with_file_and_line() {
     assert_eq!(r.code, Some(0), "{}", r.output);
     assert!(
         r.output.contains(&format!(
-            "{}: warning: can't open the global server state file",
+            "{}: warning: can't read the global server state file",
             state.display()
         )),
         "{}",

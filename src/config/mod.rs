@@ -16,7 +16,9 @@
 //! through `regexes` (linear-time, PCRE-only constructs named). Problems are `error::Diagnostic`s
 //! (`file:line: message`), with `suggest`'s "did you mean" where a near name exists; `ids`
 //! holds the typed indexes (`FrontendId`, `BackendId`, `ServerId`) the rest of the program
-//! passes instead of bare positions. Nothing here opens a socket.
+//! passes instead of bare positions. Nothing here opens a socket. Last, once the model is
+//! built, `server_state` reads the server state files a reload left (`state_file` reads
+//! their layout) into each server's start state, as warnings when something is wrong.
 
 pub mod addr;
 pub mod bind_tls;

@@ -168,7 +168,7 @@ fn read(path: &Path, owner: Option<&str>, diags: &mut Diags) -> Option<Vec<State
         None => "the global server state file".to_string(),
     };
     let (loc, msg) = match e {
-        ReadError::Open(e) => (whole(path), format!("can't open {whose}: {e}")),
+        ReadError::Open(e) => (whole(path), format!("can't read {whose}: {e}")),
         ReadError::Version => (
             at(path, 1),
             format!("can't get the version of {whose}: the first line must be '1', as 'show servers state' writes it"),

@@ -30,10 +30,14 @@ impl StateLine {
     }
 }
 
+/// A dump of 100,000 servers is about 10 MB; anything larger is a wrong path.
+const FILE_LIMIT: u64 = 64 << 20;
+
 /// Why a whole file is not applied.
 #[derive(Debug)]
 pub enum ReadError {
-    Open(std::io::Error),
+    /// Missing, not a regular file, too large, not UTF-8 (config/files.rs's words).
+    Open(String),
     /// The first line is not the version this reader knows (1).
     Version,
     /// This line has fewer than 20 or more than 25 fields.
@@ -42,7 +46,7 @@ pub enum ReadError {
 
 /// Reads and splits a state file.
 pub fn read(path: &std::path::Path) -> Result<Vec<StateLine>, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(ReadError::Open)?;
+    let text = super::files::read_text(path, FILE_LIMIT).map_err(ReadError::Open)?;
     parse(&text)
 }
 

@@ -300,3 +300,51 @@ fn problems_are_warnings_with_file_and_line() {
     // An unknown server is skipped silently, as HAProxy 2.6 does.
     assert!(!r.output.contains("s9"), "{}", r.output);
 }
+
+/// One checked server and one plain: s1's checks go to `/health`.
+fn checked_cfg(sock: &Path, s1: SocketAddr, s2: SocketAddr, state: Option<&Path>) -> String {
+    let (global, defaults) = match state {
+        Some(p) => (
+            format!("    server-state-file {}\n", p.display()),
+            "    load-server-state-from-file global\n",
+        ),
+        None => (String::new(), ""),
+    };
+    format!(
+        "global\n    nbthread 2\n    stats socket {} level admin\n{global}\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n{defaults}\n\
+         frontend fe\n    bind 127.0.0.1:0\n    default_backend be\n\n\
+         backend be\n    option httpchk GET /health\n    \
+         server s1 {s1} check inter 300 fall 1 rise 3\n    server s2 {s2}\n",
+        sock.display()
+    )
+}
+
+both_drivers!(
+    a_server_down_before_stays_down_until_its_checks_pass,
+    |driver| {
+        let (s1, s2) = (HttpBackend::start("s1"), HttpBackend::start("s2"));
+        let dir = TempDir::new();
+        let sock = dir.path().join("api.sock");
+        let state = dir.path().join("state");
+        s1.set_health(503);
+        let lb = Ringlb::start(&checked_cfg(&sock, s1.addr, s2.addr, None), driver);
+        assert!(lb.wait_for_output("Server be/s1 is DOWN", Duration::from_secs(5)));
+        std::fs::write(&state, ask_socket(&sock, "show servers state")).unwrap();
+        drop(lb);
+        // Healthy again; without the file ringlb would start it UP, as HAProxy does.
+        s1.set_health(200);
+        let lb = Ringlb::start(&checked_cfg(&sock, s1.addr, s2.addr, Some(&state)), driver);
+        let fe = lb.addr("fe");
+        let first = tally((0..10).map(|_| get_once(fe, "/").server()));
+        assert_eq!(first.get("s1"), None, "s1 is down until checked: {first:?}");
+        // DOWN, or "DOWN 1/3" once its first good check ran.
+    let status = stat(&sock)["s1"].0.clone();
+    assert!(status.starts_with("DOWN"), "{status}");
+        // Three good checks (rise 3, inter 300 ms: the first requests have 600 ms) bring it up.
+        assert!(lb.wait_for_output("Server be/s1 is UP", Duration::from_secs(5)));
+        std::thread::sleep(Duration::from_millis(50));
+        let later = tally((0..10).map(|_| get_once(fe, "/").server()));
+        assert!(later.contains_key("s1"), "s1 is up: {later:?}");
+    }
+);

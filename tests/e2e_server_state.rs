@@ -2,7 +2,8 @@
 //! operator drains, puts in maintenance and reweighs servers over the runtime API, saves
 //! `show servers state`, and the next process starts with those states before its first
 //! request. The same with a file HAProxy 2.6 wrote, and HAProxy reading ringlb's file; both
-//! then report the same states.
+//! then report the same states. A checked server DOWN before the restart starts DOWN until
+//! its checks pass.
 
 mod common;
 #[allow(dead_code)]

@@ -15,7 +15,8 @@ pub const MAX_FIELDS: usize = 25;
 pub struct StateLine {
     /// 1-based line number in the file.
     pub line: u32,
-    pub fields: Vec<String>,
+    /// At least `MIN_FIELDS` (`parse` makes sure), so the accessors index safely.
+    fields: Vec<String>,
 }
 
 impl StateLine {

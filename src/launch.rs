@@ -124,10 +124,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let nbthread = model.global.nbthread.unwrap_or_else(default_threads).max(1);
     let received = match &opts.take_sockets {
         Some(path) => handover::take(path, opts.quiet),
-        None => crate::net::handover::Handover {
-            sockets: Vec::new(),
-            tickets: Vec::new(),
-        },
+        None => crate::net::handover::Handover::default(),
     };
     let (specs, reservations, matched, unmatched) = resolve_listeners(&model, received)?;
     let mut adopted = handover::spread(matched, nbthread);

@@ -340,8 +340,8 @@ both_drivers!(
         let first = tally((0..10).map(|_| get_once(fe, "/").server()));
         assert_eq!(first.get("s1"), None, "s1 is down until checked: {first:?}");
         // DOWN, or "DOWN 1/3" once its first good check ran.
-    let status = stat(&sock)["s1"].0.clone();
-    assert!(status.starts_with("DOWN"), "{status}");
+        let status = stat(&sock)["s1"].0.clone();
+        assert!(status.starts_with("DOWN"), "{status}");
         // Three good checks (rise 3, inter 300 ms: the first requests have 600 ms) bring it up.
         assert!(lb.wait_for_output("Server be/s1 is UP", Duration::from_secs(5)));
         std::thread::sleep(Duration::from_millis(50));

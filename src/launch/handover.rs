@@ -35,10 +35,7 @@ pub fn take(path: &Path, quiet: bool) -> Handover {
                 std::process::id(),
                 path.display()
             );
-            Handover {
-                sockets: Vec::new(),
-                tickets: Vec::new(),
-            }
+            Handover::default()
         }
     }
 }

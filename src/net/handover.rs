@@ -105,7 +105,8 @@ pub struct Received {
     pub core: u32,
 }
 
-/// What the old process handed over.
+/// What the old process handed over (nothing: `default`).
+#[derive(Default)]
 pub struct Handover {
     pub sockets: Vec<Received>,
     /// Its TLS binds' random ticket keys (none from an older ringlb).

@@ -26,6 +26,7 @@ use crate::net::Dialer;
 use crate::process::Control;
 use crate::serve::record::Sink;
 use crate::tls::server_config::{BindConfig, Shared};
+use crate::tls::tickets::{KeySecret, Tickets};
 use crate::worker::limits::ConnLimits;
 use crate::worker::{listener, CoreTls, ListenSpec, StopKind, TlsBind, Worker};
 use states::ServerStates;
@@ -123,7 +124,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
     let nbthread = model.global.nbthread.unwrap_or_else(default_threads).max(1);
     let received = match &opts.take_sockets {
         Some(path) => handover::take(path, opts.quiet),
-        None => Vec::new(),
+        None => crate::net::handover::Handover::default(),
     };
     let (specs, reservations, matched, unmatched) = resolve_listeners(&model, received)?;
     let mut adopted = handover::spread(matched, nbthread);
@@ -297,7 +298,11 @@ type Resolved = (
 
 /// Every bind of every frontend, with port 0 turned into one real port for all cores, and
 /// the sockets received from the old process (`-x`) sorted out by address.
-fn resolve_listeners(model: &Model, mut received: Vec<Received>) -> Result<Resolved, String> {
+fn resolve_listeners(
+    model: &Model,
+    old: crate::net::handover::Handover,
+) -> Result<Resolved, String> {
+    let mut received = old.sockets;
     let mut specs = Vec::new();
     let mut held = Vec::new();
     let mut matched = Vec::new();
@@ -325,7 +330,18 @@ fn resolve_listeners(model: &Model, mut received: Vec<Received>) -> Result<Resol
             };
             matched.push(mine);
             let tls = match &bind.tls {
-                Some(settings) => Some(Arc::new(load_tls(settings, &bind.loc.to_string())?)),
+                Some(settings) => {
+                    let keys = old
+                        .tickets
+                        .iter()
+                        .find(|(a, _)| bind.addr.port() != 0 && *a == bind.addr)
+                        .map_or(&[][..], |(_, k)| &k[..]);
+                    let tls = load_tls(settings, &bind.loc.to_string(), keys)?;
+                    if let Some(t) = &tls.shared.tickets {
+                        crate::net::ticket_handover::export(addr, t);
+                    }
+                    Some(Arc::new(tls))
+                }
                 None => None,
             };
             specs.push(ListenSpec {
@@ -342,12 +358,19 @@ fn resolve_listeners(model: &Model, mut received: Vec<Received>) -> Result<Resol
 
 /// Loads a TLS bind's files once for every core (`ringlb -c` checked them already; a file
 /// that changed since is reported here, at start-up).
-fn load_tls(settings: &BindTls, at: &str) -> Result<TlsBind, String> {
+/// `inherited`: the old process's random ticket keys for this bind (`-x`), which keep
+/// opening its tickets; without a key file the bind then seals with a fresh key of its own.
+fn load_tls(settings: &BindTls, at: &str, inherited: &[KeySecret]) -> Result<TlsBind, String> {
     let mut warnings = Vec::new();
-    let shared = Shared::load(settings, &mut warnings).map_err(|errors| {
+    let mut shared = Shared::load(settings, &mut warnings).map_err(|errors| {
         let all: Vec<String> = errors.iter().map(|e| format!("{at}: {e}")).collect();
         all.join("\n")
     })?;
+    let random = shared.tickets.is_some() && settings.ticket_keys.is_none();
+    if random && !inherited.is_empty() {
+        let t = Tickets::inherit(settings.lifetime, inherited).map_err(|e| format!("{at}: {e}"))?;
+        shared.tickets = Some(Arc::new(t));
+    }
     Ok(TlsBind {
         settings: settings.clone(),
         shared,

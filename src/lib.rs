@@ -3,12 +3,13 @@
 //! Start here. Every module, in the order a request meets them:
 //!
 //! ```text
-//!  main.rs, cli   the command line (-f, -c, -d, -D ...), exit codes
+//!  main.rs, cli   the command line (-f, -c, -d, -D ...), exit codes; build_info: -vv's build facts
 //!  config::       haproxy-style .cfg files -> Model: syntax.rs (tokens with file:line) ->
 //!                 keywords.rs (one table of every keyword: where it may appear, its parser,
 //!                 or why it is refused) -> validate.rs -> model.rs (plain, immutable, Send);
 //!                 catalog/ holds the tables of fetches, converters, actions, server options
-//!                 and balance algorithms
+//!                 and balance algorithms; server_state.rs: the servers' states a reload
+//!                 left in a server-state-file, applied before any thread starts
 //!  launch::       one pinned thread per core, each with its own monoio runtime (io_uring, or
 //!                 the legacy epoll driver); signals, soft stop, the health checker thread;
 //!                 handover.rs: `-x`, the old process's listeners spread over the cores
@@ -20,7 +21,8 @@
 //!                 connect/retry/queue, maxconn counters (the only cross-core atomics)
 //!  net::          sockets and streams: SO_REUSEPORT listeners; `Stream`, the one connection
 //!                 type (TCP; an in-memory pair for in-process tests); `Dialer`;
-//!                 handover.rs: `_getsocks` / `-x`, listeners passed with SCM_RIGHTS
+//!                 handover.rs: `_getsocks` / `-x`, listeners passed with SCM_RIGHTS, then
+//!                 ticket_handover.rs: the TLS binds' random ticket keys
 //!  serve::        a client connection's life: accept.rs, tcp.rs (mode tcp relay), h1.rs (the
 //!                 HTTP/1 connection level), h2/ (HTTP/2: one task per stream, by ALPN or
 //!                 `proto h2`), then per request a `Session` (request ->
@@ -71,6 +73,7 @@
 //! path takes a lock.
 
 pub mod api;
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod health;

@@ -148,6 +148,9 @@ fn print_version(level: u8) {
     if level > 1 {
         println!("Reads: HAProxy 2.6 configuration files");
         println!("Runtime: monoio, one pinned thread per core, SO_REUSEPORT listener per core");
+        ringlb::build_info::lines()
+            .iter()
+            .for_each(|l| println!("{l}"));
         let uring = monoio::utils::detect_uring();
         println!("Drivers on this machine:");
         println!(

@@ -1,6 +1,7 @@
 //! Operators' own tools against ringlb's stats, unchanged, beside HAProxy 2.6 for the same
 //! traffic: `prometheus-haproxy-exporter` scraping `;csv`, and `promtool check metrics` on
-//! the built-in exporter's output (`http-request use-service prometheus-exporter`).
+//! the built-in exporter's output (`http-request use-service prometheus-exporter`), and the
+//! exporter reading the stats socket (`--haproxy.scrape-uri=unix:SOCK`).
 //!
 //! Under CI the tools are installed (.ci/run); elsewhere a missing tool skips with a note.
 
@@ -367,4 +368,72 @@ both_drivers!(exporter_scopes_as_haproxy, |driver| {
     assert!(both.contains("haproxy_frontend_") && both.contains("haproxy_backend_"));
     assert!(!both.contains("haproxy_server_"));
     assert_eq!(get_once(fe, "/metrics?scope=nope").status, 400);
+});
+
+/// `cfg` with the runtime API on `sock`.
+fn cfg_socket(
+    fe: &str,
+    stats: &str,
+    sock: &std::path::Path,
+    s1: SocketAddr,
+    s2: SocketAddr,
+) -> String {
+    cfg(fe, stats, s1, s2).replacen(
+        "global\n",
+        &format!("global\n    stats socket {} level admin\n", sock.display()),
+        1,
+    )
+}
+
+both_drivers!(exporter_reads_the_stats_socket, |driver| {
+    if !tool_or_skip(EXPORTER) {
+        return;
+    }
+    let s1 = HttpBackend::start("s1");
+    let s2 = HttpBackend::start("s2");
+    let dir = TempDir::new();
+    let sock = dir.path().join("api.sock");
+    let c = cfg_socket("127.0.0.1:0", "127.0.0.1:0", &sock, s1.addr, s2.addr);
+    let lb = Ringlb::start(&c, driver);
+    traffic(lb.addr("fe"));
+    let by_socket = Exporter::start(&format!("unix:{}", sock.display())).scrape();
+    let by_http = Exporter::start(&format!("http://{}/stats;csv", lb.addr("stats"))).scrape();
+    assert_eq!(
+        by_socket.get("haproxy_up").map(String::as_str),
+        Some("1"),
+        "{by_socket:#?}"
+    );
+    // The socket's `show stat` is the page's `;csv`: the same servers, the same counts.
+    let servers = |m: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+        m.iter()
+            .filter(|(k, _)| k.starts_with("haproxy_server_") && !timing(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(servers(&by_socket), servers(&by_http));
+    let key = "haproxy_server_http_responses_total{backend=\"be_a\",code=\"4xx\",server=\"s1\"}";
+    assert_eq!(by_socket.get(key).map(String::as_str), Some("2"), "{key}");
+    // HAProxy's socket, read the same way, gives the exporter the same metric names.
+    if !proxies::haproxy_or_skip() {
+        return;
+    }
+    let hsock = dir.path().join("haproxy.sock");
+    let theirs = loop {
+        let (fe, st) = (proxies::free_port(), proxies::free_port());
+        let (fe_s, st_s) = (format!("127.0.0.1:{fe}"), format!("127.0.0.1:{st}"));
+        let c = cfg_socket(&fe_s, &st_s, &hsock, s1.addr, s2.addr);
+        let Some(_h) = proxies::Haproxy::start(&c, fe) else {
+            continue;
+        };
+        traffic(([127, 0, 0, 1], fe).into());
+        break Exporter::start(&format!("unix:{}", hsock.display())).scrape();
+    };
+    let names = |m: &BTreeMap<String, String>| -> BTreeSet<String> {
+        m.keys()
+            .filter(|k| k.starts_with("haproxy_server_") || k.starts_with("haproxy_backend_"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(names(&by_socket), names(&theirs));
+    assert_eq!(servers(&by_socket), servers(&theirs));
 });

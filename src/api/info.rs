@@ -65,6 +65,10 @@ pub fn show_info(s: &Snapshot, api: &Api, opts: &[&str]) -> String {
         ("CompressBpsIn", "0".into()),
         ("CompressBpsOut", "0".into()),
         ("CompressBpsRateLim", "0".into()),
+        // hatop requires both. Tasks: ringlb's are one per connection and per listener (the
+        // Jobs below); monoio does not expose a run queue, so it is 0.
+        ("Tasks", (p.curr_conns + listeners as u64).to_string()),
+        ("Run_queue", "0".into()),
         ("node", p.node.clone()),
         ("description", p.description.clone()),
         ("Stopping", u8::from(p.stopping).to_string()),
@@ -141,7 +145,11 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
             let st: Option<&CheckState> = checks.get(bi).and_then(|l| l.get(si));
             let up = collect::server_usable(s, st);
             let op_state = if up { 2 } else { 0 };
-            let admin = if s.disabled { 1 } else { 0 };
+            let (maint, drain) = st.map_or((s.start.maint, s.start.drain), |c| (c.maint, c.drain));
+            // HAProxy's srv_admin_state bits: forced maintenance, maintenance from the
+            // configuration (`disabled`), forced drain.
+            let admin = u8::from(maint) | u8::from(s.disabled) << 2 | u8::from(drain) << 3;
+            let uweight = st.map_or(s.start.weight, |c| c.admin_weight);
             let since = st.map_or(0, |c| {
                 now.saturating_duration_since(c.last_change).as_secs()
             });
@@ -152,20 +160,20 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
                         (Some(_), _) if c.failed > 0 && !c.up => 2,
                         _ => 3,
                     };
-                    // CONFIGURED (2), and ENABLED (4) unless `disable health`.
-                    let state = if c.check_enabled { 6 } else { 2 };
+                    // CONFIGURED (2), and ENABLED (4) unless `disable health`; PAUSED (8) in
+                    // maintenance.
+                    let state = (if c.check_enabled { 6 } else { 2 }) | u8::from(maint) << 3;
                     (check_status_number(c.status), result, c.health, state)
                 }
-                _ => (1, 0, s.check.map_or(2, |k| k.rise), 0),
+                _ => (1, 0, s.check.map_or(2, |k| k.rise), u8::from(maint) << 3),
             };
-            let pct = st.map_or(100, |c| u32::from(c.weight_pct));
             out.push_str(&format!(
                 "{be_id} {} {} {} {} {op_state} {admin} {} {} {since} {status} {result} {health} {chk_state} 0 0 0 - {} - {} 0 - - 0\n",
                 b.name,
                 si + 1,
                 s.name,
                 s.addr.ip(),
-                s.weight * pct / 100,
+                uweight,
                 s.weight,
                 s.addr.port(),
                 u8::from(s.traffic_tls().is_some()),

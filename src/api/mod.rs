@@ -249,7 +249,8 @@ fn serve_conn(api: &Api, conn: Box<dyn Conn>, level: ApiLevel, expose_fd: bool) 
             // descriptors) nothing is sent, as HAProxy does: the new process sees no count,
             // warns, and binds on its own.
             if let (true, Some(unix)) = (expose_fd, reader.get_ref().as_unix()) {
-                if let Err(e) = crate::net::handover::send(unix) {
+                // TLS ticket keys go along to level admin only (net/ticket_handover.rs).
+                if let Err(e) = crate::net::handover::send(unix, level == ApiLevel::Admin) {
                     eprintln!("ringlb: _getsocks: cannot send the listening sockets: {e}");
                 }
             }

@@ -67,6 +67,7 @@ pub struct GlobalDraft {
     pub chroot: Option<PathBuf>,
     /// `master-worker [no-exit-on-failure]`.
     pub master_worker: Option<super::model::MasterWorker>,
+    pub server_state: super::model::ServerStateFiles,
 }
 
 /// Server settings shared by `server` and `default-server` lines.
@@ -251,6 +252,9 @@ pub struct ProxyDraft {
     pub http_reuse: Option<HttpReuse>,
     pub check: BackendCheck,
     pub allbackups: bool,
+    /// `load-server-state-from-file`, `server-state-file-name` (config/server_state.rs).
+    pub state_load: Option<super::server_state::StateLoad>,
+    pub state_file_name: Option<String>,
     pub log: LogDraft,
     /// `stats ...` lines (the stats page), `monitor-uri`.
     pub stats: Option<super::model::StatsPage>,
@@ -286,6 +290,8 @@ impl ProxyDraft {
             http_reuse: None,
             check: BackendCheck::default(),
             allbackups: false,
+            state_load: None,
+            state_file_name: None,
             log: LogDraft::default(),
             stats: None,
             monitor_uri: None,

@@ -8,7 +8,7 @@ use super::draft::{GlobalDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::model::Loc;
 use super::syntax::{Line, SectionKind};
-use super::{check, global, h2_tune, http_rules, log, proxy, server, stats, suggest};
+use super::{check, global, h2_tune, http_rules, log, proxy, server, server_state, stats, suggest};
 use std::time::Duration;
 
 pub const G: u8 = 1;
@@ -179,7 +179,10 @@ pub static TABLE: &[Keyword] = &[
     no("presetenv", G, LATER),
     no("unsetenv", G, LATER),
     no("resetenv", G, LATER),
-    no("server-state-file", G, LATER),
+    gl("server-state-file", server_state::file),
+    gl("server-state-base", server_state::base),
+    ok("load-server-state-from-file", D | B | L, server_state::load_from),
+    ok("server-state-file-name", B | L, server_state::file_name),
     no("tune.maxrewrite", G, RULES),
     no("tune.pool-low-fd-ratio", G, "ringlb applies HAProxy's default, 20 (see README, HTTP behaviour)"),
     no("tune.pool-high-fd-ratio", G, "ringlb applies HAProxy's default, 25 (see README, HTTP behaviour)"),

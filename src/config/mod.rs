@@ -16,7 +16,9 @@
 //! through `regexes` (linear-time, PCRE-only constructs named). Problems are `error::Diagnostic`s
 //! (`file:line: message`), with `suggest`'s "did you mean" where a near name exists; `ids`
 //! holds the typed indexes (`FrontendId`, `BackendId`, `ServerId`) the rest of the program
-//! passes instead of bare positions. Nothing here opens a socket.
+//! passes instead of bare positions. Nothing here opens a socket. Last, once the model is
+//! built, `server_state` reads the server state files a reload left (`state_file` reads
+//! their layout) into each server's start state, as warnings when something is wrong.
 
 pub mod addr;
 pub mod bind_tls;
@@ -45,7 +47,9 @@ pub mod model_tls;
 pub mod proxy;
 pub mod regexes;
 pub mod server;
+pub mod server_state;
 pub mod server_tls;
+pub mod state_file;
 pub mod stats;
 pub mod suggest;
 pub mod syntax;
@@ -136,7 +140,11 @@ fn finish(files: Vec<(String, String)>, mut diags: Diags) -> Result<Loaded, Vec<
     for (name, text) in &files {
         sections.extend(syntax::parse_file(name, text, &mut diags));
     }
-    let model = validate::build(sections, &mut diags);
+    let mut model = validate::build(sections, &mut diags);
+    if let Some(m) = &mut model {
+        // After validation, before any thread: the servers' states from before a reload.
+        server_state::apply(m, &mut diags);
+    }
     let order: Vec<String> = files.into_iter().map(|(n, _)| n).collect();
     let all = diags.into_sorted(&order);
     match model {

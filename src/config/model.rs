@@ -112,6 +112,8 @@ pub struct Global {
     /// `master-worker`: run as a master that supervises one worker (as `-W`); `None`
     /// when the line is absent.
     pub master_worker: Option<MasterWorker>,
+    /// `server-state-file`, `server-state-base`: where a previous process's server states are.
+    pub server_state: ServerStateFiles,
 }
 
 /// The `master-worker` line's option.
@@ -120,6 +122,24 @@ pub struct MasterWorker {
     /// `no-exit-on-failure`: a worker that dies leaves the master running (waiting for a
     /// reload) instead of stopping it with the worker's status.
     pub no_exit_on_failure: bool,
+}
+
+/// Global `server-state-file FILE` and `server-state-base DIR`, as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerStateFiles {
+    pub file: Option<PathBuf>,
+    pub base: Option<PathBuf>,
+}
+
+/// `load-server-state-from-file`: which file a backend's servers take their start state from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StateFrom {
+    /// The global `server-state-file`.
+    Global,
+    /// Its own file: `server-state-file-name`, or the backend's name (under `server-state-base`).
+    Local(PathBuf),
+    #[default]
+    None,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -454,6 +474,8 @@ pub struct Backend {
     pub check: BackendCheck,
     /// `option allbackups`: when every active server is down, use all usable backups.
     pub allbackups: bool,
+    /// Where its servers' states from before a reload are read (`load-server-state-from-file`).
+    pub state_from: StateFrom,
     /// The distinct request-dependent `sni` expressions of its servers (`sni req.hdr(host)`),
     /// evaluated once per request (see `model_tls::ServerSni::Request`).
     pub sni_exprs: Vec<super::model_rules::Expr>,
@@ -577,6 +599,46 @@ pub struct Server {
     pub pool: ServerPool,
     /// `ssl` and its options, or `check-ssl` alone (then only the checks use TLS).
     pub tls: Option<super::model_tls::ServerTls>,
+    /// The state it starts in: its configuration's, or what a server state file carried over
+    /// a reload (config/server_state.rs). Every thread starts its view of the server from it.
+    pub start: ServerStart,
+}
+
+/// A server's state at start-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerStart {
+    /// In maintenance (`disabled`, or `set server ... state maint` before the reload).
+    pub maint: bool,
+    /// Draining: no new requests.
+    pub drain: bool,
+    /// The operator's weight (`set server ... weight`), the configured one by default.
+    pub weight: u32,
+    /// Checked and DOWN before the reload: it stays down until its checks reach `rise`.
+    pub down: bool,
+    /// Probes run (`disable health` before the reload pauses them).
+    pub checks_enabled: bool,
+}
+
+impl ServerStart {
+    /// The configuration's own start state.
+    pub fn configured(disabled: bool, weight: u32) -> Self {
+        ServerStart {
+            maint: disabled,
+            drain: false,
+            weight,
+            down: false,
+            checks_enabled: true,
+        }
+    }
+
+    /// The weight the cores use: 0 while draining.
+    pub fn weight_in_effect(&self) -> u32 {
+        if self.drain {
+            0
+        } else {
+            self.weight
+        }
+    }
 }
 
 impl Server {

@@ -5,7 +5,7 @@ use super::addr;
 use super::catalog::server_options;
 use super::draft::{ProxyDraft, ServerOpts};
 use super::keywords::Cx;
-use super::model::Server;
+use super::model::{Server, ServerStart};
 
 pub fn default_server(p: &mut ProxyDraft, cx: &mut Cx) {
     let mut opts = p.default_server.clone();
@@ -47,6 +47,7 @@ pub fn server(p: &mut ProxyDraft, cx: &mut Cx) {
             slowstart: opts.slowstart,
             pool: opts.pool,
             tls: opts.tls(),
+            start: ServerStart::configured(opts.disabled, opts.weight),
         });
     }
 }

@@ -342,6 +342,7 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
             .map(|name| name.unwrap_or_else(system_hostname)),
         spread_checks: g.spread_checks.unwrap_or(0),
         tls: g.tls,
+        server_state: g.server_state,
         node: g.node,
         description: g.description,
         stats_sockets: g.stats_sockets,
@@ -420,6 +421,7 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
         listen_frontend: p.kind == SectionKind::Listen,
         check: p.check.clone(),
         allbackups: p.allbackups,
+        state_from: super::server_state::state_from(p, &global.server_state),
     }
 }
 

@@ -69,8 +69,8 @@ impl Admin {
     }
 }
 
-/// Every server's operator state, per backend, per server: a `disabled` server starts in
-/// maintenance, as in HAProxy.
+/// Every server's operator state, per backend, per server, from its start state: a `disabled`
+/// server starts in maintenance, as in HAProxy, and a state file may carry more over a reload.
 pub fn table(model: &Model) -> Vec<Vec<Admin>> {
     model
         .backends
@@ -79,9 +79,9 @@ pub fn table(model: &Model) -> Vec<Vec<Admin>> {
             b.servers
                 .iter()
                 .map(|s| Admin {
-                    maint: Cell::new(s.disabled),
-                    drain: Cell::new(false),
-                    weight: Cell::new(s.weight),
+                    maint: Cell::new(s.start.maint),
+                    drain: Cell::new(s.start.drain),
+                    weight: Cell::new(s.start.weight),
                 })
                 .collect()
         })

@@ -236,14 +236,15 @@ async fn run(setup: Setup) {
                         cfg,
                         target: probe::target(srv, &cfg),
                         tls: cfg.ssl.then(|| probe::CheckTls::of(srv)),
-                        health: Cell::new(cfg.rise),
-                        up: Cell::new(true),
+                        // Down before a reload (server state file): no check passed yet.
+                        health: Cell::new(if srv.start.down { 0 } else { cfg.rise }),
+                        up: Cell::new(!srv.start.down),
                         fast: Cell::new(false),
                         observed: Cell::new(0),
                         wake: Notify::default(),
                         weight_pct: Cell::new(100),
                         generation: Cell::new(0),
-                        paused: Cell::new(false),
+                        paused: Cell::new(!srv.start.checks_enabled),
                     }))
                 })
                 .collect()
@@ -483,7 +484,14 @@ impl State {
         let mut n = (0, 0);
         for (i, s) in be.server_ids().zip(&be.servers) {
             let checked = self.checked(backend, i);
-            let up = !s.disabled && s.weight > 0 && checked.is_none_or(|c| c.up.get());
+            let admin = self
+                .admin
+                .get(backend.index())
+                .and_then(|l| l.get(i.index()));
+            let (maint, weight) = admin.map_or((s.disabled, s.weight), |a| {
+                (a.maint.get(), a.weight_in_effect())
+            });
+            let up = !maint && weight > 0 && checked.is_none_or(|c| c.up.get());
             match (up, s.backup) {
                 (true, false) => n.0 += 1,
                 (true, true) => n.1 += 1,

@@ -91,12 +91,14 @@ impl CheckTable {
                     .map(|s| {
                         let check = s.check.filter(|_| !s.disabled);
                         let (rise, fall) = check.map_or((0, 0), |c| (c.rise, c.fall));
+                        let start = s.start;
                         CheckState {
                             checked: check.is_some(),
-                            up: !s.disabled,
-                            // A server in maintenance from the start is down since then.
-                            down_since: s.disabled.then_some(now),
-                            health: rise,
+                            up: !s.disabled && !start.down,
+                            // A server in maintenance (or down) from the start is down since then.
+                            down_since: (start.maint || start.down).then_some(now),
+                            // Down from a state file: no check passed yet (HAProxy: health 0).
+                            health: if start.down { 0 } else { rise },
                             rise,
                             fall,
                             status: None,
@@ -110,10 +112,10 @@ impl CheckTable {
                             failed: 0,
                             went_down: 0,
                             weight_pct: 100,
-                            maint: s.disabled,
-                            drain: false,
-                            admin_weight: s.weight,
-                            check_enabled: true,
+                            maint: start.maint,
+                            drain: start.drain,
+                            admin_weight: start.weight,
+                            check_enabled: start.checks_enabled,
                         }
                     })
                     .collect()

@@ -11,17 +11,19 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use crate::net::handover::{self, Received};
+use crate::net::handover::{self, Handover, Received};
 
-/// The old process's sockets, or none (with a warning, as HAProxy does) when it cannot be
-/// asked: the caller then binds everything itself.
-pub fn take(path: &Path, quiet: bool) -> Vec<Received> {
+/// The old process's sockets and ticket keys, or none (with a warning, as HAProxy does) when
+/// it cannot be asked: the caller then binds everything itself.
+pub fn take(path: &Path, quiet: bool) -> Handover {
     match handover::receive(path) {
         Ok(got) => {
             if !quiet {
+                // How many keys, never what they are.
                 eprintln!(
-                    "ringlb: took {} listening socket(s) from the old process at {}",
-                    got.len(),
+                    "ringlb: took {} listening socket(s) and the TLS ticket keys of {} bind(s) from the old process at {}",
+                    got.sockets.len(),
+                    got.tickets.len(),
                     path.display()
                 );
             }
@@ -33,7 +35,7 @@ pub fn take(path: &Path, quiet: bool) -> Vec<Received> {
                 std::process::id(),
                 path.display()
             );
-            Vec::new()
+            Handover::default()
         }
     }
 }

@@ -23,7 +23,12 @@ impl ServerStates {
         let up = model
             .backends
             .iter()
-            .map(|b| b.servers.iter().map(|s| !s.disabled).collect())
+            .map(|b| {
+                b.servers
+                    .iter()
+                    .map(|s| !s.start.maint && !s.start.down)
+                    .collect()
+            })
             .collect();
         ServerStates { model, up }
     }

@@ -68,8 +68,9 @@ pub fn forget_all() {
     }
 }
 
-/// The `_getsocks` reply on `conn`, a unix stream socket.
-pub fn send(conn: &UnixStream) -> io::Result<()> {
+/// The `_getsocks` reply on `conn`, a unix stream socket; `with_keys` (a level admin socket)
+/// adds the TLS ticket keys.
+pub fn send(conn: &UnixStream, with_keys: bool) -> io::Result<()> {
     // Our own duplicates of the duplicates: the lock is not held while sending, and a
     // `forget_all` meanwhile cannot close what is being sent.
     let fds: Vec<(u32, OwnedFd)> = {
@@ -88,6 +89,10 @@ pub fn send(conn: &UnixStream) -> io::Result<()> {
         send_fds(conn.as_raw_fd(), &raw, &meta)?;
     }
     HANDED_OVER.store(true, Ordering::SeqCst);
+    // Then the TLS ticket keys, so that sessions resume across the reload.
+    if with_keys {
+        super::ticket_handover::send(conn);
+    }
     Ok(())
 }
 
@@ -100,8 +105,16 @@ pub struct Received {
     pub core: u32,
 }
 
-/// `-x PATH`: asks the old process at `path` for its listening sockets.
-pub fn receive(path: &Path) -> io::Result<Vec<Received>> {
+/// What the old process handed over (nothing: `default`).
+#[derive(Default)]
+pub struct Handover {
+    pub sockets: Vec<Received>,
+    /// Its TLS binds' random ticket keys (none from an older ringlb).
+    pub tickets: super::ticket_handover::Inherited,
+}
+
+/// `-x PATH`: asks the old process at `path` for its listening sockets (and ticket keys).
+pub fn receive(path: &Path) -> io::Result<Handover> {
     let conn = UnixStream::connect(path)?;
     conn.set_read_timeout(Some(RECEIVE_TIMEOUT))?;
     conn.set_write_timeout(Some(RECEIVE_TIMEOUT))?;
@@ -141,7 +154,10 @@ pub fn receive(path: &Path) -> io::Result<Vec<Received>> {
             }
         }
     }
-    Ok(out)
+    Ok(Handover {
+        sockets: out,
+        tickets: super::ticket_handover::receive(&conn),
+    })
 }
 
 fn local_addr(fd: &OwnedFd) -> Option<SocketAddr> {

@@ -10,12 +10,15 @@
 //! - `dial.rs`: `Dialer`, how a worker opens server connections (TCP, then TLS for `ssl`
 //!   servers; or in-memory in tests)
 //! - `queue.rs`: a listener's queue taken in at a stop, then the listener shut down
+//! - `handover.rs`, `ticket_handover.rs`: `-x`, the listeners and the TLS ticket keys handed
+//!   from the old process to the new one
 
 mod dial;
 pub mod handover;
 mod mem;
 pub mod queue;
 mod stream;
+pub mod ticket_handover;
 mod tls;
 
 pub use dial::{handshake_error, Dialer};

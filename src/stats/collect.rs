@@ -513,7 +513,7 @@ fn process(shared: &StatsShared, model: &Model, stopping: bool) -> ProcessInfo {
     ProcessInfo {
         name: "ringlb",
         version: env!("CARGO_PKG_VERSION"),
-        release_date: "",
+        release_date: crate::build_info::RELEASE_DATE,
         pid: std::process::id(),
         nbthread: cores.len(),
         node: model.global.node.clone().unwrap_or_else(system_hostname),

@@ -84,9 +84,47 @@ struct TicketKey {
     aead: LessSafeKey,
 }
 
+/// The bytes of a random key (its name, then the secret the AES key is derived from), kept
+/// only to hand the keys to the next process at a `-x` reload (net/ticket_handover.rs), so a
+/// ticket issued before the reload resumes after it. In memory only: never written, never
+/// printed (Debug shows nothing), zeroed when dropped.
+#[derive(Clone)]
+pub struct KeySecret(zeroize::Zeroizing<[u8; SECRET_LEN]>);
+
+/// A random key's bytes: a 16-byte name and a 32-byte secret.
+pub const SECRET_LEN: usize = NAME_LEN + 32;
+
+impl fmt::Debug for KeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeySecret(..)")
+    }
+}
+
+impl KeySecret {
+    pub fn from_bytes(b: &[u8]) -> Option<KeySecret> {
+        let mut k = zeroize::Zeroizing::new([0u8; SECRET_LEN]);
+        k.copy_from_slice(b.get(..SECRET_LEN).filter(|_| b.len() == SECRET_LEN)?);
+        Some(KeySecret(k))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0[..]
+    }
+
+    fn random(rng: &SystemRandom) -> Result<KeySecret, TicketError> {
+        let mut k = zeroize::Zeroizing::new([0u8; SECRET_LEN]);
+        rng.fill(&mut k[..])
+            .map_err(|_| TicketError::Crypto("the system random generator"))?;
+        Ok(KeySecret(k))
+    }
+}
+
 /// A ticket producer: an immutable key set, one key sealing, all of them opening.
 pub struct Tickets {
     keys: Vec<TicketKey>,
+    /// Random keys' bytes, the sealing one first, for the next process; empty with a key
+    /// file (the next process reads the file itself).
+    secrets: Vec<KeySecret>,
     sealing: usize,
     lifetime: Duration,
     rng: SystemRandom,
@@ -106,16 +144,31 @@ impl fmt::Debug for Tickets {
 impl Tickets {
     /// One random key, for a process without `tls-ticket-keys`; build it once and share it.
     pub fn random(lifetime: Duration) -> Result<Tickets, TicketError> {
+        Tickets::inherit(lifetime, &[])
+    }
+
+    /// A fresh random key that seals, and the old process's keys (`-x` reload) that still
+    /// open its tickets: at most `KEYS_IN_USE` in all, so each reload rotates the oldest out.
+    pub fn inherit(lifetime: Duration, old: &[KeySecret]) -> Result<Tickets, TicketError> {
         let rng = SystemRandom::new();
-        let mut line = [0u8; NAME_LEN + 32];
-        rng.fill(&mut line)
-            .map_err(|_| TicketError::Crypto("the system random generator"))?;
+        let mut secrets = vec![KeySecret::random(&rng)?];
+        secrets.extend(old.iter().take(KEYS_IN_USE - 1).cloned());
         Ok(Tickets {
-            keys: vec![derive_key(&line)?],
+            keys: secrets
+                .iter()
+                .map(|k| derive_key(k.bytes()))
+                .collect::<Result<_, _>>()?,
+            secrets,
             sealing: 0,
             lifetime,
             rng,
         })
+    }
+
+    /// The random keys to hand to the next process, the sealing one first (none with a key
+    /// file).
+    pub fn secrets(&self) -> &[KeySecret] {
+        &self.secrets
     }
 
     /// Keys from a `tls-ticket-keys` file.
@@ -142,6 +195,7 @@ impl Tickets {
                 .iter()
                 .map(|l| derive_key(l))
                 .collect::<Result<_, _>>()?,
+            secrets: Vec::new(),
             sealing: KEYS_IN_USE - 2,
             lifetime,
             rng: SystemRandom::new(),

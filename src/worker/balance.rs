@@ -285,8 +285,9 @@ impl ServerSlot {
     fn new(s: &Server) -> Self {
         ServerSlot {
             inflight: Cell::new(0),
-            usable: Cell::new(!s.disabled),
-            weight: Cell::new(s.weight),
+            // The start state (the configuration's, or the state file's before a reload).
+            usable: Cell::new(!s.start.maint && !s.start.down),
+            weight: Cell::new(s.start.weight_in_effect()),
             weight_pct: Cell::new(100),
             backup: s.backup,
             current: Cell::new(0),

@@ -1,7 +1,7 @@
 //! The runtime API's commands, with HAProxy 2.6's reply texts. Every reply ends with an
 //! empty line, as HAProxy's do (that is how scripts know a reply is complete).
 
-use super::{info, Api};
+use super::{info, Api, Client};
 use crate::config::model::ApiLevel;
 use crate::stats::snapshot::{RowKind, Snapshot};
 use crate::stats::{collect, csv, json, RenderOptions};
@@ -60,7 +60,8 @@ fn help_text(filter: &str) -> String {
 }
 
 /// Runs one command; `interactive` is the connection's prompt mode.
-pub fn run(api: &Api, level: ApiLevel, cmd: &str, interactive: &mut bool) -> Outcome {
+pub fn run(api: &Api, client: &Client, cmd: &str, interactive: &mut bool) -> Outcome {
+    let level = client.level;
     let words: Vec<&str> = cmd.split_whitespace().collect();
     let reply = match words.as_slice() {
         [] => String::new(),
@@ -80,7 +81,10 @@ pub fn run(api: &Api, level: ApiLevel, cmd: &str, interactive: &mut bool) -> Out
         ["show", "stat", args @ ..] => show_stat(api, args),
         ["show", "backend"] => show_backend(api),
         ["show", "servers", "state", rest @ ..] => info::servers_state(api, rest.first().copied()),
-        w => match super::change::run(api, level, w) {
+        w => match super::change::run(api, level, w)
+            .or_else(|| super::limits::run(api, level, w))
+            .or_else(|| super::sess::run(api, client, w))
+        {
             Some(r) => r,
             None => return Outcome::Reply(unknown(cmd, level)),
         },

@@ -46,7 +46,7 @@ pub fn show_info(s: &Snapshot, api: &Api, opts: &[&str]) -> String {
         ("Ulimit-n", ulimit.to_string()),
         ("Maxsock", ulimit.to_string()),
         ("Maxconn", p.maxconn.to_string()),
-        ("Hard_maxconn", p.maxconn.to_string()),
+        ("Hard_maxconn", api.model.global.maxconn.to_string()),
         ("CurrConns", p.curr_conns.to_string()),
         ("CumConns", p.cum_conns.to_string()),
         ("CumReq", p.cum_req.to_string()),
@@ -159,15 +159,17 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
                 _ => (1, 0, s.check.map_or(2, |k| k.rise), 0),
             };
             let pct = st.map_or(100, |c| u32::from(c.weight_pct));
+            // Where the runtime API moved it, if it did.
+            let addr = st.map_or(s.addr, |c| c.addr);
             out.push_str(&format!(
                 "{be_id} {} {} {} {} {op_state} {admin} {} {} {since} {status} {result} {health} {chk_state} 0 0 0 - {} - {} 0 - - 0\n",
                 b.name,
                 si + 1,
                 s.name,
-                s.addr.ip(),
+                addr.ip(),
                 s.weight * pct / 100,
                 s.weight,
-                s.addr.port(),
+                addr.port(),
                 u8::from(s.traffic_tls().is_some()),
             ));
         }

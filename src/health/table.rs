@@ -44,6 +44,9 @@ pub struct CheckState {
     pub admin_weight: u32,
     /// Probes run (`disable health` pauses them).
     pub check_enabled: bool,
+    /// The server's address and maxconn now: the configured ones, or the runtime API's.
+    pub addr: std::net::SocketAddr,
+    pub maxconn: Option<u32>,
 }
 
 impl CheckState {
@@ -114,6 +117,8 @@ impl CheckTable {
                             drain: false,
                             admin_weight: s.weight,
                             check_enabled: true,
+                            addr: s.addr,
+                            maxconn: s.maxconn,
                         }
                     })
                     .collect()
@@ -127,6 +132,18 @@ impl CheckTable {
     /// A copy of every server's state.
     pub fn read(&self) -> Vec<Vec<CheckState>> {
         self.servers.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Applies `f` to one server's state and returns what it returns (the checker after a
+    /// check; the runtime API for a server's address and maxconn).
+    pub fn update_with<T>(
+        &self,
+        backend: BackendId,
+        server: ServerId,
+        f: impl FnOnce(&mut CheckState) -> T,
+    ) -> Option<T> {
+        let mut all = self.servers.lock().ok()?;
+        all.get_mut(backend.index())?.get_mut(server.index()).map(f)
     }
 
     /// Applies `f` to one server's state (the checker, after a check).

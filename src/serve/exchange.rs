@@ -163,6 +163,9 @@ impl<'a, D: Downstream> Session<'a, D> {
         rec.server = trace.server.or(rec.server);
         rec.retries += trace.retries;
         rec.redispatched |= trace.redispatched;
+        if let Some(s) = self.conn.session() {
+            s.route(backend, got.as_ref().ok().map(|a| a.lease.server));
+        }
         if let Ok(a) = &got {
             self.w
                 .stats

@@ -117,7 +117,7 @@ pub fn human_time(t: u64) -> String {
         let _ = write!(out, "{}m", t % HOUR / MINUTE);
         left -= 1;
     }
-    if (left > 0 && t % MINUTE > 0) || t == 0 {
+    if (left > 0 && !t.is_multiple_of(MINUTE)) || t == 0 {
         let _ = write!(out, "{}s", t % MINUTE);
     }
     out

@@ -124,6 +124,9 @@ const COMMANDS: &[(&str, &str)] = &[
     ("a", "clear counters foo"),
     ("u", "show sess"),
     ("o", "show sess"),
+    ("u", "show info typed"),
+    ("u", "show info typed desc"),
+    ("u", "show info json"),
 ];
 
 /// What one proxy answered: `show sess` while `/slow` is in flight, then `COMMANDS`.
@@ -218,6 +221,32 @@ fn sess_lines(reply: &str) -> Vec<String> {
     out
 }
 
+/// `show info typed|json` without the values: each field's number, name, tags and type
+/// (and description with `desc`).
+fn info_keys(reply: &str) -> Vec<String> {
+    const TYPE: &str = "\"value\":{\"type\":\"";
+    if reply.starts_with('[') {
+        return reply
+            .split("{\"field\":")
+            .skip(1)
+            .filter_map(|c| {
+                let i = c.find(TYPE)? + TYPE.len();
+                let j = c[i..].find('"')?;
+                Some(c[..i + j].to_string())
+            })
+            .collect();
+    }
+    reply
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let w: Vec<&str> = l.splitn(4, ':').collect();
+            let desc = l.rsplit_once(":\"").map_or("", |(_, d)| d);
+            format!("{} {desc}", w[..w.len().min(3)].join(":"))
+        })
+        .collect()
+}
+
 /// `show servers state` without the moment's values (time since the last change, the check's
 /// result and status, which depend on when the last probe ran against the new address).
 fn state_lines(reply: &str) -> Vec<String> {
@@ -279,6 +308,13 @@ both_drivers!(replies_as_haproxy, |driver| {
             "show servers state be" => assert_eq!(state_lines(o), state_lines(t), "{cmd}"),
             c if c.starts_with("show stat") => assert_eq!(stat_cols(o), stat_cols(t), "{cmd}"),
             "show sess" if *lvl == "o" => assert_eq!(sess_lines(o), sess_lines(t), "{cmd}"),
+            c if c.starts_with("show info") => {
+                let (ko, kt) = (info_keys(o), info_keys(t));
+                assert!(!ko.is_empty(), "{cmd}: {o}");
+                let missing: Vec<&String> = ko.iter().filter(|k| !kt.contains(k)).collect();
+                assert!(missing.is_empty(), "{cmd}: not HAProxy's: {missing:?}");
+                assert!(o.ends_with("\n\n") && t.ends_with("\n\n"), "{cmd}");
+            }
             _ => assert_eq!(o, t, "reply {i} to '{cmd}' at level {lvl}"),
         }
     }

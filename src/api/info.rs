@@ -15,13 +15,15 @@ fn uptime(s: u64) -> String {
     )
 }
 
-/// `show info`: HAProxy's fields in its order; those ringlb has no value for (memory pools,
-/// pipes, tasks, idle time) are left out rather than printed wrong. `json`/`typed` are not
-/// supported and say so.
+/// `show info [typed|json] [desc] [float]`: HAProxy's fields in its order; those ringlb has
+/// no value for (memory pools, tasks, idle time) are left out rather than printed wrong.
 pub fn show_info(s: &Snapshot, api: &Api, opts: &[&str]) -> String {
-    if let Some(o) = opts.iter().find(|o| **o != "desc" && **o != "float") {
-        return format!("'show info {o}' is not supported yet by ringlb (the plain form is)\n");
-    }
+    let fields = info_fields(s, api);
+    super::info_typed::render(&fields, super::info_typed::Format::parse(opts))
+}
+
+/// `show info`'s fields and values, in HAProxy's order.
+fn info_fields(s: &Snapshot, api: &Api) -> Vec<(&'static str, String)> {
     let p = &s.process;
     let listeners: usize = api
         .model
@@ -84,15 +86,11 @@ pub fn show_info(s: &Snapshot, api: &Api, opts: &[&str]) -> String {
         ("Start_time_sec", p.start_time.to_string()),
         ("Tainted", "0".into()),
     ];
-    let mut out = String::new();
-    for (k, v) in fields {
-        // HAProxy prints `description` only when one is set.
-        if k == "description" && v.is_empty() {
-            continue;
-        }
-        out.push_str(&format!("{k}: {v}\n"));
-    }
-    out
+    // HAProxy prints `description` only when one is set.
+    fields
+        .into_iter()
+        .filter(|(k, v)| *k != "description" || !v.is_empty())
+        .collect()
 }
 
 /// HAProxy's `srv_check_status` numbers (its healthcheck_status enum).

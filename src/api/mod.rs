@@ -7,6 +7,7 @@
 //!               replies, close) or `prompt` mode (a `> ` prompt after each reply)
 //!  commands.rs  the commands and HAProxy 2.6's reply texts
 //!  info.rs      `show info`; `show servers state`
+//!  info_typed.rs `show info typed|json [desc] [float]`: HAProxy's field table
 //!  change.rs    `disable|enable server`, `set server B/S state|weight|addr`, `set weight`,
 //!               `set maxconn server`, `shutdown sessions server`: sent to the checker
 //!               thread, which tells every core (health/admin.rs, worker/control.rs)
@@ -23,6 +24,7 @@ mod addr;
 mod change;
 mod commands;
 mod info;
+mod info_typed;
 mod limits;
 mod sess;
 

@@ -36,8 +36,9 @@ pub struct ConnectTrace {
     pub slot: Option<Instant>,
     /// When the connection was there (a reused one: at once).
     pub connected: Option<Instant>,
-    /// The last server tried.
+    /// The last server tried, and its address on this core then.
     pub server: Option<ServerId>,
+    pub addr: Option<std::net::SocketAddr>,
     /// Connection attempts after the first.
     pub retries: u32,
     /// The last retry went to another server (`option redispatch`).
@@ -125,6 +126,7 @@ pub async fn acquire_traced(
         let slot_at = Instant::now();
         trace.slot = Some(slot_at);
         trace.server = Some(server);
+        trace.addr = rt.balancer.slot(server).map(|s| s.addr.get());
         // Redispatched: the last retry went to another server (not when it is the only one).
         trace.redispatched |= avoid.is_some_and(|a| a != server);
         if let Some(slot) = rt.balancer.slot(server) {

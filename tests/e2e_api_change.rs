@@ -529,3 +529,48 @@ both_drivers!(maxconn_changes_hold_across_cores, |driver| {
     );
     assert!(stat.contains(&("slow,w1".into(), "1".into())), "{stat:?}");
 });
+
+both_drivers!(shutdown_sessions_resets_h2_streams, |driver| {
+    if !tool_or_skip("curl") {
+        return;
+    }
+    let a = HttpBackend::start("a");
+    let w = HttpBackend::start_slow("w", 4000);
+    let (lb, s, _dir) = start(
+        |s| {
+            cfg(s, "127.0.0.1:0", a.addr, a.addr, w.addr)
+                .replace("bind 127.0.0.1:0", "bind 127.0.0.1:0 proto h2")
+        },
+        driver,
+    );
+    let url = format!("http://{}/slow", lb.addr("fe"));
+    let curl = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--http2-prior-knowledge",
+            "-m",
+            "8",
+        ])
+        .arg(&url)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !ask(&s.oper, "show sess").contains("be=slow srv=w1") {
+        assert!(Instant::now() < deadline, "the h2 stream is not listed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let started = Instant::now();
+    assert_eq!(ask(&s.admin, "shutdown sessions server slow/w1"), "\n");
+    let out = curl.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the stream went on"
+    );
+    // curl's "HTTP/2 stream error" (92): the stream was reset, not answered.
+    assert_eq!(out.status.code(), Some(92), "{out:?}");
+});

@@ -276,7 +276,9 @@ fn start_stream(
         }
         let conn = &in_flight.0;
         let work = conn.spare.borrow_mut().pop();
-        let guard = w.sessions.open(frontend, super::downstream::Downstream::peer(&ds));
+        let guard = w
+            .sessions
+            .open(frontend, super::downstream::Downstream::peer(&ds));
         let info = Rc::clone(&guard.info);
         ds.sess = Some(guard);
         let session = Session::new(&w, fe, frontend, &mut ds, work);

@@ -7,7 +7,6 @@
 //! threads only ever get a copy of it, made by this core on a message (worker/control.rs).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -64,9 +63,12 @@ pub struct SessLine {
 /// process (HAProxy prints a stream's address; ringlb a number in the same place).
 const CORE_SHIFT: u32 = 40;
 
+/// A slab, not a map: a request's entry costs a slot taken and given back (no hashing);
+/// the rare lookups by id (`shutdown session`) walk it.
 #[derive(Default)]
 pub struct Sessions {
-    live: RefCell<HashMap<u64, Rc<SessInfo>>>,
+    live: RefCell<Vec<Option<Rc<SessInfo>>>>,
+    free: RefCell<Vec<usize>>,
     next: Cell<u64>,
     core: Cell<u64>,
 }
@@ -93,10 +95,24 @@ impl Sessions {
             killed: Cell::new(false),
             kill: Notify::default(),
         });
-        self.live.borrow_mut().insert(id, Rc::clone(&info));
+        let entry = Some(Rc::clone(&info));
+        let mut live = self.live.borrow_mut();
+        let slot = match self.free.borrow_mut().pop() {
+            Some(i) => {
+                if let Some(e) = live.get_mut(i) {
+                    *e = entry;
+                }
+                i
+            }
+            None => {
+                live.push(entry);
+                live.len() - 1
+            }
+        };
         SessGuard {
             table: Rc::clone(self),
             info,
+            slot,
         }
     }
 
@@ -106,7 +122,8 @@ impl Sessions {
         let mut out: Vec<SessLine> = self
             .live
             .borrow()
-            .values()
+            .iter()
+            .flatten()
             .map(|s| SessLine {
                 id: s.id,
                 src: s.src,
@@ -124,7 +141,8 @@ impl Sessions {
     pub fn shutdown_server(&self, backend: BackendId, server: ServerId) -> usize {
         let live = self.live.borrow();
         let on = live
-            .values()
+            .iter()
+            .flatten()
             .filter(|s| s.backend.get() == Some(backend) && s.server.get() == Some(server));
         let mut n = 0;
         for s in on {
@@ -138,7 +156,8 @@ impl Sessions {
 impl Sessions {
     /// Ends one session, if it is this core's.
     pub fn shutdown_id(&self, id: u64) {
-        if let Some(s) = self.live.borrow().get(&id) {
+        let live = self.live.borrow();
+        if let Some(s) = live.iter().flatten().find(|s| s.id == id) {
             s.kill();
         }
     }
@@ -148,11 +167,15 @@ impl Sessions {
 pub struct SessGuard {
     table: Rc<Sessions>,
     pub info: Rc<SessInfo>,
+    slot: usize,
 }
 
 impl Drop for SessGuard {
     fn drop(&mut self) {
-        self.table.live.borrow_mut().remove(&self.info.id);
+        if let Some(e) = self.table.live.borrow_mut().get_mut(self.slot) {
+            *e = None;
+            self.table.free.borrow_mut().push(self.slot);
+        }
     }
 }
 

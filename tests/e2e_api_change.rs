@@ -127,6 +127,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("u", "show info typed"),
     ("u", "show info typed desc"),
     ("u", "show info json"),
+    ("u", "help"),
 ];
 
 /// What one proxy answered: `show sess` while `/slow` is in flight, then `COMMANDS`.
@@ -308,6 +309,16 @@ both_drivers!(replies_as_haproxy, |driver| {
             "show servers state be" => assert_eq!(state_lines(o), state_lines(t), "{cmd}"),
             c if c.starts_with("show stat") => assert_eq!(stat_cols(o), stat_cols(t), "{cmd}"),
             "show sess" if *lvl == "o" => assert_eq!(sess_lines(o), sess_lines(t), "{cmd}"),
+            "help" => {
+                // Every command ringlb lists is HAProxy's, word for word, in HAProxy's order.
+                let theirs: Vec<&str> = t.lines().collect();
+                let at: Vec<Option<usize>> = o
+                    .lines()
+                    .map(|l| theirs.iter().position(|h| *h == l))
+                    .collect();
+                assert!(at.iter().all(Option::is_some), "help: {o}\n---\n{t}");
+                assert!(at.windows(2).all(|w| w[0] < w[1]), "help order: {o}");
+            }
             c if c.starts_with("show info") => {
                 let (ko, kt) = (info_keys(o), info_keys(t));
                 assert!(!ko.is_empty(), "{cmd}: {o}");

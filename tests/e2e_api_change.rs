@@ -11,28 +11,8 @@ mod proxies;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// Sends one line to a unix stats socket and reads the reply until the socket closes.
-fn ask(path: &Path, line: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut s = loop {
-        match UnixStream::connect(path) {
-            Ok(s) => break s,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "connect {}: {e}", path.display());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    };
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
 
 /// The three levels' sockets in a directory.
 struct Socks {

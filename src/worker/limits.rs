@@ -145,3 +145,40 @@ impl ConnLimits {
         self.frontends.get(frontend.index())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Limit;
+
+    #[test]
+    fn a_new_limit_counts_only_sessions_after_it() {
+        let l = Limit::new(None);
+        // Unlimited: taken without counting.
+        assert_eq!(l.take_counted(), Some(false));
+        l.set_max(Some(1));
+        assert_eq!(l.take_counted(), Some(true));
+        assert_eq!(l.take_counted(), None, "full at 1");
+        // The slot taken before the limit gives nothing back; the counted one does.
+        l.release_counted(false);
+        assert!(!l.has_room());
+        l.release_counted(true);
+        assert!(l.has_room());
+        l.set_max(None);
+        assert_eq!(l.used(), None);
+        assert_eq!(l.take_counted(), Some(false));
+    }
+
+    #[test]
+    fn a_lower_limit_waits_for_releases() {
+        let l = Limit::new(Some(3));
+        for _ in 0..3 {
+            assert!(l.try_take());
+        }
+        l.set_max(Some(1));
+        l.release();
+        assert!(!l.try_take(), "2 in use, limit 1");
+        l.release();
+        l.release();
+        assert!(l.try_take());
+    }
+}

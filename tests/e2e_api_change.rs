@@ -63,6 +63,20 @@ const COMMANDS: &[(&str, &str)] = &[
     ("a", "set server nobe/s1 addr 1.2.3.4"),
     ("a", "set server be/zz addr 1.2.3.4"),
     ("o", "set server be/s1 addr 1.2.3.4"),
+    ("a", "set server be/s1 check-port 9000"),
+    ("a", "set server be/s1 check-port"),
+    ("a", "set server be/s1 check-port x"),
+    ("a", "set server be/s1 check-port 70000"),
+    ("a", "set server be/s1 check-port -1"),
+    ("a", "set server be/s1 check-port 123abc"),
+    ("a", "set server be/s2 check-port 9000"),
+    ("a", "set server be/s1 check-addr 127.0.0.5"),
+    ("a", "set server be/s1 check-addr 127.0.0.5 port 9100"),
+    ("a", "set server be/s1 check-addr 127.0.0.6 port x"),
+    ("a", "set server be/s1 check-addr 127.0.0.6 port"),
+    ("a", "set server be/s1 check-addr bogus"),
+    ("a", "set server be/s1 check-addr"),
+    ("a", "set server be/s2 check-addr 127.0.0.5"),
     ("a", "show servers state be"),
     ("a", "set maxconn server be/s2 10"),
     ("a", "set maxconn server be/s2"),
@@ -564,4 +578,38 @@ both_drivers!(shutdown_sessions_resets_h2_streams, |driver| {
     );
     // curl's "HTTP/2 stream error" (92): the stream was reset, not answered.
     assert_eq!(out.status.code(), Some(92), "{out:?}");
+});
+
+/// `show stat`'s status of a server.
+fn status(s: &Socks, row: &str) -> String {
+    column(&ask(&s.admin, "show stat -1 4 -1"), "status")
+        .into_iter()
+        .find(|(r, _)| r == row)
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+}
+
+both_drivers!(check_port_moves_the_probes, |driver| {
+    let a = HttpBackend::start("a");
+    let w = HttpBackend::start("w");
+    let (lb, s, _dir) = start(|s| cfg(s, "127.0.0.1:0", a.addr, a.addr, w.addr), driver);
+    let _ = lb.addr("fe");
+    let refused = refused_addr();
+    let cmd = format!("set server be/s1 check-port {}", refused.port());
+    assert_eq!(ask(&s.admin, &cmd), "\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !status(&s, "be,s1").starts_with("DOWN") {
+        assert!(
+            Instant::now() < deadline,
+            "probes did not move: {}",
+            status(&s, "be,s1")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Port 0: the server's own port again.
+    assert_eq!(ask(&s.admin, "set server be/s1 check-port 0"), "\n");
+    while !status(&s, "be,s1").starts_with("UP") {
+        assert!(Instant::now() < deadline, "probes did not come back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 });

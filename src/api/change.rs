@@ -33,6 +33,9 @@ pub fn run(api: &Api, level: ApiLevel, words: &[&str]) -> Option<String> {
         ["set", "server", t, "state", s] => (Some(t), state(s)),
         ["set", "server", t, "weight", w] => (Some(t), weight(api, t, w)),
         ["set", "server", t, "addr", rest @ ..] => return Some(set_addr(api, level, t, rest)),
+        ["set", "server", t, what @ ("check-addr" | "check-port"), rest @ ..] => {
+            return Some(set_check(api, level, t, what, rest))
+        }
         ["set", "maxconn", "server", rest @ ..] => return Some(set_maxconn(api, level, rest)),
         ["shutdown", "sessions", "server", rest @ ..] => {
             return Some(match admin_target(api, level, rest.first().copied()) {
@@ -40,9 +43,9 @@ pub fn run(api: &Api, level: ApiLevel, words: &[&str]) -> Option<String> {
                 Err(e) => e,
             })
         }
-        ["set", "server", t, what, ..] if ["agent", "agent-addr", "agent-port", "agent-send", "check-addr", "check-port", "fqdn", "health", "ssl"].contains(what) => {
+        ["set", "server", t, what, ..] if ["agent", "agent-addr", "agent-port", "agent-send", "fqdn", "health", "ssl"].contains(what) => {
             let _ = t;
-            return Some(format!("'set server ... {what}' is not supported yet by ringlb (addr, state and weight are).\n"));
+            return Some(format!("'set server ... {what}' is not supported yet by ringlb (addr, check-addr, check-port, state and weight are).\n"));
         }
         ["set", "server", ..] => return Some("usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n".into()),
         _ => return None,
@@ -117,6 +120,56 @@ fn set_addr(api: &Api, level: ApiLevel, target: &str, rest: &[&str]) -> String {
         Some(n) => send_server(api, b, s, Change::Addr(n)) + &reply,
         None => reply,
     }
+}
+
+/// `set server B/S check-addr IP [port P]`, `set server B/S check-port P`: where the
+/// server's probes go. All or nothing, and HAProxy's words (its srv_update_check_addr_port,
+/// whose errors end without a newline).
+fn set_check(api: &Api, level: ApiLevel, target: &str, what: &str, rest: &[&str]) -> String {
+    let (b, s) = match admin_target(api, level, Some(target)) {
+        Ok(ids) => ids,
+        Err(e) => return e,
+    };
+    let (ip, port) = match (what, rest) {
+        ("check-addr", [ip, "port", p, ..]) => (Some(*ip), Some(*p)),
+        ("check-addr", [ip, "port"]) => (Some(*ip), Some("")),
+        ("check-addr", [ip, ..]) => (Some(*ip), None),
+        ("check-addr", []) => {
+            return "set server <b>/<s> check-addr requires an address and optionally a port.\n"
+                .into()
+        }
+        (_, [p, ..]) => (None, Some(*p)),
+        (_, []) => return "set server <b>/<s> check-port requires a port.\n".into(),
+    };
+    let checked = api
+        .model
+        .server(b, s)
+        .is_some_and(|srv| srv.check.is_some() && !srv.disabled);
+    if !checked {
+        return "health checks are not enabled on this server".into();
+    }
+    let ip = match ip.map(str::parse::<std::net::IpAddr>) {
+        Some(Err(_)) => return format!("invalid addr '{}'", ip.unwrap_or_default()),
+        Some(Ok(a)) => Some(a),
+        None => None,
+    };
+    let port = match port.map(str::parse::<i64>) {
+        Some(Err(_)) => return "provided port is not an integer".into(),
+        Some(Ok(p)) => match u16::try_from(p) {
+            Ok(p) => Some(p),
+            Err(_) => return "provided port is invalid".into(),
+        },
+        None => None,
+    };
+    api.stats.checks.update(b, s, |st| {
+        if ip.is_some() {
+            st.check_addr = ip;
+        }
+        if let Some(p) = port {
+            st.check_port = (p != 0).then_some(p);
+        }
+    });
+    send_server(api, b, s, Change::CheckTarget(ip, port))
 }
 
 /// `set maxconn server B/S N`: HAProxy's strtol, the value as an unsigned int (-1 is

@@ -160,7 +160,7 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
             // Where the runtime API moved it, if it did.
             let addr = st.map_or(s.addr, |c| c.addr);
             out.push_str(&format!(
-                "{be_id} {} {} {} {} {op_state} {admin} {} {} {since} {status} {result} {health} {chk_state} 0 0 0 - {} - {} 0 - - 0\n",
+                "{be_id} {} {} {} {} {op_state} {admin} {} {} {since} {status} {result} {health} {chk_state} 0 0 0 - {} - {} {} {} - 0\n",
                 b.name,
                 si + 1,
                 s.name,
@@ -169,6 +169,9 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
                 s.weight,
                 addr.port(),
                 u8::from(s.traffic_tls().is_some()),
+                st.and_then(|c| c.check_port).unwrap_or(0),
+                st.and_then(|c| c.check_addr)
+                    .map_or_else(|| "-".to_string(), |a| a.to_string()),
             ));
         }
     }

@@ -12,7 +12,7 @@
 
 use std::cell::Cell;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::config::model::{BackendId, FrontendId, Model, ServerId};
 use crate::worker::control::CoreCmd;
@@ -38,6 +38,9 @@ pub enum Change {
     MaxConn(Option<u32>),
     /// `shutdown sessions server`.
     Shutdown,
+    /// `set server B/S check-addr|check-port`: where probes go (each `None` leaves that part
+    /// as it is; a port of 0 is the server's own again).
+    CheckTarget(Option<IpAddr>, Option<u16>),
 }
 
 /// One change, for one server.
@@ -90,7 +93,11 @@ impl Admin {
             Change::State(AdminState::Maint) => self.maint.set(true),
             Change::Weight(w) => self.weight.set(w),
             // The checker's own state, or the cores', not the operator's (checker.rs).
-            Change::Health(_) | Change::Addr(_) | Change::MaxConn(_) | Change::Shutdown => {}
+            Change::Health(_)
+            | Change::Addr(_)
+            | Change::MaxConn(_)
+            | Change::Shutdown
+            | Change::CheckTarget(..) => {}
         }
     }
 }

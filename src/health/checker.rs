@@ -162,8 +162,13 @@ struct Srv {
     backend: BackendId,
     server: ServerId,
     cfg: ServerCheck,
-    /// Where probes go (`set server B/S addr` moves it unless the check has its own).
+    /// Where probes go: the check's own address and port where it has them (`addr`, `port`,
+    /// or `set server B/S check-addr|check-port`), else the server's (`set server B/S addr`
+    /// moves it).
     target: Cell<SocketAddr>,
+    server_addr: Cell<SocketAddr>,
+    check_addr: Cell<Option<std::net::IpAddr>>,
+    check_port: Cell<Option<u16>>,
     /// `check-ssl` (or `ssl` checked where the traffic goes): this thread's own TLS config.
     tls: Option<probe::CheckTls>,
     health: Cell<u32>,
@@ -181,6 +186,17 @@ struct Srv {
 }
 
 impl Srv {
+    /// Probes go where the check's address and port now say, and start at once.
+    fn retarget(&self) {
+        let a = self.server_addr.get();
+        let ip = self.check_addr.get().unwrap_or(a.ip());
+        self.target.set(SocketAddr::new(
+            ip,
+            self.check_port.get().unwrap_or(a.port()),
+        ));
+        self.wake.notify_all();
+    }
+
     fn top(&self) -> u32 {
         self.cfg.rise + self.cfg.fall - 1
     }
@@ -246,6 +262,9 @@ async fn run(setup: Setup) {
                         server: s,
                         cfg,
                         target: Cell::new(probe::target(srv, &cfg)),
+                        server_addr: Cell::new(srv.addr),
+                        check_addr: Cell::new(cfg.addr),
+                        check_port: Cell::new(cfg.port),
                         tls: cfg.ssl.then(|| probe::CheckTls::of(srv)),
                         health: Cell::new(cfg.rise),
                         up: Cell::new(true),
@@ -472,12 +491,8 @@ impl State {
         match cmd.change {
             Change::Addr(addr) => {
                 if let Some(c) = self.checked(backend, server) {
-                    let t = SocketAddr::new(
-                        c.cfg.addr.unwrap_or(addr.ip()),
-                        c.cfg.port.unwrap_or(addr.port()),
-                    );
-                    c.target.set(t);
-                    c.wake.notify_all();
+                    c.server_addr.set(addr);
+                    c.retarget();
                 }
                 self.to_cores(&CoreCmd::Addr {
                     backend,
@@ -491,6 +506,17 @@ impl State {
                 }
             }
             Change::Shutdown => self.to_cores(&CoreCmd::Shutdown { backend, server }),
+            Change::CheckTarget(ip, port) => {
+                if let Some(c) = self.checked(backend, server) {
+                    if ip.is_some() {
+                        c.check_addr.set(ip);
+                    }
+                    if let Some(p) = port {
+                        c.check_port.set((p != 0).then_some(p));
+                    }
+                    c.retarget();
+                }
+            }
             Change::State(_) | Change::Weight(_) | Change::Health(_) => return None,
         }
         Some(())

@@ -47,6 +47,9 @@ pub struct CheckState {
     /// The server's address and maxconn now: the configured ones, or the runtime API's.
     pub addr: std::net::SocketAddr,
     pub maxconn: Option<u32>,
+    /// The check's own address and port (configured `addr`/`port`, or the runtime API's).
+    pub check_addr: Option<std::net::IpAddr>,
+    pub check_port: Option<u16>,
 }
 
 impl CheckState {
@@ -119,6 +122,8 @@ impl CheckTable {
                             check_enabled: true,
                             addr: s.addr,
                             maxconn: s.maxconn,
+                            check_addr: check.and_then(|c| c.addr),
+                            check_port: check.and_then(|c| c.port),
                         }
                     })
                     .collect()

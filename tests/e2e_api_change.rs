@@ -333,6 +333,16 @@ fn start(config: impl Fn(&Socks) -> String, driver: &str) -> (Ringlb, Socks, Tem
     (lb, s, dir)
 }
 
+/// The same with `ringlb -d`: one log line per request on its output.
+fn start_logging(config: impl Fn(&Socks) -> String, driver: &str) -> (Ringlb, Socks) {
+    let dir = TempDir::new();
+    let s = Socks::in_dir(dir.path(), "r");
+    let cfg = config(&s);
+    let path = dir.write("ringlb.cfg", &cfg);
+    let lb = Ringlb::start_files_args(dir, &[path], &["-d".to_string()], driver, &cfg);
+    (lb, s)
+}
+
 both_drivers!(new_addr_takes_new_connections, |driver| {
     let a = HttpBackend::start("a");
     let b = HttpBackend::start("b");
@@ -387,7 +397,7 @@ both_drivers!(new_addr_takes_new_connections, |driver| {
 both_drivers!(shutdown_sessions_closes_long_connections, |driver| {
     let echo = TcpEchoBackend::start();
     let w = HttpBackend::start_slow("w", 3000);
-    let (lb, s, _dir) = start(
+    let (lb, s) = start_logging(
         |s| {
             cfg(s, "127.0.0.1:0", echo.addr, echo.addr, w.addr)
                 + "\nfrontend tcpfe\n    mode tcp\n    bind 127.0.0.1:0\n    default_backend tcpbe\n\n\
@@ -436,6 +446,18 @@ both_drivers!(shutdown_sessions_closes_long_connections, |driver| {
         after.lines().filter(|l| !l.is_empty()).count(),
         1,
         "{after}"
+    );
+    // Both are logged as killed by an admin: the relay in its data phase, the request
+    // while it waited for the response's headers.
+    assert!(
+        lb.wait_for_output(" KD ", Duration::from_secs(2)),
+        "{}",
+        lb.output()
+    );
+    assert!(
+        lb.wait_for_output(" KH-- ", Duration::from_secs(2)),
+        "{}",
+        lb.output()
     );
 });
 

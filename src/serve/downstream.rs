@@ -54,7 +54,7 @@ pub(super) trait Downstream {
     fn tls(&self) -> Option<&ConnFacts>;
     /// The request's entry in the core's live sessions (`show sess`), where it notes its
     /// backend and server (HTTP/1 requests and HTTP/2 streams both have one).
-    fn session(&self) -> Option<&crate::worker::sessions::SessInfo> {
+    fn session(&self) -> Option<std::rc::Rc<crate::worker::sessions::SessInfo>> {
         None
     }
 

@@ -107,19 +107,9 @@ impl<'a> H1<'a> {
             }
             let (w, fe, frontend) = (self.w, self.fe, self.frontend);
             let work = self.work.take();
-            let guard = w.sessions.open(frontend, self.client.peer_addr());
-            let info = Rc::clone(&guard.info);
-            self.sess = Some(guard);
+            self.sess = Some(w.sessions.open(frontend, self.client.peer_addr()));
             let session = Session::new(w, fe, frontend, &mut *self, work);
-            // `shutdown sessions server`: the request is dropped where it is (its server
-            // connection closes with it) and the client connection is closed.
-            let served = monoio::select! {
-                r = Box::pin(session.serve()) => Some(r),
-                _ = info.killed() => None,
-            };
-            let Some((next, work, ended)) = served else {
-                break;
-            };
+            let (next, work, ended) = Box::pin(session.serve()).await;
             self.work = Some(work);
             self.idle_since = ended;
             if !matches!(next, Next::Tunnel { .. }) {
@@ -319,8 +309,8 @@ impl<'a> H1<'a> {
 }
 
 impl Downstream for H1<'_> {
-    fn session(&self) -> Option<&crate::worker::sessions::SessInfo> {
-        self.sess.as_ref().map(|g| &*g.info)
+    fn session(&self) -> Option<Rc<crate::worker::sessions::SessInfo>> {
+        self.sess.as_ref().map(|g| Rc::clone(&g.info))
     }
 
     fn peer(&self) -> SocketAddr {

@@ -194,8 +194,8 @@ fn write_fields(out: &mut Vec<u8>, fields: Option<&http::HeaderMap>) {
 }
 
 impl Downstream for H2Stream {
-    fn session(&self) -> Option<&crate::worker::sessions::SessInfo> {
-        self.sess.as_ref().map(|g| &*g.info)
+    fn session(&self) -> Option<Rc<crate::worker::sessions::SessInfo>> {
+        self.sess.as_ref().map(|g| Rc::clone(&g.info))
     }
 
     fn peer(&self) -> SocketAddr {

@@ -200,10 +200,11 @@ pub async fn acquire_traced(
 
 /// A kept connection still goes where the server is: its address may have changed since
 /// (`set server B/S addr`; the core's idle pool was emptied then, a client connection's own
-/// kept one is checked here).
+/// kept one is checked here). Every stream's peer is the address it was dialed to (an
+/// in-memory one's too).
 fn goes_to_current_addr(rt: &BackendRt, srv: &Server, server: ServerId, own: &Stream) -> bool {
     let now = rt.balancer.slot(server).map_or(srv.addr, |s| s.addr.get());
-    now == srv.addr || own.peer_addr() == now
+    own.peer_addr() == now
 }
 
 /// The values of a backend's request-dependent `sni` expressions in `ctx` (`Reuse::sni`): in

@@ -5,7 +5,8 @@
 //! - `Addr`: new connections to the server go to the new address; its idle pooled
 //!   connections (to the old one) are closed.
 //! - `Shutdown`: the sessions on a server end (worker/sessions.rs).
-//! - `Clear`: `clear counters [all]` on this core's own counters (single-writer: only this
+//! - `Clear`: `clear counters [all]` on this core's own counters and, with `all`, its latency
+//!   histograms (single-writer: only this
 //!   core may write them).
 //! - `ShowSess`: a copy of this core's live sessions, sent back on the channel given.
 
@@ -61,6 +62,13 @@ impl Worker {
             CoreCmd::Clear { all, done } => {
                 if let Some(c) = self.stats.mine() {
                     c.clear(all);
+                }
+                if all {
+                    // The latency histograms start again too (published on the next tick).
+                    if let Ok(mut l) = self.stats.latency.try_borrow_mut() {
+                        *l = crate::stats::latency::LatencyTables::new(&self.model);
+                        self.stats.dirty.set(true);
+                    }
                 }
                 let _ = done.send((self.index, Vec::new()));
             }

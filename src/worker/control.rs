@@ -6,8 +6,8 @@
 //!   connections (to the old one) are closed.
 //! - `Shutdown`: the sessions on a server end (worker/sessions.rs).
 //! - `Clear`: `clear counters [all]` on this core's own counters and, with `all`, its latency
-//!   histograms (single-writer: only this
-//!   core may write them).
+//!   histograms (single-writer: only this core may write them).
+//! - `ShutdownSession`: one session, if it is this core's.
 //! - `ShowSess`: a copy of this core's live sessions, sent back on the channel given.
 
 use std::net::SocketAddr;

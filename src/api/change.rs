@@ -101,25 +101,20 @@ fn set_addr(api: &Api, level: ApiLevel, target: &str, rest: &[&str]) -> String {
         Some(&"port") => Some(rest.get(2).copied().unwrap_or("")),
         _ => None,
     };
-    let check_has_port = api
-        .model
-        .server(b, s)
-        .and_then(|srv| srv.check)
-        .is_some_and(|c| c.port.is_some());
+    // Under the table's lock: the reply, the reports' copy and the message to the checker
+    // (an unbounded send, which never waits) in one step, so that two clients' changes reach
+    // the cores in the order the reports show them.
     let done = api.stats.checks.update_with(b, s, |st| {
-        let (reply, new) = addr::update(st.addr, ip, port, check_has_port);
-        if let Some(n) = new {
-            st.addr = n;
+        let (reply, new) = addr::update(st.addr, ip, port, st.check_port.is_some());
+        match new {
+            Some(n) => {
+                st.addr = n;
+                send_server(api, b, s, Change::Addr(n)) + &reply
+            }
+            None => reply,
         }
-        (reply, new)
     });
-    let Some((reply, new)) = done else {
-        return "No such server.\n".into();
-    };
-    match new {
-        Some(n) => send_server(api, b, s, Change::Addr(n)) + &reply,
-        None => reply,
-    }
+    done.unwrap_or_else(|| "No such server.\n".into())
 }
 
 /// `set server B/S check-addr IP [port P]`, `set server B/S check-port P`: where the
@@ -161,15 +156,17 @@ fn set_check(api: &Api, level: ApiLevel, target: &str, what: &str, rest: &[&str]
         },
         None => None,
     };
-    api.stats.checks.update(b, s, |st| {
+    // Reports' copy and message in one step, as for `addr`.
+    let done = api.stats.checks.update_with(b, s, |st| {
         if ip.is_some() {
             st.check_addr = ip;
         }
         if let Some(p) = port {
             st.check_port = (p != 0).then_some(p);
         }
+        send_server(api, b, s, Change::CheckTarget(ip, port))
     });
-    send_server(api, b, s, Change::CheckTarget(ip, port))
+    done.unwrap_or_else(|| "No such server.\n".into())
 }
 
 /// `set maxconn server B/S N`: HAProxy's strtol, the value as an unsigned int (-1 is
@@ -188,8 +185,12 @@ fn set_maxconn(api: &Api, level: ApiLevel, rest: &[&str]) -> String {
         Some((n, _)) => n as u32,
     };
     let max = (n != 0).then_some(n);
-    api.stats.checks.update(b, s, |st| st.maxconn = max);
-    send_server(api, b, s, Change::MaxConn(max))
+    // Reports' copy and message in one step, as for `addr`.
+    let done = api.stats.checks.update_with(b, s, |st| {
+        st.maxconn = max;
+        send_server(api, b, s, Change::MaxConn(max))
+    });
+    done.unwrap_or_else(|| "No such server.\n".into())
 }
 
 fn state(s: &str) -> Result<Option<Change>, String> {

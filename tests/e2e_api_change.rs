@@ -635,3 +635,38 @@ both_drivers!(check_port_moves_the_probes, |driver| {
         std::thread::sleep(Duration::from_millis(50));
     }
 });
+
+both_drivers!(shutdown_session_by_id, |driver| {
+    let a = HttpBackend::start("a");
+    let w = HttpBackend::start_slow("w", 3000);
+    let (lb, s, _dir) = start(|s| cfg(s, "127.0.0.1:0", a.addr, a.addr, w.addr), driver);
+    let mut h = Client::connect(lb.addr("fe"));
+    h.set_read_timeout(Duration::from_secs(3));
+    h.send_request("GET", "/slow", &[], b"");
+    std::thread::sleep(Duration::from_millis(300));
+    let listed = ask(&s.oper, "show sess");
+    let id = listed
+        .lines()
+        .find(|l| l.contains("be=slow srv=w1"))
+        .and_then(|l| l.split(':').next())
+        .unwrap_or_else(|| panic!("not listed: {listed}"))
+        .to_string();
+    assert_eq!(
+        ask(&s.oper, &format!("shutdown session {id}")),
+        "Permission denied\n\n"
+    );
+    assert_eq!(ask(&s.admin, &format!("shutdown session {id}")), "\n");
+    let started = Instant::now();
+    assert!(
+        h.try_read_response(false).is_err(),
+        "the request was answered"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not closed at once"
+    );
+    assert_eq!(
+        ask(&s.admin, &format!("shutdown session {id}")),
+        "No such session (use 'show sess').\n\n"
+    );
+});

@@ -47,7 +47,10 @@
 //!                 `Snapshot` on demand), csv/json/html/prom.rs (HAProxy's formats),
 //!                 service.rs (the stats page, monitor-uri, the Prometheus exporter)
 //!  api::          the runtime API (`stats socket`): its own threads, blocking sockets, the
-//!                 commands (`show info`, `show stat`, `show servers state`, ...) over stats::
+//!                 commands (`show info`, `show stat`, `show servers state`, `show sess`, ...)
+//!                 over stats::; changes go through the checker thread to every core
+//!                 (health/admin.rs -> worker/control.rs, each core's live sessions in
+//!                 worker/sessions.rs)
 //!  io             owned-buffer helpers (`ReadBuf`, timed I/O) shared by http, serve and tcp
 //! ```
 //!
@@ -66,8 +69,8 @@
 //!   merged across cores on demand by the core serving a report) and the worker's
 //!   `record::Sink` (logs).
 //!
-//! What crosses threads: the `Model` (in an `Arc`, read-only), health events and passive reports
-//! (crossbeam channels), the maxconn atomics, each core's stats counters (written by that core
+//! What crosses threads: the `Model` (in an `Arc`, read-only), health events, runtime API
+//! commands and passive reports (crossbeam channels), the maxconn atomics, each core's stats counters (written by that core
 //! only, read by reports) and the checker's table and published histograms (mutexes taken
 //! by the checker, once a second by each core, and by reports: never per request). Nothing on the request
 //! path takes a lock.

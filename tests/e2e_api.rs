@@ -15,25 +15,6 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Sends one line to a unix stats socket and reads the reply until the socket closes.
-fn ask(path: &Path, line: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut s = loop {
-        match UnixStream::connect(path) {
-            Ok(s) => break s,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "connect {}: {e}", path.display());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    };
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 fn cfg(sock: &Path, fe: &str, s1: SocketAddr, s2: SocketAddr) -> String {
     format!(
         "global\n    nbthread 2\n    stats socket {} mode 600 level admin\n    stats timeout 5s\n\n\
@@ -184,8 +165,8 @@ fn modes_and_refusals() {
         u.starts_with("Unknown command, but maybe one of the following ones is a better match:\n"),
         "{u}"
     );
-    let d = ask(&sock, "set maxconn server be/s1 10");
-    assert!(d.contains("'set maxconn' is not supported yet"), "{d}");
+    let d = ask(&sock, "add server be/s3 127.0.0.1:1");
+    assert!(d.contains("'add server' is not supported yet"), "{d}");
     let mode = std::fs::metadata(&sock).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600, "mode 600");

@@ -15,13 +15,15 @@ fn uptime(s: u64) -> String {
     )
 }
 
-/// `show info`: HAProxy's fields in its order; those ringlb has no value for (memory pools,
-/// pipes, tasks, idle time) are left out rather than printed wrong. `json`/`typed` are not
-/// supported and say so.
+/// `show info [typed|json] [desc] [float]`: HAProxy's fields in its order; those ringlb has
+/// no value for (memory pools, tasks, idle time) are left out rather than printed wrong.
 pub fn show_info(s: &Snapshot, api: &Api, opts: &[&str]) -> String {
-    if let Some(o) = opts.iter().find(|o| **o != "desc" && **o != "float") {
-        return format!("'show info {o}' is not supported yet by ringlb (the plain form is)\n");
-    }
+    let fields = info_fields(s, api);
+    super::info_typed::render(&fields, super::info_typed::Format::parse(opts))
+}
+
+/// `show info`'s fields and values, in HAProxy's order.
+fn info_fields(s: &Snapshot, api: &Api) -> Vec<(&'static str, String)> {
     let p = &s.process;
     let listeners: usize = api
         .model
@@ -46,7 +48,7 @@ pub fn show_info(s: &Snapshot, api: &Api, opts: &[&str]) -> String {
         ("Ulimit-n", ulimit.to_string()),
         ("Maxsock", ulimit.to_string()),
         ("Maxconn", p.maxconn.to_string()),
-        ("Hard_maxconn", p.maxconn.to_string()),
+        ("Hard_maxconn", api.model.global.maxconn.to_string()),
         ("CurrConns", p.curr_conns.to_string()),
         ("CumConns", p.cum_conns.to_string()),
         ("CumReq", p.cum_req.to_string()),
@@ -88,15 +90,11 @@ pub fn show_info(s: &Snapshot, api: &Api, opts: &[&str]) -> String {
         ("Start_time_sec", p.start_time.to_string()),
         ("Tainted", "0".into()),
     ];
-    let mut out = String::new();
-    for (k, v) in fields {
-        // HAProxy prints `description` only when one is set.
-        if k == "description" && v.is_empty() {
-            continue;
-        }
-        out.push_str(&format!("{k}: {v}\n"));
-    }
-    out
+    // HAProxy prints `description` only when one is set.
+    fields
+        .into_iter()
+        .filter(|(k, v)| *k != "description" || !v.is_empty())
+        .collect()
 }
 
 /// HAProxy's `srv_check_status` numbers (its healthcheck_status enum).
@@ -167,16 +165,21 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
                 }
                 _ => (1, 0, s.check.map_or(2, |k| k.rise), u8::from(maint) << 3),
             };
+            // Where the runtime API moved it, if it did.
+            let addr = st.map_or(s.addr, |c| c.addr);
             out.push_str(&format!(
-                "{be_id} {} {} {} {} {op_state} {admin} {} {} {since} {status} {result} {health} {chk_state} 0 0 0 - {} - {} 0 - - 0\n",
+                "{be_id} {} {} {} {} {op_state} {admin} {} {} {since} {status} {result} {health} {chk_state} 0 0 0 - {} - {} {} {} - 0\n",
                 b.name,
                 si + 1,
                 s.name,
-                s.addr.ip(),
+                addr.ip(),
                 uweight,
                 s.weight,
-                s.addr.port(),
+                addr.port(),
                 u8::from(s.traffic_tls().is_some()),
+                st.and_then(|c| c.check_port).unwrap_or(0),
+                st.and_then(|c| c.check_addr)
+                    .map_or_else(|| "-".to_string(), |a| a.to_string()),
             ));
         }
     }

@@ -7,25 +7,35 @@
 //!               replies, close) or `prompt` mode (a `> ` prompt after each reply)
 //!  commands.rs  the commands and HAProxy 2.6's reply texts
 //!  info.rs      `show info`; `show servers state`
-//!  change.rs    `disable|enable server`, `set server B/S state|weight`, `set weight`: sent
-//!               to the checker thread, which tells every core (health/admin.rs)
+//!  info_typed.rs `show info typed|json [desc] [float]`: HAProxy's field table
+//!  change.rs    `disable|enable server`, `set server B/S state|weight|addr`, `set weight`,
+//!               `set maxconn server`, `shutdown sessions server`: sent to the checker
+//!               thread, which tells every core (health/admin.rs, worker/control.rs)
+//!  addr.rs      `set server B/S addr`'s reply texts (HAProxy's srv_update_addr_port)
+//!  limits.rs    `set maxconn frontend|global`, `clear counters [all]`
+//!  sess.rs      `show sess`, `shutdown session`: each core's copy of its live sessions
 //! ```
 //!
 //! Why plain threads and blocking sockets: a command is rare and small, and nothing here
 //! may take time from a core's reactor; the data it reports comes from `stats::collect`,
 //! which reads the cores' counters without stopping them.
 
+mod addr;
 mod change;
 mod commands;
 mod info;
+mod info_typed;
+mod limits;
+mod sess;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::config::model::{ApiAddr, ApiLevel, Model};
 use crate::stats::shared::StatsShared;
@@ -38,6 +48,74 @@ pub struct Api {
     open: AtomicUsize,
     /// Where server changes go: the checker thread, which tells every core.
     pub admin: Option<crossbeam_channel::Sender<crate::health::admin::AdminCmd>>,
+}
+
+/// One client of the API: its level, where it came from, since when (its `show sess` line).
+pub struct Client {
+    pub level: ApiLevel,
+    /// The socket's number among the `stats socket` lines (from 1), or the TCP peer.
+    pub origin: Origin,
+    pub since: Instant,
+    /// Its number in `show sess` (HAProxy prints the stream's address there).
+    pub id: u64,
+}
+
+pub enum Origin {
+    Unix(usize),
+    Tcp(std::net::SocketAddr),
+}
+
+impl Client {
+    fn proto(&self) -> &'static str {
+        match self.origin {
+            Origin::Unix(_) => "unix_stream",
+            Origin::Tcp(a) if a.is_ipv4() => "tcpv4",
+            Origin::Tcp(_) => "tcpv6",
+        }
+    }
+
+    fn src(&self) -> String {
+        match self.origin {
+            Origin::Unix(n) => format!("unix:{n}"),
+            Origin::Tcp(a) => a.to_string(),
+        }
+    }
+}
+
+/// API clients' `show sess` numbers (below the cores', which carry their index + 1 above
+/// bit 40: worker/sessions.rs).
+static CLIENT_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// How long a command that needs every core's answer (`show sess`, `clear counters`) waits
+/// for them: a core answers within its health tick (10 ms) unless it is very busy.
+pub const CORE_WAIT: Duration = Duration::from_secs(1);
+
+/// Sends a command to the checker thread; `Err` is the reply when there is none.
+pub fn send(api: &Api, cmd: crate::health::admin::AdminCmd) -> Result<(), String> {
+    let Some(tx) = &api.admin else {
+        return Err("Internal error: the server state keeper is not running.\n".into());
+    };
+    tx.send(cmd)
+        .map_err(|_| "Internal error: the server state keeper has stopped.\n".into())
+}
+
+/// Every core's answer to a command, each once, until all came or `CORE_WAIT` passed.
+pub fn wait_cores<T>(api: &Api, rx: &crossbeam_channel::Receiver<(usize, T)>) -> Vec<T> {
+    let deadline = Instant::now() + CORE_WAIT;
+    let mut seen = vec![false; api.stats.cores.len()];
+    let mut out = Vec::new();
+    while seen.iter().any(|s| !s) {
+        let Ok((core, t)) = rx.recv_deadline(deadline) else {
+            break;
+        };
+        if let Some(s) = seen.get_mut(core) {
+            if !*s {
+                *s = true;
+                out.push(t);
+            }
+        }
+    }
+    out
 }
 
 /// A bound socket, not yet accepting.
@@ -130,11 +208,11 @@ impl Sockets {
             open: AtomicUsize::new(0),
             admin,
         });
-        for (b, level, expose_fd) in self.bound.drain(..) {
+        for (n, (b, level, expose_fd)) in self.bound.drain(..).enumerate() {
             let api = Arc::clone(&api);
             std::thread::Builder::new()
                 .name("ringlb-api".into())
-                .spawn(move || accept_loop(&api, b, level, expose_fd))
+                .spawn(move || accept_loop(&api, b, n + 1, level, expose_fd))
                 .map_err(|e| format!("cannot start the stats socket thread: {e}"))?;
         }
         Ok(())
@@ -161,17 +239,23 @@ fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
         .map(|m| (m.dev(), m.ino()))
 }
 
-fn accept_loop(api: &Arc<Api>, b: Bound, level: ApiLevel, expose_fd: bool) {
+fn accept_loop(api: &Arc<Api>, b: Bound, number: usize, level: ApiLevel, expose_fd: bool) {
     loop {
-        let conn: Box<dyn Conn> = match &b {
+        let (conn, origin): (Box<dyn Conn>, Origin) = match &b {
             Bound::Unix(l, _) => match l.accept() {
-                Ok((s, _)) => Box::new(s),
+                Ok((s, _)) => (Box::new(s), Origin::Unix(number)),
                 Err(_) => continue,
             },
             Bound::Tcp(l) => match l.accept() {
-                Ok((s, _)) => Box::new(s),
+                Ok((s, peer)) => (Box::new(s), Origin::Tcp(peer)),
                 Err(_) => continue,
             },
+        };
+        let client = Client {
+            level,
+            origin,
+            since: Instant::now(),
+            id: CLIENT_IDS.fetch_add(1, Ordering::Relaxed),
         };
         let max = api.model.global.stats_maxconn as usize;
         if api.open.fetch_add(1, Ordering::SeqCst) >= max {
@@ -183,7 +267,7 @@ fn accept_loop(api: &Arc<Api>, b: Bound, level: ApiLevel, expose_fd: bool) {
         let spawned = std::thread::Builder::new()
             .name("ringlb-api-conn".into())
             .spawn(move || {
-                serve_conn(&mine, conn, level, expose_fd);
+                serve_conn(&mine, conn, &client, expose_fd);
                 mine.open.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
@@ -230,7 +314,7 @@ const MAX_LINE: u64 = 16 * 1024;
 
 /// One client: lines of commands until it leaves, `quit`, or (non-interactive) the first
 /// line has been answered. An idle client is closed after `stats timeout`.
-fn serve_conn(api: &Api, conn: Box<dyn Conn>, level: ApiLevel, expose_fd: bool) {
+fn serve_conn(api: &Api, conn: Box<dyn Conn>, client: &Client, expose_fd: bool) {
     conn.set_timeout(api.model.global.stats_timeout);
     let Some(mut out) = conn.try_clone_box() else {
         return;
@@ -250,7 +334,7 @@ fn serve_conn(api: &Api, conn: Box<dyn Conn>, level: ApiLevel, expose_fd: bool) 
             // warns, and binds on its own.
             if let (true, Some(unix)) = (expose_fd, reader.get_ref().as_unix()) {
                 // TLS ticket keys go along to level admin only (net/ticket_handover.rs).
-                if let Err(e) = crate::net::handover::send(unix, level == ApiLevel::Admin) {
+                if let Err(e) = crate::net::handover::send(unix, client.level == ApiLevel::Admin) {
                     eprintln!("ringlb: _getsocks: cannot send the listening sockets: {e}");
                 }
             }
@@ -259,7 +343,7 @@ fn serve_conn(api: &Api, conn: Box<dyn Conn>, level: ApiLevel, expose_fd: bool) 
         let mut reply = String::new();
         let mut quit = false;
         for cmd in line.trim_end_matches(['\r', '\n']).split(';') {
-            match commands::run(api, level, cmd.trim(), &mut interactive) {
+            match commands::run(api, client, cmd.trim(), &mut interactive) {
                 commands::Outcome::Reply(text) => reply.push_str(&text),
                 commands::Outcome::Quit => {
                     quit = true;

@@ -2,13 +2,20 @@
 //! ready|drain|maint`, `set server ... weight`): sent to the checker thread, which owns every
 //! server's state, and broadcast from there to every core like a health transition.
 //!
+//! Beside server changes, an `AdminCmd` carries what the checker passes on to every core as it
+//! is (`CoreCmd`: a new address, sessions to shut, counters to clear, a `show sess` request)
+//! and the frontend and global maxconn changes (atomics in `ConnLimits`).
+//!
 //! A server takes requests when it is not in maintenance and its checks (if any) say UP; its
 //! weight in effect is 0 while it drains (no new requests; those in flight finish), else the
 //! weight the operator set (the configured one at start).
 
 use std::cell::Cell;
 
-use crate::config::model::{BackendId, Model, ServerId};
+use std::net::{IpAddr, SocketAddr};
+
+use crate::config::model::{BackendId, FrontendId, Model, ServerId};
+use crate::worker::control::CoreCmd;
 
 /// The state an operator asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,13 +32,35 @@ pub enum Change {
     Weight(u32),
     /// `enable health` / `disable health`: probes run or pause (checked servers only).
     Health(bool),
+    /// `set server B/S addr`: new connections and checks go there.
+    Addr(SocketAddr),
+    /// `set maxconn server`: `None` is no limit (HAProxy's 0).
+    MaxConn(Option<u32>),
+    /// `shutdown sessions server`.
+    Shutdown,
+    /// `set server B/S check-addr|check-port`: where probes go (each `None` leaves that part
+    /// as it is; a port of 0 is the server's own again).
+    CheckTarget(Option<IpAddr>, Option<u16>),
 }
 
+/// One change, for one server.
 #[derive(Clone, Copy, Debug)]
-pub struct AdminCmd {
+pub struct ServerCmd {
     pub backend: BackendId,
     pub server: ServerId,
     pub change: Change,
+}
+
+/// What the runtime API sends the checker.
+#[derive(Clone, Debug)]
+pub enum AdminCmd {
+    Server(ServerCmd),
+    /// `set maxconn global N`.
+    GlobalMaxConn(u32),
+    /// `set maxconn frontend F N` (0 accepts nothing, as in HAProxy).
+    FrontendMaxConn(FrontendId, u32),
+    /// Passed on to every core as it is.
+    Cores(CoreCmd),
 }
 
 /// One server's operator state, kept by the checker.
@@ -63,8 +92,12 @@ impl Admin {
             }
             Change::State(AdminState::Maint) => self.maint.set(true),
             Change::Weight(w) => self.weight.set(w),
-            // The checker's own state, not the operator's (checker.rs).
-            Change::Health(_) => {}
+            // The checker's own state, or the cores', not the operator's (checker.rs).
+            Change::Health(_)
+            | Change::Addr(_)
+            | Change::MaxConn(_)
+            | Change::Shutdown
+            | Change::CheckTarget(..) => {}
         }
     }
 }

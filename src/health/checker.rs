@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use super::admin::{Admin, AdminCmd, Change};
+use super::admin::{Admin, AdminCmd, Change, ServerCmd};
 use super::observe::Report;
 use super::probe::{self, Outcome, Plan, Timing};
 use super::table::CheckResult;
@@ -30,6 +30,7 @@ use super::HealthEvent;
 use crate::config::model::{BackendId, Model, OnError, ServerCheck, ServerId};
 use crate::launch::Driver;
 use crate::stats::shared::StatsShared;
+use crate::worker::control::CoreCmd;
 use crate::worker::limits::ConnLimits;
 use crate::worker::notify::Notify;
 
@@ -81,15 +82,19 @@ pub fn start(
     }
     let (report_tx, report_rx) = bounded(REPORT_QUEUE);
     let mut out = Vec::with_capacity(nbthread);
+    let mut control = Vec::with_capacity(nbthread);
     let mut links = Vec::with_capacity(nbthread);
     for _ in 0..nbthread {
         // Unbounded: a state change must never be lost, and the checker must never block on
         // a busy core. Events are rare (transitions and slow-start steps only).
         let (tx, rx) = unbounded();
+        let (ctl_tx, ctl_rx) = unbounded();
         out.push(tx);
+        control.push(ctl_tx);
         links.push(Some(HealthLink {
             events: rx,
             reports: report_tx.clone(),
+            control: ctl_rx,
         }));
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -99,6 +104,7 @@ pub fn start(
         model,
         limits,
         out,
+        control,
         reports: report_rx,
         quiet,
         log,
@@ -124,6 +130,7 @@ struct Setup {
     model: Arc<Model>,
     limits: Arc<ConnLimits>,
     out: Vec<Sender<HealthEvent>>,
+    control: Vec<Sender<CoreCmd>>,
     reports: Receiver<Report>,
     quiet: bool,
     log: Option<crate::log::LogHub>,
@@ -155,7 +162,13 @@ struct Srv {
     backend: BackendId,
     server: ServerId,
     cfg: ServerCheck,
-    target: SocketAddr,
+    /// Where probes go: the check's own address and port where it has them (`addr`, `port`,
+    /// or `set server B/S check-addr|check-port`), else the server's (`set server B/S addr`
+    /// moves it).
+    target: Cell<SocketAddr>,
+    server_addr: Cell<SocketAddr>,
+    check_addr: Cell<Option<std::net::IpAddr>>,
+    check_port: Cell<Option<u16>>,
     /// `check-ssl` (or `ssl` checked where the traffic goes): this thread's own TLS config.
     tls: Option<probe::CheckTls>,
     health: Cell<u32>,
@@ -173,6 +186,17 @@ struct Srv {
 }
 
 impl Srv {
+    /// Probes go where the check's address and port now say, and start at once.
+    fn retarget(&self) {
+        let a = self.server_addr.get();
+        let ip = self.check_addr.get().unwrap_or(a.ip());
+        self.target.set(SocketAddr::new(
+            ip,
+            self.check_port.get().unwrap_or(a.port()),
+        ));
+        self.wake.notify_all();
+    }
+
     fn top(&self) -> u32 {
         self.cfg.rise + self.cfg.fall - 1
     }
@@ -195,6 +219,8 @@ struct State {
     model: Arc<Model>,
     limits: Arc<ConnLimits>,
     out: Vec<Sender<HealthEvent>>,
+    /// Each core's runtime API commands (worker/control.rs).
+    control: Vec<Sender<CoreCmd>>,
     plans: Vec<Plan>,
     /// Per backend, per server: `None` for servers without `check` (always usable unless
     /// disabled).
@@ -215,6 +241,7 @@ async fn run(setup: Setup) {
         model,
         limits,
         out,
+        control,
         reports,
         quiet,
         log,
@@ -234,7 +261,10 @@ async fn run(setup: Setup) {
                         backend: b,
                         server: s,
                         cfg,
-                        target: probe::target(srv, &cfg),
+                        target: Cell::new(probe::target(srv, &cfg)),
+                        server_addr: Cell::new(srv.addr),
+                        check_addr: Cell::new(cfg.addr),
+                        check_port: Cell::new(cfg.port),
                         tls: cfg.ssl.then(|| probe::CheckTls::of(srv)),
                         // Down before a reload (server state file): no check passed yet.
                         health: Cell::new(if srv.start.down { 0 } else { cfg.rise }),
@@ -255,6 +285,7 @@ async fn run(setup: Setup) {
         model,
         limits,
         out,
+        control,
         plans,
         servers,
         quiet,
@@ -291,7 +322,7 @@ async fn server_task(st: Rc<State>, srv: Rc<Srv>, first: Duration) {
         if !srv.paused.get() {
             let timing = st.timing(&srv);
             let plan = &st.plans[srv.backend.index()];
-            let o = probe::run(plan, srv.target, srv.tls.as_ref(), timing).await;
+            let o = probe::run(plan, srv.target.get(), srv.tls.as_ref(), timing).await;
             // Paused while the probe ran: its result is ignored too.
             if !srv.paused.get() {
                 st.record(&srv, o.ok, &o);
@@ -433,8 +464,70 @@ impl State {
         }
     }
 
-    /// An operator's change (runtime API): applied, told to every core and to the reports.
+    /// A runtime API command: a server change, a limit, or something every core does.
     fn admin_change(&self, cmd: AdminCmd) {
+        match cmd {
+            AdminCmd::Server(c) => self.server_change(c),
+            AdminCmd::GlobalMaxConn(n) => self.limits.global.set_max(Some(n)),
+            AdminCmd::FrontendMaxConn(f, n) => {
+                if let Some(l) = self.limits.frontend(f) {
+                    l.set_max(Some(n));
+                }
+            }
+            AdminCmd::Cores(c) => self.to_cores(&c),
+        }
+    }
+
+    fn to_cores(&self, cmd: &CoreCmd) {
+        for tx in &self.control {
+            // A worker that has exited has dropped its receiver; nothing to tell it.
+            let _ = tx.send(cmd.clone());
+        }
+    }
+
+    /// The checker's and the cores' part of a server change that is not the operator's
+    /// state: `None` when it is one (then `server_change` goes on).
+    fn server_side(&self, cmd: ServerCmd) -> Option<()> {
+        let (backend, server) = (cmd.backend, cmd.server);
+        match cmd.change {
+            Change::Addr(addr) => {
+                if let Some(c) = self.checked(backend, server) {
+                    c.server_addr.set(addr);
+                    c.retarget();
+                }
+                self.to_cores(&CoreCmd::Addr {
+                    backend,
+                    server,
+                    addr,
+                });
+            }
+            Change::MaxConn(n) => {
+                if let Some(l) = self.limits.server(backend, server) {
+                    l.set_max(n);
+                }
+            }
+            Change::Shutdown => self.to_cores(&CoreCmd::Shutdown { backend, server }),
+            Change::CheckTarget(ip, port) => {
+                if let Some(c) = self.checked(backend, server) {
+                    if ip.is_some() {
+                        c.check_addr.set(ip);
+                    }
+                    if let Some(p) = port {
+                        c.check_port.set((p != 0).then_some(p));
+                    }
+                    c.retarget();
+                }
+            }
+            Change::State(_) | Change::Weight(_) | Change::Health(_) => return None,
+        }
+        Some(())
+    }
+
+    /// An operator's change (runtime API): applied, told to every core and to the reports.
+    fn server_change(&self, cmd: ServerCmd) {
+        if self.server_side(cmd).is_some() {
+            return;
+        }
         let Some(a) = self
             .admin
             .get(cmd.backend.index())

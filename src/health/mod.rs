@@ -11,7 +11,8 @@
 //!              try_send, never blocking a request
 //! ```
 //!
-//! Only plain data crosses threads (`HealthEvent`, `observe::Report`). The checker never
+//! Only plain data crosses threads (`HealthEvent`, `observe::Report`, the runtime API's
+//! `admin::AdminCmd`, passed on to each core as `worker::control::CoreCmd`). The checker never
 //! touches a worker's state and workers never wait on the checker.
 
 pub mod admin;

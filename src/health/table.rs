@@ -44,6 +44,12 @@ pub struct CheckState {
     pub admin_weight: u32,
     /// Probes run (`disable health` pauses them).
     pub check_enabled: bool,
+    /// The server's address and maxconn now: the configured ones, or the runtime API's.
+    pub addr: std::net::SocketAddr,
+    pub maxconn: Option<u32>,
+    /// The check's own address and port (configured `addr`/`port`, or the runtime API's).
+    pub check_addr: Option<std::net::IpAddr>,
+    pub check_port: Option<u16>,
 }
 
 impl CheckState {
@@ -116,6 +122,10 @@ impl CheckTable {
                             drain: start.drain,
                             admin_weight: start.weight,
                             check_enabled: start.checks_enabled,
+                            addr: s.addr,
+                            maxconn: s.maxconn,
+                            check_addr: check.and_then(|c| c.addr),
+                            check_port: check.and_then(|c| c.port),
                         }
                     })
                     .collect()
@@ -129,6 +139,18 @@ impl CheckTable {
     /// A copy of every server's state.
     pub fn read(&self) -> Vec<Vec<CheckState>> {
         self.servers.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Applies `f` to one server's state and returns what it returns (the checker after a
+    /// check; the runtime API for a server's address and maxconn).
+    pub fn update_with<T>(
+        &self,
+        backend: BackendId,
+        server: ServerId,
+        f: impl FnOnce(&mut CheckState) -> T,
+    ) -> Option<T> {
+        let mut all = self.servers.lock().ok()?;
+        all.get_mut(backend.index())?.get_mut(server.index()).map(f)
     }
 
     /// Applies `f` to one server's state (the checker, after a check).

@@ -18,6 +18,8 @@ use crate::worker::BackendRt;
 pub struct HealthLink {
     pub events: Receiver<HealthEvent>,
     pub reports: Sender<Report>,
+    /// Runtime API commands for this core (worker/control.rs), passed on by the checker.
+    pub control: Receiver<crate::worker::control::CoreCmd>,
 }
 
 pub struct HealthView {
@@ -56,6 +58,11 @@ impl HealthView {
                 b.pool.clear_server(ev.server);
             }
         }
+    }
+
+    /// The next runtime API command for this core, if one waits.
+    pub fn next_control(&self) -> Option<crate::worker::control::CoreCmd> {
+        self.link.control.try_recv().ok()
     }
 
     /// This core's count of consecutive errors on one server.

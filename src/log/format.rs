@@ -177,7 +177,9 @@ fn data_time(t: &Timers) -> i64 {
 
 fn server_addr(f: &Facts) -> Option<SocketAddr> {
     let (b, s) = (f.rec.backend?, f.rec.server?);
-    f.model.server(b, s).map(|s| s.addr)
+    f.rec
+        .server_addr
+        .or_else(|| f.model.server(b, s).map(|s| s.addr))
 }
 
 fn num(out: &mut Vec<u8>, fl: LogFlags, n: i64) {

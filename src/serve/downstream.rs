@@ -52,6 +52,12 @@ pub(super) trait Downstream {
     fn handshake_time(&self) -> Duration;
     /// What the client connection's TLS handshake settled, if it is TLS.
     fn tls(&self) -> Option<&ConnFacts>;
+    /// The request's entry in the core's live sessions (`show sess`), where it notes its
+    /// backend and server (HTTP/1 requests and HTTP/2 streams both have one).
+    fn session(&self) -> Option<std::rc::Rc<crate::worker::sessions::SessInfo>> {
+        None
+    }
+
     /// An HTTP/2 stream (its head was written as HTTP/1.1 for the pipeline; its record's
     /// request line says HTTP/2.0, as HAProxy logs it).
     fn is_h2(&self) -> bool {

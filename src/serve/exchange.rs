@@ -161,8 +161,12 @@ impl<'a, D: Downstream> Session<'a, D> {
         rec.marks.slot = trace.slot.or(rec.marks.slot);
         rec.marks.connected = trace.connected.or(rec.marks.connected);
         rec.server = trace.server.or(rec.server);
+        rec.server_addr = trace.addr.or(rec.server_addr);
         rec.retries += trace.retries;
         rec.redispatched |= trace.redispatched;
+        if let Some(s) = self.conn.session() {
+            s.route(backend, got.as_ref().ok().map(|a| a.lease.server));
+        }
         if let Ok(a) = &got {
             self.w
                 .stats

@@ -37,6 +37,7 @@ use crate::io::{timed, write_vec, IoFail, ReadBuf};
 use crate::net::Stream;
 use crate::tls::facts::ConnFacts;
 use crate::worker::deadline::Ended;
+use crate::worker::sessions::SessGuard;
 use crate::worker::Worker;
 
 pub(super) struct H1<'a> {
@@ -61,6 +62,8 @@ pub(super) struct H1<'a> {
     /// A first request that is HTTP/2's connection preface switches to HTTP/2 (the bind does
     /// not say `proto h1`).
     pub h2_preface: bool,
+    /// The request in flight (or its tunnel) in the core's live sessions (`show sess`).
+    pub sess: Option<SessGuard>,
 }
 
 impl<'a> H1<'a> {
@@ -77,6 +80,7 @@ impl<'a> H1<'a> {
             idle_since: Instant::now(),
             work: None,
             h2_preface: false,
+            sess: None,
         }
     }
 
@@ -103,10 +107,14 @@ impl<'a> H1<'a> {
             }
             let (w, fe, frontend) = (self.w, self.fe, self.frontend);
             let work = self.work.take();
+            self.sess = Some(w.sessions.open(frontend, self.client.peer_addr()));
             let session = Session::new(w, fe, frontend, &mut *self, work);
             let (next, work, ended) = Box::pin(session.serve()).await;
             self.work = Some(work);
             self.idle_since = ended;
+            if !matches!(next, Next::Tunnel { .. }) {
+                self.sess = None;
+            }
             match next {
                 Next::KeepAlive => self.served += 1,
                 Next::Close => break,
@@ -117,7 +125,10 @@ impl<'a> H1<'a> {
                     idle_server,
                 } => {
                     self.release_own();
-                    let relay = super::tcp::relay(self.client, server, idle_client, idle_server);
+                    let sess = self.sess.take();
+                    let info = sess.as_ref().map(|g| &*g.info);
+                    let relay =
+                        super::tcp::relay(self.client, server, idle_client, idle_server, info);
                     // The request's record ended when the tunnel started.
                     let _ = Box::pin(relay).await;
                     drop(lease);
@@ -125,6 +136,7 @@ impl<'a> H1<'a> {
                 }
             }
         }
+        self.sess = None;
         self.release_own();
         self.shed();
         let _ = monoio::io::AsyncWriteRent::shutdown(&mut self.client).await;
@@ -297,6 +309,10 @@ impl<'a> H1<'a> {
 }
 
 impl Downstream for H1<'_> {
+    fn session(&self) -> Option<Rc<crate::worker::sessions::SessInfo>> {
+        self.sess.as_ref().map(|g| Rc::clone(&g.info))
+    }
+
     fn peer(&self) -> SocketAddr {
         self.client.peer_addr()
     }

@@ -258,7 +258,10 @@ impl<'a, D: Downstream> Session<'a, D> {
     /// one's idle time starts there). A tunnel's record ends when the tunnel starts: its bytes
     /// are not counted.
     async fn serve(mut self) -> (Next, Box<Work>, Instant) {
-        let next = self.one_request().await;
+        let next = match self.conn.session() {
+            Some(sess) => self.killable(&sess).await,
+            None => self.one_request().await,
+        };
         let ended = record::end_request(self.w, &mut self.rec);
         // Only a request in flight needs the server-side buffer.
         self.sbuf.release();
@@ -270,6 +273,24 @@ impl<'a, D: Downstream> Session<'a, D> {
             txn: self.txn,
         });
         (next, work, ended)
+    }
+
+    /// The request, unless `shutdown sessions server` ends it first: then it is dropped
+    /// where it was (its server connection closes with it), its record says `K` (killed by
+    /// an admin) and the client connection closes (an HTTP/2 stream is reset).
+    async fn killable(&mut self, sess: &crate::worker::sessions::SessInfo) -> Next {
+        let served = monoio::select! {
+            next = self.one_request() => Some(next),
+            _ = sess.killed() => None,
+        };
+        served.unwrap_or_else(|| {
+            let phase = match self.rec.marks.response {
+                Some(_) => record::Phase::Data,
+                None => record::Phase::Headers,
+            };
+            self.rec.end(TermState::new(record::By::Killed, phase));
+            Next::Close
+        })
     }
 
     async fn one_request(&mut self) -> Next {

@@ -315,7 +315,8 @@ impl<'a, D: Downstream> Session<'a, D> {
         let same_proxy = route.same_proxy();
         let server = be.server(server_idx).map(|s| ServerInfo {
             name: &s.name,
-            addr: s.addr,
+            // This core's address of it (the runtime API may have moved it).
+            addr: self.rec.server_addr.unwrap_or(s.addr),
             local: None,
         });
         let scene = Scene {

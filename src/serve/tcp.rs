@@ -23,6 +23,7 @@ use crate::net::{Aborter, Stream};
 use crate::rules::{self, Ctx};
 use crate::worker::balance::{hash_bytes, PickKey};
 use crate::worker::connect::{acquire_traced, sni_values, ConnectTrace, Reuse};
+use crate::worker::sessions::SessInfo;
 use crate::worker::Worker;
 
 const RELAY_BUF: usize = 16 * 1024;
@@ -32,6 +33,8 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
         return;
     };
     let (peer, local) = (client.peer_addr(), client.local_addr());
+    // Listed by `show sess` until the connection ends.
+    let sess = w.sessions.open(frontend, peer);
     let mut rec = tcp_record(frontend, peer);
     rec.local = Some(local);
     rec.marks.handshake = client.handshake_time();
@@ -43,6 +46,7 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
         return;
     };
     rec.backend = Some(backend);
+    sess.info.route(backend, None);
     let key = PickKey {
         hash: Some(hash_ip(peer)),
     };
@@ -58,6 +62,8 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
     rec.marks.slot = trace.slot;
     rec.marks.connected = trace.connected;
     rec.server = trace.server;
+    rec.server_addr = trace.addr;
+    sess.info.route(backend, trace.server);
     rec.retries = trace.retries;
     rec.redispatched = trace.redispatched;
     let (acquired, be) = match (acquired, w.model.backend(backend)) {
@@ -71,7 +77,14 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
     };
     let _lease = acquired.lease;
     let idle = Route::new(fe, be).tunnel_timeouts();
-    let relayed = relay(client, acquired.stream, idle.client, idle.server).await;
+    let relayed = relay(
+        client,
+        acquired.stream,
+        idle.client,
+        idle.server,
+        Some(&sess.info),
+    )
+    .await;
     rec.bytes_in = relayed.up;
     rec.bytes_out = relayed.down;
     if let Some(cause) = relayed.cause {
@@ -141,12 +154,14 @@ pub fn hash_ip(peer: SocketAddr) -> u64 {
     }
 }
 
-/// Copies both directions until each has seen end of stream (or an error, which ends both).
+/// Copies both directions until each has seen end of stream (or an error, which ends both),
+/// or until `sess` is killed (`shutdown sessions server`: both connections are shut, `K`).
 pub async fn relay(
     client: Stream,
     server: Stream,
     client_idle: Option<Duration>,
     server_idle: Option<Duration>,
+    sess: Option<&SessInfo>,
 ) -> Relayed {
     let ends = [client.aborter(), server.aborter()];
     let activity = Cell::new(Instant::now());
@@ -161,7 +176,18 @@ pub async fn relay(
     };
     let up = copy_half(cr, sw, client_idle, &halves, Dir::Up);
     let down = copy_half(sr, cw, server_idle, &halves, Dir::Down);
-    let (up, down) = monoio::join!(up, down);
+    let mut both = std::pin::pin!(async { monoio::join!(up, down) });
+    let (up, down) = match sess {
+        None => both.await,
+        Some(s) => monoio::select! {
+            r = &mut both => r,
+            _ = s.killed() => {
+                // Shut both sockets, then let the halves see it and end as they do.
+                halves.abort(TermState::new(By::Killed, Phase::Data));
+                both.await
+            }
+        },
+    };
     Relayed {
         up,
         down,

@@ -31,6 +31,7 @@ pub fn snapshot_of(shared: &StatsShared, model: &Model, stopping: bool) -> Snaps
         .collect();
     let lat = latency::merge(published.iter(), model);
     let cx = Cx {
+        shared,
         started: shared.started_at,
         cores: &shared.cores,
         now_s,
@@ -47,6 +48,7 @@ pub fn snapshot_of(shared: &StatsShared, model: &Model, stopping: bool) -> Snaps
 }
 
 struct Cx<'a> {
+    shared: &'a StatsShared,
     started: Instant,
     cores: &'a [Box<CoreCounters>],
     now_s: u64,
@@ -266,7 +268,8 @@ fn frontend_row(cx: &Cx<'_>, name: &str, fi: usize, fe: &Frontend) -> Row {
     common(cx, &mut row, pick);
     let s = |f: &dyn Fn(&ProxyCounters) -> u64| sum(cx, pick, f);
     let now = cx.now_s;
-    row.set(F::Slim, u64::from(fe.maxconn));
+    let slim = cx.shared.maxconn.frontend(fi).unwrap_or(fe.maxconn);
+    row.set(F::Slim, u64::from(slim));
     row.set(F::Dreq, s(&|p| p.denied_req.get()));
     row.set(F::Ereq, s(&|p| p.err_req.get()));
     row.set_str(F::Status, "OPEN");
@@ -359,11 +362,12 @@ fn server_row(cx: &Cx<'_>, px: &str, bi: usize, b: &Backend, si: usize, s: &Serv
     row.set(F::Uweight, u64::from(user_weight));
     row.set(F::Act, u64::from(!s.backup));
     row.set(F::Bck, u64::from(s.backup));
-    if let Some(m) = s.maxconn {
+    // The runtime API's maxconn and address when it changed them.
+    if let Some(m) = st.map_or(s.maxconn, |c| c.maxconn) {
         row.set(F::Slim, u64::from(m));
     }
     row.set(F::Sid, si as u64 + 1);
-    row.set_str(F::Addr, &s.addr.to_string());
+    row.set_str(F::Addr, &st.map_or(s.addr, |c| c.addr).to_string());
     row.set_str(F::Mode, mode_name(b.mode));
     if let Some(st) = st {
         row.set(
@@ -520,7 +524,7 @@ fn process(shared: &StatsShared, model: &Model, stopping: bool) -> ProcessInfo {
         description: model.global.description.clone().unwrap_or_default(),
         start_time: unix_secs(shared.started),
         uptime_s: shared.started_at.elapsed().as_secs(),
-        maxconn: u64::from(model.global.maxconn),
+        maxconn: u64::from(shared.maxconn.global()),
         curr_conns: total(&|c| c.conns.cur()),
         cum_conns: total(&|c| c.conns_tot.get()),
         cum_req: total(&|c| c.req_tot.get()),

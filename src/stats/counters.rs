@@ -64,6 +64,11 @@ impl Gauge {
     pub fn max(&self) -> u64 {
         self.max.get()
     }
+
+    /// `clear counters`: the maximum starts again from 0 (HAProxy's), the value stays.
+    pub fn clear_max(&self) {
+        self.max.set(0);
+    }
 }
 
 /// Events per second, as HAProxy's rates: the count of the current second and of the one
@@ -110,6 +115,17 @@ impl Rate {
 
     pub fn max(&self) -> u64 {
         self.max.get()
+    }
+
+    pub fn clear_max(&self) {
+        self.max.set(0);
+    }
+
+    /// `clear counters all`: no events seen.
+    pub fn clear(&self) {
+        for c in [&self.cur, &self.prev, &self.max] {
+            c.set(0);
+        }
     }
 }
 
@@ -195,6 +211,64 @@ impl ProxyCounters {
         &self.times[t as usize]
     }
 
+    /// `clear counters` (`all`: every counter; else the maxima only), as HAProxy's
+    /// `cli_parse_clear_counters`. Sessions and queue entries open now stay counted: they are
+    /// state, not counts. Called by the core that owns the counters only.
+    pub fn clear(&self, all: bool) {
+        self.sessions.clear_max();
+        self.queue.clear_max();
+        for r in [&self.session_rate, &self.req_rate, &self.conn_rate] {
+            if all {
+                r.clear();
+            } else {
+                r.clear_max();
+            }
+        }
+        for t in &self.times {
+            t.max_ms.set(0);
+        }
+        if !all {
+            return;
+        }
+        for t in &self.times {
+            t.sum_ms.set(0);
+            t.count.set(0);
+        }
+        for c in self.totals() {
+            c.set(0);
+        }
+    }
+
+    /// Every plain count (`clear counters all` zeroes them).
+    fn totals(&self) -> impl Iterator<Item = &Counter> {
+        [
+            &self.stot,
+            &self.lbtot,
+            &self.bytes_in,
+            &self.bytes_out,
+            &self.denied_req,
+            &self.denied_resp,
+            &self.err_req,
+            &self.err_conn,
+            &self.err_resp,
+            &self.retries,
+            &self.redispatches,
+            &self.req_tot,
+            &self.cli_abort,
+            &self.srv_abort,
+            &self.intercepted,
+            &self.conn_tot,
+            &self.connect,
+            &self.reuse,
+            &self.last_session,
+            &self.ssl_sess,
+            &self.ssl_reused,
+            &self.ssl_failed,
+        ]
+        .into_iter()
+        .chain(&self.responses)
+    }
+
     /// Counts a response status in its class.
     pub fn response(&self, status: u16) {
         let class = match status {
@@ -257,9 +331,40 @@ impl CoreCounters {
     }
 }
 
+impl CoreCounters {
+    /// `clear counters [all]` on this core's proxies and servers. The process-wide totals
+    /// (`show info`'s CumConns, CumReq ...) stay, as in HAProxy; their maxima start again.
+    pub fn clear(&self, all: bool) {
+        let servers = self.servers.iter().flatten();
+        for p in self.frontends.iter().chain(&self.backends).chain(servers) {
+            p.clear(all);
+        }
+        self.conns.clear_max();
+        self.ssl_conns.clear_max();
+        self.conn_rate.clear_max();
+        self.sess_rate.clear_max();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clear_keeps_what_is_open_and_all_zeroes_counts() {
+        let p = ProxyCounters::default();
+        p.sessions.up();
+        p.sessions.up();
+        p.sessions.down();
+        p.stot.add(5);
+        p.req_rate.hit(3);
+        p.clear(false);
+        assert_eq!((p.sessions.cur(), p.sessions.max()), (1, 0));
+        assert_eq!((p.stot.get(), p.req_rate.max()), (5, 0));
+        p.clear(true);
+        assert_eq!((p.sessions.cur(), p.stot.get()), (1, 0));
+        assert_eq!(p.req_rate.per_second(3), 0);
+    }
 
     #[test]
     fn rate_reports_the_last_second() {

@@ -3,6 +3,7 @@
 //! `CoreStats` is one core's handle on it.
 
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -26,6 +27,37 @@ pub struct StatsShared {
     pub started_at: Instant,
     /// Log lines sent and dropped, when logging is set up (the log module's counters).
     pub log: Option<Arc<crate::stats::LogCounts>>,
+    /// The global and frontend maxconn now, as reports show them (`set maxconn` changes
+    /// them; the limits in force are `worker::limits::ConnLimits`).
+    pub maxconn: MaxconnNow,
+}
+
+/// Maxconn values for reports, written by the runtime API's thread.
+pub struct MaxconnNow {
+    pub global: AtomicU32,
+    /// Per frontend, in `Model::frontends` order.
+    pub frontends: Vec<AtomicU32>,
+}
+
+impl MaxconnNow {
+    fn new(model: &Model) -> Self {
+        MaxconnNow {
+            global: AtomicU32::new(model.global.maxconn),
+            frontends: model
+                .frontends
+                .iter()
+                .map(|f| AtomicU32::new(f.maxconn))
+                .collect(),
+        }
+    }
+
+    pub fn global(&self) -> u32 {
+        self.global.load(Ordering::Relaxed)
+    }
+
+    pub fn frontend(&self, index: usize) -> Option<u32> {
+        self.frontends.get(index).map(|m| m.load(Ordering::Relaxed))
+    }
 }
 
 impl StatsShared {
@@ -43,6 +75,7 @@ impl StatsShared {
             started: SystemTime::now(),
             started_at: Instant::now(),
             log: None,
+            maxconn: MaxconnNow::new(model),
         })
     }
 

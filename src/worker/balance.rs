@@ -43,6 +43,9 @@ pub struct ServerSlot {
     /// Percent of `weight` in effect: below 100 while `slowstart` ramps a server back up.
     pub weight_pct: Cell<u8>,
     pub backup: bool,
+    /// Where new connections go: the configured address, or the runtime API's
+    /// (`set server B/S addr`).
+    pub addr: Cell<std::net::SocketAddr>,
     /// Smooth weighted round-robin state.
     current: Cell<i64>,
 }
@@ -153,18 +156,13 @@ impl Balancer {
     /// taken the last one since `pick`); the lease gives it back when dropped.
     pub fn try_lease(self: &Rc<Self>, server: ServerId) -> Option<ServerLease> {
         let s = self.slot(server)?;
-        if !self
-            .limits
-            .server(self.backend, server)
-            .is_some_and(|l| l.try_take())
-        {
-            return None;
-        }
+        let counted = self.limits.server(self.backend, server)?.take_counted()?;
         s.inflight.set(s.inflight.get() + 1);
         self.count_session(server, true);
         Some(ServerLease {
             balancer: Rc::clone(self),
             server,
+            counted,
         })
     }
 
@@ -290,6 +288,7 @@ impl ServerSlot {
             weight: Cell::new(s.start.weight_in_effect()),
             weight_pct: Cell::new(100),
             backup: s.backup,
+            addr: Cell::new(s.addr),
             current: Cell::new(0),
         }
     }
@@ -299,6 +298,8 @@ impl ServerSlot {
 pub struct ServerLease {
     balancer: Rc<Balancer>,
     pub server: ServerId,
+    /// The server's maxconn counted this slot (see `Limit::take_counted`).
+    counted: bool,
 }
 
 impl Drop for ServerLease {
@@ -308,7 +309,7 @@ impl Drop for ServerLease {
             s.inflight.set(s.inflight.get().saturating_sub(1));
         }
         if let Some(l) = b.limits.server(b.backend, self.server) {
-            l.release();
+            l.release_counted(self.counted);
         }
         b.count_session(self.server, false);
         self.balancer.freed.notify_all();

@@ -36,8 +36,9 @@ pub struct ConnectTrace {
     pub slot: Option<Instant>,
     /// When the connection was there (a reused one: at once).
     pub connected: Option<Instant>,
-    /// The last server tried.
+    /// The last server tried, and its address on this core then.
     pub server: Option<ServerId>,
+    pub addr: Option<std::net::SocketAddr>,
     /// Connection attempts after the first.
     pub retries: u32,
     /// The last retry went to another server (`option redispatch`).
@@ -125,6 +126,7 @@ pub async fn acquire_traced(
         let slot_at = Instant::now();
         trace.slot = Some(slot_at);
         trace.server = Some(server);
+        trace.addr = rt.balancer.slot(server).map(|s| s.addr.get());
         // Redispatched: the last retry went to another server (not when it is the only one).
         trace.redispatched |= avoid.is_some_and(|a| a != server);
         if let Some(slot) = rt.balancer.slot(server) {
@@ -136,7 +138,11 @@ pub async fn acquire_traced(
         // A TLS connection serves only requests wanting the SNI it sent.
         let sni = sni_for(srv, &reuse.sni);
         if let Some((own_server, mut own)) = reuse.own.take() {
-            if own_server == server && own.tls_sni() == sni.as_deref() && own.is_clean() {
+            if own_server == server
+                && own.tls_sni() == sni.as_deref()
+                && own.is_clean()
+                && goes_to_current_addr(rt, srv, server, &own)
+            {
                 trace.connected = Some(slot_at);
                 return Ok(Acquired {
                     lease,
@@ -192,6 +198,15 @@ pub async fn acquire_traced(
     }
 }
 
+/// A kept connection still goes where the server is: its address may have changed since
+/// (`set server B/S addr`; the core's idle pool was emptied then, a client connection's own
+/// kept one is checked here). Every stream's peer is the address it was dialed to (an
+/// in-memory one's too).
+fn goes_to_current_addr(rt: &BackendRt, srv: &Server, server: ServerId, own: &Stream) -> bool {
+    let now = rt.balancer.slot(server).map_or(srv.addr, |s| s.addr.get());
+    own.peer_addr() == now
+}
+
 /// The values of a backend's request-dependent `sni` expressions in `ctx` (`Reuse::sni`): in
 /// mode http after the http-request rules, in mode tcp with the connection alone (there
 /// `ssl_fc_sni` passes the client's SNI on; request fetches find nothing and send none).
@@ -231,8 +246,10 @@ async fn dial(
     server: ServerId,
     sni: Option<String>,
 ) -> std::io::Result<Stream> {
+    // This core's address of the server: the runtime API may have changed it.
+    let addr = rt.balancer.slot(server).map_or(srv.addr, |s| s.addr.get());
     if srv.traffic_tls().is_none() {
-        return w.dialer.connect(srv.addr).await;
+        return w.dialer.connect(addr).await;
     }
     let Some(tls) = rt.tls.get(server.index()).and_then(Option::as_ref) else {
         return Err(std::io::Error::other(
@@ -248,7 +265,7 @@ async fn dial(
         })?),
         None => None,
     };
-    w.dialer.connect_tls(srv.addr, &tls.traffic, name).await
+    w.dialer.connect_tls(addr, &tls.traffic, name).await
 }
 
 async fn wait_for_slot(

@@ -17,18 +17,22 @@
 //! - `notify.rs`: core-local wake-ups (queue, stop)
 //! - `deadline.rs`: one timer per core for the deadlines of idle connections
 //! - `memory.rs`: freed buffer memory handed back to the system after a crowd
+//! - `sessions.rs`: the core's live sessions (`show sess`, `shutdown sessions server`)
+//! - `control.rs`: runtime API commands every core applies to its own state
 //!
 //! Server health comes from `health::view` (applied before every pick and on a tick). Each
 //! request's record goes to the worker's `records` sink (serve/record/).
 
 pub mod balance;
 pub mod connect;
+pub mod control;
 pub mod deadline;
 pub mod limits;
 pub mod listener;
 pub mod memory;
 pub mod notify;
 pub mod pool;
+pub mod sessions;
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -104,6 +108,8 @@ pub struct Worker {
     pub tls_errors: Vec<String>,
     /// This core's counters and histograms (stats/), read by reports on any core.
     pub stats: CoreStats,
+    /// This core's live sessions (runtime API: `show sess`, `shutdown sessions server`).
+    pub sessions: Rc<sessions::Sessions>,
 }
 
 /// What every core is given of the process-wide state: the model, the maxconn counters, and
@@ -166,6 +172,7 @@ impl Worker {
             dialer,
             tls_errors,
             stats,
+            sessions: sessions::Sessions::new(index),
         })
     }
 
@@ -188,6 +195,9 @@ impl Worker {
     pub fn apply_health(&self) {
         if let Some(h) = &self.health {
             h.apply(&self.backends);
+            while let Some(cmd) = h.next_control() {
+                self.control(cmd);
+            }
         }
     }
 

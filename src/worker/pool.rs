@@ -233,7 +233,7 @@ impl Pool {
 
     fn crowding(&self) -> Crowding {
         let global = &self.limits.global;
-        match (global.used(), global.max) {
+        match (global.used(), global.max()) {
             (Some(clients), Some(maxconn)) => Crowding::of(clients, maxconn),
             _ => Crowding::Low,
         }

@@ -13,6 +13,7 @@
 //! seconds instead of hanging CI.
 #![allow(dead_code)]
 
+mod api;
 mod backend;
 mod client;
 mod load;
@@ -25,6 +26,8 @@ mod tools;
 mod wire;
 
 // Each test file uses a different part of the harness.
+#[allow(unused_imports)]
+pub use api::*;
 #[allow(unused_imports)]
 pub use backend::*;
 #[allow(unused_imports)]

@@ -276,11 +276,14 @@ fn start_stream(
         }
         let conn = &in_flight.0;
         let work = conn.spare.borrow_mut().pop();
+        let peer = super::downstream::Downstream::peer(&ds);
+        ds.sess = Some(w.sessions.open(frontend, peer));
         let session = Session::new(&w, fe, frontend, &mut ds, work);
         // Whatever the pipeline says of the connection (keep-alive, close, a tunnel, which
         // HTTP/2 cannot ask for) ends this stream only. Boxed: monoio's spawn copies a task's
         // whole future twice (measured: inlining the pipeline here made each spawn copy it,
-        // more than the box's one copy costs).
+        // more than the box's one copy costs). A stream ended by `shutdown sessions server`
+        // is reset by `finish`; the connection's other streams go on.
         let (_, work, _) = Box::pin(session.serve()).await;
         ds.finish();
         let mut spare = conn.spare.borrow_mut();

@@ -35,6 +35,8 @@ pub struct H2Stream {
     /// Streams of the connection before this one.
     served: u32,
     started: Instant,
+    /// The stream in the core's live sessions (`show sess`, `shutdown sessions server`).
+    pub sess: Option<crate::worker::sessions::SessGuard>,
 }
 
 impl H2Stream {
@@ -57,6 +59,7 @@ impl H2Stream {
             body,
             served,
             started: Instant::now(),
+            sess: None,
         }
     }
 
@@ -191,6 +194,10 @@ fn write_fields(out: &mut Vec<u8>, fields: Option<&http::HeaderMap>) {
 }
 
 impl Downstream for H2Stream {
+    fn session(&self) -> Option<Rc<crate::worker::sessions::SessInfo>> {
+        self.sess.as_ref().map(|g| Rc::clone(&g.info))
+    }
+
     fn peer(&self) -> SocketAddr {
         self.conn.peer
     }

@@ -144,6 +144,8 @@ pub struct RequestRecord {
     pub backend: Option<BackendId>,
     /// Index in the backend's `servers`, once one was tried.
     pub server: Option<ServerId>,
+    /// Where `server` was on this core then (`%si:%sp`; the runtime API may move a server).
+    pub server_addr: Option<SocketAddr>,
     pub peer: SocketAddr,
     /// The address the client connected to (`%fi:%fp`), where known.
     pub local: Option<SocketAddr>,
@@ -178,6 +180,7 @@ impl RequestRecord {
             frontend,
             backend: None,
             server: None,
+            server_addr: None,
             peer,
             local: None,
             captures: None,

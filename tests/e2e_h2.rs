@@ -431,9 +431,16 @@ fn flood(target: &'static str, kind: &str, timeout_client: &str, extra: &[&str])
     let mut args = vec!["attack", kind];
     args.extend_from_slice(extra);
     let r = py(&s.via_h2c(), &args, "");
-    // The bystander made requests on its own connection all along: none may fail.
+    // The bystander made requests on its own connection all along: none may fail. HAProxy
+    // 2.6, which has no limit on most floods, may refuse one of its streams (REFUSED_STREAM,
+    // RFC 9113 8.7: "retry") while a flood keeps it busy on these 2 cores: that is allowed to
+    // it, not to ringlb.
+    let refused = (0..r.num("bystander.errors.len"))
+        .filter(|i| r.get(&format!("bystander.errors.{i}")) == "RST_STREAM REFUSED_STREAM")
+        .count() as i64;
+    let allowed = if s.is_haproxy { refused } else { 0 };
     assert!(
-        r.num("bystander.ok") >= 3 && r.num("bystander.failed") == 0,
+        r.num("bystander.ok") >= 3 && r.num("bystander.failed") <= allowed,
         "{kind}: a normal client on another connection kept succeeding: {}\n{}",
         r.report(),
         s.context()
@@ -585,6 +592,121 @@ on_all!(slow_reading_stream_stalls_nothing_else, |target| {
         "a connection that never reads is held, not dropped, within the test's seconds: {}",
         ctx()
     );
+});
+
+// CONNECT over h2 (RFC 9113 8.5): a tunnel to an HTTP/1.1 server
+
+/// The tunnel's bytes: letters only, so the echo server's `echo:` prefixes can be taken out.
+fn tunnel_bytes(n: usize) -> String {
+    (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect()
+}
+
+/// One CONNECT stream over `via` with `body` sent at once and END_STREAM after it: the status,
+/// the bytes that came back (without the echo's prefixes) and the stream's error, if any.
+fn connect_over_h2(via: &Via, authority: &str, body: &str) -> (i64, String, String) {
+    let req = format!(
+        "[{{\"method\": \"CONNECT\", \"authority\": \"{authority}\", \"body\": \"{body}\"}}]"
+    );
+    let r = py(via, &["batch"], &req);
+    let back =
+        String::from_utf8_lossy(&hex_decode(r.get("responses.0.body_hex"))).replace("echo:", "");
+    (
+        r.num("responses.0.status"),
+        back,
+        r.get("responses.0.error").to_string(),
+    )
+}
+
+on_all!(connect_is_tunnelled_both_ways, |target| {
+    let server = ConnectServer::start("200 Connection established");
+    let s = Setup::start(target, &h2_cfg("", "10s", "", ""), server.addr);
+    // More than a stream's window (65535) each way: the tunnel's flow control works.
+    let sent = tunnel_bytes(300_000);
+    for via in [s.via_h2c(), s.via_tls()] {
+        let (status, back, error) = connect_over_h2(&via, "db.internal:5432", &sent);
+        assert_eq!((status, error.as_str()), (200, ""), "{}", s.context());
+        assert_eq!(back.len(), sent.len(), "echoed bytes");
+        assert!(back == sent, "the tunnel's bytes come back in order");
+    }
+    let heads = server.heads.lock().unwrap();
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    for h in heads.iter() {
+        let lower = h.to_ascii_lowercase();
+        assert!(
+            h.starts_with("CONNECT db.internal:5432 HTTP/1.1\r\n"),
+            "{h:?}"
+        );
+        assert!(lower.contains("\r\nhost: db.internal:5432"), "{h:?}");
+        assert!(!lower.contains("transfer-encoding"), "no framing: {h:?}");
+    }
+});
+
+on_all!(
+    connect_refused_by_the_server_is_a_normal_response,
+    |target| {
+        let server = ConnectServer::start("403 Forbidden");
+        let s = Setup::start(target, &h2_cfg("", "10s", "", ""), server.addr);
+        let (status, back, error) = connect_over_h2(&s.via_h2c(), "db.internal:5432", "");
+        assert_eq!((status, error.as_str()), (403, ""), "{}", s.context());
+        assert_eq!(back, "no\n");
+    }
+);
+
+// req.ver and %HV name the client's version: 2.0 over h2, as HAProxy
+
+on_all!(req_ver_says_2_0_over_h2, |target| {
+    let be = HttpBackend::start("s1");
+    let rules =
+        "    http-request set-header x-ver %[req.ver]\n    http-request set-header x-hv %HV\n    \
+                 http-request set-header x-line \"%r\"\n";
+    let s = Setup::start(target, &h2_cfg("", "10s", rules, ""), be.addr);
+    let c = curl_h2(s.h2c, None, "/v?x", &["--http2-prior-knowledge"]);
+    assert_eq!(c.code, 200, "{}\n{}", c.stderr, s.context());
+    let body = c.body.to_ascii_lowercase();
+    assert!(body.contains("header x-ver: 2.0\n"), "{}", c.body);
+    assert!(body.contains("header x-hv: http/2.0\n"), "{}", c.body);
+    // HAProxy 2.6 gives an HTTP/2 request an absolute-form target (url, %r): the server
+    // still gets the origin-form.
+    let line = format!(
+        "header x-line: get http://127.0.0.1:{}/v?x http/2.0\n",
+        s.h2c.port()
+    );
+    assert!(body.contains(&line), "{}", c.body);
+    assert!(body.contains("target /v?x\n"), "{}", c.body);
+    let c = curl_h2(s.h1, None, "/v", &["--http1.1"]);
+    let body = c.body.to_ascii_lowercase();
+    assert!(body.contains("header x-ver: 1.1\n"), "{}", c.body);
+    assert!(body.contains("header x-hv: http/1.1\n"), "{}", c.body);
+});
+
+on_all!(url_is_absolute_form_over_h2_path_is_not, |target| {
+    let be = HttpBackend::start("s1");
+    // The same rules as HAProxy users write them: `path_beg` meets both protocols, `url_beg /`
+    // only HTTP/1 requests in origin-form, `url_beg http://` only HTTP/2's.
+    let rules = "    http-request return status 201 if { url_beg /api }\n    \
+                 http-request return status 202 if { url_beg http:// } { path_beg /api /other }\n    \
+                 http-request return status 203 if { path_beg /api }\n    \
+                 monitor-uri /health\n    stats enable\n    stats uri /st\n";
+    let s = Setup::start(target, &h2_cfg("", "10s", rules, ""), be.addr);
+    let h2 = curl_h2(s.h2c, None, "/api/x", &["--http2-prior-knowledge"]);
+    let h1 = curl_h2(s.h1, None, "/api/x", &["--http1.1"]);
+    assert_eq!(
+        (h2.code, h1.code),
+        (202, 201),
+        "{}\n{}",
+        h2.stderr,
+        s.context()
+    );
+    let h2 = curl_h2(s.h2c, None, "/other", &["--http2-prior-knowledge"]);
+    assert_eq!(h2.code, 202, "{}", h2.stderr);
+    let c = curl_h2(s.tls, Some(&s.ca), "/api", &["--http2"]);
+    assert_eq!(c.code, 203, "https scheme: {}", c.stderr);
+    // monitor-uri and the stats page meet the path, as in HAProxy 2.6.
+    let c = curl_h2(s.h2c, None, "/health", &["--http2-prior-knowledge"]);
+    assert_eq!(c.code, 200, "{}", c.stderr);
+    let c = curl_h2(s.h2c, None, "/st;csv", &["--http2-prior-knowledge"]);
+    assert_eq!(c.code, 200, "{}", c.stderr);
+    assert!(c.body.starts_with("# pxname,svname,"), "{}", c.body);
 });
 
 // Soft stop

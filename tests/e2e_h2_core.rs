@@ -113,10 +113,10 @@ both_drivers!(
         assert_eq!(c.code(), 200, "{}", c.all());
         assert!(c.stderr.contains("< HTTP/1.1 200"), "{}", c.stderr);
         assert!(c.stdout.contains("header x-alpn: http/1.1"), "{}", c.stdout);
-        // The record says HTTP/2.0, as HAProxy logs it.
+        // The record says HTTP/2.0 with the absolute-form target, as HAProxy logs it.
+        let line = format!("\"GET https://site.example:{port}/hello HTTP/2.0\"");
         assert!(
-            site.lb
-                .wait_for_output("\"GET /hello HTTP/2.0\"", Duration::from_secs(3)),
+            site.lb.wait_for_output(&line, Duration::from_secs(3)),
             "{}",
             site.lb.output()
         );

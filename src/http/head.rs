@@ -43,6 +43,9 @@ pub struct RequestRewrite<'a> {
     /// unless `if_none` and the (forwarded) request already has that header.
     pub forwarded_for: Option<(&'a str, IpAddr, bool)>,
     pub drop_expect: bool,
+    /// The target goes out in origin-form (`/p?q`) even when the request has it in
+    /// absolute-form: an HTTP/2 request's (serve/h2/head.rs), as HAProxy sends those.
+    pub origin_form: bool,
 }
 
 pub struct ResponseRewrite<'a> {
@@ -69,13 +72,19 @@ pub fn is_hop_by_hop(name: &[u8]) -> bool {
     }
 }
 
-/// Always `HTTP/1.1` towards servers; method and target as received.
+/// Always `HTTP/1.1` towards servers; method and target as received (or in origin-form, when
+/// `rw.origin_form` says so).
 pub fn write_request_head(out: &mut Vec<u8>, buf: &[u8], req: &Request, rw: &RequestRewrite) {
     let method = rw.edits.and_then(|e| e.method.as_deref());
     let target = rw.edits.and_then(|e| e.target.as_deref());
+    let target = target.unwrap_or(slice(buf, &req.target));
     out.extend_from_slice(method.unwrap_or(slice(buf, &req.method_range)));
     out.push(b' ');
-    out.extend_from_slice(target.unwrap_or(slice(buf, &req.target)));
+    out.extend_from_slice(if rw.origin_form {
+        super::target::origin_form(target)
+    } else {
+        target
+    });
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let filter = Filter {
         keep_upgrade: rw.connection == ConnHeader::Upgrade,

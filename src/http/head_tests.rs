@@ -31,6 +31,7 @@ const PLAIN: RequestRewrite = RequestRewrite {
     connection: ConnHeader::KeepAlive,
     forwarded_for: None,
     drop_expect: false,
+    origin_form: false,
 };
 
 #[test]
@@ -354,4 +355,29 @@ fn interim_responses_are_written_anew() {
         interim(b"HTTP/1.1 100\r\n\r\n"),
         "before|HTTP/1.1 100 \r\n\r\n"
     );
+}
+
+#[test]
+fn origin_form_of_an_absolute_target() {
+    for (target, origin) in [
+        ("http://a.example:8080/p?q=1", "/p?q=1"),
+        ("HTTPS://a.example/", "/"),
+        ("http://a.example", "/"),
+        ("/already?x", "/already?x"),
+        ("*", "*"),
+    ] {
+        assert_eq!(
+            crate::http::origin_form(target.as_bytes()),
+            origin.as_bytes(),
+            "{target}"
+        );
+    }
+    let raw = b"GET http://a.example/x?y HTTP/1.1\r\nHost: a.example\r\n\r\n";
+    let rw = RequestRewrite {
+        origin_form: true,
+        ..PLAIN
+    };
+    let out = request(raw, &rw);
+    assert!(out.starts_with("GET /x?y HTTP/1.1\r\n"), "{out}");
+    assert!(request(raw, &PLAIN).starts_with("GET http://a.example/x?y HTTP/1.1\r\n"));
 }

@@ -47,3 +47,4 @@ pub use parse::{
     header_value, parse_request, parse_response, BodyKind, Framing, HeadLimits, Header, HttpError,
     Method, Request, Response, TargetForm, Version,
 };
+pub use target::origin_form;

@@ -554,6 +554,7 @@ const PLAIN_REQUEST: crate::http::RequestRewrite = crate::http::RequestRewrite {
     original_to: None,
     forwarded_for: None,
     drop_expect: false,
+    origin_form: false,
 };
 
 const PLAIN_RESPONSE: crate::http::ResponseRewrite = crate::http::ResponseRewrite {

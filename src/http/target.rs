@@ -139,6 +139,19 @@ fn absolute_form(target: &[u8]) -> Result<Range<usize>, &'static str> {
     Ok(scheme_len..scheme_len + len)
 }
 
+/// The origin-form of an absolute-form target: `http://a:1/p?q` -> `/p?q`, `http://a` -> `/`.
+/// Any other target comes back as it is.
+pub fn origin_form(target: &[u8]) -> &[u8] {
+    let Some(scheme_len) = http_scheme_len(target) else {
+        return target;
+    };
+    let rest = target.get(scheme_len..).unwrap_or_default();
+    match rest.iter().position(|&b| b == b'/') {
+        Some(p) => rest.get(p..).unwrap_or(b"/"),
+        None => b"/",
+    }
+}
+
 /// Length of a leading `http://` or `https://`, any case.
 fn http_scheme_len(target: &[u8]) -> Option<usize> {
     [&b"http://"[..], b"https://"].iter().find_map(|s| {

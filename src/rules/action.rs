@@ -5,10 +5,10 @@
 use std::net::SocketAddr;
 
 use super::normalize::{self, BadPercent};
-use super::{fetch, logformat, matcher, Ctx, ReqView, ResView, ServerInfo, Vars};
+use super::{fetch, logformat, matcher, ClientVersion, Ctx, ReqView, ResView, ServerInfo, Vars};
 use crate::config::model::Acl;
 use crate::config::model_rules::{Action, HttpRule, Normalizer};
-use crate::http::{Head, HeadEdits, Version};
+use crate::http::{Head, HeadEdits};
 use crate::tls::facts::ConnFacts;
 
 /// What rules change about one request or response; reused from request to request.
@@ -27,7 +27,7 @@ pub enum Side<'a> {
         head: Head<'a>,
         method: &'a [u8],
         target: &'a [u8],
-        version: Version,
+        version: ClientVersion,
     },
     Response {
         head: Head<'a>,

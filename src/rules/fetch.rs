@@ -6,7 +6,6 @@ use std::net::IpAddr;
 
 use super::{auth, conv, head_lines, Ctx, ReqView, Smp};
 use crate::config::model_rules::{Conv, DnEntry, Expr, Fetch, HdrArg, SslFetch};
-use crate::http::Version;
 use crate::tls::facts::ConnFacts;
 
 /// The expression's value: the fetch's single value (the last occurrence of a header unless an
@@ -103,10 +102,7 @@ fn single<'a>(f: &'a Fetch, ctx: &Ctx<'a>) -> Option<Smp<'a>> {
         Fetch::Base => base(ctx.req?),
         Fetch::UrlParam(name) => b(url_param(query_of(ctx.req?.target)?, name.as_bytes())?),
         Fetch::ReqCook(name) => cookie(req_lines(ctx)?, name.as_bytes()),
-        Fetch::ReqVer => b(match ctx.req?.version {
-            Version::Http10 => b"1.0",
-            Version::Http11 => b"1.1",
-        }),
+        Fetch::ReqVer => b(ctx.req?.version.number().as_bytes()),
         Fetch::ReqHdrCnt(n) => Some(Smp::Int(count(req_lines(ctx)?, n))),
         Fetch::ResHdrCnt(n) => Some(Smp::Int(count(res_lines(ctx)?, n))),
         Fetch::Status => Some(Smp::Int(ctx.res?.status as i64)),

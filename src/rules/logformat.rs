@@ -5,7 +5,6 @@ use std::io::Write;
 
 use super::{fetch, Ctx};
 use crate::config::model_rules::{LfNode, LfVar, LogFormat};
-use crate::http::Version;
 
 /// Appends the rendered string to `out`. A variable without a value writes `-` (as HAProxy's
 /// logs do); an expression without a value writes nothing.
@@ -68,7 +67,7 @@ fn var(v: LfVar, ctx: &Ctx, out: &mut Vec<u8>) {
                 out.extend_from_slice(r.method);
                 out.push(b' ');
                 out.extend_from_slice(r.target);
-                write!(out, " {}", version(r.version))
+                write!(out, " {}", r.version.line())
             }
             None => write!(out, "-"),
         },
@@ -85,15 +84,8 @@ fn var(v: LfVar, ctx: &Ctx, out: &mut Vec<u8>) {
             None => write!(out, "-"),
         },
         LfVar::Version => match ctx.req {
-            Some(r) => write!(out, "{}", version(r.version)),
+            Some(r) => write!(out, "{}", r.version.line()),
             None => write!(out, "-"),
         },
     };
-}
-
-fn version(v: Version) -> &'static str {
-    match v {
-        Version::Http10 => "HTTP/1.0",
-        Version::Http11 => "HTTP/1.1",
-    }
 }

@@ -121,13 +121,52 @@ impl Vars {
     }
 }
 
+/// The HTTP version the client spoke, as `req.ver`, `%HV` and `%r` name it. An HTTP/2
+/// request is parsed from its HTTP/1.1 rendering (serve/h2/head.rs), so its parsed head alone
+/// would say 1.1; HAProxy says 2.0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientVersion {
+    Http10,
+    Http11,
+    Http2,
+}
+
+impl ClientVersion {
+    /// The parsed head's version, or HTTP/2 when the request came in an HTTP/2 stream.
+    pub fn of(parsed: Version, h2: bool) -> Self {
+        match (h2, parsed) {
+            (true, _) => ClientVersion::Http2,
+            (false, Version::Http10) => ClientVersion::Http10,
+            (false, Version::Http11) => ClientVersion::Http11,
+        }
+    }
+
+    /// `req.ver`'s value: "1.0", "1.1", "2.0".
+    pub fn number(self) -> &'static str {
+        match self {
+            ClientVersion::Http10 => "1.0",
+            ClientVersion::Http11 => "1.1",
+            ClientVersion::Http2 => "2.0",
+        }
+    }
+
+    /// As a request line writes it: "HTTP/1.1".
+    pub fn line(self) -> &'static str {
+        match self {
+            ClientVersion::Http10 => "HTTP/1.0",
+            ClientVersion::Http11 => "HTTP/1.1",
+            ClientVersion::Http2 => "HTTP/2.0",
+        }
+    }
+}
+
 /// The request as rules see it: the parsed head with the edits of earlier rules applied.
 #[derive(Clone, Copy)]
 pub struct ReqView<'a> {
     pub head: Head<'a>,
     pub method: &'a [u8],
     pub target: &'a [u8],
-    pub version: Version,
+    pub version: ClientVersion,
     pub edits: Option<&'a HeadEdits>,
 }
 

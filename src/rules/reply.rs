@@ -220,7 +220,9 @@ fn redirect(r: &Redirect, ctx: &Ctx) -> Answer {
     let to = logformat::to_vec(&r.to, ctx);
     let mut location = Vec::new();
     let uri = || -> Vec<u8> {
-        let target = ctx.req.map(|q| q.target).unwrap_or(b"/");
+        // The path and query, also of an absolute-form target (HTTP/1 through a proxy, every
+        // HTTP/2 request), as HAProxy 2.6 takes them (http_get_path).
+        let target = crate::http::origin_form(ctx.req.map(|q| q.target).unwrap_or(b"/"));
         let (path, query) = match target.iter().position(|&b| b == b'?') {
             Some(i) => (&target[..i], Some(&target[i..])),
             None => (target, None),

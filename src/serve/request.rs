@@ -249,6 +249,7 @@ impl<'a, D: Downstream> Session<'a, D> {
             connection,
             forwarded_for,
             drop_expect: plan.send_continue,
+            origin_form: self.conn.is_h2(),
         };
         self.out.clear();
         write_request_head(&mut self.out, self.conn.head_bytes(), &self.req, &rw);
@@ -317,7 +318,7 @@ fn request_scene<'s, D: Downstream>(
             },
             method: buf.get(req.method_range.clone()).unwrap_or(b""),
             target: buf.get(req.target.clone()).unwrap_or(b""),
-            version: req.version,
+            version: crate::rules::ClientVersion::of(req.version, conn.is_h2()),
         },
     }
 }

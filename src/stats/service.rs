@@ -29,12 +29,23 @@ const MONITOR_BODY: &str = "<html><body><h1>200 OK</h1>\nService ready.\n</body>
 /// The request is for the stats page: its URI starts with `stats uri` (HAProxy compares the
 /// prefix only, so `/stats;csv` and `/stats?x` are the page too).
 pub fn is_stats_request(page: &StatsPage, target: &[u8]) -> bool {
-    target.starts_with(page.uri.as_bytes())
+    compared_part(&page.uri, target).starts_with(page.uri.as_bytes())
 }
 
 /// The request is for `monitor-uri`: the whole URI equals it.
 pub fn is_monitor_request(uri: &str, target: &[u8]) -> bool {
-    target == uri.as_bytes()
+    compared_part(uri, target) == uri.as_bytes()
+}
+
+/// What `stats uri` and `monitor-uri` are compared with: as HAProxy 2.6 does, a URI that
+/// starts with `/` meets the target's path and query, also in an absolute-form target (every
+/// HTTP/2 request's, serve/h2/head.rs); any other is compared with the whole target.
+fn compared_part<'t>(uri: &str, target: &'t [u8]) -> &'t [u8] {
+    if uri.starts_with('/') {
+        crate::http::origin_form(target)
+    } else {
+        target
+    }
 }
 
 /// What the request asked of the stats page after the prefix (`;csv;norefresh` ...).
@@ -223,6 +234,10 @@ mod tests {
         assert!(is_stats_request(&p, b"/stats;csv"));
         assert!(is_stats_request(&p, b"/statsx"));
         assert!(!is_stats_request(&p, b"/stat"));
+        // An absolute-form target (HTTP/1 through a proxy, every HTTP/2 request) meets the
+        // page by its path, as in HAProxy 2.6.
+        assert!(is_stats_request(&p, b"http://lb.example:8080/stats;csv"));
+        assert!(!is_stats_request(&p, b"http://lb.example/other"));
         let r = page_request(&p, b"/stats;csv;norefresh;up");
         assert_eq!(
             r,
@@ -268,5 +283,13 @@ mod tests {
     fn monitor_matches_the_whole_uri() {
         assert!(is_monitor_request("/healthz", b"/healthz"));
         assert!(!is_monitor_request("/healthz", b"/healthz?x"));
+        assert!(is_monitor_request(
+            "/healthz",
+            b"HTTPS://lb.example/healthz"
+        ));
+        assert!(!is_monitor_request(
+            "/healthz",
+            b"http://lb.example/healthz?x"
+        ));
     }
 }

@@ -16,6 +16,7 @@
 mod api;
 mod backend;
 mod client;
+mod connect_server;
 mod load;
 mod process;
 mod raw_backend;
@@ -32,6 +33,8 @@ pub use api::*;
 pub use backend::*;
 #[allow(unused_imports)]
 pub use client::*;
+#[allow(unused_imports)]
+pub use connect_server::*;
 #[allow(unused_imports)]
 pub use load::*;
 #[allow(unused_imports)]

@@ -8,12 +8,14 @@
 //! and malformed too, so also a stream error PROTOCOL_ERROR (RFC 9113 8.1.1; no request
 //! reaches the pipeline): field values with leading or trailing white space (8.2.1), a `host`
 //! that names another authority than `:authority` (8.3.1), a second `host`, CONNECT without
-//! `:authority` (8.5). A well-formed CONNECT gets 501: ringlb does not tunnel over HTTP/2.
+//! `:authority` (8.5).
 //!
 //! The head written: `METHOD :path HTTP/1.1`, then `host` (from `:authority`, else the
 //! client's `host` field), the fields in order (`cookie` fields joined with "; ", 8.2.3), then
 //! the body's framing: the client's `content-length`, else `transfer-encoding: chunked` when a
-//! body follows.
+//! body follows. A CONNECT (8.5) is `CONNECT :authority HTTP/1.1` with `host: :authority`, as
+//! HAProxy 2.6 writes it, and no framing: its DATA frames are the tunnel's bytes once the
+//! server answers 2xx (stream.rs).
 
 use http::request::Parts;
 use http::Method;
@@ -23,26 +25,34 @@ use http::Method;
 pub enum Refused {
     /// Malformed (RFC 9113 8.1.1): the stream is reset with PROTOCOL_ERROR.
     Malformed,
-    /// Well-formed, not served: answered with this status.
-    Status(u16),
 }
 
 /// Writes the HTTP/1.1 head of an HTTP/2 request into `out`. `body_follows`: the HEADERS frame
 /// did not end the stream.
 pub fn write_request(parts: &Parts, body_follows: bool, out: &mut Vec<u8>) -> Result<(), Refused> {
     let authority = parts.uri.authority().map(|a| a.as_str());
-    if parts.method == Method::CONNECT {
-        return Err(match authority {
-            Some(_) => Refused::Status(501),
-            None => Refused::Malformed,
-        });
+    let connect = parts.method == Method::CONNECT;
+    if connect && authority.is_none() {
+        return Err(Refused::Malformed);
     }
     let host = host_field(parts, authority)?;
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     out.clear();
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(path.as_bytes());
+    match (connect, authority, parts.uri.scheme_str()) {
+        (true, Some(a), _) => out.extend_from_slice(a.as_bytes()),
+        // HAProxy 2.6 makes an HTTP/2 request's target absolute-form from `:scheme`,
+        // `:authority` and `:path`: `url` and the log's request line see it so, the server
+        // gets the origin-form (http/head.rs).
+        (false, Some(a), Some(scheme)) if path != "*" => {
+            out.extend_from_slice(scheme.as_bytes());
+            out.extend_from_slice(b"://");
+            out.extend_from_slice(a.as_bytes());
+            out.extend_from_slice(path.as_bytes());
+        }
+        _ => out.extend_from_slice(path.as_bytes()),
+    }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     if let Some(h) = host {
         field(out, b"host", h);
@@ -66,7 +76,7 @@ pub fn write_request(parts: &Parts, body_follows: bool, out: &mut Vec<u8>) -> Re
     if !cookies.is_empty() {
         field(out, b"cookie", &cookies.join(&b"; "[..]));
     }
-    if body_follows && !has_length {
+    if body_follows && !has_length && !connect {
         field(out, b"transfer-encoding", b"chunked");
     }
     out.extend_from_slice(b"\r\n");
@@ -126,7 +136,7 @@ mod tests {
             .header("cookie", "b=2");
         assert_eq!(
             head(b, true).ok().as_deref(),
-            Some("POST /a?b=1 HTTP/1.1\r\nhost: example.com:8443\r\nx-y: z\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n")
+            Some("POST https://example.com:8443/a?b=1 HTTP/1.1\r\nhost: example.com:8443\r\nx-y: z\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n")
         );
     }
 
@@ -164,7 +174,11 @@ mod tests {
         let b = http::Request::builder()
             .method("CONNECT")
             .uri("a.example:443");
-        assert_eq!(head(b, false), Err(Refused::Status(501)));
+        assert_eq!(
+            head(b, true).ok().as_deref(),
+            Some("CONNECT a.example:443 HTTP/1.1\r\nhost: a.example:443\r\n\r\n"),
+            "no framing: the DATA frames are the tunnel's"
+        );
         let b = http::Request::builder().method("CONNECT").uri("/");
         assert_eq!(
             head(b, false),

@@ -11,6 +11,7 @@
 //!  head.rs    the request head as HTTP/1.1 bytes; RFC 9113 8.2 / 8.3.1 checks
 //!  reply.rs   the pipeline's HTTP/1 response -> HEADERS, DATA, trailers, under flow control
 //!  resp.rs    HTTP/1 response heads and trailers read back (pure)
+//!  tunnel.rs  CONNECT (RFC 9113 8.5): after a 2xx, DATA both ways until both ends closed
 //! ```
 //!
 //! The `h2` crate keeps each connection's state behind a Mutex its handles share. Here the
@@ -24,6 +25,7 @@ mod io;
 mod reply;
 mod resp;
 mod stream;
+mod tunnel;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -284,7 +286,20 @@ fn start_stream(
         // whole future twice (measured: inlining the pipeline here made each spawn copy it,
         // more than the box's one copy costs). A stream ended by `shutdown sessions server`
         // is reset by `finish`; the connection's other streams go on.
-        let (_, work, _) = Box::pin(session.serve()).await;
+        let (next, work, _) = Box::pin(session.serve()).await;
+        if let super::Next::Tunnel {
+            server,
+            lease,
+            idle_client,
+            idle_server,
+        } = next
+        {
+            // A 2xx answer to CONNECT: the request's record ended when the tunnel started.
+            let sess = ds.sess.take();
+            let info = sess.as_ref().map(|g| &*g.info);
+            let _ = Box::pin(ds.tunnel(server, idle_client, idle_server, info)).await;
+            drop(lease);
+        }
         ds.finish();
         let mut spare = conn.spare.borrow_mut();
         if spare.len() < SPARE_WORK {

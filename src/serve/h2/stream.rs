@@ -63,6 +63,16 @@ impl H2Stream {
         }
     }
 
+    /// The request body and the response, apart, for the two directions of a tunnel.
+    pub(super) fn tunnel_halves(&mut self) -> (&mut RecvStream, &mut Reply) {
+        (&mut self.body, &mut self.reply)
+    }
+
+    /// A tunnel that failed ends its stream with RST_STREAM(CANCEL).
+    pub(super) fn reset_tunnel(&mut self) {
+        self.reply.reset(h2::Reason::CANCEL);
+    }
+
     /// The pipeline is done: a response it did not end is reset.
     pub fn finish(&mut self) {
         self.reply.finish();
@@ -231,10 +241,10 @@ impl Downstream for H2Stream {
     }
 
     async fn read_head(&mut self, req: &mut Request, limits: &HeadLimits) -> Result<(), HeadFail> {
-        let head = self.head.as_ref().map_err(|r| match r {
-            Refused::Status(s) => HeadFail::Answer(*s),
-            Refused::Malformed => HeadFail::Answer(400),
-        })?;
+        let head = self
+            .head
+            .as_ref()
+            .map_err(|Refused::Malformed| HeadFail::Answer(400))?;
         req.clear();
         match parse_request(head, limits, req) {
             Ok(true) => Ok(()),
@@ -299,7 +309,8 @@ impl Downstream for H2Stream {
         }
     }
 
-    /// No tunnel over HTTP/2 (CONNECT is refused, Upgrade cannot be asked for).
+    /// Nothing is pending: a CONNECT stream's DATA after the head is read by the tunnel
+    /// (tunnel.rs), and HTTP/2 cannot ask for an Upgrade.
     async fn send_pending_to(
         &mut self,
         _server: &mut Stream,

@@ -65,6 +65,8 @@ pub struct GlobalDraft {
     pub stats_timeout: Option<Duration>,
     pub stats_maxconn: Option<u32>,
     pub chroot: Option<PathBuf>,
+    /// `set-var` / `set-var-fmt`: proc variables, in the order set.
+    pub proc_vars: crate::rules::Vars,
     /// `master-worker [no-exit-on-failure]`.
     pub master_worker: Option<super::model::MasterWorker>,
     pub server_state: super::model::ServerStateFiles,

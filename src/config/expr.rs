@@ -130,16 +130,40 @@ pub fn parse_expr(text: &str, env: &ParseEnv) -> Result<Expr, String> {
 
 /// `txn.NAME`: ringlb keeps variables per request; other scopes are refused.
 pub fn var_name(v: &str) -> Result<Arc<str>, String> {
+    let bad_char = |n: &str| {
+        n.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.'))
+    };
     match v.split_once('.') {
-        Some(("txn" | "req" | "res", n)) if !n.is_empty() => Ok(Arc::from(v)),
-        Some(("sess" | "proc", _)) => Err(format!(
-            "variable '{v}': only the txn, req and res scopes are supported by ringlb yet"
-        )),
+        Some(("proc" | "sess" | "txn" | "req" | "res", n)) if !n.is_empty() => match bad_char(n) {
+            Some(c) => Err(format!(
+                "variable '{v}': '{c}' is not allowed in a name (letters, digits, '_' and '.')"
+            )),
+            None => Ok(Arc::from(v)),
+        },
         _ => Err(format!(
-            "variable '{v}' needs a scope, e.g. 'txn.{}'",
+            "variable '{v}' needs a scope (proc, sess, txn, req or res), e.g. 'txn.{}'",
             v.rsplit('.').next().unwrap_or(v)
         )),
     }
+}
+
+/// `NAME[,COND...]`, set-var's argument: the name and at most four conditions.
+pub fn var_with_conds(arg: &str) -> Result<(Arc<str>, Vec<VarCond>), String> {
+    let mut parts = arg.split(',').map(str::trim);
+    let name = var_name(parts.next().unwrap_or(""))?;
+    let mut conds = Vec::new();
+    for word in parts {
+        let Some((_, c)) = VarCond::NAMES.iter().find(|(n, _)| *n == word) else {
+            let hint = suggest::hint(word, VarCond::NAMES.iter().map(|(n, _)| *n));
+            return Err(format!("unknown set-var condition '{word}'{hint}"));
+        };
+        conds.push(*c);
+    }
+    if conds.len() > 4 {
+        return Err("set-var takes at most four conditions".into());
+    }
+    Ok((name, conds))
 }
 
 /// Reads a map file: `KEY VALUE` per line, `#` comments and blank lines skipped.

@@ -8,7 +8,10 @@ use super::draft::{GlobalDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::model::Loc;
 use super::syntax::{Line, SectionKind};
-use super::{check, global, h2_tune, http_rules, log, proxy, server, server_state, stats, suggest};
+use super::{
+    check, global, global_vars, h2_tune, http_rules, log, proxy, server, server_state, stats,
+    suggest,
+};
 use std::time::Duration;
 
 pub const G: u8 = 1;
@@ -172,6 +175,8 @@ pub static TABLE: &[Keyword] = &[
     gl("spread-checks", check::spread_checks),
     gl("node", stats::node),
     gl("description", stats::description),
+    gl("set-var", global_vars::set_var),
+    gl("set-var-fmt", global_vars::set_var_fmt),
     no("ulimit-n", G, "raise the limit with 'ulimit -n' before starting ringlb"),
     no("uid", G, "use 'user'"),
     no("gid", G, "use 'group'"),

@@ -2,7 +2,7 @@
 //!
 //! `syntax` turns files into sections of lines of words that remember `file:line`; `keywords`
 //! holds the one table that says, for every keyword, where it may appear and how it is parsed
-//! (parse functions live in `global`, `proxy`, `server`, `check` (health checks), `http_rules`
+//! (parse functions live in `global` (`global_vars` for `set-var`), `proxy`, `server`, `check` (health checks), `http_rules`
 //! (http-request/-response rules, userlists), with `cond` for ACLs, `expr` for sample
 //! expressions and log-format strings, `addr` and `duration` for values; the compiled rule
 //! types are in `model_rules`; `bind_tls` reads a bind's TLS options into `model_tls::BindTls`
@@ -33,6 +33,7 @@ pub mod error;
 pub mod expr;
 pub mod files;
 pub mod global;
+pub mod global_vars;
 pub mod h2_tune;
 pub mod http_rules;
 pub mod ids;

@@ -112,6 +112,8 @@ pub struct Global {
     /// `master-worker`: run as a master that supervises one worker (as `-W`); `None`
     /// when the line is absent.
     pub master_worker: Option<MasterWorker>,
+    /// `set-var` / `set-var-fmt` in `global`: the proc variables every request starts with.
+    pub proc_vars: crate::rules::Vars,
     /// `server-state-file`, `server-state-base`: where a previous process's server states are.
     pub server_state: ServerStateFiles,
 }

@@ -281,7 +281,8 @@ pub enum Action {
         status: u16,
         reason: Option<String>,
     },
-    SetVar(Arc<str>, Expr),
+    /// `set-var(NAME[,COND...]) EXPR` and `set-var-fmt(NAME[,COND...]) FMT`.
+    SetVar(Box<SetVar>),
     /// `http-request capture SAMPLE len N`: the sample goes to the frontend's request
     /// capture `slot` (`%hr`), cut at `len`.
     Capture {
@@ -295,6 +296,51 @@ pub enum Action {
     NormalizeUri(Normalizer),
     /// `use-service NAME`: ringlb answers the request itself with a built-in service.
     UseService(Service),
+}
+
+/// What `set-var` / `set-var-fmt` set, and when.
+#[derive(Clone, Debug)]
+pub struct SetVar {
+    /// The scoped name: `txn.x`, `sess.x`, `req.x`, `res.x` (`proc.x` only in `global`).
+    pub name: Arc<str>,
+    pub value: VarValue,
+    /// All must hold for the variable to be set (HAProxy 2.6 takes at most four).
+    pub conds: Vec<VarCond>,
+}
+
+#[derive(Clone, Debug)]
+pub enum VarValue {
+    /// `set-var`: a sample expression, its type kept.
+    Expr(Expr),
+    /// `set-var-fmt`: a log-format string, a string.
+    Fmt(LogFormat),
+}
+
+/// The conditions of `set-var(NAME,COND...)`, HAProxy 2.6's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarCond {
+    IfExists,
+    IfNotExists,
+    IfEmpty,
+    IfNotEmpty,
+    IfSet,
+    IfNotSet,
+    /// The variable's integer is greater than the input's (true unless both are integers).
+    IfGt,
+    IfLt,
+}
+
+impl VarCond {
+    pub const NAMES: [(&'static str, VarCond); 8] = [
+        ("ifexists", VarCond::IfExists),
+        ("ifnotexists", VarCond::IfNotExists),
+        ("ifempty", VarCond::IfEmpty),
+        ("ifnotempty", VarCond::IfNotEmpty),
+        ("ifset", VarCond::IfSet),
+        ("ifnotset", VarCond::IfNotSet),
+        ("ifgt", VarCond::IfGt),
+        ("iflt", VarCond::IfLt),
+    ];
 }
 
 /// The built-in services of `http-request use-service`.

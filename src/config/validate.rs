@@ -352,6 +352,7 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         stats_maxconn: g.stats_maxconn.unwrap_or(10),
         chroot: g.chroot,
         master_worker: g.master_worker,
+        proc_vars: g.proc_vars,
     }
 }
 

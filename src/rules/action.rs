@@ -5,9 +5,11 @@
 use std::net::SocketAddr;
 
 use super::normalize::{self, BadPercent};
-use super::{fetch, logformat, matcher, ClientVersion, Ctx, ReqView, ResView, ServerInfo, Vars};
+use super::{
+    fetch, logformat, matcher, ClientVersion, Ctx, ReqView, ResView, ServerInfo, Smp, Vars,
+};
 use crate::config::model::Acl;
-use crate::config::model_rules::{Action, HttpRule, Normalizer};
+use crate::config::model_rules::{Action, HttpRule, Normalizer, VarValue};
 use crate::http::{Head, HeadEdits};
 use crate::tls::facts::ConnFacts;
 
@@ -203,10 +205,13 @@ fn apply(a: &Action, scene: &Scene, txn: &mut Txn) {
             txn.edits.status = Some(*status);
             txn.edits.reason = reason.as_ref().map(|r| r.as_bytes().to_vec());
         }
-        Action::SetVar(name, e) => {
-            let v = fetch::sample(e, &scene.ctx(txn)).map(|s| s.to_owned_smp());
-            if let Some(v) = v {
-                txn.vars.set(name, v);
+        Action::SetVar(sv) => {
+            let v = match &sv.value {
+                VarValue::Expr(e) => fetch::sample(e, &scene.ctx(txn)).map(|s| s.to_owned_smp()),
+                VarValue::Fmt(lf) => Some(Smp::Str(render(lf, txn).into())),
+            };
+            if let Some(v) = v.filter(|v| txn.vars.allows(&sv.name, v, &sv.conds)) {
+                txn.vars.set(&sv.name, v);
             }
         }
         Action::UnsetVar(name) => txn.vars.unset(name),

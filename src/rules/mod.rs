@@ -31,6 +31,7 @@ pub mod reply;
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::config::model_rules::VarCond;
 use crate::tls::facts::ConnFacts;
 use std::sync::Arc;
 
@@ -94,15 +95,74 @@ impl Smp<'_> {
     }
 }
 
-/// `txn.*` variables of one request: few, so a list beats a map.
-#[derive(Debug, Default)]
+/// The variables a request's rules see, by their scoped names (`txn.x`, `sess.x`, `proc.x`,
+/// `req.x`, `res.x`): few, so a list beats a map. `proc.*` come from `global` and are the same
+/// on every core (rules may not set them: a change would stay on its core); `sess.*` live
+/// as long as the client connection and are kept there between its requests
+/// (`Session::keep_sess_vars`).
+#[derive(Clone, Debug, Default)]
 pub struct Vars {
     list: Vec<(Arc<str>, Smp<'static>)>,
+    /// `start` ran since the last `clear`: the list holds this transaction's variables.
+    started: bool,
+}
+
+/// The scope of a variable's name.
+fn in_sess(name: &str) -> bool {
+    name.starts_with("sess.")
 }
 
 impl Vars {
     pub fn clear(&mut self) {
         self.list.clear();
+        self.started = false;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// A new transaction's variables: the process's, then the client connection's.
+    pub fn start(&mut self, proc: &Vars, sess: &Vars) {
+        self.list.clear();
+        self.started = true;
+        self.list.extend(proc.list.iter().cloned());
+        self.list.extend(sess.list.iter().cloned());
+    }
+
+    /// The `sess.*` variables, for the client connection to keep until its next request;
+    /// nothing when this transaction's rules never started (its head never came whole).
+    pub fn sess_into(&self, sess: &mut Vars) {
+        if !self.started {
+            return;
+        }
+        sess.list.clear();
+        let mine = self.list.iter().filter(|(n, _)| in_sess(n));
+        sess.list.extend(mine.cloned());
+    }
+
+    /// `set-var`'s conditions (HAProxy 2.6's): all must hold for `input` to be set.
+    pub fn allows(&self, name: &str, input: &Smp, conds: &[VarCond]) -> bool {
+        let old = self.get(name);
+        let empty = match input {
+            Smp::Str(s) => s.is_empty(),
+            // Scalars are never empty.
+            _ => false,
+        };
+        let ints = match (old, input) {
+            (Some(Smp::Int(o)), Smp::Int(i)) => Some((*o, *i)),
+            _ => None,
+        };
+        conds.iter().all(|c| match c {
+            // A variable exists once set; unset-var removes it (HAProxy keeps only proc
+            // variables, which rules cannot touch here, after an unset).
+            VarCond::IfExists | VarCond::IfSet => old.is_some(),
+            VarCond::IfNotExists | VarCond::IfNotSet => old.is_none(),
+            VarCond::IfEmpty => empty,
+            VarCond::IfNotEmpty => !empty,
+            VarCond::IfGt => ints.is_none_or(|(o, i)| o > i),
+            VarCond::IfLt => ints.is_none_or(|(o, i)| o < i),
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&Smp<'static>> {

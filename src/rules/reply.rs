@@ -85,7 +85,7 @@ pub fn build(a: &Action, ctx: &Ctx, errorfiles: &[&ErrorFiles], proxy: &str) -> 
         | Action::SetUri(_)
         | Action::SetMethod(_)
         | Action::SetStatus { .. }
-        | Action::SetVar(..)
+        | Action::SetVar(_)
         | Action::Capture { .. }
         | Action::UnsetVar(_)
         // Answered by the service itself (serve/request.rs), never built here.

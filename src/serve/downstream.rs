@@ -106,4 +106,11 @@ pub(super) trait Downstream {
     fn take_kept_server(&mut self) -> Option<KeptServer>;
     /// `http-reuse never`: keeps a server connection for this client's next request.
     fn keep_server(&mut self, kept: KeptServer);
+
+    /// A new transaction's variables: the process's (`proc`), then the client connection's
+    /// `sess.*` ones.
+    fn start_vars(&self, vars: &mut crate::rules::Vars, proc: &crate::rules::Vars);
+    /// Keeps the transaction's `sess.*` variables on the client connection for its next
+    /// request (for HTTP/2, its next streams).
+    fn keep_sess_vars(&mut self, vars: &crate::rules::Vars);
 }

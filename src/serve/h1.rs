@@ -64,6 +64,8 @@ pub(super) struct H1<'a> {
     pub h2_preface: bool,
     /// The request in flight (or its tunnel) in the core's live sessions (`show sess`).
     pub sess: Option<SessGuard>,
+    /// `sess.*` variables: they last as long as the connection.
+    pub sess_vars: crate::rules::Vars,
 }
 
 impl<'a> H1<'a> {
@@ -81,6 +83,7 @@ impl<'a> H1<'a> {
             work: None,
             h2_preface: false,
             sess: None,
+            sess_vars: crate::rules::Vars::default(),
         }
     }
 
@@ -309,6 +312,14 @@ impl<'a> H1<'a> {
 }
 
 impl Downstream for H1<'_> {
+    fn start_vars(&self, vars: &mut crate::rules::Vars, proc: &crate::rules::Vars) {
+        vars.start(proc, &self.sess_vars);
+    }
+
+    fn keep_sess_vars(&mut self, vars: &crate::rules::Vars) {
+        vars.sess_into(&mut self.sess_vars);
+    }
+
     fn session(&self) -> Option<Rc<crate::worker::sessions::SessInfo>> {
         self.sess.as_ref().map(|g| Rc::clone(&g.info))
     }

@@ -220,8 +220,11 @@ impl<'a, D: Downstream> Session<'a, D> {
             req,
             resp,
             out,
-            txn,
+            mut txn,
         } = *work;
+        // A request that ends before its rules start leaves the connection's `sess.*`
+        // variables as they are (`serve` keeps what `txn.vars` holds then).
+        txn.vars.clear();
         // The request's first bytes are here (or ready to be read).
         let marks = Marks {
             start: Some(Instant::now()),
@@ -263,6 +266,7 @@ impl<'a, D: Downstream> Session<'a, D> {
             None => self.one_request().await,
         };
         let ended = record::end_request(self.w, &mut self.rec);
+        self.conn.keep_sess_vars(&self.txn.vars);
         // Only a request in flight needs the server-side buffer.
         self.sbuf.release();
         let work = Box::new(Work {

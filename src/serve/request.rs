@@ -53,7 +53,8 @@ impl<'a, D: Downstream> Session<'a, D> {
         let model = &self.w.model;
         let has_rules = !fe.rules.request.is_empty();
         self.txn.edits.clear();
-        self.txn.vars.clear();
+        self.conn
+            .start_vars(&mut self.txn.vars, &model.global.proc_vars);
         self.txn.captures.clear();
         if has_rules {
             let ran =
@@ -289,7 +290,7 @@ pub(super) fn rule_answer_kind(a: &crate::config::model_rules::Action) -> RuleAn
         | Action::SetUri(_)
         | Action::SetMethod(_)
         | Action::SetStatus { .. }
-        | Action::SetVar(..)
+        | Action::SetVar(_)
         | Action::UnsetVar(_)
         | Action::Capture { .. } => RuleAnswer::Internal,
     }

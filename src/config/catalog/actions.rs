@@ -10,7 +10,7 @@ use crate::config::expr::{self, ParseEnv};
 use crate::config::http_rules::{
     anchored_regex, header_name, no_more, normalizer, redirect, reply, set_status,
 };
-use crate::config::model_rules::{Action, LogFormat, Phase, Service};
+use crate::config::model_rules::{Action, LogFormat, Phase, Service, SetVar, VarValue};
 use crate::config::suggest;
 
 /// `http-request`.
@@ -99,6 +99,7 @@ pub static TABLE: &[Row] = &[
     ok("set-method", REQ, "set-method GET", |a| rewrite(a, Action::SetMethod)),
     ok("set-status", RES, "set-status 201", |a| set_status(a.rest)),
     ok("set-var", BOTH, "set-var(txn.x) str(a)", set_var),
+    ok("set-var-fmt", BOTH, "set-var-fmt(txn.x) %[src]:%[src_port]", set_var_fmt),
     ok("unset-var", BOTH, "unset-var(txn.x)", unset_var),
     ok("normalize-uri", REQ, "normalize-uri path-merge-slashes", |a| Ok(Action::NormalizeUri(normalizer(a.rest)?))),
     ok("capture", REQ, "capture req.hdr(user-agent) len 64", capture),
@@ -244,13 +245,39 @@ fn rewrite(a: &Args, action: fn(LogFormat) -> Action) -> Result<Action, String> 
 }
 
 fn set_var(a: &Args) -> Result<Action, String> {
-    let var = expr::var_name(a.arg.unwrap_or(""))?;
     let [e] = a.rest else {
         return Err("expects one sample expression, e.g. set-var(txn.host) req.hdr(host)".into());
     };
     let e = expr::parse_expr(e, a.env)?;
     expr::check_phase(&e, a.phase)?;
-    Ok(Action::SetVar(var, e))
+    settable(a.arg, VarValue::Expr(e))
+}
+
+fn set_var_fmt(a: &Args) -> Result<Action, String> {
+    let [f] = a.rest else {
+        return Err(
+            "expects one log-format argument, e.g. set-var-fmt(txn.from) %[src]:%[src_port]".into(),
+        );
+    };
+    settable(a.arg, VarValue::Fmt(a.logformat(f)?))
+}
+
+/// `NAME[,COND...]` of a rule's set-var: any scope but `proc` (set in `global` only here).
+fn settable(arg: Option<&str>, value: VarValue) -> Result<Action, String> {
+    let (name, conds) = expr::var_with_conds(arg.unwrap_or(""))?;
+    refuse_proc(&name)?;
+    Ok(Action::SetVar(Box::new(SetVar { name, value, conds })))
+}
+
+/// Rules run on every core apart: a `proc` variable they changed would change on one core
+/// only, so only `global` sets them.
+fn refuse_proc(name: &str) -> Result<(), String> {
+    if name.starts_with("proc.") {
+        return Err(format!(
+            "variable '{name}': rules cannot change proc variables in ringlb (each core runs its own rules, so the change would stay on one core); set it in the global section with 'set-var {name} EXPR'"
+        ));
+    }
+    Ok(())
 }
 
 /// `capture SAMPLE len N`; the slot is the frontend's next request capture (`http_rules`).
@@ -284,7 +311,9 @@ fn capture(a: &Args) -> Result<Action, String> {
 
 fn unset_var(a: &Args) -> Result<Action, String> {
     no_more(a.rest)?;
-    Ok(Action::UnsetVar(expr::var_name(a.arg.unwrap_or(""))?))
+    let name = expr::var_name(a.arg.unwrap_or(""))?;
+    refuse_proc(&name)?;
+    Ok(Action::UnsetVar(name))
 }
 
 fn phases_cell(phases: u8) -> &'static str {

@@ -80,6 +80,9 @@ pub(super) struct Conn {
     /// takes and gives back its `Work` in a box, which then moves without copying.
     #[allow(clippy::vec_box)]
     spare: std::cell::RefCell<Vec<Box<Work>>>,
+    /// `sess.*` variables, shared by the connection's streams (each takes them when its
+    /// rules start and leaves its own when it ends).
+    pub sess_vars: std::cell::RefCell<crate::rules::Vars>,
 }
 
 /// Serves one client connection as HTTP/2.
@@ -134,6 +137,7 @@ async fn run(w: Rc<Worker>, frontend: FrontendId, client: Stream, early: Vec<u8>
         idle_since: Cell::new(Instant::now()),
         ended: Notify::default(),
         spare: std::cell::RefCell::new(Vec::new()),
+        sess_vars: std::cell::RefCell::default(),
     });
     let frames = Rc::new(FrameCounter::default());
     let io = PollStream::new(client, early, fe.timeouts.client, Rc::clone(&frames));

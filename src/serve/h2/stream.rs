@@ -204,6 +204,14 @@ fn write_fields(out: &mut Vec<u8>, fields: Option<&http::HeaderMap>) {
 }
 
 impl Downstream for H2Stream {
+    fn start_vars(&self, vars: &mut crate::rules::Vars, proc: &crate::rules::Vars) {
+        vars.start(proc, &self.conn.sess_vars.borrow());
+    }
+
+    fn keep_sess_vars(&mut self, vars: &crate::rules::Vars) {
+        vars.sess_into(&mut self.conn.sess_vars.borrow_mut());
+    }
+
     fn session(&self) -> Option<Rc<crate::worker::sessions::SessInfo>> {
         self.sess.as_ref().map(|g| Rc::clone(&g.info))
     }

@@ -147,6 +147,11 @@ fn print_version(level: u8) {
     println!("ringlb version {}", env!("CARGO_PKG_VERSION"));
     if level > 1 {
         println!("Reads: HAProxy 2.6 configuration files");
+        println!(
+            "Answers .if version_atleast()/version_before() as HAProxy {}",
+            ringlb::build_info::HAPROXY_COMPAT_VERSION
+        );
+        println!("Feature list : {}", ringlb::build_info::feature_list());
         println!("Runtime: monoio, one pinned thread per core, SO_REUSEPORT listener per core");
         ringlb::build_info::lines()
             .iter()

@@ -24,6 +24,8 @@ pub mod addr;
 pub mod bind_tls;
 #[cfg(test)]
 mod bind_tls_tests;
+pub mod block_cond;
+pub mod blocks;
 pub mod catalog;
 pub mod check;
 pub mod cond;
@@ -139,8 +141,16 @@ fn finish(files: Vec<(String, String)>, mut diags: Diags) -> Result<Loaded, Vec<
     let mut sections = Vec::new();
     for (name, text) in &files {
         sections.extend(syntax::parse_file(name, text, &mut diags));
+        if diags.aborted {
+            break;
+        }
     }
-    let mut model = validate::build(sections, &mut diags);
+    // After an `.alert` the configuration is incomplete: as HAProxy, nothing more is checked.
+    let mut model = if diags.aborted {
+        None
+    } else {
+        validate::build(sections, &mut diags)
+    };
     if let Some(m) = &mut model {
         // After validation, before any thread: the servers' states from before a reload.
         server_state::apply(m, &mut diags);

@@ -9,6 +9,7 @@
 //! Curly quotes (U+2018/2019/201C/201D, from word processors) are kept as ordinary characters,
 //! as HAProxy does, with one warning per file: they look like quotes but do not quote.
 
+use super::blocks::{Blocks, Verdict};
 use super::error::Diags;
 use super::model::Loc;
 use super::suggest;
@@ -96,20 +97,34 @@ pub fn parse_file(file: &str, text: &str, diags: &mut Diags) -> Vec<Section> {
     group(lines, diags)
 }
 
-/// Splits text into lines of words, dropping blank and comment-only lines.
+/// Splits text into lines of words, dropping blank and comment-only lines and those of the
+/// conditional blocks' branches not taken (`blocks`), with the process environment.
 pub fn tokenize(file: &str, text: &str, diags: &mut Diags) -> Vec<Line> {
+    tokenize_with_env(file, text, diags, &|name| std::env::var(name).ok())
+}
+
+/// `tokenize`, with `env` answering `.if defined(NAME)`.
+pub fn tokenize_with_env(
+    file: &str,
+    text: &str,
+    diags: &mut Diags,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Line> {
     let file: Arc<str> = Arc::from(file);
     let mut out = Vec::new();
     let mut nbsp = OddCharReport::default();
     let mut curly = OddCharReport::default();
+    let mut blocks = Blocks::new(env);
     for (i, raw) in text.split('\n').enumerate() {
         let loc = Loc {
             file: file.clone(),
             line: u32::try_from(i + 1).unwrap_or(u32::MAX),
         };
+        // The line's own findings wait for its verdict: a dropped line keeps only its errors.
+        let mut here = Diags::default();
         let mut sc = LineScanner {
             loc: &loc,
-            diags,
+            diags: &mut here,
             nbsp: None,
             curly: None,
         };
@@ -117,15 +132,30 @@ pub fn tokenize(file: &str, text: &str, diags: &mut Diags) -> Vec<Line> {
         nbsp.saw(loc.line, sc.nbsp);
         curly.saw(loc.line, sc.curly);
         let (words, cols, broken) = parsed;
-        if !words.is_empty() {
-            out.push(Line {
-                loc,
-                words,
-                cols,
-                broken,
-            });
+        if words.is_empty() {
+            diags.append(here, false);
+            continue;
+        }
+        let line = Line {
+            loc,
+            words,
+            cols,
+            broken,
+        };
+        let was_active = blocks.active();
+        let verdict = blocks.line(&line, &mut here);
+        // A line read in a branch not taken: its warnings (an unset variable) do not matter.
+        diags.append(here, !was_active);
+        match verdict {
+            Verdict::Keep => out.push(line),
+            Verdict::Drop => {}
+            Verdict::Abort => {
+                diags.aborted = true;
+                return out;
+            }
         }
     }
+    blocks.finish(diags);
     nbsp.report(&file, diags, nbsp_message);
     curly.report(&file, diags, curly_message);
     out

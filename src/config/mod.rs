@@ -55,6 +55,7 @@ pub mod state_file;
 pub mod stats;
 pub mod suggest;
 pub mod syntax;
+pub mod tune;
 pub mod validate;
 
 pub use error::{Diagnostic, Severity};

@@ -78,9 +78,11 @@ fn wait_bounded(mut child: Child, limit: Duration) -> std::process::Output {
 
 const DEFAULTS: &str = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n";
 
-/// (name, configuration after `DEFAULTS`, accepted by both, messages both print as
-/// `(line, text)`).
-fn cases() -> Vec<(&'static str, String, bool, Vec<(u32, &'static str)>)> {
+/// One configuration: its name, its text after `DEFAULTS`, whether both accept it, and the
+/// messages both print, as `(line, text)`.
+type Case = (&'static str, String, bool, Vec<(u32, &'static str)>);
+
+fn cases() -> Vec<Case> {
     let d = DEFAULTS.lines().count() as u32;
     // -c binds nothing: any port does.
     let fe = "frontend fe\n    bind 127.0.0.1:8080\n";

@@ -26,6 +26,9 @@ fn main() -> ExitCode {
         print_version(args.version);
         return ExitCode::SUCCESS;
     }
+    if let Some(cond) = &args.condition {
+        return evaluate_condition(cond);
+    }
     match run(args, role) {
         Ok(code) => code,
         Err(e) => {
@@ -141,6 +144,18 @@ fn serve(args: Args, mut model: config::Model, role: Option<master::Role>) -> Re
         let _ = std::fs::remove_file(p);
     }
     result
+}
+
+/// `-cc CONDITION`, as HAProxy: 0 true, 1 false, 2 with the reason when it does not parse.
+fn evaluate_condition(cond: &str) -> ExitCode {
+    match config::blocks::check_condition(cond) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("ringlb: -cc: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn print_version(level: u8) {

@@ -318,3 +318,38 @@ both_drivers!(branch_picks_port_and_server_as_haproxy, |driver| {
     assert_eq!(from_haproxy, (200, "blue".to_string(), true));
     assert_eq!(from_ringlb, from_haproxy);
 });
+
+#[test]
+fn cc_answers_as_haproxy() {
+    if !haproxy_or_skip("cc_answers_as_haproxy") {
+        return;
+    }
+    let haproxy = haproxy_bin().unwrap_or_default();
+    let code = |bin: &str, cond: &str| {
+        let child = Command::new(bin)
+            .args(["-cc", cond])
+            .envs(ENV.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn -cc");
+        wait_bounded(child, Duration::from_secs(10)).status.code()
+    };
+    for (cond, expected) in [
+        ("1", 0),
+        ("0", 1),
+        ("", 1),
+        ("feature(OPENSSL) && feature(THREAD)", 0),
+        ("version_atleast(2.6.12) && version_before(2.6.13)", 0),
+        // Read as a configuration line: "$VAR" is expanded, as HAProxy does.
+        ("streq(\"$RINGLB_COND_COLOR\",blue)", 0),
+        ("streq(blue,blue) || defined(RINGLB_COND_UNSET)", 0),
+        ("defined(RINGLB_COND_COLOR)", 0),
+        ("bogus(", 2),
+        ("streq(a)", 2),
+    ] {
+        let (h, r) = (code(&haproxy, cond), code(bin(), cond));
+        assert_eq!((h, r), (Some(expected), Some(expected)), "-cc '{cond}'");
+    }
+}

@@ -8,7 +8,7 @@
 //! branch, which is not evaluated. Blocks are per file: a `.if` must end in the file it opens in.
 
 use super::block_cond;
-use super::error::Diags;
+use super::error::{Diags, Severity};
 use super::model::Loc;
 use super::suggest;
 use super::syntax::Line;
@@ -167,6 +167,19 @@ impl<'e> Blocks<'e> {
             }
         }
     }
+}
+
+/// `-cc CONDITION`: the text is read as a configuration line is (quotes, `"$VAR"` expansion,
+/// as HAProxy's `-cc` does), then answered. `Err` holds the reason it does not parse.
+pub fn check_condition(text: &str) -> Result<bool, String> {
+    let mut diags = Diags::default();
+    let words = super::syntax::line_words("-cc", text, &mut diags);
+    if let Some(e) = diags.list.iter().find(|d| d.severity == Severity::Error) {
+        return Err(e.message.clone());
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    block_cond::evaluate(&words.join(" "), &env)
+        .map_err(|e| format!("{} at position {}{}", e.message, e.position, e.hint))
 }
 
 fn no_argument(line: &Line, diags: &mut Diags) -> bool {

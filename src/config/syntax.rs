@@ -161,6 +161,22 @@ pub fn tokenize_with_env(
     out
 }
 
+/// The words of one line of text read as a configuration line (no blocks, no sections): for
+/// `-cc`. Problems (an unterminated quote) go to `diags`.
+pub fn line_words(name: &str, text: &str, diags: &mut Diags) -> Vec<String> {
+    let loc = Loc {
+        file: Arc::from(name),
+        line: 1,
+    };
+    let mut sc = LineScanner {
+        loc: &loc,
+        diags,
+        nbsp: None,
+        curly: None,
+    };
+    sc.scan(text).0
+}
+
 /// Characters pasted from elsewhere: one warning per file, at the first one, with the count of
 /// lines that have them (one warning per line would bury the real errors).
 #[derive(Default)]

@@ -11,6 +11,12 @@ use ringlb::process;
 fn main() -> ExitCode {
     // First, before any thread: it edits the environment.
     let role = master::Role::from_env();
+    // As HAProxy before it reads its configuration (`.if defined(HAPROXY_LOCALPEER)`, "$..."):
+    // the local peer name is the host name (HAProxy's -L, which ringlb lacks, would change it).
+    std::env::set_var(
+        "HAPROXY_LOCALPEER",
+        ringlb::config::log_resolve::system_hostname(),
+    );
     let args = match cli::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {

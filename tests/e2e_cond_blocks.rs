@@ -353,3 +353,73 @@ fn cc_answers_as_haproxy() {
         assert_eq!((h, r), (Some(expected), Some(expected)), "-cc '{cond}'");
     }
 }
+
+/// `.if defined(HAPROXY_MWORKER)`, the manual's own example: HAProxy 2.6 sets the variable only
+/// after its first reading (its first worker is forked from that reading, so the branch is not
+/// taken at start; only re-executions after a reload see it), and ringlb does not set it: the
+/// first workers of both listen on the `.else` port.
+fn mworker_cfg(worker_port: u16, plain_port: u16, server: SocketAddr) -> String {
+    format!(
+        "{DEFAULTS}frontend fe\n\
+         .if defined(HAPROXY_MWORKER)\n\
+         \x20   bind 127.0.0.1:{worker_port}\n\
+         .else\n\
+         \x20   bind 127.0.0.1:{plain_port}\n\
+         .endif\n\
+         \x20   default_backend be\n\
+         backend be\n\
+         \x20   server s1 {server}\n"
+    )
+}
+
+both_drivers!(haproxy_mworker_is_undefined_at_first_start, |driver| {
+    if !haproxy_or_skip("haproxy_mworker_is_undefined_at_first_start") {
+        return;
+    }
+    let be = HttpBackend::start("s1");
+    let (h_worker, h_plain) = (free_port(), free_port());
+    let dir = TempDir::new();
+    let path = dir.write("haproxy.cfg", mworker_cfg(h_worker, h_plain, be.addr));
+    let child = Command::new(haproxy_bin().unwrap_or_default())
+        .args(["-W", "-db", "-f"])
+        .arg(&path)
+        .env_remove("HAPROXY_MWORKER")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn haproxy -W");
+    let haproxy = Haproxy(child);
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let plain_addr = SocketAddr::from(([127, 0, 0, 1], h_plain));
+    while TcpStream::connect_timeout(&plain_addr, Duration::from_millis(100)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "haproxy -W did not listen on {plain_addr}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let from_haproxy = served_by(h_plain, h_worker);
+    drop(haproxy);
+
+    let (r_worker, r_plain) = (free_port(), free_port());
+    let text = mworker_cfg(r_worker, r_plain, be.addr);
+    let dir = TempDir::new();
+    let path = dir.write("ringlb.cfg", &text);
+    let tmp = dir.path().display().to_string();
+    let lb = Ringlb::start_files_env(
+        TempDir::new(),
+        &[path],
+        &["-W".to_string()],
+        &[("TMPDIR", &tmp)],
+        driver,
+        &text,
+    );
+    assert_eq!(
+        lb.addrs("fe"),
+        [SocketAddr::from(([127, 0, 0, 1], r_plain))]
+    );
+    let from_ringlb = served_by(r_plain, r_worker);
+    assert_eq!(from_haproxy, (200, "s1".to_string(), true));
+    assert_eq!(from_ringlb, from_haproxy);
+});

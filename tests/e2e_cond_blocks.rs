@@ -145,6 +145,12 @@ fn cases() -> Vec<Case> {
             vec![],
         ),
         (
+            "pseudo-variables, resolved where they are read",
+            format!("{fe}.notice \"${{.FILE}}:${{.LINE}} in ${{.SECTION}}\"\n"),
+            true,
+            vec![(8, "'t.cfg:8 in fe'")],
+        ),
+        (
             "thread-groups 2",
             format!("global\n    thread-groups 2\n{fe}"),
             false,

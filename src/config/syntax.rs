@@ -2,7 +2,7 @@
 //!
 //! Word splitting follows HAProxy 2.6 (manual section 2.2): `#` starts a comment outside quotes,
 //! `"..."` quotes weakly (backslash escapes and `$VAR` / `${VAR}` / `${VAR-default}` expansion
-//! inside), `'...'` quotes strongly, a backslash escapes outside quotes. Environment variables are
+//! inside, with HAProxy's pseudo-variables `.FILE`, `.LINE`, `.SECTION`), `'...'` quotes strongly, a backslash escapes outside quotes. Environment variables are
 //! expanded only inside double quotes, as in HAProxy; an undefined one expands to nothing (HAProxy
 //! does so silently; we warn). U+00A0 no-break spaces are treated as blanks with one warning per
 //! file: configs pasted from web pages are full of them and HAProxy would reject every such line.
@@ -115,6 +115,8 @@ pub fn tokenize_with_env(
     let mut nbsp = OddCharReport::default();
     let mut curly = OddCharReport::default();
     let mut blocks = Blocks::new(env);
+    // For `${.SECTION}`: the current section's name, or its kind when it has none.
+    let mut section = String::new();
     for (i, raw) in text.split('\n').enumerate() {
         let loc = Loc {
             file: file.clone(),
@@ -127,6 +129,7 @@ pub fn tokenize_with_env(
             diags: &mut here,
             nbsp: None,
             curly: None,
+            section: &section,
         };
         let parsed = sc.scan(raw);
         nbsp.saw(loc.line, sc.nbsp);
@@ -147,7 +150,12 @@ pub fn tokenize_with_env(
         // A line read in a branch not taken: its warnings (an unset variable) do not matter.
         diags.append(here, !was_active);
         match verdict {
-            Verdict::Keep => out.push(line),
+            Verdict::Keep => {
+                if let Some(name) = section_label(&line) {
+                    section = name;
+                }
+                out.push(line)
+            }
             Verdict::Drop => {}
             Verdict::Abort => {
                 diags.aborted = true;
@@ -159,6 +167,18 @@ pub fn tokenize_with_env(
     nbsp.report(&file, diags, nbsp_message);
     curly.report(&file, diags, curly_message);
     out
+}
+
+/// What `${.SECTION}` says after a section header line (`None`: not a header).
+fn section_label(line: &Line) -> Option<String> {
+    let kw = line.word(0);
+    if section_kind(kw).is_none() && !UNSUPPORTED_SECTIONS.contains(&kw) {
+        return None;
+    }
+    match line.words.get(1) {
+        Some(name) if name != "from" => Some(name.clone()),
+        _ => Some(kw.to_string()),
+    }
 }
 
 /// The words of one line of text read as a configuration line (no blocks, no sections): for
@@ -173,6 +193,7 @@ pub fn line_words(name: &str, text: &str, diags: &mut Diags) -> Vec<String> {
         diags,
         nbsp: None,
         curly: None,
+        section: "",
     };
     sc.scan(text).0
 }
@@ -237,6 +258,8 @@ struct LineScanner<'a> {
     nbsp: Option<(u32, char)>,
     /// The first curly quote of the line outside real quotes (inside them it is just text).
     curly: Option<(u32, char)>,
+    /// The section being read, for `${.SECTION}`.
+    section: &'a str,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -415,6 +438,17 @@ impl LineScanner<'_> {
                 );
             }
             last = close;
+        }
+        // HAProxy's pseudo-variables (manual 2.3): where the line is, resolved as it is read.
+        let pseudo = match name.as_str() {
+            ".FILE" => Some(self.loc.file.to_string()),
+            ".LINE" => Some(self.loc.line.to_string()),
+            ".SECTION" => Some(self.section.to_string()),
+            _ => None,
+        };
+        if let Some(v) = pseudo {
+            cur.push_str(&v);
+            return last;
         }
         match (std::env::var(&name), default) {
             (Ok(v), _) => cur.push_str(&v),
@@ -611,6 +645,15 @@ mod tests {
         let (w, d) = words("k \"a${RINGLB_SURELY_UNSET}b\"");
         assert_eq!(w[0], vec!["k", "ab"]);
         assert!(d.list[0].message.contains("RINGLB_SURELY_UNSET"));
+    }
+
+    #[test]
+    fn pseudo_variables() {
+        let (w, d) = words("global\n a \"${.FILE}:${.LINE} ${.SECTION}\"\nbackend app\n b \"${.SECTION}/${.LINE}\"\ndefaults\n c \"$.SECTION\"\n");
+        assert_eq!(w[1], vec!["a", "t.cfg:2 global"]);
+        assert_eq!(w[3], vec!["b", "app/4"]);
+        assert_eq!(w[5], vec!["c", "defaults"]);
+        assert!(d.list.is_empty(), "{:?}", d.list);
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //!
 //! Word splitting follows HAProxy 2.6 (manual section 2.2): `#` starts a comment outside quotes,
 //! `"..."` quotes weakly (backslash escapes and `$VAR` / `${VAR}` / `${VAR-default}` expansion
-//! inside, with HAProxy's pseudo-variables `.FILE`, `.LINE`, `.SECTION`), `'...'` quotes strongly, a backslash escapes outside quotes. Environment variables are
-//! expanded only inside double quotes, as in HAProxy; an undefined one expands to nothing (HAProxy
+//! inside, with HAProxy's pseudo-variables `.FILE`, `.LINE`, `.SECTION`), `'...'` quotes
+//! strongly, a backslash escapes outside quotes. Environment variables are expanded only inside
+//! double quotes, as in HAProxy; an undefined one expands to nothing (HAProxy
 //! does so silently; we warn). U+00A0 no-break spaces are treated as blanks with one warning per
 //! file: configs pasted from web pages are full of them and HAProxy would reject every such line.
 //! Curly quotes (U+2018/2019/201C/201D, from word processors) are kept as ordinary characters,
 //! as HAProxy does, with one warning per file: they look like quotes but do not quote.
+//! Conditional blocks are applied here too, line by line (`blocks`), so that the lines of a
+//! branch not taken never reach the sections.
 
 use super::blocks::{Blocks, Verdict};
 use super::error::Diags;

@@ -1,9 +1,11 @@
 //! Configuration: HAProxy's language read in two stages.
 //!
-//! `syntax` turns files into sections of lines of words that remember `file:line`; `keywords`
+//! `syntax` turns files into sections of lines of words that remember `file:line`, applying
+//! the conditional blocks as it reads (`blocks`; `block_cond` answers their conditions); `keywords`
 //! holds the one table that says, for every keyword, where it may appear and how it is parsed
 //! (parse functions live in `global`, `proxy`, `server`, `check` (health checks), `http_rules`
-//! (http-request/-response rules, userlists), with `cond` for ACLs, `expr` for sample
+//! (http-request/-response rules, userlists), `tune` (the `tune.*` internals accepted with a
+//! note, `tune.maxrewrite`, `thread-groups`), with `cond` for ACLs, `expr` for sample
 //! expressions and log-format strings, `addr` and `duration` for values; the compiled rule
 //! types are in `model_rules`; `bind_tls` reads a bind's TLS options into `model_tls::BindTls`
 //! and, at validation, loads its certificates through `tls::`) into the builders of `draft`. The words inside those lines

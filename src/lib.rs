@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  main.rs, cli   the command line (-f, -c, -d, -D ...), exit codes; build_info: -vv's build facts
-//!  config::       haproxy-style .cfg files -> Model: syntax.rs (tokens with file:line) ->
+//!  config::       haproxy-style .cfg files -> Model: syntax.rs (tokens with file:line, the
+//!                 .if/.endif blocks applied by blocks.rs) ->
 //!                 keywords.rs (one table of every keyword: where it may appear, its parser,
 //!                 or why it is refused) -> validate.rs -> model.rs (plain, immutable, Send);
 //!                 catalog/ holds the tables of fetches, converters, actions, server options

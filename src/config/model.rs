@@ -83,6 +83,8 @@ pub struct Global {
     pub bufsize: usize,
     /// `tune.http.maxhdr`: the most header lines in one message (HAProxy: 101).
     pub maxhdr: usize,
+    /// `tune.maxrewrite`, readjusted as HAProxy does: a head must fit in `bufsize` minus this.
+    pub rewrite_reserve: usize,
     /// `tune.h2.*`.
     pub h2: H2Tune,
     /// `ringlb.driver` (ringlb's own keyword); the RINGLB_DRIVER environment variable wins.

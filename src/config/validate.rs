@@ -333,6 +333,10 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         pidfile: g.pidfile,
         bufsize: g.bufsize.unwrap_or(DEFAULT_BUFSIZE),
         maxhdr: g.maxhdr.unwrap_or(DEFAULT_MAXHDR),
+        rewrite_reserve: super::tune::rewrite_reserve(
+            g.maxrewrite,
+            g.bufsize.unwrap_or(DEFAULT_BUFSIZE),
+        ),
         h2,
         driver: g.driver.unwrap_or(DriverChoice::Auto),
         logs: g.logs,

@@ -42,7 +42,8 @@ pub struct ServerSlot {
     pub weight: Cell<u32>,
     /// Percent of `weight` in effect: below 100 while `slowstart` ramps a server back up.
     pub weight_pct: Cell<u8>,
-    pub backup: bool,
+    /// A backup server (a slot `add server` fills takes its setting then).
+    pub backup: Cell<bool>,
     /// Where new connections go: the configured address, or the runtime API's
     /// (`set server B/S addr`).
     pub addr: Cell<std::net::SocketAddr>,
@@ -82,7 +83,13 @@ impl Balancer {
         seed: u64,
         stats: Option<(Arc<StatsShared>, usize)>,
     ) -> Self {
-        let slots = backend.servers.iter().map(ServerSlot::new).collect();
+        let reserved = (0..backend.dynamic_slots).map(|_| ServerSlot::reserved());
+        let slots = backend
+            .servers
+            .iter()
+            .map(ServerSlot::new)
+            .chain(reserved)
+            .collect();
         Balancer {
             algo: backend.balance.clone(),
             allbackups: backend.allbackups,
@@ -125,18 +132,18 @@ impl Balancer {
     pub fn pick(&self, key: PickKey, avoid: Option<ServerId>) -> Pick {
         // HAProxy uses backups only when no active server is usable, and then only the first
         // backup (all of them with `option allbackups`).
-        let any_active = self.slots.iter().any(|s| s.is_usable() && !s.backup);
+        let any_active = self.slots.iter().any(|s| s.is_usable() && !s.backup.get());
         let first_backup = if any_active {
             None
         } else {
-            self.slots.iter().position(|s| s.is_usable() && s.backup)
+            self.slots.iter().position(|s| s.is_usable() && s.backup.get())
         };
         let in_pool = |i: usize| {
             let s = &self.slots[i];
             match first_backup {
-                Some(_) if self.allbackups => s.is_usable() && s.backup,
+                Some(_) if self.allbackups => s.is_usable() && s.backup.get(),
                 Some(b) => i == b,
-                None => s.is_usable() && !s.backup,
+                None => s.is_usable() && !s.backup.get(),
             }
         };
         if !(0..self.slots.len()).any(in_pool) {
@@ -287,10 +294,31 @@ impl ServerSlot {
             usable: Cell::new(!s.start.maint && !s.start.down),
             weight: Cell::new(s.start.weight_in_effect()),
             weight_pct: Cell::new(100),
-            backup: s.backup,
+            backup: Cell::new(s.backup),
             addr: Cell::new(s.addr),
             current: Cell::new(0),
         }
+    }
+
+    /// A slot for `add server`: never picked until a server fills it and is enabled.
+    fn reserved() -> Self {
+        ServerSlot {
+            inflight: Cell::new(0),
+            usable: Cell::new(false),
+            weight: Cell::new(0),
+            weight_pct: Cell::new(100),
+            backup: Cell::new(false),
+            addr: Cell::new(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+            current: Cell::new(0),
+        }
+    }
+
+    /// `add server` filled this slot: its address and role; it stays unusable (in
+    /// maintenance) until the checker's events say otherwise.
+    pub fn fill(&self, s: &Server) {
+        self.addr.set(s.addr);
+        self.backup.set(s.backup);
+        self.current.set(0);
     }
 }
 

@@ -670,6 +670,27 @@ impl ServerStart {
 }
 
 impl Server {
+    /// What stands in for a slot kept for `add server` until a server fills it.
+    pub fn placeholder() -> Self {
+        Server {
+            name: String::new(),
+            loc: Loc {
+                file: "runtime API".into(),
+                line: 0,
+            },
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            weight: 0,
+            maxconn: None,
+            backup: false,
+            disabled: true,
+            check: None,
+            slowstart: None,
+            pool: ServerPool::default(),
+            tls: None,
+            start: ServerStart::configured(true, 0),
+        }
+    }
+
     /// The TLS settings of the proxied traffic, when it is TLS.
     pub fn traffic_tls(&self) -> Option<&super::model_tls::ServerTls> {
         self.tls.as_ref().filter(|t| t.ssl)

@@ -201,6 +201,15 @@ impl CheckTable {
         }
     }
 
+    /// A copy of one backend's servers' states.
+    pub fn read_backend(&self, backend: BackendId) -> Vec<CheckState> {
+        self.servers
+            .lock()
+            .ok()
+            .and_then(|s| s.get(backend.index()).cloned())
+            .unwrap_or_default()
+    }
+
     /// A copy of every server's state.
     pub fn read(&self) -> Vec<Vec<CheckState>> {
         self.servers.lock().map(|s| s.clone()).unwrap_or_default()

@@ -5,8 +5,8 @@
 
 use super::{addr, Api};
 use crate::config::model::{ApiLevel, BackendId, Server, ServerId};
-use crate::health::table::live_servers;
 use crate::health::admin::{parse_weight, AdminCmd, AdminState, Change, ServerCmd};
+use crate::health::table::live_servers;
 
 /// `disable|enable server B/S`, `set server B/S state|weight ...`, `set weight B/S N`.
 /// `None` when the words are not one of these commands.

@@ -411,7 +411,10 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
     };
     let proxy = build_proxy(p, mode, acls, rules, global, log_diags);
     let balance = p.balance.clone().unwrap_or(Balance::RoundRobin);
-    let can_add = global.stats_sockets.iter().any(|s| s.level == ApiLevel::Admin);
+    let can_add = global
+        .stats_sockets
+        .iter()
+        .any(|s| s.level == ApiLevel::Admin);
     Backend {
         proxy,
         dynamic_slots: if can_add && balance.is_dynamic() {

@@ -295,11 +295,19 @@ async fn run(setup: Setup) {
         .iter()
         .map(|b| {
             let empty = (0..b.dynamic_slots).map(|_| SlotUse::Empty);
-            b.servers.iter().map(|_| SlotUse::Configured).chain(empty).collect()
+            b.servers
+                .iter()
+                .map(|_| SlotUse::Configured)
+                .chain(empty)
+                .collect()
         })
         .collect();
     let admin = super::admin::table(&model);
-    let filled = model.backends.iter().map(|b| Cell::new(b.servers.len())).collect();
+    let filled = model
+        .backends
+        .iter()
+        .map(|b| Cell::new(b.servers.len()))
+        .collect();
     let st = Rc::new(State {
         model,
         limits,
@@ -624,7 +632,8 @@ impl State {
                 .admin
                 .get(backend.index())
                 .and_then(|l| l.get(i.index()));
-            let (maint, weight) = admin.map_or((true, 0), |a| (a.maint.get(), a.weight_in_effect()));
+            let (maint, weight) =
+                admin.map_or((true, 0), |a| (a.maint.get(), a.weight_in_effect()));
             let up = !maint && weight > 0 && checked.is_none_or(|c| c.up.get());
             match (up, backup) {
                 (true, false) => n.0 += 1,

@@ -323,11 +323,14 @@ impl<'a, D: Downstream> Session<'a, D> {
                 local: None,
             }),
             // A server the runtime API added: its name and address from the record.
-            None => added.as_deref().zip(addr_now).map(|(name, addr)| ServerInfo {
-                name,
-                addr,
-                local: None,
-            }),
+            None => added
+                .as_deref()
+                .zip(addr_now)
+                .map(|(name, addr)| ServerInfo {
+                    name,
+                    addr,
+                    local: None,
+                }),
         };
         let scene = Scene {
             src: self.conn.peer(),

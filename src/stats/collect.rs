@@ -463,7 +463,10 @@ fn backend_row(cx: &Cx<'_>, name: &str, bi: usize, b: &Backend, servers: &[Row])
     }
     row.set(
         F::Chkdown,
-        live.iter().filter_map(|(_, _, c)| *c).map(|c| c.went_down).sum(),
+        live.iter()
+            .filter_map(|(_, _, c)| *c)
+            .map(|c| c.went_down)
+            .sum(),
     );
     row.latency = cx.lat.backends.get(bi).and_then(latency::latency);
     row

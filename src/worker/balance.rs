@@ -136,7 +136,9 @@ impl Balancer {
         let first_backup = if any_active {
             None
         } else {
-            self.slots.iter().position(|s| s.is_usable() && s.backup.get())
+            self.slots
+                .iter()
+                .position(|s| s.is_usable() && s.backup.get())
         };
         let in_pool = |i: usize| {
             let s = &self.slots[i];

@@ -77,9 +77,7 @@ impl BackendRt {
         if let Some(s) = be.server(server) {
             return Some(SrvRef::Configured(s));
         }
-        self.added
-            .get(be.servers.len(), server)
-            .map(SrvRef::Added)
+        self.added.get(be.servers.len(), server).map(SrvRef::Added)
     }
 
     /// An added server's name (`None` for a configured one, which the model names).

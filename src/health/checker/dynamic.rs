@@ -67,7 +67,11 @@ impl State {
             f.set(server.index() + 1);
         }
         let cfg = Arc::new(cfg);
-        if let Some(a) = self.admin.get(backend.index()).and_then(|l| l.get(server.index())) {
+        if let Some(a) = self
+            .admin
+            .get(backend.index())
+            .and_then(|l| l.get(server.index()))
+        {
             a.reset(&cfg);
         }
         if let Some(l) = self.limits.server(backend, server) {
@@ -162,7 +166,9 @@ impl State {
             srv.wake.notify_all();
         }
         if let Some(stats) = &self.checks {
-            stats.checks.update(backend, server, |st| st.slot = SlotUse::Empty);
+            stats
+                .checks
+                .update(backend, server, |st| st.slot = SlotUse::Empty);
         }
         self.to_cores(&CoreCmd::DelServer { backend, server });
         "Server deleted.".into()

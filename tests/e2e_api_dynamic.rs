@@ -206,7 +206,7 @@ fn reported(lb: &Ringlb, s: &Socks, name: &str) -> [bool; 4] {
         stat.lines().any(|l| l.starts_with(&format!("be,{name},"))),
         state
             .lines()
-            .any(|l| l.contains(&format!(" be ")) && l.split(' ').nth(3) == Some(name)),
+            .any(|l| l.contains(" be ") && l.split(' ').nth(3) == Some(name)),
         csv.lines().any(|l| l.starts_with(&format!("be,{name},"))),
         prom.contains(&format!("proxy=\"be\",server=\"{name}\"")),
     ]

@@ -50,7 +50,7 @@ fn add(api: &Api, rest: &[&str]) -> String {
     }
     ask_checker(api, |reply| AdminCmd::AddServer {
         backend: BackendId::new(bi),
-        cfg,
+        cfg: Box::new(cfg),
         reply,
     })
 }

@@ -64,7 +64,7 @@ pub enum AdminCmd {
     /// `add server B/NAME ...`: the checker's reply goes back on `reply`.
     AddServer {
         backend: BackendId,
-        cfg: Server,
+        cfg: Box<Server>,
         reply: crossbeam_channel::Sender<String>,
     },
     /// `del server B/S`.

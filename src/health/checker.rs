@@ -513,7 +513,7 @@ impl State {
                 cfg,
                 reply,
             } => {
-                let _ = reply.send(self.add_server(backend, cfg));
+                let _ = reply.send(self.add_server(backend, *cfg));
             }
             AdminCmd::DelServer {
                 backend,

@@ -128,7 +128,8 @@ fn servers_listed(reply: &str) -> Vec<String> {
                 format!("{}/{} {} {}", c[0], c[1], c[17], c[18])
             } else {
                 let c: Vec<&str> = l.split(' ').collect();
-                format!("{}/{} admin={}", c[1], c[3], c[6])
+                // op state, admin state, user and initial weight.
+                format!("{}/{} {} {} {} {}", c[1], c[3], c[5], c[6], c[7], c[8])
             }
         })
         .collect()

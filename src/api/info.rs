@@ -1,7 +1,7 @@
 //! `show info` and `show servers state`, in HAProxy 2.6's layouts.
 
 use super::Api;
-use crate::health::table::live_servers;
+use crate::health::table::{live_servers, SlotUse};
 use crate::stats::collect;
 use crate::stats::snapshot::Snapshot;
 
@@ -161,6 +161,11 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
                     // maintenance.
                     let state = (if c.check_enabled { 6 } else { 2 }) | u8::from(maint) << 3;
                     (check_status_number(c.status), result, c.health, state)
+                }
+                // An added server: health 0, its check (if any) configured, not enabled,
+                // as HAProxy 2.6 shows a dynamic server before `enable health`.
+                Some(c) if matches!(c.slot, SlotUse::Added(_)) => {
+                    (1, 0, 0, if s.check.is_some() { 2 } else { 0 })
                 }
                 _ => (1, 0, s.check.map_or(2, |k| k.rise), u8::from(maint) << 3),
             };

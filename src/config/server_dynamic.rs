@@ -165,3 +165,45 @@ fn finish_tls(
         None => Ok(tls),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+    use crate::config::load_str;
+
+    fn global() -> crate::config::model::Global {
+        load_str("t.cfg", "global\n    maxconn 100\n")
+            .map_err(|e| format!("{e:?}"))
+            .unwrap()
+            .model
+            .global
+    }
+
+    #[test]
+    fn options_are_haproxys_dynamic_ones_without_defaults() {
+        let g = global();
+        let s = parse(
+            "n1",
+            &["127.0.0.1:80", "weight", "3", "check", "inter", "1s"],
+            &g,
+        )
+        .unwrap();
+        assert_eq!((s.weight, s.addr.port()), (3, 80));
+        assert!(
+            s.check.is_some() && s.start.maint,
+            "checked, starts in maintenance"
+        );
+        let err = |w: &[&str]| parse("n1", w, &g).unwrap_err();
+        assert_eq!(
+            err(&["127.0.0.1:80", "cookie", "x"]),
+            "'cookie' option is not accepted for dynamic server\n"
+        );
+        assert_eq!(
+            err(&["127.0.0.1:80", "bogus"]),
+            "unknown keyword 'bogus'.\n"
+        );
+        assert!(err(&[]).starts_with("'server' expects <name>"));
+        assert!(err(&["127.0.0.1:80", "track", "s1"]).contains("track"));
+        assert!(err(&["127.0.0.1:80", "inter", "1s"]).contains("no 'check'"));
+    }
+}

@@ -392,6 +392,33 @@ mod tests {
     }
 
     #[test]
+    fn slots_kept_for_add_server_are_picked_once_filled_and_enabled() {
+        let cfg = "global\n stats socket /nonexistent/a.sock level admin\n\
+                   defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+                   backend b\n server a 127.0.0.1:1\n";
+        let model = load_str("t.cfg", cfg)
+            .map_err(|e| format!("{e:?}"))
+            .unwrap()
+            .model;
+        let be = &model.backends[0];
+        assert_eq!(be.slot_count(), 1 + crate::config::model::DYNAMIC_SLOTS);
+        let limits = Arc::new(ConnLimits::new(&model));
+        let b = Rc::new(Balancer::new(be, BackendId::new(0), limits, 7));
+        assert_eq!(picks(&b, 4), vec![0; 4], "empty slots are never picked");
+        let mut added = be.servers[0].clone();
+        added.addr = "127.0.0.1:2".parse().unwrap();
+        let slot = b.slot(ServerId::new(1)).unwrap();
+        slot.fill(&added);
+        assert_eq!(picks(&b, 2), vec![0; 2], "in maintenance until enabled");
+        slot.usable.set(true);
+        slot.weight.set(1);
+        let mut p = picks(&b, 4);
+        p.sort_unstable();
+        assert_eq!(p, vec![0, 0, 1, 1]);
+        assert_eq!(slot.addr.get().port(), 2);
+    }
+
+    #[test]
     fn weighted_round_robin_is_smooth_and_proportional() {
         let b = balancer(
             " server a 127.0.0.1:1 weight 3\n server b 127.0.0.1:2 weight 1\n",

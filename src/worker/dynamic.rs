@@ -104,9 +104,7 @@ impl Worker {
         let (Some(be), Some(rt)) = (self.model.backend(backend), self.backend_rt(backend)) else {
             return;
         };
-        if let Some(slot) = rt.balancer.slot(server) {
-            slot.fill(cfg);
-        }
+        rt.balancer.fill(server, cfg);
         rt.pool.fill(server, &cfg.pool);
         let tls = cfg
             .traffic_tls()

@@ -275,8 +275,17 @@ both_drivers!(del_waits_for_requests_in_flight, |driver| {
     let a = HttpBackend::start("a");
     let w1 = HttpBackend::start("w1");
     let w2 = HttpBackend::start_slow("w2", 1200);
-    let (lb, s, _dir) = start(a.addr, w1.addr, driver);
+    // With `-d`: one log line per request, and HAProxy's notices.
+    let dir = TempDir::new();
+    let s = Socks::in_dir(dir.path(), "r");
+    let text = traffic_cfg(&s, a.addr, w1.addr);
+    let path = dir.write("ringlb.cfg", &text);
+    let lb = Ringlb::start_files_args(dir, &[path], &["-d".to_string()], driver, &text);
     ask(&s.admin, &format!("add server slow/d1 {}", w2.addr));
+    assert!(lb.wait_for_output(
+        "CLI : 'server slow/d1' : New server registered.",
+        Duration::from_secs(2)
+    ));
     ask(&s.admin, "enable server slow/d1");
     ask(&s.admin, "disable server slow/w1");
     std::thread::sleep(Duration::from_millis(100));
@@ -293,6 +302,8 @@ both_drivers!(del_waits_for_requests_in_flight, |driver| {
     drop(c);
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(ask(&s.admin, "del server slow/d1"), "Server deleted.\n");
+    // The request's log line named the added server.
+    assert!(lb.output().contains(" slow/d1 "), "{}", lb.output());
     // The slot is gone for good: a request to the backend now finds no server.
     assert_eq!(get_once(lb.addr("fe"), "/slow").status, 503);
 });

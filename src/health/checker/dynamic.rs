@@ -86,6 +86,10 @@ impl State {
             let state = CheckState::added(Arc::clone(&cfg), Instant::now());
             stats.checks.update(backend, server, |st| *st = state);
         }
+        self.notice(&format!(
+            "CLI : 'server {}/{}' : New server registered.",
+            be.name, cfg.name
+        ));
         self.to_cores(&CoreCmd::AddServer {
             backend,
             server,
@@ -171,7 +175,15 @@ impl State {
                 .update(backend, server, |st| st.slot = SlotUse::Empty);
         }
         self.to_cores(&CoreCmd::DelServer { backend, server });
+        self.notice("Server deleted.");
         "Server deleted.".into()
+    }
+
+    /// HAProxy's notice on its standard error for these changes (none with `-q`).
+    fn notice(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("[NOTICE]   ({}) : {text}", std::process::id());
+        }
     }
 
     /// Requests in flight on a server, all cores together (each core counts its own).

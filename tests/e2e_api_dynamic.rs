@@ -197,10 +197,11 @@ fn start(s1: SocketAddr, slow: SocketAddr, driver: &str) -> (Ringlb, Socks, Temp
 }
 
 /// What every report says of `be/NAME`: whether `show stat`, `show servers state`, the
-/// stats page's CSV and the Prometheus metrics list it.
-fn reported(lb: &Ringlb, s: &Socks, name: &str) -> [bool; 4] {
+/// stats page (HTML and CSV) and the Prometheus metrics list it.
+fn reported(lb: &Ringlb, s: &Socks, name: &str) -> [bool; 5] {
     let stat = ask(&s.admin, "show stat");
     let state = ask(&s.admin, "show servers state be");
+    let html = get_once(lb.addr("mon"), "/st").text();
     let csv = get_once(lb.addr("mon"), "/st;csv").text();
     let prom = get_once(lb.addr("mon"), "/metrics").text();
     [
@@ -208,6 +209,7 @@ fn reported(lb: &Ringlb, s: &Socks, name: &str) -> [bool; 4] {
         state
             .lines()
             .any(|l| l.contains(" be ") && l.split(' ').nth(3) == Some(name)),
+        html.contains(&format!("<a name=\"be/{name}\">")),
         csv.lines().any(|l| l.starts_with(&format!("be,{name},"))),
         prom.contains(&format!("proxy=\"be\",server=\"{name}\"")),
     ]
@@ -226,7 +228,7 @@ both_drivers!(added_server_takes_traffic_then_deleted_none, |driver| {
     // In maintenance until enabled: no traffic, but listed.
     let served = tally((0..6).map(|_| get_once(fe, "/").server()));
     assert_eq!(served.get("a"), Some(&6), "{served:?}");
-    assert_eq!(reported(&lb, &s, "n1"), [true; 4]);
+    assert_eq!(reported(&lb, &s, "n1"), [true; 5]);
     assert_eq!(ask(&s.admin, "enable server be/n1"), "\n");
     std::thread::sleep(Duration::from_millis(100));
     // New connections land on both cores; each core alternates between the two servers,
@@ -258,7 +260,7 @@ both_drivers!(added_server_takes_traffic_then_deleted_none, |driver| {
     let served = tally((0..20).map(|_| get_once(fe, "/").server()));
     assert_eq!(served.get("a"), Some(&20), "{served:?}");
     assert_eq!(b.requests(), before);
-    assert_eq!(reported(&lb, &s, "n1"), [false; 4]);
+    assert_eq!(reported(&lb, &s, "n1"), [false; 5]);
     // Its pooled connections were closed.
     b.wait_for("pooled connections closed", Duration::from_secs(2), |c| {
         c.open == 0

@@ -51,7 +51,8 @@
 //!                 commands (`show info`, `show stat`, `show servers state`, `show sess`, ...)
 //!                 over stats::; changes go through the checker thread to every core
 //!                 (health/admin.rs -> worker/control.rs, each core's live sessions in
-//!                 worker/sessions.rs)
+//!                 worker/sessions.rs); `add server` fills a server slot every core kept
+//!                 free at start (config::model `dynamic_slots`, worker/dynamic.rs)
 //!  io             owned-buffer helpers (`ReadBuf`, timed I/O) shared by http, serve and tcp
 //! ```
 //!

@@ -51,6 +51,7 @@ pub mod model_tls;
 pub mod proxy;
 pub mod regexes;
 pub mod server;
+pub mod server_dynamic;
 pub mod server_state;
 pub mod server_tls;
 pub mod state_file;

@@ -11,6 +11,8 @@ Options (as in HAProxy):
   -f <file|dir>  configuration file, or a directory whose *.cfg files are read in
                  lexical order; repeat -f to load several, in the order given
   -c             check the configuration and exit: 0 when valid, 1 with every error
+  -cc <cond>     evaluate a '.if' condition (README: Conditional blocks) and exit: 0 when
+                 true, 1 when false, 2 when it does not parse
   -d             debug: stay in the foreground (as -db) and print one line per request on
                  stderr, in HAProxy's 'option httplog' layout (README: Request records)
   -db            stay in the foreground even when the config says 'daemon'
@@ -80,6 +82,8 @@ pub struct Args {
     pub systemd: bool,
     /// `-S` arguments, as written (parsed by master/cli.rs).
     pub master_cli: Vec<String>,
+    /// `-cc CONDITION`: answer a conditional block's condition and exit.
+    pub condition: Option<String>,
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
@@ -91,6 +95,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                 .files
                 .push(it.next().ok_or("-f needs a file or directory")?.into()),
             "-c" => out.check = true,
+            "-cc" => {
+                out.condition = Some(
+                    it.next()
+                        .ok_or("-cc needs a condition, e.g. 'feature(OPENSSL)'")?,
+                )
+            }
             "-d" => {
                 out.debug = true;
                 out.foreground = true;
@@ -134,7 +144,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             other => return Err(format!("unknown option '{other}' (see ringlb --help)")),
         }
     }
-    if out.files.is_empty() && !out.help && out.version == 0 {
+    if out.files.is_empty() && !out.help && out.version == 0 && out.condition.is_none() {
         return Err("no configuration file given: use -f <file> (see ringlb --help)".into());
     }
     Ok(out)

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  main.rs, cli   the command line (-f, -c, -d, -D ...), exit codes; build_info: -vv's build facts
-//!  config::       haproxy-style .cfg files -> Model: syntax.rs (tokens with file:line) ->
+//!  config::       haproxy-style .cfg files -> Model: syntax.rs (tokens with file:line, the
+//!                 .if/.endif blocks applied by blocks.rs) ->
 //!                 keywords.rs (one table of every keyword: where it may appear, its parser,
 //!                 or why it is refused) -> validate.rs -> model.rs (plain, immutable, Send);
 //!                 catalog/ holds the tables of fetches, converters, actions, server options
@@ -50,7 +51,8 @@
 //!                 commands (`show info`, `show stat`, `show servers state`, `show sess`, ...)
 //!                 over stats::; changes go through the checker thread to every core
 //!                 (health/admin.rs -> worker/control.rs, each core's live sessions in
-//!                 worker/sessions.rs)
+//!                 worker/sessions.rs); `add server` fills a server slot every core kept
+//!                 free at start (config::model `dynamic_slots`, worker/dynamic.rs)
 //!  io             owned-buffer helpers (`ReadBuf`, timed I/O) shared by http, serve and tcp
 //! ```
 //!

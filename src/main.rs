@@ -11,6 +11,12 @@ use ringlb::process;
 fn main() -> ExitCode {
     // First, before any thread: it edits the environment.
     let role = master::Role::from_env();
+    // As HAProxy before it reads its configuration (`.if defined(HAPROXY_LOCALPEER)`, "$..."):
+    // the local peer name is the host name (HAProxy's -L, which ringlb lacks, would change it).
+    std::env::set_var(
+        "HAPROXY_LOCALPEER",
+        ringlb::config::log_resolve::system_hostname(),
+    );
     let args = match cli::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
@@ -25,6 +31,9 @@ fn main() -> ExitCode {
     if args.version > 0 {
         print_version(args.version);
         return ExitCode::SUCCESS;
+    }
+    if let Some(cond) = &args.condition {
+        return evaluate_condition(cond);
     }
     match run(args, role) {
         Ok(code) => code,
@@ -143,10 +152,27 @@ fn serve(args: Args, mut model: config::Model, role: Option<master::Role>) -> Re
     result
 }
 
+/// `-cc CONDITION`, as HAProxy: 0 true, 1 false, 2 with the reason when it does not parse.
+fn evaluate_condition(cond: &str) -> ExitCode {
+    match config::blocks::check_condition(cond) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("ringlb: -cc: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn print_version(level: u8) {
     println!("ringlb version {}", env!("CARGO_PKG_VERSION"));
     if level > 1 {
         println!("Reads: HAProxy 2.6 configuration files");
+        println!(
+            "Answers .if version_atleast()/version_before() as HAProxy {}",
+            ringlb::build_info::HAPROXY_COMPAT_VERSION
+        );
+        println!("Feature list : {}", ringlb::build_info::feature_list());
         println!("Runtime: monoio, one pinned thread per core, SO_REUSEPORT listener per core");
         ringlb::build_info::lines()
             .iter()

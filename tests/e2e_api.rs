@@ -165,8 +165,8 @@ fn modes_and_refusals() {
         u.starts_with("Unknown command, but maybe one of the following ones is a better match:\n"),
         "{u}"
     );
-    let d = ask(&sock, "add server be/s3 127.0.0.1:1");
-    assert!(d.contains("'add server' is not supported yet"), "{d}");
+    let d = ask(&sock, "disable frontend fe");
+    assert!(d.contains("'disable frontend' is not supported yet"), "{d}");
     let mode = std::fs::metadata(&sock).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600, "mode 600");

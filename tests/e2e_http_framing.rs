@@ -842,3 +842,31 @@ both_drivers!(server_continue_after_ringlb_continue_dropped, |driver| {
         assert_eq!(req.body, b"hello");
     }
 });
+
+both_drivers!(maxrewrite_reserve_bounds_the_head, |driver| {
+    // `tune.maxrewrite 8192` leaves 16384 - 8192 for a head: 6 KiB passes, 10 KiB (fine with
+    // the default 1024 reserve, see above) is refused, as HAProxy 2.6 refuses it (with 400).
+    let be = HttpBackend::start("s1");
+    let cfg = format!(
+        "global\n    tune.maxrewrite 8192\n\ndefaults\n    mode http\n    timeout connect 1s\n    \
+         timeout client 5s\n    timeout server 5s\n\nfrontend fe\n    bind 127.0.0.1:0\n    \
+         default_backend app\n\nbackend app\n    server s1 {}\n",
+        be.addr
+    );
+    let lb = Ringlb::start(&cfg, driver);
+    let v = "v".repeat(1000);
+    let status = |n: usize| {
+        let headers: Vec<(String, String)> =
+            (0..n).map(|i| (format!("X-H{i}"), v.clone())).collect();
+        let refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let mut c = Client::connect(lb.addr("fe"));
+        c.send_request("GET", "/head", &refs, b"");
+        c.read_response().status
+    };
+    assert_eq!(status(6), 200);
+    assert_eq!(status(10), 431);
+    assert_eq!(be.heads(), 1, "the refused head never reached the backend");
+});

@@ -4,8 +4,9 @@
 //! transitions: no core is ever locked or waited for.
 
 use super::{addr, Api};
-use crate::config::model::{ApiLevel, BackendId, ServerId};
+use crate::config::model::{ApiLevel, BackendId, Server, ServerId};
 use crate::health::admin::{parse_weight, AdminCmd, AdminState, Change, ServerCmd};
+use crate::health::table::live_servers;
 
 /// `disable|enable server B/S`, `set server B/S state|weight ...`, `set weight B/S N`.
 /// `None` when the words are not one of these commands.
@@ -17,7 +18,7 @@ pub fn run(api: &Api, level: ApiLevel, words: &[&str]) -> Option<String> {
         ["enable", "health", rest @ ..] => {
             let checked = find(api, rest.first().copied())
                 .ok()
-                .and_then(|(b, s)| api.model.server(b, s))
+                .and_then(|(b, s)| server_cfg(api, b, s))
                 .is_some_and(|s| s.check.is_some() && !s.disabled);
             let change = if checked || rest.is_empty() {
                 Ok(Some(Change::Health(true)))
@@ -136,10 +137,7 @@ fn set_check(api: &Api, level: ApiLevel, target: &str, what: &str, rest: &[&str]
         (_, [p, ..]) => (None, Some(*p)),
         (_, []) => return "set server <b>/<s> check-port requires a port.\n".into(),
     };
-    let checked = api
-        .model
-        .server(b, s)
-        .is_some_and(|srv| srv.check.is_some() && !srv.disabled);
+    let checked = server_cfg(api, b, s).is_some_and(|srv| srv.check.is_some() && !srv.disabled);
     if !checked {
         return "health checks are not enabled on this server".into();
     }
@@ -205,7 +203,7 @@ fn state(s: &str) -> Result<Option<Change>, String> {
 fn weight(api: &Api, target: &str, w: &str) -> Result<Option<Change>, String> {
     let configured = find(api, Some(target))
         .ok()
-        .and_then(|(b, s)| api.model.server(b, s))
+        .and_then(|(b, s)| server_cfg(api, b, s))
         .map_or(1, |s| s.weight);
     if w.is_empty() || !w.trim_end_matches('%').bytes().all(|b| b.is_ascii_digit()) {
         // HAProxy's own words, and no empty line after them.
@@ -227,10 +225,20 @@ pub(super) fn find(api: &Api, target: Option<&str>) -> Result<(BackendId, Server
         .iter()
         .position(|x| x.name == b)
         .ok_or("No such backend.\n")?;
-    let si = m.backends[bi]
-        .servers
-        .iter()
-        .position(|x| x.name == s)
+    // The servers it has now: `add server` and `del server` change them.
+    let states = api.stats.checks.read_backend(BackendId::new(bi));
+    let (si, _, _) = live_servers(&m.backends[bi], Some(&states))
+        .find(|(_, x, _)| x.name == s)
         .ok_or("No such server.\n")?;
     Ok((BackendId::new(bi), ServerId::new(si)))
+}
+
+/// A server's configuration: the model's, or that of a server `add server` added.
+pub(super) fn server_cfg(api: &Api, b: BackendId, s: ServerId) -> Option<Server> {
+    let states = api.stats.checks.read_backend(b);
+    let be = api.model.backend(b)?;
+    let found = live_servers(be, Some(&states))
+        .find(|(si, _, _)| *si == s.index())
+        .map(|(_, srv, _)| srv.clone());
+    found
 }

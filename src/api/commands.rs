@@ -14,10 +14,12 @@ pub enum Outcome {
 /// The commands ringlb answers, as `help` lists them (HAProxy's wording and order: the
 /// commands, then the three that are always there).
 const HELP: &[(&str, &str)] = &[
+    ("add server <bk>/<srv>", "create a new server"),
     (
         "clear counters [all]",
         "clear max statistics counters (or all counters)",
     ),
+    ("del server <bk>/<srv>", "remove a dynamically added server"),
     ("disable health", "disable health checks"),
     (
         "disable server (DEPRECATED)",
@@ -86,14 +88,6 @@ const ALWAYS: &[(&str, &str)] = &[
 const NOT_YET: &[(&str, &str)] = &[
     ("disable agent", ""),
     ("enable agent", ""),
-    (
-        "add server",
-        " (backends, pools and counters are sized at start; servers must be in the configuration)",
-    ),
-    (
-        "del server",
-        " (servers are those of the configuration; 'set server B/S state maint' takes one out)",
-    ),
     ("disable frontend", ""),
     ("enable frontend", ""),
     ("shutdown frontend", ""),
@@ -139,6 +133,7 @@ pub fn run(api: &Api, client: &Client, cmd: &str, interactive: &mut bool) -> Out
         ["show", "backend"] => show_backend(api),
         ["show", "servers", "state", rest @ ..] => info::servers_state(api, rest.first().copied()),
         w => match super::change::run(api, level, w)
+            .or_else(|| super::dynamic::run(api, level, w))
             .or_else(|| super::limits::run(api, level, w))
             .or_else(|| super::sess::run(api, client, w))
         {

@@ -1,7 +1,7 @@
 //! `show info` and `show servers state`, in HAProxy 2.6's layouts.
 
 use super::Api;
-use crate::health::table::CheckState;
+use crate::health::table::{live_servers, SlotUse};
 use crate::stats::collect;
 use crate::stats::snapshot::Snapshot;
 
@@ -139,8 +139,7 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
             .iter()
             .find(|p| p.backend == Some(bi))
             .map_or(0, |p| p.iid);
-        for (si, s) in b.servers.iter().enumerate() {
-            let st: Option<&CheckState> = checks.get(bi).and_then(|l| l.get(si));
+        for (si, s, st) in live_servers(b, checks.get(bi).map(Vec::as_slice)) {
             let up = collect::server_usable(s, st);
             let op_state = if up { 2 } else { 0 };
             let (maint, drain) = st.map_or((s.start.maint, s.start.drain), |c| (c.maint, c.drain));
@@ -162,6 +161,11 @@ pub fn servers_state(api: &Api, only: Option<&str>) -> String {
                     // maintenance.
                     let state = (if c.check_enabled { 6 } else { 2 }) | u8::from(maint) << 3;
                     (check_status_number(c.status), result, c.health, state)
+                }
+                // An added server: health 0, its check (if any) configured, not enabled,
+                // as HAProxy 2.6 shows a dynamic server before `enable health`.
+                Some(c) if matches!(c.slot, SlotUse::Added(_)) => {
+                    (1, 0, 0, if s.check.is_some() { 2 } else { 0 })
                 }
                 _ => (1, 0, s.check.map_or(2, |k| k.rise), u8::from(maint) << 3),
             };

@@ -14,6 +14,8 @@
 //!  addr.rs      `set server B/S addr`'s reply texts (HAProxy's srv_update_addr_port)
 //!  limits.rs    `set maxconn frontend|global`, `clear counters [all]`
 //!  sess.rs      `show sess`, `shutdown session`: each core's copy of its live sessions
+//!  dynamic.rs   `add server`, `del server`: answered by the checker thread, which tells
+//!               every core (worker/dynamic.rs)
 //! ```
 //!
 //! Why plain threads and blocking sockets: a command is rare and small, and nothing here
@@ -23,6 +25,7 @@
 mod addr;
 mod change;
 mod commands;
+mod dynamic;
 mod info;
 mod info_typed;
 mod limits;

@@ -65,8 +65,9 @@ fn line(api: &Api, out: &mut String, l: &SessLine) {
     let m = &api.model;
     let fe = m.frontend(l.frontend).map_or("?", |f| f.name.as_str());
     let be = l.backend.and_then(|b| m.backend(b));
+    // A server `add server` added is not in the model.
     let srv = match (l.backend, l.server) {
-        (Some(b), Some(s)) => m.server(b, s).map(|s| s.name.as_str()),
+        (Some(b), Some(s)) => super::change::server_cfg(api, b, s).map(|s| s.name),
         _ => None,
     };
     let proto = if l.src.is_ipv4() { "tcpv4" } else { "tcpv6" };
@@ -76,7 +77,7 @@ fn line(api: &Api, out: &mut String, l: &SessLine) {
         l.id,
         l.src,
         be.map_or("<NONE>", |b| b.name.as_str()),
-        srv.unwrap_or("<none>"),
+        srv.as_deref().unwrap_or("<none>"),
         human_time(l.age.as_secs()),
     );
 }

@@ -44,6 +44,8 @@ pub struct GlobalDraft {
     pub pidfile: Option<PathBuf>,
     pub bufsize: Option<usize>,
     pub maxhdr: Option<usize>,
+    /// `tune.maxrewrite`, as written.
+    pub maxrewrite: Option<usize>,
     /// `tune.h2.header-table-size`, `initial-window-size`, `max-concurrent-streams`,
     /// `max-frame-size`, as written.
     pub h2_header_table_size: Option<u32>,

@@ -8,6 +8,8 @@ use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// `.notice` in a configuration: shown as HAProxy's NOTICE lines, never a failure.
+    Notice,
     Warning,
     Error,
 }
@@ -24,6 +26,7 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let tag = match self.severity {
+            Severity::Notice => "notice: ",
             Severity::Warning => "warning: ",
             Severity::Error => "",
         };
@@ -40,6 +43,8 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diags {
     pub list: Vec<Diagnostic>,
+    /// An `.alert` stopped loading: nothing after it is read, and no model is built.
+    pub aborted: bool,
 }
 
 impl Diags {
@@ -49,6 +54,21 @@ impl Diags {
 
     pub fn warn(&mut self, loc: &Loc, message: impl Into<String>) {
         self.push(Severity::Warning, loc, message.into());
+    }
+
+    pub fn notice(&mut self, loc: &Loc, message: impl Into<String>) {
+        self.push(Severity::Notice, loc, message.into());
+    }
+
+    /// Moves another collector's findings here (`errors_only`: its warnings are dropped).
+    pub fn append(&mut self, other: Diags, errors_only: bool) {
+        self.aborted |= other.aborted;
+        self.list.extend(
+            other
+                .list
+                .into_iter()
+                .filter(|d| !errors_only || d.severity == Severity::Error),
+        );
     }
 
     fn push(&mut self, severity: Severity, loc: &Loc, message: String) {

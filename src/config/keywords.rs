@@ -8,9 +8,10 @@ use super::draft::{GlobalDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::model::Loc;
 use super::syntax::{Line, SectionKind};
+use super::tune::Arg::{Flag, Number, OnOff, Size, Timeout};
 use super::{
     check, global, global_vars, h2_tune, http_rules, log, proxy, server, server_state, stats,
-    suggest,
+    suggest, tune,
 };
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ pub enum Handler {
     Userlist(UserlistFn),
     /// Known to HAProxy, not implemented by ringlb: the reason is shown to the user.
     Refused(&'static str),
+    /// Means nothing to ringlb (HAProxy- or OpenSSL-internal): the argument is checked, then a
+    /// note gives the reason at load.
+    Noted(tune::Arg, &'static str),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -41,6 +45,8 @@ pub enum Status {
     Supported,
     /// Parsed and validated, but without effect yet.
     NoEffect,
+    /// Accepted with a note: HAProxy- or OpenSSL-internal, nothing in ringlb to tune.
+    Noted,
     Refused,
 }
 
@@ -91,6 +97,15 @@ const fn ul(name: &'static str, f: UserlistFn) -> Keyword {
         handler: Handler::Userlist(f),
     }
 }
+/// A global accepted with a note (see `Handler::Noted`).
+const fn noted(name: &'static str, arg: tune::Arg, why: &'static str) -> Keyword {
+    Keyword {
+        name,
+        sections: G,
+        status: Status::Noted,
+        handler: Handler::Noted(arg, why),
+    }
+}
 const fn no(name: &'static str, sections: u8, why: &'static str) -> Keyword {
     Keyword {
         name,
@@ -112,6 +127,8 @@ const LATER: &str = YET;
 /// The idle-pool keywords are server options in HAProxy too.
 const POOL_OPTION: &str =
     "it is a server option: write it on the 'server' or 'default-server' lines";
+const NO_LUA: &str = "ringlb has no Lua ('lua-load' is refused too); remove the line";
+const NO_QUIC: &str = "ringlb has no QUIC (HAProxy 2.6 knows this keyword only when built with QUIC); remove the line";
 const HEALTH: &str =
     "not supported yet (health checks are 'option httpchk' and 'option tcp-check')";
 
@@ -188,10 +205,56 @@ pub static TABLE: &[Keyword] = &[
     gl("server-state-base", server_state::base),
     ok("load-server-state-from-file", D | B | L, server_state::load_from),
     ok("server-state-file-name", B | L, server_state::file_name),
-    no("tune.maxrewrite", G, RULES),
-    no("tune.pool-low-fd-ratio", G, "ringlb applies HAProxy's default, 20 (see README, HTTP behaviour)"),
-    no("tune.pool-high-fd-ratio", G, "ringlb applies HAProxy's default, 25 (see README, HTTP behaviour)"),
-    no("tune.idle-pool.shared", G, "each core keeps its own idle server connections and never shares them"),
+    gl("tune.maxrewrite", tune::maxrewrite),
+    gl("thread-groups", tune::thread_groups),
+    // The other tune.* of HAProxy 2.6 (manual 3.2): internals of HAProxy or OpenSSL.
+    noted("tune.pool-low-fd-ratio", Number, "ringlb applies HAProxy's default, 20 (see README, HTTP behaviour)"),
+    noted("tune.pool-high-fd-ratio", Number, "ringlb applies HAProxy's default, 25 (see README, HTTP behaviour)"),
+    noted("tune.idle-pool.shared", OnOff, "each core keeps its own idle server connections and never shares them (as 'off')"),
+    noted("tune.buffers.limit", Number, "HAProxy-internal buffer pool; ringlb's buffers belong to each connection"),
+    noted("tune.buffers.reserve", Number, "HAProxy-internal buffer pool; ringlb's buffers belong to each connection"),
+    noted("tune.comp.maxlevel", Number, "ringlb does no compression"),
+    noted("tune.zlib.memlevel", Number, "ringlb does no compression (no zlib)"),
+    noted("tune.zlib.windowsize", Number, "ringlb does no compression (no zlib)"),
+    noted("tune.fail-alloc", Number, "HAProxy's debugging aid (failing memory allocations on purpose)"),
+    noted("tune.fd.edge-triggered", OnOff, "HAProxy-internal poller mode; ringlb's io_uring and epoll drivers decide"),
+    noted("tune.maxpollevents", Number, "HAProxy-internal poller batch size; ringlb's drivers decide"),
+    noted("tune.maxaccept", Number, "HAProxy-internal accept batch; each core's own listener accepts as connections come"),
+    noted("tune.listener.multi-queue", OnOff, "each core has its own SO_REUSEPORT listener: the kernel spreads connections (as 'on')"),
+    noted("tune.runqueue-depth", Number, "HAProxy-internal scheduler; ringlb runs one monoio runtime per core"),
+    noted("tune.sched.low-latency", OnOff, "HAProxy-internal scheduler; ringlb runs one monoio runtime per core"),
+    noted("tune.recv_enough", Number, "HAProxy-internal read heuristics"),
+    noted("tune.idletimer", Timeout, "HAProxy-internal splicing heuristics; ringlb does not splice"),
+    noted("tune.pipesize", Size, "ringlb does not splice (no pipes)"),
+    noted("tune.pattern.cache-size", Number, "ringlb's ACL patterns are compiled matchers without an LRU result cache"),
+    noted("tune.http.cookielen", Number, "cookie captures are not supported ('capture cookie' is refused)"),
+    noted("tune.http.logurilen", Number, "ringlb logs the whole URI"),
+    noted("tune.peers.max-updates-at-once", Number, "ringlb has no peers sections"),
+    noted("tune.rcvbuf.client", Size, "ringlb leaves socket buffers to the kernel (net.ipv4.tcp_rmem)"),
+    noted("tune.rcvbuf.server", Size, "ringlb leaves socket buffers to the kernel (net.ipv4.tcp_rmem)"),
+    noted("tune.sndbuf.client", Size, "ringlb leaves socket buffers to the kernel (net.ipv4.tcp_wmem)"),
+    noted("tune.sndbuf.server", Size, "ringlb leaves socket buffers to the kernel (net.ipv4.tcp_wmem)"),
+    noted("tune.ssl.force-private-cache", Flag, "OpenSSL-internal; each core's TLS session cache is its own already"),
+    noted("tune.ssl.capture-buffer-size", Number, "OpenSSL-internal (ClientHello captures)"),
+    noted("tune.ssl.capture-cipherlist-size", Number, "OpenSSL-internal (ClientHello captures)"),
+    noted("tune.ssl.hard-maxrecord", Number, "OpenSSL-internal record sizing; rustls sizes its records itself"),
+    noted("tune.ssl.maxrecord", Number, "OpenSSL-internal record sizing; rustls sizes its records itself"),
+    noted("tune.ssl.keylog", OnOff, "OpenSSL key logging for the ssl_*_keylog fetches, which ringlb lacks"),
+    noted("tune.ssl.ssl-ctx-cache-size", Number, "OpenSSL-internal cache of generated certificates"),
+    noted("tune.vars.global-max-size", Size, "HAProxy-internal accounting of variables' memory"),
+    noted("tune.vars.proc-max-size", Size, "HAProxy-internal accounting of variables' memory"),
+    noted("tune.vars.reqres-max-size", Size, "HAProxy-internal accounting of variables' memory"),
+    noted("tune.vars.sess-max-size", Size, "HAProxy-internal accounting of variables' memory"),
+    noted("tune.vars.txn-max-size", Size, "HAProxy-internal accounting of variables' memory"),
+    no("tune.lua.forced-yield", G, NO_LUA),
+    no("tune.lua.maxmem", G, NO_LUA),
+    no("tune.lua.service-timeout", G, NO_LUA),
+    no("tune.lua.session-timeout", G, NO_LUA),
+    no("tune.lua.task-timeout", G, NO_LUA),
+    no("tune.quic.frontend.conn-tx-buffers.limit", G, NO_QUIC),
+    no("tune.quic.frontend.max-idle-timeout", G, NO_QUIC),
+    no("tune.quic.frontend.max-streams-bidi", G, NO_QUIC),
+    no("tune.quic.retry-threshold", G, NO_QUIC),
     // proxies
     ok("mode", P, proxy::mode),
     ok("bind", F | L, proxy::bind),
@@ -500,6 +563,7 @@ fn apply_row(
         (Handler::Proxy(f), Target::Proxy(p)) => f(p, &mut cx),
         (Handler::Userlist(f), Target::Userlist(u)) => f(u, &mut cx),
         (Handler::Refused(why), _) => refuse(&mut cx, line, why),
+        (Handler::Noted(arg, why), _) => tune::noted(&mut cx, arg, why),
         // A row's sections and handler kind always agree; a mismatch would be a table bug.
         _ => cx.err(format!(
             "internal error: keyword '{kw}' has no parser for this section"
@@ -616,6 +680,7 @@ pub fn markdown() -> String {
         let status = match (k.status, k.handler) {
             (Status::Supported, _) => "supported".to_string(),
             (Status::NoEffect, _) => "accepted and validated, without effect yet".to_string(),
+            (_, Handler::Noted(_, why)) => format!("accepted with a note (no effect): {why}"),
             (_, Handler::Refused(why)) => format!("refused: {why}"),
             _ => "refused".to_string(),
         };

@@ -1,9 +1,11 @@
 //! Configuration: HAProxy's language read in two stages.
 //!
-//! `syntax` turns files into sections of lines of words that remember `file:line`; `keywords`
+//! `syntax` turns files into sections of lines of words that remember `file:line`, applying
+//! the conditional blocks as it reads (`blocks`; `block_cond` answers their conditions); `keywords`
 //! holds the one table that says, for every keyword, where it may appear and how it is parsed
 //! (parse functions live in `global` (`global_vars` for `set-var`), `proxy`, `server`, `check` (health checks), `http_rules`
-//! (http-request/-response rules, userlists), with `cond` for ACLs, `expr` for sample
+//! (http-request/-response rules, userlists), `tune` (the `tune.*` internals accepted with a
+//! note, `tune.maxrewrite`, `thread-groups`), with `cond` for ACLs, `expr` for sample
 //! expressions and log-format strings, `addr` and `duration` for values; the compiled rule
 //! types are in `model_rules`; `bind_tls` reads a bind's TLS options into `model_tls::BindTls`
 //! and, at validation, loads its certificates through `tls::`) into the builders of `draft`. The words inside those lines
@@ -24,6 +26,8 @@ pub mod addr;
 pub mod bind_tls;
 #[cfg(test)]
 mod bind_tls_tests;
+pub mod block_cond;
+pub mod blocks;
 pub mod catalog;
 pub mod check;
 pub mod cond;
@@ -48,12 +52,14 @@ pub mod model_tls;
 pub mod proxy;
 pub mod regexes;
 pub mod server;
+pub mod server_dynamic;
 pub mod server_state;
 pub mod server_tls;
 pub mod state_file;
 pub mod stats;
 pub mod suggest;
 pub mod syntax;
+pub mod tune;
 pub mod validate;
 
 pub use error::{Diagnostic, Severity};
@@ -140,8 +146,16 @@ fn finish(files: Vec<(String, String)>, mut diags: Diags) -> Result<Loaded, Vec<
     let mut sections = Vec::new();
     for (name, text) in &files {
         sections.extend(syntax::parse_file(name, text, &mut diags));
+        if diags.aborted {
+            break;
+        }
     }
-    let mut model = validate::build(sections, &mut diags);
+    // After an `.alert` the configuration is incomplete: as HAProxy, nothing more is checked.
+    let mut model = if diags.aborted {
+        None
+    } else {
+        validate::build(sections, &mut diags)
+    };
     if let Some(m) = &mut model {
         // After validation, before any thread: the servers' states from before a reload.
         server_state::apply(m, &mut diags);

@@ -83,6 +83,8 @@ pub struct Global {
     pub bufsize: usize,
     /// `tune.http.maxhdr`: the most header lines in one message (HAProxy: 101).
     pub maxhdr: usize,
+    /// `tune.maxrewrite`, readjusted as HAProxy does: a head must fit in `bufsize` minus this.
+    pub rewrite_reserve: usize,
     /// `tune.h2.*`.
     pub h2: H2Tune,
     /// `ringlb.driver` (ringlb's own keyword); the RINGLB_DRIVER environment variable wins.
@@ -481,11 +483,39 @@ pub struct Backend {
     /// The distinct request-dependent `sni` expressions of its servers (`sni req.hdr(host)`),
     /// evaluated once per request (see `model_tls::ServerSni::Request`).
     pub sni_exprs: Vec<super::model_rules::Expr>,
+    /// Server slots kept free after the configured ones for the runtime API's `add server`
+    /// (every per-server table of every core is sized at start to `slot_count`): set where
+    /// an admin-level stats socket exists and the balance algorithm allows it.
+    pub dynamic_slots: usize,
+}
+
+/// Servers `add server` may add to one backend over the process's life (slots are not
+/// reused after `del server`, so that no index ever names two servers).
+pub const DYNAMIC_SLOTS: usize = 32;
+
+impl Balance {
+    /// HAProxy's dynamic algorithms, the ones that take servers added at run time
+    /// (map-based hashing and static-rr do not).
+    pub fn is_dynamic(&self) -> bool {
+        matches!(
+            self,
+            Balance::RoundRobin | Balance::LeastConn | Balance::First | Balance::Random
+        )
+    }
 }
 
 impl Backend {
     pub fn server(&self, id: ServerId) -> Option<&Server> {
         self.servers.get(id.index())
+    }
+
+    /// Every server slot: the configured servers, then those `add server` may fill.
+    pub fn slot_count(&self) -> usize {
+        self.servers.len() + self.dynamic_slots
+    }
+
+    pub fn slot_ids(&self) -> impl Iterator<Item = ServerId> {
+        ServerId::all(self.slot_count())
     }
 
     pub fn server_ids(&self) -> impl Iterator<Item = ServerId> {
@@ -644,6 +674,27 @@ impl ServerStart {
 }
 
 impl Server {
+    /// What stands in for a slot kept for `add server` until a server fills it.
+    pub fn placeholder() -> Self {
+        Server {
+            name: String::new(),
+            loc: Loc {
+                file: "runtime API".into(),
+                line: 0,
+            },
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            weight: 0,
+            maxconn: None,
+            backup: false,
+            disabled: true,
+            check: None,
+            slowstart: None,
+            pool: ServerPool::default(),
+            tls: None,
+            start: ServerStart::configured(true, 0),
+        }
+    }
+
     /// The TLS settings of the proxied traffic, when it is TLS.
     pub fn traffic_tls(&self) -> Option<&super::model_tls::ServerTls> {
         self.tls.as_ref().filter(|t| t.ssl)

@@ -132,7 +132,7 @@ pub fn finish(tls: ServerTls, g: &GlobalTls) -> ServerTls {
 
 /// HAProxy 2.6's refusal of a verified TLS server without CAs, then everything the settings
 /// would load (what `ringlb -c` checks).
-fn check(tls: &ServerTls, name: &str, loc: &Loc, diags: &mut Diags) {
+pub(super) fn check(tls: &ServerTls, name: &str, loc: &Loc, diags: &mut Diags) {
     if tls.verifies() && tls.ca_file.is_none() {
         return diags.error(
             loc,

@@ -2,13 +2,17 @@
 //!
 //! Word splitting follows HAProxy 2.6 (manual section 2.2): `#` starts a comment outside quotes,
 //! `"..."` quotes weakly (backslash escapes and `$VAR` / `${VAR}` / `${VAR-default}` expansion
-//! inside), `'...'` quotes strongly, a backslash escapes outside quotes. Environment variables are
-//! expanded only inside double quotes, as in HAProxy; an undefined one expands to nothing (HAProxy
+//! inside, with HAProxy's pseudo-variables `.FILE`, `.LINE`, `.SECTION`), `'...'` quotes
+//! strongly, a backslash escapes outside quotes. Environment variables are expanded only inside
+//! double quotes, as in HAProxy; an undefined one expands to nothing (HAProxy
 //! does so silently; we warn). U+00A0 no-break spaces are treated as blanks with one warning per
 //! file: configs pasted from web pages are full of them and HAProxy would reject every such line.
 //! Curly quotes (U+2018/2019/201C/201D, from word processors) are kept as ordinary characters,
 //! as HAProxy does, with one warning per file: they look like quotes but do not quote.
+//! Conditional blocks are applied here too, line by line (`blocks`), so that the lines of a
+//! branch not taken never reach the sections.
 
+use super::blocks::{Blocks, Verdict};
 use super::error::Diags;
 use super::model::Loc;
 use super::suggest;
@@ -96,39 +100,105 @@ pub fn parse_file(file: &str, text: &str, diags: &mut Diags) -> Vec<Section> {
     group(lines, diags)
 }
 
-/// Splits text into lines of words, dropping blank and comment-only lines.
+/// Splits text into lines of words, dropping blank and comment-only lines and those of the
+/// conditional blocks' branches not taken (`blocks`), with the process environment.
 pub fn tokenize(file: &str, text: &str, diags: &mut Diags) -> Vec<Line> {
+    tokenize_with_env(file, text, diags, &|name| std::env::var(name).ok())
+}
+
+/// `tokenize`, with `env` answering `.if defined(NAME)`.
+pub fn tokenize_with_env(
+    file: &str,
+    text: &str,
+    diags: &mut Diags,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Line> {
     let file: Arc<str> = Arc::from(file);
     let mut out = Vec::new();
     let mut nbsp = OddCharReport::default();
     let mut curly = OddCharReport::default();
+    let mut blocks = Blocks::new(env);
+    // For `${.SECTION}`: the current section's name, or its kind when it has none.
+    let mut section = String::new();
     for (i, raw) in text.split('\n').enumerate() {
         let loc = Loc {
             file: file.clone(),
             line: u32::try_from(i + 1).unwrap_or(u32::MAX),
         };
+        // The line's own findings wait for its verdict: a dropped line keeps only its errors.
+        let mut here = Diags::default();
         let mut sc = LineScanner {
             loc: &loc,
-            diags,
+            diags: &mut here,
             nbsp: None,
             curly: None,
+            section: &section,
         };
         let parsed = sc.scan(raw);
         nbsp.saw(loc.line, sc.nbsp);
         curly.saw(loc.line, sc.curly);
         let (words, cols, broken) = parsed;
-        if !words.is_empty() {
-            out.push(Line {
-                loc,
-                words,
-                cols,
-                broken,
-            });
+        if words.is_empty() {
+            diags.append(here, false);
+            continue;
+        }
+        let line = Line {
+            loc,
+            words,
+            cols,
+            broken,
+        };
+        let was_active = blocks.active();
+        let verdict = blocks.line(&line, &mut here);
+        // A line read in a branch not taken: its warnings (an unset variable) do not matter.
+        diags.append(here, !was_active);
+        match verdict {
+            Verdict::Keep => {
+                if let Some(name) = section_label(&line) {
+                    section = name;
+                }
+                out.push(line)
+            }
+            Verdict::Drop => {}
+            Verdict::Abort => {
+                diags.aborted = true;
+                return out;
+            }
         }
     }
+    blocks.finish(diags);
     nbsp.report(&file, diags, nbsp_message);
     curly.report(&file, diags, curly_message);
     out
+}
+
+/// What `${.SECTION}` says after a section header line (`None`: not a header).
+fn section_label(line: &Line) -> Option<String> {
+    let kw = line.word(0);
+    if section_kind(kw).is_none() && !UNSUPPORTED_SECTIONS.contains(&kw) {
+        return None;
+    }
+    match line.words.get(1) {
+        Some(name) if name != "from" => Some(name.clone()),
+        _ => Some(kw.to_string()),
+    }
+}
+
+/// The words of one line of text read as a configuration line (no blocks, no sections): for
+/// `-cc`. Problems (an unterminated quote) go to `diags`.
+pub fn line_words(name: &str, text: &str, diags: &mut Diags) -> Vec<String> {
+    let loc = Loc {
+        file: Arc::from(name),
+        line: 1,
+    };
+    let mut sc = LineScanner {
+        loc: &loc,
+        diags,
+        nbsp: None,
+        curly: None,
+        section: "",
+    };
+    sc.scan(text).0
 }
 
 /// Characters pasted from elsewhere: one warning per file, at the first one, with the count of
@@ -191,6 +261,8 @@ struct LineScanner<'a> {
     nbsp: Option<(u32, char)>,
     /// The first curly quote of the line outside real quotes (inside them it is just text).
     curly: Option<(u32, char)>,
+    /// The section being read, for `${.SECTION}`.
+    section: &'a str,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -369,6 +441,17 @@ impl LineScanner<'_> {
                 );
             }
             last = close;
+        }
+        // HAProxy's pseudo-variables (manual 2.3): where the line is, resolved as it is read.
+        let pseudo = match name.as_str() {
+            ".FILE" => Some(self.loc.file.to_string()),
+            ".LINE" => Some(self.loc.line.to_string()),
+            ".SECTION" => Some(self.section.to_string()),
+            _ => None,
+        };
+        if let Some(v) = pseudo {
+            cur.push_str(&v);
+            return last;
         }
         match (std::env::var(&name), default) {
             (Ok(v), _) => cur.push_str(&v),
@@ -565,6 +648,15 @@ mod tests {
         let (w, d) = words("k \"a${RINGLB_SURELY_UNSET}b\"");
         assert_eq!(w[0], vec!["k", "ab"]);
         assert!(d.list[0].message.contains("RINGLB_SURELY_UNSET"));
+    }
+
+    #[test]
+    fn pseudo_variables() {
+        let (w, d) = words("global\n a \"${.FILE}:${.LINE} ${.SECTION}\"\nbackend app\n b \"${.SECTION}/${.LINE}\"\ndefaults\n c \"$.SECTION\"\n");
+        assert_eq!(w[1], vec!["a", "t.cfg:2 global"]);
+        assert_eq!(w[3], vec!["b", "app/4"]);
+        assert_eq!(w[5], vec!["c", "defaults"]);
+        assert!(d.list.is_empty(), "{:?}", d.list);
     }
 
     #[test]

@@ -333,6 +333,10 @@ fn build_global(g: GlobalDraft, diags: &mut Diags) -> Global {
         pidfile: g.pidfile,
         bufsize: g.bufsize.unwrap_or(DEFAULT_BUFSIZE),
         maxhdr: g.maxhdr.unwrap_or(DEFAULT_MAXHDR),
+        rewrite_reserve: super::tune::rewrite_reserve(
+            g.maxrewrite,
+            g.bufsize.unwrap_or(DEFAULT_BUFSIZE),
+        ),
         h2,
         driver: g.driver.unwrap_or(DriverChoice::Auto),
         logs: g.logs,
@@ -411,9 +415,19 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
         &mut *diags
     };
     let proxy = build_proxy(p, mode, acls, rules, global, log_diags);
+    let balance = p.balance.clone().unwrap_or(Balance::RoundRobin);
+    let can_add = global
+        .stats_sockets
+        .iter()
+        .any(|s| s.level == ApiLevel::Admin);
     Backend {
         proxy,
-        balance: p.balance.clone().unwrap_or(Balance::RoundRobin),
+        dynamic_slots: if can_add && balance.is_dynamic() {
+            super::model::DYNAMIC_SLOTS
+        } else {
+            0
+        },
+        balance,
         servers,
         sni_exprs,
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),

@@ -14,7 +14,7 @@ use std::cell::Cell;
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::config::model::{BackendId, FrontendId, Model, ServerId};
+use crate::config::model::{BackendId, FrontendId, Model, Server, ServerId};
 use crate::worker::control::CoreCmd;
 
 /// The state an operator asks for.
@@ -61,6 +61,18 @@ pub enum AdminCmd {
     FrontendMaxConn(FrontendId, u32),
     /// Passed on to every core as it is.
     Cores(CoreCmd),
+    /// `add server B/NAME ...`: the checker's reply goes back on `reply`.
+    AddServer {
+        backend: BackendId,
+        cfg: Box<Server>,
+        reply: crossbeam_channel::Sender<String>,
+    },
+    /// `del server B/S`.
+    DelServer {
+        backend: BackendId,
+        server: ServerId,
+        reply: crossbeam_channel::Sender<String>,
+    },
 }
 
 /// One server's operator state, kept by the checker.
@@ -71,6 +83,22 @@ pub struct Admin {
 }
 
 impl Admin {
+    /// A server's start state.
+    pub fn of(s: &Server) -> Self {
+        Admin {
+            maint: Cell::new(s.start.maint),
+            drain: Cell::new(s.start.drain),
+            weight: Cell::new(s.start.weight),
+        }
+    }
+
+    /// A server `add server` put in the slot starts over from its own start state.
+    pub fn reset(&self, s: &Server) {
+        self.maint.set(s.start.maint);
+        self.drain.set(s.start.drain);
+        self.weight.set(s.start.weight);
+    }
+
     /// The weight the cores use before slow start: 0 while draining.
     pub fn weight_in_effect(&self) -> u32 {
         if self.drain.get() {
@@ -109,14 +137,9 @@ pub fn table(model: &Model) -> Vec<Vec<Admin>> {
         .backends
         .iter()
         .map(|b| {
-            b.servers
-                .iter()
-                .map(|s| Admin {
-                    maint: Cell::new(s.start.maint),
-                    drain: Cell::new(s.start.drain),
-                    weight: Cell::new(s.start.weight),
-                })
-                .collect()
+            // A slot kept for `add server`: in maintenance until a server fills it.
+            let empty = (0..b.dynamic_slots).map(|_| Admin::of(&Server::placeholder()));
+            b.servers.iter().map(Admin::of).chain(empty).collect()
         })
         .collect()
 }

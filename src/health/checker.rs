@@ -11,7 +11,7 @@
 //! (HAProxy 2.6 does the same; verified by running it beside ringlb).
 
 use crate::config::model_log::{LEVEL_ALERT, LEVEL_EMERG, LEVEL_NOTICE};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +24,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use super::admin::{Admin, AdminCmd, Change, ServerCmd};
 use super::observe::Report;
 use super::probe::{self, Outcome, Plan, Timing};
-use super::table::CheckResult;
+use super::table::{CheckResult, SlotUse};
 use super::view::HealthLink;
 use super::HealthEvent;
 use crate::config::model::{BackendId, Model, OnError, ServerCheck, ServerId};
@@ -33,6 +33,8 @@ use crate::stats::shared::StatsShared;
 use crate::worker::control::CoreCmd;
 use crate::worker::limits::ConnLimits;
 use crate::worker::notify::Notify;
+
+mod dynamic;
 
 /// How often the checker looks for a stop request and for passive reports.
 const POLL: Duration = Duration::from_millis(10);
@@ -183,6 +185,8 @@ struct Srv {
     generation: Cell<u64>,
     /// `disable health` (runtime API): no probe runs, the last state stays, as in HAProxy.
     paused: Cell<bool>,
+    /// `del server` removed it: its task ends.
+    removed: Cell<bool>,
 }
 
 impl Srv {
@@ -222,9 +226,13 @@ struct State {
     /// Each core's runtime API commands (worker/control.rs).
     control: Vec<Sender<CoreCmd>>,
     plans: Vec<Plan>,
-    /// Per backend, per server: `None` for servers without `check` (always usable unless
-    /// disabled).
-    servers: Vec<Vec<Option<Rc<Srv>>>>,
+    /// Per backend, per server slot: `None` for servers without `check` (always usable
+    /// unless disabled) and empty slots.
+    servers: RefCell<Vec<Vec<Option<Rc<Srv>>>>>,
+    /// What each slot holds (configured, added by `add server`, empty): dynamic.rs.
+    slots: RefCell<Vec<Vec<SlotUse>>>,
+    /// Per backend, how many of its slots were ever filled (the next free one).
+    filled: Vec<Cell<usize>>,
     quiet: bool,
     /// The backends' log targets get the transitions too (HAProxy's levels).
     log: Option<crate::log::LogHub>,
@@ -275,26 +283,54 @@ async fn run(setup: Setup) {
                         weight_pct: Cell::new(100),
                         generation: Cell::new(0),
                         paused: Cell::new(!srv.start.checks_enabled),
+                        removed: Cell::new(false),
                     }))
                 })
+                .chain((0..be.dynamic_slots).map(|_| None))
+                .collect()
+        })
+        .collect();
+    let slots = model
+        .backends
+        .iter()
+        .map(|b| {
+            let empty = (0..b.dynamic_slots).map(|_| SlotUse::Empty);
+            b.servers
+                .iter()
+                .map(|_| SlotUse::Configured)
+                .chain(empty)
                 .collect()
         })
         .collect();
     let admin = super::admin::table(&model);
+    let filled = model
+        .backends
+        .iter()
+        .map(|b| Cell::new(b.servers.len()))
+        .collect();
     let st = Rc::new(State {
         model,
         limits,
         out,
         control,
         plans,
-        servers,
+        servers: RefCell::new(servers),
+        slots: RefCell::new(slots),
+        filled,
         quiet,
         log,
         checks: stats,
         admin,
         rng: Cell::new(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id())),
     });
-    let all: Vec<Rc<Srv>> = st.servers.iter().flatten().flatten().cloned().collect();
+    let all: Vec<Rc<Srv>> = st
+        .servers
+        .borrow()
+        .iter()
+        .flatten()
+        .flatten()
+        .cloned()
+        .collect();
     // HAProxy spreads the first checks over the smallest interval, in server order, so that
     // 1,000 servers are not probed in one burst.
     let min_inter = all
@@ -318,13 +354,13 @@ async fn run(setup: Setup) {
 
 async fn server_task(st: Rc<State>, srv: Rc<Srv>, first: Duration) {
     monoio::time::sleep(first).await;
-    loop {
+    while !srv.removed.get() {
         if !srv.paused.get() {
             let timing = st.timing(&srv);
             let plan = &st.plans[srv.backend.index()];
             let o = probe::run(plan, srv.target.get(), srv.tls.as_ref(), timing).await;
-            // Paused while the probe ran: its result is ignored too.
-            if !srv.paused.get() {
+            // Paused (or removed) while the probe ran: its result is ignored too.
+            if !srv.paused.get() && !srv.removed.get() {
                 st.record(&srv, o.ok, &o);
             }
         }
@@ -432,7 +468,7 @@ impl State {
     }
 
     fn server_slowstart(&self, srv: &Srv) -> Option<Duration> {
-        self.model.server(srv.backend, srv.server)?.slowstart
+        self.with_cfg(srv.backend, srv.server, |s| s.slowstart)?
     }
 
     fn broadcast(&self, srv: &Srv, up: bool, weight_pct: u8) {
@@ -447,10 +483,7 @@ impl State {
             .get(backend.index())
             .and_then(|l| l.get(server.index()));
         let maint = admin.is_some_and(|a| a.maint.get());
-        let weight = admin.map_or_else(
-            || self.model.server(backend, server).map_or(0, |s| s.weight),
-            Admin::weight_in_effect,
-        );
+        let weight = admin.map_or(0, Admin::weight_in_effect);
         let ev = HealthEvent {
             backend,
             server,
@@ -465,7 +498,7 @@ impl State {
     }
 
     /// A runtime API command: a server change, a limit, or something every core does.
-    fn admin_change(&self, cmd: AdminCmd) {
+    fn admin_change(self: &Rc<Self>, cmd: AdminCmd) {
         match cmd {
             AdminCmd::Server(c) => self.server_change(c),
             AdminCmd::GlobalMaxConn(n) => self.limits.global.set_max(Some(n)),
@@ -475,6 +508,20 @@ impl State {
                 }
             }
             AdminCmd::Cores(c) => self.to_cores(&c),
+            AdminCmd::AddServer {
+                backend,
+                cfg,
+                reply,
+            } => {
+                let _ = reply.send(self.add_server(backend, *cfg));
+            }
+            AdminCmd::DelServer {
+                backend,
+                server,
+                reply,
+            } => {
+                let _ = reply.send(self.del_server(backend, server));
+            }
         }
     }
 
@@ -542,9 +589,12 @@ impl State {
                 c.wake.notify_all();
             }
             if let Some(stats) = &self.checks {
-                stats
-                    .checks
-                    .update(cmd.backend, cmd.server, |st| st.check_enabled = on);
+                // An added server's checks show in reports from their first `enable health`.
+                let has_checks = checked.is_some();
+                stats.checks.update(cmd.backend, cmd.server, |st| {
+                    st.check_enabled = on;
+                    st.checked |= on && has_checks;
+                });
             }
             return;
         }
@@ -564,6 +614,7 @@ impl State {
     /// The checker's state of a server, when it is checked.
     fn checked(&self, backend: BackendId, server: ServerId) -> Option<Rc<Srv>> {
         self.servers
+            .borrow()
             .get(backend.index())?
             .get(server.index())?
             .clone()
@@ -575,17 +626,16 @@ impl State {
             return (0, 0);
         };
         let mut n = (0, 0);
-        for (i, s) in be.server_ids().zip(&be.servers) {
+        for (i, backup) in self.live_roles(be, backend) {
             let checked = self.checked(backend, i);
             let admin = self
                 .admin
                 .get(backend.index())
                 .and_then(|l| l.get(i.index()));
-            let (maint, weight) = admin.map_or((s.disabled, s.weight), |a| {
-                (a.maint.get(), a.weight_in_effect())
-            });
+            let (maint, weight) =
+                admin.map_or((true, 0), |a| (a.maint.get(), a.weight_in_effect()));
             let up = !maint && weight > 0 && checked.is_none_or(|c| c.up.get());
-            match (up, s.backup) {
+            match (up, backup) {
                 (true, false) => n.0 += 1,
                 (true, true) => n.1 += 1,
                 _ => {}
@@ -600,15 +650,17 @@ impl State {
         let Some(be) = self.model.backend(srv.backend) else {
             return;
         };
-        let Some(s) = be.server(srv.server) else {
+        let Some((name, is_backup)) =
+            self.with_cfg(srv.backend, srv.server, |s| (s.name.clone(), s.backup))
+        else {
             return;
         };
         let (active, backup) = self.usable(srv.backend);
-        let kind = if s.backup { "Backup Server" } else { "Server" };
+        let kind = if is_backup { "Backup Server" } else { "Server" };
         let mut line = format!(
             "{kind} {}/{} is {}, reason: {}",
             be.name,
-            s.name,
+            name,
             if up { "UP" } else { "DOWN" },
             o.reason
         );

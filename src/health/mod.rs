@@ -3,7 +3,10 @@
 //! ```text
 //!  checker.rs  one thread, its own monoio runtime: one task per checked server probes it on
 //!              schedule (inter / fastinter / downinter, spread-checks), runs HAProxy's rise/fall
-//!              state machine, logs transitions and broadcasts a HealthEvent to every core
+//!              state machine, logs transitions and broadcasts a HealthEvent to every core;
+//!              checker/dynamic.rs: `add server`, `del server` (slots filled, emptied)
+//!  admin.rs    the runtime API's changes, as the checker receives them
+//!  table.rs    each server slot's state for reports (what the slot holds, last check)
 //!  probe.rs    one probe: TCP connect, HTTP request + expectations, or a tcp-check sequence
 //!  view.rs     per core: drains its crossbeam Receiver into the core's Balancer slots
 //!              (`usable`, `weight_pct`), lock-free; `pick` skips down servers

@@ -6,7 +6,7 @@
 //! and applies `on-error` once `error-limit` consecutive errors are reached (checker.rs).
 
 use super::view::HealthView;
-use crate::config::model::{BackendId, Model, ServerId};
+use crate::config::model::{BackendId, ServerId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -68,12 +68,14 @@ pub struct Report {
 impl HealthView {
     /// Records what one exchange with a server showed, when that server is observed at the
     /// outcome's layer.
-    pub fn observe(&self, model: &Model, backend: BackendId, server: ServerId, outcome: Outcome) {
-        let Some(obs) = model
-            .server(backend, server)
-            .and_then(|s| s.check)
-            .and_then(|c| c.observe)
-        else {
+    pub fn observe(
+        &self,
+        obs: Option<crate::config::model::Observe>,
+        backend: BackendId,
+        server: ServerId,
+        outcome: Outcome,
+    ) {
+        let Some(obs) = obs else {
             return;
         };
         if !outcome.counts_at(obs.layer7) {

@@ -2,10 +2,19 @@
 //! check, transitions and downtime. Written by the checker thread after each check, read by
 //! the core that renders a report; one mutex, never taken on the request path.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::config::model::{BackendId, Model, ServerId};
+use crate::config::model::{Backend, BackendId, Model, Server, ServerId};
+
+/// What a server slot holds: a configured server, one the runtime API added, or nothing
+/// (a slot kept for `add server`, or one `del server` emptied).
+#[derive(Clone, Debug)]
+pub enum SlotUse {
+    Configured,
+    Added(Arc<Server>),
+    Empty,
+}
 
 /// One server's last known check state.
 #[derive(Clone, Debug)]
@@ -50,9 +59,96 @@ pub struct CheckState {
     /// The check's own address and port (configured `addr`/`port`, or the runtime API's).
     pub check_addr: Option<std::net::IpAddr>,
     pub check_port: Option<u16>,
+    /// Whose slot this is.
+    pub slot: SlotUse,
+}
+
+/// The servers a backend has now, with their slot index and state: the configured ones
+/// not deleted, then the added ones.
+pub fn live_servers<'a>(
+    b: &'a Backend,
+    states: Option<&'a [CheckState]>,
+) -> impl Iterator<Item = (usize, &'a Server, Option<&'a CheckState>)> + 'a {
+    (0..b.slot_count()).filter_map(move |si| {
+        let st = states.and_then(|l| l.get(si));
+        let srv = match st.map(|c| &c.slot) {
+            Some(SlotUse::Added(a)) => Some(&**a),
+            Some(SlotUse::Empty) => None,
+            Some(SlotUse::Configured) | None => b.servers.get(si),
+        }?;
+        Some((si, srv, st))
+    })
 }
 
 impl CheckState {
+    /// A configured server's state at start.
+    fn configured(s: &Server, now: Instant) -> Self {
+        let check = s.check.filter(|_| !s.disabled);
+        let (rise, fall) = check.map_or((0, 0), |c| (c.rise, c.fall));
+        let start = s.start;
+        CheckState {
+            checked: check.is_some(),
+            up: !s.disabled && !start.down,
+            // A server in maintenance (or down) from the start is down since then.
+            down_since: (start.maint || start.down).then_some(now),
+            // Down from a state file: no check passed yet (HAProxy: health 0).
+            health: if start.down { 0 } else { rise },
+            rise,
+            fall,
+            status: None,
+            code: None,
+            duration: None,
+            desc: String::new(),
+            info: String::new(),
+            last_check: None,
+            last_change: now,
+            downtime: Duration::ZERO,
+            failed: 0,
+            went_down: 0,
+            weight_pct: 100,
+            maint: start.maint,
+            drain: start.drain,
+            admin_weight: start.weight,
+            check_enabled: start.checks_enabled,
+            addr: s.addr,
+            maxconn: s.maxconn,
+            check_addr: check.and_then(|c| c.addr),
+            check_port: check.and_then(|c| c.port),
+            slot: SlotUse::Configured,
+        }
+    }
+
+    /// A slot kept for `add server`.
+    fn empty(now: Instant) -> Self {
+        let placeholder = Server::placeholder();
+        CheckState {
+            slot: SlotUse::Empty,
+            ..CheckState::configured(&placeholder, now)
+        }
+    }
+
+    /// A server `add server` just put in a slot: in maintenance, its checks (if any) not
+    /// run until `enable health`, which is when reports show them (HAProxy 2.6).
+    pub fn added(s: Arc<Server>, now: Instant) -> Self {
+        let check = s.check;
+        CheckState {
+            checked: false,
+            up: true,
+            maint: true,
+            down_since: Some(now),
+            check_enabled: false,
+            check_addr: check.and_then(|c| c.addr),
+            check_port: check.and_then(|c| c.port),
+            ..CheckState::configured(&s, now)
+        }
+        .with_slot(SlotUse::Added(s))
+    }
+
+    fn with_slot(mut self, slot: SlotUse) -> Self {
+        self.slot = slot;
+        self
+    }
+
     /// Total time down, counting the current outage.
     pub fn downtime_at(&self, now: Instant) -> Duration {
         self.downtime
@@ -92,48 +188,26 @@ impl CheckTable {
             .backends
             .iter()
             .map(|b| {
+                let empty = (0..b.dynamic_slots).map(|_| CheckState::empty(now));
                 b.servers
                     .iter()
-                    .map(|s| {
-                        let check = s.check.filter(|_| !s.disabled);
-                        let (rise, fall) = check.map_or((0, 0), |c| (c.rise, c.fall));
-                        let start = s.start;
-                        CheckState {
-                            checked: check.is_some(),
-                            up: !s.disabled && !start.down,
-                            // A server in maintenance (or down) from the start is down since then.
-                            down_since: (start.maint || start.down).then_some(now),
-                            // Down from a state file: no check passed yet (HAProxy: health 0).
-                            health: if start.down { 0 } else { rise },
-                            rise,
-                            fall,
-                            status: None,
-                            code: None,
-                            duration: None,
-                            desc: String::new(),
-                            info: String::new(),
-                            last_check: None,
-                            last_change: now,
-                            downtime: Duration::ZERO,
-                            failed: 0,
-                            went_down: 0,
-                            weight_pct: 100,
-                            maint: start.maint,
-                            drain: start.drain,
-                            admin_weight: start.weight,
-                            check_enabled: start.checks_enabled,
-                            addr: s.addr,
-                            maxconn: s.maxconn,
-                            check_addr: check.and_then(|c| c.addr),
-                            check_port: check.and_then(|c| c.port),
-                        }
-                    })
+                    .map(|s| CheckState::configured(s, now))
+                    .chain(empty)
                     .collect()
             })
             .collect();
         CheckTable {
             servers: Mutex::new(servers),
         }
+    }
+
+    /// A copy of one backend's servers' states.
+    pub fn read_backend(&self, backend: BackendId) -> Vec<CheckState> {
+        self.servers
+            .lock()
+            .ok()
+            .and_then(|s| s.get(backend.index()).cloned())
+            .unwrap_or_default()
     }
 
     /// A copy of every server's state.

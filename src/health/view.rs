@@ -33,7 +33,7 @@ impl HealthView {
         let errors = model
             .backends
             .iter()
-            .map(|b| b.servers.iter().map(|_| Cell::new(0)).collect())
+            .map(|b| b.slot_ids().map(|_| Cell::new(0)).collect())
             .collect();
         HealthView { link, errors }
     }

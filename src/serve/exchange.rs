@@ -161,6 +161,9 @@ impl<'a, D: Downstream> Session<'a, D> {
         rec.marks.slot = trace.slot.or(rec.marks.slot);
         rec.marks.connected = trace.connected.or(rec.marks.connected);
         rec.server = trace.server.or(rec.server);
+        if trace.server.is_some() {
+            rec.added_server = trace.added_name.take();
+        }
         rec.server_addr = trace.addr.or(rec.server_addr);
         rec.retries += trace.retries;
         rec.redispatched |= trace.redispatched;

@@ -82,10 +82,6 @@ const IDLE_SHED: Duration = Duration::from_secs(1);
 /// a burst fragmenting the heap that small long-lived objects share.
 const MAX_HOT_READS: usize = 64;
 
-/// HAProxy keeps this much of each buffer free for header rewrites (`tune.maxrewrite`):
-/// a head must fit in `tune.bufsize` minus this.
-const MAX_REWRITE: usize = 1024;
-
 /// How one request ended, as far as the client connection is concerned.
 enum Next {
     /// Keep the client connection for another request.
@@ -250,7 +246,11 @@ impl<'a, D: Downstream> Session<'a, D> {
             out,
             txn,
             limits: HeadLimits {
-                max_head: global.bufsize.saturating_sub(MAX_REWRITE).max(1024),
+                // HAProxy keeps `tune.maxrewrite` of each buffer free for header rewrites.
+                max_head: global
+                    .bufsize
+                    .saturating_sub(global.rewrite_reserve)
+                    .max(1024),
                 max_headers: global.maxhdr,
             },
         }

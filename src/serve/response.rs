@@ -313,12 +313,25 @@ impl<'a, D: Downstream> Session<'a, D> {
     fn run_response_rules(&mut self, plan: &Plan<'a>, server_idx: ServerId) -> Option<Answer> {
         let (fe, be, route) = (self.fe, plan.be, plan.route);
         let same_proxy = route.same_proxy();
-        let server = be.server(server_idx).map(|s| ServerInfo {
-            name: &s.name,
-            // This core's address of it (the runtime API may have moved it).
-            addr: self.rec.server_addr.unwrap_or(s.addr),
-            local: None,
-        });
+        // This core's address of it (the runtime API may have moved it).
+        let addr_now = self.rec.server_addr;
+        let added = self.rec.added_server.clone();
+        let server = match be.server(server_idx) {
+            Some(s) => Some(ServerInfo {
+                name: &s.name,
+                addr: addr_now.unwrap_or(s.addr),
+                local: None,
+            }),
+            // A server the runtime API added: its name and address from the record.
+            None => added
+                .as_deref()
+                .zip(addr_now)
+                .map(|(name, addr)| ServerInfo {
+                    name,
+                    addr,
+                    local: None,
+                }),
+        };
         let scene = Scene {
             src: self.conn.peer(),
             dst: self.conn.local(),

@@ -62,6 +62,7 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
     rec.marks.slot = trace.slot;
     rec.marks.connected = trace.connected;
     rec.server = trace.server;
+    rec.added_server = trace.added_name.take();
     rec.server_addr = trace.addr;
     sess.info.route(backend, trace.server);
     rec.retries = trace.retries;

@@ -11,7 +11,7 @@ use super::shared::StatsShared;
 use super::snapshot::{CoreRow, ProcessInfo, ProxyStats, Row, RowKind, Snapshot};
 use crate::config::log_resolve::system_hostname;
 use crate::config::model::{Backend, Balance, Frontend, Mode, Model, Server};
-use crate::health::table::CheckState;
+use crate::health::table::{live_servers, CheckState};
 use crate::log::dates::unix_secs;
 use crate::worker::Worker;
 
@@ -136,12 +136,11 @@ fn proxy(cx: &Cx<'_>, fe: Option<(usize, &Frontend)>, be: Option<(usize, &Backen
         (None, Some((_, b))) => (b.name.clone(), b.mode),
         (None, None) => (String::new(), Mode::Http),
     };
+    // The servers it has now (`add server` and `del server` change them).
     let servers: Vec<Row> = be
         .map(|(bi, b)| {
-            b.servers
-                .iter()
-                .enumerate()
-                .map(|(si, s)| server_row(cx, &name, bi, b, si, s))
+            live_servers(b, cx.checks.get(bi).map(Vec::as_slice))
+                .map(|(si, s, _)| server_row(cx, &name, bi, b, si, s))
                 .collect()
         })
         .unwrap_or_default();
@@ -412,35 +411,35 @@ fn backend_row(cx: &Cx<'_>, name: &str, bi: usize, b: &Backend, servers: &[Row])
     row.set(F::Dreq, s(&|p| p.denied_req.get()));
     row.set(F::ReqTot, s(&|p| p.req_tot.get()));
     let checks = cx.checks.get(bi);
-    let usable: Vec<(usize, &Server)> = b
-        .servers
+    let live: Vec<(usize, &Server, Option<&CheckState>)> =
+        live_servers(b, checks.map(Vec::as_slice)).collect();
+    let usable: Vec<&Server> = live
         .iter()
-        .enumerate()
-        .filter(|(i, srv)| server_usable(srv, checks.and_then(|c| c.get(*i))))
+        .filter(|(_, srv, st)| server_usable(srv, *st))
+        .map(|(_, srv, _)| *srv)
         .collect();
     // HAProxy shows a backend without servers (a stats backend) as UP.
-    let up = !usable.is_empty() || b.servers.is_empty();
+    let up = !usable.is_empty() || live.is_empty();
     row.set_str(F::Status, if up { "UP" } else { "DOWN" });
     let weight = |backup: bool| -> u64 {
         servers
             .iter()
-            .zip(&b.servers)
-            .filter(|(r, srv)| {
+            .filter(|r| {
                 let status = r.text(F::Status);
-                srv.backup == backup && status != "MAINT" && !status.starts_with("DOWN")
+                r.backup == backup && status != "MAINT" && !status.starts_with("DOWN")
             })
-            .map(|(r, _)| r.num(F::Weight))
+            .map(|r| r.num(F::Weight))
             .sum()
     };
-    let act = usable.iter().filter(|(_, s)| !s.backup).count() as u64;
-    let bck = usable.iter().filter(|(_, s)| s.backup).count() as u64;
+    let act = usable.iter().filter(|s| !s.backup).count() as u64;
+    let bck = usable.iter().filter(|s| s.backup).count() as u64;
     row.set(
         F::Weight,
         if act > 0 { weight(false) } else { weight(true) },
     );
     row.set(
         F::Uweight,
-        b.servers.iter().map(|s| u64::from(s.weight)).sum(),
+        live.iter().map(|(_, s, _)| u64::from(s.weight)).sum(),
     );
     row.set(F::Act, act);
     row.set(F::Bck, bck);
@@ -450,21 +449,24 @@ fn backend_row(cx: &Cx<'_>, name: &str, bi: usize, b: &Backend, servers: &[Row])
     row.set_str(F::Algo, algo_name(&b.balance));
     // The backend changed state when its last server did (or at start).
     let started = cx.now.saturating_duration_since(cx.started).as_secs();
-    let last = checks
-        .into_iter()
-        .flatten()
+    let last = live
+        .iter()
+        .filter_map(|(_, _, c)| *c)
         .map(|c| cx.now.saturating_duration_since(c.last_change).as_secs())
         .min()
         .unwrap_or(started);
     row.set(F::Lastchg, last);
-    if !b.servers.is_empty() {
+    if !live.is_empty() {
         // Down while no server is usable: since the last of them went down.
         let down_for = if up { 0 } else { last };
         row.set(F::Downtime, down_for);
     }
     row.set(
         F::Chkdown,
-        checks.into_iter().flatten().map(|c| c.went_down).sum(),
+        live.iter()
+            .filter_map(|(_, _, c)| *c)
+            .map(|c| c.went_down)
+            .sum(),
     );
     row.latency = cx.lat.backends.get(bi).and_then(latency::latency);
     row

@@ -315,7 +315,7 @@ impl CoreCounters {
             servers: model
                 .backends
                 .iter()
-                .map(|b| many(b.servers.len()))
+                .map(|b| many(b.slot_count()))
                 .collect(),
             conns: Gauge::default(),
             conns_tot: Counter::default(),

@@ -79,7 +79,7 @@ impl LatencyTables {
             servers: model
                 .backends
                 .iter()
-                .map(|b| vec![None; b.servers.len()])
+                .map(|b| vec![None; b.slot_count()])
                 .collect(),
         }
     }

@@ -42,7 +42,8 @@ pub struct ServerSlot {
     pub weight: Cell<u32>,
     /// Percent of `weight` in effect: below 100 while `slowstart` ramps a server back up.
     pub weight_pct: Cell<u8>,
-    pub backup: bool,
+    /// A backup server (a slot `add server` fills takes its setting then).
+    pub backup: Cell<bool>,
     /// Where new connections go: the configured address, or the runtime API's
     /// (`set server B/S addr`).
     pub addr: Cell<std::net::SocketAddr>,
@@ -57,8 +58,11 @@ pub struct Balancer {
     backend: BackendId,
     /// Process-wide server maxconn counters.
     limits: Arc<ConnLimits>,
-    /// Per server, in `Backend::servers` order (see `slot`).
+    /// Per server slot, in `Backend::servers` order, then the slots kept for `add server`
+    /// (see `slot`).
     pub slots: Vec<ServerSlot>,
+    /// The slots ever filled, the first ones: those a pick looks at (the others are empty).
+    in_use: Cell<usize>,
     /// Woken whenever a slot frees up, for requests queued on a full backend.
     pub freed: Notify,
     /// A queued request on this core is polling for slots freed on other cores.
@@ -82,13 +86,20 @@ impl Balancer {
         seed: u64,
         stats: Option<(Arc<StatsShared>, usize)>,
     ) -> Self {
-        let slots = backend.servers.iter().map(ServerSlot::new).collect();
+        let reserved = (0..backend.dynamic_slots).map(|_| ServerSlot::reserved());
+        let slots = backend
+            .servers
+            .iter()
+            .map(ServerSlot::new)
+            .chain(reserved)
+            .collect();
         Balancer {
             algo: backend.balance.clone(),
             allbackups: backend.allbackups,
             backend: id,
             limits,
             slots,
+            in_use: Cell::new(backend.servers.len()),
             freed: Notify::default(),
             polling: Cell::new(false),
             rng: Cell::new(seed | 1),
@@ -122,28 +133,44 @@ impl Balancer {
         self.slots.get(server.index())
     }
 
+    /// The slots a pick considers.
+    fn live(&self) -> &[ServerSlot] {
+        let n = self.in_use.get().min(self.slots.len());
+        &self.slots[..n]
+    }
+
+    /// `add server` filled a slot (see `ServerSlot::fill`): picks consider it from now on.
+    pub fn fill(&self, server: ServerId, s: &Server) {
+        if let Some(slot) = self.slot(server) {
+            slot.fill(s);
+            self.in_use.set(self.in_use.get().max(server.index() + 1));
+        }
+    }
+
     pub fn pick(&self, key: PickKey, avoid: Option<ServerId>) -> Pick {
         // HAProxy uses backups only when no active server is usable, and then only the first
         // backup (all of them with `option allbackups`).
-        let any_active = self.slots.iter().any(|s| s.is_usable() && !s.backup);
+        let any_active = self.live().iter().any(|s| s.is_usable() && !s.backup.get());
         let first_backup = if any_active {
             None
         } else {
-            self.slots.iter().position(|s| s.is_usable() && s.backup)
+            self.live()
+                .iter()
+                .position(|s| s.is_usable() && s.backup.get())
         };
         let in_pool = |i: usize| {
-            let s = &self.slots[i];
+            let s = &self.live()[i];
             match first_backup {
-                Some(_) if self.allbackups => s.is_usable() && s.backup,
+                Some(_) if self.allbackups => s.is_usable() && s.backup.get(),
                 Some(b) => i == b,
-                None => s.is_usable() && !s.backup,
+                None => s.is_usable() && !s.backup.get(),
             }
         };
-        if !(0..self.slots.len()).any(in_pool) {
+        if !(0..self.live().len()).any(in_pool) {
             return Pick::NoServer;
         }
         let open = |i: usize| in_pool(i) && self.has_room(i);
-        let open_count = (0..self.slots.len()).filter(|&i| open(i)).count();
+        let open_count = (0..self.live().len()).filter(|&i| open(i)).count();
         if open_count == 0 {
             return Pick::Full;
         }
@@ -168,7 +195,7 @@ impl Balancer {
 
     /// Some server has a free maxconn slot (possibly freed by another core).
     pub fn any_room(&self) -> bool {
-        (0..self.slots.len()).any(|i| self.has_room(i))
+        (0..self.live().len()).any(|i| self.has_room(i))
     }
 
     fn has_room(&self, i: usize) -> bool {
@@ -181,7 +208,7 @@ impl Balancer {
     fn choose(&self, ok: &dyn Fn(usize) -> bool, key: PickKey) -> usize {
         match (&self.algo, key.hash) {
             (Balance::LeastConn, _) => self.least_loaded(ok),
-            (Balance::First, _) => (0..self.slots.len()).find(|&i| ok(i)).unwrap_or(0),
+            (Balance::First, _) => (0..self.live().len()).find(|&i| ok(i)).unwrap_or(0),
             (Balance::Random, _) => self.weighted_at(ok, self.next_random()),
             (Balance::Source | Balance::Uri { .. } | Balance::Hdr(_), Some(h)) => {
                 self.weighted_at(ok, h)
@@ -197,7 +224,7 @@ impl Balancer {
     fn smooth_round_robin(&self, ok: &dyn Fn(usize) -> bool) -> usize {
         let mut total = 0i64;
         let mut best: Option<(usize, i64)> = None;
-        for (i, s) in self.slots.iter().enumerate().filter(|(i, _)| ok(*i)) {
+        for (i, s) in self.live().iter().enumerate().filter(|(i, _)| ok(*i)) {
             let w = s.effective_weight() as i64;
             let cur = s.current.get() + w;
             s.current.set(cur);
@@ -207,7 +234,7 @@ impl Balancer {
             }
         }
         let best = best.map_or(0, |(i, _)| i);
-        if let Some(s) = self.slots.get(best) {
+        if let Some(s) = self.live().get(best) {
             s.current.set(s.current.get() - total);
         }
         best
@@ -216,7 +243,7 @@ impl Balancer {
     /// Fewest in-flight requests relative to weight; ties go round the servers in turn so
     /// an idle backend still spreads its load.
     fn least_loaded(&self, ok: &dyn Fn(usize) -> bool) -> usize {
-        let n = self.slots.len();
+        let n = self.live().len();
         let start = self.first_rr.get();
         self.first_rr.set(start.wrapping_add(1));
         let mut best: Option<usize> = None;
@@ -228,7 +255,7 @@ impl Balancer {
             let better = match best {
                 None => true,
                 Some(b) => {
-                    let (a, b) = (&self.slots[i], &self.slots[b]);
+                    let (a, b) = (&self.live()[i], &self.slots[b]);
                     // a.inflight / a.weight < b.inflight / b.weight, without division.
                     (a.inflight.get() as u64) * (b.effective_weight() as u64)
                         < (b.inflight.get() as u64) * (a.effective_weight() as u64)
@@ -243,7 +270,7 @@ impl Balancer {
 
     /// Maps `h` onto the servers in proportion to their weights (HAProxy's map-based hashing).
     fn weighted_at(&self, ok: &dyn Fn(usize) -> bool, h: u64) -> usize {
-        let eligible = || self.slots.iter().enumerate().filter(|(i, _)| ok(*i));
+        let eligible = || self.live().iter().enumerate().filter(|(i, _)| ok(*i));
         let total: u64 = eligible().map(|(_, s)| s.effective_weight() as u64).sum();
         let mut point = h % total.max(1);
         for (i, s) in eligible() {
@@ -287,10 +314,31 @@ impl ServerSlot {
             usable: Cell::new(!s.start.maint && !s.start.down),
             weight: Cell::new(s.start.weight_in_effect()),
             weight_pct: Cell::new(100),
-            backup: s.backup,
+            backup: Cell::new(s.backup),
             addr: Cell::new(s.addr),
             current: Cell::new(0),
         }
+    }
+
+    /// A slot for `add server`: never picked until a server fills it and is enabled.
+    fn reserved() -> Self {
+        ServerSlot {
+            inflight: Cell::new(0),
+            usable: Cell::new(false),
+            weight: Cell::new(0),
+            weight_pct: Cell::new(100),
+            backup: Cell::new(false),
+            addr: Cell::new(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+            current: Cell::new(0),
+        }
+    }
+
+    /// `add server` filled this slot: its address and role; it stays unusable (in
+    /// maintenance) until the checker's events say otherwise.
+    fn fill(&self, s: &Server) {
+        self.addr.set(s.addr);
+        self.backup.set(s.backup);
+        self.current.set(0);
     }
 }
 
@@ -359,6 +407,33 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn slots_kept_for_add_server_are_picked_once_filled_and_enabled() {
+        let cfg = "global\n stats socket /nonexistent/a.sock level admin\n\
+                   defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+                   backend b\n server a 127.0.0.1:1\n";
+        let model = load_str("t.cfg", cfg)
+            .map_err(|e| format!("{e:?}"))
+            .unwrap()
+            .model;
+        let be = &model.backends[0];
+        assert_eq!(be.slot_count(), 1 + crate::config::model::DYNAMIC_SLOTS);
+        let limits = Arc::new(ConnLimits::new(&model));
+        let b = Rc::new(Balancer::new(be, BackendId::new(0), limits, 7));
+        assert_eq!(picks(&b, 4), vec![0; 4], "empty slots are never picked");
+        let mut added = be.servers[0].clone();
+        added.addr = "127.0.0.1:2".parse().unwrap();
+        b.fill(ServerId::new(1), &added);
+        let slot = b.slot(ServerId::new(1)).unwrap();
+        assert_eq!(picks(&b, 2), vec![0; 2], "in maintenance until enabled");
+        slot.usable.set(true);
+        slot.weight.set(1);
+        let mut p = picks(&b, 4);
+        p.sort_unstable();
+        assert_eq!(p, vec![0, 0, 1, 1]);
+        assert_eq!(slot.addr.get().port(), 2);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub enum ConnectError {
 }
 
 /// What `acquire_traced` saw on the way, kept also when it fails.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ConnectTrace {
     /// When the last server slot was taken (the queue wait ends, the connect starts).
     pub slot: Option<Instant>,
@@ -39,6 +39,8 @@ pub struct ConnectTrace {
     /// The last server tried, and its address on this core then.
     pub server: Option<ServerId>,
     pub addr: Option<std::net::SocketAddr>,
+    /// The name of `server` when the runtime API added it (the model does not know it).
+    pub added_name: Option<std::sync::Arc<str>>,
     /// Connection attempts after the first.
     pub retries: u32,
     /// The last retry went to another server (`option redispatch`).
@@ -132,9 +134,11 @@ pub async fn acquire_traced(
         if let Some(slot) = rt.balancer.slot(server) {
             rt.pool.note_used(server, slot.inflight.get());
         }
-        let Some(srv) = be.server(server) else {
+        let Some(srv) = rt.server_cfg(be, server) else {
             return Err(ConnectError::NoServer);
         };
+        trace.added_name = rt.added_name(be, server);
+        let srv = &*srv;
         // A TLS connection serves only requests wanting the SNI it sent.
         let sni = sni_for(srv, &reuse.sni);
         if let Some((own_server, mut own)) = reuse.own.take() {
@@ -251,7 +255,7 @@ async fn dial(
     if srv.traffic_tls().is_none() {
         return w.dialer.connect(addr).await;
     }
-    let Some(tls) = rt.tls.get(server.index()).and_then(Option::as_ref) else {
+    let Some(tls) = rt.server_tls(server) else {
         return Err(std::io::Error::other(
             "the server's TLS settings did not load",
         ));

@@ -9,6 +9,7 @@
 //!   histograms (single-writer: only this core may write them).
 //! - `ShutdownSession`: one session, if it is this core's.
 //! - `ShowSess`: a copy of this core's live sessions, sent back on the channel given.
+//! - `AddServer`, `DelServer`: a server slot filled or emptied (worker/dynamic.rs).
 
 use std::net::SocketAddr;
 
@@ -16,7 +17,9 @@ use crossbeam_channel::Sender;
 
 use super::sessions::SessLine;
 use super::Worker;
-use crate::config::model::{BackendId, ServerId};
+use std::sync::Arc;
+
+use crate::config::model::{BackendId, Server, ServerId};
 
 #[derive(Clone, Debug)]
 pub enum CoreCmd {
@@ -38,6 +41,17 @@ pub enum CoreCmd {
     ShutdownSession(u64),
     /// The core's index and its sessions go back on the sender.
     ShowSess(Sender<(usize, Vec<SessLine>)>),
+    /// `add server`: the slot's server (each core keeps its own copy).
+    AddServer {
+        backend: BackendId,
+        server: ServerId,
+        cfg: Arc<Server>,
+    },
+    /// `del server`.
+    DelServer {
+        backend: BackendId,
+        server: ServerId,
+    },
 }
 
 impl Worker {
@@ -77,6 +91,12 @@ impl Worker {
                 // The API thread may have given up waiting: nothing to do then.
                 let _ = reply.send((self.index, self.sessions.lines()));
             }
+            CoreCmd::AddServer {
+                backend,
+                server,
+                cfg,
+            } => self.add_server(backend, server, &cfg),
+            CoreCmd::DelServer { backend, server } => self.del_server(backend, server),
         }
     }
 }

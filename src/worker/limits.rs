@@ -118,15 +118,24 @@ impl ConnLimits {
             servers: model
                 .backends
                 .iter()
-                .map(|b| b.servers.iter().map(|s| Limit::new(s.maxconn)).collect())
+                .map(|b| {
+                    let reserved = (0..b.dynamic_slots).map(|_| Limit::new(None));
+                    b.servers
+                        .iter()
+                        .map(|s| Limit::new(s.maxconn))
+                        .chain(reserved)
+                        .collect()
+                })
                 .collect(),
             idle: model
                 .backends
                 .iter()
                 .map(|b| {
+                    let reserved = (0..b.dynamic_slots).map(|_| Limit::new(None));
                     b.servers
                         .iter()
                         .map(|s| Limit::new(s.pool.max_conn))
+                        .chain(reserved)
                         .collect()
                 })
                 .collect(),

@@ -19,6 +19,7 @@
 //! - `memory.rs`: freed buffer memory handed back to the system after a crowd
 //! - `sessions.rs`: the core's live sessions (`show sess`, `shutdown sessions server`)
 //! - `control.rs`: runtime API commands every core applies to its own state
+//! - `dynamic.rs`: servers added and deleted at run time (`add server`, `del server`)
 //!
 //! Server health comes from `health::view` (applied before every pick and on a tick). Each
 //! request's record goes to the worker's `records` sink (serve/record/).
@@ -27,6 +28,7 @@ pub mod balance;
 pub mod connect;
 pub mod control;
 pub mod deadline;
+pub mod dynamic;
 pub mod limits;
 pub mod listener;
 pub mod memory;
@@ -34,7 +36,7 @@ pub mod notify;
 pub mod pool;
 pub mod sessions;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -59,9 +61,11 @@ use pool::Pool;
 pub struct BackendRt {
     pub balancer: Rc<Balancer>,
     pub pool: Pool,
-    /// Per server: its TLS configs on this core when its traffic is TLS (`server ... ssl`),
-    /// built here once so that a connection clones only this core's `Arc`s.
-    pub tls: Vec<Option<ClientTls>>,
+    /// Per server slot: its TLS configs on this core when its traffic is TLS (`server ...
+    /// ssl`), built here once so that a connection clones only this core's `Arc`s.
+    pub tls: RefCell<Vec<Option<ClientTls>>>,
+    /// The servers the runtime API added (`add server`), this core's copies.
+    pub added: dynamic::Added,
 }
 
 /// How a stop was asked for (see launch.rs for the signals behind them).
@@ -149,7 +153,8 @@ impl Worker {
                     Some((Arc::clone(&stats), index)),
                 )),
                 pool: Pool::new(b, i, Arc::clone(&limits), nbthread),
-                tls: server_tls(b, &mut tls_errors),
+                tls: RefCell::new(server_tls(b, &mut tls_errors)),
+                added: dynamic::Added::new(b),
             })
             .collect();
         let stats = CoreStats::new(stats, index, &model);
@@ -204,7 +209,11 @@ impl Worker {
     /// Tells the checker what an exchange with a server showed (`observe`).
     pub fn observe(&self, backend: BackendId, server: ServerId, outcome: Outcome) {
         if let Some(h) = &self.health {
-            h.observe(&self.model, backend, server, outcome);
+            let obs = self
+                .server_cfg(backend, server)
+                .and_then(|s| s.check)
+                .and_then(|c| c.observe);
+            h.observe(obs, backend, server, outcome);
         }
     }
 
@@ -235,6 +244,7 @@ fn server_tls(
                 }
             }
         })
+        .chain((0..b.dynamic_slots).map(|_| None))
         .collect()
 }
 

@@ -40,7 +40,7 @@
 //! TIME_WAIT sockets pile up by the tens of thousands and make every new connect search for a
 //! free port.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 
 use super::limits::ConnLimits;
 use super::Worker;
-use crate::config::model::{Backend, BackendId, ServerId};
+use crate::config::model::{Backend, BackendId, ServerId, ServerPool};
 use crate::net::Stream;
 
 /// One server's idle connections on this core, and how many it is estimated to need.
@@ -132,7 +132,9 @@ struct Rules {
 
 pub struct Pool {
     servers: RefCell<Vec<ServerIdle>>,
-    rules: Vec<Rules>,
+    rules: Vec<Cell<Rules>>,
+    /// The cores sharing `pool-low-conn` out.
+    cores: u32,
     backend: BackendId,
     limits: Arc<ConnLimits>,
 }
@@ -140,18 +142,37 @@ pub struct Pool {
 impl Pool {
     pub fn new(be: &Backend, backend: BackendId, limits: Arc<ConnLimits>, nbthread: usize) -> Self {
         let cores = nbthread.max(1) as u32;
+        let rules = |p: &ServerPool| Rules {
+            purge_delay: p.purge_delay,
+            low: p.low_conn.div_ceil(cores),
+        };
+        // A slot `add server` may fill keeps nothing until it does (`fill`).
+        let reserved = (0..be.dynamic_slots).map(|_| Rules {
+            purge_delay: Duration::ZERO,
+            low: 0,
+        });
         Pool {
-            servers: RefCell::new(be.servers.iter().map(|_| ServerIdle::default()).collect()),
+            servers: RefCell::new(be.slot_ids().map(|_| ServerIdle::default()).collect()),
             rules: be
                 .servers
                 .iter()
-                .map(|s| Rules {
-                    purge_delay: s.pool.purge_delay,
-                    low: s.pool.low_conn.div_ceil(cores),
-                })
+                .map(|s| rules(&s.pool))
+                .chain(reserved)
+                .map(Cell::new)
                 .collect(),
+            cores,
             backend,
             limits,
+        }
+    }
+
+    /// `add server` filled a slot: its pool options (the cores' share of them) apply.
+    pub fn fill(&self, server: ServerId, pool: &ServerPool) {
+        if let Some(r) = self.rules.get(server.index()) {
+            r.set(Rules {
+                purge_delay: pool.purge_delay,
+                low: pool.low_conn.div_ceil(self.cores),
+            });
         }
     }
 
@@ -191,7 +212,7 @@ impl Pool {
         let mut servers = self.servers.borrow_mut();
         let (Some(s), Some(rules)) = (
             servers.get_mut(server.index()),
-            self.rules.get(server.index()),
+            self.rules.get(server.index()).map(Cell::get),
         ) else {
             conn.discard();
             return false;
@@ -245,7 +266,7 @@ impl Pool {
         let mut servers = self.servers.borrow_mut();
         let mut next: Option<Instant> = None;
         for (i, s) in ServerId::all(servers.len()).zip(servers.iter_mut()) {
-            let Some(rules) = self.rules.get(i.index()) else {
+            let Some(rules) = self.rules.get(i.index()).map(Cell::get) else {
                 continue;
             };
             if s.next_purge.is_some_and(|due| due <= now) {

@@ -719,7 +719,12 @@ def cmd_attack(args):
         if rd.goaway and time.monotonic() - rd.t_goaway > 3.0:
             break
         time.sleep(0.05)
-    time.sleep(0.3)  # the bystander keeps going a little after the verdict
+    # The bystander keeps going a little after the verdict, and until it made a few requests:
+    # on a loaded machine one may take a second, and a flood ended at once leaves it no time.
+    time.sleep(0.3)
+    settle = time.monotonic() + 10
+    while by.ok + by.failed < 3 and time.monotonic() < settle:
+        time.sleep(0.05)
     by.stop = True
     by.join(10)
     # A PING on the attacked connection tells whether it is still served.

@@ -10,7 +10,7 @@ use crate::worker::Worker;
 impl RequestRecord {
     /// `backend/server` names as HAProxy logs them: the frontend's name before routing,
     /// `<NOSRV>` before a server was tried.
-    pub fn names<'m>(&self, model: &'m Model) -> (&'m str, &'m str, &'m str) {
+    pub fn names<'m>(&'m self, model: &'m Model) -> (&'m str, &'m str, &'m str) {
         let fe = model.frontend(self.frontend);
         let fe_name = fe.map_or("-", |f| f.name.as_str());
         let be = self.backend.and_then(|b| model.backend(b));
@@ -19,6 +19,7 @@ impl RequestRecord {
             .zip(self.server)
             .and_then(|(b, s)| b.server(s))
             .map(|s| s.name.as_str())
+            .or(self.added_server.as_deref())
             .or(self.service)
             .unwrap_or("<NOSRV>");
         (fe_name, be_name, srv_name)

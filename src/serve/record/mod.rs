@@ -146,6 +146,8 @@ pub struct RequestRecord {
     pub server: Option<ServerId>,
     /// Where `server` was on this core then (`%si:%sp`; the runtime API may move a server).
     pub server_addr: Option<SocketAddr>,
+    /// `server`'s name when the runtime API added it (`add server`: not in the model).
+    pub added_server: Option<std::sync::Arc<str>>,
     pub peer: SocketAddr,
     /// The address the client connected to (`%fi:%fp`), where known.
     pub local: Option<SocketAddr>,
@@ -181,6 +183,7 @@ impl RequestRecord {
             backend: None,
             server: None,
             server_addr: None,
+            added_server: None,
             peer,
             local: None,
             captures: None,

@@ -490,6 +490,65 @@ fn one_backend(fe_rules: &str, be_rules: &str, extra: &str, requests: Vec<Req>) 
     }
 }
 
+// Variables: the five scopes, set-var's conditions, set-var-fmt, global set-var.
+
+differential!(
+    variables_scopes_conditions_and_global,
+    one_backend(
+        "    http-request set-header X-Proc %[var(proc.threshold)]/%[var(proc.state)]/%[var(proc.boot)]\n\
+         \x20   http-request set-header X-Sess-Before %[var(sess.last)]\n\
+         \x20   http-request set-var(sess.last) path\n\
+         \x20   http-request set-var(txn.first,ifnotexists) str(one)\n\
+         \x20   http-request set-var(txn.first,ifnotexists) str(two)\n\
+         \x20   http-request set-var(txn.n) int(5)\n\
+         \x20   http-request set-var(txn.n,ifgt) int(3)\n\
+         \x20   http-request set-var(txn.m) int(5)\n\
+         \x20   http-request set-var(txn.m,ifgt) int(9)\n\
+         \x20   http-request set-var(txn.e,ifnotempty) req.hdr(x-absent)\n\
+         \x20   http-request set-var(txn.q,ifnotempty,ifnotset) url_param(q)\n\
+         \x20   http-request set-var-fmt(req.from) %[method]:%[path]\n\
+         \x20   http-request set-var(txn.gone) str(x)\n\
+         \x20   http-request unset-var(txn.gone)\n\
+         \x20   http-request set-header X-Txn %[var(txn.first)]/%[var(txn.n)]/%[var(txn.m)]/%[var(txn.e)]/%[var(txn.q)]/%[var(txn.gone)]\n\
+         \x20   http-request set-header X-Fmt %[var(req.from)]\n\
+         \x20   http-response set-header X-Res %[var(txn.first)]/%[var(req.from)]\n\
+         \x20   http-response set-var(res.r) str(r)\n\
+         \x20   http-response set-header X-Res2 %[var(res.r)]",
+        "",
+        "global\n    set-var proc.prio int(100)\n    set-var proc.threshold int(200),sub(proc.prio)\n    \
+         set-var-fmt proc.state \"primary\"\n    set-var-fmt proc.boot \"%[var(proc.prio)]-up\"\n",
+        vec![
+            get("/a?q=1", &[]),
+            // The same connection: sess.last is the previous request's path.
+            get("/b?q=", &[]).again(),
+            // A new connection starts without it.
+            get("/c", &[]),
+        ],
+    ),
+    no_documented_difference,
+    |h, r| {
+        // Both proxies agree (compared above); and the values are the ones meant, not two
+        // empty headers alike.
+        for run in [&h, &r] {
+            let fwd = |i: usize, name: &str| -> String {
+                let f = run.answers[i].forwarded.as_ref().expect("forwarded");
+                let v = f.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+                v.map(|(_, v)| v.clone()).unwrap_or_default()
+            };
+            assert_eq!(fwd(0, "x-proc"), "100/primary/100-up");
+            assert_eq!(fwd(0, "x-txn"), "one/3/5//1/");
+            assert_eq!(fwd(0, "x-fmt"), "GET:/a");
+            assert_eq!(fwd(0, "x-sess-before"), "");
+            assert_eq!(fwd(1, "x-sess-before"), "/a", "sess.* outlives the request");
+            assert_eq!(fwd(1, "x-txn"), "one/3/5///");
+            assert_eq!(fwd(2, "x-sess-before"), "", "a new connection, a new session");
+            // req.* ends where the response starts; res.* lives there.
+            assert_eq!(run.answers[0].header("x-res"), Some("one/"));
+            assert_eq!(run.answers[0].header("x-res2"), Some("r"));
+        }
+    }
+);
+
 // The rule families of tests/e2e_rules.rs, with the same configs.
 
 differential!(

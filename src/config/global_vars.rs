@@ -34,8 +34,9 @@ pub fn set_var(g: &mut GlobalDraft, cx: &mut Cx) {
     let value = fetch::sample(&e, &config_ctx(g)).map(|s| s.to_owned_smp());
     match value {
         Some(v) => g.proc_vars.set(&name, v),
-        None => cx.err(format!(
-            "the expression '{text}' gives no value here, so '{name}' would not be set"
+        // HAProxy 2.6 loads such a line and leaves the variable unset: so does ringlb, saying so.
+        None => cx.warn(format!(
+            "the expression '{text}' gives no value here, so '{name}' is not set"
         )),
     }
 }

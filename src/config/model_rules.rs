@@ -147,6 +147,39 @@ pub enum Conv {
     Length,
     /// `json([utf8])`: escape for a JSON string.
     Json,
+    /// `add`, `sub`, `mul`, `div`, `mod`, `and`, `or`, `xor` with an integer or a variable.
+    Arith(ArithOp, Operand),
+    /// `neg`, `cpl`, `bool`, `not`, `odd`, `even`: of the integer alone.
+    Unary(UnaryOp),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    And,
+    Or,
+    Xor,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Cpl,
+    Bool,
+    Not,
+    Odd,
+    Even,
+}
+
+/// An arithmetic converter's argument: HAProxy takes a variable where an integer is not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Operand {
+    Int(i64),
+    Var(Arc<str>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use base64::Engine;
 
-use super::Smp;
-use crate::config::model_rules::{Conv, MapFile, MapMatch};
+use super::{Smp, Vars};
+use crate::config::model_rules::{ArithOp, Conv, MapFile, MapMatch, Operand, UnaryOp};
 
 /// HAProxy's `hex`: upper-case digits, two per byte.
 fn hex_upper(b: &[u8]) -> Vec<u8> {
@@ -17,7 +17,7 @@ fn hex_upper(b: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-pub fn convert<'a>(c: &'a Conv, s: Smp<'a>) -> Option<Smp<'a>> {
+pub fn convert<'a>(c: &'a Conv, s: Smp<'a>, vars: Option<&Vars>) -> Option<Smp<'a>> {
     let text = |s: Smp<'a>| match s {
         Smp::Str(b) => b,
         other => Cow::Owned(other.bytes().into_owned()),
@@ -61,7 +61,47 @@ pub fn convert<'a>(c: &'a Conv, s: Smp<'a>) -> Option<Smp<'a>> {
             count,
             words,
         } => Smp::Str(field(text(s), *index, delims, *count, *words)?),
+        Conv::Arith(op, arg) => {
+            let b = match arg {
+                Operand::Int(n) => *n,
+                // A variable that is not set, or not a number, counts as 0 (HAProxy's cast).
+                Operand::Var(name) => vars
+                    .and_then(|v| v.get(name))
+                    .and_then(Smp::as_int)
+                    .unwrap_or(0),
+            };
+            Smp::Int(arith(*op, s.as_int()?, b))
+        }
+        Conv::Unary(op) => unary(*op, s.as_int()?),
     })
+}
+
+/// HAProxy 2.6's integer arithmetic: 64-bit, saturating where it overflows, and its answers
+/// for a zero divisor (`div`: the largest integer, `mod`: 0).
+fn arith(op: ArithOp, a: i64, b: i64) -> i64 {
+    match op {
+        ArithOp::Add => a.saturating_add(b),
+        ArithOp::Sub => a.saturating_sub(b),
+        ArithOp::Mul => a.saturating_mul(b),
+        ArithOp::Div if b == 0 => i64::MAX,
+        ArithOp::Div => a.checked_div(b).unwrap_or(i64::MAX),
+        ArithOp::Mod if b == 0 => 0,
+        ArithOp::Mod => a.checked_rem(b).unwrap_or(0),
+        ArithOp::And => a & b,
+        ArithOp::Or => a | b,
+        ArithOp::Xor => a ^ b,
+    }
+}
+
+fn unary<'a>(op: UnaryOp, a: i64) -> Smp<'a> {
+    match op {
+        UnaryOp::Neg => Smp::Int(a.saturating_neg()),
+        UnaryOp::Cpl => Smp::Int(!a),
+        UnaryOp::Bool => Smp::Bool(a != 0),
+        UnaryOp::Not => Smp::Bool(a == 0),
+        UnaryOp::Odd => Smp::Bool(a & 1 == 1),
+        UnaryOp::Even => Smp::Bool(a & 1 == 0),
+    }
 }
 
 fn map_bytes<'a>(b: Cow<'a, [u8]>, f: impl Fn(&u8) -> u8) -> Cow<'a, [u8]> {

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use super::{auth, conv, head_lines, Ctx, ReqView, Smp};
+use super::{auth, conv, head_lines, Ctx, ReqView, Smp, Vars};
 use crate::config::model_rules::{Conv, DnEntry, Expr, Fetch, HdrArg, SslFetch};
 use crate::tls::facts::ConnFacts;
 
@@ -16,7 +16,7 @@ pub fn sample<'a>(e: &'a Expr, ctx: &Ctx<'a>) -> Option<Smp<'a>> {
         Fetch::ResHdr(h) => hdr_value(res_lines(ctx)?, h, h.occ.or(Some(-1)))?,
         f => single(f, ctx)?,
     };
-    apply(&e.convs, s)
+    apply(&e.convs, s, ctx.vars)
 }
 
 /// Calls `f` on every value until it returns true; returns whether it did. Headers without an
@@ -29,7 +29,7 @@ pub fn each_sample<'a>(e: &'a Expr, ctx: &Ctx<'a>, f: &mut dyn FnMut(&Smp) -> bo
     };
     let Some(lines) = lines else { return false };
     for v in values(lines, h) {
-        if let Some(s) = apply(&e.convs, Smp::Str(Cow::Borrowed(v))) {
+        if let Some(s) = apply(&e.convs, Smp::Str(Cow::Borrowed(v)), ctx.vars) {
             if f(&s) {
                 return true;
             }
@@ -38,9 +38,9 @@ pub fn each_sample<'a>(e: &'a Expr, ctx: &Ctx<'a>, f: &mut dyn FnMut(&Smp) -> bo
     false
 }
 
-fn apply<'a>(convs: &'a [Conv], mut s: Smp<'a>) -> Option<Smp<'a>> {
+fn apply<'a>(convs: &'a [Conv], mut s: Smp<'a>, vars: Option<&Vars>) -> Option<Smp<'a>> {
     for c in convs {
-        s = conv::convert(c, s)?;
+        s = conv::convert(c, s, vars)?;
     }
     Some(s)
 }

@@ -141,6 +141,16 @@ impl Vars {
         sess.list.extend(mine.cloned());
     }
 
+    /// The response starts: `req.*` and `res.*` variables set so far go, as HAProxy keeps
+    /// one list for both scopes and empties it between the request and the response.
+    pub fn end_request_scope(&mut self) {
+        if self.list.is_empty() {
+            return;
+        }
+        self.list
+            .retain(|(n, _)| !(n.starts_with("req.") || n.starts_with("res.")));
+    }
+
     /// `set-var`'s conditions (HAProxy 2.6's): all must hold for `input` to be set.
     pub fn allows(&self, name: &str, input: &Smp, conds: &[VarCond]) -> bool {
         let old = self.get(name);

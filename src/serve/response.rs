@@ -311,6 +311,8 @@ impl<'a, D: Downstream> Session<'a, D> {
     /// `http-response` (backend, then frontend), then `http-after-response` (same order).
     /// Returns the answer of a terminal rule.
     fn run_response_rules(&mut self, plan: &Plan<'a>, server_idx: ServerId) -> Option<Answer> {
+        // `req.*` variables end with the request's processing, as in HAProxy.
+        self.txn.vars.end_request_scope();
         let (fe, be, route) = (self.fe, plan.be, plan.route);
         let same_proxy = route.same_proxy();
         // This core's address of it (the runtime API may have moved it).

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use super::Handler;
 use crate::config::expr::{load_map, SmpType};
-use crate::config::model_rules::{Conv, MapMatch};
+use crate::config::model_rules::{ArithOp, Conv, MapMatch, Operand, UnaryOp};
 use crate::config::{regexes, suggest};
-use SmpType::{Int, Ip, Str};
+use SmpType::{Bool, Int, Ip, Str};
 
 /// A converter as written: `name(args)`, the arguments split at commas.
 pub struct Call<'a> {
@@ -65,6 +65,20 @@ pub static TABLE: &[Row] = &[
     ok("word", Str, "word(1,/)", field),
     ok("length", Int, "length", |c| none(c, Conv::Length)),
     ok("json", Str, "json(utf8)", json),
+    ok("add", Int, "add(1)", |c| arith(c, ArithOp::Add)),
+    ok("sub", Int, "sub(txn.n)", |c| arith(c, ArithOp::Sub)),
+    ok("mul", Int, "mul(2)", |c| arith(c, ArithOp::Mul)),
+    ok("div", Int, "div(2)", |c| arith(c, ArithOp::Div)),
+    ok("mod", Int, "mod(3)", |c| arith(c, ArithOp::Mod)),
+    ok("and", Int, "and(255)", |c| arith(c, ArithOp::And)),
+    ok("or", Int, "or(1)", |c| arith(c, ArithOp::Or)),
+    ok("xor", Int, "xor(1)", |c| arith(c, ArithOp::Xor)),
+    ok("neg", Int, "neg", |c| none(c, Conv::Unary(UnaryOp::Neg))),
+    ok("cpl", Int, "cpl", |c| none(c, Conv::Unary(UnaryOp::Cpl))),
+    ok("bool", Bool, "bool", |c| none(c, Conv::Unary(UnaryOp::Bool))),
+    ok("not", Bool, "not", |c| none(c, Conv::Unary(UnaryOp::Not))),
+    ok("odd", Bool, "odd", |c| none(c, Conv::Unary(UnaryOp::Odd))),
+    ok("even", Bool, "even", |c| none(c, Conv::Unary(UnaryOp::Even))),
 ];
 
 /// The row of `name`, if any.
@@ -89,6 +103,28 @@ fn none(c: &Call, conv: Conv) -> Result<Conv, String> {
         Ok(conv)
     } else {
         Err(format!("converter '{}' takes no argument", c.name))
+    }
+}
+
+/// `add(N)`, `sub(txn.n)`...: an integer, or a variable's name (HAProxy's rule: what has a
+/// scope prefix is a variable).
+fn arith(c: &Call, op: ArithOp) -> Result<Conv, String> {
+    let [arg] = c.args else {
+        return Err(format!(
+            "converter '{}' takes one argument, an integer or a variable (e.g. {}(1) or {}(txn.n))",
+            c.name, c.name, c.name
+        ));
+    };
+    let arg = arg.trim();
+    if let Ok(n) = arg.parse::<i64>() {
+        return Ok(Conv::Arith(op, Operand::Int(n)));
+    }
+    match crate::config::expr::var_name(arg) {
+        Ok(name) => Ok(Conv::Arith(op, Operand::Var(name))),
+        Err(_) => Err(format!(
+            "converter '{}': '{arg}' is neither an integer nor a variable (e.g. txn.n)",
+            c.name
+        )),
     }
 }
 

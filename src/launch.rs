@@ -109,8 +109,11 @@ pub struct Options {
     pub quiet: bool,
     /// `-d`: every worker prints each request's record on stderr (serve/record/).
     pub debug: bool,
-    /// Runs once every worker listens (drop privileges, signal the old process, tell a
-    /// daemonizing parent).
+    /// Runs once every worker listens and every file is loaded, before the `ready` line:
+    /// `chroot`, then the switch to `user`/`group` (so `ready` means confined).
+    pub confine: Box<dyn FnOnce() + Send>,
+    /// Runs right after the `ready` line (signal the old process, tell a daemonizing parent,
+    /// a master, systemd).
     pub on_ready: Box<dyn FnOnce() + Send>,
     /// Requests from the signal thread (see `process::handle_signals`).
     pub control: Receiver<Control>,
@@ -209,6 +212,7 @@ pub fn run(model: Model, opts: Options) -> Result<(), String> {
             eprintln!("ringlb: runtime API (stats socket) on {where_}");
         }
     }
+    (opts.confine)();
     announce(&model, &specs, nbthread, driver, opts.quiet);
     (opts.on_ready)();
     let mut states = ServerStates::new(Arc::clone(&model));

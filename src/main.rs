@@ -106,6 +106,8 @@ fn serve(args: Args, mut model: config::Model, role: Option<master::Role>) -> Re
             .clone()
             .or_else(|| model.global.pidfile.clone())
     };
+    // Before daemonizing: an unknown user is said on the terminal.
+    let ids = process::resolve_ids(model.global.user.as_deref(), model.global.group.as_deref())?;
     let ready_pipe = if daemon {
         Some(process::daemonize()?)
     } else {
@@ -115,9 +117,8 @@ fn serve(args: Args, mut model: config::Model, role: Option<master::Role>) -> Re
         process::write_pidfile(p)?;
     }
     let control = process::handle_signals(args.quiet)?;
-    let user = (model.global.user.clone(), model.global.group.clone());
     let chroot = model.global.chroot.clone();
-    let on_ready = Box::new(move || {
+    let confine = Box::new(move || {
         if let Some(dir) = &chroot {
             if let Err(e) = process::enter_chroot(dir) {
                 // HAProxy refuses to run outside the chroot it was told to use.
@@ -125,7 +126,13 @@ fn serve(args: Args, mut model: config::Model, role: Option<master::Role>) -> Re
                 std::process::exit(1);
             }
         }
-        process::drop_privileges(user.0.as_deref(), user.1.as_deref());
+        if let Err(e) = process::drop_privileges(ids) {
+            // HAProxy stops too rather than serve as root.
+            eprintln!("ringlb: {e}");
+            std::process::exit(1);
+        }
+    });
+    let on_ready = Box::new(move || {
         process::signal_old_processes(&args.soft_stop_pids, &args.hard_stop_pids);
         if let Some(fd) = ready_pipe {
             process::tell_parent_ready(fd);
@@ -141,6 +148,7 @@ fn serve(args: Args, mut model: config::Model, role: Option<master::Role>) -> Re
         Options {
             quiet: args.quiet,
             debug: args.debug,
+            confine,
             on_ready,
             control,
             take_sockets: args.take_sockets.clone(),

@@ -180,31 +180,60 @@ pub fn enter_chroot(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// After binding (privileged ports need root), switch to `user`/`group` as HAProxy does.
-/// Without root there is nothing to drop; HAProxy warns in that case, and so do we.
-pub fn drop_privileges(user: Option<&str>, group: Option<&str>) {
-    if user.is_none() && group.is_none() {
-        return;
+/// The numeric ids of `user`/`group`, looked up at start: after `chroot` the password and
+/// group files are usually out of reach (Debian's /var/lib/haproxy has none), so they must be
+/// known before it, as HAProxy reads them while parsing. A name that does not exist stops
+/// the start.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ids {
+    pub uid: Option<libc::uid_t>,
+    pub gid: Option<libc::gid_t>,
+}
+
+pub fn resolve_ids(user: Option<&str>, group: Option<&str>) -> Result<Ids, String> {
+    let uid = match user {
+        Some(u) => Some(lookup_uid(u).ok_or_else(|| format!("global 'user {u}': no such user"))?),
+        None => None,
+    };
+    let gid = match group {
+        Some(g) => Some(lookup_gid(g).ok_or_else(|| format!("global 'group {g}': no such group"))?),
+        None => None,
+    };
+    Ok(Ids { uid, gid })
+}
+
+/// After binding (privileged ports need root) and `chroot`, switch to `user`/`group` as
+/// HAProxy does: supplementary groups dropped, then the group, then the user. A switch that
+/// fails is fatal (the process would go on as root). Without root there is nothing to drop;
+/// HAProxy warns in that case, and so do we.
+pub fn drop_privileges(ids: Ids) -> Result<(), String> {
+    if ids.uid.is_none() && ids.gid.is_none() {
+        return Ok(());
     }
     // SAFETY: getuid has no preconditions.
     if unsafe { libc::getuid() } != 0 {
         eprintln!("ringlb: warning: 'user'/'group' ignored: not started as root, nothing to drop");
-        return;
+        return Ok(());
     }
-    if let Some(g) = group {
-        match lookup_gid(g) {
-            // SAFETY: setgid applies to every thread (glibc broadcasts set*id calls).
-            Some(gid) if unsafe { libc::setgid(gid) } == 0 => {}
-            _ => eprintln!("ringlb: warning: cannot switch to group '{g}'"),
+    let failed = |what: String| Err(format!("{what}: {}", std::io::Error::last_os_error()));
+    if let Some(gid) = ids.gid {
+        // SAFETY: setgroups with a zero count reads no pointer; setgid applies to every
+        // thread (glibc broadcasts set*id calls).
+        if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
+            return failed("cannot drop the supplementary groups".into());
+        }
+        // SAFETY: as above.
+        if unsafe { libc::setgid(gid) } != 0 {
+            return failed(format!("cannot switch to gid {gid}"));
         }
     }
-    if let Some(u) = user {
-        match lookup_uid(u) {
-            // SAFETY: as above.
-            Some(uid) if unsafe { libc::setuid(uid) } == 0 => {}
-            _ => eprintln!("ringlb: warning: cannot switch to user '{u}'"),
+    if let Some(uid) = ids.uid {
+        // SAFETY: as above.
+        if unsafe { libc::setuid(uid) } != 0 {
+            return failed(format!("cannot switch to uid {uid}"));
         }
     }
+    Ok(())
 }
 
 fn lookup_uid(name: &str) -> Option<libc::uid_t> {

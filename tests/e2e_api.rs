@@ -245,6 +245,89 @@ fn debian_stock_config_loads() {
     );
 }
 
+/// The stock config's runtime API path is fixed: one ringlb at a time has it.
+static STOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+// Debian's stock config serves unmodified, with a site added in a second file (`-f` twice, as
+// HAProxy takes them): as root it enters the chroot once everything is bound and loaded, then
+// runs as user haproxy (its ids looked up before the chroot, which holds no /etc/passwd);
+// the stats socket answers, its errorfiles are the answers.
+both_drivers!(debian_stock_config_serves, |driver| {
+    let stock = PathBuf::from("/etc/haproxy/haproxy.cfg");
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    if !stock.exists() || !root {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI runs as root with haproxy installed: the stock config is the test");
+        }
+        eprintln!("skipping: needs root and /etc/haproxy/haproxy.cfg");
+        return;
+    }
+    let _one = STOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let be = HttpBackend::start("s1");
+    let dir = TempDir::new();
+    let site = dir.write(
+        "site.cfg",
+        format!(
+            "frontend web\n    bind 127.0.0.1:0\n    use_backend down if {{ path_beg /down }}\n    \
+             default_backend app\n\nbackend app\n    server s1 {}\n\nbackend down\n    \
+             server gone 127.0.0.1:1\n",
+            be.addr
+        ),
+    );
+    let lb = Ringlb::start_files(dir, &[stock, site], driver, "the stock config + site.cfg");
+    let r = Client::connect(lb.addr("web")).get("/x");
+    assert_eq!(r.status, 200, "{}", lb.output());
+    // Debian's own 503 page, loaded before the chroot.
+    let page = std::fs::read_to_string("/etc/haproxy/errors/503.http").unwrap();
+    let r = Client::connect(lb.addr("web")).get("/down");
+    assert_eq!(r.status, 503);
+    let want_body = page.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    assert_eq!(r.text(), want_body, "{}", lb.output());
+    let pid = lb.pid();
+    let root_dir = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
+    assert_eq!(
+        root_dir,
+        PathBuf::from("/var/lib/haproxy"),
+        "chroot entered"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("");
+    let id = std::process::Command::new("id")
+        .args(["-u", "haproxy"])
+        .output()
+        .unwrap();
+    let uid = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    assert!(
+        uid_line.split_whitespace().skip(1).all(|u| u == uid),
+        "runs as haproxy ({uid}): {uid_line}"
+    );
+    let mut s = UnixStream::connect("/run/haproxy/admin.sock").unwrap();
+    s.write_all(b"show info\n").unwrap();
+    let mut info = String::new();
+    s.read_to_string(&mut info).unwrap();
+    assert!(info.contains("Name: ringlb\n"), "{info}");
+});
+
+/// A `user` that does not exist stops the start (the process would otherwise stay root).
+#[test]
+fn unknown_user_stops_the_start() {
+    let dir = TempDir::new();
+    let cfg = dir.write(
+        "u.cfg",
+        "global\n    user no-such-user-ringlb\n\ndefaults\n    mode http\n    timeout connect 1s\n    \
+         timeout client 1s\n    timeout server 1s\n\nfrontend f\n    bind 127.0.0.1:0\n    \
+         default_backend b\n\nbackend b\n    server s 127.0.0.1:1\n",
+    );
+    let args = vec!["-f".to_string(), cfg.display().to_string(), "-db".into()];
+    let (code, out) = run_bounded(&args, Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("global 'user no-such-user-ringlb': no such user"),
+        "{out}"
+    );
+}
+
 both_drivers!(change_replies_as_haproxy, |driver| {
     let Some(b) = both(
         driver,

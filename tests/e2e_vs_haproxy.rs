@@ -1465,10 +1465,11 @@ const LOAD_CASES: &[(&str, Option<Verdicts>, &str)] = &[
         Some((true, false)),
         "README: rules may not edit `Content-Length` or `Transfer-Encoding` (refused at load)",
     ),
+    ("    http-request set-var(sess.x) str(a)", None, ""),
     (
-        "    http-request set-var(sess.x) str(a)",
+        "    http-request set-var(proc.x) str(a)",
         Some((true, false)),
-        "README: variables: only the `txn`, `req` and `res` scopes; `sess`/`proc` refused",
+        "README: variables: rules may read proc variables but not change them (per core)",
     ),
     (
         "    http-request auth if !{ http_auth(md5users) }",

@@ -260,8 +260,16 @@ mod tests {
     fn unknown_commands_list_what_they_start_like() {
         let maxconn = closest("set maxconn");
         assert!(maxconn.starts_with("  set maxconn frontend <frontend> <value> :"));
-        assert_eq!(maxconn.lines().count(), 6, "3 commands, then help, prompt, quit");
-        assert_eq!(closest("set maxconn bogus"), maxconn, "the words that match");
+        assert_eq!(
+            maxconn.lines().count(),
+            6,
+            "3 commands, then help, prompt, quit"
+        );
+        assert_eq!(
+            closest("set maxconn bogus"),
+            maxconn,
+            "the words that match"
+        );
         assert!(closest("bogus").lines().count() > 10, "everything");
     }
 }

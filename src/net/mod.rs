@@ -16,6 +16,7 @@
 mod dial;
 pub mod handover;
 mod mem;
+pub mod proxy_proto;
 pub mod queue;
 mod stream;
 pub mod ticket_handover;

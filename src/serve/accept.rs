@@ -8,7 +8,7 @@ use monoio::net::TcpStream;
 
 use super::record;
 use crate::config::model::{BindProto, Frontend, FrontendId, Mode};
-use crate::net::Stream;
+use crate::net::{proxy_proto, Stream};
 use crate::worker::CoreTls;
 use crate::worker::Worker;
 
@@ -74,6 +74,10 @@ impl Drop for ConnGuard {
 pub struct How {
     pub tls: Option<Rc<CoreTls>>,
     pub proto: Option<BindProto>,
+    /// `accept-proxy`: a PROXY protocol header comes first.
+    pub accept_proxy: bool,
+    /// The listener's number in its frontend (logs name it `fe/N`).
+    pub listener: u32,
 }
 
 /// Serves one accepted connection. `guard` is its slot when the accept loop could take one at
@@ -94,9 +98,14 @@ pub fn serve(
 async fn run(
     worker: Rc<Worker>,
     frontend: FrontendId,
-    accepted: Box<TcpStream>,
+    mut accepted: Box<TcpStream>,
     guard: Option<ConnGuard>,
-    How { tls, proto }: How,
+    How {
+        tls,
+        proto,
+        accept_proxy,
+        listener,
+    }: How,
 ) {
     let guard = match guard {
         Some(g) => Some(g),
@@ -110,12 +119,28 @@ async fn run(
     let Some(fe) = worker.model.frontend(frontend) else {
         return;
     };
+    let proxied = if accept_proxy {
+        // Boxed, as the handshake below: only such binds pay for this wait's room.
+        match Box::pin(proxy_header(
+            &worker,
+            (frontend, listener),
+            fe,
+            &mut accepted,
+        ))
+        .await
+        {
+            Some(p) => p,
+            None => return,
+        }
+    } else {
+        None
+    };
     let client = match tls {
-        None => Stream::accepted(*accepted),
+        None => Stream::accepted_as(*accepted, proxied),
         // Boxed: the handshake's future is large, and over once the connection is served.
         Some(t) => {
             let limit = fe.timeouts.client;
-            match Box::pin(Stream::accepted_tls(*accepted, &t.configs, limit)).await {
+            match Box::pin(Stream::accepted_tls(*accepted, &t.configs, limit, proxied)).await {
                 Ok(s) => {
                     let resumed = s.tls_facts().is_some_and(|f| f.resumed);
                     worker.stats.handshake(frontend, true, resumed);
@@ -133,6 +158,30 @@ async fn run(
         return;
     };
     by_mode(&worker, frontend, fe, client, proto).await;
+}
+
+/// Takes the PROXY protocol header off a connection on an `accept-proxy` bind, within
+/// `timeout client` as HAProxy bounds its handshakes: `Some(addrs)` to serve it as from
+/// those addresses (`Some(None)`: its own, for `LOCAL`/`UNKNOWN`); `None` when the header
+/// was missing, malformed or late: the connection is closed without a byte read past it.
+async fn proxy_header(
+    w: &Worker,
+    (frontend, listener): (FrontendId, u32),
+    fe: &Frontend,
+    s: &mut TcpStream,
+) -> Option<Option<proxy_proto::Addrs>> {
+    let max = w.model.global.bufsize;
+    match proxy_proto::read_header(s, fe.timeouts.client, max).await {
+        Ok(proxy_proto::Header::Proxy(a)) => Some(Some(a)),
+        Ok(proxy_proto::Header::Local) => Some(None),
+        Err(why) => {
+            let peer = s
+                .peer_addr()
+                .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+            record::proxy_header_failed(w, frontend, listener, peer, &why);
+            None
+        }
+    }
 }
 
 /// Serves an admitted connection by its frontend's mode: in-process tests enter here with an

@@ -22,7 +22,7 @@ use crate::io::{timed, IoFail};
 use crate::net::{Aborter, Stream};
 use crate::rules::{self, Ctx};
 use crate::worker::balance::{hash_bytes, PickKey};
-use crate::worker::connect::{acquire_traced, sni_values, ConnectTrace, Reuse};
+use crate::worker::connect::{acquire_traced, sni_values, ConnectTrace, Origin, Reuse};
 use crate::worker::sessions::SessInfo;
 use crate::worker::Worker;
 
@@ -55,6 +55,7 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
             Some(be) if !be.sni_exprs.is_empty() => sni_values(be, &ctx),
             _ => Vec::new(),
         },
+        origin: Some(Origin::of(&client)),
         ..Reuse::default()
     };
     let mut trace = ConnectTrace::default();

@@ -299,6 +299,33 @@ pub fn handshake_failed(
     }
 }
 
+/// A connection on an `accept-proxy` bind closed for its PROXY header, logged as HAProxy 2.6
+/// logs it (a closed or silent connection as dontlognull's case).
+pub fn proxy_header_failed(
+    w: &Worker,
+    frontend: FrontendId,
+    listener: u32,
+    peer: SocketAddr,
+    why: &crate::net::proxy_proto::ReadFail,
+) {
+    let Some(fe) = w.model.frontend(frontend) else {
+        return;
+    };
+    let date = log_date(std::time::SystemTime::now());
+    let line = format!(
+        "{peer} [{date}] {}/{listener}: {}",
+        fe.name,
+        why.haproxy_message()
+    );
+    if let Some(log) = w.records.log() {
+        let silent = !matches!(why, crate::net::proxy_proto::ReadFail::Invalid(_));
+        log.handshake_failed(frontend, &fe.log, silent, &line);
+    }
+    if matches!(&w.records, Sink::Print) || w.records.log().is_some_and(|l| l.print) {
+        eprintln!("{line}");
+    }
+}
+
 /// The one place a request's record is consumed: stamps its end and hands it to the worker's
 /// `Sink`. Returns the end instant (the next request's `Ti` starts there).
 pub fn end_request(w: &Worker, rec: &mut RequestRecord) -> Instant {

@@ -23,9 +23,10 @@ const SUFFIXES: &[(&str, MatchMethod)] = &[
 
 /// True for matchers that need an HTTP request (refused in `mode tcp` proxies).
 pub fn is_http_fetch(e: &Expr) -> bool {
+    use super::model_rules::Needs;
     !matches!(
         e.needs,
-        super::model_rules::Needs::Conn | super::model_rules::Needs::Nothing
+        Needs::Conn | Needs::Nothing | Needs::Content | Needs::ResContent
     )
 }
 
@@ -439,6 +440,8 @@ pub fn predefined(name: &str) -> Option<Acl> {
         "HTTP_URL_SLASH" => &["url_beg", "/"],
         "HTTP_URL_STAR" => &["url", "*"],
         "TRUE" => &["always_true"],
+        "WAIT_END" => &["wait_end"],
+        "REQ_CONTENT" => &["req.len", "gt", "0"],
         "FALSE" => &["always_false"],
         _ => return None,
     };
@@ -457,9 +460,7 @@ pub const UNSUPPORTED_PREDEFINED: &[&str] = &[
     "HTTP_1.1",
     "HTTP_2.0",
     "HTTP_CONTENT",
-    "REQ_CONTENT",
     "RDP_COOKIE",
-    "WAIT_END",
 ];
 
 #[cfg(test)]

@@ -222,6 +222,15 @@ pub struct RuleDraft {
     pub loc: Loc,
 }
 
+/// A `tcp-request` / `tcp-response` rule line, its ACLs unresolved.
+#[derive(Clone, Debug)]
+pub struct TcpRuleDraft {
+    pub set: super::model_tcp::TcpSet,
+    pub action: super::model_tcp::TcpAction,
+    pub cond: Option<CondDraft>,
+    pub loc: Loc,
+}
+
 /// An `http-request` / `http-response` / `http-after-response` line, its ACLs unresolved.
 #[derive(Clone, Debug)]
 pub struct HttpRuleDraft {
@@ -267,6 +276,10 @@ pub struct ProxyDraft {
     pub errorfiles: ErrorFiles,
     pub acls: Vec<Acl>,
     pub http_rules: Vec<HttpRuleDraft>,
+    /// `tcp-request` / `tcp-response` rules, their ACLs unresolved, and the inspect delays.
+    pub tcp_rules: Vec<TcpRuleDraft>,
+    pub tcp_inspect_delay: Option<Duration>,
+    pub tcp_response_delay: Option<Duration>,
     /// The userlists of the configuration, for `http_auth` and `auth`.
     pub env: ParseEnv,
     /// Where each entry of `acls` was (first) declared.
@@ -307,6 +320,9 @@ impl ProxyDraft {
             errorfiles: ErrorFiles::new(),
             acls: Vec::new(),
             http_rules: Vec::new(),
+            tcp_rules: Vec::new(),
+            tcp_inspect_delay: None,
+            tcp_response_delay: None,
             env: ParseEnv::default(),
             acl_locs: Vec::new(),
             switching: Vec::new(),

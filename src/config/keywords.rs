@@ -8,7 +8,9 @@ use super::draft::{GlobalDraft, ProxyDraft, UserlistDraft};
 use super::error::Diags;
 use super::model::Loc;
 use super::syntax::{Line, SectionKind};
-use super::{check, global, h2_tune, http_rules, log, proxy, server, server_state, stats, suggest};
+use super::{
+    check, global, h2_tune, http_rules, log, proxy, server, server_state, stats, suggest, tcp_rules,
+};
 use std::time::Duration;
 
 pub const G: u8 = 1;
@@ -248,8 +250,8 @@ pub static TABLE: &[Keyword] = &[
     ok("http-request", F | B | L | D, http_rules::http_request),
     ok("http-response", F | B | L | D, http_rules::http_response),
     ok("http-after-response", F | B | L | D, http_rules::http_after_response),
-    no("tcp-request", F | B | L | D, RULES),
-    no("tcp-response", B | L | D, RULES),
+    ok("tcp-request", F | B | L | D, tcp_rules::tcp_request),
+    ok("tcp-response", B | L | D, tcp_rules::tcp_response),
     no("redirect", F | B | L, "use 'http-request redirect'"),
     no("http-error", P, RULES),
     no("errorloc", P, "use 'errorfile'"),

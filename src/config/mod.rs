@@ -43,6 +43,7 @@ pub mod log_resolve;
 pub mod model;
 pub mod model_log;
 pub mod model_rules;
+pub mod model_tcp;
 pub mod model_tls;
 pub mod proxy;
 pub mod regexes;
@@ -53,6 +54,7 @@ pub mod state_file;
 pub mod stats;
 pub mod suggest;
 pub mod syntax;
+pub mod tcp_rules;
 pub mod validate;
 
 pub use error::{Diagnostic, Severity};

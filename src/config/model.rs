@@ -300,6 +300,8 @@ pub struct Proxy {
     pub stats: Option<Arc<StatsPage>>,
     /// `monitor-uri`: requests for it are answered 200 by ringlb (frontends).
     pub monitor_uri: Option<String>,
+    /// `tcp-request` / `tcp-response` rules and inspect delays.
+    pub tcp: super::model_tcp::TcpRules,
 }
 
 /// One `stats socket` line of the global section.

@@ -199,6 +199,35 @@ impl Stream {
         }
     }
 
+    /// `silent-drop`: closes without telling the peer, as HAProxy does: TCP_REPAIR where the
+    /// process may use it (the socket then goes without FIN or RST), else a reset sent with a
+    /// TTL of 1 so that it dies on the way (on loopback it still arrives).
+    pub fn silent_drop(self) {
+        let fd = match &self {
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => s.as_raw_fd(),
+            Stream::Tls(t) => t.tcp().as_raw_fd(),
+            Stream::Mem(_) => return,
+        };
+        let one: libc::c_int = 1;
+        let set = |level, opt| {
+            // SAFETY: setsockopt on a socket we own, with a correctly sized int.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    opt,
+                    (&one as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            }
+        };
+        if set(libc::SOL_TCP, libc::TCP_REPAIR) != 0 {
+            set(libc::IPPROTO_IP, libc::IP_TTL);
+            set(libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS);
+            set_linger_zero(fd);
+        }
+    }
+
     /// A handle that ends both directions of this connection from wherever it is held.
     pub fn aborter(&self) -> Aborter {
         match self {

@@ -86,6 +86,7 @@ impl<'a> Scene<'a> {
             res,
             vars: Some(&txn.vars),
             tls: self.tls,
+            content: None,
         }
     }
 
@@ -116,6 +117,7 @@ impl<'a> Scene<'a> {
             res: None,
             vars: None,
             tls: self.tls,
+            content: None,
         }
     }
 

@@ -21,8 +21,10 @@
 
 pub mod action;
 pub mod auth;
+pub mod content;
 pub mod conv;
 pub mod fetch;
+pub mod hello;
 pub mod logformat;
 pub mod matcher;
 pub mod normalize;
@@ -167,6 +169,9 @@ pub struct Ctx<'a> {
     pub vars: Option<&'a Vars>,
     /// What the client connection's TLS handshake settled (`ssl_fc*`, `ssl_c_*`).
     pub tls: Option<&'a ConnFacts>,
+    /// The bytes content inspection holds (`tcp-request content`, `tcp-response content`,
+    /// `use_backend` in mode tcp).
+    pub content: Option<content::Held<'a>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -187,6 +192,7 @@ impl<'a> Ctx<'a> {
             res: None,
             vars: None,
             tls,
+            content: None,
         }
     }
 }

@@ -9,6 +9,8 @@ use monoio::net::TcpStream;
 use super::record;
 use crate::config::model::{BindProto, Frontend, FrontendId, Mode};
 use crate::net::{proxy_proto, Stream};
+use crate::rules::content::{self, Verdict};
+use crate::rules::Ctx;
 use crate::worker::CoreTls;
 use crate::worker::Worker;
 
@@ -119,6 +121,16 @@ async fn run(
     let Some(fe) = worker.model.frontend(frontend) else {
         return;
     };
+    let mut accept_proxy = accept_proxy;
+    if !fe.tcp.connection.is_empty() {
+        match connection_rules(&worker, frontend, fe, accepted) {
+            Ok((stream, expect_proxy)) => {
+                accepted = stream;
+                accept_proxy |= expect_proxy;
+            }
+            Err(()) => return,
+        }
+    }
     let proxied = if accept_proxy {
         // Boxed, as the handshake below: only such binds pay for this wait's room.
         match Box::pin(proxy_header(
@@ -157,7 +169,60 @@ async fn run(
     let Some(client) = client else {
         return;
     };
+    match session_rules(&worker, frontend, fe, &client) {
+        Verdict::Reject => return,
+        Verdict::SilentDrop => return client.silent_drop(),
+        Verdict::Accept | Verdict::Wait | Verdict::Close => {}
+    }
     by_mode(&worker, frontend, fe, client, proto).await;
+}
+
+/// `tcp-request connection` rules, at accept, with the socket's own addresses (before any
+/// PROXY header): the connection back with whether `expect-proxy layer4` matched, or `Err`
+/// when a rule refused it (closed: `reject` with a reset, as HAProxy; counted in `dcon`).
+fn connection_rules(
+    w: &Worker,
+    frontend: FrontendId,
+    fe: &Frontend,
+    tcp: Box<TcpStream>,
+) -> Result<(Box<TcpStream>, bool), ()> {
+    let (Ok(peer), Ok(local)) = (tcp.peer_addr(), tcp.local_addr()) else {
+        return Err(());
+    };
+    let ctx = Ctx::conn(peer, local, &fe.name, None);
+    let out = content::run(&fe.tcp.connection, &fe.acls, &ctx);
+    match out.verdict {
+        Verdict::Accept | Verdict::Wait | Verdict::Close => Ok((tcp, out.expect_proxy)),
+        Verdict::Reject => {
+            w.stats.conn_denied(frontend, true);
+            Stream::from(*tcp).discard();
+            Err(())
+        }
+        Verdict::SilentDrop => {
+            w.stats.conn_denied(frontend, true);
+            Stream::from(*tcp).silent_drop();
+            Err(())
+        }
+    }
+}
+
+/// `tcp-request session` rules, after the PROXY header and the TLS handshake (their
+/// addresses and TLS facts); a refusal is counted in `dses`.
+fn session_rules(w: &Worker, frontend: FrontendId, fe: &Frontend, client: &Stream) -> Verdict {
+    if fe.tcp.session.is_empty() {
+        return Verdict::Accept;
+    }
+    let ctx = Ctx::conn(
+        client.peer_addr(),
+        client.local_addr(),
+        &fe.name,
+        client.tls_facts(),
+    );
+    let v = content::run(&fe.tcp.session, &fe.acls, &ctx).verdict;
+    if matches!(v, Verdict::Reject | Verdict::SilentDrop) {
+        w.stats.conn_denied(frontend, false);
+    }
+    v
 }
 
 /// Takes the PROXY protocol header off a connection on an `accept-proxy` bind, within

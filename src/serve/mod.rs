@@ -46,6 +46,7 @@ mod downstream;
 mod exchange;
 mod h1;
 mod h2;
+mod inspect;
 mod intercept;
 pub mod record;
 mod request;

@@ -103,6 +103,30 @@ impl CoreStats {
         }
     }
 
+    /// A `tcp-request connection` (or `session`, `!at_connect`) rule refused a connection.
+    pub fn conn_denied(&self, frontend: FrontendId, at_connect: bool) {
+        let Some(c) = self.mine() else { return };
+        if let Some(fe) = c.frontends.get(frontend.index()) {
+            if at_connect {
+                fe.denied_conn.inc();
+            } else {
+                fe.denied_sess.inc();
+            }
+        }
+    }
+
+    /// A `tcp-response content` rule refused a response: HAProxy counts it on the backend
+    /// and the frontend (`dresp`).
+    pub fn response_denied(&self, frontend: FrontendId, backend: BackendId) {
+        let Some(c) = self.mine() else { return };
+        if let Some(fe) = c.frontends.get(frontend.index()) {
+            fe.denied_resp.inc();
+        }
+        if let Some(be) = c.backends.get(backend.index()) {
+            be.denied_resp.inc();
+        }
+    }
+
     /// A request (or a mode tcp connection) ended: counted on its frontend, backend and
     /// server, and its latencies added to this core's histograms.
     pub fn request_ended(&self, rec: &RequestRecord) {

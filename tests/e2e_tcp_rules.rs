@@ -145,7 +145,7 @@ fn counters(sock: &std::path::Path) -> Vec<String> {
         .split(',')
         .collect();
     let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
-    let wanted = ["dcon", "dses", "dreq", "dresp"];
+    let wanted = ["dcon", "dses", "dreq", "dresp", "stot"];
     let mut out = Vec::new();
     for l in lines {
         let f: Vec<&str> = l.split(',').collect();
@@ -271,3 +271,69 @@ fn refused_by_name() {
         assert!(r.output.contains(want), "{line}: {}", r.output);
     }
 }
+
+both_drivers!(expect_proxy_by_rule_and_silent_drop, |driver| {
+    let be = HttpBackend::start("s1");
+    let dir = TempDir::new();
+    let sock = dir.path().join("s.sock");
+    let cfg = http_cfg(&format!(
+        "frontend fe\n    bind 127.0.0.1:0\n    option forwardfor\n    \
+         tcp-request connection silent-drop if {{ src 127.0.0.4 }}\n    \
+         tcp-request connection expect-proxy layer4 if {{ src 127.0.0.1 }}\n    \
+         tcp-request session reject if {{ src 192.0.2.66 }}\n    \
+         default_backend b\n\nbackend b\n    server s1 {}\n",
+        be.addr
+    ))
+    .replace(
+        "nbthread 2\n",
+        &format!("nbthread 2\n    stats socket {}\n", sock.display()),
+    );
+    let lb = Ringlb::start_in(dir, &cfg, driver);
+    let fe = lb.addr("fe");
+    // From 127.0.0.1 a PROXY header is expected; its source is the client's.
+    let mut c = Client::connect(fe);
+    c.send("PROXY TCP4 192.0.2.9 198.51.100.1 1000 80\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read_response();
+    assert_eq!(r.seen().header("x-forwarded-for"), Some("192.0.2.9"));
+    // Session rules see the header's source (connection rules saw 127.0.0.1).
+    let mut c = Client::connect(fe);
+    c.send("PROXY TCP4 192.0.2.66 198.51.100.1 1000 80\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(c.try_read_response(false).is_err(), "session reject");
+    // From elsewhere, none: plain HTTP.
+    let mut c = Client::connect_from("127.0.0.5".parse().unwrap(), fe);
+    let r = c.get("/");
+    assert_eq!(r.seen().header("x-forwarded-for"), Some("127.0.0.5"));
+    // Silent drop: no answer ever, and nothing reaches the server.
+    let before = be.requests();
+    if let Ok(mut s) = connect_from("127.0.0.4", fe) {
+        s.set_read_timeout(Some(Duration::from_millis(800)))
+            .unwrap();
+        let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut buf = [0u8; 64];
+        assert!(
+            !matches!(s.read(&mut buf), Ok(n) if n > 0),
+            "an answer after silent-drop"
+        );
+    }
+    assert_eq!(be.requests(), before);
+    thread::sleep(Duration::from_millis(200));
+    let stat = ask(&lb.dir.path().join("s.sock"), "show stat");
+    let header: Vec<&str> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let row: Vec<&str> = stat
+        .lines()
+        .find(|l| l.starts_with("fe,FRONTEND"))
+        .unwrap()
+        .split(',')
+        .collect();
+    let field = |n: &str| row[header.iter().position(|h| *h == n).unwrap()];
+    // As HAProxy 2.6 counts them: a silent-drop is a denied request, not a denied connection;
+    // sessions only once past the connection and session rules.
+    let got = (field("dcon"), field("dses"), field("dreq"), field("stot"));
+    assert_eq!(got, ("0", "1", "1", "2"), "dcon dses dreq stot");
+});

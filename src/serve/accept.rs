@@ -199,7 +199,7 @@ fn connection_rules(
             Err(())
         }
         Verdict::SilentDrop => {
-            w.stats.conn_denied(frontend, true);
+            w.stats.conn_dropped(frontend);
             Stream::from(*tcp).silent_drop();
             Err(())
         }
@@ -219,8 +219,10 @@ fn session_rules(w: &Worker, frontend: FrontendId, fe: &Frontend, client: &Strea
         client.tls_facts(),
     );
     let v = content::run(&fe.tcp.session, &fe.acls, &ctx).verdict;
-    if matches!(v, Verdict::Reject | Verdict::SilentDrop) {
-        w.stats.conn_denied(frontend, false);
+    match v {
+        Verdict::Reject => w.stats.conn_denied(frontend, false),
+        Verdict::SilentDrop => w.stats.conn_dropped(frontend),
+        Verdict::Accept | Verdict::Wait | Verdict::Close => {}
     }
     v
 }
@@ -277,6 +279,7 @@ fn by_mode<'a>(
     client: Stream,
     proto: Option<BindProto>,
 ) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
+    worker.stats.session_started(frontend);
     if let Some(log) = worker.records.log() {
         log.connect(worker, frontend, client.peer_addr(), client.local_addr());
     }

@@ -70,10 +70,28 @@ impl CoreStats {
         c.conn_rate.hit(now);
         if let Some(fe) = c.frontends.get(frontend.index()) {
             fe.sessions.up();
-            fe.stot.inc();
             fe.conn_tot.inc();
             fe.conn_rate.hit(now);
+        }
+    }
+
+    /// A connection became a session: past its PROXY header, TLS handshake and the
+    /// `tcp-request connection`/`session` rules (where HAProxy 2.6 counts `stot`).
+    pub fn session_started(&self, frontend: FrontendId) {
+        let Some(c) = self.mine() else { return };
+        let now = self.shared.now_s();
+        if let Some(fe) = c.frontends.get(frontend.index()) {
+            fe.stot.inc();
             fe.session_rate.hit(now);
+        }
+    }
+
+    /// A `silent-drop` at connection or session level: HAProxy 2.6 counts it as a denied
+    /// request (`dreq`), not in `dcon`/`dses`.
+    pub fn conn_dropped(&self, frontend: FrontendId) {
+        let Some(c) = self.mine() else { return };
+        if let Some(fe) = c.frontends.get(frontend.index()) {
+            fe.denied_req.inc();
         }
     }
 

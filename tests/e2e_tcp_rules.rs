@@ -264,7 +264,8 @@ fn refused_by_name() {
         ("frontend f2\n    bind 127.0.0.1:0\n    tcp-request connection reject if { req.len gt 0 }\n", "will never match"),
         ("frontend f2\n    bind 127.0.0.1:0\n    tcp-request content reject if { hdr(host) x }\n", "needs 'mode http'"),
         ("frontend f2\n    bind 127.0.0.1:0\n    tcp-request conection reject\n", "did you mean 'connection'"),
-        ("frontend f2\n    bind 127.0.0.1:0\n    mode http\n    tcp-request content reject\n", "not supported yet"),
+        ("frontend f2\n    bind 127.0.0.1:0\n    mode http\n    tcp-request content reject if { req.len gt 0 }\n", "not supported yet"),
+        ("frontend f2\n    bind 127.0.0.1:0\n    mode http\n    tcp-request content silent-drop\n", "not supported yet"),
         ("frontend f2\n    bind 127.0.0.1:0\n    tcp-request content reject if { req.rdp_cookie(x) y }\n", "fetch 'req.rdp_cookie'"),
     ] {
         let r = Ringlb::check(&format!("{base}{line}"));
@@ -336,4 +337,83 @@ both_drivers!(expect_proxy_by_rule_and_silent_drop, |driver| {
     // sessions only once past the connection and session rules.
     let got = (field("dcon"), field("dses"), field("dreq"), field("stot"));
     assert_eq!(got, ("0", "1", "1", "2"), "dcon dses dreq stot");
+});
+
+fn http_rules_cfg(bind: &str, sock: &str, be: &HttpBackend) -> String {
+    format!(
+        "global\n    stats socket {sock} level admin\n\ndefaults\n    mode http\n    \
+         timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
+         frontend web\n    bind {bind}\n    tcp-request content reject if {{ path /x }}\n    \
+         default_backend app\n\nbackend app\n    \
+         tcp-request content reject if {{ req.hdr(x-evil) -m found }}\n    server s {}\n",
+        be.addr
+    )
+}
+
+/// Two pipelined requests on one connection; what came back: statuses, then `closed` or
+/// `open`.
+fn pipelined(fe: SocketAddr, second: &str) -> String {
+    let mut c = Client::connect(fe);
+    c.send(format!("GET /y HTTP/1.1\r\nHost: a\r\n\r\n{second}"));
+    let mut out = Vec::new();
+    while let Ok(r) = c.try_read_response(false) {
+        out.push(r.status.to_string());
+    }
+    out.join(" ")
+}
+
+fn http_outcomes(fe: SocketAddr, sock: &std::path::Path) -> Vec<String> {
+    let mut out = vec![
+        pipelined(fe, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n"),
+        pipelined(fe, "GET /z HTTP/1.1\r\nHost: a\r\nX-Evil: 1\r\n\r\n"),
+        pipelined(
+            fe,
+            "GET /z HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        ),
+    ];
+    thread::sleep(Duration::from_millis(300));
+    let csv = ask(sock, "show stat");
+    let header: Vec<&str> = csv
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    for l in csv.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if f.len() < header.len() || !(f[1] == "FRONTEND" || f[1] == "BACKEND") {
+            continue;
+        }
+        let v: Vec<String> = ["dreq", "req_tot", "hrsp_2xx"]
+            .iter()
+            .map(|n| format!("{n}={}", f[header.iter().position(|h| h == n).unwrap()]))
+            .collect();
+        out.push(format!("{}/{}: {}", f[0], f[1], v.join(" ")));
+    }
+    out
+}
+
+both_drivers!(http_mode_content_rules_like_haproxy, |driver| {
+    let be = HttpBackend::start("s1");
+    let dir = TempDir::new();
+    let sock = dir.path().join("r.sock");
+    let cfg = http_rules_cfg("127.0.0.1:0", &sock.display().to_string(), &be);
+    let lb = Ringlb::start_in(dir, &cfg, driver);
+    let ours = http_outcomes(lb.addr("web"), &lb.dir.path().join("r.sock"));
+    assert_eq!(&ours[..3], ["200", "200", "200 200"], "{ours:?}");
+    if !haproxy_or_skip("http_mode_content_rules_like_haproxy") {
+        return;
+    }
+    let hdir = TempDir::new();
+    let hsock = hdir.path().join("h.sock");
+    let port = free_port();
+    let hcfg = http_rules_cfg(
+        &format!("127.0.0.1:{port}"),
+        &hsock.display().to_string(),
+        &be,
+    );
+    let _h = Haproxy::start(&hcfg, port);
+    let theirs = http_outcomes(SocketAddr::from(([127, 0, 0, 1], port)), &hsock);
+    assert_eq!(ours, theirs, "ringlb vs HAProxy 2.6");
 });

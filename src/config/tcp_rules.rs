@@ -220,11 +220,13 @@ pub fn build(p: &ProxyDraft, acls: &mut Vec<Acl>, mode: Mode, diags: &mut Diags)
     };
     for r in &p.tcp_rules {
         let kw = r.set.keyword();
-        if mode == Mode::Http && matches!(r.set, TcpSet::Content | TcpSet::Response) {
-            if !p.failed.quiet("mode") {
-                diags.error(&r.loc, format!("{kw} rules in a 'mode http' proxy are not supported yet; use http-request / http-response rules"));
+        if mode == Mode::Http {
+            if let Some(why) = http_mode_refusal(r) {
+                if !p.failed.quiet("mode") {
+                    diags.error(&r.loc, format!("{kw}: {why}"));
+                }
+                continue;
             }
-            continue;
         }
         let cond = match &r.cond {
             Some(c) => match super::validate::resolve_cond(c, acls, p, &r.loc, kw, diags) {
@@ -234,7 +236,7 @@ pub fn build(p: &ProxyDraft, acls: &mut Vec<Acl>, mode: Mode, diags: &mut Diags)
             None => None,
         };
         if let Some(c) = &cond {
-            if !fetches_fit(p, r.set, c, acls, &r.loc, diags) {
+            if !fetches_fit(p, (r.set, mode), c, acls, &r.loc, diags) {
                 continue;
             }
         }
@@ -253,12 +255,26 @@ pub fn build(p: &ProxyDraft, acls: &mut Vec<Acl>, mode: Mode, diags: &mut Diags)
     out
 }
 
+/// What mode http does not take yet: response rules, and `silent-drop` in content rules (the
+/// HTTP connection level owns the socket).
+fn http_mode_refusal(r: &TcpRuleDraft) -> Option<&'static str> {
+    match (r.set, &r.action) {
+        (TcpSet::Response, _) => {
+            Some("rules in a 'mode http' proxy are not supported yet; use http-response rules")
+        }
+        (TcpSet::Content, TcpAction::SilentDrop) => {
+            Some("'silent-drop' in a 'mode http' proxy is not supported yet; use 'reject'")
+        }
+        _ => None,
+    }
+}
+
 /// HTTP fetches have no request to read in these rules (mode tcp): an error, as for
 /// `use_backend` in mode tcp. A content fetch where no content is held (connection and
 /// session rules, the other direction) can never match: a warning, as HAProxy gives.
 fn fetches_fit(
     p: &ProxyDraft,
-    set: TcpSet,
+    (set, mode): (TcpSet, Mode),
     c: &Condition,
     acls: &[Acl],
     loc: &Loc,
@@ -276,6 +292,13 @@ fn fetches_fit(
             let fetch = cond::fetch_name(&m.expr.fetch);
             let fits = match m.expr.needs {
                 Needs::Conn | Needs::Nothing => true,
+                // Mode http: the request head is there when content rules run.
+                Needs::Request if mode == Mode::Http => set == TcpSet::Content,
+                Needs::Content | Needs::ResContent if mode == Mode::Http => {
+                    diags.error(loc, format!("{kw}: '{fetch}' in a 'mode http' proxy is not supported yet (content inspection is for mode tcp)"));
+                    return false;
+                }
+                Needs::Response if mode == Mode::Http => false,
                 Needs::Request | Needs::Response => {
                     diags.error(loc, format!("{kw}: acl '{name}' uses '{fetch}', which needs 'mode http', but {} '{}' is in mode tcp", p.kind.name(), p.name));
                     return false;

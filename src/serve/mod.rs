@@ -114,6 +114,8 @@ enum Early {
     /// ringlb answers itself (stats page, monitor-uri, a service), and whether the client may
     /// keep its connection afterwards.
     Intercept(crate::stats::service::Intercept, bool),
+    /// A `tcp-request content reject` rule refused it: the connection closes, unanswered.
+    Refused,
 }
 
 /// What was decided about a request once its head was read.
@@ -332,6 +334,13 @@ impl<'a, D: Downstream> Session<'a, D> {
             }
             Err(Early::Intercept(what, client_keep_alive)) => {
                 return self.intercept(what, client_keep_alive).await
+            }
+            Err(Early::Refused) => {
+                // HAProxy 2.6: no answer, `PR`, a denied request not counted as a request.
+                self.rec
+                    .end(TermState::new(record::By::Proxy, record::Phase::Request));
+                self.rec.tcp_refused = true;
+                return Next::Close;
             }
         };
         self.build_request_head(&plan);

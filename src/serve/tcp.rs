@@ -168,6 +168,7 @@ fn refused(w: &Worker, rec: &mut RequestRecord, v: Verdict, client: Stream) {
         drop(client);
     }
     rec.end(TermState::new(By::Proxy, Phase::Request));
+    rec.tcp_refused = true;
     record::end_request(w, rec);
 }
 

@@ -217,10 +217,16 @@ fn failure(rec: &RequestRecord) -> Failure {
     }
 }
 
+/// A `tcp-request content reject` in mode http: HAProxy refuses it before its HTTP analysers,
+/// so it is no HTTP request in the counts (a denied one all the same).
+fn refused_unparsed(rec: &RequestRecord) -> bool {
+    rec.tcp_refused && rec.backend.is_none()
+}
+
 fn count_bytes_and_status(p: &ProxyCounters, rec: &RequestRecord, http: bool, now: u64) {
     p.bytes_in.add(rec.bytes_in);
     p.bytes_out.add(rec.bytes_out);
-    if http {
+    if http && !refused_unparsed(rec) {
         p.req_tot.inc();
         p.req_rate.hit(now);
         if let Some(s) = rec.status {
@@ -264,7 +270,7 @@ fn count_backend(be: &ProxyCounters, rec: &RequestRecord, http: bool, now: u64, 
         be.lbtot.inc();
     }
     count_bytes_and_status(be, rec, http, now);
-    if failure(rec) == Failure::DeniedRequest {
+    if failure(rec) == Failure::DeniedRequest && !rec.tcp_refused {
         be.denied_req.inc();
     }
     be.retries.add(u64::from(rec.retries));

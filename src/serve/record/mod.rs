@@ -171,6 +171,9 @@ pub struct RequestRecord {
     /// Answered by ringlb itself: the name HAProxy logs in place of a server (`<STATS>`,
     /// `<PROMEX>`), or `<MONITOR>` for a `monitor-uri` request, which is not logged.
     pub service: Option<&'static str>,
+    /// Refused by a `tcp-request content` rule: HAProxy 2.6 counts it in the frontend's
+    /// `dreq` only, and before routing (mode http) as no HTTP request at all.
+    pub tcp_refused: bool,
 }
 
 impl RequestRecord {
@@ -194,6 +197,7 @@ impl RequestRecord {
             marks,
             request_line: None,
             service: None,
+            tcp_refused: false,
         }
     }
 

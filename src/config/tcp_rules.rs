@@ -88,27 +88,12 @@ pub fn tcp_response(p: &mut ProxyDraft, cx: &mut Cx) {
     }
 }
 
-/// HAProxy takes these rules in named defaults sections only, then runs them before the
-/// proxy's own; ringlb does not carry rules over from defaults yet.
-fn refuse_in_defaults(cx: &mut Cx, what: &str) -> bool {
-    if cx.section != SectionKind::Defaults {
-        return false;
-    }
-    cx.err(format!(
-        "'{what}' in a defaults section is not supported yet; write it in each frontend, backend or listen section"
-    ));
-    true
-}
-
 fn inspect_delay(p: &mut ProxyDraft, cx: &mut Cx, args: &[String], response: bool) {
     let what = if response {
         "tcp-response inspect-delay"
     } else {
         "tcp-request inspect-delay"
     };
-    if refuse_in_defaults(cx, what) {
-        return;
-    }
     if response && cx.section == SectionKind::Frontend {
         return cx.err(format!("'{what}' belongs to a backend or listen section"));
     }
@@ -125,9 +110,6 @@ fn inspect_delay(p: &mut ProxyDraft, cx: &mut Cx, args: &[String], response: boo
 
 fn rule(p: &mut ProxyDraft, cx: &mut Cx, set: TcpSet, args: &[String]) {
     let kw = set.keyword();
-    if refuse_in_defaults(cx, kw) {
-        return;
-    }
     let frontend_only = matches!(set, TcpSet::Connection | TcpSet::Session);
     if frontend_only && cx.section == SectionKind::Backend {
         return cx.err(format!("'{kw}' belongs to a frontend or listen section"));

@@ -3,7 +3,8 @@
 //! `syntax` turns files into sections of lines of words that remember `file:line`; `keywords`
 //! holds the one table that says, for every keyword, where it may appear and how it is parsed
 //! (parse functions live in `global`, `proxy`, `server`, `check` (health checks), `http_rules`
-//! (http-request/-response rules, userlists), with `cond` for ACLs, `expr` for sample
+//! (http-request/-response rules, userlists), `tcp_rules` (tcp-request/-response rules into
+//! `model_tcp`), with `cond` for ACLs, `expr` for sample
 //! expressions and log-format strings, `addr` and `duration` for values; the compiled rule
 //! types are in `model_rules`; `bind_tls` reads a bind's TLS options into `model_tls::BindTls`
 //! and, at validation, loads its certificates through `tls::`) into the builders of `draft`. The words inside those lines

@@ -14,6 +14,9 @@
 //!    action.rs    rule lists in order -> edits applied to the head, or a terminal verdict
 //!    normalize.rs normalize-uri: the target's equivalent spellings made one (bytes -> bytes)
 //!    reply.rs     deny / return / redirect / auth / tarpit answers as complete responses
+//!    content.rs   tcp-request / tcp-response rules over held bytes: fetches (req.len,
+//!                 req.payload, req.ssl_sni ...), conditions that may wait for more bytes
+//!    hello.rs     a TLS ClientHello read without terminating TLS (SNI, version, extensions)
 //! ```
 //!
 //! Nothing here does I/O or may panic on input; a failing fetch or converter yields no value,

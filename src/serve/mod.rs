@@ -2,9 +2,12 @@
 //! request level (one `Session` per request, whatever connection carries it).
 //!
 //! ```text
-//!  accept.rs      a client connection counted against maxconn, then handed to its mode
-//!                 (tcp, HTTP/1, or HTTP/2 by ALPN or `proto h2`)
-//!  tcp.rs         mode tcp: pick a server, relay both ways (also an HTTP tunnel's relay)
+//!  accept.rs      a client connection counted against maxconn, `tcp-request connection`
+//!                 rules, its PROXY header (`accept-proxy`), TLS, `tcp-request session`
+//!                 rules, then handed to its mode (tcp, HTTP/1, or HTTP/2 by ALPN or `proto h2`)
+//!  tcp.rs         mode tcp: content rules (inspect.rs holds the first bytes), pick a server,
+//!                 forward what was held, response rules, relay both ways (also an HTTP
+//!                 tunnel's relay)
 //!  h1.rs          connection level, HTTP/1: the client stream, read buffer, requests served,
 //!                 deadlines, pipelining, idle waits (`H1`); one `Session` per request
 //!  h2/            connection level, HTTP/2 (by ALPN h2, or a `proto h2` bind): the h2 crate

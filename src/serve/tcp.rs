@@ -118,7 +118,8 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, mut client: Stream) {
     }
     let mut sent_back = 0;
     if !be.tcp.response.is_empty() {
-        match inspect_response(w, &mut rec, &mut client, &mut server, be, limit).await {
+        let inspected = inspect_response(w, &mut rec, &mut client, &mut server, be, limit);
+        match Box::pin(inspected).await {
             Some(n) => sent_back = n,
             None => return,
         }
@@ -141,10 +142,16 @@ fn backend_sni(w: &Worker, backend: BackendId, ctx: &Ctx) -> Vec<Option<String>>
 }
 
 /// Runs a proxy's `tcp-request content` rules over the client's first bytes (none: accept).
+/// The inspection's future is boxed: a task is as large as its largest await for as long as
+/// the connection lives, and connections without rules should not pay for it.
 async fn inspect_with(client: &mut Stream, hold: &mut Hold, p: &Proxy, limit: usize) -> Verdict {
     if p.tcp.content.is_empty() {
         return Verdict::Accept;
     }
+    Box::pin(inspect_boxed(client, hold, p, limit)).await
+}
+
+async fn inspect_boxed(client: &mut Stream, hold: &mut Hold, p: &Proxy, limit: usize) -> Verdict {
     // The handshake's facts, copied: the stream is read meanwhile.
     let facts = client.tls_facts().cloned();
     let (peer, local) = (client.peer_addr(), client.local_addr());

@@ -18,7 +18,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use super::inspect::{self, Hold, Inspection};
 use super::record::{self, By, Marks, Phase, RequestRecord, TermState};
 use super::route::Route;
-use crate::config::model::{Backend, BackendId, FrontendId, Mode, Proxy};
+use crate::config::model::{Backend, BackendId, Frontend, FrontendId, Mode, Proxy};
 use crate::config::model_rules::Dir as Side;
 use crate::io::{timed, IoFail};
 use crate::net::{Aborter, Stream};
@@ -80,12 +80,40 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, mut client: Stream) {
             return refused(w, &mut rec, verdict, client);
         }
     }
+    let Some(acquired) = connect(w, &mut rec, &sess.info, (backend, peer, sni), &client).await
+    else {
+        return;
+    };
+    let _lease = acquired.lease;
+    let held = std::mem::take(&mut hold.bytes);
+    let ends = (client, acquired.stream);
+    Box::pin(forward_and_relay(
+        w,
+        &mut rec,
+        &sess.info,
+        ends,
+        held,
+        (fe, be),
+        limit,
+    ))
+    .await;
+}
+
+/// A server connection for the backend, as its balancing and retries give it; `None` when
+/// there is none (the record is ended then).
+async fn connect(
+    w: &Worker,
+    rec: &mut RequestRecord,
+    sess: &SessInfo,
+    (backend, peer, sni): (BackendId, SocketAddr, Vec<Option<String>>),
+    client: &Stream,
+) -> Option<crate::worker::connect::Acquired> {
     let key = PickKey {
         hash: Some(hash_ip(peer)),
     };
     let reuse = Reuse {
         sni,
-        origin: Some(Origin::of(&client)),
+        origin: Some(Origin::of(client)),
         ..Reuse::default()
     };
     let mut trace = ConnectTrace::default();
@@ -94,43 +122,52 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, mut client: Stream) {
     rec.marks.connected = trace.connected;
     rec.server = trace.server;
     rec.server_addr = trace.addr;
-    sess.info.route(backend, trace.server);
+    sess.route(backend, trace.server);
     rec.retries = trace.retries;
     rec.redispatched = trace.redispatched;
-    let acquired = match acquired {
-        Ok(a) => a,
+    match acquired {
+        Ok(a) => Some(a),
         Err(e) => {
             rec.end(record::connect_failed(e));
-            record::end_request(w, &mut rec);
-            return;
+            record::end_request(w, rec);
+            None
         }
-    };
-    let _lease = acquired.lease;
-    let mut server = acquired.stream;
+    }
+}
+
+/// Sends what inspection held first, as it came, runs the response rules, then relays both
+/// ways until the connection ends; ends the record.
+async fn forward_and_relay(
+    w: &Worker,
+    rec: &mut RequestRecord,
+    sess: &SessInfo,
+    (mut client, mut server): (Stream, Stream),
+    held: Vec<u8>,
+    (fe, be): (&Frontend, &Backend),
+    limit: usize,
+) {
     let idle = Route::new(fe, be).tunnel_timeouts();
-    // What inspection held goes first, as it came.
-    let held = std::mem::take(&mut hold.bytes);
     let held_len = held.len() as u64;
     if !held.is_empty() && server.write_all(held).await.0.is_err() {
         rec.end(TermState::new(By::Server, Phase::Data));
-        record::end_request(w, &mut rec);
+        record::end_request(w, rec);
         return;
     }
     let mut sent_back = 0;
     if !be.tcp.response.is_empty() {
-        let inspected = inspect_response(w, &mut rec, &mut client, &mut server, be, limit);
+        let inspected = inspect_response(w, rec, &mut client, &mut server, be, limit);
         match Box::pin(inspected).await {
             Some(n) => sent_back = n,
             None => return,
         }
     }
-    let relayed = relay(client, server, idle.client, idle.server, Some(&sess.info)).await;
+    let relayed = relay(client, server, idle.client, idle.server, Some(sess)).await;
     rec.bytes_in += held_len + relayed.up;
     rec.bytes_out = sent_back + relayed.down;
     if let Some(cause) = relayed.cause {
         rec.end(cause);
     }
-    record::end_request(w, &mut rec);
+    record::end_request(w, rec);
 }
 
 /// The request-dependent SNI values of the backend's servers, from the connection.

@@ -520,3 +520,79 @@ both_drivers!(accept_proxy_before_tls, |driver| {
     // TLS without the header first: closed, as the header is not optional.
     assert!(Tls::connect(lb.addr("fe"), client, "site.example").is_err());
 });
+
+fn counted_cfg(bind: &str, sock: &std::path::Path) -> String {
+    format!(
+        "global\n    stats socket {} level admin\n\ndefaults\n    mode http\n    \
+         timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\n\
+         frontend fe\n    bind {bind} accept-proxy\n    \
+         http-request return status 200 content-type text/plain string ok\n",
+        sock.display()
+    )
+}
+
+/// A bad header, a good one with a request, a header cut by a close, a silent close; then
+/// the frontend's counters.
+fn header_counts(fe: SocketAddr, sock: &std::path::Path) -> String {
+    for bytes in [
+        &b"GARBAGE\r\n"[..],
+        b"PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        b"PROXY TCP4 192.0.2",
+        b"",
+    ] {
+        let mut s = TcpStream::connect(fe).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let _ = s.write_all(bytes);
+        if bytes.ends_with(b"\r\n\r\n") {
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got);
+            assert!(got.ends_with(b"ok"), "{}", lossy(&got));
+        }
+    }
+    thread::sleep(Duration::from_millis(300));
+    let csv = ask(sock, "show stat");
+    let header: Vec<&str> = csv
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let row: Vec<&str> = csv
+        .lines()
+        .find(|l| l.starts_with("fe,FRONTEND"))
+        .unwrap_or("")
+        .split(',')
+        .collect();
+    ["conn_tot", "stot", "ereq", "dreq", "req_tot", "hrsp_2xx"]
+        .iter()
+        .map(|n| {
+            format!(
+                "{n}={}",
+                header
+                    .iter()
+                    .position(|h| h == n)
+                    .and_then(|i| row.get(i))
+                    .unwrap_or(&"?")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+both_drivers!(header_failures_counted_like_haproxy, |driver| {
+    let dir = TempDir::new();
+    let sock = dir.path().join("s.sock");
+    let lb = Ringlb::start_in(dir, &counted_cfg("127.0.0.1:0", &sock), driver);
+    let ours = header_counts(lb.addr("fe"), &lb.dir.path().join("s.sock"));
+    assert_eq!(ours, "conn_tot=4 stot=1 ereq=0 dreq=0 req_tot=1 hrsp_2xx=1");
+    if !haproxy_or_skip("header_failures_counted_like_haproxy") {
+        return;
+    }
+    let hdir = TempDir::new();
+    let hsock = hdir.path().join("h.sock");
+    let port = free_port();
+    let _h = Haproxy::start(&counted_cfg(&format!("127.0.0.1:{port}"), &hsock), port);
+    let theirs = header_counts(sa(&format!("127.0.0.1:{port}")), &hsock);
+    assert_eq!(ours, theirs, "ringlb vs HAProxy 2.6");
+});

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 FUZZ_DIR=fuzz
 OUT_DIR=$FUZZ_DIR/out
-TARGETS="request chunked response config"
+TARGETS="request chunked response config proxy hello"
 # AFL++'s per-input timeout (ms): far above any input's normal cost; past it, a "hang".
 EXEC_TIMEOUT_MS=1000
 # Largest queue input --minimize keeps: a config costs ~10 ms to replay in a debug build, so
@@ -36,6 +36,10 @@ Targets:
   response  response head (parse_response) once per request method
   config    configuration text -> Model or file:line errors, in a Landlock sandbox that may
             read only its fixture directory
+  proxy     PROXY protocol v1/v2 header parser: every prefix of a header is partial (nothing
+            past a header is read), a header is found the same alone
+  hello     TLS ClientHello reader (req.ssl_sni & co.): a name found lies in the input, and a
+            decision stays when more bytes follow
 
 The corpus (fuzz/corpus/TARGET/) seeds each run; cargo test replays it (tests/fuzz_corpus.rs).
 Output goes to $OUT_DIR/TARGET/ (not committed): findings in default/crashes/ and

@@ -354,6 +354,7 @@ fn resolve_listeners(
                 tls,
                 listener: u32::try_from(n + 1).unwrap_or(u32::MAX),
                 proto: bind.proto,
+                accept_proxy: bind.accept_proxy,
             });
         }
     }

@@ -22,6 +22,7 @@
 //!                 connect/retry/queue, maxconn counters (the only cross-core atomics)
 //!  net::          sockets and streams: SO_REUSEPORT listeners; `Stream`, the one connection
 //!                 type (TCP; an in-memory pair for in-process tests); `Dialer`;
+//!                 proxy_proto.rs: the PROXY protocol (`accept-proxy`, `send-proxy*`);
 //!                 handover.rs: `_getsocks` / `-x`, listeners passed with SCM_RIGHTS, then
 //!                 ticket_handover.rs: the TLS binds' random ticket keys
 //!  serve::        a client connection's life: accept.rs, tcp.rs (mode tcp relay), h1.rs (the
@@ -32,6 +33,7 @@
 //!  http::         HTTP/1.1 framing only, no sockets: parse.rs, chunked.rs, head.rs (rewrite),
 //!                 edit.rs (rule edits), body.rs (streaming bodies), errors.rs (error pages)
 //!  rules::        the rule engine: fetch.rs, conv.rs, matcher.rs (ACLs, use_backend),
+//!                 content.rs + hello.rs (tcp-request/tcp-response rules, SNI without TLS),
 //!                 logformat.rs, auth.rs (userlists), action.rs (rule lists), reply.rs,
 //!                 normalize.rs (normalize-uri)
 //!  health::       checker.rs (one thread probing servers) -> HealthEvent over crossbeam to

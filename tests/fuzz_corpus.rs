@@ -113,6 +113,16 @@ fn chunked_corpus() {
 }
 
 #[test]
+fn proxy_corpus() {
+    replay("proxy", corpus("proxy"));
+}
+
+#[test]
+fn hello_corpus() {
+    replay("hello", corpus("hello"));
+}
+
+#[test]
 fn response_corpus() {
     replay("response", corpus("response"));
 }

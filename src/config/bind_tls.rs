@@ -54,6 +54,7 @@ const TLS_REFUSED: &[&str] = &[
 ];
 /// Other HAProxy bind options: named in the refusal instead of "unknown".
 const OTHER_OPTIONS: &[&str] = &[
+    // Taken out before these lists are read (bind_tls::take_flag); kept for "did you mean".
     "accept-proxy",
     "accept-netscaler-cip",
     "backlog",
@@ -332,6 +333,13 @@ pub fn validate_binds(binds: &[Bind], g: &GlobalTls, mode: Mode, diags: &mut Dia
         });
     }
     out
+}
+
+/// Takes every `flag` out of a bind's options: whether there was one, and the others.
+pub fn take_flag(opts: Vec<String>, flag: &str) -> (bool, Vec<String>) {
+    let before = opts.len();
+    let rest: Vec<String> = opts.into_iter().filter(|o| o != flag).collect();
+    (rest.len() != before, rest)
 }
 
 /// The multiplexers `proto` may name (HAProxy 2.6's `haproxy -vv` list).

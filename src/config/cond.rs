@@ -23,9 +23,10 @@ const SUFFIXES: &[(&str, MatchMethod)] = &[
 
 /// True for matchers that need an HTTP request (refused in `mode tcp` proxies).
 pub fn is_http_fetch(e: &Expr) -> bool {
+    use super::model_rules::Needs;
     !matches!(
         e.needs,
-        super::model_rules::Needs::Conn | super::model_rules::Needs::Nothing
+        Needs::Conn | Needs::Nothing | Needs::Content | Needs::ResContent
     )
 }
 
@@ -121,6 +122,13 @@ pub fn parse_matcher(words: &[String], env: &ParseEnv) -> Result<Matcher, String
     let mut pats: Vec<String> = words.get(i..).unwrap_or(&[]).to_vec();
     let from_files = !files.is_empty();
     pats.extend(files);
+    if matches!(
+        expr.fetch,
+        Fetch::Payload(_, super::model_rules::PayloadFetch::SslVer)
+    ) && expr.convs.is_empty()
+    {
+        pats = pats.iter().map(|p| dotted_versions(p)).collect();
+    }
     let patterns = parse_patterns(method, ignore_case, &pats, from_files)?;
     Ok(Matcher {
         expr,
@@ -253,6 +261,22 @@ fn parse_patterns(
                 .collect(),
         ),
     })
+}
+
+/// `req.ssl_ver 3.1` or `3.1:3.3`: HAProxy reads SSL versions as `major.minor`, the value
+/// being major * 65536 + minor; other words pass through.
+fn dotted_versions(p: &str) -> String {
+    let one = |v: &str| match v.split_once('.') {
+        Some((a, b)) => match (a.parse::<i64>(), b.parse::<i64>()) {
+            (Ok(a), Ok(b)) => (a * 65536 + b).to_string(),
+            _ => v.to_string(),
+        },
+        None => v.to_string(),
+    };
+    match p.split_once(':') {
+        Some((a, b)) => format!("{}:{}", one(a), one(b)),
+        None => one(p),
+    }
 }
 
 /// Integer patterns: `80`, `1024:65535`, `:1023`, `1024:`, and operator forms `ge 1024`.
@@ -439,6 +463,8 @@ pub fn predefined(name: &str) -> Option<Acl> {
         "HTTP_URL_SLASH" => &["url_beg", "/"],
         "HTTP_URL_STAR" => &["url", "*"],
         "TRUE" => &["always_true"],
+        "WAIT_END" => &["wait_end"],
+        "REQ_CONTENT" => &["req.len", "gt", "0"],
         "FALSE" => &["always_false"],
         _ => return None,
     };
@@ -457,9 +483,7 @@ pub const UNSUPPORTED_PREDEFINED: &[&str] = &[
     "HTTP_1.1",
     "HTTP_2.0",
     "HTTP_CONTENT",
-    "REQ_CONTENT",
     "RDP_COOKIE",
-    "WAIT_END",
 ];
 
 #[cfg(test)]
@@ -556,5 +580,17 @@ mod tests {
         for base in HINTED_SUFFIXED {
             assert!(fetches::takes_suffixes(base), "{base}");
         }
+    }
+
+    #[test]
+    fn ssl_versions_are_dotted() {
+        let m = parse_matcher_t(&w("req.ssl_ver 3.1:3.3 ge 3.4")).unwrap_or_else(|e| panic!("{e}"));
+        let Patterns::Ints(r) = &m.patterns else {
+            panic!("not integers")
+        };
+        assert_eq!((r[0].min, r[0].max), (0x30001, 0x30003));
+        assert_eq!(r[1].min, 0x30004);
+        let m = parse_matcher_t(&w("req.len gt 0")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(&m.patterns, Patterns::Ints(r) if r[0].min == 1));
     }
 }

@@ -100,6 +100,11 @@ pub struct ServerOpts {
     /// `check-ssl` / `no-check-ssl`; `None`: checks use TLS when the traffic does and no
     /// `port`/`addr` sends them elsewhere (HAProxy's rule).
     pub check_ssl: Option<bool>,
+    /// `send-proxy` and `send-proxy-v2` (both may be set: v2 wins, as in HAProxy).
+    pub send_proxy_v1: bool,
+    pub send_proxy_v2: bool,
+    /// `check-send-proxy`.
+    pub check_send_proxy: bool,
 }
 
 impl Default for ServerOpts {
@@ -125,6 +130,9 @@ impl Default for ServerOpts {
             pool: ServerPool::default(),
             tls: Default::default(),
             check_ssl: None,
+            send_proxy_v1: false,
+            send_proxy_v2: false,
+            check_send_proxy: false,
         }
     }
 }
@@ -134,6 +142,26 @@ impl ServerOpts {
     pub fn tls(&self) -> Option<super::model_tls::ServerTls> {
         let checks = self.check().is_some_and(|c| c.ssl);
         (self.tls.ssl || checks).then(|| self.tls.clone())
+    }
+
+    /// The PROXY protocol version the traffic is sent, if any.
+    pub fn send_proxy(&self) -> Option<ProxyVersion> {
+        if self.send_proxy_v2 {
+            Some(ProxyVersion::V2)
+        } else {
+            self.send_proxy_v1.then_some(ProxyVersion::V1)
+        }
+    }
+
+    /// HAProxy's rule: checks send a PROXY header with `check-send-proxy` (in the traffic's
+    /// version, v1 when it has none), or when the traffic does and no `port`/`addr` sends the
+    /// checks elsewhere.
+    fn check_send_proxy(&self) -> Option<ProxyVersion> {
+        let traffic = self.send_proxy();
+        if self.check_send_proxy {
+            return Some(traffic.unwrap_or(ProxyVersion::V1));
+        }
+        traffic.filter(|_| self.port.is_none() && self.addr.is_none())
     }
 
     pub fn check(&self) -> Option<ServerCheck> {
@@ -152,6 +180,7 @@ impl ServerOpts {
             ssl: self
                 .check_ssl
                 .unwrap_or(self.tls.ssl && self.port.is_none() && self.addr.is_none()),
+            send_proxy: self.check_send_proxy(),
             observe: self.observe.map(|layer7| Observe {
                 layer7,
                 error_limit: self.error_limit.unwrap_or(DEFAULT_ERROR_LIMIT),
@@ -193,6 +222,15 @@ pub struct LogDraft {
 #[derive(Clone, Debug)]
 pub struct RuleDraft {
     pub backend: String,
+    pub cond: Option<CondDraft>,
+    pub loc: Loc,
+}
+
+/// A `tcp-request` / `tcp-response` rule line, its ACLs unresolved.
+#[derive(Clone, Debug)]
+pub struct TcpRuleDraft {
+    pub set: super::model_tcp::TcpSet,
+    pub action: super::model_tcp::TcpAction,
     pub cond: Option<CondDraft>,
     pub loc: Loc,
 }
@@ -242,6 +280,10 @@ pub struct ProxyDraft {
     pub errorfiles: ErrorFiles,
     pub acls: Vec<Acl>,
     pub http_rules: Vec<HttpRuleDraft>,
+    /// `tcp-request` / `tcp-response` rules, their ACLs unresolved, and the inspect delays.
+    pub tcp_rules: Vec<TcpRuleDraft>,
+    pub tcp_inspect_delay: Option<Duration>,
+    pub tcp_response_delay: Option<Duration>,
     /// The userlists of the configuration, for `http_auth` and `auth`.
     pub env: ParseEnv,
     /// Where each entry of `acls` was (first) declared.
@@ -282,6 +324,9 @@ impl ProxyDraft {
             errorfiles: ErrorFiles::new(),
             acls: Vec::new(),
             http_rules: Vec::new(),
+            tcp_rules: Vec::new(),
+            tcp_inspect_delay: None,
+            tcp_response_delay: None,
             env: ParseEnv::default(),
             acl_locs: Vec::new(),
             switching: Vec::new(),

@@ -222,6 +222,10 @@ pub fn expr_type(e: &Expr) -> SmpType {
 pub fn check_phase(e: &Expr, phase: Phase) -> Result<(), String> {
     let needs = e.needs;
     let what = match (phase, needs) {
+        (_, Needs::Content | Needs::ResContent) => {
+            "the connection's first bytes, which only 'tcp-request content' and \
+             'tcp-response content' rules inspect"
+        }
         (Phase::Request, Needs::Response) => "'HTTP response headers'",
         (Phase::Response | Phase::AfterResponse, Needs::Request) => "'HTTP request headers'",
         (Phase::Request, Needs::Conn | Needs::Nothing | Needs::Request)
@@ -260,6 +264,8 @@ pub fn fetch_label(f: &Fetch) -> String {
         Fetch::Dst => "dst".into(),
         Fetch::DstPort => "dst_port".into(),
         Fetch::Ssl(f) => format!("{f:?}").to_ascii_lowercase(),
+        Fetch::Payload(dir, p) => super::catalog::fetches::payload_label(*dir, p),
+        Fetch::WaitEnd => "wait_end".into(),
         // Fetches that read nothing of the request or response never reach a phase or mode
         // message; their debug form is enough.
         Fetch::Var(_) | Fetch::Env(_) | Fetch::Bool(_) | Fetch::Str(_) | Fetch::Int(_) => {

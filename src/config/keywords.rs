@@ -11,7 +11,7 @@ use super::syntax::{Line, SectionKind};
 use super::tune::Arg::{Flag, Number, OnOff, Size, Timeout};
 use super::{
     check, global, global_vars, h2_tune, http_rules, log, proxy, server, server_state, stats,
-    suggest, tune,
+    suggest, tcp_rules, tune,
 };
 use std::time::Duration;
 
@@ -120,6 +120,9 @@ const fn no(name: &'static str, sections: u8, why: &'static str) -> Keyword {
 const YET: &str = "not supported yet";
 /// Rule-like keywords beyond http-request/-response/-after-response.
 const RULES: &str = YET;
+/// HAProxy takes these in named defaults sections only, and runs them before the proxy's own.
+const TCP_RULES_IN_DEFAULTS: &str =
+    "not supported yet in a defaults section; write the rules in each frontend, backend or listen section";
 const STATS_ADMIN: &str = "not supported yet (the stats page is read-only: no admin actions)";
 const STATS_RULES: &str = "not supported yet (use 'stats auth' for the page's authentication)";
 const TLS: &str = "not supported yet (no TLS)";
@@ -316,8 +319,10 @@ pub static TABLE: &[Keyword] = &[
     ok("http-request", F | B | L | D, http_rules::http_request),
     ok("http-response", F | B | L | D, http_rules::http_response),
     ok("http-after-response", F | B | L | D, http_rules::http_after_response),
-    no("tcp-request", F | B | L | D, RULES),
-    no("tcp-response", B | L | D, RULES),
+    ok("tcp-request", F | B | L, tcp_rules::tcp_request),
+    ok("tcp-response", B | L, tcp_rules::tcp_response),
+    no("tcp-request", D, TCP_RULES_IN_DEFAULTS),
+    no("tcp-response", D, TCP_RULES_IN_DEFAULTS),
     no("redirect", F | B | L, "use 'http-request redirect'"),
     no("http-error", P, RULES),
     no("errorloc", P, "use 'errorfile'"),

@@ -4,7 +4,8 @@
 //! the conditional blocks as it reads (`blocks`; `block_cond` answers their conditions); `keywords`
 //! holds the one table that says, for every keyword, where it may appear and how it is parsed
 //! (parse functions live in `global` (`global_vars` for `set-var`), `proxy`, `server`, `check` (health checks), `http_rules`
-//! (http-request/-response rules, userlists), `tune` (the `tune.*` internals accepted with a
+//! (http-request/-response rules, userlists), `tcp_rules` (tcp-request/-response rules into
+//! `model_tcp`), `tune` (the `tune.*` internals accepted with a
 //! note, `tune.maxrewrite`, `thread-groups`), with `cond` for ACLs, `expr` for sample
 //! expressions and log-format strings, `addr` and `duration` for values; the compiled rule
 //! types are in `model_rules`; `bind_tls` reads a bind's TLS options into `model_tls::BindTls`
@@ -48,6 +49,7 @@ pub mod log_resolve;
 pub mod model;
 pub mod model_log;
 pub mod model_rules;
+pub mod model_tcp;
 pub mod model_tls;
 pub mod proxy;
 pub mod regexes;
@@ -59,6 +61,7 @@ pub mod state_file;
 pub mod stats;
 pub mod suggest;
 pub mod syntax;
+pub mod tcp_rules;
 pub mod tune;
 pub mod validate;
 

@@ -251,6 +251,9 @@ pub struct Bind {
     /// `proto h1|h2`: the protocol forced on the bind's connections; `None`: by ALPN on a TLS
     /// bind (h2 when offered and chosen), HTTP/1 otherwise.
     pub proto: Option<BindProto>,
+    /// `accept-proxy`: each connection opens with a PROXY protocol header (v1 or v2), whose
+    /// addresses become the connection's.
+    pub accept_proxy: bool,
 }
 
 /// A bind's `proto` (HAProxy's multiplexer names).
@@ -301,6 +304,8 @@ pub struct Proxy {
     pub stats: Option<Arc<StatsPage>>,
     /// `monitor-uri`: requests for it are answered 200 by ringlb (frontends).
     pub monitor_uri: Option<String>,
+    /// `tcp-request` / `tcp-response` rules and inspect delays.
+    pub tcp: super::model_tcp::TcpRules,
 }
 
 /// One `stats socket` line of the global section.
@@ -631,9 +636,18 @@ pub struct Server {
     pub pool: ServerPool,
     /// `ssl` and its options, or `check-ssl` alone (then only the checks use TLS).
     pub tls: Option<super::model_tls::ServerTls>,
+    /// `send-proxy` / `send-proxy-v2`: a PROXY protocol header opens each connection to it.
+    pub send_proxy: Option<ProxyVersion>,
     /// The state it starts in: its configuration's, or what a server state file carried over
     /// a reload (config/server_state.rs). Every thread starts its view of the server from it.
     pub start: ServerStart,
+}
+
+/// The PROXY protocol version a server is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyVersion {
+    V1,
+    V2,
 }
 
 /// A server's state at start-up.
@@ -683,6 +697,7 @@ impl Server {
                 line: 0,
             },
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            send_proxy: None,
             weight: 0,
             maxconn: None,
             backup: false,
@@ -761,6 +776,10 @@ pub struct ServerCheck {
     /// Checks run over TLS (`check-ssl`, or `ssl` without `port`/`addr`), with the server's
     /// TLS settings.
     pub ssl: bool,
+    /// Checks open with a PROXY header (`check-send-proxy`, or `send-proxy*` without
+    /// `port`/`addr`): in v1 the check connection's own addresses, in v2 `LOCAL`, as
+    /// HAProxy 2.6's checks send.
+    pub send_proxy: Option<ProxyVersion>,
     pub observe: Option<Observe>,
 }
 
@@ -777,6 +796,7 @@ impl Default for ServerCheck {
             port: None,
             addr: None,
             ssl: false,
+            send_proxy: None,
             observe: None,
         }
     }

@@ -38,6 +38,11 @@ pub enum Needs {
     Response,
     /// Variables, environment, constants.
     Nothing,
+    /// The request's first bytes, held by `tcp-request content` inspection (`req.len`,
+    /// `req.ssl_sni` ...).
+    Content,
+    /// The response's first bytes (`tcp-response content`: `res.len` ...).
+    ResContent,
 }
 
 /// Header fetches: `occ` as HAProxy counts it (1 = first, -1 = last; `None` = every value).
@@ -84,6 +89,43 @@ pub enum Fetch {
     Int(i64),
     /// The client connection's TLS (`ssl_fc*`, `ssl_c_*`).
     Ssl(SslFetch),
+    /// What content inspection holds of the request (`Dir::Req`) or the response.
+    Payload(Dir, PayloadFetch),
+    /// `wait_end` (the `WAIT_END` ACL): true once the inspect delay is over.
+    WaitEnd,
+}
+
+/// Which buffer a content fetch reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    Req,
+    Res,
+}
+
+/// HAProxy's content-inspection fetches over the bytes held so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PayloadFetch {
+    /// `req.len`: how many bytes are held.
+    Len,
+    /// `req.payload(off,len)`: `len` bytes at `off` (0: all from `off`).
+    Bytes { off: usize, len: usize },
+    /// `req.payload_lv(off1,len[,off2])`: a block whose size is the `len`-byte big-endian
+    /// number at `off1`, starting at `off2` (default: just after the number).
+    Lv {
+        off1: usize,
+        len: usize,
+        off2: Option<i64>,
+    },
+    /// `req.ssl_sni`: the server name of a TLS ClientHello.
+    SslSni,
+    /// `req.ssl_ver`: the ClientHello's version, major * 65536 + minor.
+    SslVer,
+    /// `req.ssl_hello_type`: the type of the first TLS handshake message (1: ClientHello).
+    SslHelloType,
+    /// `req.ssl_ec_ext`: the ClientHello has the supported-groups (elliptic curves) extension.
+    SslEcExt,
+    /// `req.proto_http`: a complete, valid HTTP/1 request head is held.
+    ProtoHttp,
 }
 
 /// HAProxy's TLS fetches ringlb answers, from what the handshake settled (`tls::facts`).

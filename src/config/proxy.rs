@@ -37,6 +37,7 @@ pub fn bind(p: &mut ProxyDraft, cx: &mut Cx) {
     };
     // Options first, then the address: both are reported when both are wrong.
     let (proto, opts) = bind_tls::take_proto(opts, cx);
+    let (accept_proxy, opts) = bind_tls::take_flag(opts, "accept-proxy");
     let tls = bind_tls::parse_options(&opts, cx);
     match addr::parse_bind(address) {
         Ok(addrs) => {
@@ -46,6 +47,7 @@ pub fn bind(p: &mut ProxyDraft, cx: &mut Cx) {
                     loc: cx.loc.clone(),
                     tls: tls.clone(),
                     proto,
+                    accept_proxy,
                 }))
             }
         }

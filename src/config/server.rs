@@ -47,6 +47,7 @@ pub fn server(p: &mut ProxyDraft, cx: &mut Cx) {
             slowstart: opts.slowstart,
             pool: opts.pool,
             tls: opts.tls(),
+            send_proxy: opts.send_proxy(),
             start: ServerStart::configured(opts.disabled, opts.weight),
         });
     }

@@ -137,6 +137,8 @@ pub fn parse(name: &str, words: &[&str], global: &Global) -> Result<Server, Stri
         slowstart: opts.slowstart,
         pool: opts.pool,
         tls,
+        // Refused among the options for an added server (server_dynamic's table).
+        send_proxy: None,
         // HAProxy 2.6: a dynamic server starts in maintenance, whatever it says.
         start: ServerStart::configured(true, opts.weight),
     })

@@ -414,7 +414,8 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
     } else {
         &mut *diags
     };
-    let proxy = build_proxy(p, mode, acls, rules, global, log_diags);
+    let mut proxy = build_proxy(p, mode, acls, rules, global, log_diags);
+    proxy.tcp = super::tcp_rules::build(p, &mut proxy.acls, mode, diags);
     let balance = p.balance.clone().unwrap_or(Balance::RoundRobin);
     let can_add = global
         .stats_sockets
@@ -603,8 +604,16 @@ fn build_frontend(
     } else {
         build_rules(p, &p.http_rules, &mut acls, diags)
     };
+    let mut proxy = build_proxy(p, mode, acls, rules, global, diags);
+    let mut quiet = Diags::default();
+    let tcp_diags = if p.kind == SectionKind::Listen {
+        &mut quiet
+    } else {
+        &mut *diags
+    };
+    proxy.tcp = super::tcp_rules::build(p, &mut proxy.acls, mode, tcp_diags);
     Some(Frontend {
-        proxy: build_proxy(p, mode, acls, rules, global, diags),
+        proxy,
         binds: super::bind_tls::validate_binds(&p.binds, &global.tls, mode, diags),
         maxconn,
         switching,
@@ -636,12 +645,13 @@ fn build_proxy(
         rules,
         stats: p.stats.clone().map(Arc::new),
         monitor_uri: p.monitor_uri.clone(),
+        tcp: Default::default(),
     }
 }
 
 /// Resolves ACL names; `None` after reporting an error (or meeting an ACL whose line failed),
 /// `Some(None)` never (callers wrap).
-fn resolve_cond(
+pub(super) fn resolve_cond(
     c: &CondDraft,
     acls: &mut Vec<Acl>,
     p: &ProxyDraft,

@@ -383,10 +383,12 @@ impl State {
             Some(check) => Timing {
                 connect: t.connect.map_or(inter, |c| c.min(inter)),
                 read: check,
+                proxy: srv.cfg.send_proxy,
             },
             None => Timing {
                 connect: t.connect.map_or(inter, |c| c.min(inter)),
                 read: inter,
+                proxy: srv.cfg.send_proxy,
             },
         }
     }

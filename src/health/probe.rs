@@ -15,11 +15,12 @@ use monoio::net::TcpStream;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
-use crate::net::{Stream, TlsStream};
+use crate::net::{proxy_proto, Stream, TlsStream};
 use crate::tls::client_config::ClientTls;
 
 use crate::config::model::{
-    Backend, CheckConnect, CheckKind, Expect, ExpectTest, Server, ServerCheck, TcpStep,
+    Backend, CheckConnect, CheckKind, Expect, ExpectTest, ProxyVersion, Server, ServerCheck,
+    TcpStep,
 };
 
 /// The most response bytes a check reads (HAProxy reads up to one buffer, `tune.bufsize`).
@@ -125,6 +126,9 @@ pub struct Timing {
     pub connect: Duration,
     /// From the end of the connect to the end of the check.
     pub read: Duration,
+    /// The PROXY header the probe's connections open with (`check-send-proxy`, or
+    /// `send-proxy*` without `port`/`addr`).
+    pub proxy: Option<ProxyVersion>,
 }
 
 /// A check result, worded as HAProxy logs it.
@@ -162,7 +166,7 @@ impl Outcome {
 pub async fn run(plan: &Plan, addr: SocketAddr, tls: Option<&CheckTls>, t: Timing) -> Outcome {
     let start = Instant::now();
     let mut o = match plan {
-        Plan::Connect => connect(addr, tls, t.connect)
+        Plan::Connect => connect(addr, tls, t)
             .await
             // HAProxy says Layer6 when the connect check was a TLS handshake.
             .map(|_| match tls {
@@ -183,13 +187,10 @@ pub async fn run(plan: &Plan, addr: SocketAddr, tls: Option<&CheckTls>, t: Timin
 
 /// A connection for one probe: TCP, then the TLS handshake when the checks use TLS, both
 /// within `limit`.
-async fn connect(
-    addr: SocketAddr,
-    tls: Option<&CheckTls>,
-    limit: Duration,
-) -> Result<Stream, Outcome> {
+async fn connect(addr: SocketAddr, tls: Option<&CheckTls>, t: Timing) -> Result<Stream, Outcome> {
+    let limit = t.connect;
     let deadline = Instant::now() + limit;
-    let tcp = match monoio::time::timeout(limit, TcpStream::connect_addr(addr)).await {
+    let tcp = match monoio::time::timeout(limit, connect_sending(addr, t.proxy)).await {
         Ok(Ok(s)) => {
             let _ = s.set_nodelay(true);
             s
@@ -217,6 +218,28 @@ async fn connect(
         ))),
         Err(_) => Err(Outcome::new(false, "Layer6 timeout")),
     }
+}
+
+/// A TCP connection to `addr`, its PROXY header (if any) sent.
+async fn connect_sending(
+    addr: SocketAddr,
+    proxy: Option<ProxyVersion>,
+) -> std::io::Result<TcpStream> {
+    let mut tcp = TcpStream::connect_addr(addr).await?;
+    let header = match proxy {
+        None => return Ok(tcp),
+        // HAProxy 2.6's checks: v1 names the check connection's own ends, v2 says LOCAL.
+        Some(ProxyVersion::V1) => {
+            let own = match (tcp.local_addr(), tcp.peer_addr()) {
+                (Ok(src), Ok(dst)) => Some(proxy_proto::Addrs { src, dst }),
+                _ => None,
+            };
+            proxy_proto::encode_v1(own)
+        }
+        Some(ProxyVersion::V2) => proxy_proto::encode_v2(None, None),
+    };
+    tcp.write_all(header).await.0?;
+    Ok(tcp)
 }
 
 /// HAProxy's info texts for common connect errors.
@@ -262,7 +285,7 @@ async fn http(
     expect: &[Expect],
     t: Timing,
 ) -> Outcome {
-    let mut s = match connect(addr, tls, t.connect).await {
+    let mut s = match connect(addr, tls, t).await {
         Ok(s) => s,
         Err(o) => return o,
     };
@@ -420,7 +443,7 @@ async fn tcp(base: SocketAddr, tls: Option<&CheckTls>, steps: &[TcpStep], t: Tim
                 TcpStep::Connect(c) => override_target(base, c),
                 _ => base,
             };
-            match connect(addr, tls, t.connect).await {
+            match connect(addr, tls, t).await {
                 Ok(s) => conn = Some(s),
                 Err(o) => return o,
             }
@@ -458,7 +481,7 @@ async fn tcp(base: SocketAddr, tls: Option<&CheckTls>, steps: &[TcpStep], t: Tim
         }
     }
     if conn.is_none() {
-        return match connect(base, tls, t.connect).await {
+        return match connect(base, tls, t).await {
             Ok(_) => Outcome::new(true, "Layer4 check passed"),
             Err(o) => o,
         };

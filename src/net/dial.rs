@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
@@ -36,13 +37,28 @@ impl Dialer {
         }
     }
 
-    /// A TCP connection to `addr`, then a TLS handshake with `config`, sending `sni` (none
-    /// when `None`). A refused handshake is an `InvalidData` error naming rustls' reason.
+    /// A connection to `addr` that first sends `preface` (a PROXY protocol header), if any.
+    pub async fn connect_sending(
+        &self,
+        addr: SocketAddr,
+        preface: Option<Vec<u8>>,
+    ) -> io::Result<Stream> {
+        let mut s = self.connect(addr).await?;
+        if let Some(bytes) = preface {
+            s.write_all(bytes).await.0?;
+        }
+        Ok(s)
+    }
+
+    /// A TCP connection to `addr`, `preface` sent in the clear (a PROXY protocol header
+    /// precedes TLS), then a TLS handshake with `config`, sending `sni` (none when `None`).
+    /// A refused handshake is an `InvalidData` error naming rustls' reason.
     pub async fn connect_tls(
         &self,
         addr: SocketAddr,
         config: &Arc<ClientConfig>,
         sni: Option<ServerName<'static>>,
+        preface: Option<Vec<u8>>,
     ) -> io::Result<Stream> {
         if let Dialer::Mem(_) = self {
             return Err(io::Error::new(
@@ -50,7 +66,10 @@ impl Dialer {
                 "TLS to servers needs a TCP connection",
             ));
         }
-        let tcp = TcpStream::connect_addr(addr).await?;
+        let mut tcp = TcpStream::connect_addr(addr).await?;
+        if let Some(bytes) = preface {
+            tcp.write_all(bytes).await.0?;
+        }
         // Small heads and responses must leave at once, as on plain connections.
         let _ = tcp.set_nodelay(true);
         match TlsStream::connect(tcp, config, sni).await {

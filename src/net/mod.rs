@@ -9,6 +9,8 @@
 //!   side on the core that connects to a `server ... ssl`; then plaintext reads and writes
 //! - `dial.rs`: `Dialer`, how a worker opens server connections (TCP, then TLS for `ssl`
 //!   servers; or in-memory in tests)
+//! - `proxy_proto.rs`: the PROXY protocol, v1 and v2: a header taken off an `accept-proxy`
+//!   connection without reading past it, and the headers `send-proxy*` servers are sent
 //! - `queue.rs`: a listener's queue taken in at a stop, then the listener shut down
 //! - `handover.rs`, `ticket_handover.rs`: `-x`, the listeners and the TLS ticket keys handed
 //!   from the old process to the new one
@@ -16,6 +18,7 @@
 mod dial;
 pub mod handover;
 mod mem;
+pub mod proxy_proto;
 pub mod queue;
 mod stream;
 pub mod ticket_handover;

@@ -19,6 +19,7 @@ use monoio::net::TcpStream;
 use monoio::BufResult;
 
 use super::mem::{MemAbort, MemStream};
+use super::proxy_proto::Addrs;
 use super::tls::{HandshakeFail, TlsStream};
 use crate::tls::facts::ConnFacts;
 use crate::tls::server_config::BindConfig;
@@ -33,6 +34,10 @@ const UNKNOWN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
 
 pub enum Stream {
     Tcp(TcpStream),
+    /// A client connection whose PROXY protocol header (`accept-proxy`) named other
+    /// addresses: they are its addresses for rules, logs and headers. Boxed: only such
+    /// connections pay for the room.
+    TcpAs(TcpStream, Box<Addrs>),
     /// TLS after its handshake (tls.rs): a client connection on a TLS bind, or a connection
     /// to a `server ... ssl`. Boxed: rustls' state is large, and plain connections should not
     /// pay for its room.
@@ -69,6 +74,17 @@ impl Stream {
         Some(Stream::from(s))
     }
 
+    /// `accepted`, with the addresses a PROXY header gave (`None`: the socket's own).
+    pub fn accepted_as(s: TcpStream, addrs: Option<Addrs>) -> Option<Stream> {
+        match addrs {
+            None => Self::accepted(s),
+            Some(a) => {
+                let _ = s.set_nodelay(true);
+                Some(Stream::TcpAs(s, Box::new(a)))
+            }
+        }
+    }
+
     /// `accepted`, then the server side of a TLS handshake within `limit` (`timeout client`).
     /// On failure the connection is closed, as HAProxy does, after the alert rustls chose,
     /// if any; the client's address comes with the error, for the log.
@@ -76,14 +92,18 @@ impl Stream {
         s: TcpStream,
         configs: &BindConfig,
         limit: Option<Duration>,
+        proxied: Option<Addrs>,
     ) -> Result<Stream, (HandshakeFail, SocketAddr)> {
         let peer = match (s.local_addr(), s.peer_addr()) {
-            (Ok(_), Ok(peer)) => peer,
+            (Ok(_), Ok(peer)) => proxied.map_or(peer, |a| a.src),
             _ => return Err((HandshakeFail::Gone, UNKNOWN)),
         };
         let _ = s.set_nodelay(true);
         match TlsStream::accept(s, configs, limit).await {
-            Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
+            Ok(mut tls) => {
+                tls.set_proxied(proxied);
+                Ok(Stream::Tls(Box::new(tls)))
+            }
             Err(e) => Err((e, peer)),
         }
     }
@@ -92,7 +112,7 @@ impl Stream {
     pub fn handshake_time(&self) -> Duration {
         match self {
             Stream::Tls(t) => t.handshake_time(),
-            Stream::Tcp(_) | Stream::Mem(_) => Duration::ZERO,
+            Stream::Tcp(_) | Stream::TcpAs(..) | Stream::Mem(_) => Duration::ZERO,
         }
     }
 
@@ -100,7 +120,7 @@ impl Stream {
     pub fn tls_sni(&self) -> Option<&str> {
         match self {
             Stream::Tls(t) => t.sni(),
-            Stream::Tcp(_) | Stream::Mem(_) => None,
+            Stream::Tcp(_) | Stream::TcpAs(..) | Stream::Mem(_) => None,
         }
     }
 
@@ -108,7 +128,7 @@ impl Stream {
     pub fn tls_facts(&self) -> Option<&ConnFacts> {
         match self {
             Stream::Tls(t) => Some(t.facts()),
-            Stream::Tcp(_) | Stream::Mem(_) => None,
+            Stream::Tcp(_) | Stream::TcpAs(..) | Stream::Mem(_) => None,
         }
     }
 
@@ -116,7 +136,11 @@ impl Stream {
     pub fn local_addr(&self) -> SocketAddr {
         match self {
             Stream::Tcp(s) => s.local_addr().unwrap_or(UNKNOWN),
-            Stream::Tls(t) => t.tcp().local_addr().unwrap_or(UNKNOWN),
+            Stream::TcpAs(_, a) => a.dst,
+            Stream::Tls(t) => match t.proxied() {
+                Some(a) => a.dst,
+                None => t.tcp().local_addr().unwrap_or(UNKNOWN),
+            },
             Stream::Mem(m) => m.local_addr(),
         }
     }
@@ -125,7 +149,11 @@ impl Stream {
     pub fn peer_addr(&self) -> SocketAddr {
         match self {
             Stream::Tcp(s) => s.peer_addr().unwrap_or(UNKNOWN),
-            Stream::Tls(t) => t.tcp().peer_addr().unwrap_or(UNKNOWN),
+            Stream::TcpAs(_, a) => a.src,
+            Stream::Tls(t) => match t.proxied() {
+                Some(a) => a.src,
+                None => t.tcp().peer_addr().unwrap_or(UNKNOWN),
+            },
             Stream::Mem(m) => m.peer_addr(),
         }
     }
@@ -134,7 +162,7 @@ impl Stream {
     /// monoio's `TcpStream::readable` (on the legacy driver it may report stale readiness).
     pub async fn readable(&self, relaxed: bool) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.readable(relaxed).await,
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => s.readable(relaxed).await,
             Stream::Tls(t) => t.readable(relaxed).await,
             Stream::Mem(m) => m.readable().await,
         }
@@ -144,7 +172,7 @@ impl Stream {
     /// one cheap syscall that spares a readiness round-trip when the client spoke first.
     pub fn has_pending_data(&self) -> bool {
         match self {
-            Stream::Tcp(s) => peek(s.as_raw_fd()) >= 0,
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => peek(s.as_raw_fd()) >= 0,
             Stream::Tls(t) => t.has_buffered() || peek(t.tcp().as_raw_fd()) >= 0,
             Stream::Mem(m) => m.has_pending_data(),
         }
@@ -155,7 +183,7 @@ impl Stream {
     /// without data that came meanwhile (session tickets) are taken in, hence `&mut`.
     pub fn is_clean(&mut self) -> bool {
         match self {
-            Stream::Tcp(s) => nothing_to_peek(s),
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => nothing_to_peek(s),
             Stream::Tls(t) => t.is_clean_idle(),
             Stream::Mem(m) => !m.has_pending_data(),
         }
@@ -165,16 +193,45 @@ impl Stream {
     /// connections the proxy gives up.
     pub fn discard(self) {
         match &self {
-            Stream::Tcp(s) => set_linger_zero(s.as_raw_fd()),
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => set_linger_zero(s.as_raw_fd()),
             Stream::Tls(t) => set_linger_zero(t.tcp().as_raw_fd()),
             Stream::Mem(_) => {}
+        }
+    }
+
+    /// `silent-drop`: closes without telling the peer, as HAProxy does: TCP_REPAIR where the
+    /// process may use it (the socket then goes without FIN or RST), else a reset sent with a
+    /// TTL of 1 so that it dies on the way (on loopback it still arrives).
+    pub fn silent_drop(self) {
+        let fd = match &self {
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => s.as_raw_fd(),
+            Stream::Tls(t) => t.tcp().as_raw_fd(),
+            Stream::Mem(_) => return,
+        };
+        let one: libc::c_int = 1;
+        let set = |level, opt| {
+            // SAFETY: setsockopt on a socket we own, with a correctly sized int.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    opt,
+                    (&one as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            }
+        };
+        if set(libc::SOL_TCP, libc::TCP_REPAIR) != 0 {
+            set(libc::IPPROTO_IP, libc::IP_TTL);
+            set(libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS);
+            set_linger_zero(fd);
         }
     }
 
     /// A handle that ends both directions of this connection from wherever it is held.
     pub fn aborter(&self) -> Aborter {
         match self {
-            Stream::Tcp(s) => Aborter::Fd(s.as_raw_fd()),
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => Aborter::Fd(s.as_raw_fd()),
             Stream::Tls(t) => Aborter::Fd(t.tcp().as_raw_fd()),
             Stream::Mem(m) => Aborter::Mem(m.abort_handle()),
         }
@@ -189,7 +246,7 @@ impl Stream {
         shed: impl Future<Output = ()>,
     ) -> (Option<io::Result<usize>>, T) {
         match self {
-            Stream::Tcp(s) => tcp_read_or_shed(s, buf, shed).await,
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => tcp_read_or_shed(s, buf, shed).await,
             // Nothing is read before the bytes are there: giving up loses none.
             Stream::Tls(_) | Stream::Mem(_) => {
                 let shed_first = monoio::select! {
@@ -293,7 +350,7 @@ fn set_linger_zero(fd: RawFd) {
 impl AsyncReadRent for Stream {
     async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
-            Stream::Tcp(s) => s.read(buf).await,
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => s.read(buf).await,
             Stream::Tls(t) => t.read(buf).await,
             Stream::Mem(m) => m.read(buf).await,
         }
@@ -301,7 +358,7 @@ impl AsyncReadRent for Stream {
 
     async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
-            Stream::Tcp(s) => s.readv(buf).await,
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => s.readv(buf).await,
             Stream::Tls(_) => (Err(io::ErrorKind::Unsupported.into()), buf),
             Stream::Mem(m) => m.readv(buf).await,
         }
@@ -311,7 +368,7 @@ impl AsyncReadRent for Stream {
 impl AsyncWriteRent for Stream {
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
-            Stream::Tcp(s) => s.write(buf).await,
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => s.write(buf).await,
             Stream::Tls(t) => t.write(buf).await,
             Stream::Mem(m) => m.write(buf),
         }
@@ -319,7 +376,7 @@ impl AsyncWriteRent for Stream {
 
     async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
-            Stream::Tcp(s) => s.writev(buf).await,
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => s.writev(buf).await,
             Stream::Tls(_) => (Err(io::ErrorKind::Unsupported.into()), buf),
             Stream::Mem(m) => m.writev(buf),
         }
@@ -327,14 +384,14 @@ impl AsyncWriteRent for Stream {
 
     async fn flush(&mut self) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.flush().await,
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => s.flush().await,
             Stream::Tls(_) | Stream::Mem(_) => Ok(()),
         }
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.shutdown().await,
+            Stream::Tcp(s) | Stream::TcpAs(s, _) => s.shutdown().await,
             Stream::Tls(t) => t.shutdown().await,
             Stream::Mem(m) => {
                 m.shutdown_write();

@@ -15,6 +15,7 @@
 //! to the socket once the handshake is over, so records never interleave; what the reading
 //! side makes rustls want to send (a key update) goes with the next write.
 
+use super::proxy_proto::Addrs;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -53,6 +54,8 @@ pub struct TlsStream {
     /// The SNI sent, on a connection to a server (idle connections are reused only for the
     /// same name, as HAProxy's connection hash includes it).
     sni: Option<Box<str>>,
+    /// The client's addresses from a PROXY protocol header (`accept-proxy`), if it named any.
+    proxied: Option<Addrs>,
 }
 
 /// Why a handshake did not complete.
@@ -136,7 +139,17 @@ impl TlsStream {
             facts: ConnFacts::default(),
             handshake: Duration::ZERO,
             sni,
+            proxied: None,
         }
+    }
+
+    /// The addresses a PROXY header gave this client connection, if any.
+    pub fn proxied(&self) -> Option<&Addrs> {
+        self.proxied.as_ref()
+    }
+
+    pub fn set_proxied(&mut self, a: Option<Addrs>) {
+        self.proxied = a;
     }
 
     /// Runs the client side of a handshake on a connection to a server. `sni`: the name to

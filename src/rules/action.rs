@@ -88,6 +88,7 @@ impl<'a> Scene<'a> {
             res,
             vars: Some(&txn.vars),
             tls: self.tls,
+            content: None,
         }
     }
 
@@ -118,6 +119,7 @@ impl<'a> Scene<'a> {
             res: None,
             vars: None,
             tls: self.tls,
+            content: None,
         }
     }
 

@@ -91,6 +91,8 @@ fn count(lines: Lines, name: &str) -> i64 {
 fn single<'a>(f: &'a Fetch, ctx: &Ctx<'a>) -> Option<Smp<'a>> {
     let b = |s: &'a [u8]| Some(Smp::Str(Cow::Borrowed(s)));
     match f {
+        Fetch::Payload(dir, p) => super::content::fetch(*dir, p, ctx.content.as_ref()?),
+        Fetch::WaitEnd => ctx.content.filter(|c| c.last).map(|_| Smp::Bool(true)),
         Fetch::Src => Some(Smp::Ip(unmap(ctx.src.ip()))),
         Fetch::SrcPort => Some(Smp::Int(ctx.src.port() as i64)),
         Fetch::Dst => Some(Smp::Ip(unmap(ctx.dst.ip()))),

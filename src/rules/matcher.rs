@@ -46,7 +46,7 @@ fn acl_matches(acl: &Acl, ctx: &Ctx) -> bool {
     acl.matchers.iter().any(|m| matcher_matches(m, ctx))
 }
 
-fn matcher_matches(m: &Matcher, ctx: &Ctx) -> bool {
+pub(crate) fn matcher_matches(m: &Matcher, ctx: &Ctx) -> bool {
     match (&m.expr.fetch, &m.patterns, m.expr.convs.is_empty()) {
         // `http_auth_group(L) G1 G2`: the authenticated user belongs to one of the groups.
         (Fetch::HttpAuthGroup(list), Patterns::Strings(groups), true) => {

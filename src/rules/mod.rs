@@ -14,6 +14,9 @@
 //!    action.rs    rule lists in order -> edits applied to the head, or a terminal verdict
 //!    normalize.rs normalize-uri: the target's equivalent spellings made one (bytes -> bytes)
 //!    reply.rs     deny / return / redirect / auth / tarpit answers as complete responses
+//!    content.rs   tcp-request / tcp-response rules over held bytes: fetches (req.len,
+//!                 req.payload, req.ssl_sni ...), conditions that may wait for more bytes
+//!    hello.rs     a TLS ClientHello read without terminating TLS (SNI, version, extensions)
 //! ```
 //!
 //! Nothing here does I/O or may panic on input; a failing fetch or converter yields no value,
@@ -21,8 +24,10 @@
 
 pub mod action;
 pub mod auth;
+pub mod content;
 pub mod conv;
 pub mod fetch;
+pub mod hello;
 pub mod logformat;
 pub mod matcher;
 pub mod normalize;
@@ -276,6 +281,9 @@ pub struct Ctx<'a> {
     pub vars: Option<&'a Vars>,
     /// What the client connection's TLS handshake settled (`ssl_fc*`, `ssl_c_*`).
     pub tls: Option<&'a ConnFacts>,
+    /// The bytes content inspection holds (`tcp-request content`, `tcp-response content`,
+    /// `use_backend` in mode tcp).
+    pub content: Option<content::Held<'a>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -296,6 +304,7 @@ impl<'a> Ctx<'a> {
             res: None,
             vars: None,
             tls,
+            content: None,
         }
     }
 }

@@ -8,7 +8,9 @@ use monoio::net::TcpStream;
 
 use super::record;
 use crate::config::model::{BindProto, Frontend, FrontendId, Mode};
-use crate::net::Stream;
+use crate::net::{proxy_proto, Stream};
+use crate::rules::content::{self, Verdict};
+use crate::rules::Ctx;
 use crate::worker::CoreTls;
 use crate::worker::Worker;
 
@@ -74,6 +76,10 @@ impl Drop for ConnGuard {
 pub struct How {
     pub tls: Option<Rc<CoreTls>>,
     pub proto: Option<BindProto>,
+    /// `accept-proxy`: a PROXY protocol header comes first.
+    pub accept_proxy: bool,
+    /// The listener's number in its frontend (logs name it `fe/N`).
+    pub listener: u32,
 }
 
 /// Serves one accepted connection. `guard` is its slot when the accept loop could take one at
@@ -94,9 +100,14 @@ pub fn serve(
 async fn run(
     worker: Rc<Worker>,
     frontend: FrontendId,
-    accepted: Box<TcpStream>,
+    mut accepted: Box<TcpStream>,
     guard: Option<ConnGuard>,
-    How { tls, proto }: How,
+    How {
+        tls,
+        proto,
+        accept_proxy,
+        listener,
+    }: How,
 ) {
     let guard = match guard {
         Some(g) => Some(g),
@@ -110,12 +121,38 @@ async fn run(
     let Some(fe) = worker.model.frontend(frontend) else {
         return;
     };
+    let mut accept_proxy = accept_proxy;
+    if !fe.tcp.connection.is_empty() {
+        match connection_rules(&worker, frontend, fe, accepted) {
+            Ok((stream, expect_proxy)) => {
+                accepted = stream;
+                accept_proxy |= expect_proxy;
+            }
+            Err(()) => return,
+        }
+    }
+    let proxied = if accept_proxy {
+        // Boxed, as the handshake below: only such binds pay for this wait's room.
+        match Box::pin(proxy_header(
+            &worker,
+            (frontend, listener),
+            fe,
+            &mut accepted,
+        ))
+        .await
+        {
+            Some(p) => p,
+            None => return,
+        }
+    } else {
+        None
+    };
     let client = match tls {
-        None => Stream::accepted(*accepted),
+        None => Stream::accepted_as(*accepted, proxied),
         // Boxed: the handshake's future is large, and over once the connection is served.
         Some(t) => {
             let limit = fe.timeouts.client;
-            match Box::pin(Stream::accepted_tls(*accepted, &t.configs, limit)).await {
+            match Box::pin(Stream::accepted_tls(*accepted, &t.configs, limit, proxied)).await {
                 Ok(s) => {
                     let resumed = s.tls_facts().is_some_and(|f| f.resumed);
                     worker.stats.handshake(frontend, true, resumed);
@@ -132,7 +169,86 @@ async fn run(
     let Some(client) = client else {
         return;
     };
+    match session_rules(&worker, frontend, fe, &client) {
+        Verdict::Reject => return,
+        Verdict::SilentDrop => return client.silent_drop(),
+        Verdict::Accept | Verdict::Wait | Verdict::Close => {}
+    }
     by_mode(&worker, frontend, fe, client, proto).await;
+}
+
+/// `tcp-request connection` rules, at accept, with the socket's own addresses (before any
+/// PROXY header): the connection back with whether `expect-proxy layer4` matched, or `Err`
+/// when a rule refused it (closed: `reject` with a reset, as HAProxy; counted in `dcon`).
+fn connection_rules(
+    w: &Worker,
+    frontend: FrontendId,
+    fe: &Frontend,
+    tcp: Box<TcpStream>,
+) -> Result<(Box<TcpStream>, bool), ()> {
+    let (Ok(peer), Ok(local)) = (tcp.peer_addr(), tcp.local_addr()) else {
+        return Err(());
+    };
+    let ctx = Ctx::conn(peer, local, &fe.name, None);
+    let out = content::run(&fe.tcp.connection, &fe.acls, &ctx);
+    match out.verdict {
+        Verdict::Accept | Verdict::Wait | Verdict::Close => Ok((tcp, out.expect_proxy)),
+        Verdict::Reject => {
+            w.stats.conn_denied(frontend, true);
+            Stream::from(*tcp).discard();
+            Err(())
+        }
+        Verdict::SilentDrop => {
+            w.stats.conn_dropped(frontend);
+            Stream::from(*tcp).silent_drop();
+            Err(())
+        }
+    }
+}
+
+/// `tcp-request session` rules, after the PROXY header and the TLS handshake (their
+/// addresses and TLS facts); a refusal is counted in `dses`.
+fn session_rules(w: &Worker, frontend: FrontendId, fe: &Frontend, client: &Stream) -> Verdict {
+    if fe.tcp.session.is_empty() {
+        return Verdict::Accept;
+    }
+    let ctx = Ctx::conn(
+        client.peer_addr(),
+        client.local_addr(),
+        &fe.name,
+        client.tls_facts(),
+    );
+    let v = content::run(&fe.tcp.session, &fe.acls, &ctx).verdict;
+    match v {
+        Verdict::Reject => w.stats.conn_denied(frontend, false),
+        Verdict::SilentDrop => w.stats.conn_dropped(frontend),
+        Verdict::Accept | Verdict::Wait | Verdict::Close => {}
+    }
+    v
+}
+
+/// Takes the PROXY protocol header off a connection on an `accept-proxy` bind, within
+/// `timeout client` as HAProxy bounds its handshakes: `Some(addrs)` to serve it as from
+/// those addresses (`Some(None)`: its own, for `LOCAL`/`UNKNOWN`); `None` when the header
+/// was missing, malformed or late: the connection is closed without a byte read past it.
+async fn proxy_header(
+    w: &Worker,
+    (frontend, listener): (FrontendId, u32),
+    fe: &Frontend,
+    s: &mut TcpStream,
+) -> Option<Option<proxy_proto::Addrs>> {
+    let max = w.model.global.bufsize;
+    match proxy_proto::read_header(s, fe.timeouts.client, max).await {
+        Ok(proxy_proto::Header::Proxy(a)) => Some(Some(a)),
+        Ok(proxy_proto::Header::Local) => Some(None),
+        Err(why) => {
+            let peer = s
+                .peer_addr()
+                .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+            record::proxy_header_failed(w, frontend, listener, peer, &why);
+            None
+        }
+    }
 }
 
 /// Serves an admitted connection by its frontend's mode: in-process tests enter here with an
@@ -163,6 +279,7 @@ fn by_mode<'a>(
     client: Stream,
     proto: Option<BindProto>,
 ) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
+    worker.stats.session_started(frontend);
     if let Some(log) = worker.records.log() {
         log.connect(worker, frontend, client.peer_addr(), client.local_addr());
     }

@@ -11,7 +11,7 @@ use crate::http::body::{self, BodyError, Cut};
 use crate::http::BodyKind;
 use crate::io::{write_vec, IoFail};
 use crate::worker::balance::{PickKey, ServerLease};
-use crate::worker::connect::{acquire_traced, Acquired, ConnectError, ConnectTrace, Reuse};
+use crate::worker::connect::{acquire_traced, Acquired, ConnectError, ConnectTrace, Origin, Reuse};
 use crate::worker::pool;
 
 const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -102,6 +102,7 @@ impl<'a, D: Downstream> Session<'a, D> {
             own: None,
             pool: false,
             sni: plan.sni.clone(),
+            origin: Some(self.origin()),
         };
         let fresh = match self.acquire_recorded(plan.backend, plan.key, fresh).await {
             Ok(a) => a,
@@ -138,8 +139,25 @@ impl<'a, D: Downstream> Session<'a, D> {
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
         let sni = plan.sni.clone();
-        self.acquire_recorded(backend, key, Reuse { own, pool, sni })
-            .await
+        let origin = Some(self.origin());
+        let reuse = Reuse {
+            own,
+            pool,
+            sni,
+            origin,
+        };
+        self.acquire_recorded(backend, key, reuse).await
+    }
+
+    /// The client connection, as a `send-proxy` server is told of it.
+    fn origin(&self) -> Origin {
+        Origin {
+            addrs: Some(crate::net::proxy_proto::Addrs {
+                src: self.conn.peer(),
+                dst: self.conn.local(),
+            }),
+            alpn: self.conn.tls().and_then(|f| f.alpn.clone()),
+        }
     }
 
     /// `acquire`, with what it saw written into the record: Tw and Tc's instants, the server
@@ -185,7 +203,13 @@ impl<'a, D: Downstream> Session<'a, D> {
         if self.w.is_stopping() {
             return stream.discard();
         }
-        if plan.be.http_reuse == HttpReuse::Never {
+        // A server sent PROXY headers takes a connection back only for this client (see
+        // `acquire`): kept as `http-reuse never` keeps them.
+        let sends_proxy = plan
+            .be
+            .server(server)
+            .is_some_and(|s| s.send_proxy.is_some());
+        if plan.be.http_reuse == HttpReuse::Never || sends_proxy {
             if plan.client_keep_alive {
                 self.conn.keep_server(KeptServer {
                     backend: plan.backend,

@@ -2,9 +2,12 @@
 //! request level (one `Session` per request, whatever connection carries it).
 //!
 //! ```text
-//!  accept.rs      a client connection counted against maxconn, then handed to its mode
-//!                 (tcp, HTTP/1, or HTTP/2 by ALPN or `proto h2`)
-//!  tcp.rs         mode tcp: pick a server, relay both ways (also an HTTP tunnel's relay)
+//!  accept.rs      a client connection counted against maxconn, `tcp-request connection`
+//!                 rules, its PROXY header (`accept-proxy`), TLS, `tcp-request session`
+//!                 rules, then handed to its mode (tcp, HTTP/1, or HTTP/2 by ALPN or `proto h2`)
+//!  tcp.rs         mode tcp: content rules (inspect.rs holds the first bytes), pick a server,
+//!                 forward what was held, response rules, relay both ways (also an HTTP
+//!                 tunnel's relay)
 //!  h1.rs          connection level, HTTP/1: the client stream, read buffer, requests served,
 //!                 deadlines, pipelining, idle waits (`H1`); one `Session` per request
 //!  h2/            connection level, HTTP/2 (by ALPN h2, or a `proto h2` bind): the h2 crate
@@ -46,6 +49,7 @@ mod downstream;
 mod exchange;
 mod h1;
 mod h2;
+mod inspect;
 mod intercept;
 pub mod record;
 mod request;
@@ -109,6 +113,8 @@ enum Early {
     /// ringlb answers itself (stats page, monitor-uri, a service), and whether the client may
     /// keep its connection afterwards.
     Intercept(crate::stats::service::Intercept, bool),
+    /// A `tcp-request content reject` rule refused it: the connection closes, unanswered.
+    Refused,
 }
 
 /// What was decided about a request once its head was read.
@@ -335,6 +341,13 @@ impl<'a, D: Downstream> Session<'a, D> {
             }
             Err(Early::Intercept(what, client_keep_alive)) => {
                 return self.intercept(what, client_keep_alive).await
+            }
+            Err(Early::Refused) => {
+                // HAProxy 2.6: no answer, `PR`, a denied request not counted as a request.
+                self.rec
+                    .end(TermState::new(record::By::Proxy, record::Phase::Request));
+                self.rec.tcp_refused = true;
+                return Next::Close;
             }
         };
         self.build_request_head(&plan);

@@ -7,7 +7,7 @@ use super::downstream::{Downstream, HeadFail};
 use super::record::{self, RuleAnswer};
 use super::route::Route;
 use super::{Early, Next, Plan, Session};
-use crate::config::model::{Acl, Backend, Balance, Frontend, HttpReuse};
+use crate::config::model::{Acl, Backend, Balance, Frontend, HttpReuse, Proxy};
 use crate::config::model_rules::HttpRule;
 use crate::http::{
     write_request_head, BodyKind, ConnHeader, Head, Method, Request, RequestRewrite, Version,
@@ -56,6 +56,7 @@ impl<'a, D: Downstream> Session<'a, D> {
         self.conn
             .start_vars(&mut self.txn.vars, &model.global.proc_vars);
         self.txn.captures.clear();
+        self.run_tcp_content(fe, None)?;
         if has_rules {
             let ran =
                 self.run_request_rules(fe.rules.request.as_slice(), &fe.acls, self.unrouted());
@@ -77,6 +78,7 @@ impl<'a, D: Downstream> Session<'a, D> {
         let be = model.backend(backend).ok_or(Early::NoBackend)?;
         let route = Route::new(fe, be);
         if !route.same_proxy() {
+            self.run_tcp_content(be, Some(be.name.as_str()))?;
             if !be.rules.request.is_empty() {
                 self.run_request_rules(be.rules.request.as_slice(), &be.acls, route)?;
             }
@@ -95,6 +97,21 @@ impl<'a, D: Downstream> Session<'a, D> {
             send_continue: self.req.expect_continue && self.req.body != BodyKind::None,
             sni: self.request_sni(be),
         })
+    }
+
+    /// A proxy's `tcp-request content` rules in mode http: once per request, on its head
+    /// (HAProxy runs them before the HTTP analysers, and a request arrives whole); content
+    /// fetches were refused in mode http at load.
+    fn run_tcp_content(&self, p: &'a Proxy, backend: Option<&'a str>) -> Result<(), Early> {
+        if p.tcp.content.is_empty() {
+            return Ok(());
+        }
+        let scene = request_scene(self.fe, &*self.conn, &self.req, backend);
+        let ctx = scene.plain_ctx();
+        match crate::rules::content::run(&p.tcp.content, &p.acls, &ctx).verdict {
+            crate::rules::content::Verdict::Reject => Err(Early::Refused),
+            _ => Ok(()),
+        }
     }
 
     /// The request's values of the backend's request-dependent `sni` expressions (`sni

@@ -15,20 +15,23 @@ use std::time::{Duration, Instant};
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 
+use super::inspect::{self, Hold, Inspection};
 use super::record::{self, By, Marks, Phase, RequestRecord, TermState};
 use super::route::Route;
-use crate::config::model::{FrontendId, Mode};
+use crate::config::model::{Backend, BackendId, Frontend, FrontendId, Mode, Proxy};
+use crate::config::model_rules::Dir as Side;
 use crate::io::{timed, IoFail};
 use crate::net::{Aborter, Stream};
+use crate::rules::content::{Held, Verdict};
 use crate::rules::{self, Ctx};
 use crate::worker::balance::{hash_bytes, PickKey};
-use crate::worker::connect::{acquire_traced, sni_values, ConnectTrace, Reuse};
+use crate::worker::connect::{acquire_traced, sni_values, ConnectTrace, Origin, Reuse};
 use crate::worker::sessions::SessInfo;
 use crate::worker::Worker;
 
 const RELAY_BUF: usize = 16 * 1024;
 
-pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
+pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, mut client: Stream) {
     let Some(fe) = w.model.frontend(frontend) else {
         return;
     };
@@ -39,22 +42,78 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
     rec.local = Some(local);
     rec.marks.handshake = client.handshake_time();
     rec.tls = client.tls_facts().is_some();
-    let ctx = Ctx::conn(peer, local, &fe.name, client.tls_facts());
-    let Some(backend) = rules::select_backend(fe, &ctx) else {
+    let limit = w
+        .model
+        .global
+        .bufsize
+        .saturating_sub(w.model.global.rewrite_reserve)
+        .max(1);
+    let mut hold = Hold::default();
+    let verdict = inspect_with(&mut client, &mut hold, fe, limit).await;
+    if verdict.refuses() {
+        return refused(w, &mut rec, verdict, client);
+    }
+    let routed = {
+        let ctx = Ctx {
+            content: Some(Held {
+                req: Some(&hold.bytes),
+                res: None,
+                last: true,
+            }),
+            ..Ctx::conn(peer, local, &fe.name, client.tls_facts())
+        };
+        rules::select_backend(fe, &ctx).map(|b| (b, backend_sni(w, b, &ctx)))
+    };
+    let Some((backend, sni)) = routed else {
         rec.end(TermState::new(By::Server, Phase::Connect));
         record::end_request(w, &mut rec);
         return;
     };
     rec.backend = Some(backend);
     sess.info.route(backend, None);
+    let Some(be) = w.model.backend(backend) else {
+        return;
+    };
+    if !Route::new(fe, be).same_proxy() {
+        let verdict = inspect_with(&mut client, &mut hold, be, limit).await;
+        if verdict.refuses() {
+            return refused(w, &mut rec, verdict, client);
+        }
+    }
+    let Some(acquired) = connect(w, &mut rec, &sess.info, (backend, peer, sni), &client).await
+    else {
+        return;
+    };
+    let _lease = acquired.lease;
+    let held = std::mem::take(&mut hold.bytes);
+    let ends = (client, acquired.stream);
+    Box::pin(forward_and_relay(
+        w,
+        &mut rec,
+        &sess.info,
+        ends,
+        held,
+        (fe, be),
+        limit,
+    ))
+    .await;
+}
+
+/// A server connection for the backend, as its balancing and retries give it; `None` when
+/// there is none (the record is ended then).
+async fn connect(
+    w: &Worker,
+    rec: &mut RequestRecord,
+    sess: &SessInfo,
+    (backend, peer, sni): (BackendId, SocketAddr, Vec<Option<String>>),
+    client: &Stream,
+) -> Option<crate::worker::connect::Acquired> {
     let key = PickKey {
         hash: Some(hash_ip(peer)),
     };
     let reuse = Reuse {
-        sni: match w.model.backend(backend) {
-            Some(be) if !be.sni_exprs.is_empty() => sni_values(be, &ctx),
-            _ => Vec::new(),
-        },
+        sni,
+        origin: Some(Origin::of(client)),
         ..Reuse::default()
     };
     let mut trace = ConnectTrace::default();
@@ -64,34 +123,149 @@ pub async fn serve(w: &Rc<Worker>, frontend: FrontendId, client: Stream) {
     rec.server = trace.server;
     rec.added_server = trace.added_name.take();
     rec.server_addr = trace.addr;
-    sess.info.route(backend, trace.server);
+    sess.route(backend, trace.server);
     rec.retries = trace.retries;
     rec.redispatched = trace.redispatched;
-    let (acquired, be) = match (acquired, w.model.backend(backend)) {
-        (Ok(a), Some(be)) => (a, be),
-        (Err(e), _) => {
+    match acquired {
+        Ok(a) => Some(a),
+        Err(e) => {
             rec.end(record::connect_failed(e));
-            record::end_request(w, &mut rec);
-            return;
+            record::end_request(w, rec);
+            None
         }
-        (Ok(_), None) => return,
-    };
-    let _lease = acquired.lease;
+    }
+}
+
+/// Sends what inspection held first, as it came, runs the response rules, then relays both
+/// ways until the connection ends; ends the record.
+async fn forward_and_relay(
+    w: &Worker,
+    rec: &mut RequestRecord,
+    sess: &SessInfo,
+    (mut client, mut server): (Stream, Stream),
+    held: Vec<u8>,
+    (fe, be): (&Frontend, &Backend),
+    limit: usize,
+) {
     let idle = Route::new(fe, be).tunnel_timeouts();
-    let relayed = relay(
-        client,
-        acquired.stream,
-        idle.client,
-        idle.server,
-        Some(&sess.info),
-    )
-    .await;
-    rec.bytes_in = relayed.up;
-    rec.bytes_out = relayed.down;
+    let held_len = held.len() as u64;
+    if !held.is_empty() && server.write_all(held).await.0.is_err() {
+        rec.end(TermState::new(By::Server, Phase::Data));
+        record::end_request(w, rec);
+        return;
+    }
+    let mut sent_back = 0;
+    if !be.tcp.response.is_empty() {
+        let inspected = inspect_response(w, rec, &mut client, &mut server, be, limit);
+        match Box::pin(inspected).await {
+            Some(n) => sent_back = n,
+            None => return,
+        }
+    }
+    let relayed = relay(client, server, idle.client, idle.server, Some(sess)).await;
+    rec.bytes_in += held_len + relayed.up;
+    rec.bytes_out = sent_back + relayed.down;
     if let Some(cause) = relayed.cause {
         rec.end(cause);
     }
-    record::end_request(w, &mut rec);
+    record::end_request(w, rec);
+}
+
+/// The request-dependent SNI values of the backend's servers, from the connection.
+fn backend_sni(w: &Worker, backend: BackendId, ctx: &Ctx) -> Vec<Option<String>> {
+    match w.model.backend(backend) {
+        Some(be) if !be.sni_exprs.is_empty() => sni_values(be, ctx),
+        _ => Vec::new(),
+    }
+}
+
+/// Runs a proxy's `tcp-request content` rules over the client's first bytes (none: accept).
+/// The inspection's future is boxed: a task is as large as its largest await for as long as
+/// the connection lives, and connections without rules should not pay for it.
+async fn inspect_with(client: &mut Stream, hold: &mut Hold, p: &Proxy, limit: usize) -> Verdict {
+    if p.tcp.content.is_empty() {
+        return Verdict::Accept;
+    }
+    Box::pin(inspect_boxed(client, hold, p, limit)).await
+}
+
+async fn inspect_boxed(client: &mut Stream, hold: &mut Hold, p: &Proxy, limit: usize) -> Verdict {
+    // The handshake's facts, copied: the stream is read meanwhile.
+    let facts = client.tls_facts().cloned();
+    let (peer, local) = (client.peer_addr(), client.local_addr());
+    let base = Ctx::conn(peer, local, &p.name, facts.as_ref());
+    let insp = Inspection {
+        rules: &p.tcp.content,
+        acls: &p.acls,
+        delay: p.tcp.inspect_delay,
+        limit,
+        dir: Side::Req,
+    };
+    inspect::run(client, hold, &insp, base).await
+}
+
+/// Ends a connection a content rule refused (`reject`, `silent-drop`): `PR` in the log and
+/// a denied request for the frontend (and the backend, once chosen), as HAProxy counts it.
+fn refused(w: &Worker, rec: &mut RequestRecord, v: Verdict, client: Stream) {
+    if v == Verdict::SilentDrop {
+        client.silent_drop();
+    } else {
+        drop(client);
+    }
+    rec.end(TermState::new(By::Proxy, Phase::Request));
+    rec.tcp_refused = true;
+    record::end_request(w, rec);
+}
+
+/// `tcp-response content` rules over the server's first bytes: `Some(bytes sent on)` to
+/// relay the rest, `None` when a rule ended the connection (the record is ended then).
+async fn inspect_response(
+    w: &Worker,
+    rec: &mut RequestRecord,
+    client: &mut Stream,
+    server: &mut Stream,
+    be: &Backend,
+    limit: usize,
+) -> Option<u64> {
+    let facts = client.tls_facts().cloned();
+    let base = Ctx::conn(
+        client.peer_addr(),
+        client.local_addr(),
+        &be.name,
+        facts.as_ref(),
+    );
+    let insp = Inspection {
+        rules: &be.tcp.response,
+        acls: &be.acls,
+        delay: be.tcp.response_delay,
+        limit,
+        dir: Side::Res,
+    };
+    let mut hold = Hold::default();
+    let (v, up) = inspect::run_response(server, client, &mut hold, &insp, base).await;
+    rec.bytes_in += up;
+    let end = |rec: &mut RequestRecord, by: By| {
+        rec.end(TermState::new(by, Phase::Data));
+        record::end_request(w, rec);
+        None
+    };
+    match v {
+        Verdict::Reject | Verdict::SilentDrop => {
+            if let Some(b) = rec.backend {
+                w.stats.response_denied(rec.frontend, b);
+            }
+            end(rec, By::Proxy)
+        }
+        // `close`: the exchange is over; the server connection goes.
+        Verdict::Close => end(rec, By::Proxy),
+        Verdict::Accept | Verdict::Wait => {
+            let n = hold.bytes.len() as u64;
+            if n > 0 && client.write_all(hold.bytes).await.0.is_err() {
+                return end(rec, By::Client);
+            }
+            Some(n)
+        }
+    }
 }
 
 /// The record of a mode tcp connection, from its accept (now): no request head, so the

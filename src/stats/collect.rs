@@ -281,8 +281,8 @@ fn frontend_row(cx: &Cx<'_>, name: &str, fi: usize, fe: &Frontend) -> Row {
     row.set(F::ConnRateMax, s(&|p| p.conn_rate.max()));
     row.set(F::ConnTot, s(&|p| p.conn_tot.get()));
     row.set(F::Intercepted, s(&|p| p.intercepted.get()));
-    row.set(F::Dcon, 0);
-    row.set(F::Dses, 0);
+    row.set(F::Dcon, s(&|p| p.denied_conn.get()));
+    row.set(F::Dses, s(&|p| p.denied_sess.get()));
     row.set_str(F::Mode, mode_name(fe.mode));
     row.set(F::SslSess, s(&|p| p.ssl_sess.get()));
     row.set(F::SslReusedSess, s(&|p| p.ssl_reused.get()));

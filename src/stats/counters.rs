@@ -147,6 +147,9 @@ pub struct ProxyCounters {
     /// Denied by rules: requests (`dreq`), responses (`dresp`).
     pub denied_req: Counter,
     pub denied_resp: Counter,
+    /// Refused by `tcp-request connection` (`dcon`) and `tcp-request session` (`dses`) rules.
+    pub denied_conn: Counter,
+    pub denied_sess: Counter,
     /// Bad requests (`ereq`), failed connects (`econ`), bad or missing responses (`eresp`).
     pub err_req: Counter,
     pub err_conn: Counter,
@@ -248,6 +251,8 @@ impl ProxyCounters {
             &self.bytes_out,
             &self.denied_req,
             &self.denied_resp,
+            &self.denied_conn,
+            &self.denied_sess,
             &self.err_req,
             &self.err_conn,
             &self.err_resp,

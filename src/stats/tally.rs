@@ -70,10 +70,28 @@ impl CoreStats {
         c.conn_rate.hit(now);
         if let Some(fe) = c.frontends.get(frontend.index()) {
             fe.sessions.up();
-            fe.stot.inc();
             fe.conn_tot.inc();
             fe.conn_rate.hit(now);
+        }
+    }
+
+    /// A connection became a session: past its PROXY header, TLS handshake and the
+    /// `tcp-request connection`/`session` rules (where HAProxy 2.6 counts `stot`).
+    pub fn session_started(&self, frontend: FrontendId) {
+        let Some(c) = self.mine() else { return };
+        let now = self.shared.now_s();
+        if let Some(fe) = c.frontends.get(frontend.index()) {
+            fe.stot.inc();
             fe.session_rate.hit(now);
+        }
+    }
+
+    /// A `silent-drop` at connection or session level: HAProxy 2.6 counts it as a denied
+    /// request (`dreq`), not in `dcon`/`dses`.
+    pub fn conn_dropped(&self, frontend: FrontendId) {
+        let Some(c) = self.mine() else { return };
+        if let Some(fe) = c.frontends.get(frontend.index()) {
+            fe.denied_req.inc();
         }
     }
 
@@ -100,6 +118,30 @@ impl CoreStats {
         } else {
             c.ssl_failed.inc();
             fe.ssl_failed.inc();
+        }
+    }
+
+    /// A `tcp-request connection` (or `session`, `!at_connect`) rule refused a connection.
+    pub fn conn_denied(&self, frontend: FrontendId, at_connect: bool) {
+        let Some(c) = self.mine() else { return };
+        if let Some(fe) = c.frontends.get(frontend.index()) {
+            if at_connect {
+                fe.denied_conn.inc();
+            } else {
+                fe.denied_sess.inc();
+            }
+        }
+    }
+
+    /// A `tcp-response content` rule refused a response: HAProxy counts it on the backend
+    /// and the frontend (`dresp`).
+    pub fn response_denied(&self, frontend: FrontendId, backend: BackendId) {
+        let Some(c) = self.mine() else { return };
+        if let Some(fe) = c.frontends.get(frontend.index()) {
+            fe.denied_resp.inc();
+        }
+        if let Some(be) = c.backends.get(backend.index()) {
+            be.denied_resp.inc();
         }
     }
 
@@ -175,10 +217,16 @@ fn failure(rec: &RequestRecord) -> Failure {
     }
 }
 
+/// A `tcp-request content reject` in mode http: HAProxy refuses it before its HTTP analysers,
+/// so it is no HTTP request in the counts (a denied one all the same).
+fn refused_unparsed(rec: &RequestRecord) -> bool {
+    rec.tcp_refused && rec.backend.is_none()
+}
+
 fn count_bytes_and_status(p: &ProxyCounters, rec: &RequestRecord, http: bool, now: u64) {
     p.bytes_in.add(rec.bytes_in);
     p.bytes_out.add(rec.bytes_out);
-    if http {
+    if http && !refused_unparsed(rec) {
         p.req_tot.inc();
         p.req_rate.hit(now);
         if let Some(s) = rec.status {
@@ -222,7 +270,7 @@ fn count_backend(be: &ProxyCounters, rec: &RequestRecord, http: bool, now: u64, 
         be.lbtot.inc();
     }
     count_bytes_and_status(be, rec, http, now);
-    if failure(rec) == Failure::DeniedRequest {
+    if failure(rec) == Failure::DeniedRequest && !rec.tcp_refused {
         be.denied_req.inc();
     }
     be.retries.add(u64::from(rec.retries));

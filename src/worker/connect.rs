@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use super::balance::{Pick, PickKey, ServerLease};
 use super::limits::CROSS_CORE_RECHECK;
 use super::{BackendRt, Worker};
-use crate::config::model::{Backend, BackendId, Server, ServerId};
+use crate::config::model::{Backend, BackendId, ProxyVersion, Server, ServerId};
 use crate::config::model_tls::ServerSni;
 use crate::health::observe::Outcome;
 use crate::io::timed;
-use crate::net::Stream;
+use crate::net::{proxy_proto, Stream};
 use crate::rules::{self, Ctx};
 use crate::tls::client_config::server_name;
 
@@ -73,6 +73,37 @@ pub struct Reuse {
     /// The request's values of the backend's request-dependent `sni` expressions
     /// (`Backend::sni_exprs`, in order); empty when it has none.
     pub sni: Vec<Option<String>>,
+    /// Who the client is, for the PROXY header a `send-proxy` server is sent (`None`: unknown,
+    /// `PROXY UNKNOWN` / `LOCAL`).
+    pub origin: Option<Origin>,
+}
+
+/// What a PROXY header tells a server about the client connection: its addresses (those of
+/// its own PROXY header, on an `accept-proxy` bind) and the ALPN its TLS settled on.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub addrs: Option<proxy_proto::Addrs>,
+    pub alpn: Option<Vec<u8>>,
+}
+
+impl Origin {
+    /// The client side of `client` as the rules see it.
+    pub fn of(client: &Stream) -> Origin {
+        Origin {
+            addrs: Some(proxy_proto::Addrs {
+                src: client.peer_addr(),
+                dst: client.local_addr(),
+            }),
+            alpn: client.tls_facts().and_then(|f| f.alpn.clone()),
+        }
+    }
+
+    fn header(&self, v: ProxyVersion) -> Vec<u8> {
+        match v {
+            ProxyVersion::V1 => proxy_proto::encode_v1(self.addrs),
+            ProxyVersion::V2 => proxy_proto::encode_v2(self.addrs, self.alpn.as_deref()),
+        }
+    }
 }
 
 /// A server slot and a connection to that server, following the backend's retry rules.
@@ -156,7 +187,9 @@ pub async fn acquire_traced(
             }
             own.discard();
         }
-        if reuse.pool {
+        // A server sent PROXY headers takes only connections made for this client (HAProxy
+        // 2.6 reuses one only for the same header: the same client connection).
+        if reuse.pool && srv.send_proxy.is_none() {
             if let Some(stream) = rt.pool.take(server, sni.as_deref()) {
                 trace.connected = Some(slot_at);
                 return Ok(Acquired {
@@ -167,7 +200,10 @@ pub async fn acquire_traced(
             }
         }
         rt.pool.relieve(server);
-        let dial = dial(w, rt, srv, server, sni);
+        let preface = srv
+            .send_proxy
+            .map(|v| reuse.origin.clone().unwrap_or_default().header(v));
+        let dial = dial(w, rt, srv, server, sni, preface);
         let attempt = timed(be.timeouts.connect, dial).await;
         let timed_out = attempt.is_err();
         if let Ok(Ok(stream)) = attempt {
@@ -249,11 +285,12 @@ async fn dial(
     srv: &Server,
     server: ServerId,
     sni: Option<String>,
+    preface: Option<Vec<u8>>,
 ) -> std::io::Result<Stream> {
     // This core's address of the server: the runtime API may have changed it.
     let addr = rt.balancer.slot(server).map_or(srv.addr, |s| s.addr.get());
     if srv.traffic_tls().is_none() {
-        return w.dialer.connect(addr).await;
+        return w.dialer.connect_sending(addr, preface).await;
     }
     let Some(tls) = rt.server_tls(server) else {
         return Err(std::io::Error::other(
@@ -269,7 +306,9 @@ async fn dial(
         })?),
         None => None,
     };
-    w.dialer.connect_tls(addr, &tls.traffic, name).await
+    w.dialer
+        .connect_tls(addr, &tls.traffic, name, preface)
+        .await
 }
 
 async fn wait_for_slot(

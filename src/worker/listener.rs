@@ -47,6 +47,8 @@ pub async fn accept_loop(
                 let how = conn::How {
                     tls: tls.clone(),
                     proto: spec.proto,
+                    accept_proxy: spec.accept_proxy,
+                    listener: spec.listener,
                 };
                 start(&worker, spec.frontend, stream, guard, how);
             }
@@ -75,6 +77,8 @@ pub async fn accept_loop(
     let how = conn::How {
         tls,
         proto: spec.proto,
+        accept_proxy: spec.accept_proxy,
+        listener: spec.listener,
     };
     drain_queue(&worker, spec.frontend, &listener, &how);
 }

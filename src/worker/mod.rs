@@ -259,6 +259,8 @@ pub struct ListenSpec {
     pub listener: u32,
     /// `proto h1|h2` on the bind.
     pub proto: Option<crate::config::model::BindProto>,
+    /// `accept-proxy` on the bind.
+    pub accept_proxy: bool,
 }
 
 /// A TLS listener as one core serves it: its rustls configs, and its number in the frontend

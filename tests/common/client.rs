@@ -226,6 +226,11 @@ impl Client {
         }
     }
 
+    /// Exactly `n` raw bytes (mode tcp relays).
+    pub fn read_n(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        self.conn.read_exact_n(n)
+    }
+
     pub fn shutdown_write(&self) {
         self.conn.stream.shutdown(Shutdown::Write).unwrap();
     }

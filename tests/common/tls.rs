@@ -320,7 +320,18 @@ impl Tls {
     /// Connects and completes the handshake; `sni` is both the name sent (when `Some`) and
     /// the name checked.
     pub fn connect(addr: SocketAddr, cfg: Arc<ClientConfig>, sni: &str) -> io::Result<Tls> {
-        let tcp = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+        Tls::connect_after(addr, b"", cfg, sni)
+    }
+
+    /// `connect`, sending `preface` in the clear first (a PROXY protocol header).
+    pub fn connect_after(
+        addr: SocketAddr,
+        preface: &[u8],
+        cfg: Arc<ClientConfig>,
+        sni: &str,
+    ) -> io::Result<Tls> {
+        let mut tcp = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+        io::Write::write_all(&mut tcp, preface)?;
         tcp.set_read_timeout(Some(IO_TIMEOUT))?;
         tcp.set_write_timeout(Some(IO_TIMEOUT))?;
         tcp.set_nodelay(true)?;

@@ -8,6 +8,8 @@
 //!            then the chunked body behind the head (chunked::check)
 //!  chunked   ChunkedDecoder fed whole, byte by byte and in pseudo-random pieces: same result
 //!  response  parse_response for every request method -> invariants, forwarded head re-parsed
+//!  proxy     PROXY protocol header parser: prefixes partial, nothing read past a header
+//!  hello     TLS ClientHello reader (req.ssl_sni ...): bounded, stable once decided
 //!  config    config::load_str -> Model or errors, never a panic; the caller confines the thread
 //!            (sandbox.rs) so file names in the text cannot reach outside a temp dir
 //! ```
@@ -15,7 +17,9 @@
 pub mod chunked;
 pub mod config;
 pub mod head;
+pub mod hello;
 pub mod pending;
+pub mod proxy;
 pub mod request;
 pub mod response;
 pub mod sandbox;
@@ -32,6 +36,14 @@ pub const TARGETS: &[(&str, &str)] = &[
     ),
     ("response", "response head, once per request method"),
     ("config", "configuration text -> Model or file:line errors"),
+    (
+        "proxy",
+        "PROXY protocol v1/v2 header: prefixes partial, never past the header",
+    ),
+    (
+        "hello",
+        "TLS ClientHello for req.ssl_sni & co.: bounded, stable once decided",
+    ),
 ];
 
 /// Runs the named target on one input; false for an unknown name.
@@ -41,6 +53,8 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "chunked" => chunked::run(data),
         "response" => response::run(data),
         "config" => config::run(data),
+        "proxy" => proxy::run(data),
+        "hello" => hello::run(data),
         _ => return false,
     }
     true

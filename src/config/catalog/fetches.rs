@@ -9,9 +9,9 @@
 
 use super::{refusal, Handler, YET};
 use crate::config::expr::{var_name, ParseEnv, SmpType};
-use crate::config::model_rules::{DnEntry, Fetch, HdrArg, Needs, SslFetch};
+use crate::config::model_rules::{Dir, DnEntry, Fetch, HdrArg, Needs, PayloadFetch, SslFetch};
 use crate::config::suggest;
-use Needs::{Conn, Nothing, Request, Response};
+use Needs::{Conn, Content, Nothing, Request, ResContent, Response};
 use SmpType::{Bool, Int, Ip, Str};
 
 /// A fetch as written: `name(args)`, the arguments split at commas.
@@ -142,16 +142,38 @@ pub static TABLE: &[Row] = &[
     ok("ssl_c_sha1", Conn, Str, "ssl_c_sha1,hex", |c, _| none(c, ssl(SslFetch::CSha1))),
     ok("ssl_c_notbefore", Conn, Str, "ssl_c_notbefore", |c, _| none(c, ssl(SslFetch::CNotBefore))),
     ok("ssl_c_notafter", Conn, Str, "ssl_c_notafter", |c, _| none(c, ssl(SslFetch::CNotAfter))),
-    no("req.ssl_sni"),
-    no("req_ssl_sni"),
+    ok("req.len", Content, Int, "req.len", |c, _| none(c, req(PayloadFetch::Len))),
+    ok("req_len", Content, Int, "req_len", |c, _| none(c, req(PayloadFetch::Len))),
+    ok("req.payload", Content, Str, "req.payload(0,3)", |c, _| payload(c, Dir::Req)),
+    ok("req.payload_lv", Content, Str, "req.payload_lv(0,2)", |c, _| payload_lv(c, Dir::Req)),
+    ok("req.ssl_sni", Content, Str, "req.ssl_sni", |c, _| none(c, req(PayloadFetch::SslSni))),
+    ok("req_ssl_sni", Content, Str, "req_ssl_sni", |c, _| none(c, req(PayloadFetch::SslSni))),
+    ok("req.ssl_ver", Content, Int, "req.ssl_ver", |c, _| none(c, req(PayloadFetch::SslVer))),
+    ok("req_ssl_ver", Content, Int, "req_ssl_ver", |c, _| none(c, req(PayloadFetch::SslVer))),
+    ok("req.ssl_hello_type", Content, Int, "req.ssl_hello_type", |c, _| none(c, req(PayloadFetch::SslHelloType))),
+    ok("req_ssl_hello_type", Content, Int, "req_ssl_hello_type", |c, _| none(c, req(PayloadFetch::SslHelloType))),
+    ok("req.ssl_ec_ext", Content, Bool, "req.ssl_ec_ext", |c, _| none(c, req(PayloadFetch::SslEcExt))),
+    ok("req.proto_http", Content, Bool, "req.proto_http", |c, _| none(c, req(PayloadFetch::ProtoHttp))),
+    ok("req_proto_http", Content, Bool, "req_proto_http", |c, _| none(c, req(PayloadFetch::ProtoHttp))),
+    ok("res.len", ResContent, Int, "res.len", |c, _| none(c, Fetch::Payload(Dir::Res, PayloadFetch::Len))),
+    ok("res.payload", ResContent, Str, "res.payload(0,3)", |c, _| payload(c, Dir::Res)),
+    ok("res.payload_lv", ResContent, Str, "res.payload_lv(0,2)", |c, _| payload_lv(c, Dir::Res)),
+    ok("wait_end", Nothing, Bool, "wait_end", |c, _| none(c, Fetch::WaitEnd)),
     no("req.cook_cnt"),
     no("path_dir"),
     no("url_dir"),
     no("hdr_ip"),
     no("hdr_val"),
     no("req.body"),
-    no("req.len"),
-    no("req.proto_http"),
+    no("req.rdp_cookie"),
+    no("rdp_cookie"),
+    no("req.rdp_cookie_cnt"),
+    no("req.ssl_alpn"),
+    no("req.ssl_st_ext"),
+    no("res.ssl_hello_type"),
+    no("rep_ssl_hello_type"),
+    no("payload"),
+    no("payload_lv"),
     no("nbsrv"),
     no("be_id"),
     no("fe_id"),
@@ -347,6 +369,86 @@ fn env(c: &Call, _: &ParseEnv) -> Result<Fetch, String> {
     Ok(Fetch::Env(std::env::var(name).ok()))
 }
 
+fn req(p: PayloadFetch) -> Fetch {
+    Fetch::Payload(Dir::Req, p)
+}
+
+/// A non-negative offset or length argument.
+fn offset(c: &Call, what: &str, text: &str) -> Result<usize, String> {
+    text.trim().parse().map_err(|_| {
+        format!(
+            "'{}': {what} '{text}' is not a non-negative integer",
+            c.name
+        )
+    })
+}
+
+/// `req.payload(OFFSET,LENGTH)`: LENGTH 0 takes everything from OFFSET.
+fn payload(c: &Call, dir: Dir) -> Result<Fetch, String> {
+    let [off, len] = c.args else {
+        return Err(format!(
+            "'{}' takes an offset and a length, e.g. '{}(0,3)'",
+            c.name, c.name
+        ));
+    };
+    let p = PayloadFetch::Bytes {
+        off: offset(c, "offset", off)?,
+        len: offset(c, "length", len)?,
+    };
+    Ok(Fetch::Payload(dir, p))
+}
+
+/// `req.payload_lv(OFFSET1,LENGTH[,OFFSET2])`.
+fn payload_lv(c: &Call, dir: Dir) -> Result<Fetch, String> {
+    let (off1, len, off2) = match c.args {
+        [a, b] => (a, b, None),
+        [a, b, o] => (a, b, Some(o)),
+        _ => {
+            return Err(format!(
+                "'{}' takes an offset, a length size and an optional data offset, e.g. '{}(0,2)'",
+                c.name, c.name
+            ))
+        }
+    };
+    let len = offset(c, "length size", len)?;
+    if !(1..=8).contains(&len) {
+        return Err(format!("'{}': the length field is 1 to 8 bytes", c.name));
+    }
+    let off2 = match off2 {
+        None => None,
+        Some(o) => Some(
+            o.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("'{}': offset '{o}' is not an integer", c.name))?,
+        ),
+    };
+    let p = PayloadFetch::Lv {
+        off1: offset(c, "offset", off1)?,
+        len,
+        off2,
+    };
+    Ok(Fetch::Payload(dir, p))
+}
+
+/// A content fetch as messages name it.
+pub fn payload_label(dir: Dir, p: &PayloadFetch) -> String {
+    let side = match dir {
+        Dir::Req => "req",
+        Dir::Res => "res",
+    };
+    let what = match p {
+        PayloadFetch::Len => "len".to_string(),
+        PayloadFetch::Bytes { off, len } => format!("payload({off},{len})"),
+        PayloadFetch::Lv { off1, len, .. } => format!("payload_lv({off1},{len})"),
+        PayloadFetch::SslSni => "ssl_sni".into(),
+        PayloadFetch::SslVer => "ssl_ver".into(),
+        PayloadFetch::SslHelloType => "ssl_hello_type".into(),
+        PayloadFetch::SslEcExt => "ssl_ec_ext".into(),
+        PayloadFetch::ProtoHttp => "proto_http".into(),
+    };
+    format!("{side}.{what}")
+}
+
 fn int(c: &Call, _: &ParseEnv) -> Result<Fetch, String> {
     let a = one_arg(c, "an integer")?;
     a.parse()
@@ -358,6 +460,8 @@ fn int(c: &Call, _: &ParseEnv) -> Result<Fetch, String> {
 fn needs_cell(n: Needs) -> &'static str {
     match n {
         Conn | Nothing => "every rule",
+        Content => "`tcp-request content` rules and `use_backend` in mode tcp",
+        ResContent => "`tcp-response content` rules",
         Request => "request rules and conditions (not `http-response`)",
         Response => "response rules and conditions (not `http-request`)",
     }
@@ -430,15 +534,42 @@ mod tests {
         )
     }
 
+    /// The rule set a content fetch is meant for.
+    fn content_set(n: Needs) -> Option<&'static str> {
+        match n {
+            Needs::Content => Some("tcp-request content"),
+            Needs::ResContent => Some("tcp-response content"),
+            _ => None,
+        }
+    }
+
+    /// A mode tcp configuration with `expr` in a content rule of `set`.
+    fn tcp_config_with(set: &str, expr: &str) -> String {
+        format!(
+            "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nlisten l\n  bind 127.0.0.1:0\n  {set} reject if {{ {expr} -m found }}\n  server s 127.0.0.1:1\n"
+        )
+    }
+
     #[test]
     fn every_row_parses_or_is_refused_through_the_loader() {
         for row in TABLE {
             match row.handler {
                 Handler::Parse(s) => {
+                    if let Some(set) = content_set(s.needs) {
+                        let errs = errors(&tcp_config_with(set, s.example));
+                        assert!(errs.is_empty(), "{}: {errs:?}", row.name);
+                        let errs = errors(&config_with("http-request", s.example));
+                        assert!(
+                            errs.iter().any(|e| e.contains("may not be used in")),
+                            "{}: {errs:?}",
+                            row.name
+                        );
+                        continue;
+                    }
                     let (fits, misfit) = match s.needs {
                         Needs::Response => ("http-response", Some("http-request")),
                         Needs::Request => ("http-request", Some("http-response")),
-                        Needs::Conn | Needs::Nothing => ("http-request", None),
+                        _ => ("http-request", None),
                     };
                     let errs = errors(&config_with(fits, s.example));
                     assert!(errs.is_empty(), "{}: {errs:?}", row.name);

@@ -173,6 +173,9 @@ pub struct RequestRecord {
     /// Answered by ringlb itself: the name HAProxy logs in place of a server (`<STATS>`,
     /// `<PROMEX>`), or `<MONITOR>` for a `monitor-uri` request, which is not logged.
     pub service: Option<&'static str>,
+    /// Refused by a `tcp-request content` rule: HAProxy 2.6 counts it in the frontend's
+    /// `dreq` only, and before routing (mode http) as no HTTP request at all.
+    pub tcp_refused: bool,
 }
 
 impl RequestRecord {
@@ -197,6 +200,7 @@ impl RequestRecord {
             marks,
             request_line: None,
             service: None,
+            tcp_refused: false,
         }
     }
 
@@ -295,6 +299,33 @@ pub fn handshake_failed(
     if let Some(log) = w.records.log() {
         // A client that closed or stayed silent most often sent nothing: dontlognull's case.
         let silent = !matches!(why, crate::net::HandshakeFail::Tls(_));
+        log.handshake_failed(frontend, &fe.log, silent, &line);
+    }
+    if matches!(&w.records, Sink::Print) || w.records.log().is_some_and(|l| l.print) {
+        eprintln!("{line}");
+    }
+}
+
+/// A connection on an `accept-proxy` bind closed for its PROXY header, logged as HAProxy 2.6
+/// logs it (a closed or silent connection as dontlognull's case).
+pub fn proxy_header_failed(
+    w: &Worker,
+    frontend: FrontendId,
+    listener: u32,
+    peer: SocketAddr,
+    why: &crate::net::proxy_proto::ReadFail,
+) {
+    let Some(fe) = w.model.frontend(frontend) else {
+        return;
+    };
+    let date = log_date(std::time::SystemTime::now());
+    let line = format!(
+        "{peer} [{date}] {}/{listener}: {}",
+        fe.name,
+        why.haproxy_message()
+    );
+    if let Some(log) = w.records.log() {
+        let silent = !matches!(why, crate::net::proxy_proto::ReadFail::Invalid(_));
         log.handshake_failed(frontend, &fe.log, silent, &line);
     }
     if matches!(&w.records, Sink::Print) || w.records.log().is_some_and(|l| l.print) {

@@ -555,3 +555,37 @@ both_drivers!(
         still_served(&site);
     }
 );
+
+// A malformed request (RFC 9113 8.1.1) is a stream error PROTOCOL_ERROR, logged as HAProxy
+// 2.6 logs it (`PR--`, status 0, `"<BADREQ>"`); the connection's next stream is served.
+both_drivers!(malformed_request_is_reset_and_logged_as_badreq, |driver| {
+    let site = Site::start(driver, "", "5s");
+    let mut s = raw_connect(site.h2c());
+    // GET / with a field value that starts with a space (RFC 9113 8.2.1), a literal field
+    // without indexing.
+    let mut block = get_path_block("/bad");
+    block.extend_from_slice(&[0x00, 5]);
+    block.extend_from_slice(b"x-pad");
+    block.extend_from_slice(&[7]);
+    block.extend_from_slice(b" padded");
+    s.write_all(&frame(HEADERS, 0x5, 1, &block)).unwrap();
+    let reset = read_frames(&mut s, Duration::from_secs(3), |kind, _, id, _| {
+        kind == RST_STREAM && id == 1
+    });
+    assert!(reset, "stream 1 reset\n{}", site.lb.output());
+    assert!(
+        site.lb.wait_for_output("PR-- ", Duration::from_secs(3))
+            && site.lb.output().contains(" 0 0 - - PR-- ")
+            && site.lb.output().contains("\"<BADREQ>\""),
+        "logged as HAProxy does\n{}",
+        site.lb.output()
+    );
+    assert_eq!(site.backend.requests(), 0, "nothing reached the server");
+    // The connection goes on: stream 3 is answered.
+    s.write_all(&frame(HEADERS, 0x5, 3, &get_path_block("/good")))
+        .unwrap();
+    let answered = read_frames(&mut s, Duration::from_secs(3), |kind, _, id, _| {
+        kind == HEADERS && id == 3
+    });
+    assert!(answered, "stream 3 served\n{}", site.lb.output());
+});

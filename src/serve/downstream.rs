@@ -28,6 +28,9 @@ pub(super) enum HeadFail {
     Gone(IoFail),
     /// Invalid, or over the size limits: answer this status (400, 414, 431, 501...).
     Answer(u16),
+    /// A malformed HTTP/2 request (RFC 9113 8.1.1): its stream was reset, nothing is
+    /// answered; logged as HAProxy 2.6 logs it (`PR--`, status 0, `<BADREQ>`).
+    Malformed,
 }
 
 /// With `http-reuse never`, the server connection one client connection keeps for its next

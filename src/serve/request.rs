@@ -35,6 +35,11 @@ impl<'a, D: Downstream> Session<'a, D> {
                 Err(self.fail(408, self.unrouted()).await)
             }
             Err(HeadFail::Gone(e)) => Err(self.client_left_in_head(e)),
+            Err(HeadFail::Malformed) => {
+                self.rec.end(record::BAD_REQUEST);
+                self.rec.status = Some(0);
+                Err(Next::Close)
+            }
         }
     }
 

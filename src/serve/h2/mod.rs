@@ -277,9 +277,6 @@ fn start_stream(
             return;
         };
         let mut ds = H2Stream::new(Rc::clone(&in_flight.0), req, respond, served);
-        if ds.reset_if_malformed() {
-            return;
-        }
         let conn = &in_flight.0;
         let work = conn.spare.borrow_mut().pop();
         let peer = super::downstream::Downstream::peer(&ds);

@@ -78,16 +78,6 @@ impl H2Stream {
         self.reply.finish();
     }
 
-    /// A malformed request is not one for the pipeline: its stream is reset (PROTOCOL_ERROR)
-    /// and true comes back.
-    pub fn reset_if_malformed(&mut self) -> bool {
-        let malformed = matches!(self.head, Err(Refused::Malformed));
-        if malformed {
-            self.reply.reset(h2::Reason::PROTOCOL_ERROR);
-        }
-        malformed
-    }
-
     /// Moves the request body to the server, as HTTP/1 framing `kind` says.
     async fn forward_body(
         &mut self,
@@ -249,10 +239,11 @@ impl Downstream for H2Stream {
     }
 
     async fn read_head(&mut self, req: &mut Request, limits: &HeadLimits) -> Result<(), HeadFail> {
-        let head = self
-            .head
-            .as_ref()
-            .map_err(|Refused::Malformed| HeadFail::Answer(400))?;
+        let Ok(head) = self.head.as_ref() else {
+            // RFC 9113 8.1.1: a stream error PROTOCOL_ERROR, no response; the pipeline logs it.
+            self.reply.reset(h2::Reason::PROTOCOL_ERROR);
+            return Err(HeadFail::Malformed);
+        };
         req.clear();
         match parse_request(head, limits, req) {
             Ok(true) => Ok(()),

@@ -71,6 +71,9 @@ Environment:
   H2_CONNS=16 H2_STREAMS=32 H2_REQUESTS=200000   h2load's -c, -m (streams per connection)
                       and -n (requests per round) in the h2 scenarios; H2_WARMUP=10000
   WRK_ROUNDS=3        --results: rounds of the wrk agreement check
+  BASE_BIN=PATH       another ringlb binary (e.g. main's build) as the target ringlb-base
+                      (io_uring driver), to measure a change: TARGETS="ringlb-base
+                      ringlb-io_uring haproxy"
   SKIP_BUILD=1        use the binaries already built
   CARGO_TARGET_DIR    where cargo puts the binaries (default ./target)
 USAGE
@@ -198,6 +201,7 @@ machine() {
     echo "h2load:   $( (h2load --version 2>&1 || true) | sed -n 1p)"
     echo "openssl:  $( (openssl version 2>/dev/null || true) | sed -n 1p) (HAProxy's and nginx's TLS; ringlb and the load generator use rustls 0.23 + aws-lc-rs)"
     echo "ringlb:   git $(cd "$ROOT" && git log -1 --format='%h %s' 2>/dev/null || echo unknown)"
+    [[ -n "${BASE_BIN:-}" ]] && echo "base:     ringlb-base is $BASE_BIN, built $(date -u -r "$BASE_BIN" '+%Y-%m-%d %H:%M UTC')"
     echo "binaries: ringlb built $(date -u -r "$BIN_DIR/ringlb" '+%Y-%m-%d %H:%M UTC'), ringlb-bench built $(date -u -r "$BENCH" '+%Y-%m-%d %H:%M UTC') (SKIP_BUILD=1 may use older ones than the commit above)"
     echo "setup:    one ringlb-bench backend thread, proxies with $PROXY_THREADS threads (nbthread /"
     echo "          worker_processes), load generator $LOAD_THREADS thread(s), nothing else pinned"
@@ -423,12 +427,16 @@ start_targets() { # start_targets SCENARIO; sets ACTIVE (targets that run), NOTE
                 PIDOF[nginx]=${PIDOF[nginx]%,}
                 URL[nginx]="$SCHEME://127.0.0.1:$port$PATH_"
                 ;;
-            ringlb-io_uring | ringlb-legacy)
-                d=${t#ringlb-}
+            ringlb-io_uring | ringlb-legacy | ringlb-base)
+                d=${t#ringlb-} bin="$BIN_DIR/ringlb"
+                if [[ $t == ringlb-base ]]; then
+                    [[ -x "${BASE_BIN:-}" ]] || die "the target ringlb-base needs BASE_BIN=PATH, a ringlb binary"
+                    d=io_uring bin=$BASE_BIN
+                fi
                 port=$(free_port)
                 cfg="$TMP/$t.cfg"
                 write_haproxy_cfg "$s" "$port" "$cfg"
-                RINGLB_DRIVER=$d "$BIN_DIR/ringlb" -f "$cfg" -db >/dev/null 2>"$TMP/$t.log" &
+                RINGLB_DRIVER=$d "$bin" -f "$cfg" -db >/dev/null 2>"$TMP/$t.log" &
                 PIDS+=($!)
                 PIDOF[$t]=$!
                 wait_for "$TMP/$t.log" 'ready' "ringlb ($d)" $!

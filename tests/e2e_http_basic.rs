@@ -172,6 +172,49 @@ both_drivers!(request_body_content_length_streamed, |driver| {
     assert_eq!(c.get("/again").seen().target, "/again");
 });
 
+both_drivers!(request_pipelined_behind_a_large_body, |driver| {
+    // The body is read through a wide buffer (io.rs) that the next request's head shares.
+    let (lb, _be) = one_backend(driver, "");
+    let mut c = Client::connect(lb.addr("fe"));
+    let body = pattern(200 * 1024 + 3);
+    let mut batch = format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    batch.extend(&body);
+    batch.extend(b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n");
+    c.send(batch);
+    let r = c.read_response();
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert!(r.body == body, "echoed body differs");
+    assert_eq!(c.read_response().seen().target, "/next");
+});
+
+both_drivers!(head_limit_unchanged_after_a_large_body, |driver| {
+    // After a body read 64 KiB at a time, the same connection's heads keep tune.bufsize's
+    // limit: 10 KiB passes, 30 KiB is 431.
+    let (lb, _be) = one_backend(driver, "");
+    let mut c = Client::connect(lb.addr("fe"));
+    let body = pattern(300 * 1024);
+    c.send_request("POST", "/echo", &[], &body);
+    assert!(c.read_response().body == body, "echoed body differs");
+    let v = "v".repeat(1000);
+    let head = |n: usize| {
+        let mut h = String::from("GET /big-head HTTP/1.1\r\nHost: t\r\n");
+        for i in 0..n {
+            h.push_str(&format!("X-H{i}: {v}\r\n"));
+        }
+        h + "\r\n"
+    };
+    c.send(head(10));
+    assert_eq!(c.read_response().seen().header("x-h9"), Some(v.as_str()));
+    c.send_request("POST", "/echo", &[], &body);
+    assert!(c.read_response().body == body, "second echoed body differs");
+    c.send(head(30));
+    assert_eq!(c.read_response().status, 431);
+});
+
 both_drivers!(request_body_chunked_streamed, |driver| {
     let (lb, _be) = one_backend(driver, "");
     let mut c = Client::connect(lb.addr("fe"));

@@ -16,7 +16,11 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
 use super::chunked::{self, ChunkedDecoder};
 use super::BodyKind;
-use crate::io::{write_vec, IoFail, ReadBuf};
+use crate::io::{write_vec, IoFail, ReadBuf, WIDE_READ};
+
+/// How much of a large body is read at once: when more is still to come than the buffer holds,
+/// it is widened to this (io.rs), so a 1 MiB body takes 16 reads and writes, not 64.
+const BODY_READ: usize = WIDE_READ;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -133,7 +137,10 @@ pub async fn forward<R: AsyncReadRent, W: AsyncWriteRent>(
         read: Cell::new(0),
         written: Cell::new(0),
     };
-    match forward_framed(src, buf, dst, kind, lim, &ends).await {
+    let forwarded = forward_framed(src, buf, dst, kind, lim, &ends).await;
+    // Bytes after the body (the next pipelined request) keep the wide buffer until read.
+    buf.narrow();
+    match forwarded {
         Ok(()) => Ok(ends.moved()),
         Err(error) => Err(Cut {
             error,
@@ -179,6 +186,7 @@ async fn forward_length<R: AsyncReadRent, W: AsyncWriteRent>(
         if left == 0 {
             return Ok(());
         }
+        buf.widen(usize::try_from(left).unwrap_or(usize::MAX), BODY_READ);
         read_some(src, buf, lim, ends).await?;
     }
 }

@@ -69,10 +69,16 @@ pub fn open(
     let std_listeners = if adopted.is_empty() {
         vec![crate::net::listener(addr)?]
     } else {
-        adopted
+        // As new listeners have it (net::listener): an old process's may predate that, and its
+        // accepted connections would go without.
+        let adopted: Vec<std::net::TcpListener> = adopted
             .into_iter()
             .map(std::net::TcpListener::from)
-            .collect()
+            .collect();
+        for l in &adopted {
+            crate::net::set_accepted_nodelay(l)?;
+        }
+        adopted
     };
     let mut out = Vec::with_capacity(std_listeners.len());
     for l in std_listeners {
@@ -99,6 +105,25 @@ mod tests {
             addr,
             core,
         }
+    }
+
+    #[test]
+    fn adopted_listeners_get_tcp_nodelay() {
+        let old = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = old.local_addr().unwrap();
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let got = open(addr, vec![old.into()], None).unwrap();
+            assert_eq!(got.len(), 1);
+            use std::os::fd::AsRawFd;
+            // SAFETY: the listener's descriptor, open for as long as `got` lives.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(got[0].as_raw_fd()) };
+            let nodelay = socket2::SockRef::from(&fd).nodelay().unwrap();
+            assert!(nodelay, "accepted connections would have Nagle on");
+        });
     }
 
     #[test]

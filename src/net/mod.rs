@@ -54,8 +54,16 @@ pub fn bound_socket(addr: SocketAddr) -> io::Result<Socket> {
 /// A listening SO_REUSEPORT socket on `addr`, for one core.
 pub fn listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let sock = bound_socket(addr)?;
+    set_accepted_nodelay(&sock)?;
     sock.listen(LISTEN_BACKLOG)?;
     Ok(sock.into())
+}
+
+/// TCP_NODELAY on a listening socket. Linux copies it to every connection accepted from it, so
+/// a client connection needs no setsockopt of its own: small heads and responses leave at once
+/// (Nagle would hold them back for an ACK), for one syscall per listener, not per connection.
+pub fn set_accepted_nodelay(listener: &impl std::os::fd::AsFd) -> io::Result<()> {
+    socket2::SockRef::from(listener).set_nodelay(true)
 }
 
 /// Resolves port 0 once for all cores: binds (without listening, so it never takes a
@@ -68,4 +76,30 @@ pub fn reserve(addr: SocketAddr) -> io::Result<(SocketAddr, Socket)> {
         .as_socket()
         .ok_or_else(|| io::Error::other("not an inet socket"))?;
     Ok((local, sock))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+
+    /// Accepts one connection made to `l` and says whether it has TCP_NODELAY.
+    fn accepted_has_nodelay(l: &TcpListener) -> bool {
+        l.set_nonblocking(false).unwrap();
+        let _client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (conn, _) = l.accept().unwrap();
+        socket2::SockRef::from(&conn).nodelay().unwrap()
+    }
+
+    #[test]
+    fn accepted_sockets_inherit_tcp_nodelay_from_the_listener() {
+        let l = listener(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        assert!(accepted_has_nodelay(&l));
+        // Without it on the listener, an accepted socket has Nagle on: the listener's is what
+        // the connection gets.
+        let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(!accepted_has_nodelay(&plain));
+        set_accepted_nodelay(&plain).unwrap();
+        assert!(accepted_has_nodelay(&plain));
+    }
 }

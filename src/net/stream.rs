@@ -46,6 +46,8 @@ pub enum Stream {
     Mem(MemStream),
 }
 
+/// A connection ringlb opened (to a server, a health check): accepted ones get TCP_NODELAY
+/// from their listener instead (`Stream::accepted`).
 impl From<TcpStream> for Stream {
     fn from(s: TcpStream) -> Self {
         // Small heads and responses must leave at once; Nagle would hold them back for an ACK.
@@ -68,10 +70,11 @@ impl Stream {
     /// A client connection just accepted, with both its addresses looked up now: monoio keeps
     /// them in the stream, so the connection state need not hold a copy (64 bytes per idle
     /// client). `None`: the connection is already gone (reset before it was served).
+    /// TCP_NODELAY came with it from the listener (`net::set_accepted_nodelay`).
     pub fn accepted(s: TcpStream) -> Option<Stream> {
         s.local_addr().ok()?;
         s.peer_addr().ok()?;
-        Some(Stream::from(s))
+        Some(Stream::Tcp(s))
     }
 
     /// `accepted`, with the addresses a PROXY header gave (`None`: the socket's own).
@@ -98,7 +101,6 @@ impl Stream {
             (Ok(_), Ok(peer)) => proxied.map_or(peer, |a| a.src),
             _ => return Err((HandshakeFail::Gone, UNKNOWN)),
         };
-        let _ = s.set_nodelay(true);
         match TlsStream::accept(s, configs, limit).await {
             Ok(mut tls) => {
                 tls.set_proxied(proxied);

@@ -196,6 +196,9 @@ impl<'a> H1<'a> {
         let deadline = limit.map(|d| Instant::now() + d);
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let grace_end = Instant::now() + IDLE_SHED;
+        // An idle connection reads into a buffer of the normal size, not a body's wide one
+        // (left wide by bytes that came after the body: io.rs).
+        self.cbuf.narrow();
         let hot = self
             .cbuf
             .is_allocated()

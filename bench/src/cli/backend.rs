@@ -34,7 +34,7 @@ pub struct BackendCmd {
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: u64,
     /// Cores to pin to, e.g. 1 or 0,1 (default: thread i on core i)
-    #[arg(long, value_name = "LIST", value_parser = super::cores)]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = super::core)]
     pub cores: Option<Vec<usize>>,
     /// Do not pin threads
     #[arg(long)]

@@ -38,7 +38,8 @@ pub struct LoadArgs {
           value_parser = clap::value_parser!(u64).range(1..=1024), help_heading = "Load")]
     pub threads: u64,
     /// Pin thread i to the i-th core of LIST (default: core i)
-    #[arg(long, value_name = "LIST", value_parser = super::cores, help_heading = "Load")]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = super::core,
+          help_heading = "Load")]
     pub cores: Option<Vec<usize>>,
     /// Do not pin threads
     #[arg(long, help_heading = "Load")]
@@ -97,7 +98,8 @@ pub struct LoadArgs {
 
     /// Also report the CPU time (utime + stime) of these processes over the measured window,
     /// per request and per TLS handshake
-    #[arg(long, value_name = "PID[,PID]", value_parser = super::pids, help_heading = "Output")]
+    #[arg(long, value_name = "PID[,PID]", value_delimiter = ',', value_parser = super::pid,
+          help_heading = "Output")]
     pub cpu_pid: Option<Vec<u32>>,
 }
 

@@ -125,7 +125,8 @@ const TCP_RULES_IN_DEFAULTS: &str =
     "not supported yet in a defaults section; write the rules in each frontend, backend or listen section";
 const STATS_ADMIN: &str = "not supported yet (the stats page is read-only: no admin actions)";
 const STATS_RULES: &str = "not supported yet (use 'stats auth' for the page's authentication)";
-const TLS: &str = "not supported yet (no TLS)";
+/// `option httpslog`: TLS is served, its log format's TLS error fields are not.
+const HTTPSLOG: &str = "not supported yet (the TLS error fields it logs are not; 'option httplog' or a 'log-format' with %[ssl_fc_sni] and %[ssl_fc_is_resumed] work)";
 const LATER: &str = YET;
 /// The idle-pool keywords are server options in HAProxy too.
 const POOL_OPTION: &str =
@@ -359,7 +360,7 @@ pub static TABLE: &[Keyword] = &[
     no("option smtpchk", D | B | L, HEALTH),
     no("option ldap-check", D | B | L, HEALTH),
     no("option external-check", D | B | L, HEALTH),
-    no("option httpslog", D | F | L, TLS),
+    no("option httpslog", D | F | L, HTTPSLOG),
     no("option forwarded", D | B | L, RULES),
     ok("option originalto", P, http_rules::originalto),
     // userlist

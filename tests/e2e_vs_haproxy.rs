@@ -549,6 +549,99 @@ differential!(
     }
 );
 
+// unique-id-format / unique-id-header: the ID every request gets, before its rules.
+
+/// HAProxy's usual unique-id-format, in hexadecimal.
+const UNIQUE_ID_FORMAT: &str = r"%{+X}o\ %ci:%cp_%fi:%fp_%Ts_%rt:%pid";
+
+/// `7F000001:C412_7F000001:5B69_6B130BD3_0000:0B05`: what `UNIQUE_ID_FORMAT` gives on
+/// loopback (addresses as 8 hex digits, ports, date, counter and pid as at least 4).
+fn is_unique_id_shape(v: &str) -> bool {
+    let hex = |s: &str, min: usize| {
+        s.len() >= min
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase())
+    };
+    let parts: Vec<&str> = v.split(['_', ':']).collect();
+    matches!(parts.as_slice(), [ci, cp, fi, fp, ts, rt, pid]
+        if hex(ci, 8) && ci.len() == 8 && hex(cp, 4) && hex(fi, 8) && fi.len() == 8
+            && hex(fp, 4) && hex(ts, 8) && hex(rt, 4) && hex(pid, 4))
+}
+
+/// The IDs differ between two runs (ports, date, counter, pid): once both have the shape,
+/// HAProxy's are taken to be ringlb's so that the rest of the answer is compared.
+fn same_unique_id_shape(_: usize, want: &mut Obs, got: &Obs) {
+    for name in ["x-id", "x-id-hex"] {
+        if let (Some(w), Some(g)) = (want.header(name), got.header(name)) {
+            if is_unique_id_shape(w) && is_unique_id_shape(g) {
+                let g = g.to_string();
+                for (k, v) in &mut want.headers {
+                    if k == name {
+                        *v = g.clone();
+                    }
+                }
+            }
+        }
+    }
+    if let (Some(wf), Some(gf)) = (want.forwarded.as_mut(), got.forwarded.as_ref()) {
+        for ((wk, wv), (gk, gv)) in wf.headers.iter_mut().zip(&gf.headers) {
+            let id_header = wk == "x-unique-id" || wk == "x-early";
+            if id_header && wk == gk && is_unique_id_shape(wv) && is_unique_id_shape(gv) {
+                *wv = gv.clone();
+            }
+        }
+    }
+}
+
+differential!(
+    unique_id_format_header_fetch_and_var,
+    one_backend(
+        &format!(
+            "    unique-id-format {UNIQUE_ID_FORMAT}\n\
+             \x20   unique-id-header X-Unique-ID\n\
+             \x20   option forwardfor\n\
+             \x20   http-request set-header X-Early %[unique-id]\n\
+             \x20   http-request deny deny_status 403 if {{ path /deny }}\n\
+             \x20   http-response set-header X-Id %[unique-id]\n\
+             \x20   http-response set-header X-Id-Hex %ID"
+        ),
+        "",
+        "",
+        vec![
+            get("/a", &[]),
+            // The client's own header stays; the ID is added after it.
+            get("/b", &[("X-Unique-ID", "from-client")]).again(),
+            get("/deny", &[]),
+        ],
+    ),
+    same_unique_id_shape,
+    |h, r| {
+        for run in [&h, &r] {
+            let f = run.answers[0].forwarded.as_ref().expect("forwarded");
+            let id = header(&f.headers, "x-unique-id").expect("x-unique-id");
+            assert!(is_unique_id_shape(id), "{id}");
+            assert_eq!(
+                header(&f.headers, "x-early"),
+                Some(id),
+                "one ID per request"
+            );
+            assert_eq!(run.answers[0].header("x-id"), Some(id));
+            assert_eq!(run.answers[0].header("x-id-hex"), Some(id));
+            let f1 = run.answers[1].forwarded.as_ref().expect("forwarded");
+            let ids: Vec<&str> = f1
+                .headers
+                .iter()
+                .filter(|(n, _)| n == "x-unique-id")
+                .map(|(_, v)| v.as_str())
+                .collect();
+            assert_eq!(ids.len(), 2, "{ids:?}");
+            assert_eq!(ids[0], "from-client");
+            assert_ne!(ids[1], id, "each request its own ID");
+            assert_eq!(run.answers[2].status, 403);
+        }
+    }
+);
+
 // The rule families of tests/e2e_rules.rs, with the same configs.
 
 differential!(

@@ -263,6 +263,9 @@ pub struct ProxyDraft {
     /// `stats ...` lines (the stats page), `monitor-uri`.
     pub stats: Option<super::model::StatsPage>,
     pub monitor_uri: Option<String>,
+    /// `unique-id-format`, `unique-id-header` (frontends).
+    pub unique_id_format: Option<super::model_rules::LogFormat>,
+    pub unique_id_header: Option<String>,
     pub failed: Failed,
 }
 
@@ -299,6 +302,8 @@ impl ProxyDraft {
             log: LogDraft::default(),
             stats: None,
             monitor_uri: None,
+            unique_id_format: None,
+            unique_id_header: None,
             failed: Failed::default(),
         }
     }

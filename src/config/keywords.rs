@@ -11,7 +11,7 @@ use super::syntax::{Line, SectionKind};
 use super::tune::Arg::{Flag, Number, OnOff, Size, Timeout};
 use super::{
     check, global, global_vars, h2_tune, http_rules, log, proxy, server, server_state, stats,
-    suggest, tune,
+    suggest, tune, unique_id,
 };
 use std::time::Duration;
 
@@ -338,8 +338,8 @@ pub static TABLE: &[Keyword] = &[
     no("server-template", B | L, LATER),
     no("log-format-sd", P, "structured data in rfc5424 logs is not supported yet"),
     no("error-log-format", P, LATER),
-    no("unique-id-format", P, LATER),
-    no("unique-id-header", P, LATER),
+    ok("unique-id-format", P, unique_id::format),
+    ok("unique-id-header", P, unique_id::header),
     no("filter", F | B | L, LATER),
     no("source", D | B | L, LATER),
     no("email-alert", P, LATER),

@@ -60,6 +60,7 @@ pub mod stats;
 pub mod suggest;
 pub mod syntax;
 pub mod tune;
+pub mod unique_id;
 pub mod validate;
 
 pub use error::{Diagnostic, Severity};

@@ -363,6 +363,16 @@ pub struct Frontend {
     /// `use_backend` rules in order; the first whose condition holds wins.
     pub switching: Vec<SwitchRule>,
     pub default_backend: Option<BackendId>,
+    /// `unique-id-format` (and `unique-id-header`): each request's ID.
+    pub unique_id: Option<UniqueId>,
+}
+
+/// A frontend's request IDs: computed once per request, before its `http-request` rules.
+#[derive(Clone, Debug)]
+pub struct UniqueId {
+    pub format: super::model_rules::LogFormat,
+    /// `unique-id-header`: lower case; added to the request sent to the server.
+    pub header: Option<String>,
 }
 
 impl std::ops::Deref for Frontend {

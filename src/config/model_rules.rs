@@ -52,6 +52,8 @@ pub struct HdrArg {
 
 #[derive(Clone, Debug)]
 pub enum Fetch {
+    /// `unique-id`: the request's `unique-id-format` value.
+    UniqueId,
     Src,
     SrcPort,
     Dst,
@@ -221,7 +223,8 @@ impl LogFormat {
 #[derive(Clone, Debug)]
 pub enum LfNode {
     Lit(String),
-    Var(LfVar),
+    /// A variable; `true` when written in hexadecimal (`%{+X}`: addresses, ports, counters).
+    Var(LfVar, bool),
     Expr(Expr),
 }
 
@@ -245,6 +248,14 @@ pub enum LfVar {
     Uri,
     Path,
     Version,
+    /// `%Ts`: the date in seconds since the epoch.
+    Timestamp,
+    /// `%rt`: the request counter (unique in the process: see `Worker::next_request_counter`).
+    ReqCounter,
+    /// `%pid`.
+    Pid,
+    /// `%ID`: the request's `unique-id-format` value.
+    UniqueId,
 }
 
 /// The rules of one proxy section, per phase.

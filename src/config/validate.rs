@@ -609,6 +609,10 @@ fn build_frontend(
         maxconn,
         switching,
         default_backend,
+        unique_id: p.unique_id_format.clone().map(|format| UniqueId {
+            format,
+            header: p.unique_id_header.clone(),
+        }),
     })
 }
 

@@ -20,6 +20,10 @@ pub struct Txn {
     pub vars: Vars,
     /// `http-request capture` values, by request capture slot, for the request's record.
     pub captures: Vec<(usize, Vec<u8>)>,
+    /// The request's `unique-id-format` value, computed once before its rules run.
+    pub unique_id: Option<String>,
+    /// The request's number on this process (`%rt`).
+    pub req_counter: u64,
 }
 
 /// The side of the exchange a rule list looks at.
@@ -88,6 +92,8 @@ impl<'a> Scene<'a> {
             res,
             vars: Some(&txn.vars),
             tls: self.tls,
+            unique_id: txn.unique_id.as_deref(),
+            req_counter: txn.req_counter,
         }
     }
 
@@ -118,6 +124,8 @@ impl<'a> Scene<'a> {
             res: None,
             vars: None,
             tls: self.tls,
+            unique_id: None,
+            req_counter: 0,
         }
     }
 

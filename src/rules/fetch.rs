@@ -92,6 +92,7 @@ fn single<'a>(f: &'a Fetch, ctx: &Ctx<'a>) -> Option<Smp<'a>> {
     let b = |s: &'a [u8]| Some(Smp::Str(Cow::Borrowed(s)));
     match f {
         Fetch::Src => Some(Smp::Ip(unmap(ctx.src.ip()))),
+        Fetch::UniqueId => b(ctx.unique_id?.as_bytes()),
         Fetch::SrcPort => Some(Smp::Int(ctx.src.port() as i64)),
         Fetch::Dst => Some(Smp::Ip(unmap(ctx.dst.ip()))),
         Fetch::DstPort => Some(Smp::Int(ctx.dst.port() as i64)),

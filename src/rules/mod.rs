@@ -276,6 +276,10 @@ pub struct Ctx<'a> {
     pub vars: Option<&'a Vars>,
     /// What the client connection's TLS handshake settled (`ssl_fc*`, `ssl_c_*`).
     pub tls: Option<&'a ConnFacts>,
+    /// The request's `unique-id-format` value (`unique-id`, `%ID`), when the frontend has one.
+    pub unique_id: Option<&'a str>,
+    /// `%rt`: the request's number on this process.
+    pub req_counter: u64,
 }
 
 impl<'a> Ctx<'a> {
@@ -296,6 +300,8 @@ impl<'a> Ctx<'a> {
             res: None,
             vars: None,
             tls,
+            unique_id: None,
+            req_counter: 0,
         }
     }
 }

@@ -56,6 +56,7 @@ impl<'a, D: Downstream> Session<'a, D> {
         self.conn
             .start_vars(&mut self.txn.vars, &model.global.proc_vars);
         self.txn.captures.clear();
+        self.start_unique_id();
         if has_rules {
             let ran =
                 self.run_request_rules(fe.rules.request.as_slice(), &fe.acls, self.unrouted());
@@ -69,7 +70,11 @@ impl<'a, D: Downstream> Session<'a, D> {
             let ctx = if has_rules {
                 scene.ctx(&self.txn)
             } else {
-                scene.plain_ctx()
+                rules::Ctx {
+                    unique_id: self.txn.unique_id.as_deref(),
+                    req_counter: self.txn.req_counter,
+                    ..scene.plain_ctx()
+                }
             };
             rules::select_backend(fe, &ctx).ok_or(Early::NoBackend)?
         };
@@ -244,8 +249,15 @@ impl<'a, D: Downstream> Session<'a, D> {
             })
             .map(|o| (o.header.as_str(), self.conn.local().ip()));
         let edits = (!self.txn.edits.is_empty()).then_some(&self.txn.edits);
+        let unique_id = self
+            .fe
+            .unique_id
+            .as_ref()
+            .and_then(|u| u.header.as_deref())
+            .zip(self.txn.unique_id.as_deref());
         let rw = RequestRewrite {
             edits,
+            unique_id,
             original_to,
             connection,
             forwarded_for,
@@ -258,6 +270,23 @@ impl<'a, D: Downstream> Session<'a, D> {
 }
 
 impl<D: Downstream> Session<'_, D> {
+    /// Numbers the request and computes its `unique-id-format` value, once, before any rule
+    /// runs (HAProxy computes it at its first use and keeps it; what its usual formats read,
+    /// addresses, date, counter and pid, is the same then).
+    fn start_unique_id(&mut self) {
+        self.txn.req_counter = self.w.next_request_counter();
+        self.rec.req_counter = self.txn.req_counter;
+        self.txn.unique_id = None;
+        let Some(uid) = &self.fe.unique_id else {
+            return;
+        };
+        let scene = request_scene(self.fe, &*self.conn, &self.req, None);
+        let id = rules::logformat::to_vec(&uid.format, &scene.ctx(&self.txn));
+        let id = String::from_utf8_lossy(&id).into_owned();
+        self.rec.unique_id = Some(id.clone());
+        self.txn.unique_id = Some(id);
+    }
+
     /// Moves the `http-request capture` values into the record (dropped when nothing logs).
     fn keep_captures(&mut self) {
         let taken = std::mem::take(&mut self.txn.captures);

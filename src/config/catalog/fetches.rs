@@ -91,6 +91,7 @@ const fn no(name: &'static str) -> Row {
 #[rustfmt::skip]
 pub static TABLE: &[Row] = &[
     ok("src", Conn, Ip, "src", |c, _| none(c, Fetch::Src)),
+    ok("unique-id", Conn, Str, "unique-id", |c, _| none(c, Fetch::UniqueId)),
     ok("src_port", Conn, Int, "src_port", |c, _| none(c, Fetch::SrcPort)),
     ok("dst", Conn, Ip, "dst", |c, _| none(c, Fetch::Dst)),
     ok("dst_port", Conn, Int, "dst_port", |c, _| none(c, Fetch::DstPort)),
@@ -163,7 +164,6 @@ pub static TABLE: &[Row] = &[
     no("capture.req.hdr"),
     no("url_ip"),
     no("url_port"),
-    no("unique-id"),
     no("rand"),
     no("date"),
 ];

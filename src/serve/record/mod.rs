@@ -173,6 +173,10 @@ pub struct RequestRecord {
     /// Answered by ringlb itself: the name HAProxy logs in place of a server (`<STATS>`,
     /// `<PROMEX>`), or `<MONITOR>` for a `monitor-uri` request, which is not logged.
     pub service: Option<&'static str>,
+    /// The request's `unique-id-format` value (`%ID`).
+    pub unique_id: Option<String>,
+    /// The request's number on this process (`%rt`, `Worker::next_request_counter`).
+    pub req_counter: u64,
 }
 
 impl RequestRecord {
@@ -197,6 +201,8 @@ impl RequestRecord {
             marks,
             request_line: None,
             service: None,
+            unique_id: None,
+            req_counter: 0,
         }
     }
 

@@ -1558,10 +1558,14 @@ const LOAD_CASES: &[(&str, Option<Verdicts>, &str)] = &[
         Some((true, false)),
         "README: rules may not edit `Content-Length` or `Transfer-Encoding` (refused at load)",
     ),
+    // Every variable scope loads since the variables work (both accept).
+    ("    http-request set-var(sess.x) str(a)", None, ""),
+    ("    unique-id-format %ci_%zz", None, ""),
+    ("    unique-id-format %ci %cp", None, ""),
     (
-        "    http-request set-var(sess.x) str(a)",
-        Some((true, false)),
-        "README: variables: only the `txn`, `req` and `res` scopes; `sess`/`proc` refused",
+        "    unique-id-format %{+X}o\\ %ci:%cp_%Ts_%rt:%pid",
+        None,
+        "",
     ),
     (
         "    http-request auth if !{ http_auth(md5users) }",

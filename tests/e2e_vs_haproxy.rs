@@ -642,6 +642,49 @@ differential!(
     }
 );
 
+// use-server: the first rule whose condition holds and whose server is not down, before the
+// balance algorithm (`balance first` here: s1 whenever no rule chose).
+
+differential!(
+    use_server_rules_pick_before_balancing,
+    Scenario {
+        cfg: "frontend fe\n    bind 127.0.0.1:FE_PORT\n    default_backend app\n\n\
+              backend app\n    balance first\n\
+              \x20   http-request set-header x-srv three if { path /rewritten }\n\
+              \x20   use-server s4 if { path /four }\n\
+              \x20   use-server s2 if { path_beg /two } || { path /four }\n\
+              \x20   use-server s3 if { req.hdr(x-srv) three }\n\
+              \x20   use-server s2 unless { method GET }\n\
+              \x20   server s1 ADDR_s1\n    server s2 ADDR_s2\n\
+              \x20   server s3 ADDR_s3 weight 0\n    server s4 ADDR_s4 disabled\n"
+            .into(),
+        backends: &["s1", "s2", "s3", "s4"],
+        requests: vec![
+            get("/a", &[]),
+            get("/two/x", &[]),
+            // A server of weight 0 is never balanced to, but use-server picks it.
+            get("/three", &[("x-srv", "three")]),
+            // s4 is in maintenance: its rule is skipped, the next one holds.
+            get("/four", &[]),
+            // The backend's http-request rules ran before: use-server sees their edit.
+            get("/rewritten", &[]),
+            req("POST", "/p", &[]),
+            get("/b", &[]),
+        ],
+    },
+    no_documented_difference,
+    |h, r| {
+        for run in [&h, &r] {
+            let servers: Vec<&str> = run
+                .answers
+                .iter()
+                .map(|a| a.forwarded.as_ref().map_or("-", |f| f.server.as_str()))
+                .collect();
+            assert_eq!(servers, ["s1", "s2", "s3", "s2", "s3", "s2", "s1"]);
+        }
+    }
+);
+
 // The rule families of tests/e2e_rules.rs, with the same configs.
 
 differential!(

@@ -197,6 +197,14 @@ pub struct RuleDraft {
     pub loc: Loc,
 }
 
+/// A `use-server NAME if|unless COND` line, the server's name and ACLs unresolved.
+#[derive(Clone, Debug)]
+pub struct UseServerDraft {
+    pub server: String,
+    pub cond: CondDraft,
+    pub loc: Loc,
+}
+
 /// An `http-request` / `http-response` / `http-after-response` line, its ACLs unresolved.
 #[derive(Clone, Debug)]
 pub struct HttpRuleDraft {
@@ -247,6 +255,8 @@ pub struct ProxyDraft {
     /// Where each entry of `acls` was (first) declared.
     pub acl_locs: Vec<Loc>,
     pub switching: Vec<RuleDraft>,
+    /// `use-server` lines, in order (backends).
+    pub use_server: Vec<UseServerDraft>,
     pub default_backend: Option<(String, Loc)>,
     pub balance: Option<Balance>,
     pub servers: Vec<Server>,
@@ -288,6 +298,7 @@ impl ProxyDraft {
             env: ParseEnv::default(),
             acl_locs: Vec::new(),
             switching: Vec::new(),
+            use_server: Vec::new(),
             default_backend: None,
             balance: None,
             servers: Vec::new(),

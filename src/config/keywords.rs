@@ -330,7 +330,7 @@ pub static TABLE: &[Keyword] = &[
     no("stick", B | L, LATER),
     ok("monitor-uri", D | F | L, stats::monitor_uri),
     no("monitor", F | L, LATER),
-    no("use-server", B | L, RULES),
+    ok("use-server", B | L, proxy::use_server),
     no("hash-type", D | B | L, LATER),
     no("hash-balance-factor", D | B | L, LATER),
     no("fullconn", D | B | L, LATER),

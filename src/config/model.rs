@@ -382,6 +382,16 @@ impl std::ops::Deref for Frontend {
     }
 }
 
+/// A `use-server` rule: the first whose condition holds and whose server is not down picks
+/// the server, before the balance algorithm.
+#[derive(Clone, Debug)]
+pub struct UseServerRule {
+    pub server: ServerId,
+    pub cond: Condition,
+    pub loc: Loc,
+}
+
+/// A `use_backend` rule.
 #[derive(Clone, Debug)]
 pub struct SwitchRule {
     pub backend: BackendId,
@@ -477,6 +487,8 @@ pub struct Backend {
     pub proxy: Proxy,
     pub balance: Balance,
     pub servers: Vec<Server>,
+    /// `use-server` rules in order; their conditions refer to `proxy.acls`.
+    pub use_server: Vec<UseServerRule>,
     /// Extra connection attempts after the first fails (HAProxy default 3).
     pub retries: u32,
     pub redispatch: bool,

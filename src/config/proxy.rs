@@ -85,6 +85,33 @@ pub fn use_backend(p: &mut ProxyDraft, cx: &mut Cx) {
     });
 }
 
+/// `use-server NAME if|unless COND`: the server is resolved once the section is read.
+pub fn use_server(p: &mut ProxyDraft, cx: &mut Cx) {
+    let [name, rest @ ..] = cx.args else {
+        return cx.err(
+            "'use-server' needs a server name and a condition, e.g. 'use-server s1 if is_api'",
+        );
+    };
+    if name.contains('%') {
+        return cx.err("'use-server' with a log-format server name is not supported yet; write one use-server line per server");
+    }
+    if !matches!(rest.first().map(String::as_str), Some("if" | "unless")) {
+        return cx.err("'use-server' requires either 'if' or 'unless' followed by a condition");
+    }
+    let cond = match cond::parse_condition(rest, &mut p.acls, &p.env) {
+        Ok(c) => c,
+        Err(e) => return cx.err(format!("use-server {name}: {e}")),
+    };
+    while p.acl_locs.len() < p.acls.len() {
+        p.acl_locs.push(cx.loc.clone());
+    }
+    p.use_server.push(super::draft::UseServerDraft {
+        server: name.clone(),
+        cond,
+        loc: cx.loc.clone(),
+    });
+}
+
 pub fn acl(p: &mut ProxyDraft, cx: &mut Cx) {
     let [name, rest @ ..] = cx.args else {
         return cx.err("'acl' needs a name and a test, e.g. 'acl is_api path_beg /api'");

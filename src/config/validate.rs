@@ -405,6 +405,7 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
     super::check::validate(p, mode, diags);
     let mut acls = p.acls.clone();
     let rules = build_rules(p, &p.http_rules, &mut acls, diags);
+    let use_server = build_use_server(p, mode, &mut acls, diags);
     let mut servers = p.servers.clone();
     let sni_exprs = super::server_tls::finish_servers(&mut servers, &global.tls, diags);
     // A listen section's log settings are reported once, by its frontend.
@@ -429,6 +430,7 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
         },
         balance,
         servers,
+        use_server,
         sni_exprs,
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: p.redispatch,
@@ -438,6 +440,47 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
         allbackups: p.allbackups,
         state_from: super::server_state::state_from(p, &global.server_state),
     }
+}
+
+/// `use-server` rules: each server named must be in the section ("did you mean" otherwise),
+/// and its condition resolved into the backend's ACLs.
+fn build_use_server(
+    p: &ProxyDraft,
+    mode: Mode,
+    acls: &mut Vec<Acl>,
+    diags: &mut Diags,
+) -> Vec<UseServerRule> {
+    let mut out = Vec::new();
+    for r in &p.use_server {
+        if mode == Mode::Tcp && !p.failed.quiet("mode") {
+            diags.error(
+                &r.loc,
+                "'use-server' is not supported yet in a mode tcp backend (only in mode http)",
+            );
+            continue;
+        }
+        let server = p.servers.iter().position(|s| s.name == r.server);
+        if server.is_none() {
+            let hint = suggest::hint(&r.server, p.servers.iter().map(|s| s.name.as_str()));
+            diags.error(
+                &r.loc,
+                format!(
+                    "backend '{}': unable to find server '{}' referenced in a 'use-server' rule{hint}",
+                    p.name, r.server
+                ),
+            );
+        }
+        let kw = format!("use-server {}", r.server);
+        let cond = resolve_cond(&r.cond, acls, p, &r.loc, &kw, diags);
+        if let (Some(i), Some(Some(cond))) = (server, cond) {
+            out.push(UseServerRule {
+                server: ServerId::new(i),
+                cond,
+                loc: r.loc.clone(),
+            });
+        }
+    }
+    out
 }
 
 fn warn_timeouts(p: &ProxyDraft, missing: &[&str], diags: &mut Diags) {

@@ -102,6 +102,7 @@ impl<'a, D: Downstream> Session<'a, D> {
             own: None,
             pool: false,
             sni: plan.sni.clone(),
+            server: plan.use_server,
         };
         let fresh = match self.acquire_recorded(plan.backend, plan.key, fresh).await {
             Ok(a) => a,
@@ -138,8 +139,14 @@ impl<'a, D: Downstream> Session<'a, D> {
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
         let sni = plan.sni.clone();
-        self.acquire_recorded(backend, key, Reuse { own, pool, sni })
-            .await
+        let server = plan.use_server;
+        let reuse = Reuse {
+            own,
+            pool,
+            sni,
+            server,
+        };
+        self.acquire_recorded(backend, key, reuse).await
     }
 
     /// `acquire`, with what it saw written into the record: Tw and Tc's instants, the server

@@ -118,6 +118,8 @@ struct Plan<'a> {
     /// The frontend and this backend: the settings they decide together.
     route: Route<'a>,
     key: PickKey,
+    /// The server a `use-server` rule chose, if any.
+    use_server: Option<crate::config::model::ServerId>,
     /// The client may keep its connection after this request.
     client_keep_alive: bool,
     method: Method,

@@ -7,7 +7,7 @@ use super::downstream::{Downstream, HeadFail};
 use super::record::{self, RuleAnswer};
 use super::route::Route;
 use super::{Early, Next, Plan, Session};
-use crate::config::model::{Acl, Backend, Balance, Frontend, HttpReuse};
+use crate::config::model::{Acl, Backend, BackendId, Balance, Frontend, HttpReuse, ServerId};
 use crate::config::model_rules::HttpRule;
 use crate::http::{
     write_request_head, BodyKind, ConnHeader, Head, Method, Request, RequestRewrite, Version,
@@ -92,6 +92,7 @@ impl<'a, D: Downstream> Session<'a, D> {
             be,
             route,
             key: self.pick_key(be),
+            use_server: self.use_server(be, backend),
             client_keep_alive: route.client_keep_alive(self.req.keep_alive, self.w.is_stopping()),
             method: self.req.method,
             version: self.req.version,
@@ -100,6 +101,16 @@ impl<'a, D: Downstream> Session<'a, D> {
             send_continue: self.req.expect_continue && self.req.body != BodyKind::None,
             sni: self.request_sni(be),
         })
+    }
+
+    /// The server of the backend's `use-server` rules, evaluated after the http-request rules
+    /// (seeing their edits), before the balance algorithm.
+    fn use_server(&self, be: &'a Backend, backend: BackendId) -> Option<ServerId> {
+        if be.use_server.is_empty() {
+            return None;
+        }
+        let scene = self.scene(Some(be.name.as_str()));
+        crate::worker::connect::use_server_choice(self.w, be, backend, &scene.ctx(&self.txn))
     }
 
     /// The request's values of the backend's request-dependent `sni` expressions (`sni

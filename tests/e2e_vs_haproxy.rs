@@ -685,6 +685,41 @@ differential!(
     }
 );
 
+// option http-buffer-request: the body is there when the rules run (req.body and friends).
+
+differential!(
+    http_buffer_request_rules_see_the_body,
+    one_backend(
+        "    option http-buffer-request\n\
+         \x20   http-request set-header X-Body %[req.body]\n\
+         \x20   http-request set-header X-Len %[req.body_len]\n\
+         \x20   http-request set-header X-Size %[req.body_size]\n\
+         \x20   http-request deny deny_status 403 if { req.body -m sub forbidden }",
+        "",
+        "",
+        vec![
+            raw("POST /p HTTP/1.1\r\nHost: test.local\r\nContent-Length: 11\r\n\r\nhello=world"),
+            raw("POST /c HTTP/1.1\r\nHost: test.local\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            raw("POST /d HTTP/1.1\r\nHost: test.local\r\nContent-Length: 9\r\n\r\nforbidden"),
+            get("/g", &[]),
+        ],
+    ),
+    no_documented_difference,
+    |h, r| {
+        for run in [&h, &r] {
+            let fwd = |i: usize, name: &str| -> String {
+                let f = run.answers[i].forwarded.as_ref().expect("forwarded");
+                header(&f.headers, name).unwrap_or_default().to_string()
+            };
+            assert_eq!(fwd(0, "x-body"), "hello=world");
+            assert_eq!(fwd(0, "x-len"), "11");
+            assert_eq!(fwd(1, "x-body"), "hello world");
+            assert_eq!(fwd(1, "x-len"), "11");
+            assert_eq!(run.answers[2].status, 403);
+        }
+    }
+);
+
 // The rule families of tests/e2e_rules.rs, with the same configs.
 
 differential!(

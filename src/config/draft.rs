@@ -255,6 +255,8 @@ pub struct ProxyDraft {
     /// Where each entry of `acls` was (first) declared.
     pub acl_locs: Vec<Loc>,
     pub switching: Vec<RuleDraft>,
+    /// `option http-buffer-request` (frontends).
+    pub buffer_request: bool,
     /// `use-server` lines, in order (backends).
     pub use_server: Vec<UseServerDraft>,
     pub default_backend: Option<(String, Loc)>,
@@ -299,6 +301,7 @@ impl ProxyDraft {
             acl_locs: Vec::new(),
             switching: Vec::new(),
             use_server: Vec::new(),
+            buffer_request: false,
             default_backend: None,
             balance: None,
             servers: Vec::new(),

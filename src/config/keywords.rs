@@ -360,7 +360,8 @@ pub static TABLE: &[Keyword] = &[
     // userlist
     ul("user", http_rules::user),
     ul("group", http_rules::group),
-    no("option http-buffer-request", P, LATER),
+    ok("option http-buffer-request", P, proxy::buffer_request),
+    ok("no option http-buffer-request", P, proxy::buffer_request),
     no("option http-pretend-keepalive", D | B | L, LATER),
     no("option http-no-delay", P, LATER),
     no("option http-ignore-probes", D | F | L, LATER),

@@ -363,6 +363,9 @@ pub struct Frontend {
     /// `use_backend` rules in order; the first whose condition holds wins.
     pub switching: Vec<SwitchRule>,
     pub default_backend: Option<BackendId>,
+    /// `option http-buffer-request`: the body (as much as the buffer holds) is waited for
+    /// before the `http-request` rules run.
+    pub buffer_request: bool,
     /// `unique-id-format` (and `unique-id-header`): each request's ID.
     pub unique_id: Option<UniqueId>,
 }

@@ -54,6 +54,11 @@ pub struct HdrArg {
 pub enum Fetch {
     /// `unique-id`: the request's `unique-id-format` value.
     UniqueId,
+    /// `req.body`, `req.body_len`, `req.body_size`: the body behind the head (see
+    /// `option http-buffer-request`).
+    ReqBody,
+    ReqBodyLen,
+    ReqBodySize,
     Src,
     SrcPort,
     Dst,

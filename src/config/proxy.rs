@@ -85,6 +85,21 @@ pub fn use_backend(p: &mut ProxyDraft, cx: &mut Cx) {
     });
 }
 
+/// `option http-buffer-request` and `no option http-buffer-request`: frontends wait for the
+/// request body before their rules.
+pub fn buffer_request(p: &mut ProxyDraft, cx: &mut Cx) {
+    if !cx.none() {
+        return;
+    }
+    if cx.in_backend_only() {
+        return cx.err(format!(
+            "'{}' in a backend section is not supported yet: set it in the frontend (or defaults), where ringlb waits for the body before any rule",
+            cx.kw
+        ));
+    }
+    p.buffer_request = !cx.kw.starts_with("no ");
+}
+
 /// `use-server NAME if|unless COND`: the server is resolved once the section is read.
 pub fn use_server(p: &mut ProxyDraft, cx: &mut Cx) {
     let [name, rest @ ..] = cx.args else {

@@ -652,6 +652,7 @@ fn build_frontend(
         maxconn,
         switching,
         default_backend,
+        buffer_request: p.buffer_request,
         unique_id: p.unique_id_format.clone().map(|format| UniqueId {
             format,
             header: p.unique_id_header.clone(),

@@ -34,6 +34,7 @@ pub enum Side<'a> {
         method: &'a [u8],
         target: &'a [u8],
         version: ClientVersion,
+        body: super::ReqBody<'a>,
     },
     Response {
         head: Head<'a>,
@@ -63,8 +64,10 @@ impl<'a> Scene<'a> {
                 method,
                 target,
                 version,
+                body,
             } => (
                 Some(ReqView {
+                    body,
                     head,
                     method: txn.edits.method.as_deref().unwrap_or(method),
                     target: txn.edits.target.as_deref().unwrap_or(target),
@@ -105,7 +108,9 @@ impl<'a> Scene<'a> {
                 method,
                 target,
                 version,
+                body,
             } => Some(ReqView {
+                body,
                 head,
                 method,
                 target,

@@ -238,6 +238,18 @@ pub struct ReqView<'a> {
     pub target: &'a [u8],
     pub version: ClientVersion,
     pub edits: Option<&'a HeadEdits>,
+    pub body: ReqBody<'a>,
+}
+
+/// What of the request body has arrived behind its head (all of it, or what the buffer
+/// holds, with `option http-buffer-request`): `req.body`, `req.body_len`, `req.body_size`.
+#[derive(Clone, Copy, Default)]
+pub struct ReqBody<'a> {
+    /// As received: chunked framing included when `chunked`.
+    pub bytes: &'a [u8],
+    pub chunked: bool,
+    /// The Content-Length, when the request has one.
+    pub length: Option<u64>,
 }
 
 /// The response as response rules see it.

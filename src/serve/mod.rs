@@ -324,6 +324,11 @@ impl<'a, D: Downstream> Session<'a, D> {
                 .intercept(crate::stats::service::Intercept::Monitor, keep_alive)
                 .await;
         }
+        if self.fe.buffer_request {
+            if let Err(next) = self.buffer_request_body().await {
+                return next;
+            }
+        }
         let plan = match self.plan() {
             Ok(p) => p,
             Err(Early::NoBackend) => {

@@ -38,6 +38,31 @@ impl<'a, D: Downstream> Session<'a, D> {
         }
     }
 
+    /// `option http-buffer-request`: waits, within `timeout http-request` from the request's
+    /// start, for the body (as much of it as the buffer holds) before the rules run, so that
+    /// `req.body` sees it. A client waiting for `100 Continue` is not waited for (ringlb
+    /// answers it when the body is sent to the server).
+    pub(super) async fn buffer_request_body(&mut self) -> Result<(), Next> {
+        if self.req.expect_continue || self.req.body == BodyKind::None {
+            return Ok(());
+        }
+        let start = self.rec.marks.start.unwrap_or_else(Instant::now);
+        let deadline = self.unrouted().head_limit().map(|d| start + d);
+        let max = self.limits.max_head;
+        match self.conn.wait_for_body(&self.req, max, deadline).await {
+            Ok(()) => Ok(()),
+            Err(HeadFail::Timeout) => {
+                self.rec.end(record::head_read_failed(&IoFail::Timeout));
+                Err(self.fail(408, self.unrouted()).await)
+            }
+            Err(HeadFail::Gone(e)) => Err(self.client_left_in_head(e)),
+            Err(HeadFail::Answer(status)) => {
+                self.rec.end(record::BAD_REQUEST);
+                Err(self.fail(status, self.unrouted()).await)
+            }
+        }
+    }
+
     /// The client closed or failed before its head was complete: nothing is answered. The
     /// record says 400, the status HAProxy 2.6 logs for it (`CR`), with no byte sent.
     fn client_left_in_head(&mut self, e: IoFail) -> Next {
@@ -360,6 +385,27 @@ fn request_scene<'s, D: Downstream>(
             method: buf.get(req.method_range.clone()).unwrap_or(b""),
             target: buf.get(req.target.clone()).unwrap_or(b""),
             version: crate::rules::ClientVersion::of(req.version, conn.is_h2()),
+            body: buffered_body(buf, req),
+        },
+    }
+}
+
+/// The part of the request body already behind its head in `buf` (for `req.body`).
+fn buffered_body<'s>(buf: &'s [u8], req: &Request) -> rules::ReqBody<'s> {
+    let after = buf.get(req.head_len..).unwrap_or(b"");
+    match req.body {
+        BodyKind::None | BodyKind::UntilClose => rules::ReqBody::default(),
+        BodyKind::Length(n) => rules::ReqBody {
+            bytes: after
+                .get(..n.min(after.len() as u64) as usize)
+                .unwrap_or(after),
+            chunked: false,
+            length: Some(n),
+        },
+        BodyKind::Chunked => rules::ReqBody {
+            bytes: after,
+            chunked: true,
+            length: None,
         },
     }
 }

@@ -92,6 +92,9 @@ const fn no(name: &'static str) -> Row {
 pub static TABLE: &[Row] = &[
     ok("src", Conn, Ip, "src", |c, _| none(c, Fetch::Src)),
     ok("unique-id", Conn, Str, "unique-id", |c, _| none(c, Fetch::UniqueId)),
+    ok("req.body", Request, Str, "req.body", |c, _| none(c, Fetch::ReqBody)),
+    ok("req.body_len", Request, Int, "req.body_len", |c, _| none(c, Fetch::ReqBodyLen)),
+    ok("req.body_size", Request, Int, "req.body_size", |c, _| none(c, Fetch::ReqBodySize)),
     ok("src_port", Conn, Int, "src_port", |c, _| none(c, Fetch::SrcPort)),
     ok("dst", Conn, Ip, "dst", |c, _| none(c, Fetch::Dst)),
     ok("dst_port", Conn, Int, "dst_port", |c, _| none(c, Fetch::DstPort)),
@@ -150,7 +153,6 @@ pub static TABLE: &[Row] = &[
     no("url_dir"),
     no("hdr_ip"),
     no("hdr_val"),
-    no("req.body"),
     no("req.len"),
     no("req.proto_http"),
     no("nbsrv"),

@@ -1639,6 +1639,9 @@ const LOAD_CASES: &[(&str, Option<Verdicts>, &str)] = &[
     // Every variable scope loads since the variables work (both accept).
     ("    http-request set-var(sess.x) str(a)", None, ""),
     ("    unique-id-format %ci_%zz", None, ""),
+    ("    option splice-auto", None, ""),
+    ("    no option splice-response", None, ""),
+    ("    option http-buffer-request", None, ""),
     ("    unique-id-format %ci %cp", None, ""),
     (
         "    unique-id-format %{+X}o\\ %ci:%cp_%Ts_%rt:%pid",

@@ -106,6 +106,15 @@ const fn noted(name: &'static str, arg: tune::Arg, why: &'static str) -> Keyword
         handler: Handler::Noted(arg, why),
     }
 }
+/// A proxy keyword accepted with a note (see `Handler::Noted`).
+const fn noted_in(name: &'static str, sections: u8, arg: tune::Arg, why: &'static str) -> Keyword {
+    Keyword {
+        name,
+        sections,
+        status: Status::Noted,
+        handler: Handler::Noted(arg, why),
+    }
+}
 const fn no(name: &'static str, sections: u8, why: &'static str) -> Keyword {
     Keyword {
         name,
@@ -124,6 +133,8 @@ const STATS_ADMIN: &str = "not supported yet (the stats page is read-only: no ad
 const STATS_RULES: &str = "not supported yet (use 'stats auth' for the page's authentication)";
 const TLS: &str = "not supported yet (no TLS)";
 const LATER: &str = YET;
+/// The splice options: a hint HAProxy may follow; ringlb has nothing to splice with.
+const NO_SPLICE: &str = "data is copied through user space (io_uring), never spliced";
 /// The idle-pool keywords are server options in HAProxy too.
 const POOL_OPTION: &str =
     "it is a server option: write it on the 'server' or 'default-server' lines";
@@ -371,9 +382,12 @@ pub static TABLE: &[Keyword] = &[
     no("option tcpka", P, LATER),
     no("option clitcpka", D | F | L, LATER),
     no("option srvtcpka", D | B | L, LATER),
-    no("option splice-auto", P, LATER),
-    no("option splice-request", P, LATER),
-    no("option splice-response", P, LATER),
+    noted_in("option splice-auto", P, Flag, NO_SPLICE),
+    noted_in("option splice-request", P, Flag, NO_SPLICE),
+    noted_in("option splice-response", P, Flag, NO_SPLICE),
+    noted_in("no option splice-auto", P, Flag, NO_SPLICE),
+    noted_in("no option splice-request", P, Flag, NO_SPLICE),
+    noted_in("no option splice-response", P, Flag, NO_SPLICE),
     no("option transparent", D | B | L, LATER),
     no("option independent-streams", P, LATER),
     no("option socket-stats", D | F | L, LATER),
@@ -697,6 +711,23 @@ pub fn markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splice_options_load_with_a_note() {
+        let text = "defaults\n mode http\n option splice-auto\n no option splice-request\n timeout client 1s\n timeout server 1s\n timeout connect 1s\n\
+                    frontend f\n bind 127.0.0.1:0\n option splice-response\n default_backend b\n\
+                    backend b\n server s 127.0.0.1:1\n";
+        let loaded = crate::config::load_str("t.cfg", text).map_err(|d| format!("{d:?}"));
+        let warnings: Vec<String> = loaded
+            .map(|l| l.warnings.iter().map(ToString::to_string).collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].starts_with(
+            "t.cfg:3: warning: 'option splice-auto' has no effect in ringlb: data is copied"
+        ));
+        let e = crate::config::load_str("t.cfg", &text.replace("splice-auto", "splice-auto on"));
+        assert!(e.is_err(), "an argument is refused as HAProxy refuses it");
+    }
 
     #[test]
     fn rows_are_unique_per_section() {

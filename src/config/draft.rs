@@ -257,6 +257,8 @@ pub struct ProxyDraft {
     pub switching: Vec<RuleDraft>,
     /// `option http-buffer-request` (frontends).
     pub buffer_request: bool,
+    /// `option abortonclose`, where it was set (`no option abortonclose` clears it).
+    pub abortonclose: Option<Loc>,
     /// `use-server` lines, in order (backends).
     pub use_server: Vec<UseServerDraft>,
     pub default_backend: Option<(String, Loc)>,
@@ -302,6 +304,7 @@ impl ProxyDraft {
             switching: Vec::new(),
             use_server: Vec::new(),
             buffer_request: false,
+            abortonclose: None,
             default_backend: None,
             balance: None,
             servers: Vec::new(),

@@ -100,6 +100,16 @@ pub fn buffer_request(p: &mut ProxyDraft, cx: &mut Cx) {
     p.buffer_request = !cx.kw.starts_with("no ");
 }
 
+/// `option abortonclose` and `no option abortonclose`. In mode http ringlb serves a queued
+/// request whose client closed, as HAProxy 2.6 does with the option too (measured: a request
+/// already complete is kept whether the client half-closed, closed or reset); mode tcp
+/// backends, where HAProxy does abort, refuse it at validation.
+pub fn abortonclose(p: &mut ProxyDraft, cx: &mut Cx) {
+    if cx.none() {
+        p.abortonclose = (!cx.kw.starts_with("no ")).then(|| cx.loc.clone());
+    }
+}
+
 /// `use-server NAME if|unless COND`: the server is resolved once the section is read.
 pub fn use_server(p: &mut ProxyDraft, cx: &mut Cx) {
     let [name, rest @ ..] = cx.args else {

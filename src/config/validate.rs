@@ -406,6 +406,14 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
     let mut acls = p.acls.clone();
     let rules = build_rules(p, &p.http_rules, &mut acls, diags);
     let use_server = build_use_server(p, mode, &mut acls, diags);
+    if let (Mode::Tcp, Some(loc)) = (mode, &p.abortonclose) {
+        if !p.failed.quiet("mode") {
+            diags.error(
+                loc,
+                format!("'option abortonclose' is not supported yet in a mode tcp backend ('{}'): HAProxy aborts a queued connection whose client closed there, ringlb does not watch for it", p.name),
+            );
+        }
+    }
     let mut servers = p.servers.clone();
     let sni_exprs = super::server_tls::finish_servers(&mut servers, &global.tls, diags);
     // A listen section's log settings are reported once, by its frontend.

@@ -385,7 +385,7 @@ mod tests {
                 ""
             };
             let text = format!(
-                "defaults\n  {}{arg}\nbackend b\n  server s 127.0.0.1:1\n",
+                "defaults\n  mode http\n  {}{arg}\nbackend b\n  server s 127.0.0.1:1\n",
                 k.name
             );
             let loaded = super::super::load_str("t.cfg", &text);

@@ -151,6 +151,33 @@ both_drivers!(unique_id_is_logged_as_haproxy_logs_it, |driver| {
     }
 });
 
+both_drivers!(logasap_lines_match_haproxy, |driver| {
+    if !haproxy_present() {
+        return;
+    }
+    let be = HttpBackend::start("s1");
+    let config = |bind: &str, log: &str| http_config(bind, log, be.addr, "    option logasap\n");
+    let paths = ["/", "/status/404", "/deny"];
+    let (ours, theirs, _) = both(driver, &config, "format raw local0", &paths);
+    for (key, theirs) in &theirs {
+        let ours = ours.get(key).map(String::as_str).unwrap_or("(none)");
+        assert_same_fields(message(ours), message(theirs), &[HTTPLOG_BYTES]);
+    }
+    // Logged when the head went out: `+` before Ta and the bytes; an answer of ringlb's own
+    // (the deny) is logged at its end, without them, as HAProxy does.
+    let line = |p: &str| fields(message(&ours[&format!("\"GET {p} HTTP/1.1\"")]));
+    let served = line("/");
+    assert!(
+        served[4].contains("/+") && served[HTTPLOG_BYTES].starts_with('+'),
+        "{served:?}"
+    );
+    let denied = line("/deny");
+    assert!(
+        !denied[4].contains('+') && !denied[HTTPLOG_BYTES].starts_with('+'),
+        "{denied:?}"
+    );
+});
+
 both_drivers!(
     separate_errors_levels_and_dontlognull_match_haproxy,
     |driver| {

@@ -257,6 +257,8 @@ pub struct ProxyDraft {
     pub switching: Vec<RuleDraft>,
     /// `option http-buffer-request` (frontends).
     pub buffer_request: bool,
+    /// `option logasap`, where it was set (frontends).
+    pub logasap: Option<Loc>,
     /// `option abortonclose`, where it was set (`no option abortonclose` clears it).
     pub abortonclose: Option<Loc>,
     /// `use-server` lines, in order (backends).
@@ -304,6 +306,7 @@ impl ProxyDraft {
             switching: Vec::new(),
             use_server: Vec::new(),
             buffer_request: false,
+            logasap: None,
             abortonclose: None,
             default_backend: None,
             balance: None,

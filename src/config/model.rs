@@ -366,6 +366,8 @@ pub struct Frontend {
     /// `option http-buffer-request`: the body (as much as the buffer holds) is waited for
     /// before the `http-request` rules run.
     pub buffer_request: bool,
+    /// `option logasap`: the log line goes out when the response head is sent.
+    pub logasap: bool,
     /// `unique-id-format` (and `unique-id-header`): each request's ID.
     pub unique_id: Option<UniqueId>,
 }

@@ -110,6 +110,13 @@ pub fn abortonclose(p: &mut ProxyDraft, cx: &mut Cx) {
     }
 }
 
+/// `option logasap` and `no option logasap`.
+pub fn logasap(p: &mut ProxyDraft, cx: &mut Cx) {
+    if cx.none() {
+        p.logasap = (!cx.kw.starts_with("no ")).then(|| cx.loc.clone());
+    }
+}
+
 /// `use-server NAME if|unless COND`: the server is resolved once the section is read.
 pub fn use_server(p: &mut ProxyDraft, cx: &mut Cx) {
     let [name, rest @ ..] = cx.args else {

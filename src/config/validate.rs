@@ -646,6 +646,14 @@ fn build_frontend(
             None
         }
     };
+    if let (Mode::Tcp, Some(loc)) = (mode, &p.logasap) {
+        if !p.failed.quiet("mode") {
+            diags.error(
+                loc,
+                format!("'option logasap' is not supported yet in a mode tcp frontend ('{}'); in mode http it is", p.name),
+            );
+        }
+    }
     let maxconn = p.maxconn.unwrap_or(global.maxconn).min(global.maxconn);
     // A listen section's rules are both its frontend's and its backend's; the proxy runs them
     // once when the listen routes to itself. Errors were reported by build_backend already.
@@ -661,6 +669,7 @@ fn build_frontend(
         switching,
         default_backend,
         buffer_request: p.buffer_request,
+        logasap: p.logasap.is_some() && mode == Mode::Http,
         unique_id: p.unique_id_format.clone().map(|format| UniqueId {
             format,
             header: p.unique_id_header.clone(),

@@ -92,6 +92,9 @@ fn request_date(f: &Facts) -> SystemTime {
 fn var(v: LogVar, fl: LogFlags, f: &Facts, d: &Derived, out: &mut Vec<u8>) {
     let rec = f.rec;
     let (t, fe, be, srv) = (&d.t, d.fe, d.be, d.srv);
+    if rec.asap && matches!(v, LogVar::Ta | LogVar::Tt | LogVar::BytesOut) {
+        out.push(b'+');
+    }
     match v {
         LogVar::BytesOut => num(out, fl, rec.bytes_out as i64),
         LogVar::BytesIn => num(out, fl, rec.bytes_in as i64),

@@ -447,3 +447,39 @@ both_drivers!(frontend_maxconn_holds_extra_connections, |driver| {
         assert_eq!(c.read_response().seen().target, format!("/wait{i}"));
     }
 });
+
+// `option abortonclose` in mode http: a queued request whose client half-closed, closed or
+// reset its connection is still sent to the server, as HAProxy 2.6.12 does with and without
+// the option (measured beside it: server maxconn 1 held by a slow request, a second client
+// sends a complete request and closes; HAProxy serves it after the first in every case).
+both_drivers!(abortonclose_keeps_a_queued_complete_request, |driver| {
+    use std::io::{Read, Write};
+    let be = HttpBackend::start("s1");
+    let lb = start_lb(
+        driver,
+        "    option abortonclose\n    timeout queue 5s",
+        &[("s1", be.addr, "maxconn 1")],
+    );
+    let mut a = std::net::TcpStream::connect(lb.addr("fe")).unwrap();
+    a.write_all(b"GET /delay/400 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let mut b = std::net::TcpStream::connect(lb.addr("fe")).unwrap();
+    b.write_all(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    b.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut c = std::net::TcpStream::connect(lb.addr("fe")).unwrap();
+    c.write_all(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    drop(c);
+    b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let _ = b.read_to_end(&mut got);
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    be.wait_for("the three requests", Duration::from_secs(5), |c| {
+        c.requests >= 3
+    });
+    drop(a);
+});

@@ -130,6 +130,54 @@ both_drivers!(custom_log_format_matches_haproxy, |driver| {
     }
 });
 
+both_drivers!(unique_id_is_logged_as_haproxy_logs_it, |driver| {
+    if !haproxy_present() {
+        return;
+    }
+    let be = HttpBackend::start("s1");
+    // Values that are the same in both runs: the client's address in hexadecimal, the name.
+    let lf = "    unique-id-format %{+X}o\\ %ci_%f\n    log-format \"%ID %ST %{+Q}r\"\n";
+    let config = |bind: &str, log: &str| http_config(bind, log, be.addr, lf);
+    // A denied request is logged with its ID too (HAProxy computes it for the log).
+    let paths = ["/a", "/deny"];
+    let (ours, theirs, _) = both(driver, &config, "format raw local0", &paths);
+    for (key, theirs) in &theirs {
+        let ours = ours.get(key).map(String::as_str).unwrap_or("(none)");
+        assert_same_fields(message(ours), message(theirs), &[]);
+        assert!(
+            message(ours).trim_start().starts_with("7F000001_fe "),
+            "{ours}"
+        );
+    }
+});
+
+both_drivers!(logasap_lines_match_haproxy, |driver| {
+    if !haproxy_present() {
+        return;
+    }
+    let be = HttpBackend::start("s1");
+    let config = |bind: &str, log: &str| http_config(bind, log, be.addr, "    option logasap\n");
+    let paths = ["/", "/status/404", "/deny"];
+    let (ours, theirs, _) = both(driver, &config, "format raw local0", &paths);
+    for (key, theirs) in &theirs {
+        let ours = ours.get(key).map(String::as_str).unwrap_or("(none)");
+        assert_same_fields(message(ours), message(theirs), &[HTTPLOG_BYTES]);
+    }
+    // Logged when the head went out: `+` before Ta and the bytes; an answer of ringlb's own
+    // (the deny) is logged at its end, without them, as HAProxy does.
+    let line = |p: &str| fields(message(&ours[&format!("\"GET {p} HTTP/1.1\"")]));
+    let served = line("/");
+    assert!(
+        served[4].contains("/+") && served[HTTPLOG_BYTES].starts_with('+'),
+        "{served:?}"
+    );
+    let denied = line("/deny");
+    assert!(
+        !denied[4].contains('+') && !denied[HTTPLOG_BYTES].starts_with('+'),
+        "{denied:?}"
+    );
+});
+
 both_drivers!(
     separate_errors_levels_and_dontlognull_match_haproxy,
     |driver| {

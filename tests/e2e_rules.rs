@@ -417,3 +417,47 @@ both_drivers!(originalto_and_forwardfor, |driver| {
     assert_eq!(seen.header("x-original-to"), Some("127.0.0.1"));
     assert_eq!(seen.header("x-client"), Some("127.0.0.1"));
 });
+
+// `option http-buffer-request`, values as HAProxy 2.6 gave them for the same config: a body
+// sent slowly is waited for (within `timeout http-request`) and seen whole by the rules; one
+// that does not come in time gets 408; one larger than the buffer goes on with what fits.
+both_drivers!(http_buffer_request_waits_for_the_body, |driver| {
+    let s = start(
+        driver,
+        "    timeout http-request 500ms\n    option http-buffer-request\n\
+         \x20   http-request return status 200 content-type text/plain lf-string \"len=%[req.body_len] size=%[req.body_size]\" if { method POST }",
+    );
+    let head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n";
+    let mut c = Client::connect(s.lb.addr("fe"));
+    c.send(format!("{head}abc"));
+    std::thread::sleep(Duration::from_millis(200));
+    c.send("defghij");
+    let r = c.read_response();
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"len=10 size=10"[..]));
+
+    let mut c = Client::connect(s.lb.addr("fe"));
+    let t = Instant::now();
+    c.send(format!("{head}abc"));
+    let r = c.read_response();
+    assert_eq!(r.status, 408);
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(450) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+
+    // 40000 bytes: more than tune.bufsize less tune.maxrewrite (15360): the rules run with
+    // what fits.
+    let mut c = Client::connect(s.lb.addr("fe"));
+    let big = "x".repeat(40000);
+    c.send(format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 40000\r\n\r\n{big}"
+    ));
+    let r = c.read_response();
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    assert_eq!(r.status, 200);
+    assert!(
+        text.ends_with("size=40000") && !text.starts_with("len=40000"),
+        "{text}"
+    );
+});

@@ -549,6 +549,177 @@ differential!(
     }
 );
 
+// unique-id-format / unique-id-header: the ID every request gets, before its rules.
+
+/// HAProxy's usual unique-id-format, in hexadecimal.
+const UNIQUE_ID_FORMAT: &str = r"%{+X}o\ %ci:%cp_%fi:%fp_%Ts_%rt:%pid";
+
+/// `7F000001:C412_7F000001:5B69_6B130BD3_0000:0B05`: what `UNIQUE_ID_FORMAT` gives on
+/// loopback (addresses as 8 hex digits, ports, date, counter and pid as at least 4).
+fn is_unique_id_shape(v: &str) -> bool {
+    let hex = |s: &str, min: usize| {
+        s.len() >= min
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase())
+    };
+    let parts: Vec<&str> = v.split(['_', ':']).collect();
+    matches!(parts.as_slice(), [ci, cp, fi, fp, ts, rt, pid]
+        if hex(ci, 8) && ci.len() == 8 && hex(cp, 4) && hex(fi, 8) && fi.len() == 8
+            && hex(fp, 4) && hex(ts, 8) && hex(rt, 4) && hex(pid, 4))
+}
+
+/// The IDs differ between two runs (ports, date, counter, pid): once both have the shape,
+/// HAProxy's are taken to be ringlb's so that the rest of the answer is compared.
+fn same_unique_id_shape(_: usize, want: &mut Obs, got: &Obs) {
+    for name in ["x-id", "x-id-hex"] {
+        if let (Some(w), Some(g)) = (want.header(name), got.header(name)) {
+            if is_unique_id_shape(w) && is_unique_id_shape(g) {
+                let g = g.to_string();
+                for (k, v) in &mut want.headers {
+                    if k == name {
+                        *v = g.clone();
+                    }
+                }
+            }
+        }
+    }
+    if let (Some(wf), Some(gf)) = (want.forwarded.as_mut(), got.forwarded.as_ref()) {
+        for ((wk, wv), (gk, gv)) in wf.headers.iter_mut().zip(&gf.headers) {
+            let id_header = wk == "x-unique-id" || wk == "x-early";
+            if id_header && wk == gk && is_unique_id_shape(wv) && is_unique_id_shape(gv) {
+                *wv = gv.clone();
+            }
+        }
+    }
+}
+
+differential!(
+    unique_id_format_header_fetch_and_var,
+    one_backend(
+        &format!(
+            "    unique-id-format {UNIQUE_ID_FORMAT}\n\
+             \x20   unique-id-header X-Unique-ID\n\
+             \x20   option forwardfor\n\
+             \x20   http-request set-header X-Early %[unique-id]\n\
+             \x20   http-request deny deny_status 403 if {{ path /deny }}\n\
+             \x20   http-response set-header X-Id %[unique-id]\n\
+             \x20   http-response set-header X-Id-Hex %ID"
+        ),
+        "",
+        "",
+        vec![
+            get("/a", &[]),
+            // The client's own header stays; the ID is added after it.
+            get("/b", &[("X-Unique-ID", "from-client")]).again(),
+            get("/deny", &[]),
+        ],
+    ),
+    same_unique_id_shape,
+    |h, r| {
+        for run in [&h, &r] {
+            let f = run.answers[0].forwarded.as_ref().expect("forwarded");
+            let id = header(&f.headers, "x-unique-id").expect("x-unique-id");
+            assert!(is_unique_id_shape(id), "{id}");
+            assert_eq!(
+                header(&f.headers, "x-early"),
+                Some(id),
+                "one ID per request"
+            );
+            assert_eq!(run.answers[0].header("x-id"), Some(id));
+            assert_eq!(run.answers[0].header("x-id-hex"), Some(id));
+            let f1 = run.answers[1].forwarded.as_ref().expect("forwarded");
+            let ids: Vec<&str> = f1
+                .headers
+                .iter()
+                .filter(|(n, _)| n == "x-unique-id")
+                .map(|(_, v)| v.as_str())
+                .collect();
+            assert_eq!(ids.len(), 2, "{ids:?}");
+            assert_eq!(ids[0], "from-client");
+            assert_ne!(ids[1], id, "each request its own ID");
+            assert_eq!(run.answers[2].status, 403);
+        }
+    }
+);
+
+// use-server: the first rule whose condition holds and whose server is not down, before the
+// balance algorithm (`balance first` here: s1 whenever no rule chose).
+
+differential!(
+    use_server_rules_pick_before_balancing,
+    Scenario {
+        cfg: "frontend fe\n    bind 127.0.0.1:FE_PORT\n    default_backend app\n\n\
+              backend app\n    balance first\n\
+              \x20   http-request set-header x-srv three if { path /rewritten }\n\
+              \x20   use-server s4 if { path /four }\n\
+              \x20   use-server s2 if { path_beg /two } || { path /four }\n\
+              \x20   use-server s3 if { req.hdr(x-srv) three }\n\
+              \x20   use-server s2 unless { method GET }\n\
+              \x20   server s1 ADDR_s1\n    server s2 ADDR_s2\n\
+              \x20   server s3 ADDR_s3 weight 0\n    server s4 ADDR_s4 disabled\n"
+            .into(),
+        backends: &["s1", "s2", "s3", "s4"],
+        requests: vec![
+            get("/a", &[]),
+            get("/two/x", &[]),
+            // A server of weight 0 is never balanced to, but use-server picks it.
+            get("/three", &[("x-srv", "three")]),
+            // s4 is in maintenance: its rule is skipped, the next one holds.
+            get("/four", &[]),
+            // The backend's http-request rules ran before: use-server sees their edit.
+            get("/rewritten", &[]),
+            req("POST", "/p", &[]),
+            get("/b", &[]),
+        ],
+    },
+    no_documented_difference,
+    |h, r| {
+        for run in [&h, &r] {
+            let servers: Vec<&str> = run
+                .answers
+                .iter()
+                .map(|a| a.forwarded.as_ref().map_or("-", |f| f.server.as_str()))
+                .collect();
+            assert_eq!(servers, ["s1", "s2", "s3", "s2", "s3", "s2", "s1"]);
+        }
+    }
+);
+
+// option http-buffer-request: the body is there when the rules run (req.body and friends).
+
+differential!(
+    http_buffer_request_rules_see_the_body,
+    one_backend(
+        "    option http-buffer-request\n\
+         \x20   http-request set-header X-Body %[req.body]\n\
+         \x20   http-request set-header X-Len %[req.body_len]\n\
+         \x20   http-request set-header X-Size %[req.body_size]\n\
+         \x20   http-request deny deny_status 403 if { req.body -m sub forbidden }",
+        "",
+        "",
+        vec![
+            raw("POST /p HTTP/1.1\r\nHost: test.local\r\nContent-Length: 11\r\n\r\nhello=world"),
+            raw("POST /c HTTP/1.1\r\nHost: test.local\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            raw("POST /d HTTP/1.1\r\nHost: test.local\r\nContent-Length: 9\r\n\r\nforbidden"),
+            get("/g", &[]),
+        ],
+    ),
+    no_documented_difference,
+    |h, r| {
+        for run in [&h, &r] {
+            let fwd = |i: usize, name: &str| -> String {
+                let f = run.answers[i].forwarded.as_ref().expect("forwarded");
+                header(&f.headers, name).unwrap_or_default().to_string()
+            };
+            assert_eq!(fwd(0, "x-body"), "hello=world");
+            assert_eq!(fwd(0, "x-len"), "11");
+            assert_eq!(fwd(1, "x-body"), "hello world");
+            assert_eq!(fwd(1, "x-len"), "11");
+            assert_eq!(run.answers[2].status, 403);
+        }
+    }
+);
+
 // The rule families of tests/e2e_rules.rs, with the same configs.
 
 differential!(
@@ -1465,11 +1636,22 @@ const LOAD_CASES: &[(&str, Option<Verdicts>, &str)] = &[
         Some((true, false)),
         "README: rules may not edit `Content-Length` or `Transfer-Encoding` (refused at load)",
     ),
+    // Variables load in both, but a rule may not set a proc one in ringlb.
     ("    http-request set-var(sess.x) str(a)", None, ""),
     (
         "    http-request set-var(proc.x) str(a)",
         Some((true, false)),
         "README: variables: rules may read proc variables but not change them (per core)",
+    ),
+    ("    unique-id-format %ci_%zz", None, ""),
+    ("    option splice-auto", None, ""),
+    ("    no option splice-response", None, ""),
+    ("    option http-buffer-request", None, ""),
+    ("    unique-id-format %ci %cp", None, ""),
+    (
+        "    unique-id-format %{+X}o\\ %ci:%cp_%Ts_%rt:%pid",
+        None,
+        "",
     ),
     (
         "    http-request auth if !{ http_auth(md5users) }",

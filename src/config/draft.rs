@@ -235,6 +235,14 @@ pub struct TcpRuleDraft {
     pub loc: Loc,
 }
 
+/// A `use-server NAME if|unless COND` line, the server's name and ACLs unresolved.
+#[derive(Clone, Debug)]
+pub struct UseServerDraft {
+    pub server: String,
+    pub cond: CondDraft,
+    pub loc: Loc,
+}
+
 /// An `http-request` / `http-response` / `http-after-response` line, its ACLs unresolved.
 #[derive(Clone, Debug)]
 pub struct HttpRuleDraft {
@@ -289,6 +297,14 @@ pub struct ProxyDraft {
     /// Where each entry of `acls` was (first) declared.
     pub acl_locs: Vec<Loc>,
     pub switching: Vec<RuleDraft>,
+    /// `option http-buffer-request` (frontends).
+    pub buffer_request: bool,
+    /// `option logasap`, where it was set (frontends).
+    pub logasap: Option<Loc>,
+    /// `option abortonclose`, where it was set (`no option abortonclose` clears it).
+    pub abortonclose: Option<Loc>,
+    /// `use-server` lines, in order (backends).
+    pub use_server: Vec<UseServerDraft>,
     pub default_backend: Option<(String, Loc)>,
     pub balance: Option<Balance>,
     pub servers: Vec<Server>,
@@ -305,6 +321,9 @@ pub struct ProxyDraft {
     /// `stats ...` lines (the stats page), `monitor-uri`.
     pub stats: Option<super::model::StatsPage>,
     pub monitor_uri: Option<String>,
+    /// `unique-id-format`, `unique-id-header` (frontends).
+    pub unique_id_format: Option<super::model_rules::LogFormat>,
+    pub unique_id_header: Option<String>,
     pub failed: Failed,
 }
 
@@ -330,6 +349,10 @@ impl ProxyDraft {
             env: ParseEnv::default(),
             acl_locs: Vec::new(),
             switching: Vec::new(),
+            use_server: Vec::new(),
+            buffer_request: false,
+            logasap: None,
+            abortonclose: None,
             default_backend: None,
             balance: None,
             servers: Vec::new(),
@@ -344,6 +367,8 @@ impl ProxyDraft {
             log: LogDraft::default(),
             stats: None,
             monitor_uri: None,
+            unique_id_format: None,
+            unique_id_header: None,
             failed: Failed::default(),
         }
     }

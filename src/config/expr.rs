@@ -261,6 +261,10 @@ pub fn fetch_label(f: &Fetch) -> String {
         Fetch::HttpAuthGroup(u) => format!("http_auth_group({})", u.name),
         Fetch::Src => "src".into(),
         Fetch::SrcPort => "src_port".into(),
+        Fetch::UniqueId => "unique-id".into(),
+        Fetch::ReqBody => "req.body".into(),
+        Fetch::ReqBodyLen => "req.body_len".into(),
+        Fetch::ReqBodySize => "req.body_size".into(),
         Fetch::Dst => "dst".into(),
         Fetch::DstPort => "dst_port".into(),
         Fetch::Ssl(f) => format!("{f:?}").to_ascii_lowercase(),
@@ -274,7 +278,7 @@ pub fn fetch_label(f: &Fetch) -> String {
     }
 }
 
-/// Log-format variables by their `%` name.
+/// Log-format variables by their `%` name (longest names first where one starts another).
 const LF_VARS: &[(&str, LfVar)] = &[
     ("ci", LfVar::ClientIp),
     ("cp", LfVar::ClientPort),
@@ -289,6 +293,10 @@ const LF_VARS: &[(&str, LfVar)] = &[
     ("HU", LfVar::Uri),
     ("HP", LfVar::Path),
     ("HV", LfVar::Version),
+    ("ID", LfVar::UniqueId),
+    ("Ts", LfVar::Timestamp),
+    ("rt", LfVar::ReqCounter),
+    ("pid", LfVar::Pid),
     ("f", LfVar::FrontendName),
     ("b", LfVar::BackendName),
     ("s", LfVar::ServerName),
@@ -297,25 +305,53 @@ const LF_VARS: &[(&str, LfVar)] = &[
 
 /// Parses a log-format string; `phase` refuses fetches unavailable there.
 pub fn parse_logformat(text: &str, env: &ParseEnv, phase: Phase) -> Result<LogFormat, String> {
+    parse_lf(text, env, phase, false)
+}
+
+/// `unique-id-format`: as `parse_logformat`, with spaces as HAProxy's log lines treat them
+/// (separators: a run of them is one, none before anything else), unlike rule strings.
+pub fn parse_logformat_merging_spaces(
+    text: &str,
+    env: &ParseEnv,
+    phase: Phase,
+) -> Result<LogFormat, String> {
+    parse_lf(text, env, phase, true)
+}
+
+fn parse_lf(text: &str, env: &ParseEnv, phase: Phase, merge: bool) -> Result<LogFormat, String> {
     let mut nodes = Vec::new();
     let mut lit = String::new();
     let mut rest = text;
+    // `%{+X}o`: flags for every variable after it.
+    let mut all_hex = false;
     while let Some(p) = rest.find('%') {
-        lit.push_str(&rest[..p]);
+        push_text(&mut lit, &nodes, &rest[..p], merge);
         let after = &rest[p + 1..];
         if let Some(r) = after.strip_prefix('%') {
             lit.push('%');
             rest = r;
             continue;
         }
-        // `%{+Q}` style flags are accepted and ignored.
+        // Of the `%{+Q,+X,+E}` flags only X (hexadecimal) changes what rules render.
+        let mut hex = all_hex;
         let after = match after.strip_prefix('{') {
             Some(a) => match a.find('}') {
-                Some(e) => &a[e + 1..],
+                Some(e) => {
+                    hex = hex_flag(&a[..e], hex);
+                    &a[e + 1..]
+                }
                 None => return Err(format!("log-format '{text}': '%{{' without '}}'")),
             },
             None => after,
         };
+        if let Some(r) = after
+            .strip_prefix('o')
+            .filter(|r| !r.starts_with(is_var_char))
+        {
+            all_hex = hex;
+            rest = r;
+            continue;
+        }
         if !lit.is_empty() {
             nodes.push(LfNode::Lit(std::mem::take(&mut lit)));
         }
@@ -328,21 +364,49 @@ pub fn parse_logformat(text: &str, env: &ParseEnv, phase: Phase) -> Result<LogFo
             rest = &a[end + 1..];
             continue;
         }
-        let Some(&(name, var)) = LF_VARS.iter().find(|(n, _)| after.starts_with(n)) else {
-            let word: String = after
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect();
-            return Err(format!("log-format '{text}': unknown variable '%{word}' (known: %ci %cp %fi %fp %bi %bp %si %sp %f %b %s %ST %r %HM %HU %HP %HV %[expr])"));
+        let word: String = after.chars().take_while(|c| is_var_char(*c)).collect();
+        let Some(&(_, var)) = LF_VARS.iter().find(|(n, _)| *n == word) else {
+            let names: Vec<String> = LF_VARS.iter().map(|(n, _)| format!("%{n}")).collect();
+            let hint = super::suggest::hint(&format!("%{word}"), names.iter().map(String::as_str));
+            return Err(format!("log-format '{text}': unknown variable '%{word}'{hint} (known: %ci %cp %fi %fp %bi %bp %si %sp %f %b %s %ST %r %HM %HU %HP %HV %ID %Ts %rt %pid %[expr])"));
         };
-        nodes.push(LfNode::Var(var));
-        rest = &after[name.len()..];
+        nodes.push(LfNode::Var(var, hex));
+        rest = &after[word.len()..];
     }
-    lit.push_str(rest);
+    push_text(&mut lit, &nodes, rest, merge);
     if !lit.is_empty() {
         nodes.push(LfNode::Lit(lit));
     }
     Ok(LogFormat { nodes })
+}
+
+/// Literal text; with `merge`, HAProxy's separators: a run of spaces writes one, and none is
+/// written before anything else (`%{+X}o\ %ci` starts with the address).
+fn push_text(lit: &mut String, nodes: &[LfNode], text: &str, merge: bool) {
+    for c in text.chars() {
+        let at_start = nodes.is_empty() && lit.is_empty();
+        if merge && c == ' ' && (at_start || lit.ends_with(' ')) {
+            continue;
+        }
+        lit.push(c);
+    }
+}
+
+/// A variable's name runs over letters and digits (`%ci:%cp`, `%Ts_%rt`).
+fn is_var_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// Whether `+X` or `-X` in a `%{...}` flag list turns hexadecimal on or off (the last wins).
+fn hex_flag(list: &str, mut hex: bool) -> bool {
+    for f in list.split(',') {
+        match f {
+            "+X" => hex = true,
+            "-X" => hex = false,
+            _ => {}
+        }
+    }
+    hex
 }
 
 /// The `]` closing `%[` (brackets inside quotes or nested parentheses do not count).

@@ -11,7 +11,7 @@ use super::syntax::{Line, SectionKind};
 use super::tune::Arg::{Flag, Number, OnOff, Size, Timeout};
 use super::{
     check, global, global_vars, h2_tune, http_rules, log, proxy, server, server_state, stats,
-    suggest, tcp_rules, tune,
+    suggest, tcp_rules, tune, unique_id,
 };
 use std::time::Duration;
 
@@ -106,6 +106,15 @@ const fn noted(name: &'static str, arg: tune::Arg, why: &'static str) -> Keyword
         handler: Handler::Noted(arg, why),
     }
 }
+/// A proxy keyword accepted with a note (see `Handler::Noted`).
+const fn noted_in(name: &'static str, sections: u8, arg: tune::Arg, why: &'static str) -> Keyword {
+    Keyword {
+        name,
+        sections,
+        status: Status::Noted,
+        handler: Handler::Noted(arg, why),
+    }
+}
 const fn no(name: &'static str, sections: u8, why: &'static str) -> Keyword {
     Keyword {
         name,
@@ -128,6 +137,8 @@ const STATS_RULES: &str = "not supported yet (use 'stats auth' for the page's au
 /// `option httpslog`: TLS is served, its log format's TLS error fields are not.
 const HTTPSLOG: &str = "not supported yet (the TLS error fields it logs are not; 'option httplog' or a 'log-format' with %[ssl_fc_sni] and %[ssl_fc_is_resumed] work)";
 const LATER: &str = YET;
+/// The splice options: a hint HAProxy may follow; ringlb has nothing to splice with.
+const NO_SPLICE: &str = "data is copied through user space (io_uring), never spliced";
 /// The idle-pool keywords are server options in HAProxy too.
 const POOL_OPTION: &str =
     "it is a server option: write it on the 'server' or 'default-server' lines";
@@ -336,7 +347,7 @@ pub static TABLE: &[Keyword] = &[
     no("stick", B | L, LATER),
     ok("monitor-uri", D | F | L, stats::monitor_uri),
     no("monitor", F | L, LATER),
-    no("use-server", B | L, RULES),
+    ok("use-server", B | L, proxy::use_server),
     no("hash-type", D | B | L, LATER),
     no("hash-balance-factor", D | B | L, LATER),
     no("fullconn", D | B | L, LATER),
@@ -344,12 +355,13 @@ pub static TABLE: &[Keyword] = &[
     no("server-template", B | L, LATER),
     no("log-format-sd", P, "structured data in rfc5424 logs is not supported yet"),
     no("error-log-format", P, LATER),
-    no("unique-id-format", P, LATER),
-    no("unique-id-header", P, LATER),
+    ok("unique-id-format", P, unique_id::format),
+    ok("unique-id-header", P, unique_id::header),
     no("filter", F | B | L, LATER),
     no("source", D | B | L, LATER),
     no("email-alert", P, LATER),
-    no("option abortonclose", D | B | L, LATER),
+    ok("option abortonclose", D | B | L, proxy::abortonclose),
+    ok("no option abortonclose", D | B | L, proxy::abortonclose),
     no("option prefer-last-server", D | B | L, LATER),
     no("option persist", D | B | L, LATER),
     no("option log-health-checks", D | B | L, "state changes are always logged; per-check logs are not supported yet"),
@@ -366,7 +378,8 @@ pub static TABLE: &[Keyword] = &[
     // userlist
     ul("user", http_rules::user),
     ul("group", http_rules::group),
-    no("option http-buffer-request", P, LATER),
+    ok("option http-buffer-request", P, proxy::buffer_request),
+    ok("no option http-buffer-request", P, proxy::buffer_request),
     no("option http-pretend-keepalive", D | B | L, LATER),
     no("option http-no-delay", P, LATER),
     no("option http-ignore-probes", D | F | L, LATER),
@@ -376,14 +389,18 @@ pub static TABLE: &[Keyword] = &[
     no("option tcpka", P, LATER),
     no("option clitcpka", D | F | L, LATER),
     no("option srvtcpka", D | B | L, LATER),
-    no("option splice-auto", P, LATER),
-    no("option splice-request", P, LATER),
-    no("option splice-response", P, LATER),
+    noted_in("option splice-auto", P, Flag, NO_SPLICE),
+    noted_in("option splice-request", P, Flag, NO_SPLICE),
+    noted_in("option splice-response", P, Flag, NO_SPLICE),
+    noted_in("no option splice-auto", P, Flag, NO_SPLICE),
+    noted_in("no option splice-request", P, Flag, NO_SPLICE),
+    noted_in("no option splice-response", P, Flag, NO_SPLICE),
     no("option transparent", D | B | L, LATER),
     no("option independent-streams", P, LATER),
     no("option socket-stats", D | F | L, LATER),
     no("option contstats", D | F | L, LATER),
-    no("option logasap", D | F | L, LATER),
+    ok("option logasap", D | F | L, proxy::logasap),
+    ok("no option logasap", D | F | L, proxy::logasap),
     no("option checkcache", D | B | L, LATER),
     no("option disable-h2-upgrade", D | F | L, LATER),
     no("option idle-close-on-response", D | F | L, LATER),
@@ -702,6 +719,23 @@ pub fn markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splice_options_load_with_a_note() {
+        let text = "defaults\n mode http\n option splice-auto\n no option splice-request\n timeout client 1s\n timeout server 1s\n timeout connect 1s\n\
+                    frontend f\n bind 127.0.0.1:0\n option splice-response\n default_backend b\n\
+                    backend b\n server s 127.0.0.1:1\n";
+        let loaded = crate::config::load_str("t.cfg", text).map_err(|d| format!("{d:?}"));
+        let warnings: Vec<String> = loaded
+            .map(|l| l.warnings.iter().map(ToString::to_string).collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].starts_with(
+            "t.cfg:3: warning: 'option splice-auto' has no effect in ringlb: data is copied"
+        ));
+        let e = crate::config::load_str("t.cfg", &text.replace("splice-auto", "splice-auto on"));
+        assert!(e.is_err(), "an argument is refused as HAProxy refuses it");
+    }
 
     #[test]
     fn rows_are_unique_per_section() {

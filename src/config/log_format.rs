@@ -67,6 +67,7 @@ const VARS: &[(&str, LogVar)] = &[
     ("ms", LogVar::AcceptMs),
     ("pid", LogVar::Pid),
     ("r", LogVar::RequestLine),
+    ("rt", LogVar::ReqCounter),
     ("rc", LogVar::Retries),
     ("s", LogVar::Server),
     ("sc", LogVar::SrvConn),
@@ -93,7 +94,6 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     ("sslc", "TLS details are not logged yet"),
     ("lc", "log counters are not counted across cores"),
-    ("rt", "request counters are not counted across cores"),
     ("sslv", "TLS details are not logged yet"),
 ];
 

@@ -63,6 +63,7 @@ pub mod suggest;
 pub mod syntax;
 pub mod tcp_rules;
 pub mod tune;
+pub mod unique_id;
 pub mod validate;
 
 pub use error::{Diagnostic, Severity};

@@ -368,6 +368,21 @@ pub struct Frontend {
     /// `use_backend` rules in order; the first whose condition holds wins.
     pub switching: Vec<SwitchRule>,
     pub default_backend: Option<BackendId>,
+    /// `option http-buffer-request`: the body (as much as the buffer holds) is waited for
+    /// before the `http-request` rules run.
+    pub buffer_request: bool,
+    /// `option logasap`: the log line goes out when the response head is sent.
+    pub logasap: bool,
+    /// `unique-id-format` (and `unique-id-header`): each request's ID.
+    pub unique_id: Option<UniqueId>,
+}
+
+/// A frontend's request IDs: computed once per request, before its `http-request` rules.
+#[derive(Clone, Debug)]
+pub struct UniqueId {
+    pub format: super::model_rules::LogFormat,
+    /// `unique-id-header`: lower case; added to the request sent to the server.
+    pub header: Option<String>,
 }
 
 impl std::ops::Deref for Frontend {
@@ -377,6 +392,16 @@ impl std::ops::Deref for Frontend {
     }
 }
 
+/// A `use-server` rule: the first whose condition holds and whose server is not down picks
+/// the server, before the balance algorithm.
+#[derive(Clone, Debug)]
+pub struct UseServerRule {
+    pub server: ServerId,
+    pub cond: Condition,
+    pub loc: Loc,
+}
+
+/// A `use_backend` rule.
 #[derive(Clone, Debug)]
 pub struct SwitchRule {
     pub backend: BackendId,
@@ -472,6 +497,8 @@ pub struct Backend {
     pub proxy: Proxy,
     pub balance: Balance,
     pub servers: Vec<Server>,
+    /// `use-server` rules in order; their conditions refer to `proxy.acls`.
+    pub use_server: Vec<UseServerRule>,
     /// Extra connection attempts after the first fails (HAProxy default 3).
     pub retries: u32,
     pub redispatch: bool,

@@ -203,6 +203,8 @@ pub enum LogVar {
     ResHeadersClf,
     AcceptMs,
     Pid,
+    /// `%rt`: the request counter.
+    ReqCounter,
     RequestLine,
     Retries,
     Server,

@@ -57,6 +57,13 @@ pub struct HdrArg {
 
 #[derive(Clone, Debug)]
 pub enum Fetch {
+    /// `unique-id`: the request's `unique-id-format` value.
+    UniqueId,
+    /// `req.body`, `req.body_len`, `req.body_size`: the body behind the head (see
+    /// `option http-buffer-request`).
+    ReqBody,
+    ReqBodyLen,
+    ReqBodySize,
     Src,
     SrcPort,
     Dst,
@@ -263,7 +270,8 @@ impl LogFormat {
 #[derive(Clone, Debug)]
 pub enum LfNode {
     Lit(String),
-    Var(LfVar),
+    /// A variable; `true` when written in hexadecimal (`%{+X}`: addresses, ports, counters).
+    Var(LfVar, bool),
     Expr(Expr),
 }
 
@@ -287,6 +295,14 @@ pub enum LfVar {
     Uri,
     Path,
     Version,
+    /// `%Ts`: the date in seconds since the epoch.
+    Timestamp,
+    /// `%rt`: the request counter (unique in the process: see `Worker::next_request_counter`).
+    ReqCounter,
+    /// `%pid`.
+    Pid,
+    /// `%ID`: the request's `unique-id-format` value.
+    UniqueId,
 }
 
 /// The rules of one proxy section, per phase.

@@ -87,6 +87,65 @@ pub fn use_backend(p: &mut ProxyDraft, cx: &mut Cx) {
     });
 }
 
+/// `option http-buffer-request` and `no option http-buffer-request`: frontends wait for the
+/// request body before their rules.
+pub fn buffer_request(p: &mut ProxyDraft, cx: &mut Cx) {
+    if !cx.none() {
+        return;
+    }
+    if cx.in_backend_only() {
+        return cx.err(format!(
+            "'{}' in a backend section is not supported yet: set it in the frontend (or defaults), where ringlb waits for the body before any rule",
+            cx.kw
+        ));
+    }
+    p.buffer_request = !cx.kw.starts_with("no ");
+}
+
+/// `option abortonclose` and `no option abortonclose`. In mode http ringlb serves a queued
+/// request whose client closed, as HAProxy 2.6 does with the option too (measured: a request
+/// already complete is kept whether the client half-closed, closed or reset); mode tcp
+/// backends, where HAProxy does abort, refuse it at validation.
+pub fn abortonclose(p: &mut ProxyDraft, cx: &mut Cx) {
+    if cx.none() {
+        p.abortonclose = (!cx.kw.starts_with("no ")).then(|| cx.loc.clone());
+    }
+}
+
+/// `option logasap` and `no option logasap`.
+pub fn logasap(p: &mut ProxyDraft, cx: &mut Cx) {
+    if cx.none() {
+        p.logasap = (!cx.kw.starts_with("no ")).then(|| cx.loc.clone());
+    }
+}
+
+/// `use-server NAME if|unless COND`: the server is resolved once the section is read.
+pub fn use_server(p: &mut ProxyDraft, cx: &mut Cx) {
+    let [name, rest @ ..] = cx.args else {
+        return cx.err(
+            "'use-server' needs a server name and a condition, e.g. 'use-server s1 if is_api'",
+        );
+    };
+    if name.contains('%') {
+        return cx.err("'use-server' with a log-format server name is not supported yet; write one use-server line per server");
+    }
+    if !matches!(rest.first().map(String::as_str), Some("if" | "unless")) {
+        return cx.err("'use-server' requires either 'if' or 'unless' followed by a condition");
+    }
+    let cond = match cond::parse_condition(rest, &mut p.acls, &p.env) {
+        Ok(c) => c,
+        Err(e) => return cx.err(format!("use-server {name}: {e}")),
+    };
+    while p.acl_locs.len() < p.acls.len() {
+        p.acl_locs.push(cx.loc.clone());
+    }
+    p.use_server.push(super::draft::UseServerDraft {
+        server: name.clone(),
+        cond,
+        loc: cx.loc.clone(),
+    });
+}
+
 pub fn acl(p: &mut ProxyDraft, cx: &mut Cx) {
     let [name, rest @ ..] = cx.args else {
         return cx.err("'acl' needs a name and a test, e.g. 'acl is_api path_beg /api'");
@@ -335,7 +394,7 @@ mod tests {
                 ""
             };
             let text = format!(
-                "defaults\n  {}{arg}\nbackend b\n  server s 127.0.0.1:1\n",
+                "defaults\n  mode http\n  {}{arg}\nbackend b\n  server s 127.0.0.1:1\n",
                 k.name
             );
             let loaded = super::super::load_str("t.cfg", &text);

@@ -405,6 +405,15 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
     super::check::validate(p, mode, diags);
     let mut acls = p.acls.clone();
     let rules = build_rules(p, &p.http_rules, &mut acls, diags);
+    let use_server = build_use_server(p, mode, &mut acls, diags);
+    if let (Mode::Tcp, Some(loc)) = (mode, &p.abortonclose) {
+        if !p.failed.quiet("mode") {
+            diags.error(
+                loc,
+                format!("'option abortonclose' is not supported yet in a mode tcp backend ('{}'): HAProxy aborts a queued connection whose client closed there, ringlb does not watch for it", p.name),
+            );
+        }
+    }
     let mut servers = p.servers.clone();
     let sni_exprs = super::server_tls::finish_servers(&mut servers, &global.tls, diags);
     // A listen section's log settings are reported once, by its frontend.
@@ -430,6 +439,7 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
         },
         balance,
         servers,
+        use_server,
         sni_exprs,
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: p.redispatch,
@@ -439,6 +449,47 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
         allbackups: p.allbackups,
         state_from: super::server_state::state_from(p, &global.server_state),
     }
+}
+
+/// `use-server` rules: each server named must be in the section ("did you mean" otherwise),
+/// and its condition resolved into the backend's ACLs.
+fn build_use_server(
+    p: &ProxyDraft,
+    mode: Mode,
+    acls: &mut Vec<Acl>,
+    diags: &mut Diags,
+) -> Vec<UseServerRule> {
+    let mut out = Vec::new();
+    for r in &p.use_server {
+        if mode == Mode::Tcp && !p.failed.quiet("mode") {
+            diags.error(
+                &r.loc,
+                "'use-server' is not supported yet in a mode tcp backend (only in mode http)",
+            );
+            continue;
+        }
+        let server = p.servers.iter().position(|s| s.name == r.server);
+        if server.is_none() {
+            let hint = suggest::hint(&r.server, p.servers.iter().map(|s| s.name.as_str()));
+            diags.error(
+                &r.loc,
+                format!(
+                    "backend '{}': unable to find server '{}' referenced in a 'use-server' rule{hint}",
+                    p.name, r.server
+                ),
+            );
+        }
+        let kw = format!("use-server {}", r.server);
+        let cond = resolve_cond(&r.cond, acls, p, &r.loc, &kw, diags);
+        if let (Some(i), Some(Some(cond))) = (server, cond) {
+            out.push(UseServerRule {
+                server: ServerId::new(i),
+                cond,
+                loc: r.loc.clone(),
+            });
+        }
+    }
+    out
 }
 
 fn warn_timeouts(p: &ProxyDraft, missing: &[&str], diags: &mut Diags) {
@@ -596,6 +647,14 @@ fn build_frontend(
             None
         }
     };
+    if let (Mode::Tcp, Some(loc)) = (mode, &p.logasap) {
+        if !p.failed.quiet("mode") {
+            diags.error(
+                loc,
+                format!("'option logasap' is not supported yet in a mode tcp frontend ('{}'); in mode http it is", p.name),
+            );
+        }
+    }
     let maxconn = p.maxconn.unwrap_or(global.maxconn).min(global.maxconn);
     // A listen section's rules are both its frontend's and its backend's; the proxy runs them
     // once when the listen routes to itself. Errors were reported by build_backend already.
@@ -618,6 +677,12 @@ fn build_frontend(
         maxconn,
         switching,
         default_backend,
+        buffer_request: p.buffer_request,
+        logasap: p.logasap.is_some() && mode == Mode::Http,
+        unique_id: p.unique_id_format.clone().map(|format| UniqueId {
+            format,
+            header: p.unique_id_header.clone(),
+        }),
     })
 }
 

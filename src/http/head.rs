@@ -43,6 +43,8 @@ pub struct RequestRewrite<'a> {
     /// unless `if_none` and the (forwarded) request already has that header.
     pub forwarded_for: Option<(&'a str, IpAddr, bool)>,
     pub drop_expect: bool,
+    /// `unique-id-header`: (lower-case header name, the request's ID), added as a new line.
+    pub unique_id: Option<(&'a str, &'a str)>,
     /// The target goes out in origin-form (`/p?q`) even when the request has it in
     /// absolute-form: an HTTP/2 request's (serve/h2/head.rs), as HAProxy sends those.
     pub origin_form: bool,
@@ -101,6 +103,13 @@ pub fn write_request_head(out: &mut Vec<u8>, buf: &[u8], req: &Request, rw: &Req
         ConnHeader::KeepAlive => {}
         ConnHeader::Close => out.extend_from_slice(b"connection: close\r\n"),
         ConnHeader::Upgrade => out.extend_from_slice(b"connection: upgrade\r\n"),
+    }
+    // HAProxy adds the unique ID before X-Forwarded-For and X-Original-To.
+    if let Some((name, id)) = rw.unique_id {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     if let Some((name, ip, if_none)) = rw.forwarded_for {
         if !(if_none && xff_seen) {

@@ -31,6 +31,7 @@ const PLAIN: RequestRewrite = RequestRewrite {
     connection: ConnHeader::KeepAlive,
     forwarded_for: None,
     drop_expect: false,
+    unique_id: None,
     origin_form: false,
 };
 

@@ -554,6 +554,7 @@ const PLAIN_REQUEST: crate::http::RequestRewrite = crate::http::RequestRewrite {
     original_to: None,
     forwarded_for: None,
     drop_expect: false,
+    unique_id: None,
     origin_form: false,
 };
 

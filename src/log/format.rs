@@ -92,10 +92,14 @@ fn request_date(f: &Facts) -> SystemTime {
 fn var(v: LogVar, fl: LogFlags, f: &Facts, d: &Derived, out: &mut Vec<u8>) {
     let rec = f.rec;
     let (t, fe, be, srv) = (&d.t, d.fe, d.be, d.srv);
+    if rec.asap && matches!(v, LogVar::Ta | LogVar::Tt | LogVar::BytesOut) {
+        out.push(b'+');
+    }
     match v {
         LogVar::BytesOut => num(out, fl, rec.bytes_out as i64),
         LogVar::BytesIn => num(out, fl, rec.bytes_in as i64),
-        LogVar::CookieReq | LogVar::CookieRes | LogVar::UniqueId => text(out, fl, None),
+        LogVar::CookieReq | LogVar::CookieRes => text(out, fl, None),
+        LogVar::UniqueId => text(out, fl, rec.unique_id.as_deref().map(str::as_bytes)),
         LogVar::Hostname => text(out, fl, Some(f.hostname.as_bytes())),
         LogVar::Method => text(out, fl, request_part(rec, Part::Method)),
         LogVar::Uri => text(out, fl, request_part(rec, Part::Uri)),
@@ -154,6 +158,7 @@ fn var(v: LogVar, fl: LogFlags, f: &Facts, d: &Derived, out: &mut Vec<u8>) {
         LogVar::ServerIp => ip(out, fl, server_addr(f)),
         LogVar::ServerPort => port(out, fl, server_addr(f)),
         LogVar::Pid => num(out, fl, i64::from(f.pid)),
+        LogVar::ReqCounter => num(out, fl, rec.req_counter as i64),
         LogVar::TermState => {
             let _ = write!(out, "{}", rec.state());
         }

@@ -20,6 +20,10 @@ pub struct Txn {
     pub vars: Vars,
     /// `http-request capture` values, by request capture slot, for the request's record.
     pub captures: Vec<(usize, Vec<u8>)>,
+    /// The request's `unique-id-format` value, computed once before its rules run.
+    pub unique_id: Option<String>,
+    /// The request's number on this process (`%rt`).
+    pub req_counter: u64,
 }
 
 /// The side of the exchange a rule list looks at.
@@ -30,6 +34,7 @@ pub enum Side<'a> {
         method: &'a [u8],
         target: &'a [u8],
         version: ClientVersion,
+        body: super::ReqBody<'a>,
     },
     Response {
         head: Head<'a>,
@@ -59,8 +64,10 @@ impl<'a> Scene<'a> {
                 method,
                 target,
                 version,
+                body,
             } => (
                 Some(ReqView {
+                    body,
                     head,
                     method: txn.edits.method.as_deref().unwrap_or(method),
                     target: txn.edits.target.as_deref().unwrap_or(target),
@@ -89,6 +96,8 @@ impl<'a> Scene<'a> {
             vars: Some(&txn.vars),
             tls: self.tls,
             content: None,
+            unique_id: txn.unique_id.as_deref(),
+            req_counter: txn.req_counter,
         }
     }
 
@@ -100,7 +109,9 @@ impl<'a> Scene<'a> {
                 method,
                 target,
                 version,
+                body,
             } => Some(ReqView {
+                body,
                 head,
                 method,
                 target,
@@ -120,6 +131,8 @@ impl<'a> Scene<'a> {
             vars: None,
             tls: self.tls,
             content: None,
+            unique_id: None,
+            req_counter: 0,
         }
     }
 

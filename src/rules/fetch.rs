@@ -94,6 +94,14 @@ fn single<'a>(f: &'a Fetch, ctx: &Ctx<'a>) -> Option<Smp<'a>> {
         Fetch::Payload(dir, p) => super::content::fetch(*dir, p, ctx.content.as_ref()?),
         Fetch::WaitEnd => ctx.content.filter(|c| c.last).map(|_| Smp::Bool(true)),
         Fetch::Src => Some(Smp::Ip(unmap(ctx.src.ip()))),
+        Fetch::UniqueId => b(ctx.unique_id?.as_bytes()),
+        Fetch::ReqBody => Some(Smp::Str(body_data(ctx.req?.body))),
+        Fetch::ReqBodyLen => Some(Smp::Int(body_data(ctx.req?.body).len() as i64)),
+        Fetch::ReqBodySize => {
+            let body = ctx.req?.body;
+            let size = body.length.unwrap_or(body_data(body).len() as u64);
+            Some(Smp::Int(size as i64))
+        }
         Fetch::SrcPort => Some(Smp::Int(ctx.src.port() as i64)),
         Fetch::Dst => Some(Smp::Ip(unmap(ctx.dst.ip()))),
         Fetch::DstPort => Some(Smp::Int(ctx.dst.port() as i64)),
@@ -225,6 +233,23 @@ fn cookie<'a>(lines: Lines<'a>, name: &[u8]) -> Option<Smp<'a>> {
             (kv[..e].trim_ascii() == name)
                 .then(|| Smp::Str(Cow::Borrowed(kv[e + 1..].trim_ascii())))
         })
+}
+
+/// The body's data that arrived: a chunked one without its framing (what the chunks hold so
+/// far, as HAProxy's `req.body` gives it).
+fn body_data(body: super::ReqBody<'_>) -> Cow<'_, [u8]> {
+    if !body.chunked {
+        return Cow::Borrowed(body.bytes);
+    }
+    let mut decoder = crate::http::ChunkedDecoder::new();
+    let mut ranges = Vec::new();
+    // A malformed chunk ends what is seen; the framing check answers it later.
+    let _ = decoder.feed(body.bytes, &mut ranges);
+    let mut out = Vec::new();
+    for r in ranges {
+        out.extend_from_slice(body.bytes.get(r).unwrap_or(b""));
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

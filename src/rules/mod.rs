@@ -243,6 +243,18 @@ pub struct ReqView<'a> {
     pub target: &'a [u8],
     pub version: ClientVersion,
     pub edits: Option<&'a HeadEdits>,
+    pub body: ReqBody<'a>,
+}
+
+/// What of the request body has arrived behind its head (all of it, or what the buffer
+/// holds, with `option http-buffer-request`): `req.body`, `req.body_len`, `req.body_size`.
+#[derive(Clone, Copy, Default)]
+pub struct ReqBody<'a> {
+    /// As received: chunked framing included when `chunked`.
+    pub bytes: &'a [u8],
+    pub chunked: bool,
+    /// The Content-Length, when the request has one.
+    pub length: Option<u64>,
 }
 
 /// The response as response rules see it.
@@ -284,6 +296,10 @@ pub struct Ctx<'a> {
     /// The bytes content inspection holds (`tcp-request content`, `tcp-response content`,
     /// `use_backend` in mode tcp).
     pub content: Option<content::Held<'a>>,
+    /// The request's `unique-id-format` value (`unique-id`, `%ID`), when the frontend has one.
+    pub unique_id: Option<&'a str>,
+    /// `%rt`: the request's number on this process.
+    pub req_counter: u64,
 }
 
 impl<'a> Ctx<'a> {
@@ -305,6 +321,8 @@ impl<'a> Ctx<'a> {
             vars: None,
             tls,
             content: None,
+            unique_id: None,
+            req_counter: 0,
         }
     }
 }

@@ -76,6 +76,17 @@ pub(super) trait Downstream {
     /// Drops the body of a request answered without a server, when the whole of it is here
     /// already. Returns its size, or `None` when it is not (the connection must close then).
     fn drop_buffered_body(&mut self, req: &Request, max_trailer: usize) -> Option<u64>;
+    /// `option http-buffer-request`: reads until the whole body follows the head in
+    /// `head_bytes`, or they fill `max` bytes (then the rules see what fits), or `deadline`
+    /// passes (`HeadFail::Timeout`). HTTP/2 streams do not wait (their body is streamed).
+    async fn wait_for_body(
+        &mut self,
+        _req: &Request,
+        _max: usize,
+        _deadline: Option<Instant>,
+    ) -> Result<(), HeadFail> {
+        Ok(())
+    }
     /// The request body source: streams it to the server.
     async fn body_to(
         &mut self,

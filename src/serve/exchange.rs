@@ -103,6 +103,7 @@ impl<'a, D: Downstream> Session<'a, D> {
             pool: false,
             sni: plan.sni.clone(),
             origin: Some(self.origin()),
+            server: plan.use_server,
         };
         let fresh = match self.acquire_recorded(plan.backend, plan.key, fresh).await {
             Ok(a) => a,
@@ -140,11 +141,13 @@ impl<'a, D: Downstream> Session<'a, D> {
         };
         let sni = plan.sni.clone();
         let origin = Some(self.origin());
+        let server = plan.use_server;
         let reuse = Reuse {
             own,
             pool,
             sni,
             origin,
+            server,
         };
         self.acquire_recorded(backend, key, reuse).await
     }

@@ -418,6 +418,27 @@ impl Downstream for H1<'_> {
         }
     }
 
+    async fn wait_for_body(
+        &mut self,
+        req: &Request,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> Result<(), HeadFail> {
+        while !body_is_buffered(self.cbuf.bytes(), req) {
+            if self.cbuf.len() >= max || self.cbuf.is_full() {
+                return Ok(());
+            }
+            let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match self.cbuf.read_from(&mut self.client, limit).await {
+                Ok(0) => return Err(HeadFail::Gone(IoFail::Io(EOF.into()))),
+                Ok(_) => {}
+                Err(IoFail::Timeout) => return Err(HeadFail::Timeout),
+                Err(e) => return Err(HeadFail::Gone(e)),
+            }
+        }
+        Ok(())
+    }
+
     async fn body_to(
         &mut self,
         server: &mut Stream,
@@ -496,5 +517,22 @@ impl Drop for HotRead<'_> {
         self.0
             .hot_reads
             .set(self.0.hot_reads.get().saturating_sub(1));
+    }
+}
+
+/// The whole body of `req` follows its head in `buf` (a chunked one up to its last chunk and
+/// trailers).
+fn body_is_buffered(buf: &[u8], req: &Request) -> bool {
+    let after = buf.get(req.head_len..).unwrap_or(b"");
+    match req.body {
+        BodyKind::None => true,
+        BodyKind::Length(n) => after.len() as u64 >= n,
+        // A request body never runs until the close (RFC 9112 6.3): nothing to wait for.
+        BodyKind::UntilClose => true,
+        BodyKind::Chunked => {
+            let mut decoder = ChunkedDecoder::new();
+            let mut data = Vec::new();
+            matches!(decoder.feed(after, &mut data), Ok(p) if p.done)
+        }
     }
 }

@@ -124,6 +124,8 @@ struct Plan<'a> {
     /// The frontend and this backend: the settings they decide together.
     route: Route<'a>,
     key: PickKey,
+    /// The server a `use-server` rule chose, if any.
+    use_server: Option<crate::config::model::ServerId>,
     /// The client may keep its connection after this request.
     client_keep_alive: bool,
     method: Method,
@@ -327,6 +329,11 @@ impl<'a, D: Downstream> Session<'a, D> {
             return self
                 .intercept(crate::stats::service::Intercept::Monitor, keep_alive)
                 .await;
+        }
+        if self.fe.buffer_request {
+            if let Err(next) = self.buffer_request_body().await {
+                return next;
+            }
         }
         let plan = match self.plan() {
             Ok(p) => p,

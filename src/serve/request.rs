@@ -7,7 +7,9 @@ use super::downstream::{Downstream, HeadFail};
 use super::record::{self, RuleAnswer};
 use super::route::Route;
 use super::{Early, Next, Plan, Session};
-use crate::config::model::{Acl, Backend, Balance, Frontend, HttpReuse, Proxy};
+use crate::config::model::{
+    Acl, Backend, BackendId, Balance, Frontend, HttpReuse, Proxy, ServerId,
+};
 use crate::config::model_rules::HttpRule;
 use crate::http::{
     write_request_head, BodyKind, ConnHeader, Head, Method, Request, RequestRewrite, Version,
@@ -43,6 +45,36 @@ impl<'a, D: Downstream> Session<'a, D> {
         }
     }
 
+    /// `option http-buffer-request`: waits, within `timeout http-request` from the request's
+    /// start, for the body (as much of it as the buffer holds) before the rules run, so that
+    /// `req.body` sees it. A client waiting for `100 Continue` is not waited for (ringlb
+    /// answers it when the body is sent to the server).
+    pub(super) async fn buffer_request_body(&mut self) -> Result<(), Next> {
+        if self.req.expect_continue || self.req.body == BodyKind::None {
+            return Ok(());
+        }
+        let start = self.rec.marks.start.unwrap_or_else(Instant::now);
+        let deadline = self.unrouted().head_limit().map(|d| start + d);
+        let max = self.limits.max_head;
+        match self.conn.wait_for_body(&self.req, max, deadline).await {
+            Ok(()) => Ok(()),
+            Err(HeadFail::Timeout) => {
+                self.rec.end(record::head_read_failed(&IoFail::Timeout));
+                Err(self.fail(408, self.unrouted()).await)
+            }
+            Err(HeadFail::Gone(e)) => Err(self.client_left_in_head(e)),
+            Err(HeadFail::Answer(status)) => {
+                self.rec.end(record::BAD_REQUEST);
+                Err(self.fail(status, self.unrouted()).await)
+            }
+            // Only HTTP/2 heads are malformed so, and HTTP/2 bodies are not waited for.
+            Err(HeadFail::Malformed) => {
+                self.rec.end(record::BAD_REQUEST);
+                Err(Next::Close)
+            }
+        }
+    }
+
     /// The client closed or failed before its head was complete: nothing is answered. The
     /// record says 400, the status HAProxy 2.6 logs for it (`CR`), with no byte sent.
     fn client_left_in_head(&mut self, e: IoFail) -> Next {
@@ -62,6 +94,7 @@ impl<'a, D: Downstream> Session<'a, D> {
             .start_vars(&mut self.txn.vars, &model.global.proc_vars);
         self.txn.captures.clear();
         self.run_tcp_content(fe, None)?;
+        self.start_unique_id();
         if has_rules {
             let ran =
                 self.run_request_rules(fe.rules.request.as_slice(), &fe.acls, self.unrouted());
@@ -75,7 +108,11 @@ impl<'a, D: Downstream> Session<'a, D> {
             let ctx = if has_rules {
                 scene.ctx(&self.txn)
             } else {
-                scene.plain_ctx()
+                rules::Ctx {
+                    unique_id: self.txn.unique_id.as_deref(),
+                    req_counter: self.txn.req_counter,
+                    ..scene.plain_ctx()
+                }
             };
             rules::select_backend(fe, &ctx).ok_or(Early::NoBackend)?
         };
@@ -94,6 +131,7 @@ impl<'a, D: Downstream> Session<'a, D> {
             be,
             route,
             key: self.pick_key(be),
+            use_server: self.use_server(be, backend),
             client_keep_alive: route.client_keep_alive(self.req.keep_alive, self.w.is_stopping()),
             method: self.req.method,
             version: self.req.version,
@@ -117,6 +155,16 @@ impl<'a, D: Downstream> Session<'a, D> {
             crate::rules::content::Verdict::Reject => Err(Early::Refused),
             _ => Ok(()),
         }
+    }
+
+    /// The server of the backend's `use-server` rules, evaluated after the http-request rules
+    /// (seeing their edits), before the balance algorithm.
+    fn use_server(&self, be: &'a Backend, backend: BackendId) -> Option<ServerId> {
+        if be.use_server.is_empty() {
+            return None;
+        }
+        let scene = self.scene(Some(be.name.as_str()));
+        crate::worker::connect::use_server_choice(self.w, be, backend, &scene.ctx(&self.txn))
     }
 
     /// The request's values of the backend's request-dependent `sni` expressions (`sni
@@ -266,8 +314,15 @@ impl<'a, D: Downstream> Session<'a, D> {
             })
             .map(|o| (o.header.as_str(), self.conn.local().ip()));
         let edits = (!self.txn.edits.is_empty()).then_some(&self.txn.edits);
+        let unique_id = self
+            .fe
+            .unique_id
+            .as_ref()
+            .and_then(|u| u.header.as_deref())
+            .zip(self.txn.unique_id.as_deref());
         let rw = RequestRewrite {
             edits,
+            unique_id,
             original_to,
             connection,
             forwarded_for,
@@ -280,6 +335,23 @@ impl<'a, D: Downstream> Session<'a, D> {
 }
 
 impl<D: Downstream> Session<'_, D> {
+    /// Numbers the request and computes its `unique-id-format` value, once, before any rule
+    /// runs (HAProxy computes it at its first use and keeps it; what its usual formats read,
+    /// addresses, date, counter and pid, is the same then).
+    fn start_unique_id(&mut self) {
+        self.txn.req_counter = self.w.next_request_counter();
+        self.rec.req_counter = self.txn.req_counter;
+        self.txn.unique_id = None;
+        let Some(uid) = &self.fe.unique_id else {
+            return;
+        };
+        let scene = request_scene(self.fe, &*self.conn, &self.req, None);
+        let id = rules::logformat::to_vec(&uid.format, &scene.ctx(&self.txn));
+        let id = String::from_utf8_lossy(&id).into_owned();
+        self.rec.unique_id = Some(id.clone());
+        self.txn.unique_id = Some(id);
+    }
+
     /// Moves the `http-request capture` values into the record (dropped when nothing logs).
     fn keep_captures(&mut self) {
         let taken = std::mem::take(&mut self.txn.captures);
@@ -342,6 +414,27 @@ fn request_scene<'s, D: Downstream>(
             method: buf.get(req.method_range.clone()).unwrap_or(b""),
             target: buf.get(req.target.clone()).unwrap_or(b""),
             version: crate::rules::ClientVersion::of(req.version, conn.is_h2()),
+            body: buffered_body(buf, req),
+        },
+    }
+}
+
+/// The part of the request body already behind its head in `buf` (for `req.body`).
+fn buffered_body<'s>(buf: &'s [u8], req: &Request) -> rules::ReqBody<'s> {
+    let after = buf.get(req.head_len..).unwrap_or(b"");
+    match req.body {
+        BodyKind::None | BodyKind::UntilClose => rules::ReqBody::default(),
+        BodyKind::Length(n) => rules::ReqBody {
+            bytes: after
+                .get(..n.min(after.len() as u64) as usize)
+                .unwrap_or(after),
+            chunked: false,
+            length: Some(n),
+        },
+        BodyKind::Chunked => rules::ReqBody {
+            bytes: after,
+            chunked: true,
+            length: None,
         },
     }
 }

@@ -305,6 +305,9 @@ impl<'a, D: Downstream> Session<'a, D> {
             return Err(());
         }
         self.rec.bytes_out += n as u64;
+        if self.fe.logasap {
+            record::log_early(self.w, &mut self.rec);
+        }
         Ok(inline.is_some())
     }
 

@@ -76,6 +76,9 @@ pub struct Reuse {
     /// Who the client is, for the PROXY header a `send-proxy` server is sent (`None`: unknown,
     /// `PROXY UNKNOWN` / `LOCAL`).
     pub origin: Option<Origin>,
+    /// The server a `use-server` rule chose (`use_server_choice`): tried first, waited for
+    /// when full, retried as a balanced pick is.
+    pub server: Option<ServerId>,
 }
 
 /// What a PROXY header tells a server about the client connection: its addresses (those of
@@ -106,6 +109,27 @@ impl Origin {
     }
 }
 
+/// The server of the first `use-server` rule whose condition holds in `ctx` and whose server
+/// is not down or in maintenance on this core (a drained one, weight 0, still serves: the
+/// manual's own example). `None`: the balance algorithm picks.
+pub fn use_server_choice(
+    w: &Worker,
+    be: &Backend,
+    backend: BackendId,
+    ctx: &Ctx,
+) -> Option<ServerId> {
+    if be.use_server.is_empty() {
+        return None;
+    }
+    w.apply_health();
+    let rt = w.backend_rt(backend)?;
+    be.use_server
+        .iter()
+        .filter(|r| rt.balancer.slot(r.server).is_some_and(|s| s.usable.get()))
+        .find(|r| rules::matcher::eval(&be.acls, &r.cond, ctx))
+        .map(|r| r.server)
+}
+
 /// A server slot and a connection to that server, following the backend's retry rules.
 pub async fn acquire(
     w: &Worker,
@@ -129,7 +153,7 @@ pub async fn acquire_traced(
     };
     let queue_deadline = queue_limit(w, backend).map(|d| Instant::now() + d);
     let attempts = be.retries.saturating_add(1);
-    let mut pinned: Option<ServerId> = None;
+    let mut pinned: Option<ServerId> = reuse.server;
     let mut avoid: Option<ServerId> = None;
     let mut tried = 0;
     // Counted in the backend's queue (`qcur`) while it waits for a slot, until it returns.

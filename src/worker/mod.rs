@@ -114,6 +114,8 @@ pub struct Worker {
     pub stats: CoreStats,
     /// This core's live sessions (runtime API: `show sess`, `shutdown sessions server`).
     pub sessions: Rc<sessions::Sessions>,
+    /// Requests this core has started (`next_request_counter`).
+    requests_started: Cell<u64>,
 }
 
 /// What every core is given of the process-wide state: the model, the maxconn counters, and
@@ -178,7 +180,17 @@ impl Worker {
             tls_errors,
             stats,
             sessions: sessions::Sessions::new(index),
+            requests_started: Cell::new(0),
         })
+    }
+
+    /// The next request's number (`%rt`), unique in the process without a shared counter:
+    /// the cores interleave (core i of n numbers i, i+n, i+2n ...). With one thread it counts
+    /// 0, 1, 2 ... as HAProxy's does.
+    pub fn next_request_counter(&self) -> u64 {
+        let n = self.requests_started.get();
+        self.requests_started.set(n + 1);
+        n * self.nbthread.max(1) as u64 + self.index as u64
     }
 
     /// This core's balancer and pool of a backend.

@@ -137,6 +137,7 @@ fn check_forwarded(data: &[u8], req: &Request) {
         original_to: None,
         forwarded_for: Some(("x-forwarded-for", IpAddr::V4(Ipv4Addr::LOCALHOST), false)),
         drop_expect: false,
+        unique_id: None,
         origin_form: false,
     };
     let mut out = Vec::new();

@@ -91,6 +91,10 @@ const fn no(name: &'static str) -> Row {
 #[rustfmt::skip]
 pub static TABLE: &[Row] = &[
     ok("src", Conn, Ip, "src", |c, _| none(c, Fetch::Src)),
+    ok("unique-id", Conn, Str, "unique-id", |c, _| none(c, Fetch::UniqueId)),
+    ok("req.body", Request, Str, "req.body", |c, _| none(c, Fetch::ReqBody)),
+    ok("req.body_len", Request, Int, "req.body_len", |c, _| none(c, Fetch::ReqBodyLen)),
+    ok("req.body_size", Request, Int, "req.body_size", |c, _| none(c, Fetch::ReqBodySize)),
     ok("src_port", Conn, Int, "src_port", |c, _| none(c, Fetch::SrcPort)),
     ok("dst", Conn, Ip, "dst", |c, _| none(c, Fetch::Dst)),
     ok("dst_port", Conn, Int, "dst_port", |c, _| none(c, Fetch::DstPort)),
@@ -164,7 +168,6 @@ pub static TABLE: &[Row] = &[
     no("url_dir"),
     no("hdr_ip"),
     no("hdr_val"),
-    no("req.body"),
     no("req.rdp_cookie"),
     no("rdp_cookie"),
     no("req.rdp_cookie_cnt"),
@@ -185,7 +188,6 @@ pub static TABLE: &[Row] = &[
     no("capture.req.hdr"),
     no("url_ip"),
     no("url_port"),
-    no("unique-id"),
     no("rand"),
     no("date"),
 ];

@@ -176,6 +176,15 @@ pub struct RequestRecord {
     /// Refused by a `tcp-request content` rule: HAProxy 2.6 counts it in the frontend's
     /// `dreq` only, and before routing (mode http) as no HTTP request at all.
     pub tcp_refused: bool,
+    /// The request's `unique-id-format` value (`%ID`).
+    pub unique_id: Option<String>,
+    /// The request's number on this process (`%rt`, `Worker::next_request_counter`).
+    pub req_counter: u64,
+    /// `option logasap`: this is the copy logged when the response head went out (`%Ta`,
+    /// `%Tt` and `%B` get a `+`: the final ones will be larger).
+    pub asap: bool,
+    /// `option logasap`: the log line went out already; the end logs nothing more.
+    pub logged: bool,
 }
 
 impl RequestRecord {
@@ -201,6 +210,10 @@ impl RequestRecord {
             request_line: None,
             service: None,
             tcp_refused: false,
+            unique_id: None,
+            req_counter: 0,
+            asap: false,
+            logged: false,
         }
     }
 
@@ -271,7 +284,9 @@ impl Sink {
                 if log.print {
                     line::print_record(w, rec);
                 }
-                log.record(w, rec);
+                if !rec.logged {
+                    log.record(w, rec);
+                }
             }
         }
     }
@@ -331,6 +346,22 @@ pub fn proxy_header_failed(
     if matches!(&w.records, Sink::Print) || w.records.log().is_some_and(|l| l.print) {
         eprintln!("{line}");
     }
+}
+
+/// `option logasap`: logs a copy of the record now (the response head was sent), stamped
+/// as ending now and marked `asap`; the record's own end then logs nothing (it still counts).
+pub fn log_early(w: &Worker, rec: &mut RequestRecord) {
+    let Some(log) = w.records.log() else {
+        return;
+    };
+    if rec.service == Some("<MONITOR>") {
+        return;
+    }
+    let mut early = rec.clone();
+    early.marks.end = Some(Instant::now());
+    early.asap = true;
+    log.record(w, &early);
+    rec.logged = true;
 }
 
 /// The one place a request's record is consumed: stamps its end and hands it to the worker's

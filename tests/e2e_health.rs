@@ -339,3 +339,61 @@ both_drivers!(silent_check_target_is_bounded_by_timeout_check, |driver| {
     assert_eq!(get_once(lb.addr("fe"), "/").server(), "s2");
     drop(silent);
 });
+
+// `option log-health-checks`: each check that changes something is logged with HAProxy
+// 2.6's words and its rise/fall count (lines compared with HAProxy 2.6 on loopback: the same
+// sequence for fall 2 rise 2), and the transitions then leave the reason out.
+both_drivers!(log_health_checks_logs_each_step, |driver| {
+    let b = HttpBackend::start("s1");
+    let lb = lb(
+        driver,
+        "    option log-health-checks\n    option httpchk GET /health",
+        &[("s1", b.addr, "check inter 100 fall 2 rise 2")],
+    );
+    let steps = |lb: &Ringlb| -> Vec<String> {
+        lb.output()
+            .lines()
+            .filter(|l| l.contains("Health check for server app/s1 "))
+            .filter_map(|l| l.rsplit_once(", status: ").map(|(_, s)| s.to_string()))
+            .collect()
+    };
+    let wait = |lb: &Ringlb, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while steps(lb).len() < n && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait(&lb, 1);
+    b.set_health(503);
+    wait(&lb, 3);
+    assert!(
+        lb.wait_for_output("Server app/s1 is DOWN. 0 active", Duration::from_secs(3)),
+        "the transition without its reason\n{}",
+        lb.output()
+    );
+    b.set_health(200);
+    wait(&lb, 5);
+    assert!(
+        lb.wait_for_output("Server app/s1 is UP. 1 active", Duration::from_secs(3)),
+        "{}",
+        lb.output()
+    );
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        steps(&lb),
+        ["2/2 UP.", "1/2 UP.", "0/2 DOWN.", "1/2 DOWN.", "2/2 UP."],
+        "passes at full health are not logged\n{}",
+        lb.output()
+    );
+    let out = lb.output();
+    assert!(
+        out.contains("Health check for server app/s1 succeeded, reason: Layer7 check passed, code: 200, check duration: "),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Health check for server app/s1 failed, reason: Layer7 wrong status, code: 503, info: "
+        ),
+        "{out}"
+    );
+});

@@ -502,6 +502,8 @@ pub struct Backend {
     /// Extra connection attempts after the first fails (HAProxy default 3).
     pub retries: u32,
     pub redispatch: bool,
+    /// `option log-health-checks`.
+    pub log_health_checks: bool,
     pub http_reuse: HttpReuse,
     /// Where the section was a `listen`: the frontend of the same name, whose rules are these
     /// (run once, not twice, when the listen routes to itself).

@@ -224,6 +224,14 @@ pub fn retries(p: &mut ProxyDraft, cx: &mut Cx) {
     }
 }
 
+/// `[no] option log-health-checks`: every check result that changes something is logged,
+/// not only the server's state changes (health/checker.rs).
+pub fn log_health_checks(p: &mut ProxyDraft, cx: &mut Cx) {
+    if cx.none() {
+        p.log_health_checks = !cx.kw.starts_with("no ");
+    }
+}
+
 pub fn redispatch(p: &mut ProxyDraft, cx: &mut Cx) {
     match cx.args {
         [] => p.redispatch = true,

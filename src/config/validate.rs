@@ -443,6 +443,7 @@ fn build_backend(p: &ProxyDraft, global: &Global, diags: &mut Diags) -> Backend 
         sni_exprs,
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: p.redispatch,
+        log_health_checks: p.log_health_checks,
         http_reuse: p.http_reuse.unwrap_or(HttpReuse::Safe),
         listen_frontend: p.kind == SectionKind::Listen,
         check: p.check.clone(),

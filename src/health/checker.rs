@@ -187,6 +187,9 @@ struct Srv {
     paused: Cell<bool>,
     /// `del server` removed it: its task ends.
     removed: Cell<bool>,
+    /// The last check's result and reason (HAProxy's check status): `option
+    /// log-health-checks` logs a check whose status differs from the one before.
+    last_status: Cell<Option<(bool, &'static str)>>,
 }
 
 impl Srv {
@@ -284,6 +287,7 @@ async fn run(setup: Setup) {
                         generation: Cell::new(0),
                         paused: Cell::new(!srv.start.checks_enabled),
                         removed: Cell::new(false),
+                        last_status: Cell::new(None),
                     }))
                 })
                 .chain((0..be.dynamic_slots).map(|_| None))
@@ -414,6 +418,7 @@ impl State {
         let h = srv.health.get();
         let top = srv.top();
         let rise = srv.cfg.rise;
+        let report = self.reports_check(srv, ok, o);
         let next = if ok {
             match h {
                 h if h >= top => top,
@@ -429,6 +434,9 @@ impl State {
         };
         srv.health.set(next);
         let up = next >= rise;
+        if report {
+            self.log_check(srv, ok, next, o);
+        }
         if up != srv.up.get() {
             self.transition(srv, up, o);
         }
@@ -646,6 +654,63 @@ impl State {
         n
     }
 
+    /// `option log-health-checks`, HAProxy 2.6's rule (check.c, set_server_check_status): a
+    /// check is logged when its status changed, when it failed while the server was not yet
+    /// fully down, or when it passed while the server was not yet fully up. Called before
+    /// the result is counted.
+    fn reports_check(&self, srv: &Srv, ok: bool, o: &Outcome) -> bool {
+        let before = srv.last_status.replace(Some((ok, o.reason)));
+        let on = self
+            .model
+            .backend(srv.backend)
+            .is_some_and(|b| b.log_health_checks);
+        let h = srv.health.get();
+        on && (before != Some((ok, o.reason))
+            || (h != 0 && !ok)
+            || ((h != srv.top() || srv.cfg.fall == 0) && ok))
+    }
+
+    /// One check's line, HAProxy's words: `Health check for server B/S succeeded, reason:
+    /// ..., check duration: Nms, status: X/Y UP.` with the health after it, counted as
+    /// HAProxy counts it (X/fall while up, X/rise while down), `notice` to the logs.
+    fn log_check(&self, srv: &Srv, ok: bool, health: u32, o: &Outcome) {
+        let Some(be) = self.model.backend(srv.backend) else {
+            return;
+        };
+        let Some((name, is_backup)) =
+            self.with_cfg(srv.backend, srv.server, |s| (s.name.clone(), s.backup))
+        else {
+            return;
+        };
+        let (rise, fall) = (srv.cfg.rise, srv.cfg.fall);
+        let up = health >= rise;
+        let weight = self
+            .admin
+            .get(srv.backend.index())
+            .and_then(|l| l.get(srv.server.index()))
+            .map_or(1, |a| a.weight.get());
+        let mut line = format!(
+            "Health check for {}server {}/{} {}",
+            if is_backup { "backup " } else { "" },
+            be.name,
+            name,
+            if ok { "succeeded" } else { "failed" },
+        );
+        append_outcome(&mut line, o);
+        let (n, of, state) = match (up, weight) {
+            (true, 0) => (health + 1 - rise, fall, "DRAIN"),
+            (true, _) => (health + 1 - rise, fall, "UP"),
+            (false, _) => (health, rise, "DOWN"),
+        };
+        line.push_str(&format!(", status: {n}/{of} {state}."));
+        if let Some(hub) = &self.log {
+            hub.event(hub.plan.backend(srv.backend), LEVEL_NOTICE, &line);
+        }
+        if !self.quiet {
+            eprintln!("[WARNING]  ({}) : {line}", std::process::id());
+        }
+    }
+
     /// HAProxy's wording, on stderr (unless quiet) and to the backend's log targets: `notice`
     /// for UP, `alert` for DOWN, `emerg` when the backend has no server left.
     fn log_transition(&self, srv: &Srv, up: bool, o: &Outcome) {
@@ -666,13 +731,17 @@ impl State {
             if up { "UP" } else { "DOWN" },
             o.reason
         );
-        if let Some(c) = o.code {
-            line.push_str(&format!(", code: {c}"));
+        append_details(&mut line, o);
+        line.push('.');
+        if be.log_health_checks {
+            // The check's own line said why, so HAProxy 2.6 leaves the reason out here.
+            line = format!(
+                "{kind} {}/{} is {}.",
+                be.name,
+                name,
+                if up { "UP" } else { "DOWN" }
+            );
         }
-        if let Some(i) = &o.info {
-            line.push_str(&format!(", info: \"{i}\""));
-        }
-        line.push_str(&format!(", check duration: {}ms.", o.took.as_millis()));
         let on_backup = if active == 0 && backup > 0 {
             " Running on backup."
         } else {
@@ -796,4 +865,21 @@ async fn ramp(st: Rc<State>, srv: Rc<Srv>, d: Duration) {
             return;
         }
     }
+}
+
+/// `, reason: R, code: C, info: "I", check duration: Nms`, as HAProxy appends a check's result.
+fn append_outcome(line: &mut String, o: &Outcome) {
+    line.push_str(&format!(", reason: {}", o.reason));
+    append_details(line, o);
+}
+
+/// `, code: C, info: "I", check duration: Nms` (the parts after the reason).
+fn append_details(line: &mut String, o: &Outcome) {
+    if let Some(c) = o.code {
+        line.push_str(&format!(", code: {c}"));
+    }
+    if let Some(i) = &o.info {
+        line.push_str(&format!(", info: \"{i}\""));
+    }
+    line.push_str(&format!(", check duration: {}ms", o.took.as_millis()));
 }

@@ -130,6 +130,7 @@ impl State {
             generation: Cell::new(0),
             paused: Cell::new(true),
             removed: Cell::new(false),
+            last_status: Cell::new(None),
         });
         if let Some(slot) = self
             .servers

@@ -490,6 +490,33 @@ fn one_backend(fe_rules: &str, be_rules: &str, extra: &str, requests: Vec<Req>) 
     }
 }
 
+// http_first_req: the connection's first request, in request and after-response rules.
+differential!(
+    http_first_req_on_a_keep_alive_connection,
+    one_backend(
+        "    http-request set-header X-First %[http_first_req]\n\
+         \x20   http-after-response set-header X-First-Res %[http_first_req]",
+        "",
+        "",
+        vec![get("/1", &[]), get("/2", &[]).again(), get("/3", &[])],
+    ),
+    no_documented_difference,
+    |h, r| {
+        for run in [&h, &r] {
+            let fwd = |i: usize| {
+                let f = run.answers[i].forwarded.as_ref().expect("forwarded");
+                let v = f
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("x-first"));
+                v.map(|(_, v)| v.clone()).unwrap_or_default()
+            };
+            assert_eq!([fwd(0), fwd(1), fwd(2)], ["1", "0", "1"]);
+            assert_eq!(run.answers[1].header("x-first-res"), Some("0"));
+        }
+    }
+);
+
 // Variables: the five scopes, set-var's conditions, set-var-fmt, global set-var.
 
 differential!(

@@ -265,6 +265,7 @@ pub fn fetch_label(f: &Fetch) -> String {
         Fetch::ReqBody => "req.body".into(),
         Fetch::ReqBodyLen => "req.body_len".into(),
         Fetch::ReqBodySize => "req.body_size".into(),
+        Fetch::HttpFirstReq => "http_first_req".into(),
         Fetch::Dst => "dst".into(),
         Fetch::DstPort => "dst_port".into(),
         Fetch::Ssl(f) => format!("{f:?}").to_ascii_lowercase(),

@@ -64,6 +64,8 @@ pub enum Fetch {
     ReqBody,
     ReqBodyLen,
     ReqBodySize,
+    /// `http_first_req`.
+    HttpFirstReq,
     Src,
     SrcPort,
     Dst,

@@ -53,6 +53,8 @@ pub struct Scene<'a> {
     pub side: Side<'a>,
     /// The client connection's TLS, when it has some.
     pub tls: Option<&'a ConnFacts>,
+    /// The client connection's first request (`http_first_req`).
+    pub first_req: bool,
 }
 
 impl<'a> Scene<'a> {
@@ -98,6 +100,7 @@ impl<'a> Scene<'a> {
             content: None,
             unique_id: txn.unique_id.as_deref(),
             req_counter: txn.req_counter,
+            first_req: self.first_req,
         }
     }
 
@@ -133,6 +136,7 @@ impl<'a> Scene<'a> {
             content: None,
             unique_id: None,
             req_counter: 0,
+            first_req: self.first_req,
         }
     }
 

@@ -97,6 +97,7 @@ fn single<'a>(f: &'a Fetch, ctx: &Ctx<'a>) -> Option<Smp<'a>> {
         Fetch::UniqueId => b(ctx.unique_id?.as_bytes()),
         Fetch::ReqBody => Some(Smp::Str(body_data(ctx.req?.body))),
         Fetch::ReqBodyLen => Some(Smp::Int(body_data(ctx.req?.body).len() as i64)),
+        Fetch::HttpFirstReq => Some(Smp::Bool(ctx.first_req)),
         Fetch::ReqBodySize => {
             let body = ctx.req?.body;
             let size = body.length.unwrap_or(body_data(body).len() as u64);

@@ -300,6 +300,8 @@ pub struct Ctx<'a> {
     pub unique_id: Option<&'a str>,
     /// `%rt`: the request's number on this process.
     pub req_counter: u64,
+    /// The client connection's first request (`http_first_req`; on HTTP/2 its first stream).
+    pub first_req: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -323,6 +325,7 @@ impl<'a> Ctx<'a> {
             content: None,
             unique_id: None,
             req_counter: 0,
+            first_req: false,
         }
     }
 }

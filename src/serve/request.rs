@@ -403,6 +403,7 @@ fn request_scene<'s, D: Downstream>(
         src: conn.peer(),
         dst: conn.local(),
         tls: conn.tls(),
+        first_req: conn.served() == 0,
         frontend: &fe.name,
         backend,
         server: None,

@@ -338,6 +338,7 @@ impl<'a, D: Downstream> Session<'a, D> {
                 }),
         };
         let scene = Scene {
+            first_req: self.conn.served() == 0,
             src: self.conn.peer(),
             dst: self.conn.local(),
             tls: self.conn.tls(),

@@ -95,6 +95,7 @@ pub static TABLE: &[Row] = &[
     ok("req.body", Request, Str, "req.body", |c, _| none(c, Fetch::ReqBody)),
     ok("req.body_len", Request, Int, "req.body_len", |c, _| none(c, Fetch::ReqBodyLen)),
     ok("req.body_size", Request, Int, "req.body_size", |c, _| none(c, Fetch::ReqBodySize)),
+    ok("http_first_req", Conn, Bool, "http_first_req", |c, _| none(c, Fetch::HttpFirstReq)),
     ok("src_port", Conn, Int, "src_port", |c, _| none(c, Fetch::SrcPort)),
     ok("dst", Conn, Ip, "dst", |c, _| none(c, Fetch::Dst)),
     ok("dst_port", Conn, Int, "dst_port", |c, _| none(c, Fetch::DstPort)),

@@ -725,23 +725,17 @@ impl State {
         let (active, backup) = self.usable(srv.backend);
         let kind = if is_backup { "Backup Server" } else { "Server" };
         let mut line = format!(
-            "{kind} {}/{} is {}, reason: {}",
+            "{kind} {}/{} is {}",
             be.name,
             name,
-            if up { "UP" } else { "DOWN" },
-            o.reason
+            if up { "UP" } else { "DOWN" }
         );
-        append_details(&mut line, o);
-        line.push('.');
-        if be.log_health_checks {
-            // The check's own line said why, so HAProxy 2.6 leaves the reason out here.
-            line = format!(
-                "{kind} {}/{} is {}.",
-                be.name,
-                name,
-                if up { "UP" } else { "DOWN" }
-            );
+        // With log-health-checks the check's own line said why, so HAProxy 2.6 leaves the
+        // reason out here.
+        if !be.log_health_checks {
+            append_outcome(&mut line, o);
         }
+        line.push('.');
         let on_backup = if active == 0 && backup > 0 {
             " Running on backup."
         } else {
@@ -870,11 +864,6 @@ async fn ramp(st: Rc<State>, srv: Rc<Srv>, d: Duration) {
 /// `, reason: R, code: C, info: "I", check duration: Nms`, as HAProxy appends a check's result.
 fn append_outcome(line: &mut String, o: &Outcome) {
     line.push_str(&format!(", reason: {}", o.reason));
-    append_details(line, o);
-}
-
-/// `, code: C, info: "I", check duration: Nms` (the parts after the reason).
-fn append_details(line: &mut String, o: &Outcome) {
     if let Some(c) = o.code {
         line.push_str(&format!(", code: {c}"));
     }

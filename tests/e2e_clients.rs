@@ -52,23 +52,7 @@ fn spread(fe: SocketAddr, n: usize) -> BTreeMap<String, usize> {
 
 /// `show stat`'s status and weight of each server of `app`.
 fn stat(sock: &Path) -> BTreeMap<String, (String, String)> {
-    let csv = ask_socket(sock, "show stat");
-    let header: Vec<&str> = csv
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
-    csv.lines()
-        .filter(|l| l.starts_with("app,s"))
-        .map(|l| {
-            let c: Vec<&str> = l.split(',').collect();
-            let cell = |n: &str| c[col(n)].to_string();
-            (cell("svname"), (cell("status"), cell("weight")))
-        })
-        .collect()
+    status_and_weight(&ask(sock, "show stat"), "app,s")
 }
 
 /// Polls `show stat` until `server` shows `want` (status or weight): the API replies at
@@ -225,7 +209,7 @@ both_drivers!(hatop_shows_the_servers_as_for_haproxy, |driver| {
     // A change made over the API shows on the next refresh.
     let t = Tmux::start(&format!("hatop -i 1 -s {}", sock.display()));
     t.wait_for(&[">>> app"]);
-    ask_socket(&sock, "disable server app/s2");
+    ask(&sock, "disable server app/s2");
     let screen = t.wait_for(&["MAINT"]);
     assert!(
         structure(&screen)

@@ -69,25 +69,7 @@ const EXPECTED: [&str; 4] = [
 
 /// `show stat` status and weight per server.
 fn stat(sock: &Path) -> BTreeMap<String, (String, String)> {
-    let csv = ask_socket(sock, "show stat -1 4 -1");
-    let header: Vec<&str> = csv
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
-    csv.lines()
-        .filter(|l| l.starts_with("be,s"))
-        .map(|l| {
-            let c: Vec<&str> = l.split(',').collect();
-            (
-                c[1].to_string(),
-                (c[col("status")].to_string(), c[col("weight")].to_string()),
-            )
-        })
-        .collect()
+    status_and_weight(&ask(sock, "show stat -1 4 -1"), "be,s")
 }
 
 struct Servers {
@@ -126,7 +108,7 @@ fn check_restarted(sock: &Path, lb: &Ringlb) {
     assert_eq!(st["s2"].0, "DRAIN", "{st:?}");
     assert_eq!(st["s3"].1, "6", "{st:?}");
     assert_eq!(
-        states(&ask_socket(sock, "show servers state")),
+        states(&ask(sock, "show servers state")),
         EXPECTED,
         "after the restart"
     );
@@ -139,11 +121,11 @@ both_drivers!(ringlb_restarts_with_its_own_dump, |driver| {
     let state = dir.path().join("state");
     let lb = Ringlb::start(&cfg(&sock, "127.0.0.1:0", &servers.addrs(), None), driver);
     for c in CHANGES {
-        assert_eq!(ask_socket(&sock, c), "\n", "{c}");
+        assert_eq!(ask(&sock, c), "\n", "{c}");
     }
     // The checker applies changes on its next poll.
     std::thread::sleep(Duration::from_millis(100));
-    let dump = ask_socket(&sock, "show servers state");
+    let dump = ask(&sock, "show servers state");
     assert_eq!(states(&dump), EXPECTED, "before the restart");
     drop(lb);
     std::fs::write(&state, &dump).unwrap();
@@ -162,7 +144,7 @@ both_drivers!(ringlb_restarts_with_its_own_dump, |driver| {
     // s1 was down: its checks bring it up, but it stays in maintenance until told otherwise.
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(stat(&sock)["s1"].0, "MAINT");
-    assert_eq!(ask_socket(&sock, "set server be/s1 state ready"), "\n");
+    assert_eq!(ask(&sock, "set server be/s1 state ready"), "\n");
     std::thread::sleep(Duration::from_millis(100));
     let spread = tally((0..20).map(|_| get_once(lb.addr("fe"), "/").server()));
     assert!(spread.contains_key("s1"), "s1 is back: {spread:?}");
@@ -181,9 +163,9 @@ fn haproxy_dump(servers: &Servers, dir: &TempDir) -> Option<String> {
             continue;
         };
         for c in CHANGES {
-            ask_socket(&hsock, c);
+            ask(&hsock, c);
         }
-        let dump = ask_socket(&hsock, "show servers state");
+        let dump = ask(&hsock, "show servers state");
         drop(h);
         return Some(dump);
     }
@@ -199,7 +181,7 @@ fn haproxy_with(servers: &Servers, dir: &TempDir, state: &Path) -> String {
         let Some(h) = proxies::Haproxy::start(&c, port) else {
             continue;
         };
-        let dump = ask_socket(&hsock, "show servers state");
+        let dump = ask(&hsock, "show servers state");
         drop(h);
         return dump;
     }
@@ -232,18 +214,18 @@ both_drivers!(haproxy_loads_ringlb_dump_the_same, |driver| {
     let sock = dir.path().join("api.sock");
     let lb = Ringlb::start(&cfg(&sock, "127.0.0.1:0", &servers.addrs(), None), driver);
     for c in CHANGES {
-        ask_socket(&sock, c);
+        ask(&sock, c);
     }
     std::thread::sleep(Duration::from_millis(100));
     let state = dir.path().join("ringlb.state");
-    std::fs::write(&state, ask_socket(&sock, "show servers state")).unwrap();
+    std::fs::write(&state, ask(&sock, "show servers state")).unwrap();
     drop(lb);
     let theirs = haproxy_with(&servers, &dir, &state);
     let lb = Ringlb::start(
         &cfg(&sock, "127.0.0.1:0", &servers.addrs(), Some(&state)),
         driver,
     );
-    let ours = ask_socket(&sock, "show servers state");
+    let ours = ask(&sock, "show servers state");
     drop(lb);
     assert_eq!(states(&theirs), states(&ours));
     assert_eq!(states(&ours), EXPECTED);
@@ -331,7 +313,7 @@ both_drivers!(
         s1.set_health(503);
         let lb = Ringlb::start(&checked_cfg(&sock, s1.addr, s2.addr, None), driver);
         assert!(lb.wait_for_output("Server be/s1 is DOWN", Duration::from_secs(5)));
-        std::fs::write(&state, ask_socket(&sock, "show servers state")).unwrap();
+        std::fs::write(&state, ask(&sock, "show servers state")).unwrap();
         drop(lb);
         // Healthy again; without the file ringlb would start it UP, as HAProxy does.
         s1.set_health(200);

@@ -23,7 +23,6 @@ mod load;
 mod process;
 mod raw_backend;
 mod rule_configs;
-mod sock;
 mod tls;
 mod tools;
 mod wire;
@@ -45,8 +44,6 @@ pub use process::*;
 pub use raw_backend::*;
 #[allow(unused_imports)]
 pub use rule_configs::*;
-#[allow(unused_imports)]
-pub use sock::*;
 #[allow(unused_imports)]
 pub use tls::*;
 #[allow(unused_imports)]

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::haproxy::haproxy_or_skip;
 use common::*;
 use std::collections::HashSet;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,28 +14,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// The HAProxy binary, or None when it is not installed.
-fn haproxy_bin() -> Option<String> {
-    let out = Command::new("sh")
-        .args(["-c", "command -v haproxy"])
-        .output()
-        .ok()?;
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !p.is_empty()).then_some(p)
-}
-
-/// True when the comparison can run; without HAProxy, fails under CI and skips elsewhere.
-fn haproxy_or_skip(test: &str) -> bool {
-    if haproxy_bin().is_some() {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("install haproxy (.ci/run does)");
-    }
-    eprintln!("skipping {test}: haproxy is not installed (CI fails here instead)");
-    false
-}
 
 /// The environment both programs see: `RINGLB_COND_COLOR` picks the branches below.
 const ENV: &[(&str, &str)] = &[("RINGLB_COND_COLOR", "blue")];
@@ -164,12 +143,12 @@ fn check_verdicts_and_messages_match_haproxy() {
     if !haproxy_or_skip("check_verdicts_and_messages_match_haproxy") {
         return;
     }
-    let haproxy = haproxy_bin().unwrap_or_default();
+    let haproxy = "haproxy";
     let mut failures = Vec::new();
     for (name, body, accepted, messages) in cases() {
         let cfg = format!("{DEFAULTS}{body}");
         let dir = TempDir::new();
-        let (h_ok, h_out) = check_with(&haproxy, &dir, &cfg);
+        let (h_ok, h_out) = check_with(haproxy, &dir, &cfg);
         let (r_ok, r_out) = check_with(bin(), &dir, &cfg);
         if h_ok != accepted || r_ok != accepted {
             failures.push(format!(
@@ -262,7 +241,7 @@ impl Drop for Haproxy {
 
 fn start_haproxy(dir: &TempDir, cfg: &str, port: u16) -> Haproxy {
     let path = dir.write("haproxy.cfg", cfg);
-    let mut cmd = Command::new(haproxy_bin().unwrap_or_default());
+    let mut cmd = Command::new("haproxy");
     cmd.arg("-db")
         .arg("-f")
         .arg(&path)
@@ -330,7 +309,7 @@ fn cc_answers_as_haproxy() {
     if !haproxy_or_skip("cc_answers_as_haproxy") {
         return;
     }
-    let haproxy = haproxy_bin().unwrap_or_default();
+    let haproxy = "haproxy";
     let code = |bin: &str, cond: &str| {
         let child = Command::new(bin)
             .args(["-cc", cond])
@@ -355,7 +334,7 @@ fn cc_answers_as_haproxy() {
         ("bogus(", 2),
         ("streq(a)", 2),
     ] {
-        let (h, r) = (code(&haproxy, cond), code(bin(), cond));
+        let (h, r) = (code(haproxy, cond), code(bin(), cond));
         assert_eq!((h, r), (Some(expected), Some(expected)), "-cc '{cond}'");
     }
 }
@@ -386,7 +365,7 @@ both_drivers!(haproxy_mworker_is_undefined_at_first_start, |driver| {
     let (h_worker, h_plain) = (free_port(), free_port());
     let dir = TempDir::new();
     let path = dir.write("haproxy.cfg", mworker_cfg(h_worker, h_plain, be.addr));
-    let child = Command::new(haproxy_bin().unwrap_or_default())
+    let child = Command::new("haproxy")
         .args(["-W", "-db", "-f"])
         .arg(&path)
         .env_remove("HAPROXY_MWORKER")
